@@ -1,0 +1,48 @@
+"""zoo: the decoder-only language models of 2019–2023 from one set of Keras layers.
+
+    >>> import zoo
+    >>> model = zoo.build("palm-small")            # a keras.Model: token ids -> logits
+    >>> zoo.count_params(zoo.get_recipe("palm-540b").model)
+    >>> zoo.flops_per_token("llama-7b", seq_len=2048).palm
+"""
+
+from zoo.accounting import (
+    chinchilla_optimal_tokens,
+    count_non_embedding_params,
+    count_params,
+    flops_per_token,
+    param_breakdown,
+)
+from zoo.config import Attention, Block, FeedForward, Init, ModelConfig, Normalization, Position
+from zoo.errors import ConfigError, UnknownNameError, ZooError
+from zoo.model import DecoderLM, build
+from zoo.recipe import Recipe, TrainingRecipe
+from zoo.registry import get_recipe, list_families, list_recipes, resolve_config
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attention",
+    "Block",
+    "ConfigError",
+    "DecoderLM",
+    "FeedForward",
+    "Init",
+    "ModelConfig",
+    "Normalization",
+    "Position",
+    "Recipe",
+    "TrainingRecipe",
+    "UnknownNameError",
+    "ZooError",
+    "build",
+    "chinchilla_optimal_tokens",
+    "count_non_embedding_params",
+    "count_params",
+    "flops_per_token",
+    "get_recipe",
+    "list_families",
+    "list_recipes",
+    "param_breakdown",
+    "resolve_config",
+]

@@ -1,0 +1,121 @@
+"""`DecoderLM`: the one model class behind every preset, and `build()`."""
+
+import keras
+
+from zoo.config import ModelConfig, Position
+from zoo.initialization import initializers
+from zoo.layers.block import DecoderBlock
+from zoo.layers.norms import make_norm
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class DecoderLM(keras.Model):
+    """A decoder-only language model: int32 token ids (batch, seq) -> logits (batch, seq, vocab).
+
+    Everything that distinguishes GPT-2 from LLaMA is a field of `config`; this class has no
+    branches on model identity. Sublayer names are a stable API (weight paths for sharding,
+    weight-decay masks and checkpoint import): `token_embedding`, `position_embedding`,
+    `decoder_block_{i}` (`attention_norm`, `self_attention/qkv`, `self_attention/output`,
+    `feedforward_norm`, `feedforward/{gate,up,down}`), `final_norm`.
+
+    Args:
+        config: a `ModelConfig` or its `to_dict()`.
+
+    Example:
+        >>> model = zoo.build("llama-nano")
+        >>> logits = model(np.zeros((2, 16), "int32"))  # (2, 16, vocabulary_size)
+    """
+
+    def __init__(self, config, dtype=None, **kwargs):
+        if isinstance(config, dict):
+            config = ModelConfig.from_dict(config)
+        init = initializers(config)
+
+        # === Layers ===
+        # ReversibleEmbedding gives the tied head (logits = h·Eᵀ) or, untied, a separate kernel.
+        token_embedding = keras.layers.ReversibleEmbedding(
+            config.vocabulary_size,
+            config.hidden_dim,
+            tie_weights=config.tie_embeddings,
+            embeddings_initializer=init["embedding"],
+            dtype=dtype,
+            name="token_embedding",
+        )
+        position_embedding = None
+        if config.position is Position.LEARNED:
+            import keras_hub  # deferred: slow import, needed only for learned positions
+
+            position_embedding = keras_hub.layers.PositionEmbedding(
+                sequence_length=config.max_sequence_length,
+                initializer=init["embedding"],
+                dtype=dtype,
+                name="position_embedding",
+            )
+        embedding_dropout = keras.layers.Dropout(config.dropout, dtype=dtype, name="embedding_dropout")
+        blocks = [_decoder_block(config, i, init, dtype) for i in range(config.num_layers)]
+        final_norm = make_norm(
+            config.normalization.value, config.norm_epsilon, config.norm_bias, "final_norm", dtype
+        )
+
+        # === Functional Model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        x = token_embedding(token_ids)  # (b, t, d)
+        if position_embedding is not None:
+            x = x + position_embedding(x)
+        x = embedding_dropout(x)
+        for block in blocks:
+            x = block(x)
+        x = final_norm(x)
+        if config.logit_scale != 1.0:
+            x = x * config.logit_scale  # scaling h before h·Eᵀ costs d, not V, per token
+        logits = token_embedding(x, reverse=True)  # (b, t, V)
+        super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.config = config
+        self.token_embedding = token_embedding
+        self.position_embedding = position_embedding
+        self.decoder_blocks = blocks
+        self.final_norm = final_norm
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _decoder_block(config, index, init, dtype):
+    return DecoderBlock(
+        num_query_heads=config.num_query_heads,
+        num_key_value_heads=config.num_key_value_heads,
+        head_dim=config.head_dim,
+        intermediate_dim=config.intermediate_dim,
+        attention=config.layer_attention(index).value,
+        window=config.local_window,
+        position=config.position.value,
+        rotary_max_wavelength=config.rotary_max_wavelength,
+        feedforward=config.feedforward.value,
+        block=config.block.value,
+        normalization=config.normalization.value,
+        norm_bias=config.norm_bias,
+        norm_epsilon=config.norm_epsilon,
+        use_bias=config.use_bias,
+        dropout=config.dropout,
+        kernel_initializer=init["kernel"],
+        attention_output_initializer=init["attention_output"],
+        feedforward_output_initializer=init["feedforward_output"],
+        dtype=dtype,
+        name=f"decoder_block_{index}",
+    )
+
+
+def build(name_or_config, **overrides):
+    """Build a `DecoderLM` from a preset name or a `ModelConfig`, with field overrides.
+
+    >>> zoo.build("llama-small", normalization="layernorm")
+    """
+    from zoo.registry import resolve_config
+
+    return DecoderLM(resolve_config(name_or_config, **overrides))
