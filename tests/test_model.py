@@ -1,0 +1,174 @@
+"""DecoderLM contracts: shapes, causality of every attention variant, `.keras` round trips."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from tests.conftest import FAMILIES
+
+
+def tokens(config, batch=2, length=None, seed=0):
+    length = length or config.max_sequence_length
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, config.vocabulary_size, (batch, length)).astype("int32")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_token_ids_in_logits_out(family):
+    model = zoo.build(f"{family}-nano")
+    config = model.config
+    x = tokens(config, length=17)
+    logits = model(x)
+    assert tuple(logits.shape) == (2, 17, config.vocabulary_size)
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(logits)))
+
+
+# Variants beyond the presets: banded layers under each position scheme and kv layout.
+HYBRIDS = {
+    "banded-relative-mqa": ("gopher-nano", {"attention_pattern": ("local", "dense"),
+                                             "local_window": 5, "num_key_value_heads": 1}),
+    "banded-rotary-gqa": ("llama-nano", {"attention_pattern": ("local",), "local_window": 7,
+                                          "num_key_value_heads": 2}),
+    "parallel-learned-dropout": ("palm-nano", {"position": "learned", "dropout": 0.1}),
+    "no-positions": ("gpt2-nano", {"position": "none"}),
+}
+
+
+def _causality(model, config, cut):
+    x = tokens(config, batch=2, length=config.max_sequence_length)
+    y = x.copy()
+    y[:, cut + 1 :] = (y[:, cut + 1 :] + 1 + np.arange(y.shape[1] - cut - 1)) % config.vocabulary_size
+    a = keras.ops.convert_to_numpy(model(x))
+    b = keras.ops.convert_to_numpy(model(y))
+    np.testing.assert_array_equal(a[:, : cut + 1], b[:, : cut + 1])
+    assert not np.allclose(a[:, cut + 1 :], b[:, cut + 1 :])  # the change did reach later logits
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("cut", [0, 9, 40])
+def test_causal(family, cut):
+    """Logits at positions ≤ t do not change when tokens after t change."""
+    model = zoo.build(f"{family}-nano")
+    _causality(model, model.config, cut)
+
+
+@pytest.mark.parametrize("hybrid", sorted(HYBRIDS))
+def test_causal_hybrids(hybrid):
+    name, overrides = HYBRIDS[hybrid]
+    model = zoo.build(name, **overrides)
+    for cut in (3, 22):
+        _causality(model, model.config, cut)
+
+
+def test_local_window_limits_the_receptive_field():
+    """With every layer banded, logits at t depend only on tokens t-L·(w-1) … t."""
+    config = zoo.get_recipe("gpt3-nano").model.replace(
+        attention_pattern=("local",), local_window=4, position="none"
+    )
+    model = zoo.DecoderLM(config)
+    x = tokens(config, batch=1)
+    y = x.copy()
+    y[:, 10] = (y[:, 10] + 1) % config.vocabulary_size
+    a, b = (keras.ops.convert_to_numpy(model(z)) for z in (x, y))
+    reach = config.num_layers * (config.local_window - 1)  # 2 layers × 3 = 6 positions
+    changed = np.where(np.abs(a - b).max(axis=(0, 2)) > 0)[0]
+    assert changed.min() == 10 and changed.max() == 10 + reach
+
+
+def test_dropout_only_in_training():
+    model = zoo.build("gpt2-nano", dropout=0.5)
+    x = tokens(model.config, length=8)
+    np.testing.assert_array_equal(model(x), model(x))
+    assert not np.allclose(model(x, training=True), model(x))
+
+
+def test_init_schemes():
+    gpt2 = zoo.build("gpt2-nano", num_layers=8, attention_pattern=("dense",))
+    std = lambda w: float(np.std(keras.ops.convert_to_numpy(w)))  # noqa: E731
+    block = gpt2.get_layer("decoder_block_0")
+    assert std(block.self_attention.qkv.kernel) == pytest.approx(0.02, rel=0.1)
+    # GPT-2: residual projections × 1/sqrt(2·8)
+    assert std(block.feedforward_layer.down.kernel) == pytest.approx(0.02 / 4, rel=0.1)
+    palm = zoo.build("palm-small")
+    assert std(palm.get_layer("token_embedding").embeddings) == pytest.approx(1.0, rel=0.05)
+    down = palm.get_layer("decoder_block_0").feedforward_layer.down.kernel
+    assert std(down) == pytest.approx(1 / np.sqrt(4 * 144), rel=0.1)
+
+
+LOAD_AND_PREDICT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    import zoo  # registers the zoo layers
+    jobs = json.loads(sys.argv[1])
+    for path, inputs, out in jobs:
+        model = keras.models.load_model(path)  # safe_mode defaults to True
+        np.save(out, keras.ops.convert_to_numpy(model(np.load(inputs))))
+    """
+)
+
+
+def test_keras_round_trip_in_fresh_process(tmp_path):
+    """For every family: save, then load in a new Python process; logits are identical."""
+    jobs, expected = [], {}
+    for family in FAMILIES:
+        # Non-default values where they matter for serialization: dropout, epsilon, z-loss.
+        model = zoo.build(f"{family}-nano", dropout=0.1, norm_epsilon=1e-3, z_loss_weight=1e-3)
+        path = tmp_path / f"{family}.keras"
+        model.save(path)
+        x = tokens(model.config, length=model.config.max_sequence_length)
+        np.save(tmp_path / f"{family}-x.npy", x)
+        expected[family] = keras.ops.convert_to_numpy(model(x))
+        jobs.append([str(path), str(tmp_path / f"{family}-x.npy"), str(tmp_path / f"{family}-y.npy")])
+    subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, json.dumps(jobs)], check=True, timeout=300
+    )
+    for family in FAMILIES:
+        np.testing.assert_array_equal(np.load(tmp_path / f"{family}-y.npy"), expected[family])
+
+
+def test_loaded_model_keeps_its_config(tmp_path):
+    model = zoo.build("gpt3-nano", local_window=6, dropout=0.2)
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    assert isinstance(restored, zoo.DecoderLM)
+    assert restored.config == model.config
+
+
+# Between them these cover every layer variant: learned/rotary/relative positions, both norms,
+# both feed-forwards, MHA/MQA/GQA, dense and banded (with relative logits), serial and parallel.
+JAX_CASES = {
+    "gpt3-nano": {},
+    "palm-nano": {},
+    "llama-nano": {"num_key_value_heads": 2},
+    "gopher-nano": {"attention_pattern": ("local", "dense"), "local_window": 5},
+}
+
+
+def test_jax_backend_gives_the_same_logits(tmp_path):
+    """The layers use keras.ops only: a model saved under TensorFlow loads and runs under JAX."""
+    jobs, expected = [], {}
+    for name, overrides in JAX_CASES.items():
+        model = zoo.build(name, **overrides)
+        path = tmp_path / f"{name}.keras"
+        model.save(path)
+        x = tokens(model.config)
+        np.save(tmp_path / f"{name}-x.npy", x)
+        expected[name] = keras.ops.convert_to_numpy(model(x))
+        jobs.append([str(path), str(tmp_path / f"{name}-x.npy"), str(tmp_path / f"{name}-y.npy")])
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    script = "import keras; assert keras.backend.backend() == 'jax'\n" + LOAD_AND_PREDICT
+    subprocess.run([sys.executable, "-c", script, json.dumps(jobs)], check=True, env=env,
+                   timeout=300)
+    for name in JAX_CASES:
+        np.testing.assert_allclose(
+            np.load(tmp_path / f"{name}-y.npy"), expected[name], rtol=1e-4, atol=1e-5
+        )
