@@ -13,6 +13,7 @@ from zoo.accounting import (
     flops_per_token,
     param_breakdown,
 )
+from zoo.describe import architecture_card, preset_summary
 from zoo.config import Attention, Block, FeedForward, Init, ModelConfig, Normalization, Position
 from zoo.errors import ConfigError, UnknownNameError, ZooError
 from zoo.model import DecoderLM, build
@@ -35,6 +36,7 @@ __all__ = [
     "TrainingRecipe",
     "UnknownNameError",
     "ZooError",
+    "architecture_card",
     "build",
     "chinchilla_optimal_tokens",
     "count_non_embedding_params",
@@ -44,5 +46,6 @@ __all__ = [
     "list_families",
     "list_recipes",
     "param_breakdown",
+    "preset_summary",
     "resolve_config",
 ]

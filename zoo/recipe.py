@@ -10,6 +10,7 @@ import enum
 from typing import Optional
 
 from zoo.config import ModelConfig
+from zoo.errors import ConfigError
 
 
 class Optimizer(str, enum.Enum):
@@ -75,4 +76,4 @@ class Recipe:
 
     def __post_init__(self):
         if self.model.name != self.name:
-            raise ValueError(f"recipe {self.name!r} holds a model named {self.model.name!r}")
+            raise ConfigError(f"recipe {self.name!r} holds a model named {self.model.name!r}")

@@ -41,10 +41,15 @@ def _families():
 def list_recipes(family=None, scale=None):
     """All presets (optionally one family or scale): families by publication date, each family's
     twins first, then its paper-scale models by size."""
-    out = [r for r in _recipes().values() if family in (None, r.family)]
+    if family is not None:
+        family = family.strip().lower()
+        if family not in _families():
+            raise unknown("family", family, list(_families()))
     if scale is not None:
-        out = [r for r in out if r.scale is Scale(scale)]
-    return out
+        if scale not in [s.value for s in Scale] + list(Scale):
+            raise unknown("scale", scale, [s.value for s in Scale])
+        scale = Scale(scale)
+    return [r for r in _recipes().values() if family in (None, r.family) and scale in (None, r.scale)]
 
 
 def list_families():

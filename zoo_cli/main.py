@@ -1,0 +1,27 @@
+"""The `zoo` command line: one Typer app composed from one small module per command group."""
+
+import os
+
+# Before anything imports TensorFlow: silence its C++ logging (zoo_cli.library filters the few
+# start-up lines that ignore this setting).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import typer  # noqa: E402
+
+from zoo_cli import models  # noqa: E402
+
+app = typer.Typer(
+    name="zoo",
+    help="The decoder-only language models of 2019–2023: inspect, train and compare them.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(models.app)  # zoo list, zoo info
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

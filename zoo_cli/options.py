@@ -1,0 +1,55 @@
+"""Options and arguments shared by several commands, declared once as `Annotated` aliases."""
+
+import enum
+from typing import Annotated, Optional
+
+import typer
+
+from zoo_cli.library import load_zoo
+
+
+class Scale(str, enum.Enum):
+    """Mirrors `zoo.recipe.Scale` (a test keeps them equal) so `--help` need not import TF."""
+
+    PAPER = "paper"
+    SMALL = "small"
+    NANO = "nano"
+
+
+def _complete_model(incomplete: str):
+    zoo = load_zoo()
+    names = [r.name for r in zoo.list_recipes()] + zoo.list_families()
+    return [n for n in names if n.startswith(incomplete.lower())]
+
+
+def _complete_family(incomplete: str):
+    return [f for f in load_zoo().list_families() if f.startswith(incomplete.lower())]
+
+
+Json = Annotated[
+    bool, typer.Option("--json", help="Print JSON (exact values) to stdout instead of a table.")
+]
+ModelName = Annotated[
+    str,
+    typer.Argument(
+        help="A preset (e.g. palm-540b) or a family (palm means palm-small); see `zoo list`.",
+        autocompletion=_complete_model,
+        metavar="NAME",
+        show_default=False,
+    ),
+]
+Family = Annotated[
+    Optional[str],
+    typer.Option(
+        "--family", "-f", help="Only this family (e.g. llama).", autocompletion=_complete_family
+    ),
+]
+ScaleFilter = Annotated[
+    Optional[Scale],
+    typer.Option(
+        "--scale",
+        "-s",
+        case_sensitive=False,
+        help="Only this scale: the published models, CPU replicas, or test twins.",
+    ),
+]

@@ -1,0 +1,95 @@
+"""Shared output: rich consoles, JSON on stdout, human-readable numbers, and user-error handling.
+
+Contract (design guide): exit 0 on success; on bad input, one line `error: <reason>` on stderr and
+exit status 2, no traceback. Bugs are not `ZooError`s and keep their tracebacks.
+"""
+
+import contextlib
+import functools
+import json
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from zoo_cli.library import load_zoo
+
+USAGE_ERROR = 2
+FALLBACK_WIDTH = 120  # when no terminal is attached (pipes, files, tests) and COLUMNS is unset
+
+
+def console(stderr=False):
+    """A rich console on stdout (or stderr); 120 columns wide when no terminal is attached."""
+    width = None
+    if "COLUMNS" not in os.environ and not _terminal_attached():
+        width = FALLBACK_WIDTH
+    return Console(stderr=stderr, width=width, highlight=False)
+
+
+def _terminal_attached():
+    for fd in (0, 1, 2):
+        try:
+            os.get_terminal_size(fd)
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def print_json(data):
+    """Exactly one JSON document on stdout; nothing else is printed there in JSON mode."""
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def fail(message):
+    """Report a user error on one line of stderr and exit with status 2."""
+    one_line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    typer.echo(f"error: {one_line}", err=True)
+    raise typer.Exit(USAGE_ERROR)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn any `zoo.ZooError` raised inside into `error: <message>` on stderr and exit 2."""
+    zoo = load_zoo()
+    try:
+        yield zoo
+    except zoo.ZooError as error:
+        fail(error)
+
+
+def handles_user_errors(command):
+    """Decorator form of `user_errors()` for Typer commands."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        with user_errors():
+            return command(*args, **kwargs)
+
+    return wrapper
+
+
+_UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
+def human(number, unit=""):
+    """124439808 -> '124.4M', 6738415616 -> '6.74B': three significant figures or more."""
+    if number is None:
+        return "—"
+    for scale, suffix in _UNITS:
+        if abs(number) >= scale:
+            value = number / scale
+            digits = 2 if abs(value) < 10 else 1
+            return f"{value:.{digits}f}{suffix}{unit}"
+    return f"{number:g}{unit}"
+
+
+def scientific(number):
+    """3277773656064.0 -> '3.28e12'."""
+    mantissa, exponent = f"{number:.2e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def yes_no(flag):
+    return "yes" if flag else "no"
