@@ -101,10 +101,10 @@ def attended_keys(config, attention, seq_len):
 
 
 def _relative_distances(config, attention, seq_len):
-    """Relative distances one layer projects per sequence: T when dense, 2w when banded."""
+    """Relative distances one layer projects per sequence: T when dense, w when banded."""
     if attention is Attention.DENSE or seq_len <= config.local_window:
         return seq_len
-    return 2 * config.local_window
+    return config.local_window
 
 
 def flops_per_token(config, seq_len=None):
@@ -117,7 +117,7 @@ def flops_per_token(config, seq_len=None):
     keys = sum(attended_keys(c, c.layer_attention(i), t) for i in range(c.num_layers))
     relative = c.position is Position.RELATIVE
     # Transformer-XL adds a second score matmul, (q + v)·r, and projects each relative distance
-    # a layer uses (T for dense layers, 2w for banded ones) through W_R once per sequence.
+    # a layer uses (T for dense layers, w for banded ones) through W_R once per sequence.
     distances = sum(_relative_distances(c, c.layer_attention(i), t) for i in range(c.num_layers))
     components = {
         "qkv_projection": c.num_layers * 2 * d * (heads + 2 * kv) * q,

@@ -51,7 +51,7 @@ class CausalSelfAttention(keras.layers.Layer):
             raise ValueError(f"attention must be one of {ATTENTIONS}; received {attention!r}")
         if position not in POSITIONS:
             raise ValueError(f"position must be one of {POSITIONS}; received {position!r}")
-        if attention == "local" and not window:
+        if attention == "local" and (not isinstance(window, int) or window < 1):
             raise ValueError(f"local attention needs a window; received window={window!r}")
         if num_query_heads % num_key_value_heads:
             raise ValueError(
@@ -126,7 +126,8 @@ class CausalSelfAttention(keras.layers.Layer):
         banded = self.attention == "local" and not (seq_len is not None and seq_len <= self.window)
         relative = None
         if self.position == "relative":
-            distances = 2 * self.window if banded else ops.shape(x)[1]
+            # A band only ever looks back window - 1 positions, so it needs window distances.
+            distances = self.window if banded else ops.shape(x)[1]
             relative = self._relative_terms(query, distances, x.shape[-1])
             query = query + ops.cast(self.content_bias, query.dtype)
 

@@ -70,7 +70,7 @@ def banded_causal_attention(query, key, value, window, relative=None):
     The sequence is cut into blocks of `window` positions; each query block meets only its own key
     block and the one before it, so scores cost (padded t)·2·window instead of t². The band mask
     is applied inside that (window, 2·window) tile. `relative` is as in
-    `dense_causal_attention`, with r covering distances 0..2·window-1.
+    `dense_causal_attention`, with r covering distances 0..window-1 (all a band can see).
     """
     b, t, heads, dim = ops.shape(query)
     kv = ops.shape(key)[2]
@@ -101,7 +101,7 @@ def banded_causal_attention(query, key, value, window, relative=None):
     if relative is not None:
         query_v, r = relative
         qv = ops.reshape(blocked(query_v), (b, blocks, window, kv, heads // kv, dim))
-        r = ops.reshape(r, (2 * window, kv, -1, dim))  # (r, K, G, h)
+        r = ops.reshape(r, (window, kv, -1, dim))  # (r, K, G, h)
         by_distance = ops.cast(ops.einsum("bntkgh,rkgh->bnkgtr", qv, r), "float32")
         scores = scores + _gather_distances(by_distance, offset)
     out = _softmax_weighted_sum(

@@ -2,9 +2,9 @@
 
 import keras
 
-from zoo.layers.attention import CausalSelfAttention
+from zoo.layers.attention import ATTENTIONS, POSITIONS, CausalSelfAttention
 from zoo.layers.feedforward import GeluFeedForward, SwiGLUFeedForward
-from zoo.layers.norms import make_norm
+from zoo.layers.norms import NORMALIZATIONS, make_norm
 
 FEEDFORWARDS = {"gelu": GeluFeedForward, "swiglu": SwiGLUFeedForward}
 BLOCKS = ("serial", "parallel")
@@ -56,8 +56,15 @@ class DecoderBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         if feedforward not in FEEDFORWARDS:
             raise ValueError(f"feedforward must be one of {tuple(FEEDFORWARDS)}; received {feedforward!r}")
-        if block not in BLOCKS:
-            raise ValueError(f"block must be one of {BLOCKS}; received {block!r}")
+        # Validated here, not only when build() creates the sublayers, so mistakes fail early.
+        for arg, value, allowed in (
+            ("block", block, BLOCKS),
+            ("attention", attention, ATTENTIONS),
+            ("position", position, POSITIONS),
+            ("normalization", normalization, NORMALIZATIONS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{arg} must be one of {allowed}; received {value!r}")
         self.num_query_heads = num_query_heads
         self.num_key_value_heads = num_key_value_heads
         self.head_dim = head_dim

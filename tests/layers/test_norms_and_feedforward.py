@@ -1,0 +1,123 @@
+"""Norms and feed-forward layers against their closed forms in NumPy."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from zoo.layers import GeluFeedForward, SwiGLUFeedForward, make_norm
+
+from .numpy_reference import gelu_tanh, layer_norm, rms_norm, silu
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def _x(shape=(2, 5, 16), seed=0, offset=0.7):
+    # A non-zero mean separates LayerNorm (re-centres) from RMSNorm (does not).
+    return (np.random.default_rng(seed).standard_normal(shape) * 2.0 + offset).astype("float32")
+
+
+def _np(w):
+    return ops.convert_to_numpy(w).astype(np.float64)
+
+
+@pytest.mark.parametrize("epsilon", [1e-5, 1e-6, 0.5])
+def test_rmsnorm(epsilon):
+    x = _x()
+    norm = make_norm("rmsnorm", epsilon, False, "n")
+    norm.build(x.shape)
+    scale = np.random.default_rng(1).uniform(0.5, 1.5, x.shape[-1]).astype("float32")
+    norm.set_weights([scale])
+    assert [w.shape for w in norm.weights] == [(x.shape[-1],)]  # a scale, never a shift
+    out = ops.convert_to_numpy(norm(x))
+    np.testing.assert_allclose(out, rms_norm(x, scale, epsilon), **TOL)
+    # The mean is not removed: differs from LayerNorm on the same input.
+    assert np.abs(out - layer_norm(x, scale, None, epsilon)).max() > 1e-2
+
+
+def test_rmsnorm_refuses_a_bias():
+    with pytest.raises(ValueError, match="bias"):
+        make_norm("rmsnorm", 1e-5, True, "n")
+
+
+def test_unknown_norm_is_refused():
+    with pytest.raises(ValueError, match="layernorm"):
+        make_norm("batchnorm", 1e-5, False, "n")
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("epsilon", [1e-5, 0.5])
+def test_layernorm(bias, epsilon):
+    x = _x()
+    norm = make_norm("layernorm", epsilon, bias, "n")
+    norm.build(x.shape)
+    rng = np.random.default_rng(2)
+    gamma = rng.uniform(0.5, 1.5, x.shape[-1]).astype("float32")
+    beta = rng.standard_normal(x.shape[-1]).astype("float32") if bias else None
+    norm.set_weights([gamma, beta] if bias else [gamma])
+    assert len(norm.weights) == (2 if bias else 1)
+    out = ops.convert_to_numpy(norm(x))
+    np.testing.assert_allclose(out, layer_norm(x, gamma, beta, epsilon), **TOL)
+
+
+def _randomize(layer, seed):
+    rng = np.random.default_rng(seed)
+    for w in layer.weights:
+        w.assign((0.3 * rng.standard_normal(w.shape)).astype("float32"))
+
+
+def _dense(layer, x):
+    y = np.asarray(x, np.float64) @ _np(layer.kernel)
+    return y + _np(layer.bias) if layer.use_bias else y
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_swiglu(use_bias):
+    x = _x(offset=0.0)
+    ff = SwiGLUFeedForward(intermediate_dim=24, use_bias=use_bias)
+    ff.build(x.shape)
+    _randomize(ff, 3)
+    # Weight inventory: gate/up (d, f), down (f, d), with or without biases.
+    assert sorted(tuple(w.shape) for w in ff.weights) == sorted(
+        [(16, 24), (16, 24), (24, 16)] + ([(24,), (24,), (16,)] if use_bias else [])
+    )
+    gate = _dense(ff.gate, x)
+    up = _dense(ff.up, x)
+    ref = _dense(ff.down, silu(gate) * up)
+    np.testing.assert_allclose(ops.convert_to_numpy(ff(x)), ref, **TOL)
+
+
+def test_swiglu_gate_and_up_are_not_interchangeable():
+    """swish is applied to the gate branch only: swapping the two kernels changes the output."""
+    x = _x(offset=0.0)
+    ff = SwiGLUFeedForward(intermediate_dim=24, use_bias=False)
+    ff.build(x.shape)
+    _randomize(ff, 4)
+    out = ops.convert_to_numpy(ff(x))
+    swapped = _dense(ff.down, silu(_dense(ff.up, x)) * _dense(ff.gate, x))
+    assert np.abs(out - swapped).max() > 1e-3
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_gelu_feedforward(use_bias):
+    x = _x(offset=0.0)
+    ff = GeluFeedForward(intermediate_dim=24, use_bias=use_bias)
+    ff.build(x.shape)
+    _randomize(ff, 5)
+    assert len(ff.weights) == (4 if use_bias else 2)
+    ref = _dense(ff.down, gelu_tanh(_dense(ff.up, x)))
+    np.testing.assert_allclose(ops.convert_to_numpy(ff(x)), ref, **TOL)
+
+
+def test_gelu_is_the_tanh_approximation():
+    """At these inputs erf-GELU and tanh-GELU differ by > 1e-4; the layer matches tanh."""
+    x = np.linspace(-4, 4, 33, dtype="float32").reshape(1, 1, 33)
+    ff = GeluFeedForward(intermediate_dim=33, use_bias=False)
+    ff.build(x.shape)
+    ff.up.kernel.assign(np.eye(33, dtype="float32"))
+    ff.down.kernel.assign(np.eye(33, dtype="float32"))
+    out = ops.convert_to_numpy(ff(x)).ravel()
+    from math import erf, sqrt
+
+    exact = np.array([0.5 * v * (1 + erf(v / sqrt(2))) for v in x.ravel().astype(np.float64)])
+    np.testing.assert_allclose(out, gelu_tanh(x.ravel().astype(np.float64)), rtol=1e-5, atol=1e-6)
+    assert np.abs(exact - gelu_tanh(x.ravel().astype(np.float64))).max() > 1e-4
