@@ -1,0 +1,32 @@
+"""Data for training: corpora, tokenizers trained on them, pre-tokenized shards, and the
+tf.data input pipeline. `prepare_data` is the one call the trainer makes."""
+
+from zoo.data.corpus import Corpus, Document, load_corpus
+from zoo.data.pipeline import (
+    TokenData,
+    bits_per_byte,
+    encode_corpus,
+    measure_pipeline,
+    prepare_data,
+    train_dataset,
+    validation_windows,
+)
+from zoo.data.token_shards import load_token_shards
+from zoo.data.tokenizer import TokenizerAssets, load_tokenizer, prepare_tokenizer
+
+__all__ = [
+    "Corpus",
+    "Document",
+    "TokenData",
+    "TokenizerAssets",
+    "bits_per_byte",
+    "encode_corpus",
+    "load_corpus",
+    "load_token_shards",
+    "load_tokenizer",
+    "measure_pipeline",
+    "prepare_data",
+    "prepare_tokenizer",
+    "train_dataset",
+    "validation_windows",
+]
