@@ -10,6 +10,7 @@ compute-optimal allocation the paper is known for.
 
 from recipes._scaled import (
     NANO_BATCH_TOKENS,
+    NANO_TRAINING_TOKENS,
     NANO_CONTEXT,
     NANO_VOCABULARY,
     SCALED_CHOICE,
@@ -17,6 +18,7 @@ from recipes._scaled import (
     SMALL_CONTEXT,
     SMALL_LEARNING_RATE,
     SMALL_VOCABULARY,
+    SMALL_TRAINING_TOKENS,
     SMALL_WARMUP_STEPS,
 )
 from recipes.gopher import gopher
@@ -56,7 +58,9 @@ RECIPES = (
         family=FAMILY,
         scale=Scale.NANO,
         model=gopher("chinchilla-nano", NANO_VOCABULARY, NANO_CONTEXT, 2, 32, 4, 8),
-        training=training(SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10),
+        training=training(
+            SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10, training_tokens=NANO_TRAINING_TOKENS
+        ),
         citation=f"{CITATION} (test twin)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),
@@ -65,7 +69,10 @@ RECIPES = (
         family=FAMILY,
         scale=Scale.SMALL,
         model=gopher("chinchilla-small", SMALL_VOCABULARY, SMALL_CONTEXT, 4, 152, 4, 38),
-        training=training(SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS),
+        training=training(
+            SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS,
+            training_tokens=SMALL_TRAINING_TOKENS,
+        ),
         citation=f"{CITATION} (CPU replica)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),

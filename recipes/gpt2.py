@@ -12,6 +12,7 @@ released models; `reported_params` holds the exact counts of the released checkp
 
 from recipes._scaled import (
     NANO_BATCH_TOKENS,
+    NANO_TRAINING_TOKENS,
     NANO_CONTEXT,
     NANO_VOCABULARY,
     SCALED_CHOICE,
@@ -19,6 +20,7 @@ from recipes._scaled import (
     SMALL_CONTEXT,
     SMALL_LEARNING_RATE,
     SMALL_VOCABULARY,
+    SMALL_TRAINING_TOKENS,
     SMALL_WARMUP_STEPS,
 )
 from zoo.config import ModelConfig
@@ -96,7 +98,9 @@ RECIPES = (
         family=FAMILY,
         scale=Scale.NANO,
         model=gpt2("gpt2-nano", NANO_VOCABULARY, NANO_CONTEXT, 2, 32, 4, 8),
-        training=training(SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10),
+        training=training(
+            SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10, training_tokens=NANO_TRAINING_TOKENS
+        ),
         citation=f"{CITATION} (test twin)",
         choices=(SCALED_CHOICE,),
     ),
@@ -106,7 +110,10 @@ RECIPES = (
         scale=Scale.SMALL,
         # 4 layers × 160 wide, 5 heads of 32: the keras-hub GPT-2 yardstick of the design notes.
         model=gpt2("gpt2-small", SMALL_VOCABULARY, SMALL_CONTEXT, 4, 160, 5, 32),
-        training=training(SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS),
+        training=training(
+            SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS,
+            training_tokens=SMALL_TRAINING_TOKENS,
+        ),
         citation=f"{CITATION} (CPU replica)",
         choices=(SCALED_CHOICE, "head_dim 32 instead of 64 at width 160"),
     ),

@@ -9,6 +9,7 @@ warmup over 375M tokens). Context 2048, 300B training tokens.
 
 from recipes._scaled import (
     NANO_BATCH_TOKENS,
+    NANO_TRAINING_TOKENS,
     NANO_CONTEXT,
     NANO_VOCABULARY,
     SCALED_CHOICE,
@@ -16,6 +17,7 @@ from recipes._scaled import (
     SMALL_CONTEXT,
     SMALL_LEARNING_RATE,
     SMALL_VOCABULARY,
+    SMALL_TRAINING_TOKENS,
     SMALL_WARMUP_STEPS,
 )
 from zoo.config import ModelConfig
@@ -95,7 +97,9 @@ RECIPES = (
         family=FAMILY,
         scale=Scale.NANO,
         model=gpt3("gpt3-nano", NANO_VOCABULARY, NANO_CONTEXT, 2, 32, 4, 8),
-        training=training(SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10),
+        training=training(
+            SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10, training_tokens=NANO_TRAINING_TOKENS
+        ),
         citation=f"{CITATION} (test twin)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),
@@ -104,7 +108,10 @@ RECIPES = (
         family=FAMILY,
         scale=Scale.SMALL,
         model=gpt3("gpt3-small", SMALL_VOCABULARY, SMALL_CONTEXT, 4, 160, 5, 32),
-        training=training(SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS),
+        training=training(
+            SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS,
+            training_tokens=SMALL_TRAINING_TOKENS,
+        ),
         citation=f"{CITATION} (CPU replica)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),

@@ -10,6 +10,7 @@ proposed by GPT-2") and GPT-3's 175B training recipe, sized to match the reporte
 
 from recipes._scaled import (
     NANO_BATCH_TOKENS,
+    NANO_TRAINING_TOKENS,
     NANO_CONTEXT,
     NANO_VOCABULARY,
     SCALED_CHOICE,
@@ -17,6 +18,7 @@ from recipes._scaled import (
     SMALL_CONTEXT,
     SMALL_LEARNING_RATE,
     SMALL_VOCABULARY,
+    SMALL_TRAINING_TOKENS,
     SMALL_WARMUP_STEPS,
 )
 from recipes.gpt2 import gpt2
@@ -72,7 +74,9 @@ RECIPES = (
         family=FAMILY,
         scale=Scale.NANO,
         model=gpt2("jurassic1-nano", NANO_VOCABULARY, NANO_CONTEXT, 1, 48, 4, 12),
-        training=training(SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10),
+        training=training(
+            SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10, training_tokens=NANO_TRAINING_TOKENS
+        ),
         citation=f"{CITATION} (test twin)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),
@@ -82,7 +86,10 @@ RECIPES = (
         scale=Scale.SMALL,
         # Shallower and wider than the GPT-3 twin (3 × 192 vs 4 × 160), as Jumbo is vs GPT-3.
         model=gpt2("jurassic1-small", SMALL_VOCABULARY, SMALL_CONTEXT, 3, 192, 6, 32),
-        training=training(SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS),
+        training=training(
+            SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS,
+            training_tokens=SMALL_TRAINING_TOKENS,
+        ),
         citation=f"{CITATION} (CPU replica)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),

@@ -10,6 +10,7 @@ SentencePiece BPE with split digits and byte fallback; context 2048.
 
 from recipes._scaled import (
     NANO_BATCH_TOKENS,
+    NANO_TRAINING_TOKENS,
     NANO_CONTEXT,
     NANO_VOCABULARY,
     SCALED_CHOICE,
@@ -17,6 +18,7 @@ from recipes._scaled import (
     SMALL_CONTEXT,
     SMALL_LEARNING_RATE,
     SMALL_VOCABULARY,
+    SMALL_TRAINING_TOKENS,
     SMALL_WARMUP_STEPS,
 )
 from zoo.config import ModelConfig, swiglu_intermediate_dim
@@ -94,7 +96,9 @@ RECIPES = (
         family=FAMILY,
         scale=Scale.NANO,
         model=llama("llama-nano", NANO_VOCABULARY, NANO_CONTEXT, 2, 32, 4, multiple_of=16),
-        training=training(SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10),
+        training=training(
+            SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10, training_tokens=NANO_TRAINING_TOKENS
+        ),
         citation=f"{CITATION} (test twin)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),
@@ -104,7 +108,10 @@ RECIPES = (
         scale=Scale.SMALL,
         # SwiGLU width rounded to a multiple of 32, not 256, which would be 20% of d here.
         model=llama("llama-small", SMALL_VOCABULARY, SMALL_CONTEXT, 4, 160, 4, multiple_of=32),
-        training=training(SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS),
+        training=training(
+            SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS,
+            training_tokens=SMALL_TRAINING_TOKENS,
+        ),
         citation=f"{CITATION} (CPU replica)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),

@@ -8,6 +8,7 @@ sources; NVIDIA's Megatron-LM sc21 script `run_table_1.sh` confirms the shape.)
 
 from recipes._scaled import (
     NANO_BATCH_TOKENS,
+    NANO_TRAINING_TOKENS,
     NANO_CONTEXT,
     NANO_VOCABULARY,
     SCALED_CHOICE,
@@ -15,6 +16,7 @@ from recipes._scaled import (
     SMALL_CONTEXT,
     SMALL_LEARNING_RATE,
     SMALL_VOCABULARY,
+    SMALL_TRAINING_TOKENS,
     SMALL_WARMUP_STEPS,
 )
 from recipes.gpt2 import gpt2
@@ -55,7 +57,9 @@ RECIPES = (
         family=FAMILY,
         scale=Scale.NANO,
         model=gpt2("mt-nlg-nano", NANO_VOCABULARY, NANO_CONTEXT, 3, 24, 4, 6),
-        training=training(SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10),
+        training=training(
+            SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10, training_tokens=NANO_TRAINING_TOKENS
+        ),
         citation=f"{CITATION} (test twin)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),
@@ -65,7 +69,10 @@ RECIPES = (
         scale=Scale.SMALL,
         # Deeper and narrower than the GPT-3 twin (5 × 144), as 105 × 20,480 is vs 96 × 12,288.
         model=gpt2("mt-nlg-small", SMALL_VOCABULARY, SMALL_CONTEXT, 5, 144, 4, 36),
-        training=training(SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS),
+        training=training(
+            SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS,
+            training_tokens=SMALL_TRAINING_TOKENS,
+        ),
         citation=f"{CITATION} (CPU replica)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),

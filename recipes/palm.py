@@ -12,12 +12,14 @@ lr², fan-in initialisation with N(0, 1) embeddings and logits scaled by 1/sqrt(
 
 from recipes._scaled import (
     NANO_BATCH_TOKENS,
+    NANO_TRAINING_TOKENS,
     NANO_CONTEXT,
     NANO_VOCABULARY,
     SCALED_CHOICE,
     SMALL_BATCH_TOKENS,
     SMALL_CONTEXT,
     SMALL_VOCABULARY,
+    SMALL_TRAINING_TOKENS,
     SMALL_WARMUP_STEPS,
 )
 from zoo.config import ModelConfig
@@ -96,7 +98,7 @@ RECIPES = (
         family=FAMILY,
         scale=Scale.NANO,
         model=palm("palm-nano", NANO_VOCABULARY, NANO_CONTEXT, 2, 32, 4, 8),
-        training=training(NANO_BATCH_TOKENS, 10),
+        training=training(NANO_BATCH_TOKENS, 10, NANO_TRAINING_TOKENS),
         citation=f"{CITATION} (test twin)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),
@@ -106,7 +108,7 @@ RECIPES = (
         scale=Scale.SMALL,
         # 4 heads of 36 = d, as in PaLM 8B and 62B where heads × 256 = d.
         model=palm("palm-small", SMALL_VOCABULARY, SMALL_CONTEXT, 4, 144, 4, 36),
-        training=training(SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS),
+        training=training(SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS, SMALL_TRAINING_TOKENS),
         citation=f"{CITATION} (CPU replica)",
         choices=(SCALED_CHOICE,) + CHOICES,
     ),

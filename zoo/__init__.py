@@ -19,6 +19,16 @@ from zoo.errors import ConfigError, UnknownNameError, ZooError
 from zoo.model import DecoderLM, build
 from zoo.recipe import Recipe, TrainingRecipe
 from zoo.registry import get_recipe, list_families, list_recipes, resolve_config
+from zoo.training import (
+    Reporter,
+    RunRecord,
+    export_model,
+    find_run,
+    list_runs,
+    resolve_budget,
+    run_rows,
+    train,
+)
 
 __version__ = "0.1.0"
 
@@ -35,17 +45,25 @@ __all__ = [
     "Recipe",
     "TrainingRecipe",
     "UnknownNameError",
+    "Reporter",
+    "RunRecord",
     "ZooError",
     "architecture_card",
     "build",
     "chinchilla_optimal_tokens",
     "count_non_embedding_params",
     "count_params",
+    "export_model",
+    "find_run",
     "flops_per_token",
     "get_recipe",
     "list_families",
     "list_recipes",
+    "list_runs",
     "param_breakdown",
     "preset_summary",
+    "resolve_budget",
     "resolve_config",
+    "run_rows",
+    "train",
 ]

@@ -55,6 +55,25 @@ class TrainingRecipe:
     tokenizer: Tokenizer
     beta_2_decay: Optional[float] = None  # PaLM: β2 = 1 - step^beta_2_decay, beta_2_decay = -0.8
 
+    def __post_init__(self):
+        # Accept enum values as strings (overrides from the command line and from JSON).
+        for field, enum_type in (("optimizer", Optimizer), ("schedule", Schedule),
+                                 ("tokenizer", Tokenizer)):
+            value = getattr(self, field)
+            try:
+                object.__setattr__(self, field, enum_type(value))
+            except ValueError:
+                choices = ", ".join(e.value for e in enum_type)
+                raise ConfigError(
+                    f"{field} must be one of {choices}; received {field}={value!r}"
+                ) from None
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be positive; received {self.learning_rate!r}")
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(**data)
+
     def to_dict(self):
         return {
             f.name: (v.value if isinstance(v, enum.Enum) else v)

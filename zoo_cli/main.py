@@ -8,7 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import typer  # noqa: E402
 
-from zoo_cli import models  # noqa: E402
+from zoo_cli import models, runs, training  # noqa: E402
 
 app = typer.Typer(
     name="zoo",
@@ -17,6 +17,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(models.app)  # zoo list, zoo info
+app.add_typer(training.app)  # zoo train
+app.add_typer(runs.app)  # zoo runs, zoo export
 
 
 def main():

@@ -1,7 +1,7 @@
 """Options and arguments shared by several commands, declared once as `Annotated` aliases."""
 
 import enum
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -51,5 +51,14 @@ ScaleFilter = Annotated[
         "-s",
         case_sensitive=False,
         help="Only this scale: the published models, CPU replicas, or test twins.",
+    ),
+]
+Overrides = Annotated[
+    Optional[List[str]],
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a model or training field (repeatable), e.g. --set normalization=rmsnorm "
+        "--set learning_rate=1e-3.",
     ),
 ]

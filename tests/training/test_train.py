@@ -1,0 +1,207 @@
+"""`zoo train` end to end on tiny corpora: the run record, reloading, resume, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import zoo
+from zoo.training.records import METRIC_FIELDS
+from zoo_cli.main import app
+
+WORDS = ("the king queen lord lady speak hath thou thee thy night day love death sword crown "
+         "france england gentle noble sweet good fair heaven earth blood honour").split()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    import random
+
+    root = tmp_path / "works"
+    root.mkdir()
+    for i in range(12):
+        rng = random.Random(i)
+        lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))) for _ in range(120)]
+        (root / f"work_{i:02d}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZOO_RESULTS", str(tmp_path / "results"))
+
+
+def _env():
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _zoo(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "zoo_cli.main", *args], env=_env(),
+                          capture_output=True, text=True, **kwargs)
+
+
+def _leftovers(root):
+    return [p for p in root.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+def test_run_record_is_complete_and_reloadable(corpus, tmp_path):
+    out = tmp_path / "results" / "run"
+    record = zoo.train("gpt3-nano", data=str(corpus), steps=6, eval_interval=3, out=str(out))
+    config = record.config()
+    for key in ("model", "training", "budget", "data", "tokenizer", "versions", "git_revision",
+                "machine", "optimizer", "xla", "device", "peak_flops"):
+        assert key in config, key
+    assert config["xla"] == {"requested": True, "effective": True}
+    assert config["tokenizer"]["kind"] == "byte_bpe"  # GPT-3's native kind
+    assert config["data"]["unigram_bits_per_byte"] > 0
+    rows = record.metrics()
+    assert [r["step"] for r in rows] == [3, 6]
+    assert all(set(METRIC_FIELDS) <= set(r) for r in rows)
+    summary = record.summary()
+    assert summary["steps"] == 6 and summary["tokens"] == 6 * config["budget"]["tokens_per_step"]
+    assert summary["validation_bits_per_byte"] < summary["unigram_bits_per_byte"] * 2
+    for name in ("model.keras", "probe.npz", "tokenizer/tokenizer.json", "checkpoint.keras",
+                 "state.json", "tensorboard"):
+        assert (out / name).exists(), name
+    assert not _leftovers(out)
+
+    # A fresh process reproduces the probe logits from model.keras (after `import zoo`).
+    script = (
+        "import sys, numpy as np, keras, zoo\n"
+        "m = keras.models.load_model(sys.argv[1])\n"
+        "p = np.load(sys.argv[2])\n"
+        "np.testing.assert_allclose(keras.ops.convert_to_numpy(m(p['tokens'])), p['logits'],"
+        " rtol=1e-5, atol=1e-5)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(out / "model.keras"),
+                             str(out / "probe.npz")], env=_env(), capture_output=True, text=True)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
+    """A run killed mid-way and resumed ends with the loss of an uninterrupted run.
+
+    Tolerance: 1e-5 relative; both runs execute the same XLA programs on the same data order,
+    so on one machine they agree to float32 round-off or better.
+    """
+    args = ["train", "llama-nano", "--data", str(corpus), "--steps", "12", "--eval-interval", "3"]
+    whole = _zoo(*args, "--out", str(tmp_path / "whole"), timeout=600)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    killed_dir = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "zoo_cli.main", *args, "--out",
+                                str(killed_dir)], env=_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        state = killed_dir / "state.json"
+        if state.exists() and json.loads(state.read_text())["step"] >= 3:
+            break
+        if process.poll() is not None:
+            pytest.fail("the run finished before it could be killed")
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed_dir / "summary.json").exists()
+    stopped_at = json.loads((killed_dir / "state.json").read_text())["step"]
+    assert 3 <= stopped_at < 12
+
+    resumed = _zoo("train", "llama-nano", "--resume", "--out", str(killed_dir), timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    b = json.loads((killed_dir / "summary.json").read_text())
+    assert b["steps"] == a["steps"] == 12
+    assert b["final_train_loss"] == pytest.approx(a["final_train_loss"], rel=1e-5)
+    assert b["validation_loss"] == pytest.approx(a["validation_loss"], rel=1e-5)
+    whole_rows = [r["validation_loss"] for r in zoo.RunRecord(tmp_path / "whole").metrics()]
+    resumed_rows = [r["validation_loss"] for r in zoo.RunRecord(killed_dir).metrics()]
+    np.testing.assert_allclose(resumed_rows, whole_rows, rtol=1e-5)
+
+
+def test_init_from_continues_training(corpus, tmp_path):
+    first = zoo.train("palm-nano", data=str(corpus), steps=20, eval_interval=20,
+                      out=str(tmp_path / "first"))
+    second = zoo.train("palm-nano", data=str(corpus), steps=1, eval_interval=1,
+                       init_from=str(first.path), out=str(tmp_path / "second"))
+    fresh = zoo.train("palm-nano", data=str(corpus), steps=1, eval_interval=1,
+                      out=str(tmp_path / "fresh"))
+    assert second.config()["init_from"]["path"].endswith("model.keras")
+    # One step from trained weights is far better than one step from scratch.
+    assert second.summary()["validation_loss"] < fresh.summary()["validation_loss"] - 0.5
+    assert second.summary()["validation_loss"] < first.summary()["validation_loss"] + 0.1
+
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "make_args, expected",
+    [
+        (lambda c, t: ["plam-nano", "--data", str(c)], "palm-nano"),
+        (lambda c, t: ["gpt2-nano", "--data", str(t / "nowhere")], "no corpus"),
+        (lambda c, t: ["gpt2-nano", "--data", str(c), "--set", "hiden_dim=3"], "hidden_dim"),
+        (lambda c, t: ["gpt2-nano", "--data", str(c), "--set", "num_key_value_heads=3"],
+         "num_key_value_heads=3"),
+        (lambda c, t: ["gpt2-nano", "--data", str(c), "--tokens", "100", "--steps", "2"],
+         "at most one budget"),
+        (lambda c, t: ["gpt2-nano", "--data", str(c), "--precision", "fp8"], "precision"),
+        (lambda c, t: ["gpt2-nano", "--data", str(c), "--grad-accum", "3"], "grad-accum"),
+        (lambda c, t: ["gpt2-nano", "--data", str(c), "--init-from", str(t / "x.keras")],
+         "init-from"),
+        (lambda c, t: ["gpt2-nano", "--resume"], "no unfinished gpt2-nano run"),
+        (lambda c, t: ["gpt2-nano", "--data", str(t / "empty")], "empty"),
+        (lambda c, t: ["gpt2-nano", "--data", str(t / "latin1.txt")], "latin1.txt"),
+        (lambda c, t: ["gpt2-nano", "--data", str(t / "short.txt")], "too small"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(corpus, tmp_path, make_args,
+                                                            expected):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "blank.txt").write_text("   \n")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1") * 50)
+    (tmp_path / "short.txt").write_text("to be or not to be\n")
+    result = runner.invoke(app, ["train", *make_args(corpus, tmp_path)])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.output
+    results = tmp_path / "results"
+    assert not results.exists() or not any(results.iterdir())
+
+
+def test_existing_run_directory_is_not_overwritten(corpus, tmp_path):
+    out = tmp_path / "results" / "done"
+    zoo.train("gpt2-nano", data=str(corpus), steps=2, eval_interval=2, out=str(out))
+    before = (out / "summary.json").read_bytes()
+    result = runner.invoke(app, ["train", "gpt2-nano", "--data", str(corpus), "--steps", "2",
+                                 "--out", str(out)])
+    assert result.exit_code == 2 and "already holds a run" in result.stderr
+    assert (out / "summary.json").read_bytes() == before
+
+
+def test_runs_and_export(corpus, tmp_path):
+    record = zoo.train("gopher-nano", data=str(corpus), steps=2, eval_interval=2)
+    listed = runner.invoke(app, ["runs", "--json"])
+    assert listed.exit_code == 0
+    rows = json.loads(listed.stdout)
+    assert [r["run_id"] for r in rows] == [record.path.name]
+    assert rows[0]["status"] == "complete"
+    exported = runner.invoke(app, ["export", record.path.name, "--out", str(tmp_path / "g.keras")])
+    assert exported.exit_code == 0, exported.output
+    import keras
+
+    model = keras.models.load_model(tmp_path / "g.keras")
+    probe = np.load(record.probe_path)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(probe["tokens"])),
+                               probe["logits"], rtol=1e-5, atol=1e-5)
+    bad = runner.invoke(app, ["export", record.path.name, "--out", str(tmp_path / "g.h5")])
+    assert bad.exit_code == 2 and ".keras" in bad.stderr

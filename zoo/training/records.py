@@ -1,0 +1,208 @@
+"""The on-disk record of a run: `results/<run-id>/`.
+
+    config.json       everything resolved: model, training, budget, data, tokenizer, versions,
+                      git revision, machine, effective XLA setting
+    metrics.jsonl     one JSON object per evaluation (see `METRIC_FIELDS`)
+    summary.json      written once, when the run finishes
+    tokenizer/        the tokenizer assets (keras-hub loadable)
+    model.keras       the trained model (no optimizer), loadable with keras.models.load_model
+    probe.npz         a fixed probe batch and the logits the run computed for it
+    checkpoint.keras  model + optimizer state at the last evaluation (for --resume)
+    state.json        where that checkpoint stands (step, best validation loss, ...)
+    best.weights.h5   weights at the best validation loss (for --patience)
+    tensorboard/      TensorBoard event files
+
+Every file is written atomically (zoo.files), so a killed run never leaves a half-written file.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+
+from zoo.errors import ZooError
+from zoo.files import atomic_write_json, atomic_write_text
+
+METRIC_FIELDS = (
+    "step", "tokens", "flops", "learning_rate", "train_loss", "validation_loss",
+    "validation_bits_per_byte", "tokens_per_second", "mfu", "wall_time",
+)  # fmt: skip
+
+
+def results_root():
+    return pathlib.Path(os.environ.get("ZOO_RESULTS", "results"))
+
+
+def new_run_id(name):
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{name}-{stamp}"
+
+
+class RunRecord:
+    """Reads and writes one run directory."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    # --- paths ---
+    config_path = property(lambda self: self.path / "config.json")
+    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    summary_path = property(lambda self: self.path / "summary.json")
+    model_path = property(lambda self: self.path / "model.keras")
+    checkpoint_path = property(lambda self: self.path / "checkpoint.keras")
+    state_path = property(lambda self: self.path / "state.json")
+    best_weights_path = property(lambda self: self.path / "best.weights.h5")
+    probe_path = property(lambda self: self.path / "probe.npz")
+    tokenizer_path = property(lambda self: self.path / "tokenizer")
+    tensorboard_path = property(lambda self: self.path / "tensorboard")
+
+    @property
+    def complete(self):
+        return self.summary_path.exists()
+
+    def read_json(self, path):
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+
+    def config(self):
+        return self.read_json(self.config_path)
+
+    def state(self):
+        return self.read_json(self.state_path)
+
+    def summary(self):
+        return self.read_json(self.summary_path)
+
+    def metrics(self):
+        if not self.metrics_path.exists():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+
+    def write_metrics(self, rows):
+        """Rewrite metrics.jsonl whole (atomically); runs log tens of rows, not millions."""
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+
+    def write_config(self, config):
+        atomic_write_json(self.config_path, config)
+
+    def write_state(self, state):
+        atomic_write_json(self.state_path, state)
+
+    def write_summary(self, summary):
+        atomic_write_json(self.summary_path, summary)
+
+
+def find_run(run_or_path):
+    """A `RunRecord` for a run id (under the results root) or a directory path."""
+    for candidate in (pathlib.Path(run_or_path), results_root() / str(run_or_path)):
+        if (candidate / "config.json").exists():
+            return RunRecord(candidate)
+    raise ZooError(f"no run at {run_or_path!r} (looked for config.json there and under "
+                   f"{results_root()}/)")
+
+
+def list_runs():
+    root = results_root()
+    if not root.is_dir():
+        return []
+    runs = [RunRecord(p) for p in sorted(root.iterdir()) if (p / "config.json").exists()]
+    return sorted(runs, key=lambda r: r.config_path.stat().st_mtime)
+
+
+def environment():
+    """Package versions, git revision and machine, for config.json."""
+    import keras
+    import keras_hub
+    import numpy
+    import tensorflow
+
+    from zoo import __version__
+
+    versions = {
+        "python": sys.version.split()[0],
+        "zoo": __version__,
+        "keras": keras.__version__,
+        "keras_hub": keras_hub.__version__,
+        "tensorflow": tensorflow.__version__,
+        "numpy": numpy.__version__,
+        "backend": keras.backend.backend(),
+    }
+    return {
+        "versions": versions,
+        "git_revision": _git_revision(),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+    }
+
+
+def _git_revision():
+    here = pathlib.Path(__file__).resolve().parent
+    try:
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                                  text=True, timeout=10)
+        if revision.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10)
+        return revision.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def export_model(run_or_path, out):
+    """Write the run's trained model (or its latest checkpoint, without optimizer state) to `out`.
+
+    The file is written beside `out` and moved into place, so `out` is never half-written.
+    """
+    out = pathlib.Path(out)
+    if out.suffix != ".keras":
+        raise ZooError(f"--out must end in .keras; received {str(out)!r}")
+    run = find_run(run_or_path)
+    source = run.model_path if run.model_path.exists() else run.checkpoint_path
+    if not source.exists():
+        raise ZooError(f"{run.path} has neither a model nor a checkpoint yet")
+    import keras
+
+    from zoo.model import DecoderLM
+
+    trained = keras.models.load_model(source, compile=False)
+    model = DecoderLM.from_config(trained.get_config())
+    model.set_weights(trained.get_weights())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".partial.{out.name}")
+    model.save(partial)
+    partial.replace(out)
+    return out
+
+
+def run_rows():
+    """One plain row per run, for `zoo runs`."""
+    rows = []
+    for run in list_runs():
+        config = run.config() or {}
+        summary = run.summary()
+        state = run.state() or {}
+        last = (run.metrics() or [{}])[-1]
+        source = summary or last
+        rows.append({
+            "run_id": run.path.name,
+            "path": str(run.path),
+            "preset": config.get("preset"),
+            "status": "complete" if summary else "unfinished",
+            "steps": summary["steps"] if summary else state.get("step", 0),
+            "total_steps": config.get("budget", {}).get("steps"),
+            "tokens": source.get("tokens"),
+            "validation_loss": source.get("validation_loss"),
+            "validation_bits_per_byte": source.get("validation_bits_per_byte"),
+            "tokens_per_second": source.get("tokens_per_second"),
+            "mfu": source.get("mfu"),
+        })  # fmt: skip
+    return rows

@@ -1,0 +1,282 @@
+"""`zoo.train()`: resolve a run up front, then train it and leave a record in `results/<run-id>/`.
+
+Everything that can be wrong with the user's request (names, fields, budgets, data, resume and
+init sources) is checked before the run directory is created, so bad input leaves nothing behind.
+"""
+
+import io
+import math
+import pathlib
+import time
+
+import keras
+import numpy as np
+
+from zoo.config import ModelConfig
+from zoo.data.corpus import load_corpus
+from zoo.data.pipeline import (
+    TOKENS_PREFIX,
+    check_context,
+    encode_corpus,
+    prepare_data,
+    validation_windows,
+)
+from zoo.data.tokenizer import load_tokenizer
+from zoo.errors import ZooError
+from zoo.files import atomic_write_bytes
+from zoo.model import DecoderLM
+from zoo.overrides import apply_training_overrides, parse_overrides
+from zoo.recipe import Tokenizer, TrainingRecipe
+from zoo.registry import get_recipe
+from zoo.training.baselines import unigram_bits_per_byte
+from zoo.training.budget import resolve_budget
+from zoo.training.hardware import device_description, peak_flops
+from zoo.training.loop import (
+    Reporter,
+    bits_per_byte_of,
+    evaluation_model,
+    probe_logits,
+    run_intervals,
+    validation_loss,
+)
+from zoo.training.loss import LanguageModelLoss
+from zoo.training.optimizers import describe_optimizer, make_optimizer
+from zoo.training.records import (
+    RunRecord,
+    environment,
+    find_run,
+    list_runs,
+    new_run_id,
+    results_root,
+)
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+TOKENIZER_MODES = ("native", "shared")
+SHARED_TOKENIZER = Tokenizer.BYTE_BPE  # one kind for every model in comparisons
+EVALUATIONS = 10  # default number of evaluations over a run
+EVAL_WINDOWS = 64  # validation windows per interval evaluation; the final one uses them all
+
+
+def train(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=None, steps=None,
+          overrides=(), precision="float32", tokenizer="native", seed=0, batch_size=None,
+          eval_interval=None, gradient_accumulation=1, patience=None, out=None, resume=False,
+          init_from=None, reporter=None):
+    """Train preset `name` and return its `RunRecord`. See `zoo train --help` for the options."""
+    reporter = reporter or Reporter()
+    if resume:
+        record = _run_to_resume(name, out)
+        settings = record.config()
+        assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
+        data_bundle, _ = _prepare(settings["data"]["spec"], settings["tokenizer"]["kind"],
+                                  ModelConfig.from_dict(settings["model"]), assets)
+        return _execute(record, settings, data_bundle, reporter, resume=True)
+
+    recipe = get_recipe(name)
+    model_overrides, training_overrides = parse_overrides(overrides)
+    config = recipe.model.replace(**model_overrides) if model_overrides else recipe.model
+    training = apply_training_overrides(recipe.training, training_overrides)
+    _check_choice("precision", precision, PRECISIONS)
+    _check_choice("tokenizer", tokenizer, TOKENIZER_MODES)
+    budget = resolve_budget(config, training, batch_size, tokens, flops, chinchilla, steps)
+    if gradient_accumulation < 1 or budget.batch_size % gradient_accumulation:
+        raise ZooError(f"--grad-accum must divide the batch of {budget.batch_size} sequences; "
+                       f"received {gradient_accumulation}")
+    if patience is not None and patience < 1:
+        raise ZooError(f"--patience must be at least 1; received {patience}")
+    init_source = _init_source(init_from, config) if init_from else None
+    kind = SHARED_TOKENIZER if tokenizer == "shared" else training.tokenizer
+    init_assets = None
+    if init_source and init_source.get("tokenizer_path"):
+        # Continued training must keep the token ids the weights were trained with.
+        init_assets = load_tokenizer(init_source["tokenizer_path"])
+        kind = init_assets.kind
+    data_bundle, assets = _prepare(data, kind, config, init_assets)
+
+    record = RunRecord(out or results_root() / new_run_id(recipe.name))
+    if record.config_path.exists():
+        raise ZooError(f"{record.path} already holds a run; use --resume or another --out")
+    interval = eval_interval or max(1, math.ceil(budget.steps / EVALUATIONS))
+    peak, peak_source = peak_flops(precision)
+    settings = {
+        "run_id": record.path.name,
+        "preset": recipe.name,
+        "model": config.to_dict(),
+        "training": training.to_dict(),
+        "budget": budget.to_dict(),
+        "data": {"spec": data, **data_bundle.describe(), **_corpus_facts(data)},
+        "tokenizer": {"mode": tokenizer, "kind": Tokenizer(kind).value,
+                      **(assets.describe() if assets else {})},
+        "seed": seed,
+        "precision": precision,
+        "eval_interval": interval,
+        "gradient_accumulation": gradient_accumulation,
+        "patience": patience,
+        "init_from": init_source,
+        "device": " ".join(device_description()),
+        "peak_flops": peak,
+        "peak_flops_source": peak_source,
+        "estimated_seconds": budget.estimated_seconds(peak),
+        **environment(),
+    }  # fmt: skip
+    record.path.mkdir(parents=True, exist_ok=True)
+    if assets:
+        assets.copy_to(record.tokenizer_path)
+    return _execute(record, settings, data_bundle, reporter, resume=False)
+
+
+def _execute(record, settings, data, reporter, resume):
+    keras.utils.set_random_seed(settings["seed"])
+    config = ModelConfig.from_dict(settings["model"])
+    training = TrainingRecipe.from_dict(settings["training"])
+    budget = settings["budget"]
+    loss = LanguageModelLoss(z_loss_weight=config.z_loss_weight)
+    if resume:
+        model = keras.models.load_model(record.checkpoint_path)
+        optimizer = model.optimizer
+        state = record.state()
+    else:
+        model = DecoderLM(config, dtype=settings["precision"])
+        if settings["init_from"]:
+            _load_initial_weights(model, settings["init_from"])
+        optimizer = make_optimizer(training, budget["steps"], model,
+                                   gradient_accumulation_steps=settings["gradient_accumulation"])
+        state = {"step": 0, "evaluations": 0, "best_validation_loss": None, "wall_time": 0.0}
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=True)
+    settings["xla"] = {"requested": True, "effective": bool(model.jit_compile)}
+    settings["optimizer"] = describe_optimizer(model.optimizer, model.trainable_variables)
+    if not resume:
+        record.write_config(settings)
+    reporter.start({**settings, "resumed_at_step": state["step"] if resume else None})
+
+    eval_windows = validation_windows(data.validation, config.max_sequence_length)
+    sample = validation_windows(data.validation, config.max_sequence_length, EVAL_WINDOWS)
+    started = time.perf_counter()
+    rows, state = run_intervals(
+        model=model, record=record, settings=settings, data=data,
+        eval_windows=sample, reporter=reporter, state=state,
+        peak_flops=settings["peak_flops"],
+    )  # fmt: skip
+    final = _finish(model, record, settings, data, eval_windows, rows, state,
+                    time.perf_counter() - started)
+    reporter.end(final)
+    return record
+
+
+def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
+    micro_batch = settings["budget"]["batch_size"] // settings["gradient_accumulation"]
+    full_validation = validation_loss(evaluation_model(model), eval_windows, micro_batch)
+    inference = DecoderLM.from_config(model.get_config())  # the weights, without optimizer state
+    inference.set_weights(model.get_weights())
+    inference.save(record.model_path.with_name(".partial.model.keras"))
+    record.model_path.with_name(".partial.model.keras").replace(record.model_path)
+    tokens, logits = probe_logits(inference, eval_windows)
+    buffer = io.BytesIO()
+    np.savez(buffer, tokens=tokens, logits=logits)
+    atomic_write_bytes(record.probe_path, buffer.getvalue())
+    last = rows[-1] if rows else {}
+    summary = {
+        "run_id": record.path.name,
+        "preset": settings["preset"],
+        "params": model.count_params(),
+        "steps": state["step"],
+        "tokens": state["step"] * settings["budget"]["tokens_per_step"],
+        "flops": state["step"] * settings["budget"]["tokens_per_step"]
+        * settings["budget"]["flops_per_token"],
+        "final_train_loss": last.get("train_loss"),
+        "validation_loss": full_validation,
+        "validation_bits_per_byte": bits_per_byte_of(full_validation, data),
+        "validation_windows": len(eval_windows),
+        "best_validation_loss": state.get("best_validation_loss"),
+        "best_step": state.get("best_step"),
+        "stopped_early": state.get("stopped_early", False),
+        "diverged": state.get("diverged", False),
+        "unigram_bits_per_byte": settings["data"].get("unigram_bits_per_byte"),
+        "tokens_per_second": last.get("tokens_per_second"),
+        "mfu": last.get("mfu"),
+        "xla": settings["xla"],
+        "wall_time": state.get("wall_time", 0.0),
+        "session_seconds": seconds,
+    }
+    record.write_summary(summary)
+    return summary
+
+
+def _prepare(spec, kind, config, assets=None):
+    """Encoded data (and tokenizer assets): trained for the corpus, or `assets` when given."""
+    if assets is None or spec.startswith(TOKENS_PREFIX):
+        return prepare_data(spec, kind, config.vocabulary_size, config.max_sequence_length)
+    if assets.vocabulary_size > config.vocabulary_size:
+        raise ZooError(f"the tokenizer has {assets.vocabulary_size} tokens but the model only "
+                       f"{config.vocabulary_size}")
+    data = encode_corpus(load_corpus(spec), assets)
+    check_context(data, config.max_sequence_length)
+    return data, assets
+
+
+def _corpus_facts(spec):
+    """How the corpus was split, and the unigram yardstick in bits per byte (text corpora)."""
+    if spec.startswith(TOKENS_PREFIX):
+        return {"unigram_bits_per_byte": None}
+    corpus = load_corpus(spec)
+    return {
+        "split": corpus.split,
+        "fingerprint": corpus.fingerprint,
+        "validation_documents": [d.name for d in corpus.validation][:50],
+        "unigram_bits_per_byte": unigram_bits_per_byte(
+            [d.text for d in corpus.train], [d.text for d in corpus.validation]
+        ),
+    }
+
+
+def _run_to_resume(name, out):
+    if out:
+        record = RunRecord(out)
+    else:
+        preset = get_recipe(name).name
+        candidates = [r for r in list_runs()
+                      if (r.config() or {}).get("preset") == preset and not r.complete]
+        if not candidates:
+            raise ZooError(f"no unfinished {preset} run under {results_root()}/ to resume")
+        record = candidates[-1]
+    if not record.checkpoint_path.exists() or not record.state_path.exists():
+        raise ZooError(f"{record.path} has no checkpoint to resume from")
+    if record.complete:
+        raise ZooError(f"{record.path} already finished")
+    return record
+
+
+def _init_source(init_from, config):
+    """Describe where initial weights come from: a run directory or a .keras file."""
+    path = None
+    try:
+        run = find_run(init_from)
+        path = run.model_path if run.model_path.exists() else run.checkpoint_path
+        tokenizer = run.tokenizer_path if run.tokenizer_path.exists() else None
+    except ZooError:
+        path = pathlib.Path(init_from)
+        tokenizer = path.with_name("tokenizer") if path.with_name("tokenizer").is_dir() else None
+        if path.suffix != ".keras" or not path.is_file():
+            raise ZooError(f"--init-from {init_from!r} is neither a run nor a .keras file") from None
+    if not path.exists():
+        raise ZooError(f"--init-from {init_from!r}: the run has no model or checkpoint yet")
+    return {"path": str(path.resolve()),
+            "tokenizer_path": str(tokenizer.resolve()) if tokenizer else None}
+
+
+def _load_initial_weights(model, source):
+    trained = keras.models.load_model(source["path"], compile=False)
+    ours = {v.path: tuple(v.shape) for v in model.weights}
+    theirs = {v.path: tuple(v.shape) for v in trained.weights}
+    if ours != theirs:
+        differ = sorted(set(ours.items()) ^ set(theirs.items()))[0]
+        raise ZooError(f"--init-from {source['path']}: architecture differs (first difference: "
+                       f"{differ[0]} {differ[1]})")
+    model.set_weights(trained.get_weights())
+
+
+def _check_choice(option, value, choices):
+    if value not in choices:
+        raise ZooError(f"--{option} must be one of {', '.join(choices)}; received {value!r}")
+
+
+__all__ = ["PRECISIONS", "TOKENIZER_MODES", "Reporter", "train"]
