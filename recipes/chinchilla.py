@@ -22,7 +22,7 @@ from recipes._scaled import (
     SMALL_WARMUP_STEPS,
 )
 from recipes.gopher import gopher
-from zoo.recipe import Optimizer, Recipe, Scale, Schedule, Tokenizer, TrainingRecipe
+from zoo.recipe import Allocation, Optimizer, Recipe, Scale, Schedule, Tokenizer, TrainingRecipe
 
 PUBLISHED = "2022-03"  # orders `zoo list` historically
 FAMILY = "chinchilla"
@@ -49,6 +49,8 @@ def training(learning_rate, batch_tokens, warmup_steps, training_tokens=None):
         batch_tokens=batch_tokens,
         training_tokens=training_tokens,
         tokenizer=Tokenizer.SENTENCEPIECE,
+        # The paper's lesson: at a fixed budget, size the model for ~20 tokens per parameter.
+        allocation=Allocation.COMPUTE_OPTIMAL,
     )
 
 

@@ -13,6 +13,7 @@ from zoo.accounting import (
     flops_per_token,
     param_breakdown,
 )
+from zoo.compare import compare, compute_optimal_config, plot_comparison
 from zoo.describe import architecture_card, preset_summary
 from zoo.config import Attention, Block, FeedForward, Init, ModelConfig, Normalization, Position
 from zoo.errors import ConfigError, UnknownNameError, ZooError
@@ -20,6 +21,7 @@ from zoo.model import DecoderLM, build
 from zoo.recipe import Recipe, TrainingRecipe
 from zoo.registry import get_recipe, list_families, list_recipes, resolve_config
 from zoo.training import (
+    benchmark_pipeline,
     Reporter,
     RunRecord,
     export_model,
@@ -49,8 +51,11 @@ __all__ = [
     "RunRecord",
     "ZooError",
     "architecture_card",
+    "benchmark_pipeline",
     "build",
     "chinchilla_optimal_tokens",
+    "compare",
+    "compute_optimal_config",
     "count_non_embedding_params",
     "count_params",
     "export_model",
@@ -61,6 +66,7 @@ __all__ = [
     "list_recipes",
     "list_runs",
     "param_breakdown",
+    "plot_comparison",
     "preset_summary",
     "resolve_budget",
     "resolve_config",

@@ -13,6 +13,10 @@ import shutil
 import tempfile
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def cache_dir(*parts):
     """`$ZOO_CACHE`, else `$XDG_CACHE_HOME/zoo`, else `~/.cache/zoo`; created on demand."""
     root = os.environ.get("ZOO_CACHE") or os.path.join(
@@ -32,6 +36,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield pathlib.Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; results are not
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -59,6 +64,7 @@ def atomic_directory(path):
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes directories private
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

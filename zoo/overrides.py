@@ -25,17 +25,25 @@ def parse_value(key, text):
 
 
 def parse_overrides(pairs):
-    """['hidden_dim=64', 'learning_rate=1e-3'] -> ({'hidden_dim': 64}, {'learning_rate': 0.001})."""
+    """['hidden_dim=64', 'learning_rate=1e-3'] -> ({'hidden_dim': 64}, {'learning_rate': 0.001}).
+
+    A dict of already-typed values is split the same way.
+    """
+    if isinstance(pairs, dict):
+        items = list(pairs.items())
+    else:
+        items = []
+        for pair in pairs or ():
+            key, sep, text = pair.partition("=")
+            if not sep or not key.strip():
+                raise ZooError(f"--set takes key=value; received {pair!r}")
+            items.append((key.strip(), parse_value(key.strip(), text.strip())))
     model, training = {}, {}
-    for pair in pairs or ():
-        key, sep, text = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ZooError(f"--set takes key=value; received {pair!r}")
+    for key, value in items:
         if key in MODEL_FIELDS:
-            model[key] = parse_value(key, text.strip())
+            model[key] = value
         elif key in TRAINING_FIELDS:
-            training[key] = parse_value(key, text.strip())
+            training[key] = value
         else:
             raise unknown("field", key, MODEL_FIELDS + TRAINING_FIELDS)
     return model, training

@@ -29,6 +29,13 @@ class Tokenizer(str, enum.Enum):
     SENTENCEPIECE = "sentencepiece"  # SentencePiece (with byte fallback where the paper says so)
 
 
+class Allocation(str, enum.Enum):
+    """How a recipe spends a fixed compute budget (`zoo compare --budget`)."""
+
+    FIXED = "fixed"  # Kaplan-era: keep the model's size, spend the budget on tokens
+    COMPUTE_OPTIMAL = "compute_optimal"  # Chinchilla: resize to ~20 tokens per parameter
+
+
 class Scale(str, enum.Enum):
     PAPER = "paper"  # the published model
     SMALL = "small"  # CPU replica, ~1M non-embedding parameters, shared vocabulary and context
@@ -54,11 +61,12 @@ class TrainingRecipe:
     training_tokens: Optional[int]  # the paper's total (None where unpublished)
     tokenizer: Tokenizer
     beta_2_decay: Optional[float] = None  # PaLM: β2 = 1 - step^beta_2_decay, beta_2_decay = -0.8
+    allocation: Allocation = Allocation.FIXED
 
     def __post_init__(self):
         # Accept enum values as strings (overrides from the command line and from JSON).
         for field, enum_type in (("optimizer", Optimizer), ("schedule", Schedule),
-                                 ("tokenizer", Tokenizer)):
+                                 ("tokenizer", Tokenizer), ("allocation", Allocation)):
             value = getattr(self, field)
             try:
                 object.__setattr__(self, field, enum_type(value))

@@ -205,3 +205,35 @@ def test_runs_and_export(corpus, tmp_path):
                                probe["logits"], rtol=1e-5, atol=1e-5)
     bad = runner.invoke(app, ["export", record.path.name, "--out", str(tmp_path / "g.h5")])
     assert bad.exit_code == 2 and ".keras" in bad.stderr
+
+
+def test_patience_stops_and_restores_the_best(corpus, tmp_path):
+    """At a learning rate of 1e-12 the float32 weights cannot move, so validation loss never
+    improves after the first evaluation and patience 2 stops the run at the third."""
+    record = zoo.train("gpt2-nano", data=str(corpus), steps=10, eval_interval=2, patience=2,
+                       overrides=["learning_rate=1e-12"], out=str(tmp_path / "patient"))
+    summary = record.summary()
+    assert summary["stopped_early"] and summary["steps"] == 6 and summary["best_step"] == 2
+    assert [r["step"] for r in record.metrics()] == [2, 4, 6]
+    assert (record.path / "best.weights.h5").exists()
+
+
+@pytest.mark.parametrize("options", [{"precision": "mixed_bfloat16"}, {"gradient_accumulation": 2}])
+def test_precision_and_accumulation(corpus, tmp_path, options):
+    record = zoo.train("llama-nano", data=str(corpus), steps=2, eval_interval=2,
+                       out=str(tmp_path / "run"), **options)
+    config = record.config()
+    assert config["xla"]["effective"] is True
+    if "precision" in options:
+        assert config["precision"] == "mixed_bfloat16"
+    else:
+        assert config["optimizer"]["gradient_accumulation_steps"] == 2
+    summary = record.summary()
+    assert summary["steps"] == 2 and np.isfinite(summary["validation_loss"])
+
+
+def test_bench_data_measures_the_pipeline(corpus):
+    result = runner.invoke(app, ["bench", "data", "--data", str(corpus), "--model", "gpt2-nano",
+                                 "--steps", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tokens_per_second"] > 0

@@ -4,7 +4,10 @@ Everything that can be wrong with the user's request (names, fields, budgets, da
 init sources) is checked before the run directory is created, so bad input leaves nothing behind.
 """
 
+import dataclasses
+import hashlib
 import io
+import json
 import math
 import pathlib
 import time
@@ -57,20 +60,28 @@ EVALUATIONS = 10  # default number of evaluations over a run
 EVAL_WINDOWS = 64  # validation windows per interval evaluation; the final one uses them all
 
 
-def train(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=None, steps=None,
-          overrides=(), precision="float32", tokenizer="native", seed=0, batch_size=None,
-          eval_interval=None, gradient_accumulation=1, patience=None, out=None, resume=False,
-          init_from=None, reporter=None):
-    """Train preset `name` and return its `RunRecord`. See `zoo train --help` for the options."""
-    reporter = reporter or Reporter()
-    if resume:
-        record = _run_to_resume(name, out)
-        settings = record.config()
-        assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
-        data_bundle, _ = _prepare(settings["data"]["spec"], settings["tokenizer"]["kind"],
-                                  ModelConfig.from_dict(settings["model"]), assets)
-        return _execute(record, settings, data_bundle, reporter, resume=True)
+@dataclasses.dataclass
+class RunPlan:
+    """A fully resolved run, before anything is written: what `train()` will do."""
 
+    settings: dict  # JSON-ready; becomes config.json (with the environment added)
+    data: object  # zoo.data.pipeline.TokenData
+    assets: object  # zoo.data.tokenizer.TokenizerAssets, or None for pre-tokenized data
+    budget: object  # zoo.training.budget.Budget
+    key: str  # hash of everything that determines the result; equal keys mean reusable runs
+
+
+KEY_FIELDS = ("preset", "model", "training", "budget", "seed", "precision", "eval_interval",
+              "gradient_accumulation", "patience", "init_from")
+
+
+def plan_run(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=None, steps=None,
+             overrides=(), precision="float32", tokenizer="native", seed=0, batch_size=None,
+             eval_interval=None, gradient_accumulation=1, patience=None, init_from=None):
+    """Resolve a run (raising `ZooError` for any bad input) without writing anything.
+
+    `overrides` is a list of "key=value" strings or a dict of model and training fields.
+    """
     recipe = get_recipe(name)
     model_overrides, training_overrides = parse_overrides(overrides)
     config = recipe.model.replace(**model_overrides) if model_overrides else recipe.model
@@ -91,14 +102,7 @@ def train(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=None,
         init_assets = load_tokenizer(init_source["tokenizer_path"])
         kind = init_assets.kind
     data_bundle, assets = _prepare(data, kind, config, init_assets)
-
-    record = RunRecord(out or results_root() / new_run_id(recipe.name))
-    if record.config_path.exists():
-        raise ZooError(f"{record.path} already holds a run; use --resume or another --out")
-    interval = eval_interval or max(1, math.ceil(budget.steps / EVALUATIONS))
-    peak, peak_source = peak_flops(precision)
     settings = {
-        "run_id": record.path.name,
         "preset": recipe.name,
         "model": config.to_dict(),
         "training": training.to_dict(),
@@ -108,20 +112,56 @@ def train(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=None,
                       **(assets.describe() if assets else {})},
         "seed": seed,
         "precision": precision,
-        "eval_interval": interval,
+        "eval_interval": eval_interval or max(1, math.ceil(budget.steps / EVALUATIONS)),
         "gradient_accumulation": gradient_accumulation,
         "patience": patience,
         "init_from": init_source,
+    }  # fmt: skip
+    keyed = {k: settings[k] for k in KEY_FIELDS}
+    keyed["data"] = {k: settings["data"].get(k) for k in ("spec", "fingerprint", "source",
+                                                          "train_tokens", "validation_tokens")}
+    keyed["tokenizer"] = {k: settings["tokenizer"].get(k) for k in ("mode", "kind",
+                                                                    "vocabulary_size")}
+    key = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()
+    return RunPlan(settings=settings, data=data_bundle, assets=assets, budget=budget, key=key[:20])
+
+
+def train(name=None, *, out=None, resume=False, reporter=None, plan=None, **options):
+    """Train preset `name` and return its `RunRecord`; `options` are `plan_run`'s.
+
+    With `resume=True`, continue the unfinished run in `out` (or the latest one of `name`).
+    """
+    reporter = reporter or Reporter()
+    if resume:
+        return resume_run(_run_to_resume(name, out), reporter)
+    plan = plan or plan_run(name, **options)
+    record = RunRecord(out or results_root() / new_run_id(plan.settings["preset"]))
+    if record.config_path.exists():
+        raise ZooError(f"{record.path} already holds a run; use --resume or another --out")
+    peak, peak_source = peak_flops(plan.settings["precision"])
+    settings = {
+        "run_id": record.path.name,
+        **plan.settings,
+        "resolution_key": plan.key,
         "device": " ".join(device_description()),
         "peak_flops": peak,
         "peak_flops_source": peak_source,
-        "estimated_seconds": budget.estimated_seconds(peak),
+        "estimated_seconds": plan.budget.estimated_seconds(peak),
         **environment(),
-    }  # fmt: skip
+    }
     record.path.mkdir(parents=True, exist_ok=True)
-    if assets:
-        assets.copy_to(record.tokenizer_path)
-    return _execute(record, settings, data_bundle, reporter, resume=False)
+    if plan.assets:
+        plan.assets.copy_to(record.tokenizer_path)
+    return _execute(record, settings, plan.data, reporter, resume=False)
+
+
+def resume_run(record, reporter=None):
+    """Continue `record` from its last checkpoint with the same data order and optimizer."""
+    settings = record.config()
+    assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
+    data_bundle, _ = _prepare(settings["data"]["spec"], settings["tokenizer"]["kind"],
+                              ModelConfig.from_dict(settings["model"]), assets)
+    return _execute(record, settings, data_bundle, reporter or Reporter(), resume=True)
 
 
 def _execute(record, settings, data, reporter, resume):
@@ -191,8 +231,9 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
         "stopped_early": state.get("stopped_early", False),
         "diverged": state.get("diverged", False),
         "unigram_bits_per_byte": settings["data"].get("unigram_bits_per_byte"),
-        "tokens_per_second": last.get("tokens_per_second"),
-        "mfu": last.get("mfu"),
+        # Means over the evaluation intervals (each excludes its first, compiling, step).
+        "tokens_per_second": _mean(r.get("tokens_per_second") for r in rows),
+        "mfu": _mean(r.get("mfu") for r in rows),
         "xla": settings["xla"],
         "wall_time": state.get("wall_time", 0.0),
         "session_seconds": seconds,
@@ -274,9 +315,14 @@ def _load_initial_weights(model, source):
     model.set_weights(trained.get_weights())
 
 
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
 def _check_choice(option, value, choices):
     if value not in choices:
         raise ZooError(f"--{option} must be one of {', '.join(choices)}; received {value!r}")
 
 
-__all__ = ["PRECISIONS", "TOKENIZER_MODES", "Reporter", "train"]
+__all__ = ["PRECISIONS", "TOKENIZER_MODES", "Reporter", "RunPlan", "plan_run", "resume_run", "train"]

@@ -1,0 +1,117 @@
+"""zoo compare: allocation, ablations, reuse of identical runs, JSON schema, bad names."""
+
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+import zoo
+from zoo.compare import compute_optimal_config, parse_ablations, tokens_per_parameter
+from zoo.training.trainer import plan_run
+from zoo_cli.main import app
+
+runner = CliRunner()
+WORDS = "the king queen lord lady speak hath thou night day love death sword crown".split()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    root = tmp_path / "works"
+    root.mkdir()
+    for i in range(12):
+        rng = random.Random(i)
+        lines = [" ".join(rng.choice(WORDS) for _ in range(8)) for _ in range(100)]
+        (root / f"w{i:02d}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZOO_RESULTS", str(tmp_path / "results"))
+
+
+@pytest.mark.parametrize("budget", [3e12, 1.5e13, 1e14, 1e15])
+def test_compute_optimal_resizing_lands_near_20_tokens_per_parameter(budget):
+    base = zoo.get_recipe("chinchilla-small").model
+    sized = compute_optimal_config(base, budget)
+    assert tokens_per_parameter(sized, budget) == pytest.approx(20, rel=0.10)
+    # The family's choices survive; only the shape moved.
+    for field in ("position", "normalization", "feedforward", "block", "use_bias",
+                  "tie_embeddings", "vocabulary_size", "max_sequence_length"):
+        assert getattr(sized, field) == getattr(base, field)
+    assert sized.intermediate_dim == 4 * sized.hidden_dim
+
+
+def test_kaplan_recipes_keep_their_size_and_chinchilla_resizes(corpus):
+    from zoo.compare.runner import Entry, _allocate
+
+    gopher = _allocate(Entry("gopher-small", "gopher-small", {}), 1.5e13)
+    chinchilla = _allocate(Entry("chinchilla-small", "chinchilla-small", {}), 1.5e13)
+    assert gopher == {}
+    assert chinchilla["num_layers"] * chinchilla["hidden_dim"] < 4 * 152
+
+
+def test_every_ablated_variant_differs_in_exactly_one_field(corpus):
+    text = ("position=learned,normalization=layernorm,feedforward=gelu,"
+            "attention_pattern=dense,local+local_window=8")
+    variants = parse_ablations(text)
+    assert variants[3] == {"attention_pattern": ("dense", "local"), "local_window": 8}
+    assert [len(v) for v in variants] == [1, 1, 1, 2]  # '+' joins changes that need each other
+    base = plan_run("llama-nano", data=str(corpus), steps=1).settings
+    for changes in variants:
+        plan = plan_run("llama-nano", data=str(corpus), steps=1, overrides=changes).settings
+        differing = [k for k in base["model"] if base["model"][k] != plan["model"][k]]
+        assert differing == list(changes), (changes, differing)
+        assert plan["training"] == base["training"]
+
+
+def test_compare_reuses_only_identical_runs_and_json_schema(corpus, tmp_path):
+    args = ["compare", "--models", "gpt2-nano,palm-nano", "--data", str(corpus),
+            "--budget", "1e9", "--json", "--plot", str(tmp_path / "p.svg")]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    result = json.loads(first.stdout)
+    assert set(result) == {"budget_flops", "data", "tokenizer", "seeds", "tune_lr", "rows"}
+    row_keys = {"model", "preset", "changes", "params", "non_embedding_params", "num_layers",
+                "hidden_dim", "tokens", "flops", "tokens_per_parameter", "learning_rate",
+                "tokens_per_second", "mfu", "final_train_loss", "validation_loss",
+                "validation_bits_per_byte", "bits_per_byte_spread", "delta_bits_per_byte",
+                "seeds", "runs", "curves"}
+    assert [set(r) for r in result["rows"]] == [row_keys, row_keys]
+    assert [r["model"] for r in result["rows"]] == ["gpt2-nano", "palm-nano"]
+    assert result["rows"][0]["delta_bits_per_byte"] == 0.0
+    assert all(r["flops"] >= 1e9 for r in result["rows"])  # whole steps: at least the budget
+    assert (tmp_path / "p.svg").read_text().startswith("<?xml")
+    runs_before = sorted(p.name for p in (tmp_path / "results").iterdir())
+    assert len(runs_before) == 2
+
+    again = runner.invoke(app, args)  # identical: reused, nothing new trained
+    assert again.exit_code == 0
+    assert "reused" in again.stderr
+    assert json.loads(again.stdout)["rows"] == result["rows"]
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == runs_before
+
+    changed = runner.invoke(app, args[:-3] + ["--set", "dropout=0.1", "--json"])
+    assert changed.exit_code == 0, changed.output
+    assert len(list((tmp_path / "results").iterdir())) == 4  # any field change retrains
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--models", "gpt2-nano,plam-nano"], "palm-nano"),
+        (["--models", "llama-nano", "--ablate", "normalisation=layernorm"], "normalization"),
+        (["--models", "llama-nano", "--set", "hiden_dim=8"], "hidden_dim"),
+        (["--models", "gpt2-nano,llama-nano", "--ablate", "position=learned"], "one base model"),
+        (["--models", "llama-nano", "--budget", "-1"], "positive"),
+        (["--models", "llama-nano", "--plot", "x.gif"], ".png"),
+    ],
+)
+def test_bad_names_exit_2_with_the_nearest(corpus, args, expected):
+    result = runner.invoke(app, ["compare", *args, "--data", str(corpus)])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and expected in lines[-1]
+    assert "Traceback" not in result.output

@@ -1,0 +1,55 @@
+"""Compute-optimal resizing (Chinchilla): the shape of a family that spends a FLOPs budget at
+~20 training tokens per parameter.
+
+The search keeps what makes the family itself — every architectural choice, the number of heads,
+the feed-forward width as a multiple of the width, and the aspect ratio (width per layer, within a
+factor of 1.5) — and varies depth and width. Among the shapes whose tokens per parameter land
+within 10% of the target it prefers the aspect ratio closest to the family's; otherwise the
+closest ratio wins. Parameters are all parameters, embeddings included, as in Hoffmann et al.;
+FLOPs per token are the PaLM-convention figure the budget is stated in.
+"""
+
+import math
+
+from zoo.accounting import TOKENS_PER_PARAMETER, count_params, flops_per_token
+from zoo.errors import ZooError
+
+ASPECT_TOLERANCE = 1.5
+TARGET_TOLERANCE = 0.10
+MAX_LAYERS = 48
+
+
+def tokens_per_parameter(config, flops):
+    tokens = flops / flops_per_token(config, config.max_sequence_length).palm
+    return tokens / count_params(config)
+
+
+def compute_optimal_config(config, flops, target=TOKENS_PER_PARAMETER):
+    """`config` resized along its family's proportions so `flops` buys ~`target` tokens/param."""
+    heads = config.num_query_heads
+    kv_ratio = heads // config.num_key_value_heads
+    aspect = config.hidden_dim / config.num_layers
+    ffn_ratio = config.intermediate_dim / config.hidden_dim
+    step = 2 * heads  # even head_dim: rotary and sinusoid encodings need pairs
+    best = None
+    for layers in range(1, MAX_LAYERS + 1):
+        low = max(step, math.ceil(aspect / ASPECT_TOLERANCE * layers / step) * step)
+        high = math.floor(aspect * ASPECT_TOLERANCE * layers / step) * step
+        for width in range(low, high + 1, step):
+            candidate = config.replace(
+                num_layers=layers,
+                hidden_dim=width,
+                head_dim=width // heads,
+                num_key_value_heads=heads // kv_ratio,
+                intermediate_dim=max(1, round(ffn_ratio * width)),
+                attention_pattern=config.attention_pattern[:layers],
+            )
+            miss = abs(math.log(tokens_per_parameter(candidate, flops) / target))
+            shape = abs(math.log(width / layers / aspect))
+            # Within tolerance, the family's aspect ratio decides; outside it, the miss does.
+            score = (0, shape) if miss <= math.log(1 + TARGET_TOLERANCE) else (1, miss)
+            if best is None or score < best[0]:
+                best = (score, candidate)
+    if best is None:
+        raise ZooError(f"no shape of {config.name} fits a budget of {flops:.3g} FLOPs")
+    return best[1]

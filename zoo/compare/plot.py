@@ -1,0 +1,50 @@
+"""Validation loss against training compute, one curve per compared model (matplotlib)."""
+
+import pathlib
+
+from zoo.errors import ZooError
+from zoo.files import atomic_path
+
+FORMATS = (".png", ".svg", ".pdf")
+
+
+def check_plot_path(path):
+    """The plot's path, or `ZooError` for a format matplotlib will not be asked to write."""
+    path = pathlib.Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ZooError(f"--plot must end in {', '.join(FORMATS)}; received {str(path)!r}")
+    return path
+
+
+def plot_comparison(comparison, path):
+    """Write the loss-vs-FLOPs plot of `comparison` (from `zoo.compare`) to `path`."""
+    path = check_plot_path(path)
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    for row in comparison["rows"]:
+        curve = row["curves"][0]  # the first seed's curve; the table carries the spread
+        axes.plot([p["flops"] for p in curve], [p["validation_loss"] for p in curve],
+                  marker="o", markersize=3, label=_legend(row))
+    axes.axvline(comparison["budget_flops"], color="grey", linestyle="--", linewidth=1,
+                 label=f"budget {comparison['budget_flops']:.2g} FLOPs")
+    axes.set_xscale("log")
+    axes.set_xlabel("training compute (FLOPs, 6N + 12·L·H·Q·T per token)")
+    axes.set_ylabel("validation loss (nats per token)")
+    axes.set_title(f"validation loss against compute · {comparison['data']} · "
+                   f"{comparison['tokenizer']} tokenizer")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format=path.suffix.lower().lstrip("."))
+    plt.close(figure)
+    return path
+
+
+def _legend(row):
+    return (f"{row['model']} ({row['params'] / 1e6:.2f}M params, "
+            f"{row['validation_bits_per_byte']:.3f} bits/byte)")

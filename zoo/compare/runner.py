@@ -1,0 +1,186 @@
+"""`zoo.compare()`: train several models on the same data, tokenizer and FLOPs budget, and
+tabulate what each reached.
+
+Every training run is an ordinary `zoo train` run. Runs are keyed by their fully resolved
+settings (`RunPlan.key`): a finished run with the same key is reused, an unfinished one is
+resumed, so re-running a comparison is instant and an interrupted one picks up where it stopped.
+Changing any field (model, recipe, budget, data, tokenizer, seed, …) changes the key and retrains.
+"""
+
+import dataclasses
+import math
+import statistics
+
+from zoo.compare.ablation import parse_ablations, variant_label
+from zoo.compare.allocation import compute_optimal_config
+from zoo.errors import ZooError
+from zoo.overrides import parse_overrides
+from zoo.recipe import Allocation
+from zoo.registry import get_recipe
+from zoo.training.loop import Reporter
+from zoo.training.records import list_runs, results_root
+from zoo.training.trainer import plan_run, resume_run, train
+
+DEFAULT_BUDGET = 1.5e13  # FLOPs: about one default `zoo train <family>-small` run
+LR_GRID = (1 / 3, 1.0, 3.0)  # multiples of the recipe's peak rate tried by --tune-lr
+LR_TUNING_FRACTION = 0.25  # of the budget, per tried rate
+
+
+@dataclasses.dataclass
+class Entry:
+    """One row of a comparison: a preset with changes, trained with one or more seeds."""
+
+    label: str
+    preset: str
+    changes: dict  # model and training overrides relative to the preset
+    learning_rate: float = None
+    runs: list = dataclasses.field(default_factory=list)  # RunRecord per seed
+
+
+class ComparisonReporter(Reporter):
+    """Adds comparison-level events to the per-run `Reporter` methods."""
+
+    def run(self, index, count, label, seed, status):
+        """Run `index` of `count` starts; status is 'reused', 'resumed' or 'training'."""
+
+
+def compare(models, *, budget=None, data="shakespeare", seeds=1, ablate=None, overrides=(),
+            tune_lr=False, tokenizer="shared", reporter=None):
+    """Train (or reuse) each model at an equal FLOPs budget; returns the comparison as a dict."""
+    reporter = reporter or ComparisonReporter()
+    budget = DEFAULT_BUDGET if budget is None else float(budget)
+    if not budget > 0:
+        raise ZooError(f"--budget must be positive; received {budget}")
+    if not isinstance(seeds, int) or seeds < 1:
+        raise ZooError(f"--seeds must be at least 1; received {seeds}")
+    names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models)
+             if m.strip()]  # fmt: skip
+    if not names:
+        raise ZooError("--models needs at least one model name")
+    model_fields, training_fields = parse_overrides(overrides)
+    common = {**model_fields, **training_fields}
+    variants = parse_ablations(ablate) if ablate else []
+    if variants and len(names) != 1:
+        raise ZooError(f"--ablate takes one base model; received {len(names)}: {', '.join(names)}")
+
+    entries = []
+    for name in names:
+        recipe = get_recipe(name)  # raises with the nearest names for a typo
+        entries.append(Entry(recipe.name, recipe.name, dict(common)))
+        for changes in variants:
+            entries.append(Entry(variant_label(recipe.name, changes), recipe.name,
+                                 {**common, **changes}))
+    options = dict(data=data, flops=budget, tokenizer=tokenizer)
+    for entry in entries:  # resolve everything (and fail on bad input) before training
+        entry.changes = _allocate(entry, budget)
+        plan_run(entry.preset, overrides=entry.changes, **options)
+
+    jobs = []
+    for entry in entries:
+        if tune_lr:
+            entry.learning_rate = _tune_learning_rate(entry, options, reporter)
+            entry.changes = {**entry.changes, "learning_rate": entry.learning_rate}
+        for seed in range(seeds):
+            jobs.append((entry, seed))
+    for index, (entry, seed) in enumerate(jobs):
+        plan = plan_run(entry.preset, overrides=entry.changes, seed=seed, **options)
+        entry.learning_rate = plan.settings["training"]["learning_rate"]
+        entry.runs.append(_obtain(plan, reporter, index, len(jobs), entry.label, seed))
+    return _table(entries, budget, data, tokenizer, seeds, tune_lr)
+
+
+def _allocate(entry, budget):
+    """Chinchilla-style recipes resize to the budget; the others keep their size."""
+    recipe = get_recipe(entry.preset)
+    model_changes, training_changes = parse_overrides(entry.changes)
+    training = dataclasses.replace(recipe.training, **training_changes)
+    if training.allocation is not Allocation.COMPUTE_OPTIMAL:
+        return entry.changes
+    sized = compute_optimal_config(recipe.model.replace(**model_changes), budget)
+    shape = ("num_layers", "hidden_dim", "head_dim", "num_key_value_heads", "intermediate_dim",
+             "attention_pattern")
+    return {**entry.changes, **{k: getattr(sized, k) for k in shape}}
+
+
+def _obtain(plan, reporter, index, count, label, seed):
+    for record in reversed(list_runs()):
+        if (record.config() or {}).get("resolution_key") == plan.key:
+            status = "reused" if record.complete else "resumed"
+            reporter.run(index, count, label, seed, status)
+            return record if record.complete else resume_run(record, reporter)
+    reporter.run(index, count, label, seed, "training")
+    out = results_root() / f"{plan.settings['preset']}-{plan.key[:10]}"
+    if (out / "config.json").exists():  # same name, different settings: keep both
+        out = results_root() / f"{plan.settings['preset']}-{plan.key}"
+    return train(plan=plan, out=out, reporter=reporter)
+
+
+def _tune_learning_rate(entry, options, reporter):
+    """Best peak rate on a log grid by final *training* loss at a fraction of the budget."""
+    base = plan_run(entry.preset, overrides=entry.changes, **options)
+    peak = base.settings["training"]["learning_rate"]
+    results = {}
+    for i, factor in enumerate(LR_GRID):
+        rate = peak * factor
+        plan = plan_run(entry.preset, overrides={**entry.changes, "learning_rate": rate},
+                        **{**options, "flops": options["flops"] * LR_TUNING_FRACTION})
+        record = _obtain(plan, reporter, i, len(LR_GRID), f"{entry.label} lr={rate:.2g}", 0)
+        loss = record.summary()["final_train_loss"]
+        results[rate] = loss if loss is not None and math.isfinite(loss) else math.inf
+    return min(results, key=results.get)
+
+
+def _table(entries, budget, data, tokenizer, seeds, tune_lr):
+    rows = []
+    for entry in entries:
+        summaries = [r.summary() for r in entry.runs]
+        config = entry.runs[0].config()
+        first = summaries[0]
+        bpb = [s["validation_bits_per_byte"] for s in summaries]
+        row = {
+            "model": entry.label,
+            "preset": entry.preset,
+            "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in entry.changes.items()},
+            "params": first["params"],
+            "non_embedding_params": _non_embedding(config),
+            "num_layers": config["model"]["num_layers"],
+            "hidden_dim": config["model"]["hidden_dim"],
+            "tokens": first["tokens"],
+            "flops": first["flops"],
+            "tokens_per_parameter": first["tokens"] / first["params"],
+            "learning_rate": entry.learning_rate,
+            "tokens_per_second": _mean([s["tokens_per_second"] for s in summaries]),
+            "mfu": _mean([s["mfu"] for s in summaries]),
+            "final_train_loss": _mean([s["final_train_loss"] for s in summaries]),
+            "validation_loss": _mean([s["validation_loss"] for s in summaries]),
+            "validation_bits_per_byte": _mean(bpb),
+            "bits_per_byte_spread": statistics.stdev(bpb) if len(bpb) > 1 and None not in bpb
+            else None,
+            "seeds": len(summaries),
+            "runs": [str(r.path) for r in entry.runs],
+            "curves": [[{"flops": m["flops"], "validation_loss": m["validation_loss"]}
+                        for m in r.metrics()] for r in entry.runs],
+        }  # fmt: skip
+        rows.append(row)
+    reference = rows[0]["validation_bits_per_byte"] if rows else None
+    for row in rows:
+        value = row["validation_bits_per_byte"]
+        row["delta_bits_per_byte"] = (value - reference if None not in (value, reference)
+                                      else None)  # fmt: skip
+    return {"budget_flops": budget, "data": data, "tokenizer": tokenizer, "seeds": seeds,
+            "tune_lr": tune_lr, "rows": rows}
+
+
+def _non_embedding(config):
+    from zoo.accounting import count_non_embedding_params
+    from zoo.config import ModelConfig
+
+    return count_non_embedding_params(ModelConfig.from_dict(config["model"]))
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+__all__ = ["DEFAULT_BUDGET", "ComparisonReporter", "compare"]
