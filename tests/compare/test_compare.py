@@ -1,7 +1,6 @@
 """zoo compare: allocation, ablations, reuse of identical runs, JSON schema, bad names."""
 
 import json
-import random
 
 import pytest
 from typer.testing import CliRunner
@@ -12,24 +11,7 @@ from zoo.training.trainer import plan_run
 from zoo_cli.main import app
 
 runner = CliRunner()
-WORDS = "the king queen lord lady speak hath thou night day love death sword crown".split()
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    root = tmp_path / "works"
-    root.mkdir()
-    for i in range(12):
-        rng = random.Random(i)
-        lines = [" ".join(rng.choice(WORDS) for _ in range(8)) for _ in range(100)]
-        (root / f"w{i:02d}.txt").write_text("\n".join(lines) + "\n")
-    return root
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("ZOO_RESULTS", str(tmp_path / "results"))
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.mark.parametrize("budget", [3e12, 1.5e13, 1e14, 1e15])

@@ -15,27 +15,7 @@ import zoo
 from zoo.training.records import METRIC_FIELDS
 from zoo_cli.main import app
 
-WORDS = ("the king queen lord lady speak hath thou thee thy night day love death sword crown "
-         "france england gentle noble sweet good fair heaven earth blood honour").split()
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    import random
-
-    root = tmp_path / "works"
-    root.mkdir()
-    for i in range(12):
-        rng = random.Random(i)
-        lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))) for _ in range(120)]
-        (root / f"work_{i:02d}.txt").write_text("\n".join(lines) + "\n")
-    return root
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("ZOO_RESULTS", str(tmp_path / "results"))
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def _env():
