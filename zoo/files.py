@@ -71,3 +71,20 @@ def atomic_directory(path):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def atomic_save(path, save):
+    """Call `save(temporary_path)`, then move the result onto `path`.
+
+    For writers that insist on their own file handling (Keras's `model.save`, `save_weights`);
+    the temporary name keeps `path`'s suffixes, which is how Keras chooses the format.
+    """
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".partial.{path.name}")
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

@@ -11,7 +11,8 @@ import time
 import keras
 import numpy as np
 
-from zoo.data.pipeline import bits_per_byte, train_dataset
+from zoo.data.pipeline import train_dataset
+from zoo.files import atomic_save
 from zoo.training.loss import LanguageModelLoss
 
 
@@ -140,7 +141,7 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
             "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
             "train_loss": train_loss,
             "validation_loss": val,
-            "validation_bits_per_byte": bits_per_byte_of(val, data),
+            "validation_bits_per_byte": data.bits_per_byte(val),
             "tokens_per_second": speed,
             "mfu": mfu(speed, flops_per_token, peak_flops),
             "wall_time": time.perf_counter() - started,
@@ -152,8 +153,7 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
         if improved:
             state.update(best_validation_loss=val, best_step=point, evaluations_since_best=0)
             if patience:
-                model.save_weights(_tmp(record.best_weights_path))
-                _replace(record.best_weights_path)
+                atomic_save(record.best_weights_path, model.save_weights)
         else:
             state["evaluations_since_best"] += 1
         state.update(evaluations=len(rows), wall_time=row["wall_time"])
@@ -168,26 +168,10 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
     return rows, state
 
 
-def bits_per_byte_of(nats, data):
-    if data.validation_bytes is None:
-        return None
-    return bits_per_byte(nats, len(data.validation), data.validation_bytes)
-
-
 def _checkpoint(model, record, state):
     """Model + optimizer state, then the state that points at it: both atomic, in that order."""
-    model.save(_tmp(record.checkpoint_path))
-    _replace(record.checkpoint_path)
+    atomic_save(record.checkpoint_path, model.save)
     record.write_state(state)
-
-
-def _tmp(path):
-    # Keras picks the format from the suffix, so the temporary name keeps it.
-    return path.with_name(f".partial.{path.name}")
-
-
-def _replace(path):
-    _tmp(path).replace(path)
 
 
 def _tensorboard_writer(record):

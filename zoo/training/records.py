@@ -24,7 +24,7 @@ import subprocess
 import sys
 
 from zoo.errors import ZooError
-from zoo.files import atomic_write_json, atomic_write_text
+from zoo.files import atomic_save, atomic_write_json, atomic_write_text
 
 METRIC_FIELDS = (
     "step", "tokens", "flops", "learning_rate", "train_loss", "validation_loss",
@@ -177,10 +177,7 @@ def export_model(run_or_path, out):
     model = DecoderLM.from_config(trained.get_config())
     model.set_weights(trained.get_weights())
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".partial.{out.name}")
-    model.save(partial)
-    partial.replace(out)
-    return out
+    return atomic_save(out, model.save)
 
 
 def run_rows():

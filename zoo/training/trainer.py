@@ -6,7 +6,6 @@ init sources) is checked before the run directory is created, so bad input leave
 
 import dataclasses
 import hashlib
-import io
 import json
 import math
 import pathlib
@@ -26,7 +25,7 @@ from zoo.data.pipeline import (
 )
 from zoo.data.tokenizer import load_tokenizer
 from zoo.errors import ZooError
-from zoo.files import atomic_write_bytes
+from zoo.files import atomic_save
 from zoo.model import DecoderLM
 from zoo.overrides import apply_training_overrides, parse_overrides
 from zoo.recipe import Tokenizer, TrainingRecipe
@@ -36,7 +35,6 @@ from zoo.training.budget import resolve_budget
 from zoo.training.hardware import device_description, peak_flops
 from zoo.training.loop import (
     Reporter,
-    bits_per_byte_of,
     evaluation_model,
     probe_logits,
     run_intervals,
@@ -207,12 +205,9 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
     full_validation = validation_loss(evaluation_model(model), eval_windows, micro_batch)
     inference = DecoderLM.from_config(model.get_config())  # the weights, without optimizer state
     inference.set_weights(model.get_weights())
-    inference.save(record.model_path.with_name(".partial.model.keras"))
-    record.model_path.with_name(".partial.model.keras").replace(record.model_path)
+    atomic_save(record.model_path, inference.save)
     tokens, logits = probe_logits(inference, eval_windows)
-    buffer = io.BytesIO()
-    np.savez(buffer, tokens=tokens, logits=logits)
-    atomic_write_bytes(record.probe_path, buffer.getvalue())
+    atomic_save(record.probe_path, lambda path: np.savez(path, tokens=tokens, logits=logits))
     last = rows[-1] if rows else {}
     summary = {
         "run_id": record.path.name,
@@ -224,7 +219,7 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
         * settings["budget"]["flops_per_token"],
         "final_train_loss": last.get("train_loss"),
         "validation_loss": full_validation,
-        "validation_bits_per_byte": bits_per_byte_of(full_validation, data),
+        "validation_bits_per_byte": data.bits_per_byte(full_validation),
         "validation_windows": len(eval_windows),
         "best_validation_loss": state.get("best_validation_loss"),
         "best_step": state.get("best_step"),
