@@ -97,3 +97,18 @@ def test_bad_names_exit_2_with_the_nearest(corpus, args, expected):
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and expected in lines[-1]
     assert "Traceback" not in result.output
+
+
+def test_tune_lr_and_seeds(corpus):
+    """--tune-lr picks a rate from the grid by training loss; --seeds reports the spread."""
+    from zoo.compare.runner import LR_GRID
+
+    result = zoo.compare("gpt2-nano", budget=6e8, data=str(corpus), seeds=2, tune_lr=True)
+    (row,) = result["rows"]
+    peak = zoo.get_recipe("gpt2-nano").training.learning_rate
+    assert row["learning_rate"] in [pytest.approx(peak * f) for f in LR_GRID]
+    assert row["seeds"] == 2 and len(row["runs"]) == 2
+    assert row["bits_per_byte_spread"] is not None and row["bits_per_byte_spread"] >= 0
+    configs = [zoo.find_run(path).config() for path in row["runs"]]
+    assert [c["seed"] for c in configs] == [0, 1]
+    assert all(c["training"]["learning_rate"] == row["learning_rate"] for c in configs)
