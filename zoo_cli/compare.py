@@ -7,7 +7,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from zoo_cli import options
-from zoo_cli.output import console, human, print_json, scientific, user_errors
+from zoo_cli.output import console, human, optional, print_json, scientific, user_errors
 
 app = typer.Typer()
 
@@ -78,13 +78,13 @@ def _table(result):
             r["model"], human(r["params"]), human(r["non_embedding_params"]),
             f"{r['num_layers']}×{r['hidden_dim']}", human(r["tokens"]),
             f"{r['tokens_per_parameter']:.1f}", scientific(r["flops"]),
-            f"{r['learning_rate']:.0e}", _fmt(r["tokens_per_second"], ",.0f"),
-            _fmt(r["mfu"], ".0%"), _fmt(r["final_train_loss"], ".3f"),
-            _fmt(r["validation_loss"], ".3f"), _fmt(r["validation_bits_per_byte"], ".3f"),
-            _fmt(r["delta_bits_per_byte"], "+.3f"),
+            f"{r['learning_rate']:.0e}", optional(r["tokens_per_second"], ",.0f"),
+            optional(r["mfu"], ".0%"), optional(r["final_train_loss"], ".3f"),
+            optional(r["validation_loss"], ".3f"), optional(r["validation_bits_per_byte"], ".3f"),
+            optional(r["delta_bits_per_byte"], "+.3f"),
         ]  # fmt: skip
         if result["seeds"] > 1:
-            cells.append(_fmt(r["bits_per_byte_spread"], ".3f"))
+            cells.append(optional(r["bits_per_byte_spread"], ".3f"))
         table.add_row(*cells)
     return table
 
@@ -161,7 +161,3 @@ class _ComparisonProgress:
     def end(self, summary):
         if self.overall is not None:
             self.progress.advance(self.overall)
-
-
-def _fmt(value, spec):
-    return "—" if value is None else format(value, spec)

@@ -91,5 +91,10 @@ def scientific(number):
     return f"{mantissa}e{int(exponent)}"
 
 
+def optional(value, spec):
+    """format(value, spec), or an em dash for a value that was not measured."""
+    return "—" if value is None else format(value, spec)
+
+
 def yes_no(flag):
     return "yes" if flag else "no"

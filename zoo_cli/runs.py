@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from zoo_cli import options
-from zoo_cli.output import console, human, print_json, user_errors
+from zoo_cli.output import console, human, optional, print_json, user_errors
 
 app = typer.Typer()
 
@@ -27,9 +27,9 @@ def runs(json: options.Json = False):
     for r in rows:
         table.add_row(
             r["run_id"], r["preset"], r["status"], f"{r['steps']}/{r['total_steps']}",
-            human(r["tokens"]), _num(r["validation_loss"], ".4f"),
-            _num(r["validation_bits_per_byte"], ".3f"), _num(r["tokens_per_second"], ",.0f"),
-            _num(r["mfu"], ".0%"),
+            human(r["tokens"]), optional(r["validation_loss"], ".4f"),
+            optional(r["validation_bits_per_byte"], ".3f"), optional(r["tokens_per_second"], ",.0f"),
+            optional(r["mfu"], ".0%"),
         )  # fmt: skip
     console().print(table)
 
@@ -43,7 +43,3 @@ def export(
     with user_errors() as zoo:
         path = zoo.export_model(run, out)
     console().print(f"wrote {path}")
-
-
-def _num(value, spec):
-    return "—" if value is None else format(value, spec)

@@ -11,13 +11,15 @@ import dataclasses
 import math
 import statistics
 
+from zoo.accounting import count_non_embedding_params
 from zoo.compare.ablation import parse_ablations, variant_label
 from zoo.compare.allocation import compute_optimal_config
+from zoo.config import ModelConfig
 from zoo.errors import ZooError
 from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
 from zoo.registry import get_recipe
-from zoo.training.loop import Reporter
+from zoo.training.loop import Reporter, mean_of_present
 from zoo.training.records import list_runs, results_root
 from zoo.training.trainer import plan_run, resume_run, train
 
@@ -149,11 +151,11 @@ def _table(entries, budget, data, tokenizer, seeds, tune_lr):
             "flops": first["flops"],
             "tokens_per_parameter": first["tokens"] / first["params"],
             "learning_rate": entry.learning_rate,
-            "tokens_per_second": _mean([s["tokens_per_second"] for s in summaries]),
-            "mfu": _mean([s["mfu"] for s in summaries]),
-            "final_train_loss": _mean([s["final_train_loss"] for s in summaries]),
-            "validation_loss": _mean([s["validation_loss"] for s in summaries]),
-            "validation_bits_per_byte": _mean(bpb),
+            "tokens_per_second": mean_of_present([s["tokens_per_second"] for s in summaries]),
+            "mfu": mean_of_present([s["mfu"] for s in summaries]),
+            "final_train_loss": mean_of_present([s["final_train_loss"] for s in summaries]),
+            "validation_loss": mean_of_present([s["validation_loss"] for s in summaries]),
+            "validation_bits_per_byte": mean_of_present(bpb),
             "bits_per_byte_spread": statistics.stdev(bpb) if len(bpb) > 1 and None not in bpb
             else None,
             "seeds": len(summaries),
@@ -172,15 +174,9 @@ def _table(entries, budget, data, tokenizer, seeds, tune_lr):
 
 
 def _non_embedding(config):
-    from zoo.accounting import count_non_embedding_params
-    from zoo.config import ModelConfig
-
     return count_non_embedding_params(ModelConfig.from_dict(config["model"]))
 
 
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
 
 
 __all__ = ["DEFAULT_BUDGET", "ComparisonReporter", "compare"]

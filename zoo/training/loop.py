@@ -74,6 +74,12 @@ class _StepProgress(keras.callbacks.Callback):
         return (len(times) - 1) * self.tokens_per_micro_step / (times[-1] - times[0])
 
 
+def mean_of_present(values):
+    """Mean of the values that are not None (None when there are none)."""
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
 def mfu(tokens_per_second, flops_per_token, peak_flops):
     if not tokens_per_second or not peak_flops:
         return None

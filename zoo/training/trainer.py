@@ -36,6 +36,7 @@ from zoo.training.hardware import device_description, peak_flops
 from zoo.training.loop import (
     Reporter,
     evaluation_model,
+    mean_of_present,
     probe_logits,
     run_intervals,
     validation_loss,
@@ -227,8 +228,8 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
         "diverged": state.get("diverged", False),
         "unigram_bits_per_byte": settings["data"].get("unigram_bits_per_byte"),
         # Means over the evaluation intervals (each excludes its first, compiling, step).
-        "tokens_per_second": _mean(r.get("tokens_per_second") for r in rows),
-        "mfu": _mean(r.get("mfu") for r in rows),
+        "tokens_per_second": mean_of_present(r.get("tokens_per_second") for r in rows),
+        "mfu": mean_of_present(r.get("mfu") for r in rows),
         "xla": settings["xla"],
         "wall_time": state.get("wall_time", 0.0),
         "session_seconds": seconds,
@@ -308,11 +309,6 @@ def _load_initial_weights(model, source):
         raise ZooError(f"--init-from {source['path']}: architecture differs (first difference: "
                        f"{differ[0]} {differ[1]})")
     model.set_weights(trained.get_weights())
-
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
 
 
 def _check_choice(option, value, choices):
