@@ -77,6 +77,23 @@ class DecoderLM(keras.Model):
         self.position_embedding = position_embedding
         self.decoder_blocks = blocks
         self.final_norm = final_norm
+        self.per_replica_xla = False  # set by the trainer under a TensorFlow strategy
+
+    def train_step(self, *args):
+        # Under a tf.distribute strategy XLA is applied per replica (see zoo.training.distribution);
+        # otherwise Keras's own step, compiled whole by `compile(jit_compile=True)`.
+        if self.per_replica_xla:
+            from zoo.training.distribution import xla_train_step
+
+            return xla_train_step(self, *args)
+        return super().train_step(*args)
+
+    def test_step(self, *args):
+        if self.per_replica_xla:
+            from zoo.training.distribution import xla_test_step
+
+            return xla_test_step(self, *args)
+        return super().test_step(*args)
 
     def get_config(self):
         return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}

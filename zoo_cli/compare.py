@@ -31,6 +31,8 @@ def compare(
         help="shared (one byte-level BPE for all; default) or native.")] = "shared",
     plot: Annotated[Optional[str], typer.Option(
         help="Write validation loss against FLOPs to this .png/.svg/.pdf.")] = None,
+    strategy: options.Strategy = None,
+    backend: options.Backend = None,
     json: options.Json = False,
 ):
     """Train each model at the same FLOPs budget on the same data and tokenizer, and compare.
@@ -39,6 +41,7 @@ def compare(
     a repeated comparison is instant. Chinchilla's recipe resizes its model to ~20 tokens per
     parameter for the budget; the other recipes keep their size and spend it on tokens.
     """
+    options.use_backend(backend)
     with user_errors() as zoo:
         if plot:
             from zoo.compare.plot import check_plot_path
@@ -48,7 +51,8 @@ def compare(
         with display:
             result = zoo.compare(models, budget=budget, data=data, seeds=seeds, ablate=ablate,
                                  overrides=set_ or (), tune_lr=tune_lr, tokenizer=tokenizer,
-                                 reporter=display)  # fmt: skip
+                                 reporter=display, strategy=strategy or "auto",
+                                 backend=backend)  # fmt: skip
         if plot:
             zoo.plot_comparison(result, plot)
     if json:

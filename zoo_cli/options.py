@@ -62,3 +62,26 @@ Overrides = Annotated[
         "--set learning_rate=1e-3.",
     ),
 ]
+Strategy = Annotated[
+    Optional[str],
+    typer.Option(
+        help="none, mirrored, multi-worker or tpu (tensorflow); data-parallel or model-parallel "
+        "(jax); auto (default) picks by the visible devices. See the README, 'Several devices'.",
+        show_default=False,
+    ),
+]
+Backend = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Keras backend: tensorflow (default) or jax; also read from KERAS_BACKEND.",
+        show_default=False,
+    ),
+]
+
+
+def use_backend(backend):
+    """Choose the Keras backend before `zoo` (and so Keras) is imported."""
+    import os
+
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend  # validated by zoo, with a one-line error

@@ -51,7 +51,8 @@ class RichReporter:
             f"device: {plan['device']} · peak "
             + (f"{peak / 1e9:.0f} GFLOP/s ({plan['peak_flops_source']})" if peak
                else plan["peak_flops_source"])
-            + f" · XLA jit_compile={plan['xla']['effective']} · precision {plan['precision']}",
+            + f" · precision {plan['precision']}",
+            _distribution(plan),
             f"optimizer: {_optimizer(plan['optimizer'])}",
         ]
         unigram = plan["data"].get("unigram_bits_per_byte")
@@ -128,6 +129,20 @@ def _optimizer(described):
     if "constant_steps" in lr:
         schedule += f", constant {lr['constant_steps']} steps then ∝ 1/√step"
     return " ".join(parts) + " · " + schedule
+
+
+def _distribution(plan):
+    """Strategy, backend, replicas and what XLA compiles (the effective setting, not the ask)."""
+    d = plan.get("distribution") or {}
+    xla = plan["xla"]
+    where = f"strategy {d.get('strategy', 'none')}"
+    if d.get("requested") == "auto":
+        where += " (auto)"
+    where += f" on {d.get('backend', 'tensorflow')}, {d.get('replicas', 1)} replica(s)"
+    if d.get("mesh") and d["mesh"].get("model", 1) > 1:
+        where += f", mesh {d['mesh']['data']}×{d['mesh']['model']} (data×model)"
+    compiled = xla.get("compiled", "whole step") if xla["effective"] else "off"
+    return f"{where} · XLA: {compiled}"
 
 
 def _duration(seconds):

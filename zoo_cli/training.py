@@ -42,8 +42,11 @@ def train(
         help="Continue the unfinished run in --out (or the latest one of NAME).")] = False,
     init_from: Annotated[Optional[str], typer.Option(
         help="Start from the weights of a run or a .keras file.")] = None,
+    strategy: options.Strategy = None,
+    backend: options.Backend = None,
 ):
     """Train a preset on a corpus within a stated budget; the record lands in results/<run-id>/."""
+    options.use_backend(backend)
     with user_errors() as zoo:
         reporter = RichReporter(console())
         with reporter:
@@ -52,7 +55,7 @@ def train(
                 steps=steps, overrides=set_ or (), precision=precision, tokenizer=tokenizer,
                 seed=seed, batch_size=batch_size, eval_interval=eval_interval,
                 gradient_accumulation=grad_accum, patience=patience, out=out, resume=resume,
-                init_from=init_from, reporter=reporter,
+                init_from=init_from, reporter=reporter, strategy=strategy, backend=backend,
             )  # fmt: skip
     console().print(f"run written to [bold]{record.path}[/]  (model.keras, metrics.jsonl, "
                     f"summary.json; {human(record.summary()['params'])} parameters)")

@@ -47,7 +47,7 @@ class ComparisonReporter(Reporter):
 
 
 def compare(models, *, budget=None, data="shakespeare", seeds=1, ablate=None, overrides=(),
-            tune_lr=False, tokenizer="shared", reporter=None):
+            tune_lr=False, tokenizer="shared", reporter=None, strategy="auto", backend=None):
     """Train (or reuse) each model at an equal FLOPs budget; returns the comparison as a dict."""
     reporter = reporter or ComparisonReporter()
     budget = DEFAULT_BUDGET if budget is None else float(budget)
@@ -72,7 +72,8 @@ def compare(models, *, budget=None, data="shakespeare", seeds=1, ablate=None, ov
         for changes in variants:
             entries.append(Entry(variant_label(recipe.name, changes), recipe.name,
                                  {**common, **changes}))
-    options = dict(data=data, flops=budget, tokenizer=tokenizer)
+    options = dict(data=data, flops=budget, tokenizer=tokenizer, strategy=strategy,
+                   backend=backend)
     for entry in entries:  # resolve everything (and fail on bad input) before training
         entry.changes = _allocate(entry, budget)
         plan_run(entry.preset, overrides=entry.changes, **options)
@@ -109,7 +110,9 @@ def _obtain(plan, reporter, index, count, label, seed):
         if (record.config() or {}).get("resolution_key") == plan.key:
             status = "reused" if record.complete else "resumed"
             reporter.run(index, count, label, seed, status)
-            return record if record.complete else resume_run(record, reporter)
+            if record.complete:
+                return record
+            return resume_run(record, reporter, plan.settings["distribution"]["requested"])
     reporter.run(index, count, label, seed, "training")
     out = results_root() / f"{plan.settings['preset']}-{plan.key[:10]}"
     if (out / "config.json").exists():  # same name, different settings: keep both

@@ -13,6 +13,7 @@ import numpy as np
 
 from zoo.data.pipeline import train_dataset
 from zoo.files import atomic_save
+from zoo.training.distribution import xla_test_step
 from zoo.training.loss import LanguageModelLoss
 
 
@@ -86,20 +87,45 @@ def mfu(tokens_per_second, flops_per_token, peak_flops):
     return tokens_per_second * flops_per_token / peak_flops
 
 
+class _EvaluationView(keras.Model):
+    """A functional view of a trained model; XLA per replica under a TensorFlow strategy."""
+
+    per_replica_xla = False
+
+    def test_step(self, *args):
+        if self.per_replica_xla:
+            return xla_test_step(self, *args)
+        return super().test_step(*args)
+
+
 def evaluation_model(model):
     """A functional view sharing `model`'s weights, compiled to report plain cross-entropy.
 
     Training may add PaLM's z-loss; validation loss and bits per byte must not include it.
     """
-    view = keras.Model(model.inputs, model.outputs)
-    view.compile(loss=LanguageModelLoss(z_loss_weight=0.0), jit_compile=True)
+    view = _EvaluationView(model.inputs, model.outputs, name="evaluation_view")
+    view.per_replica_xla = getattr(model, "per_replica_xla", False)
+    view.compile(loss=LanguageModelLoss(z_loss_weight=0.0), jit_compile=not view.per_replica_xla)
     return view
 
 
 def validation_loss(eval_model, windows, batch_size):
-    """Mean nats per token over `windows` (n, seq_len + 1)."""
+    """Mean nats per token over `windows` (n, seq_len + 1).
+
+    Sharded data parallelism needs every batch full, so a short last batch is padded with
+    zero-weighted copies. Keras divides each batch's weighted sum by the batch's full size and
+    averages batches by size, so the result is rescaled by padded/real windows, exactly.
+    """
+    count = len(windows)
+    padded = -(-count // batch_size) * batch_size
+    weights = None
+    if padded != count:
+        windows = windows[np.arange(padded) % count]
+        weights = (np.arange(padded) < count)[:, None].repeat(windows.shape[1] - 1, axis=1)
+        weights = weights.astype("float32")
     x, y = windows[:, :-1].astype("int32"), windows[:, 1:].astype("int32")
-    return float(eval_model.evaluate(x, y, batch_size=batch_size, verbose=0))
+    loss = eval_model.evaluate(x, y, sample_weight=weights, batch_size=batch_size, verbose=0)
+    return float(loss) * padded / count
 
 
 def evaluation_points(total_steps, interval, start=0):

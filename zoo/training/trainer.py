@@ -32,6 +32,7 @@ from zoo.recipe import Tokenizer, TrainingRecipe
 from zoo.registry import get_recipe
 from zoo.training.baselines import unigram_bits_per_byte
 from zoo.training.budget import resolve_budget
+from zoo.training.distribution import check_strategy, resolve_distribution, variable_layouts
 from zoo.training.hardware import device_description, peak_flops
 from zoo.training.loop import (
     Reporter,
@@ -76,11 +77,15 @@ KEY_FIELDS = ("preset", "model", "training", "budget", "seed", "precision", "eva
 
 def plan_run(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=None, steps=None,
              overrides=(), precision="float32", tokenizer="native", seed=0, batch_size=None,
-             eval_interval=None, gradient_accumulation=1, patience=None, init_from=None):
+             eval_interval=None, gradient_accumulation=1, patience=None, init_from=None,
+             strategy="auto", backend=None):
     """Resolve a run (raising `ZooError` for any bad input) without writing anything.
 
     `overrides` is a list of "key=value" strings or a dict of model and training fields.
+    `strategy` and `backend` say where it runs (`zoo.training.distribution`); they are not part
+    of the run's key, since the same run on other hardware should give the same losses.
     """
+    backend = check_strategy(strategy, backend)
     recipe = get_recipe(name)
     model_overrides, training_overrides = parse_overrides(overrides)
     config = recipe.model.replace(**model_overrides) if model_overrides else recipe.model
@@ -115,6 +120,7 @@ def plan_run(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=No
         "gradient_accumulation": gradient_accumulation,
         "patience": patience,
         "init_from": init_source,
+        "distribution": {"requested": strategy, "backend": backend},
     }  # fmt: skip
     keyed = {k: settings[k] for k in KEY_FIELDS}
     keyed["data"] = {k: settings["data"].get(k) for k in ("spec", "fingerprint", "source",
@@ -132,16 +138,22 @@ def train(name=None, *, out=None, resume=False, reporter=None, plan=None, **opti
     """
     reporter = reporter or Reporter()
     if resume:
-        return resume_run(_run_to_resume(name, out), reporter)
+        return resume_run(_run_to_resume(name, out), reporter, options.get("strategy"),
+                          options.get("backend"))
+    if options.get("strategy") is None:
+        options["strategy"] = "auto"  # None means "as recorded" only when resuming
     plan = plan or plan_run(name, **options)
     record = RunRecord(out or results_root() / new_run_id(plan.settings["preset"]))
     if record.config_path.exists():
         raise ZooError(f"{record.path} already holds a run; use --resume or another --out")
-    peak, peak_source = peak_flops(plan.settings["precision"])
+    distribution = _distribution(plan.settings)
+    peak, peak_source = _peak(plan.settings["precision"], distribution)
     settings = {
         "run_id": record.path.name,
         **plan.settings,
         "resolution_key": plan.key,
+        "distribution": {"requested": plan.settings["distribution"]["requested"],
+                         **distribution.describe()},
         "device": " ".join(device_description()),
         "peak_flops": peak,
         "peak_flops_source": peak_source,
@@ -151,19 +163,51 @@ def train(name=None, *, out=None, resume=False, reporter=None, plan=None, **opti
     record.path.mkdir(parents=True, exist_ok=True)
     if plan.assets:
         plan.assets.copy_to(record.tokenizer_path)
-    return _execute(record, settings, plan.data, reporter, resume=False)
+    return _execute(record, settings, plan.data, reporter, distribution, resume=False)
 
 
-def resume_run(record, reporter=None):
-    """Continue `record` from its last checkpoint with the same data order and optimizer."""
+def resume_run(record, reporter=None, strategy=None, backend=None):
+    """Continue `record` from its last checkpoint with the same data order and optimizer.
+
+    It runs under the strategy it was started with unless `strategy` names another.
+    """
     settings = record.config()
+    requested = settings.get("distribution", {}).get("requested", "auto")
+    settings["distribution"] = {"requested": strategy or requested,
+                                "backend": check_strategy(strategy or requested, backend)}
+    distribution = _distribution(settings)
+    settings["distribution"] = {"requested": strategy or requested, **distribution.describe()}
     assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
     data_bundle, _ = _prepare(settings["data"]["spec"], settings["tokenizer"]["kind"],
                               ModelConfig.from_dict(settings["model"]), assets)
-    return _execute(record, settings, data_bundle, reporter or Reporter(), resume=True)
+    return _execute(record, settings, data_bundle, reporter or Reporter(), distribution,
+                    resume=True)
 
 
-def _execute(record, settings, data, reporter, resume):
+def _distribution(settings):
+    """The run's strategy, created, fitted to its model and checked against its batch."""
+    chosen = settings["distribution"]
+    distribution = resolve_distribution(chosen["requested"], chosen["backend"])
+    distribution = distribution.configure(ModelConfig.from_dict(settings["model"]))
+    distribution.check_batch(settings["budget"]["batch_size"] // settings["gradient_accumulation"])
+    return distribution
+
+
+def _peak(precision, distribution):
+    """Peak FLOP/s of every device the step runs on (virtual CPU devices share one CPU)."""
+    peak, source = peak_flops(precision)
+    kind, _ = device_description()
+    if peak is None or kind == "cpu" or len(distribution.devices) == 1:
+        return peak, source
+    return peak * len(distribution.devices), f"{source} × {len(distribution.devices)} devices"
+
+
+def _execute(record, settings, data, reporter, distribution, resume):
+    with distribution.scope():
+        return _train_in_scope(record, settings, data, reporter, distribution, resume)
+
+
+def _train_in_scope(record, settings, data, reporter, distribution, resume):
     keras.utils.set_random_seed(settings["seed"])
     config = ModelConfig.from_dict(settings["model"])
     training = TrainingRecipe.from_dict(settings["training"])
@@ -180,8 +224,18 @@ def _execute(record, settings, data, reporter, resume):
         optimizer = make_optimizer(training, budget["steps"], model,
                                    gradient_accumulation_steps=settings["gradient_accumulation"])
         state = {"step": 0, "evaluations": 0, "best_validation_loss": None, "wall_time": 0.0}
-    model.compile(optimizer=optimizer, loss=loss, jit_compile=True)
-    settings["xla"] = {"requested": True, "effective": bool(model.jit_compile)}
+    # Under a TensorFlow strategy, Keras cannot compile the whole step with XLA: the replica's
+    # forward, loss and gradients are compiled instead (zoo.training.distribution).
+    model.per_replica_xla = distribution.per_replica_xla
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=not distribution.per_replica_xla)
+    settings["xla"] = {"requested": True,
+                       "effective": bool(model.jit_compile or model.per_replica_xla),
+                       "compiled": distribution.xla_setting()}
+    if distribution.strategy == "model-parallel":
+        # Build the optimizer now so the record shows its slots sliced like their variables.
+        model.optimizer.build(model.trainable_variables)
+        settings["distribution"]["sharded"] = {
+            path: list(spec) for path, spec in variable_layouts(model).items()}
     settings["optimizer"] = describe_optimizer(model.optimizer, model.trainable_variables)
     if not resume:
         record.write_config(settings)

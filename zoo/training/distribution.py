@@ -1,0 +1,369 @@
+"""Where training runs: the Keras backend, the distribution strategy, and XLA under it.
+
+One recipe runs unchanged on one CPU or many accelerators through the engines that already exist:
+TensorFlow's `tf.distribute` (`mirrored`, `multi-worker`, `tpu`) and Keras's distribution API on
+JAX (`data-parallel`, `model-parallel`). `auto` picks from the visible devices.
+
+XLA under a TensorFlow strategy: Keras 3 fails with `jit_compile=True` under `MirroredStrategy`
+("Trying to access resource … located in device CPU:1 from device CPU:0") and its "auto" quietly
+drops XLA there. So under a TensorFlow strategy the zoo compiles each replica's forward pass,
+loss and gradients with XLA (`DecoderLM.train_step`), and leaves the optimizer update and its
+all-reduce to the strategy, outside XLA. Without a strategy the whole step (optimizer included)
+is one XLA program. On JAX, Keras jit-compiles the whole sharded step under every distribution.
+The effective setting is written to the run's `config.json` and shown in the progress header.
+
+Virtual devices: `ZOO_CPU_DEVICES=N` splits the host CPU into N devices (TensorFlow logical
+devices, or `--xla_force_host_platform_device_count` on JAX) so that every strategy can be tried,
+and tested, on a laptop. It must be set before the backend starts, as the CLI does.
+"""
+
+import contextlib
+import dataclasses
+import importlib.util
+import json
+import os
+import sys
+
+from zoo.errors import ZooError
+
+STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu", "data-parallel", "model-parallel")
+BACKENDS = ("tensorflow", "jax")
+TENSORFLOW_STRATEGIES = ("mirrored", "multi-worker", "tpu")
+JAX_STRATEGIES = ("data-parallel", "model-parallel")
+CPU_DEVICES_VARIABLE = "ZOO_CPU_DEVICES"
+MAX_MODEL_AXIS = 8  # Megatron-LM slices within a node: tensor parallelism over at most 8 devices
+
+
+def select_backend(backend=None):
+    """Check that Keras runs on `backend` (default $KERAS_BACKEND, else tensorflow); its name.
+
+    The backend is fixed when Keras is first imported, and `import zoo` imports Keras: choose it
+    with KERAS_BACKEND before that (the CLI's --backend does so). Asking for another backend
+    afterwards is a user error, not a silent switch.
+    """
+    backend = backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    if backend not in BACKENDS:
+        raise ZooError(f"--backend must be one of {', '.join(BACKENDS)}; received {backend!r}")
+    if backend == "jax" and importlib.util.find_spec("jax") is None:
+        raise ZooError("--backend jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)")
+    if "keras" in sys.modules:
+        import keras
+
+        running = keras.backend.backend()
+        if running != backend:
+            raise ZooError(f"Keras is already running on {running}: set KERAS_BACKEND={backend} "
+                           f"before importing zoo (the CLI's --backend does this)")
+    else:
+        os.environ["KERAS_BACKEND"] = backend
+    _split_cpu(backend)
+    return backend
+
+
+def _split_cpu(backend):
+    """Apply ZOO_CPU_DEVICES before the backend sees its devices."""
+    value = os.environ.get(CPU_DEVICES_VARIABLE)
+    if not value:
+        return
+    if not value.isdigit() or int(value) < 1:
+        raise ZooError(f"{CPU_DEVICES_VARIABLE} must be a positive integer; received {value!r}")
+    count = int(value)
+    if backend == "jax":
+        flag = f"--xla_force_host_platform_device_count={count}"
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
+        return
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.get_logical_device_configuration(cpu) or [None]) == count:
+        return  # already split (a second run in the same process), or nothing to split
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * count
+        )
+    except RuntimeError:
+        raise ZooError(f"{CPU_DEVICES_VARIABLE}={count} must be set before TensorFlow starts"
+                       ) from None
+
+
+@dataclasses.dataclass
+class Distribution:
+    """A resolved strategy: enter `scope()` around building, compiling and fitting a model."""
+
+    strategy: str  # one of STRATEGIES except "auto"
+    backend: str
+    devices: list  # device names the step runs on
+    tf_strategy: object = None  # tf.distribute.Strategy, on TensorFlow
+    keras_distribution: object = None  # keras.distribution.Distribution, on JAX
+    mesh: dict = None  # {"data": n, "model": m} for JAX distributions
+    replicated: tuple = ()  # variables model parallelism could not slice, with the reason
+
+    @property
+    def replicas(self):
+        if self.tf_strategy is not None:
+            return self.tf_strategy.num_replicas_in_sync
+        return (self.mesh or {}).get("data", 1)
+
+    @property
+    def per_replica_xla(self):
+        """True where XLA must be applied per replica (TensorFlow strategies)."""
+        return self.tf_strategy is not None
+
+    def scope(self):
+        if self.tf_strategy is not None:
+            return self.tf_strategy.scope()
+        if self.keras_distribution is not None:
+            return self.keras_distribution.scope()
+        return contextlib.nullcontext()
+
+    def configure(self, config):
+        """This distribution for a model `config`: model parallelism needs its shapes."""
+        if self.strategy != "model-parallel":
+            return self
+        import keras
+
+        model_axis = _model_axis(len(self.devices))
+        data_axis = len(self.devices) // model_axis
+        mesh = keras.distribution.DeviceMesh((data_axis, model_axis), ("batch", "model"),
+                                             self.devices)
+        layouts, replicated = megatron_layouts(config, model_axis)
+        layout_map = keras.distribution.LayoutMap(mesh)
+        for pattern, axes in layouts.items():
+            layout_map[pattern] = axes
+        distribution = keras.distribution.ModelParallel(layout_map=layout_map,
+                                                        batch_dim_name="batch")
+        return dataclasses.replace(self, keras_distribution=distribution, replicated=replicated,
+                                   mesh={"data": data_axis, "model": model_axis})
+
+    def check_batch(self, micro_batch):
+        """Each data-parallel replica must get an equal share of every (micro-)batch."""
+        if micro_batch % self.replicas:
+            raise ZooError(f"--strategy {self.strategy}: the batch of {micro_batch} sequences "
+                           f"does not split over {self.replicas} replicas; choose a multiple")
+
+    def xla_setting(self):
+        """What XLA compiles under this strategy (recorded as `config.json` "xla")."""
+        if self.per_replica_xla:
+            return "per replica: forward, loss and gradients (optimizer and all-reduce outside)"
+        if self.backend == "jax":
+            return "whole step (jax.jit over the sharded step)" if self.keras_distribution \
+                else "whole step (jax.jit)"
+        return "whole step (tf.function(jit_compile=True))"
+
+    def describe(self):
+        return {
+            "strategy": self.strategy,
+            "backend": self.backend,
+            "replicas": self.replicas,
+            "devices": list(self.devices),
+            "mesh": self.mesh,
+            "replicated": list(self.replicated),
+        }
+
+
+_RESOLVED = {}  # one tf.distribute strategy per process (multi-worker must be created only once)
+
+
+def check_strategy(strategy="auto", backend=None):
+    """Validate the names (cheap: creates nothing); returns the backend's name."""
+    if strategy not in STRATEGIES:
+        raise ZooError(f"--strategy must be one of {', '.join(STRATEGIES)}; received {strategy!r}")
+    backend = select_backend(backend)
+    if strategy in TENSORFLOW_STRATEGIES and backend != "tensorflow":
+        raise ZooError(f"--strategy {strategy} is a tf.distribute strategy: use --backend "
+                       f"tensorflow (on jax: {', '.join(JAX_STRATEGIES)})")
+    if strategy in JAX_STRATEGIES and backend != "jax":
+        raise ZooError(f"--strategy {strategy} is Keras's JAX distribution API: use --backend jax "
+                       f"(on tensorflow: {', '.join(TENSORFLOW_STRATEGIES)})")
+    return backend
+
+
+def resolve_distribution(strategy="auto", backend=None):
+    """Validate `strategy` against the backend and visible devices, and create it (once)."""
+    backend = check_strategy(strategy, backend)
+    if (strategy, backend) not in _RESOLVED:
+        _RESOLVED[strategy, backend] = _create(strategy, backend)
+    return _RESOLVED[strategy, backend]
+
+
+def _create(strategy, backend):
+    if strategy == "auto":
+        strategy = _auto(backend)
+    if backend == "jax":
+        return _jax_distribution(strategy)
+    return _tensorflow_distribution(strategy)
+
+
+def _auto(backend):
+    """tpu or multi-worker when the environment says so; else data parallel over >1 device."""
+    if backend == "jax":
+        import keras
+
+        return "data-parallel" if len(keras.distribution.list_devices()) > 1 else "none"
+    if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
+        return "tpu"
+    if len(json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {}).get("worker", [])) > 1:
+        return "multi-worker"
+    return "mirrored" if len(_accelerators_or_cpus()) > 1 else "none"
+
+
+def _accelerators_or_cpus():
+    import tensorflow as tf
+
+    return tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+
+
+def _tensorflow_distribution(strategy):
+    import tensorflow as tf
+
+    if strategy == "none":
+        device = _accelerators_or_cpus()[0].name
+        return Distribution("none", "tensorflow", [device])
+    if strategy == "mirrored":
+        devices = [d.name for d in _accelerators_or_cpus()]
+        if len(devices) < 2:
+            raise ZooError(f"--strategy mirrored needs at least 2 devices; this machine shows "
+                           f"{len(devices)} (set {CPU_DEVICES_VARIABLE}=2 to split the CPU)")
+        return Distribution("mirrored", "tensorflow", devices, tf.distribute.MirroredStrategy(devices))
+    if strategy == "multi-worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ZooError("--strategy multi-worker reads the cluster from TF_CONFIG, which is "
+                           "not set (see the README, 'Several hosts')")
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        mirrored = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+        devices = list(mirrored.extended.worker_devices)
+        return Distribution("multi-worker", "tensorflow", devices, mirrored)
+    # tpu
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        raise ZooError(f"--strategy tpu: no TPU reachable ({str(error).splitlines()[0]})") from None
+    tpu = tf.distribute.TPUStrategy(resolver)
+    return Distribution("tpu", "tensorflow", list(tpu.extended.worker_devices), tpu)
+
+
+def _jax_distribution(strategy):
+    import keras
+
+    devices = keras.distribution.list_devices()
+    if strategy == "none":
+        return Distribution("none", "jax", devices[:1])
+    if len(devices) < 2:
+        raise ZooError(f"--strategy {strategy} needs at least 2 devices; JAX shows {len(devices)} "
+                       f"(set {CPU_DEVICES_VARIABLE}=2 to split the CPU)")
+    if strategy == "data-parallel":
+        mesh = keras.distribution.DeviceMesh((len(devices),), ("batch",), devices)
+        return Distribution("data-parallel", "jax", devices,
+                            keras_distribution=keras.distribution.DataParallel(device_mesh=mesh),
+                            mesh={"data": len(devices), "model": 1})
+    # model-parallel: the layout map needs the model's shapes, see `Distribution.configure`.
+    return Distribution("model-parallel", "jax", devices)
+
+
+def _model_axis(device_count):
+    """Devices per model replica: the largest divisor of the count up to MAX_MODEL_AXIS."""
+    return max(d for d in range(1, min(device_count, MAX_MODEL_AXIS) + 1) if device_count % d == 0)
+
+
+def megatron_layouts(config, model_axis):
+    """Layouts that slice `config`'s kernels over the "model" mesh axis as Megatron-LM does.
+
+    Column-parallel: the fused query/key/value kernel (d, H+2K, Q) on its head axis, and the
+    feed-forward gate/up kernels (d, f) on f. Row-parallel: the attention output kernel (H, Q, d)
+    on H and the down kernel (f, d) on f. The token embedding (V, d) is sliced on the vocabulary.
+    Patterns are full matches of variable paths (Keras `LayoutMap`). A dimension the axis does
+    not divide is left replicated, and named in the second value.
+    Optimizer slots take their variable's layout, so Adam's moments are sliced alike.
+    """
+    sliced = {
+        "token_embedding/embeddings": (("model", None), config.vocabulary_size),
+        "token_embedding/reverse_embeddings": ((None, "model"), config.vocabulary_size),
+        r".*/self_attention/qkv/kernel": (
+            (None, "model", None), config.num_query_heads + 2 * config.num_key_value_heads),
+        r".*/self_attention/qkv/bias": (
+            ("model", None), config.num_query_heads + 2 * config.num_key_value_heads),
+        r".*/self_attention/output/kernel": (("model", None, None), config.num_query_heads),
+        r".*/feedforward/(gate|up)/kernel": ((None, "model"), config.intermediate_dim),
+        r".*/feedforward/(gate|up)/bias": (("model",), config.intermediate_dim),
+        r".*/feedforward/down/kernel": (("model", None), config.intermediate_dim),
+    }
+    layouts, replicated = {}, []
+    for pattern, (axes, size) in sliced.items():
+        if size % model_axis:
+            replicated.append(f"{pattern}: {size} is not divisible by {model_axis}")
+        else:
+            layouts[pattern] = axes
+    return layouts, tuple(replicated)
+
+
+def xla_train_step(model, data):
+    """`train_step` with the replica's forward, loss and gradients in one XLA program.
+
+    Called per replica by Keras under a tf.distribute strategy (see the module docstring).
+    """
+    import tensorflow as tf
+    from keras.src.losses import loss as loss_module
+    from keras.src.trainers.data_adapters import data_adapter_utils
+
+    x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+    if getattr(model, "_xla_gradients", None) is None:
+        def replica_loss_and_gradients(x, y, w):  # the name XLA's HLO modules carry
+            return _loss_and_gradients(model, x, y, w)
+
+        model._xla_gradients = tf.function(replica_loss_and_gradients, jit_compile=True)
+    loss, gradients = model._xla_gradients(x, y, sample_weight)
+    model._loss_tracker.update_state(
+        loss_module.unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0]
+    )
+    model.optimizer.apply_gradients(zip(gradients, model.trainable_weights))
+    return model.get_metrics_result()
+
+
+def xla_test_step(model, data):
+    """`test_step` with the replica's forward pass and loss in one XLA program."""
+    import tensorflow as tf
+    from keras.src.losses import loss as loss_module
+    from keras.src.trainers.data_adapters import data_adapter_utils
+
+    x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+    if getattr(model, "_xla_loss", None) is None:
+        def replica_loss(x, y, w):
+            y_pred = model(x, training=False)
+            return model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=w, training=False)
+
+        model._xla_loss = tf.function(replica_loss, jit_compile=True)
+    loss = model._xla_loss(x, y, sample_weight)
+    model._loss_tracker.update_state(
+        loss_module.unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0]
+    )
+    return model.get_metrics_result()
+
+
+def _loss_and_gradients(model, x, y, sample_weight):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                  training=True)
+        scaled = model.optimizer.scale_loss(loss)
+    return loss, tape.gradient(scaled, model.trainable_weights)
+
+
+def variable_layouts(model):
+    """{variable path: partition spec} of a JAX model's sharded variables (optimizer included)."""
+    specs = {}
+    for variable in list(model.weights) + list(getattr(model.optimizer, "variables", [])):
+        sharding = getattr(variable.value, "sharding", None)
+        spec = getattr(sharding, "spec", None)
+        if spec is not None and any(axis is not None for axis in spec):
+            specs[variable.path] = tuple(spec)
+    return specs
+
+
+__all__ = ["BACKENDS", "STRATEGIES", "Distribution", "megatron_layouts", "resolve_distribution",
+           "check_strategy", "select_backend", "variable_layouts", "xla_test_step",
+           "xla_train_step"]
