@@ -11,8 +11,10 @@ Einsum letters:
 Scores and softmax are computed in float32 whatever the compute dtype.
 """
 
+import functools
 import math
 
+import keras
 from keras import ops
 
 _NEG_INF = -1e9  # large but finite: a fully masked (padding) row must not produce NaN
@@ -36,6 +38,19 @@ def _softmax_weighted_sum(scores, mask, value, equation, dtype):
     return ops.einsum(equation, ops.cast(weights, dtype), value)
 
 
+@functools.cache
+def fused_attention_available():
+    """Whether `keras.ops.dot_product_attention` can use flash attention here: JAX on a GPU.
+
+    Elsewhere (CPU, TensorFlow) our kernel below is what XLA compiles best, and is measured.
+    """
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.devices()[0].platform == "gpu"
+
+
 def dense_causal_attention(query, key, value, relative=None):
     """Every query attends to itself and all earlier keys.
 
@@ -44,6 +59,9 @@ def dense_causal_attention(query, key, value, relative=None):
     and r of shape (t, H, h) holding the projected encoding of distances 0..t-1.
     Returns (b, t, H, h).
     """
+    if relative is None and fused_attention_available():
+        # cuDNN flash attention through Keras: same math, without materialising (t, s) scores.
+        return ops.dot_product_attention(query, key, value, is_causal=True)
     kv = ops.shape(key)[2]
     t = ops.shape(query)[1]
     scale = 1.0 / math.sqrt(query.shape[-1])

@@ -136,6 +136,13 @@ class Distribution:
         return dataclasses.replace(self, keras_distribution=distribution, replicated=replicated,
                                    mesh={"data": data_axis, "model": model_axis})
 
+    @property
+    def worker_index(self):
+        """This host's index in a multi-worker cluster (None elsewhere); 0 is the chief."""
+        if self.strategy != "multi-worker":
+            return None
+        return self.tf_strategy.cluster_resolver.task_id
+
     def check_batch(self, micro_batch):
         """Each data-parallel replica must get an equal share of every (micro-)batch."""
         if micro_batch % self.replicas:

@@ -143,10 +143,13 @@ def train(name=None, *, out=None, resume=False, reporter=None, plan=None, **opti
     if options.get("strategy") is None:
         options["strategy"] = "auto"  # None means "as recorded" only when resuming
     plan = plan or plan_run(name, **options)
-    record = RunRecord(out or results_root() / new_run_id(plan.settings["preset"]))
+    distribution = _distribution(plan.settings)
+    path = pathlib.Path(out or results_root() / new_run_id(plan.settings["preset"]))
+    if distribution.worker_index:  # only the chief writes the run; the others keep their own
+        path = path.with_name(f"{path.name}.worker-{distribution.worker_index}")
+    record = RunRecord(path)
     if record.config_path.exists():
         raise ZooError(f"{record.path} already holds a run; use --resume or another --out")
-    distribution = _distribution(plan.settings)
     peak, peak_source = _peak(plan.settings["precision"], distribution)
     settings = {
         "run_id": record.path.name,
