@@ -107,8 +107,10 @@ def _run(parts, *, steps, repeats, out, backend, json, family=None):
             raise ZooError(f"--steps and --repeats must be at least 1; received {steps} and "
                            f"{repeats}")
         select_backend(backend)
-        report = run_suite(parts, steps=steps, repeats=repeats, family_steps=(family or (steps, repeats))[0],
-                           family_repeats=(family or (steps, repeats))[1], reporter=lambda text: status.print(f"[dim]{text}[/]"))
+        family_steps, family_repeats = family or (steps, repeats)
+        report = run_suite(parts, steps=steps, repeats=repeats, family_steps=family_steps,
+                           family_repeats=family_repeats,
+                           reporter=lambda text: status.print(f"[dim]{text}[/]"))
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = write_report(report, out or results_root() / "bench"
                             / f"{'-'.join(parts)}-{stamp}.json")

@@ -81,7 +81,8 @@ def test_jax_data_and_model_parallel_match_one_device_and_shard(tmp_path, corpus
         for suffix, spec in expected.items():
             path = f"decoder_block_{i}/{suffix}"
             slot = path.replace("/", "_")
-            if (config.num_query_heads + 2 * config.num_key_value_heads) % devices and "qkv" in path:
+            fused_heads = config.num_query_heads + 2 * config.num_key_value_heads
+            if "qkv" in path and fused_heads % devices:
                 assert path not in sharded  # left replicated, and said so
                 continue
             assert sharded[path] == spec, path
@@ -129,3 +130,10 @@ def test_cli_strategy_errors_exit_2_with_one_line(corpus):
         assert result.exit_code == 2, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], result.stderr
+
+
+def test_compare_checks_the_strategy_before_training(corpus):
+    result = CliRunner().invoke(app, ["compare", "--models", "gpt2-nano", "--data", str(corpus),
+                                      "--strategy", "model-parallel"])
+    assert result.exit_code == 2, result.output
+    assert "use --backend jax" in result.stderr

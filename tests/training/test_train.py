@@ -38,7 +38,10 @@ def test_run_record_is_complete_and_reloadable(corpus, tmp_path):
     for key in ("model", "training", "budget", "data", "tokenizer", "versions", "git_revision",
                 "machine", "optimizer", "xla", "device", "peak_flops"):
         assert key in config, key
-    assert config["xla"] == {"requested": True, "effective": True}
+    assert config["xla"] == {"requested": True, "effective": True,
+                             "compiled": "whole step (tf.function(jit_compile=True))"}
+    assert config["distribution"]["strategy"] == "none"  # auto, on one device
+    assert config["distribution"]["requested"] == "auto"
     assert config["tokenizer"]["kind"] == "byte_bpe"  # GPT-3's native kind
     assert config["data"]["unigram_bits_per_byte"] > 0
     rows = record.metrics()

@@ -22,7 +22,8 @@ def measured_peak(precision="float32"):
     kind, name = device_description()
     if kind == "cpu":
         rates = matmul_flops()
-        return max(rates), f"measured now: best of {len(rates)} XLA float32 2048³ matmuls on {name}"
+        return max(rates), (f"measured now: best of {len(rates)} XLA float32 2048³ matmuls on "
+                            f"{name}")
     return peak_flops(precision)
 
 

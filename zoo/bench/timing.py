@@ -33,7 +33,7 @@ def seconds(fn):
 
 
 def interleaved(contenders, repeats):
-    """{name: [seconds, …]} timing each `contenders[name]()` once per round, for `repeats` rounds."""
+    """{name: [seconds, …]}: each `contenders[name]()` timed once per round, `repeats` rounds."""
     times = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, fn in contenders.items():

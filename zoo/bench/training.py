@@ -1,7 +1,7 @@
-"""Training throughput: the zoo's GPT-2 against keras-hub's `GPT2Backbone`, and every `-small` twin.
+"""Training throughput: the zoo's GPT-2 against keras-hub's `GPT2Backbone`; each `-small` twin.
 
-Both sides train, each in its own worker process (`zoo.bench.worker`), on the same random token batches with `fit`, XLA (`jit_compile=True`) and
-AdamW at the same hyperparameters: the zoo model with the zoo's optimizer and loss exactly as
+Both sides train, each in its own worker process (`zoo.bench.worker`), on the same random token
+batches with `fit`, XLA (`jit_compile=True`) and AdamW at the same hyperparameters: the zoo model with the zoo's optimizer and loss exactly as
 `zoo train` uses them, keras-hub's `GPT2CausalLM` as its documentation sets it up (sparse
 categorical cross-entropy from logits). Model FLOPs per token are PaLM's 6N + 12·L·H·Q·T for
 both, since the two architectures are identical (the parameter counts are checked equal).
@@ -14,6 +14,7 @@ import numpy as np
 
 from zoo.accounting import flops_per_token
 from zoo.bench.timing import Timing, interleaved
+from zoo.data.pipeline import PREFETCH_BATCHES, without_autotuning
 from zoo.bench.worker import Worker
 from zoo.model import DecoderLM
 from zoo.registry import get_recipe, list_families
@@ -46,8 +47,11 @@ class Contender:
         self.model = model
         self.tokens_per_step = batch_size * seq_len
         self.model_flops = model_flops  # per token
-        self.dataset = (tf.data.Dataset.from_tensor_slices((inputs, targets))
-                        .repeat().batch(batch_size, drop_remainder=True).prefetch(2))
+        # Both contenders get the zoo's pipeline settings (autotuning off, see
+        # zoo.data.pipeline.without_autotuning), so the ratio compares models, not input stalls.
+        self.dataset = without_autotuning(
+            tf.data.Dataset.from_tensor_slices((inputs, targets))
+            .repeat().batch(batch_size, drop_remainder=True).prefetch(PREFETCH_BATCHES))
 
     def run(self, steps):
         self.model.fit(self.dataset, steps_per_epoch=steps, epochs=1, verbose=0)

@@ -6,7 +6,8 @@ idle; so each contender gets a process of its own, and the driver alternates bet
 Idle workers block on stdin and use no CPU. A worker's peak memory is also its own.
 
 Requests and replies (one JSON object each):
-    {"op": "build", "spec": {...}}  -> {"params", "flops_per_token", "tokens_per_step", "warmup_seconds"}
+    {"op": "build", "spec": {...}}  -> {"params", "flops_per_token", "tokens_per_step",
+                                        "warmup_seconds"}
     {"op": "run", "steps": n}       -> {"seconds"}
     {"op": "memory"}                -> {"peak_rss_bytes", "baseline_rss_bytes", "device_peak_bytes"}
 """

@@ -210,7 +210,8 @@ def _auto(backend):
         return "data-parallel" if len(keras.distribution.list_devices()) > 1 else "none"
     if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
         return "tpu"
-    if len(json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {}).get("worker", [])) > 1:
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    if len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1:
         return "multi-worker"
     return "mirrored" if len(_accelerators_or_cpus()) > 1 else "none"
 
@@ -232,7 +233,8 @@ def _tensorflow_distribution(strategy):
         if len(devices) < 2:
             raise ZooError(f"--strategy mirrored needs at least 2 devices; this machine shows "
                            f"{len(devices)} (set {CPU_DEVICES_VARIABLE}=2 to split the CPU)")
-        return Distribution("mirrored", "tensorflow", devices, tf.distribute.MirroredStrategy(devices))
+        return Distribution("mirrored", "tensorflow", devices,
+                            tf.distribute.MirroredStrategy(devices))
     if strategy == "multi-worker":
         if not os.environ.get("TF_CONFIG"):
             raise ZooError("--strategy multi-worker reads the cluster from TF_CONFIG, which is "
