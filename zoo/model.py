@@ -6,10 +6,11 @@ from zoo.config import ModelConfig, Position
 from zoo.initialization import initializers
 from zoo.layers.block import DecoderBlock
 from zoo.layers.norms import make_norm
+from zoo.training.distribution import PerReplicaXLA
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class DecoderLM(keras.Model):
+class DecoderLM(PerReplicaXLA, keras.Model):
     """A decoder-only language model: int32 token ids (batch, seq) -> logits (batch, seq, vocab).
 
     Everything that distinguishes GPT-2 from LLaMA is a field of `config`; this class has no
@@ -77,23 +78,6 @@ class DecoderLM(keras.Model):
         self.position_embedding = position_embedding
         self.decoder_blocks = blocks
         self.final_norm = final_norm
-        self.per_replica_xla = False  # set by the trainer under a TensorFlow strategy
-
-    def train_step(self, *args):
-        # Under a tf.distribute strategy XLA is applied per replica (see zoo.training.distribution);
-        # otherwise Keras's own step, compiled whole by `compile(jit_compile=True)`.
-        if self.per_replica_xla:
-            from zoo.training.distribution import xla_train_step
-
-            return xla_train_step(self, *args)
-        return super().train_step(*args)
-
-    def test_step(self, *args):
-        if self.per_replica_xla:
-            from zoo.training.distribution import xla_test_step
-
-            return xla_test_step(self, *args)
-        return super().test_step(*args)
 
     def get_config(self):
         return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}

@@ -14,17 +14,7 @@ from zoo.bench.attention import benchmark_attention
 from zoo.bench.pipeline import benchmark_pipeline
 from zoo.bench.training import AnchorShape, benchmark_anchor, benchmark_families
 from zoo.files import atomic_write_json
-from zoo.training.hardware import device_description, matmul_flops, peak_flops
-
-
-def measured_peak(precision="float32"):
-    """(peak FLOP/s, how it was obtained), measured now on CPU rather than read from the cache."""
-    kind, name = device_description()
-    if kind == "cpu":
-        rates = matmul_flops()
-        return max(rates), (f"measured now: best of {len(rates)} XLA float32 2048³ matmuls on "
-                            f"{name}")
-    return peak_flops(precision)
+from zoo.training.hardware import device_description, peak_flops
 
 
 def run_suite(parts=("anchor", "families", "attention"), steps=10, repeats=5, family_steps=5,
@@ -37,7 +27,7 @@ def run_suite(parts=("anchor", "families", "attention"), steps=10, repeats=5, fa
 
     from zoo.training.records import environment
 
-    peak, source = measured_peak()
+    peak, source = peak_flops(fresh=True)
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
               "backend": keras.backend.backend(), "device": " ".join(device_description()),
               "peak_flops": peak, "peak_flops_source": source, "environment": environment(),
@@ -62,4 +52,4 @@ def write_report(report, path):
 
 
 __all__ = ["benchmark_anchor", "benchmark_attention", "benchmark_families", "benchmark_pipeline",
-           "measured_peak", "run_suite", "write_report"]
+           "run_suite", "write_report"]

@@ -308,6 +308,26 @@ def megatron_layouts(config, model_axis):
     return layouts, tuple(replicated)
 
 
+class PerReplicaXLA:
+    """Model mixin: with `per_replica_xla` set, train and test steps compile per replica.
+
+    Keras calls these steps per replica under a tf.distribute strategy; otherwise they are
+    Keras's own, compiled whole by `compile(jit_compile=True)`.
+    """
+
+    per_replica_xla = False  # set by the trainer under a TensorFlow strategy
+
+    def train_step(self, *args):
+        if self.per_replica_xla:
+            return xla_train_step(self, *args)
+        return super().train_step(*args)
+
+    def test_step(self, *args):
+        if self.per_replica_xla:
+            return xla_test_step(self, *args)
+        return super().test_step(*args)
+
+
 def xla_train_step(model, data):
     """`train_step` with the replica's forward, loss and gradients in one XLA program.
 
@@ -373,6 +393,6 @@ def variable_layouts(model):
     return specs
 
 
-__all__ = ["BACKENDS", "STRATEGIES", "Distribution", "megatron_layouts", "resolve_distribution",
+__all__ = ["BACKENDS", "STRATEGIES", "Distribution", "PerReplicaXLA", "megatron_layouts", "resolve_distribution",
            "check_strategy", "select_backend", "variable_layouts", "xla_test_step",
            "xla_train_step"]

@@ -49,9 +49,16 @@ def device_description():
     return "cpu", f"{_cpu_name()} × {os.cpu_count()} cores"
 
 
-def peak_flops(precision="float32"):
-    """(peak FLOP/s or None, how it was obtained) for the device training will run on."""
+def peak_flops(precision="float32", fresh=False):
+    """(peak FLOP/s or None, how it was obtained) for the device training will run on.
+
+    On CPU the measurement is cached per machine; `fresh=True` measures again now (benchmarks).
+    """
     kind, name = device_description()
+    if kind == "cpu" and fresh:
+        rates = matmul_flops()
+        return max(rates), (f"measured now: best of {len(rates)} XLA float32 {MATMUL_SIZE}³ "
+                            f"matmuls on {name}")
     if kind == "cpu":
         return measured_cpu_peak(), f"measured: XLA float32 {MATMUL_SIZE}³ matmul on {name}"
     for key, (bf16, fp32) in ACCELERATOR_PEAKS.items():

@@ -13,7 +13,7 @@ import numpy as np
 
 from zoo.data.pipeline import train_dataset
 from zoo.files import atomic_save
-from zoo.training.distribution import xla_test_step
+from zoo.training.distribution import PerReplicaXLA
 from zoo.training.loss import LanguageModelLoss
 
 
@@ -87,15 +87,8 @@ def mfu(tokens_per_second, flops_per_token, peak_flops):
     return tokens_per_second * flops_per_token / peak_flops
 
 
-class _EvaluationView(keras.Model):
+class _EvaluationView(PerReplicaXLA, keras.Model):
     """A functional view of a trained model; XLA per replica under a TensorFlow strategy."""
-
-    per_replica_xla = False
-
-    def test_step(self, *args):
-        if self.per_replica_xla:
-            return xla_test_step(self, *args)
-        return super().test_step(*args)
 
 
 def evaluation_model(model):

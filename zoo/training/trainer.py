@@ -143,7 +143,7 @@ def train(name=None, *, out=None, resume=False, reporter=None, plan=None, **opti
     if options.get("strategy") is None:
         options["strategy"] = "auto"  # None means "as recorded" only when resuming
     plan = plan or plan_run(name, **options)
-    distribution = _distribution(plan.settings)
+    distribution = _distribution(plan.settings, **plan.settings["distribution"])
     path = pathlib.Path(out or results_root() / new_run_id(plan.settings["preset"]))
     if distribution.worker_index:  # only the chief writes the run; the others keep their own
         path = path.with_name(f"{path.name}.worker-{distribution.worker_index}")
@@ -175,11 +175,9 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
     It runs under the strategy it was started with unless `strategy` names another.
     """
     settings = record.config()
-    requested = settings.get("distribution", {}).get("requested", "auto")
-    settings["distribution"] = {"requested": strategy or requested,
-                                "backend": check_strategy(strategy or requested, backend)}
-    distribution = _distribution(settings)
-    settings["distribution"] = {"requested": strategy or requested, **distribution.describe()}
+    requested = strategy or settings.get("distribution", {}).get("requested", "auto")
+    distribution = _distribution(settings, requested, check_strategy(requested, backend))
+    settings["distribution"] = {"requested": requested, **distribution.describe()}
     assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
     data_bundle, _ = _prepare(settings["data"]["spec"], settings["tokenizer"]["kind"],
                               ModelConfig.from_dict(settings["model"]), assets)
@@ -187,10 +185,9 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
                     resume=True)
 
 
-def _distribution(settings):
-    """The run's strategy, created, fitted to its model and checked against its batch."""
-    chosen = settings["distribution"]
-    distribution = resolve_distribution(chosen["requested"], chosen["backend"])
+def _distribution(settings, requested, backend):
+    """The requested strategy, created, fitted to the run's model and checked against its batch."""
+    distribution = resolve_distribution(requested, backend)
     distribution = distribution.configure(ModelConfig.from_dict(settings["model"]))
     distribution.check_batch(settings["budget"]["batch_size"] // settings["gradient_accumulation"])
     return distribution
