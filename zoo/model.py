@@ -79,6 +79,40 @@ class DecoderLM(PerReplicaXLA, keras.Model):
         self.decoder_blocks = blocks
         self.final_norm = final_norm
 
+    # === Incremental decoding (keras-hub's CausalLM interface) ===
+
+    def empty_cache(self, batch_size, max_length):
+        """Zeros for the keys and values of every layer: (b, L, 2, S, K, Q) in the compute dtype.
+
+        Its size per cached token, 2·L·K·Q values, is what multi-query attention shrinks.
+        """
+        c = self.config
+        shape = (batch_size, c.num_layers, 2, max_length, c.num_key_value_heads, c.head_dim)
+        return keras.ops.zeros(shape, dtype=self.compute_dtype)
+
+    def call_with_cache(self, token_ids, cache, cache_update_index):
+        """Forward pass over new tokens only, reading and extending the key/value cache.
+
+        token_ids: (b, t) at positions cache_update_index .. + t - 1; cache: `empty_cache()` or
+        a previous call's. Returns (logits (b, t, V), hidden states (b, t, d), updated cache),
+        the signature keras-hub's `CausalLM.call_with_cache` and its samplers use.
+        """
+        x = self.token_embedding(token_ids)  # (b, t, d)
+        if self.position_embedding is not None:
+            # Positions as a gather, not a slice at start_index: under TensorFlow's XLA a slice
+            # start is a compile-time constant, so each decoding step would compile anew.
+            positions = keras.ops.arange(keras.ops.shape(token_ids)[1]) + cache_update_index
+            x = x + self.position_embedding(x, positions=positions)
+        caches = []
+        for i, block in enumerate(self.decoder_blocks):
+            x, layer_cache = block(x, cache=cache[:, i], cache_update_index=cache_update_index)
+            caches.append(layer_cache)
+        hidden = self.final_norm(x)
+        if self.config.logit_scale != 1.0:
+            hidden = hidden * self.config.logit_scale
+        logits = self.token_embedding(hidden, reverse=True)
+        return logits, hidden, keras.ops.stack(caches, axis=1)
+
     def get_config(self):
         return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}
 

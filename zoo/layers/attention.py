@@ -112,15 +112,21 @@ class CausalSelfAttention(keras.layers.Layer):
             )
         self.built = True
 
-    def call(self, x):
+    def call(self, x, cache=None, cache_update_index=None):
+        """x: (b, t, d) -> (b, t, d). With `cache` (b, 2, S, K, Q), the keys and values of `x`
+        are written at positions cache_update_index .. + t - 1 and the queries attend over the
+        whole cache; returns (output, updated cache)."""
         heads, kv = self.num_query_heads, self.num_key_value_heads
         qkv = self.qkv(x)  # (b, t, H + 2K, Q)
         query = qkv[:, :, :heads]  # (b, t, H, Q)
         key = qkv[:, :, heads : heads + kv]  # (b, t, K, Q)
         value = qkv[:, :, heads + kv :]  # (b, t, K, Q)
+        start = 0 if cache is None else cache_update_index
         if self.position == "rotary":
-            query = self.rotary(query)
-            key = self.rotary(key)
+            query = self.rotary(query, start_index=start)
+            key = self.rotary(key, start_index=start)
+        if cache is not None:
+            return self._attend_cached(x, query, key, value, cache, start)
 
         seq_len = x.shape[1]
         banded = self.attention == "local" and not (seq_len is not None and seq_len <= self.window)
@@ -136,6 +142,25 @@ class CausalSelfAttention(keras.layers.Layer):
         else:
             out = dense_causal_attention(query, key, value, relative)
         return self.output_projection(out)  # (b, t, d)
+
+    def _attend_cached(self, x, query, key, value, cache, start):
+        """Incremental decoding: one masked pass over the cache serves every variant. Banded
+        layers keep the whole sequence too and mask to their window, so one cache shape fits all
+        layers (a window-sized ring buffer would save memory on long contexts)."""
+        zero = ops.zeros((), "int32")
+        at = [zero, ops.cast(start, "int32"), zero, zero]
+        key_cache = ops.slice_update(cache[:, 0], at, ops.cast(key, cache.dtype))  # (b, S, K, Q)
+        value_cache = ops.slice_update(cache[:, 1], at, ops.cast(value, cache.dtype))
+        relative = None
+        if self.position == "relative":
+            relative = self._relative_terms(query, ops.shape(cache)[2], x.shape[-1])
+            query = query + ops.cast(self.content_bias, query.dtype)
+        window = self.window if self.attention == "local" else None
+        out = dense_causal_attention(
+            query, key_cache, value_cache, relative, query_start=start, window=window
+        )
+        cache = ops.stack([key_cache, value_cache], axis=1)
+        return self.output_projection(out), cache  # (b, t, d), (b, 2, S, K, Q)
 
     def _relative_terms(self, query, distances, hidden_dim):
         encoding = sinusoid(ops.arange(distances), hidden_dim)  # (r, d)

@@ -51,31 +51,37 @@ def fused_attention_available():
     return jax.devices()[0].platform == "gpu"
 
 
-def dense_causal_attention(query, key, value, relative=None):
-    """Every query attends to itself and all earlier keys.
+def dense_causal_attention(query, key, value, relative=None, query_start=0, window=None):
+    """Every query attends to itself and all earlier keys (or, with `window`, the most recent).
 
-    query: (b, t, H, h); key, value: (b, t, K, h). `relative`: optional pair
-    `(query_v, r)` for Transformer-XL's position logits, query_v = query + v of shape (b, t, H, h)
-    and r of shape (t, H, h) holding the projected encoding of distances 0..t-1.
+    query: (b, t, H, h) at positions query_start .. query_start + t - 1; key, value: (b, s, K, h)
+    at positions 0 .. s - 1 (s = t in training; in decoding, the whole key/value cache, whose
+    entries after the query are masked). `relative`: optional pair `(query_v, r)` for
+    Transformer-XL's position logits, query_v = query + v of shape (b, t, H, h) and r of shape
+    (s, H, h) holding the projected encoding of distances 0..s-1. `window`: keys per query, the
+    query included, for a banded layer's decoding step (training uses the blockwise kernel below).
     Returns (b, t, H, h).
     """
-    if relative is None and fused_attention_available():
+    training_shape = isinstance(query_start, int) and query_start == 0 and window is None
+    if relative is None and training_shape and fused_attention_available():
         # cuDNN flash attention through Keras: same math, without materialising (t, s) scores.
         return ops.dot_product_attention(query, key, value, is_causal=True)
     kv = ops.shape(key)[2]
-    t = ops.shape(query)[1]
+    t, s = ops.shape(query)[1], ops.shape(key)[1]
     scale = 1.0 / math.sqrt(query.shape[-1])
     q = split_groups(query, kv)  # (b, t, K, G, h)
     scores = ops.einsum("btkgh,bskh->bkgts", q, key)  # (b, K, G, t, s)
     scores = ops.cast(scores, "float32")
-    position = ops.arange(t)
-    distance = position[:, None] - position[None, :]  # (t, s): i - j
+    query_position = ops.arange(t) + ops.cast(query_start, "int32")
+    distance = query_position[:, None] - ops.arange(s)[None, :]  # (t, s): i - j
     if relative is not None:
         query_v, r = relative
-        r = ops.reshape(r, (t, kv, -1, r.shape[-1]))  # (r, K, G, h)
+        r = ops.reshape(r, (s, kv, -1, r.shape[-1]))  # (r, K, G, h)
         by_distance = ops.einsum("btkgh,rkgh->bkgtr", split_groups(query_v, kv), r)
         scores = scores + _gather_distances(ops.cast(by_distance, "float32"), distance)
     mask = distance >= 0  # (t, s)
+    if window is not None:
+        mask = mask & (distance < window)
     out = _softmax_weighted_sum(
         scores * scale, mask, value, "bkgts,bskh->btkgh", query.dtype
     )  # (b, t, K, G, h)

@@ -122,15 +122,29 @@ class DecoderBlock(keras.layers.Layer):
         self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.built = True
 
-    def call(self, x, training=None):
+    def call(self, x, training=None, cache=None, cache_update_index=None):
+        """x: (b, t, d) -> (b, t, d); with a key/value `cache` (decoding), -> (y, cache)."""
+
         def branch(layer, inputs):
             return self.residual_dropout(layer(inputs), training=training)
 
+        def attend(inputs):
+            if cache is None:
+                return branch(self.self_attention, inputs), None
+            out, updated = self.self_attention(
+                inputs, cache=cache, cache_update_index=cache_update_index
+            )
+            return self.residual_dropout(out, training=training), updated
+
         if self.block == "parallel":
             normed = self.attention_norm(x)
-            return x + branch(self.self_attention, normed) + branch(self.feedforward_layer, normed)
-        h = x + branch(self.self_attention, self.attention_norm(x))  # (b, t, d)
-        return h + branch(self.feedforward_layer, self.feedforward_norm(h))  # (b, t, d)
+            attended, updated = attend(normed)
+            y = x + attended + branch(self.feedforward_layer, normed)
+        else:
+            attended, updated = attend(self.attention_norm(x))
+            h = x + attended  # (b, t, d)
+            y = h + branch(self.feedforward_layer, self.feedforward_norm(h))  # (b, t, d)
+        return y if cache is None else (y, updated)
 
     def compute_output_shape(self, input_shape):
         return input_shape
