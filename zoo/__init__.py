@@ -17,6 +17,7 @@ from zoo.compare import compare, compute_optimal_config, plot_comparison
 from zoo.describe import architecture_card, preset_summary
 from zoo.config import Attention, Block, FeedForward, Init, ModelConfig, Normalization, Position
 from zoo.errors import ConfigError, UnknownNameError, ZooError
+from zoo.generation import Generation, generate, generate_tokens, load_for_generation
 from zoo.model import DecoderLM, build
 from zoo.recipe import Recipe, TrainingRecipe
 from zoo.registry import get_recipe, list_families, list_recipes, resolve_config
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigError",
     "DecoderLM",
     "FeedForward",
+    "Generation",
     "Init",
     "ModelConfig",
     "Normalization",
@@ -61,10 +63,13 @@ __all__ = [
     "export_model",
     "find_run",
     "flops_per_token",
+    "generate",
+    "generate_tokens",
     "get_recipe",
     "list_families",
     "list_recipes",
     "list_runs",
+    "load_for_generation",
     "param_breakdown",
     "plot_comparison",
     "preset_summary",

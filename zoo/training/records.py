@@ -22,6 +22,7 @@ import pathlib
 import platform
 import subprocess
 import sys
+import zipfile
 
 from zoo.errors import ZooError
 from zoo.files import atomic_save, atomic_write_json, atomic_write_text
@@ -104,6 +105,56 @@ def find_run(run_or_path):
             return RunRecord(candidate)
     raise ZooError(f"no run at {run_or_path!r} (looked for config.json there and under "
                    f"{results_root()}/)")
+
+
+def model_source(run_or_file, option="model"):
+    """(model file, tokenizer directory or None) of a run id, a run directory or a .keras file.
+
+    A run gives its trained model, else its latest checkpoint, and its tokenizer/; a .keras file
+    gives the `tokenizer/` directory beside it, if there is one (what `zoo export` and `zoo
+    import` write). `option` names the argument in errors.
+    """
+    try:
+        run = find_run(run_or_file)
+    except ZooError:
+        path = pathlib.Path(run_or_file)
+        if path.suffix != ".keras" or not path.is_file():
+            raise ZooError(f"{option} {str(run_or_file)!r} is neither a run nor a .keras file") from None
+        tokenizer = path.with_name("tokenizer")
+        return path, tokenizer if tokenizer.is_dir() else None
+    path = run.model_path if run.model_path.exists() else run.checkpoint_path
+    if not path.exists():
+        raise ZooError(f"{option} {str(run_or_file)!r}: the run has no model or checkpoint yet")
+    return path, run.tokenizer_path if run.tokenizer_path.is_dir() else None
+
+
+def saved_model_config(path):
+    """The `ModelConfig` inside a zoo .keras file, read from its config.json without building
+    the model or loading weights (a .keras file is a zip archive)."""
+    from zoo.config import ModelConfig
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            saved = json.loads(archive.read("config.json"))
+        if saved.get("class_name") != "DecoderLM":
+            raise ZooError(f"{path}: holds a {saved.get('class_name')}, not a zoo DecoderLM")
+        return ModelConfig.from_dict(saved["config"]["config"])
+    except (OSError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise ZooError(f"{path}: not a readable .keras file ({type(error).__name__}: {error})") from None
+
+
+def load_decoder(path):
+    """`keras.models.load_model(path)` of a zoo model, without optimizer, one-line errors."""
+    saved_model_config(path)  # a clear message for files that are not zoo models
+    import keras
+
+    import zoo.model  # noqa: F401  registers the zoo layers for safe-mode loading
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ZooError(f"{path}: cannot be loaded ({reason})") from None
 
 
 def list_runs():

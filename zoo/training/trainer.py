@@ -47,10 +47,12 @@ from zoo.training.optimizers import describe_optimizer, make_optimizer
 from zoo.training.records import (
     RunRecord,
     environment,
-    find_run,
     list_runs,
+    load_decoder,
+    model_source,
     new_run_id,
     results_root,
+    saved_model_config,
 )
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -88,7 +90,11 @@ def plan_run(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=No
     backend = check_strategy(strategy, backend)
     recipe = get_recipe(name)
     model_overrides, training_overrides = parse_overrides(overrides)
-    config = recipe.model.replace(**model_overrides) if model_overrides else recipe.model
+    init_source = _init_source(init_from) if init_from else None
+    if init_source:  # continued training: the weights fix the architecture, the preset the rest
+        config = _init_from_config(init_source, model_overrides)
+    else:
+        config = recipe.model.replace(**model_overrides) if model_overrides else recipe.model
     training = apply_training_overrides(recipe.training, training_overrides)
     _check_choice("precision", precision, PRECISIONS)
     _check_choice("tokenizer", tokenizer, TOKENIZER_MODES)
@@ -98,7 +104,6 @@ def plan_run(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=No
                        f"received {gradient_accumulation}")
     if patience is not None and patience < 1:
         raise ZooError(f"--patience must be at least 1; received {patience}")
-    init_source = _init_source(init_from, config) if init_from else None
     kind = SHARED_TOKENIZER if tokenizer == "shared" else training.tokenizer
     init_assets = None
     if init_source and init_source.get("tokenizer_path"):
@@ -336,26 +341,32 @@ def _run_to_resume(name, out):
     return record
 
 
-def _init_source(init_from, config):
-    """Describe where initial weights come from: a run directory or a .keras file."""
-    path = None
-    try:
-        run = find_run(init_from)
-        path = run.model_path if run.model_path.exists() else run.checkpoint_path
-        tokenizer = run.tokenizer_path if run.tokenizer_path.exists() else None
-    except ZooError:
-        path = pathlib.Path(init_from)
-        tokenizer = path.with_name("tokenizer") if path.with_name("tokenizer").is_dir() else None
-        if path.suffix != ".keras" or not path.is_file():
-            raise ZooError(f"--init-from {init_from!r} is neither a run nor a .keras file") from None
-    if not path.exists():
-        raise ZooError(f"--init-from {init_from!r}: the run has no model or checkpoint yet")
+def _init_source(init_from):
+    """Where initial weights come from: a run directory or a .keras file, and its tokenizer."""
+    path, tokenizer = model_source(init_from, option="--init-from")
     return {"path": str(path.resolve()),
             "tokenizer_path": str(tokenizer.resolve()) if tokenizer else None}
 
 
+# Fields that may differ from an --init-from model: they change no weight's shape or meaning.
+INIT_FROM_FREE_FIELDS = ("dropout", "z_loss_weight")
+
+
+def _init_from_config(source, model_overrides):
+    """The architecture of the --init-from model; --set may change only what no weight sees."""
+    config = saved_model_config(source["path"])
+    for field, value in model_overrides.items():
+        if field in INIT_FROM_FREE_FIELDS:
+            continue
+        asked = getattr(config.replace(**{field: value}), field)  # normalised: enums, tuples
+        if asked != getattr(config, field):
+            raise ZooError(f"--set {field}: the architecture comes from --init-from "
+                           f"{source['path']}, which has {field}={getattr(config, field)!r}")
+    return config.replace(**model_overrides) if model_overrides else config
+
+
 def _load_initial_weights(model, source):
-    trained = keras.models.load_model(source["path"], compile=False)
+    trained = load_decoder(source["path"])
     ours = {v.path: tuple(v.shape) for v in model.weights}
     theirs = {v.path: tuple(v.shape) for v in trained.weights}
     if ours != theirs:

@@ -1,0 +1,167 @@
+"""Incremental decoding: the key/value cache against full recomputation, samplers, `zoo generate`."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import zoo
+from tests.conftest import FAMILIES
+from zoo.data import load_corpus, prepare_tokenizer
+from zoo.errors import ZooError
+from zoo.generation import generate, generate_tokens, make_sampler
+
+runner = CliRunner(env={"COLUMNS": "120"})
+
+# Variants no preset combines, so every attention/position pairing meets the cache.
+VARIANTS = {
+    "grouped-rotary": ("llama-nano", {"num_key_value_heads": 2}),
+    "banded-relative": ("gopher-nano", {"attention_pattern": ("local", "dense"), "local_window": 4}),
+    "banded-rotary-mqa": ("palm-nano", {"attention_pattern": ("local",), "local_window": 3}),
+    "banded-learned": ("gpt3-nano", {"local_window": 4}),
+}
+
+
+def _prompt(config, batch=2, length=6, seed=0):
+    return np.random.default_rng(seed).integers(0, config.vocabulary_size, (batch, length))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cached_greedy_equals_recomputation_for_every_family(family):
+    model = zoo.build(f"{family}-nano")
+    prompt = _prompt(model.config)
+    cached = generate_tokens(model, prompt, 12)
+    recomputed = generate_tokens(model, prompt, 12, use_cache=False)
+    np.testing.assert_array_equal(cached.token_ids, recomputed.token_ids)
+    assert cached.token_ids.shape == (2, 18) and cached.new_tokens == 12 and cached.xla
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_cached_logits_equal_the_full_forward_pass(variant):
+    """Prefill of a prompt longer than the band, then one token at a time: every position's
+    logits as the model computes them in training (blockwise band, relative terms, rotary)."""
+    name, overrides = VARIANTS[variant]
+    model = zoo.build(name, **overrides)
+    tokens = _prompt(model.config, length=14).astype("int32")
+    full = np.asarray(model(tokens))
+    cache = model.empty_cache(2, 16)
+    logits, _, cache = model.call_with_cache(tokens[:, :9], cache, 0)
+    pieces = [np.asarray(logits)]
+    for i in range(9, 14):
+        logits, _, cache = model.call_with_cache(tokens[:, i : i + 1], cache, i)
+        pieces.append(np.asarray(logits))
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_cached_greedy_equals_recomputation_for_each_variant(variant):
+    name, overrides = VARIANTS[variant]
+    model = zoo.build(name, **overrides)
+    prompt = _prompt(model.config, batch=1, length=5, seed=3)
+    cached = generate_tokens(model, prompt, 10)
+    recomputed = generate_tokens(model, prompt, 10, use_cache=False)
+    np.testing.assert_array_equal(cached.token_ids, recomputed.token_ids)
+
+
+def test_cache_holds_two_key_value_vectors_per_layer_and_token():
+    """2·L·K·Q values per token: multi-query attention (K = 1) keeps 1/H of multi-head's."""
+    heads = zoo.build("llama-nano")
+    query_only = zoo.build("llama-nano", num_key_value_heads=1)
+    c = heads.config
+    prompt = _prompt(c, batch=1, length=4)
+    full, mqa = generate_tokens(heads, prompt, 3), generate_tokens(query_only, prompt, 3)
+    assert full.cache_bytes_per_token == 2 * c.num_layers * c.num_query_heads * c.head_dim * 4
+    assert mqa.cache_bytes_per_token * c.num_query_heads == full.cache_bytes_per_token
+    assert tuple(heads.empty_cache(1, 7).shape) == (1, c.num_layers, 2, 7, 4, c.head_dim)
+
+
+def test_seeded_sampling_repeats_and_samplers_come_from_keras_hub():
+    import keras_hub
+
+    model = zoo.build("gpt2-nano")
+    prompt = _prompt(model.config, batch=1)
+    first = generate_tokens(model, prompt, 8, "top-k", seed=7, k=20)
+    again = generate_tokens(model, prompt, 8, "top-k", seed=7, k=20)
+    np.testing.assert_array_equal(first.token_ids, again.token_ids)
+    assert isinstance(make_sampler("top-p", p=0.5), keras_hub.samplers.TopPSampler)
+    assert isinstance(make_sampler("temperature", temperature=0.7), keras_hub.samplers.RandomSampler)
+    with pytest.raises(ZooError, match="--sampler must be one of"):
+        make_sampler("beam")
+    with pytest.raises(ZooError, match="--top-p"):
+        make_sampler("top-p", p=1.5)
+
+
+def test_generation_beyond_the_context_is_refused():
+    model = zoo.build("gpt2-nano")  # 64 positions
+    with pytest.raises(ZooError, match="ask for at most 54"):
+        generate_tokens(model, _prompt(model.config, length=10), 60)
+
+
+@pytest.fixture
+def saved_model(corpus, isolated, tmp_path):
+    """A gpt2-nano .keras file with a real byte-level BPE tokenizer beside it."""
+    assets = prepare_tokenizer(load_corpus(str(corpus)), "byte_bpe", 512)
+    model = zoo.build("gpt2-nano", vocabulary_size=512)
+    path = tmp_path / "export" / "model.keras"
+    path.parent.mkdir()
+    model.save(path)
+    assets.copy_to(path.parent / "tokenizer")
+    return path, assets
+
+
+def test_text_streams_in_pieces_that_make_up_the_result(saved_model):
+    path, assets = saved_model
+    model, loaded = zoo.load_for_generation(str(path))
+    pieces = []
+    result = generate(model, loaded.load(), "the king", 15, on_text=pieces.append)
+    assert result.text == "".join(pieces) and result.new_tokens == 15
+    assert result.tokens_per_second > 0 and result.compile_seconds > 0
+
+
+def test_generate_stops_at_the_stop_token(saved_model):
+    path, _ = saved_model
+    model, assets = zoo.load_for_generation(str(path))
+    tokenizer = assets.load()
+    first = generate(model, tokenizer, "the king", 10)
+    new = [int(t) for t in first.token_ids[0, first.prompt_tokens:]]
+    stop = new[2]
+    stopped = generate(model, tokenizer, "the king", 10, stop_token_id=stop)
+    assert stopped.new_tokens == new.index(stop) + 1  # greedy: the same tokens up to the stop
+    assert stopped.token_ids[0, -1] == stop
+    assert first.text.startswith(stopped.text)  # the stop token itself is not text
+
+
+def test_cli_generate_streams_text_and_reports_speed(saved_model):
+    from zoo_cli.main import app
+
+    path, _ = saved_model
+    result = runner.invoke(app, ["generate", str(path), "--prompt", "the king [b]", "-n", "12"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("the king [b]")
+    assert "12 tokens in" in result.output and "tokens/s" in result.output and "XLA on" in result.output
+    as_json = runner.invoke(app, ["generate", str(path), "-p", "the", "-n", "5", "--json",
+                                  "--sampler", "top-p", "--seed", "1"])
+    assert as_json.exit_code == 0, as_json.output
+    assert '"new_tokens": 5' in as_json.output
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["nowhere.keras", "-p", "x"], "neither a run nor a .keras file"),
+    (["{model}", "-p", "x", "-n", "500"], "exceed the model's context of 64 tokens"),
+    (["{model}", "-p", "x", "--sampler", "nucleus"], "--sampler must be one of"),
+    (["{model}", "-p", "x", "--tokenizer", "{tmp}"], "no tokenizer here"),
+    (["{bare}", "-p", "x"], "no tokenizer/ beside it"),
+    (["{junk}", "-p", "x"], "not a readable .keras file"),
+])  # fmt: skip
+def test_cli_generate_bad_input_is_one_line_and_exit_2(saved_model, tmp_path, args, reason):
+    from zoo_cli.main import app
+
+    path, _ = saved_model
+    bare = tmp_path / "bare" / "m.keras"
+    bare.parent.mkdir()
+    bare.write_bytes(path.read_bytes())
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a zip")
+    args = [a.format(model=path, tmp=tmp_path, bare=bare, junk=junk) for a in args]
+    result = runner.invoke(app, ["generate", *args])
+    assert result.exit_code == 2, result.output
+    assert reason in result.output and len(result.output.strip().splitlines()) == 1
