@@ -16,6 +16,8 @@ train in separate worker processes, timed in turns (zoo, hub, zoo, hub, …); ev
 the median of the repeats (min and max in the JSON). MFU = model FLOPs (6N + 12·L·H·Q·T per
 token) / peak, where the CPU peak is the best of ten XLA float32 2048³ matmuls measured at the
 start of the same run. Attention: one layer's forward+backward pass with XLA, batch 1.
+Decoding: greedy with the key/value cache, a 32-token prompt and 224 new tokens per repeat;
+tokens/s per sequence over prefill and decoding, compilation excluded.
 """
 
 app = typer.Typer(help="Benchmarks measured on this machine (not tests)." + METHOD,
@@ -36,11 +38,11 @@ def everything(
     backend: options.Backend = None,
     json: options.Json = False,
 ):
-    """With no command: the whole benchmark in one run (anchor, families, attention); the
-    families then use half the steps and two fewer repeats."""
+    """With no command: the whole benchmark in one run (anchor, families, attention,
+    generate); the families then use half the steps and two fewer repeats."""
     if ctx.invoked_subcommand is not None:
         return
-    _run(("anchor", "families", "attention"), steps=steps, repeats=repeats, out=out,
+    _run(("anchor", "families", "attention", "generate"), steps=steps, repeats=repeats, out=out,
          backend=backend, json=json, family=(max(1, steps // 2), max(1, repeats - 2)))
 
 
@@ -64,6 +66,22 @@ def attention(repeats: Repeats = 5, out: Out = None, backend: options.Backend = 
               json: options.Json = False):
     """Banded (window 256) against dense causal attention at sequence 512 to 8192."""
     _run(("attention",), steps=1, repeats=repeats, out=out, backend=backend, json=json)
+
+
+@app.command("generate")
+def generate(
+    repeats: Repeats = 3,
+    batch_size: Annotated[int, typer.Option(help="Sequences decoded together.")] = 1,
+    out: Out = None, backend: options.Backend = None, json: options.Json = False,
+):
+    """Decoding tokens/s and key/value cache bytes per token: the zoo's GPT-2 against
+    keras-hub's GPT2CausalLM.generate, then every family's -small twin (and PaLM's with
+    multi-head attention, to show what multi-query attention saves)."""
+    if batch_size < 1:
+        with user_errors() as zoo:
+            raise zoo.ZooError(f"--batch-size must be at least 1; received {batch_size}")
+    _run(("generate",), steps=1, repeats=repeats, out=out, backend=backend, json=json,
+         generate_batch_size=batch_size)
 
 
 @app.command("data")
@@ -94,7 +112,7 @@ def data(
         )
 
 
-def _run(parts, *, steps, repeats, out, backend, json, family=None):
+def _run(parts, *, steps, repeats, out, backend, json, family=None, generate_batch_size=1):
     options.use_backend(backend)
     status = console(stderr=True)
     with user_errors():
@@ -109,7 +127,8 @@ def _run(parts, *, steps, repeats, out, backend, json, family=None):
         select_backend(backend)
         family_steps, family_repeats = family or (steps, repeats)
         report = run_suite(parts, steps=steps, repeats=repeats, family_steps=family_steps,
-                           family_repeats=family_repeats,
+                           family_repeats=family_repeats, generate_repeats=repeats,
+                           generate_batch_size=generate_batch_size,
                            reporter=lambda text: status.print(f"[dim]{text}[/]"))
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = write_report(report, out or results_root() / "bench"
@@ -166,6 +185,44 @@ def show(report):
                           f"{r['speedup']:.1f}×", f"{r['dense_ms_per_1k_tokens']:,.1f}",
                           f"{r['banded_ms_per_1k_tokens']:,.1f}")
         out.print(table)
+
+
+    if "generate_anchor" in report:
+        a = report["generate_anchor"]
+        shape = a["shape"]
+        table = Table(title=f"decoding: {shape['num_layers']} layers × {shape['hidden_dim']}, "
+                            f"{shape['num_heads']} heads, vocabulary {shape['vocabulary_size']}; "
+                            f"batch {a['batch_size']}, {a['prompt_tokens']}-token prompt, "
+                            f"{a['new_tokens']} new tokens, greedy, key/value cache, XLA")
+        _generation_columns(table)
+        for r in a["rows"]:
+            table.add_row(*_generation_cells(r))
+        out.print(table)
+        out.print(f"zoo / keras-hub decoding tokens/s: [bold]{a['ratio']:.2f}×[/]")
+    if "generate" in report:
+        g = report["generate"]
+        table = Table(title=f"decoding each family's -small twin: batch {g['batch_size']}, "
+                            f"{g['prompt_tokens']}-token prompt, {g['new_tokens']} new tokens, "
+                            "greedy, key/value cache, XLA",
+                      caption="cache bytes/token = 2 · layers · kv heads · head width · 4 bytes")
+        _generation_columns(table)
+        for r in g["rows"]:
+            table.add_row(*_generation_cells(r))
+        out.print(table)
+
+
+def _generation_columns(table):
+    for column in ("model", "tokens/s (median)", "min–max", "q/kv heads", "cache bytes/token",
+                   "peak RSS", "params"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+
+
+def _generation_cells(row):
+    speed = row["tokens_per_second"]
+    return (row["name"], f"{speed['median']:,.1f}", f"{speed['min']:,.1f}–{speed['max']:,.1f}",
+            f"{row['num_query_heads']}/{row['num_key_value_heads']}",
+            f"{row['cache_bytes_per_token']:,.0f}",
+            f"{row['memory']['peak_rss_bytes'] / 2**30:.2f} GiB", human(row["params"]))
 
 
 def _speed_cells(row):

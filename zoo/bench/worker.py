@@ -7,7 +7,7 @@ Idle workers block on stdin and use no CPU. A worker's peak memory is also its o
 
 Requests and replies (one JSON object each):
     {"op": "build", "spec": {...}}  -> {"params", "flops_per_token", "tokens_per_step",
-                                        "warmup_seconds"}
+                                        "warmup_seconds", and the contender's `facts`}
     {"op": "run", "steps": n}       -> {"seconds"}
     {"op": "memory"}                -> {"peak_rss_bytes", "baseline_rss_bytes", "device_peak_bytes"}
 """
@@ -47,6 +47,10 @@ def _build(spec):
     from zoo.recipe import TrainingRecipe
     from zoo.registry import get_recipe
 
+    if spec["kind"].startswith("generate"):
+        from zoo.bench.generation import build_contender
+
+        return build_contender(spec)
     recipe_training = TrainingRecipe.from_dict(spec["training"])
     if spec["kind"] == "keras-hub":
         return training.keras_hub_contender(training.AnchorShape(**spec["shape"]),
@@ -71,7 +75,8 @@ def serve():
             reply = {"params": contender.model.count_params(),
                      "flops_per_token": contender.model_flops,
                      "tokens_per_step": contender.tokens_per_step,
-                     "warmup_seconds": seconds(lambda: contender.run(request.get("warmup", 3)))}
+                     "warmup_seconds": seconds(lambda: contender.run(request.get("warmup", 3))),
+                     **getattr(contender, "facts", {})}
         elif op == "run":
             reply = {"seconds": seconds(lambda: contender.run(request["steps"]))}
         elif op == "memory":
