@@ -122,6 +122,23 @@ def test_init_from_continues_training(corpus, tmp_path):
     assert second.summary()["validation_loss"] < first.summary()["validation_loss"] + 0.1
 
 
+
+def test_init_from_takes_the_architecture_of_the_model_it_starts_from(corpus, tmp_path):
+    """An imported or exported model keeps its shape under any preset's training recipe."""
+    from zoo.training.trainer import plan_run
+
+    path = tmp_path / "shallow.keras"
+    zoo.build("gpt2-nano", num_layers=1).save(path)
+    plan = plan_run("llama-nano", data=str(corpus), steps=2, init_from=str(path),
+                    overrides=["dropout=0.1"])
+    model = plan.settings["model"]
+    assert (model["num_layers"], model["position"], model["dropout"]) == (1, "learned", 0.1)
+    assert plan.settings["training"] == zoo.get_recipe("llama-nano").training.to_dict()
+    with pytest.raises(zoo.ZooError, match="--set num_layers: the architecture comes from"):
+        plan_run("gpt2-nano", data=str(corpus), steps=2, init_from=str(path),
+                 overrides=["num_layers=2"])
+
+
 runner = CliRunner()
 
 
