@@ -18,6 +18,7 @@ from zoo.describe import architecture_card, preset_summary
 from zoo.config import Attention, Block, FeedForward, Init, ModelConfig, Normalization, Position
 from zoo.errors import ConfigError, UnknownNameError, ZooError
 from zoo.generation import Generation, generate, generate_tokens, load_for_generation
+from zoo.importing import import_checkpoint
 from zoo.model import DecoderLM, build
 from zoo.recipe import Recipe, TrainingRecipe
 from zoo.registry import get_recipe, list_families, list_recipes, resolve_config
@@ -66,6 +67,7 @@ __all__ = [
     "generate",
     "generate_tokens",
     "get_recipe",
+    "import_checkpoint",
     "list_families",
     "list_recipes",
     "list_runs",

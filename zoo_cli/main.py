@@ -8,7 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import typer  # noqa: E402
 
-from zoo_cli import bench, compare, generate, models, runs, training  # noqa: E402
+from zoo_cli import bench, compare, generate, importing, models, runs, training  # noqa: E402
 
 app = typer.Typer(
     name="zoo",
@@ -21,6 +21,7 @@ app.add_typer(training.app)  # zoo train
 app.add_typer(compare.app)  # zoo compare
 app.add_typer(runs.app)  # zoo runs, zoo export
 app.add_typer(generate.app)  # zoo generate
+app.add_typer(importing.app)  # zoo import
 app.add_typer(bench.app, name="bench")  # zoo bench …
 
 
