@@ -563,3 +563,22 @@ def test_different_tokenizer_beside_keras_file_is_refused(hf_llama_untied, tmp_p
     (tmp_path / "dest" / "tokenizer").mkdir(parents=True)
     (tmp_path / "dest" / "tokenizer" / "tokenizer.model").write_bytes(b"another model")
     assert_refused(hf_llama_untied[0], tmp_path, "different tokenizer", out_name="llama.keras")
+
+
+def test_import_then_continue_training_then_generate(hf_gpt2, corpus, isolated, tmp_path):
+    """The README's path: a local checkpoint, imported, trained further under a preset's recipe
+    (architecture and tokenizer from the checkpoint), then read with `zoo generate`."""
+    source, _, _ = hf_gpt2
+    imported = tmp_path / "imported"
+    assert runner.invoke(app, ["import", str(source), "--out", str(imported)]).exit_code == 0
+    continued = zoo.train("gpt2-nano", data=str(corpus), steps=3, eval_interval=3,
+                          init_from=str(imported), out=str(tmp_path / "continued"))
+    config = continued.config()
+    assert config["model"] == find_run(imported).config()["model"]  # 32 wide, 300 tokens
+    tokenizer = load_tokenizer(imported / "tokenizer")
+    assert config["tokenizer"]["vocabulary_size"] == tokenizer.vocabulary_size
+    assert continued.summary()["steps"] == 3
+    result = runner.invoke(app, ["generate", str(continued.path), "-p", "the king", "-n", "5",
+                                 "--no-stop"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("the king") and "5 tokens in" in result.output
