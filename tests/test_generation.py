@@ -62,6 +62,24 @@ def test_cached_greedy_equals_recomputation_for_each_variant(variant):
     np.testing.assert_array_equal(cached.token_ids, recomputed.token_ids)
 
 
+@pytest.mark.parametrize("variant", ["banded-relative", "grouped-rotary"])
+def test_streaming_steps_give_the_tokens_of_the_single_program(variant):
+    """One XLA program for the whole loop, or one per step driven from Python: same tokens,
+    and the same stopping, including a stop token 0 (the value unfilled positions could hold)."""
+    name, overrides = VARIANTS[variant]
+    model = zoo.build(name, **overrides)
+    prompt = _prompt(model.config, batch=2, length=5, seed=4)
+    for stop in (None, 0, "third"):
+        whole = generate_tokens(model, prompt, 9)
+        if stop == "third":
+            stop = int(whole.token_ids[0, 7])
+        whole = generate_tokens(model, prompt, 9, stop_token_id=stop)
+        steps = []
+        streamed = generate_tokens(model, prompt, 9, stop_token_id=stop, on_token=steps.append)
+        np.testing.assert_array_equal(streamed.token_ids, whole.token_ids)
+        assert len(steps) == streamed.new_tokens == whole.new_tokens
+
+
 def test_cache_holds_two_key_value_vectors_per_layer_and_token():
     """2·L·K·Q values per token: multi-query attention (K = 1) keeps 1/H of multi-head's."""
     heads = zoo.build("llama-nano")
@@ -82,6 +100,9 @@ def test_seeded_sampling_repeats_and_samplers_come_from_keras_hub():
     first = generate_tokens(model, prompt, 8, "top-k", seed=7, k=20)
     again = generate_tokens(model, prompt, 8, "top-k", seed=7, k=20)
     np.testing.assert_array_equal(first.token_ids, again.token_ids)
+    streamed = [generate_tokens(model, prompt, 8, "top-p", seed=7, on_token=lambda t: None)
+                for _ in range(2)]
+    np.testing.assert_array_equal(streamed[0].token_ids, streamed[1].token_ids)
     assert isinstance(make_sampler("top-p", p=0.5), keras_hub.samplers.TopPSampler)
     assert isinstance(make_sampler("temperature", temperature=0.7), keras_hub.samplers.RandomSampler)
     with pytest.raises(ZooError, match="--sampler must be one of"):
@@ -142,6 +163,11 @@ def test_cli_generate_streams_text_and_reports_speed(saved_model):
                                   "--sampler", "top-p", "--seed", "1"])
     assert as_json.exit_code == 0, as_json.output
     assert '"new_tokens": 5' in as_json.output
+    at_once = runner.invoke(app, ["generate", str(path), "-p", "the king [b]", "-n", "12",
+                                  "--no-stream"])
+    assert at_once.exit_code == 0, at_once.output
+    assert at_once.output.splitlines()[0] == result.output.splitlines()[0]  # same greedy text
+    assert "one program" in at_once.output and "a program per step" in result.output
 
 
 @pytest.mark.parametrize("args, reason", [

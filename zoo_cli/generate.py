@@ -32,10 +32,13 @@ def generate(
         "--cache/--no-cache", help="Key/value cache (default), or recompute every step.")] = True,
     stop: Annotated[bool, typer.Option(
         "--stop/--no-stop", help="Stop at the end-of-text token (default).")] = True,
+    stream: Annotated[bool, typer.Option(
+        "--stream/--no-stream", help="Show text as it is produced (default), or decode in one "
+        "XLA program and show it at the end (faster).")] = True,
     json: options.Json = False,
     backend: options.Backend = None,
 ):
-    """Continue --prompt token by token, streaming the text; tokens/s at the end."""
+    """Continue --prompt with a run's model, streaming the text; tokens/s at the end."""
     options.use_backend(backend)
     with user_errors() as zoo:
         from zoo.generation import generate as run_generation, make_sampler
@@ -50,7 +53,7 @@ def generate(
                 out.print(prompt, style="dim", end="", markup=False, soft_wrap=True)
                 shown.append(True)
 
-        def stream(piece):
+        def streamed(piece):
             show_prompt()
             sys.stdout.write(piece)
             sys.stdout.flush()
@@ -58,19 +61,24 @@ def generate(
         result = run_generation(
             model, assets.load(), prompt, max_new_tokens, chosen, use_cache=cache,
             stop_token_id=assets.end_of_text_id if stop else None,
-            on_text=None if json else stream,
+            on_text=streamed if stream and not json else None,
         )  # fmt: skip
     if json:
         print_json({"prompt": prompt, "text": result.text, **_facts(result)})
         return
+    if not stream:
+        show_prompt()
+        sys.stdout.write(result.text)
     show_prompt()
     facts = _facts(result)
+    how = "a program per step" if stream else "one program"
     cache_line = (f"key/value cache {facts['cache_bytes_per_token']:,.0f} bytes/token"
                   if cache else "no cache")
     out.print()
     out.print(f"[dim]{facts['new_tokens']} tokens in {facts['seconds']:.2f} s: "
               f"[bold]{facts['tokens_per_second']:,.1f} tokens/s[/bold] ({cache_line}, "
-              f"XLA {'on' if result.xla else 'off'}, compiled in {facts['compile_seconds']:.1f} s)[/]")
+              f"XLA {'on' if result.xla else 'off'}, {how}, compiled in "
+              f"{facts['compile_seconds']:.1f} s)[/]")
 
 
 def _facts(result):
