@@ -2,7 +2,6 @@
 
 import json
 
-from zoo.config import ModelConfig
 from zoo.errors import ConfigError, ZooError
 
 _MISSING = object()
@@ -62,9 +61,18 @@ class Fields:
         return ZooError(f"{self.where}: {name}={json.dumps(value)} is not supported ({why})")
 
 
-def model_config(where, **fields):
-    """A `ModelConfig`, with any invalid combination reported against the source config."""
+# The zoo's paper presets state each family's architectural choices (positions, norms,
+# feed-forward, biases, initialisation): an import takes those, and the shapes from the source.
+FAMILY_PRESETS = {"gpt2": "gpt2-124m", "llama": "llama-7b"}
+
+
+def model_config(where, model_type, **fields):
+    """The `model_type` family's preset config with the source's `fields` (shapes, tying,
+    epsilons) and no dropout or z-loss; an invalid combination is reported against `where`."""
+    from zoo.registry import get_recipe  # deferred: the registry imports every recipe
+
+    base = get_recipe(FAMILY_PRESETS[model_type]).model
     try:
-        return ModelConfig(**fields)
+        return base.replace(dropout=0.0, z_loss_weight=0.0, **fields)
     except ConfigError as error:
         raise ZooError(f"{where}: {error}") from None

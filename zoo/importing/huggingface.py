@@ -68,6 +68,7 @@ def _gpt2_config(fields, name):
         raise ZooError(f"{fields.where}: n_head={num_heads} does not divide n_embd={hidden_dim}")
     return model_config(
         fields.where,
+        "gpt2",
         name=name,
         vocabulary_size=fields.positive_int("vocab_size"),
         num_layers=fields.positive_int("n_layer"),
@@ -77,15 +78,7 @@ def _gpt2_config(fields, name):
         num_key_value_heads=num_heads,
         head_dim=hidden_dim // num_heads,
         max_sequence_length=fields.positive_int("n_positions"),
-        position="learned",
-        normalization="layernorm",
-        norm_bias=True,
-        feedforward="gelu",
-        attention_pattern=("dense",),
-        block="serial",
-        use_bias=True,
         tie_embeddings=bool(fields.get("tie_word_embeddings", True)),
-        init="gpt2",
         norm_epsilon=fields.positive_float("layer_norm_epsilon", 1e-5),
         init_std=fields.positive_float("initializer_range", 0.02),
     )
@@ -139,6 +132,7 @@ def _llama_config(fields, name):
                        f"hidden_size={hidden_dim}")
     return model_config(
         fields.where,
+        "llama",
         name=name,
         vocabulary_size=fields.positive_int("vocab_size"),
         num_layers=fields.positive_int("num_hidden_layers"),
@@ -148,15 +142,7 @@ def _llama_config(fields, name):
         num_key_value_heads=fields.positive_int("num_key_value_heads", num_query_heads),
         head_dim=fields.positive_int("head_dim", hidden_dim // max(num_query_heads, 1)),
         max_sequence_length=fields.positive_int("max_position_embeddings", LLAMA_DEFAULT_CONTEXT),
-        position="rotary",
-        normalization="rmsnorm",
-        norm_bias=False,
-        feedforward="swiglu",
-        attention_pattern=("dense",),
-        block="serial",
-        use_bias=False,
         tie_embeddings=bool(fields.get("tie_word_embeddings", False)),
-        init="normal",
         norm_epsilon=fields.positive_float("rms_norm_eps", 1e-6),
         rotary_max_wavelength=_rope_theta(fields),
         init_std=fields.positive_float("initializer_range", 0.02),

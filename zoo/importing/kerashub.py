@@ -123,6 +123,7 @@ def _gpt2_config(fields, name):
                        f"hidden_dim={hidden_dim}")
     return model_config(
         fields.where,
+        "gpt2",
         name=name,
         vocabulary_size=fields.positive_int("vocabulary_size"),
         num_layers=fields.positive_int("num_layers"),
@@ -132,15 +133,8 @@ def _gpt2_config(fields, name):
         num_key_value_heads=num_heads,
         head_dim=hidden_dim // num_heads,
         max_sequence_length=fields.positive_int("max_sequence_length", 1024),
-        position="learned",
-        normalization="layernorm",
-        norm_bias=True,
-        feedforward="gelu",  # keras-hub's gelu_approximate: the tanh form, as ours
-        attention_pattern=("dense",),
-        block="serial",
-        use_bias=True,
+        # The preset's GELU is keras-hub's gelu(approximate=True) too: the tanh form.
         tie_embeddings=True,  # GPT2Backbone's ReversibleEmbedding always ties
-        init="gpt2",
         norm_epsilon=GPT2_LAYER_NORM_EPSILON,
     )
 
@@ -158,6 +152,7 @@ def _llama_config(fields, name):
                        f"hidden_dim={hidden_dim}")
     return model_config(
         fields.where,
+        "llama",
         name=name,
         vocabulary_size=fields.positive_int("vocabulary_size"),
         num_layers=fields.positive_int("num_layers"),
@@ -167,15 +162,7 @@ def _llama_config(fields, name):
         num_key_value_heads=fields.positive_int("num_key_value_heads", num_query_heads),
         head_dim=hidden_dim // num_query_heads,
         max_sequence_length=LLAMA_CONTEXT,
-        position="rotary",
-        normalization="rmsnorm",
-        norm_bias=False,
-        feedforward="swiglu",
-        attention_pattern=("dense",),
-        block="serial",
-        use_bias=False,
         tie_embeddings=bool(fields.get("tie_word_embeddings", False)),
-        init="normal",
         norm_epsilon=fields.positive_float("layer_norm_epsilon", 1e-6),
         rotary_max_wavelength=fields.positive_float("rope_max_wavelength", 10000.0),
     )
