@@ -150,79 +150,79 @@ def show(report):
     if "anchor" in report:
         a = report["anchor"]
         shape = a["shape"]
-        table = Table(title=f"training: {shape['num_layers']} layers × {shape['hidden_dim']}, "
-                            f"{shape['num_heads']} heads, sequence {shape['seq_len']}, batch "
-                            f"{shape['batch_size']}, vocabulary {shape['vocabulary_size']} "
-                            f"({human(a['params'])} parameters), AdamW, XLA")
-        for column in ("model", "tokens/s (median)", "min–max", "MFU", "model GFLOP/s",
-                       "peak RSS", "compile+warm-up"):
-            table.add_column(column, justify="left" if column == "model" else "right")
+        table = _table(f"training: {shape['num_layers']} layers × {shape['hidden_dim']}, "
+                       f"{shape['num_heads']} heads, sequence {shape['seq_len']}, batch "
+                       f"{shape['batch_size']}, vocabulary {shape['vocabulary_size']} "
+                       f"({human(a['params'])} parameters), AdamW, XLA",
+                       SPEED_COLUMNS + ("compile+warm-up",))
         for r in a["rows"]:
-            table.add_row(*_speed_cells(r), f"{r['memory']['peak_rss_bytes'] / 2**30:.2f} GiB",
-                          f"{r['warmup_seconds']:.0f} s")
+            table.add_row(*_speed_cells(r), _rss(r), f"{r['warmup_seconds']:.0f} s")
         out.print(table)
         out.print(f"zoo / keras-hub tokens/s: [bold]{a['ratio']:.2f}×[/] (medians of "
                   f"{len(a['rows'][0]['tokens_per_second']['repeats'])} interleaved repeats of "
                   f"{a['steps_per_repeat']} steps)")
     if "families" in report:
-        table = Table(title="each family's -small twin (its own batch and context)")
-        for column in ("model", "tokens/s (median)", "min–max", "MFU", "model GFLOP/s",
-                       "peak RSS", "params"):
-            table.add_column(column, justify="left" if column == "model" else "right")
+        table = _table("each family's -small twin (its own batch and context)",
+                       SPEED_COLUMNS + ("params",))
         for r in report["families"]:
-            table.add_row(*_speed_cells(r), f"{r['memory']['peak_rss_bytes'] / 2**30:.2f} GiB",
-                          human(r["params"]))
+            table.add_row(*_speed_cells(r), _rss(r), human(r["params"]))
         out.print(table)
     if "attention" in report:
         rows = report["attention"]
-        table = Table(title=f"one attention layer, forward+backward (window {rows[0]['window']})",
-                      caption="banded cost per 1k tokens stays flat: linear in sequence length")
-        for column in ("sequence", "dense ms", "banded ms", "dense/banded", "dense ms/1k tok",
-                       "banded ms/1k tok"):
-            table.add_column(column, justify="right")
+        table = _table(f"one attention layer, forward+backward (window {rows[0]['window']})",
+                       ("sequence", "dense ms", "banded ms", "dense/banded", "dense ms/1k tok",
+                        "banded ms/1k tok"),
+                       caption="banded cost per 1k tokens stays flat: linear in sequence length")
         for r in rows:
             table.add_row(f"{r['seq_len']:,}", f"{r['dense_ms']:,.1f}", f"{r['banded_ms']:,.1f}",
                           f"{r['speedup']:.1f}×", f"{r['dense_ms_per_1k_tokens']:,.1f}",
                           f"{r['banded_ms_per_1k_tokens']:,.1f}")
         out.print(table)
-
-
     if "generate_anchor" in report:
         a = report["generate_anchor"]
         shape = a["shape"]
-        table = Table(title=f"decoding: {shape['num_layers']} layers × {shape['hidden_dim']}, "
-                            f"{shape['num_heads']} heads, vocabulary {shape['vocabulary_size']}; "
-                            f"batch {a['batch_size']}, {a['prompt_tokens']}-token prompt, "
-                            f"{a['new_tokens']} new tokens, greedy, key/value cache, XLA")
-        _generation_columns(table)
+        table = _table(f"decoding: {shape['num_layers']} layers × {shape['hidden_dim']}, "
+                       f"{shape['num_heads']} heads, vocabulary {shape['vocabulary_size']}; "
+                       f"batch {a['batch_size']}, {a['prompt_tokens']}-token prompt, "
+                       f"{a['new_tokens']} new tokens, greedy, key/value cache, XLA",
+                       GENERATION_COLUMNS)
         for r in a["rows"]:
             table.add_row(*_generation_cells(r))
         out.print(table)
         out.print(f"zoo / keras-hub decoding tokens/s: [bold]{a['ratio']:.2f}×[/]")
     if "generate" in report:
         g = report["generate"]
-        table = Table(title=f"decoding each family's -small twin: batch {g['batch_size']}, "
-                            f"{g['prompt_tokens']}-token prompt, {g['new_tokens']} new tokens, "
-                            "greedy, key/value cache, XLA",
-                      caption="cache bytes/token = 2 · layers · kv heads · head width · 4 bytes")
-        _generation_columns(table)
+        table = _table(f"decoding each family's -small twin: batch {g['batch_size']}, "
+                       f"{g['prompt_tokens']}-token prompt, {g['new_tokens']} new tokens, "
+                       "greedy, key/value cache, XLA", GENERATION_COLUMNS,
+                       caption="cache bytes/token = 2 · layers · kv heads · head width · 4 bytes")
         for r in g["rows"]:
             table.add_row(*_generation_cells(r))
         out.print(table)
 
 
-def _generation_columns(table):
-    for column in ("model", "tokens/s (median)", "min–max", "q/kv heads", "cache bytes/token",
-                   "peak RSS", "params"):
+SPEED_COLUMNS = ("model", "tokens/s (median)", "min–max", "MFU", "model GFLOP/s", "peak RSS")
+GENERATION_COLUMNS = ("model", "tokens/s (median)", "min–max", "q/kv heads", "cache bytes/token",
+                      "peak RSS", "params")
+
+
+def _table(title, columns, caption=None):
+    """A rich table with numbers right-aligned and the model's name on the left."""
+    table = Table(title=title, caption=caption)
+    for column in columns:
         table.add_column(column, justify="left" if column == "model" else "right")
+    return table
+
+
+def _rss(row):
+    return f"{row['memory']['peak_rss_bytes'] / 2**30:.2f} GiB"
 
 
 def _generation_cells(row):
     speed = row["tokens_per_second"]
     return (row["name"], f"{speed['median']:,.1f}", f"{speed['min']:,.1f}–{speed['max']:,.1f}",
             f"{row['num_query_heads']}/{row['num_key_value_heads']}",
-            f"{row['cache_bytes_per_token']:,.0f}",
-            f"{row['memory']['peak_rss_bytes'] / 2**30:.2f} GiB", human(row["params"]))
+            f"{row['cache_bytes_per_token']:,.0f}", _rss(row), human(row["params"]))
 
 
 def _speed_cells(row):
