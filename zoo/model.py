@@ -66,10 +66,7 @@ class DecoderLM(PerReplicaXLA, keras.Model):
         x = embedding_dropout(x)
         for block in blocks:
             x = block(x)
-        x = final_norm(x)
-        if config.logit_scale != 1.0:
-            x = x * config.logit_scale  # scaling h before h·Eᵀ costs d, not V, per token
-        logits = token_embedding(x, reverse=True)  # (b, t, V)
+        _, logits = _output_head(config, final_norm, token_embedding, x)  # (b, t, V)
         super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
 
         # === Config ===
@@ -107,10 +104,7 @@ class DecoderLM(PerReplicaXLA, keras.Model):
         for i, block in enumerate(self.decoder_blocks):
             x, layer_cache = block(x, cache=cache[:, i], cache_update_index=cache_update_index)
             caches.append(layer_cache)
-        hidden = self.final_norm(x)
-        if self.config.logit_scale != 1.0:
-            hidden = hidden * self.config.logit_scale
-        logits = self.token_embedding(hidden, reverse=True)
+        hidden, logits = _output_head(self.config, self.final_norm, self.token_embedding, x)
         return logits, hidden, keras.ops.stack(caches, axis=1)
 
     def get_config(self):
@@ -119,6 +113,15 @@ class DecoderLM(PerReplicaXLA, keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _output_head(config, final_norm, token_embedding, x):
+    """(final hidden states, logits (b, t, V)): shared by the functional graph and
+    `call_with_cache`."""
+    x = final_norm(x)
+    if config.logit_scale != 1.0:
+        x = x * config.logit_scale  # scaling h before h·Eᵀ costs d, not V, per token
+    return x, token_embedding(x, reverse=True)
 
 
 def _decoder_block(config, index, init, dtype):
