@@ -57,7 +57,7 @@ class Generation:
     compile_seconds: float  # tracing and XLA compilation, paid once per shape
     seconds: float  # prefill and decoding, compilation excluded
     cache_bytes: int  # the key/value cache as allocated (0 without a cache)
-    cache_positions: int  # positions the cache holds per sequence: prompt + max_new_tokens
+    cache_bytes_per_token: float  # per sequence and cached position: 2·L·K·Q values
     xla: bool  # whether the step programs ran XLA-compiled
     text: str = None  # the new text, when a tokenizer decoded it
 
@@ -65,11 +65,6 @@ class Generation:
     def tokens_per_second(self):
         """New tokens per second per sequence, prefill included (as keras-hub's `generate`)."""
         return self.new_tokens / self.seconds if self.seconds > 0 else float("nan")
-
-    @property
-    def cache_bytes_per_token(self):
-        """Cache bytes per sequence per position it holds: 2·L·K·Q values."""
-        return self.cache_bytes / (self.token_ids.shape[0] * self.cache_positions)
 
 
 class Decoder:
@@ -121,6 +116,12 @@ class Decoder:
         c = self.model.config
         itemsize = np.dtype(self.model.compute_dtype).itemsize
         return b * c.num_layers * 2 * length * c.num_key_value_heads * c.head_dim * itemsize
+
+    @property
+    def cache_bytes_per_token(self):
+        """Per sequence and cached position: 2·L·K·Q values."""
+        b, _, length = self.shape
+        return self.cache_bytes / (b * length)
 
     # --- the compiled programs ---
 
@@ -287,7 +288,7 @@ def generate_tokens(model, prompt_ids, max_new_tokens, sampler="greedy", *, use_
         compile_seconds=decoder.compile_seconds,
         seconds=seconds,
         cache_bytes=decoder.cache_bytes,
-        cache_positions=prompt_length + max_new_tokens,
+        cache_bytes_per_token=decoder.cache_bytes_per_token,
         xla=decoder.xla,
     )
 

@@ -44,7 +44,7 @@ class GenerationContender:
         c = model.config
         self.facts = {
             "cache_bytes": self.decoder.cache_bytes,
-            "cache_bytes_per_token": self.decoder.cache_bytes / (batch_size * self.decoder.shape[2]),
+            "cache_bytes_per_token": self.decoder.cache_bytes_per_token,
             "num_key_value_heads": c.num_key_value_heads,
             "num_query_heads": c.num_query_heads,
             "compile_seconds": self.decoder.compile_seconds,
