@@ -220,11 +220,9 @@ def export_model(run_or_path, out):
     source = run.model_path if run.model_path.exists() else run.checkpoint_path
     if not source.exists():
         raise ZooError(f"{run.path} has neither a model nor a checkpoint yet")
-    import keras
-
     from zoo.model import DecoderLM
 
-    trained = keras.models.load_model(source, compile=False)
+    trained = load_decoder(source)  # one-line errors for a file that is not a zoo model
     model = DecoderLM.from_config(trained.get_config())
     model.set_weights(trained.get_weights())
     out.parent.mkdir(parents=True, exist_ok=True)
