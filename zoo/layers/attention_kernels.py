@@ -34,7 +34,14 @@ def merge_groups(x):
 
 def _softmax_weighted_sum(scores, mask, value, equation, dtype):
     scores = ops.where(mask, scores, _NEG_INF)
-    weights = ops.softmax(scores, axis=-1)
+    if len(scores.shape) > 5:
+        # TensorFlow's eager softmax (oneDNN, on CPUs with AVX-512) takes at most 5 axes; the
+        # banded kernel's scores have 6. Softmax over the last axis does not care how the
+        # others are grouped, and under XLA the reshape is free.
+        shape = ops.shape(scores)
+        weights = ops.reshape(ops.softmax(ops.reshape(scores, (-1, shape[-1])), axis=-1), shape)
+    else:
+        weights = ops.softmax(scores, axis=-1)
     return ops.einsum(equation, ops.cast(weights, dtype), value)
 
 
