@@ -131,3 +131,96 @@ def test_resolve_config_applies_overrides():
     config = zoo.resolve_config("llama-small", normalization="layernorm", norm_bias=True)
     assert config.normalization is zoo.Normalization.LAYERNORM
     assert config.position is zoo.Position.ROTARY
+
+
+@pytest.mark.parametrize("overrides, quoted", [
+    ({"init_std": float("inf")}, "init_std=inf"),
+    ({"norm_epsilon": float("inf")}, "norm_epsilon=inf"),
+    ({"rotary_max_wavelength": float("nan")}, "rotary_max_wavelength=nan"),
+    ({"z_loss_weight": float("nan")}, "z_loss_weight=nan"),
+    ({"z_loss_weight": float("inf")}, "z_loss_weight=inf"),
+    ({"z_loss_weight": True}, "z_loss_weight=True"),
+    ({"dropout": False}, "dropout=False"),
+])  # fmt: skip
+def test_non_finite_and_boolean_numerics_are_refused(overrides, quoted):
+    with pytest.raises(zoo.ConfigError) as error:
+        base(**overrides)
+    assert quoted in str(error.value)
+
+
+# --- TrainingRecipe: each numeric field checked by its declared type and its meaning ---
+
+
+def training(**changes):
+    return dataclasses.replace(zoo.get_recipe("palm-nano").training, **changes)
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("warmup_steps", "abc", "warmup_steps must be a non-negative integer; received 'abc'"),
+    ("warmup_steps", 2.5, "warmup_steps must be a non-negative integer; received 2.5"),
+    ("warmup_steps", True, "warmup_steps must be a non-negative integer; received True"),
+    ("warmup_steps", -1, "warmup_steps must be a non-negative integer; received -1"),
+    ("learning_rate", "fast", "learning_rate must be a positive number; received 'fast'"),
+    ("learning_rate", float("inf"), "learning_rate must be a positive number; received inf"),
+    ("learning_rate", float("nan"), "learning_rate must be a positive number; received nan"),
+    ("learning_rate", -1, "learning_rate must be a positive number; received -1"),
+    ("learning_rate", None, "learning_rate must be a positive number; received None"),
+    ("epsilon", 0, "epsilon must be a positive number; received 0"),
+    ("beta_1", 1.0, "beta_1 must be a number in [0, 1); received 1.0"),
+    ("beta_2", -0.1, "beta_2 must be a number in [0, 1) or null; received -0.1"),
+    ("weight_decay", -0.1, "weight_decay must be a non-negative number; received -0.1"),
+    ("final_learning_rate_fraction", 1.5,
+     "final_learning_rate_fraction must be a number in [0, 1]; received 1.5"),
+    ("clip_norm", 0, "clip_norm must be a positive number or null; received 0"),
+    ("batch_tokens", 0, "batch_tokens must be a positive integer; received 0"),
+    ("training_tokens", 1e999, "training_tokens must be a positive integer or null; received inf"),
+    ("beta_2_decay", 0.8, "beta_2_decay must be a negative number or null; received 0.8"),
+    ("optimizer", "sgd", "optimizer must be one of adam, adamw, adafactor; received "
+                         "optimizer='sgd'"),
+])  # fmt: skip
+def test_training_fields_are_checked_by_type_and_meaning(field, value, expected):
+    with pytest.raises(zoo.ConfigError) as error:
+        training(**{field: value})
+    assert str(error.value) == expected
+
+
+def test_every_numeric_training_field_has_a_rule():
+    import enum
+    import typing
+
+    from zoo.recipe import _RANGES
+
+    numeric = {f.name for f in dataclasses.fields(zoo.TrainingRecipe)
+               if not any(isinstance(t, type) and issubclass(t, enum.Enum)
+                          for t in (f.type, *typing.get_args(f.type)))}
+    assert set(_RANGES) == numeric
+
+
+def test_training_fields_accept_what_they_mean():
+    recipe = training(warmup_steps=0, learning_rate=1, beta_1=0.0, clip_norm=None,
+                      training_tokens=None, final_learning_rate_fraction=1, batch_tokens=1e6,
+                      schedule="cosine")
+    assert recipe.batch_tokens == 1_000_000 and type(recipe.batch_tokens) is int  # 1e6 in JSON
+    assert recipe.learning_rate == 1 and recipe.schedule is zoo.recipe.Schedule.COSINE
+    for preset in zoo.list_recipes():  # every preset's recipe passes, and reloads from JSON
+        assert zoo.TrainingRecipe.from_dict(preset.training.to_dict()) == preset.training
+
+
+def test_overrides_are_checked_as_they_are_parsed():
+    from zoo.overrides import apply_training_overrides, parse_overrides
+
+    with pytest.raises(zoo.ConfigError, match="^warmup_steps must be a non-negative integer; "
+                                              "received 'abc'$"):
+        parse_overrides(["warmup_steps=abc"])
+    for text in ("1e999", "-1e999", "NaN", "Infinity", "-Infinity"):
+        with pytest.raises(zoo.ZooError, match=f"^learning_rate must be a finite number; "
+                                               f"received '{text}'$"):
+            parse_overrides([f"learning_rate={text}"])
+    with pytest.raises(zoo.UnknownNameError, match="learning_rate"):
+        parse_overrides(["learnin_rate=1e999"])  # the name is checked before the value
+    assert parse_overrides(["learning_rate=1e-3", "clip_norm=null"]) == (
+        {}, {"learning_rate": 1e-3, "clip_norm": None})
+    # Python callers get the same message, not wrapped:
+    with pytest.raises(zoo.ConfigError, match="^learning_rate must be a positive number; "
+                                              "received 'fast'$"):
+        apply_training_overrides(training(), {"learning_rate": "fast"})

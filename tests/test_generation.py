@@ -117,6 +117,17 @@ def test_generation_beyond_the_context_is_refused():
         generate_tokens(model, _prompt(model.config, length=10), 60)
 
 
+def test_a_prompt_longer_than_the_context_is_refused_as_such():
+    model = zoo.build("gpt2-nano")  # 64 positions
+    with pytest.raises(ZooError) as error:
+        generate_tokens(model, _prompt(model.config, length=70), 5)
+    assert str(error.value) == ("the prompt alone has 70 tokens, more than the model's context "
+                                "of 64 tokens; shorten it to at most 63")
+    with pytest.raises(ZooError, match="the prompt alone has 64 tokens, all of the model's "
+                                       "context of 64 tokens"):
+        generate_tokens(model, _prompt(model.config, length=64), 1)
+
+
 @pytest.fixture
 def saved_model(corpus, isolated, tmp_path):
     """A gpt2-nano .keras file with a real byte-level BPE tokenizer beside it."""
@@ -173,6 +184,7 @@ def test_cli_generate_streams_text_and_reports_speed(saved_model):
 @pytest.mark.parametrize("args, reason", [
     (["nowhere.keras", "-p", "x"], "neither a run nor a .keras file"),
     (["{model}", "-p", "x", "-n", "500"], "exceed the model's context of 64 tokens"),
+    (["{model}", "-p", "the king " * 80], "more than the model's context of 64 tokens"),
     (["{model}", "-p", "x", "--sampler", "nucleus"], "--sampler must be one of"),
     (["{model}", "-p", "x", "--tokenizer", "{tmp}"], "no tokenizer here"),
     (["{bare}", "-p", "x"], "no tokenizer/ beside it"),

@@ -185,11 +185,11 @@ class ModelConfig:
             )
         for field in ("norm_epsilon", "rotary_max_wavelength", "init_std"):
             value = getattr(self, field)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+            if not _finite(value) or not value > 0:  # inf passes `> 0`: refused by _finite
                 raise ConfigError(f"{field} must be a positive number; received {field}={value!r}")
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+        if not _finite(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1); received dropout={self.dropout!r}")
-        if not isinstance(self.z_loss_weight, (int, float)) or self.z_loss_weight < 0:
+        if not _finite(self.z_loss_weight) or self.z_loss_weight < 0:  # nan passes `< 0`
             raise ConfigError(
                 f"z_loss_weight must be non-negative; received z_loss_weight={self.z_loss_weight!r}"
             )
@@ -248,6 +248,14 @@ class ModelConfig:
 
 def field_names():
     return [f.name for f in dataclasses.fields(ModelConfig)]
+
+
+def _finite(value):
+    """A finite int or float, not a bool (True is not a dropout rate). Every int is finite, and
+    one too large for a float would make `math.isfinite` raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _as_enum(field, value, enum_type):

@@ -87,11 +87,15 @@ class Decoder:
     def __init__(self, model, sampler, batch_size, prompt_length, max_length, use_cache=True,
                  streaming=False, stop_token_id=None):
         limit = model.config.max_sequence_length
+        if prompt_length < 1:
+            raise ZooError("the prompt must hold at least one token")
+        if prompt_length >= limit:  # no room left for even one new token
+            than = "more than" if prompt_length > limit else "all of"
+            raise ZooError(f"the prompt alone has {prompt_length} tokens, {than} the model's "
+                           f"context of {limit} tokens; shorten it to at most {limit - 1}")
         if max_length > limit:
             raise ZooError(f"prompt ({prompt_length} tokens) plus new tokens exceed the model's "
                            f"context of {limit} tokens; ask for at most {limit - prompt_length}")
-        if prompt_length < 1:
-            raise ZooError("the prompt must hold at least one token")
         self.model = model
         self.sampler = sampler
         self.shape = (batch_size, prompt_length, max_length)

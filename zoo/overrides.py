@@ -1,11 +1,14 @@
 """`key=value` overrides (the CLI's `--set`), split between model and training fields.
 
 Values are read as JSON where they parse (`3`, `1e-3`, `true`, `null`), otherwise as strings;
-`attention_pattern=dense,local` becomes a tuple.
+`attention_pattern=dense,local` becomes a tuple. JSON's non-finite numbers (`1e999` reads as
+infinity; `NaN`, `Infinity`) are refused, and each training value is checked against its field
+(`TrainingRecipe.check_field`) as it is parsed, so a bad `--set` fails before anything runs.
 """
 
 import dataclasses
 import json
+import math
 
 from zoo.config import ModelConfig
 from zoo.errors import ZooError, unknown
@@ -18,8 +21,18 @@ TRAINING_FIELDS = [f.name for f in dataclasses.fields(TrainingRecipe)]
 def parse_value(key, text):
     if key == "attention_pattern":
         return tuple(part.strip() for part in text.split(",") if part.strip())
+
+    def finite(number):
+        value = float(number)
+        if not math.isfinite(value):
+            raise ZooError(f"{key} must be a finite number; received {text!r}")
+        return value
+
+    def constant(name):  # NaN, Infinity, -Infinity: Python's json accepts them, JSON does not
+        raise ZooError(f"{key} must be a finite number; received {text!r}")
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=finite, parse_constant=constant)
     except json.JSONDecodeError:
         return text
 
@@ -37,22 +50,31 @@ def parse_overrides(pairs):
             key, sep, text = pair.partition("=")
             if not sep or not key.strip():
                 raise ZooError(f"--set takes key=value; received {pair!r}")
-            items.append((key.strip(), parse_value(key.strip(), text.strip())))
+            key = key.strip()
+            _check_known(key)  # before the value, so a misspelt key is named as such
+            items.append((key, parse_value(key, text.strip())))
     model, training = {}, {}
     for key, value in items:
+        _check_known(key)
         if key in MODEL_FIELDS:
             model[key] = value
-        elif key in TRAINING_FIELDS:
-            training[key] = value
         else:
-            raise unknown("field", key, MODEL_FIELDS + TRAINING_FIELDS)
+            TrainingRecipe.check_field(key, value)  # a ConfigError naming the field and value
+            training[key] = value
     return model, training
+
+
+def _check_known(key):
+    if key not in MODEL_FIELDS and key not in TRAINING_FIELDS:
+        raise unknown("field", key, MODEL_FIELDS + TRAINING_FIELDS)
 
 
 def apply_training_overrides(training, overrides):
     if not overrides:
         return training
     try:
-        return dataclasses.replace(training, **overrides)
+        return dataclasses.replace(training, **overrides)  # __post_init__ checks every field
+    except ZooError:
+        raise  # already names the field and the value
     except (TypeError, ValueError) as error:
         raise ZooError(f"bad training override: {error}") from None

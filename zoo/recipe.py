@@ -7,6 +7,9 @@ Recipes are data: each file in `recipes/` lists `Recipe` values, and adding a mo
 
 import dataclasses
 import enum
+import math
+import numbers
+import typing
 from typing import Optional
 
 from zoo.config import ModelConfig
@@ -64,19 +67,39 @@ class TrainingRecipe:
     allocation: Allocation = Allocation.FIXED
 
     def __post_init__(self):
-        # Accept enum values as strings (overrides from the command line and from JSON).
-        for field, enum_type in (("optimizer", Optimizer), ("schedule", Schedule),
-                                 ("tokenizer", Tokenizer), ("allocation", Allocation)):
-            value = getattr(self, field)
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, self.check_field(field.name,
+                                                                  getattr(self, field.name)))
+
+    @classmethod
+    def check_field(cls, name, value):
+        """`value` as field `name` holds it (enum strings become enums), or a `ConfigError`
+        naming the field and the value. Numeric fields are checked by their declared type (int:
+        an integer, or a float with an integral value such as JSON's 1e6, never 1.5 or a bool;
+        float: any finite int or float, never a bool; Optional: also None) and by the range
+        their meaning allows (`_RANGES`). `__post_init__` applies this to every field, and
+        `zoo.overrides` to each `--set` value as it is parsed."""
+        declared = _DECLARED[name]
+        optional = type(None) in typing.get_args(declared)
+        kind = next((t for t in typing.get_args(declared) if t is not type(None)), declared)
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
             try:
-                object.__setattr__(self, field, enum_type(value))
+                return kind(value)
             except ValueError:
-                choices = ", ".join(e.value for e in enum_type)
+                choices = ", ".join(e.value for e in kind)
                 raise ConfigError(
-                    f"{field} must be one of {choices}; received {field}={value!r}"
+                    f"{name} must be one of {choices}; received {name}={value!r}"
                 ) from None
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be positive; received {self.learning_rate!r}")
+        if value is None and optional:
+            return value
+        allowed, words = _RANGES[name]
+        integral = kind is int
+        number = _as_number(value, integral)
+        if number is None or not allowed(number):
+            what = words.format("integer" if integral else "number")
+            raise ConfigError(f"{name} must be {what}{' or null' if optional else ''}; "
+                              f"received {value!r}")
+        return number
 
     @classmethod
     def from_dict(cls, data):
@@ -88,6 +111,50 @@ class TrainingRecipe:
             for f in dataclasses.fields(self)
             for v in [getattr(self, f.name)]
         }
+
+
+def _as_number(value, integral):
+    """`value` if it is a finite number (an integer, if `integral`), else None. Bools are not
+    numbers here (True is not a learning rate); a float with an integral value counts as an
+    integer (1e6 from JSON, 1.4 * 10**12 in a recipe; never 1.5) and is returned as an int."""
+    if isinstance(value, (bool, enum.Enum)) or not isinstance(value, numbers.Real):
+        return None
+    if isinstance(value, numbers.Integral):
+        return value
+    if not math.isfinite(value):
+        return None
+    if integral:
+        return int(value) if float(value).is_integer() else None
+    return value
+
+
+def _positive(v):
+    return v > 0
+
+
+def _non_negative(v):
+    return v >= 0
+
+
+def _below_one(v):
+    return 0 <= v < 1
+
+
+# What each numeric field's meaning allows, and how to say so ("{}" is "integer" or "number").
+_RANGES = {
+    "learning_rate": (_positive, "a positive {}"),  # the peak rate
+    "beta_1": (_below_one, "a {} in [0, 1)"),  # first-moment decay
+    "beta_2": (_below_one, "a {} in [0, 1)"),  # second-moment decay (None: `beta_2_decay`)
+    "epsilon": (_positive, "a positive {}"),  # keeps the update's denominator off zero
+    "weight_decay": (_non_negative, "a non-negative {}"),
+    "warmup_steps": (_non_negative, "a non-negative {}"),  # 0: no warmup
+    "final_learning_rate_fraction": (lambda v: 0 <= v <= 1, "a {} in [0, 1]"),  # of the peak
+    "clip_norm": (_positive, "a positive {}"),  # None: no clipping
+    "batch_tokens": (_positive, "a positive {}"),
+    "training_tokens": (_positive, "a positive {}"),  # None: unpublished
+    "beta_2_decay": (lambda v: v < 0, "a negative {}"),  # β2 = 1 - step^d rises to 1 only if d < 0
+}
+_DECLARED = {f.name: f.type for f in dataclasses.fields(TrainingRecipe)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

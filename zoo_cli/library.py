@@ -8,6 +8,7 @@ except that known start-up chatter, so real warnings and errors still reach the 
 """
 
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -21,10 +22,39 @@ _STARTUP_NOISE = re.compile(
 )
 
 
+class BackendError(Exception):
+    """$KERAS_BACKEND names a backend Keras cannot start on here: a user error, found before
+    `import zoo` (which imports Keras, whose own failure would be a traceback)."""
+
+
+def backend_problem(backend, source="--backend"):
+    """Why Keras cannot start on `backend` (named by `source`: --backend or KERAS_BACKEND), or
+    None. Checked without importing Keras, so the error comes before Keras's own traceback."""
+    # The CLI's mirror of `zoo.run_config.Backend` (and `zoo.training.distribution.BACKENDS`):
+    # any module of `zoo` imports the package, and so Keras, so the names cannot come from there.
+    from zoo_cli.run_options import Backend
+
+    names = [b.value for b in Backend]
+    if backend not in names:
+        return f"{source} must be one of {', '.join(names)}; received {backend!r}"
+    if backend == "jax" and importlib.util.find_spec("jax") is None:
+        asked = f"{source}={backend}" if source == "KERAS_BACKEND" else f"{source} {backend}"
+        return f"{asked} needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)"
+    return None
+
+
 def load_zoo():
-    """The `zoo` module, imported with TensorFlow's start-up INFO lines filtered from stderr."""
+    """The `zoo` module, imported with TensorFlow's start-up INFO lines filtered from stderr.
+
+    Raises `BackendError` first if $KERAS_BACKEND names a backend Keras cannot start on.
+    """
     if "zoo" in sys.modules:
         return sys.modules["zoo"]
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend:  # unset or empty: Keras's default, TensorFlow
+        problem = backend_problem(backend, "KERAS_BACKEND")
+        if problem:
+            raise BackendError(problem)
     try:
         fd = sys.__stderr__.fileno()
     except (AttributeError, OSError, ValueError):  # no real stderr (embedded interpreters)

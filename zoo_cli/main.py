@@ -9,12 +9,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import typer  # noqa: E402
 
 from zoo_cli import bench, compare, generate, importing, models, runs, training  # noqa: E402
+from zoo_cli.output import OneLineUsageErrors  # noqa: E402
 
 app = typer.Typer(
     name="zoo",
     help="The decoder-only language models of 2019–2023: inspect, train and compare them.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=OneLineUsageErrors,  # usage errors as one line `error: ...`, exit 2 (design guide)
+    pretty_exceptions_enable=False,  # a bug's traceback is Python's own, not a rich panel
 )
 app.add_typer(models.app)  # zoo list, zoo info
 app.add_typer(training.app)  # zoo train

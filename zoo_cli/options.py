@@ -5,7 +5,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from zoo_cli.library import load_zoo
+from zoo_cli.library import BackendError, backend_problem, load_zoo
 
 
 class Scale(str, enum.Enum):
@@ -17,13 +17,20 @@ class Scale(str, enum.Enum):
 
 
 def _complete_model(incomplete: str):
-    zoo = load_zoo()
+    try:
+        zoo = load_zoo()
+    except BackendError:  # completion stays silent; the command itself will say why
+        return []
     names = [r.name for r in zoo.list_recipes()] + zoo.list_families()
     return [n for n in names if n.startswith(incomplete.lower())]
 
 
 def _complete_family(incomplete: str):
-    return [f for f in load_zoo().list_families() if f.startswith(incomplete.lower())]
+    try:
+        families = load_zoo().list_families()
+    except BackendError:
+        return []
+    return [f for f in families if f.startswith(incomplete.lower())]
 
 
 Json = Annotated[
@@ -80,8 +87,17 @@ Backend = Annotated[
 
 
 def use_backend(backend):
-    """Choose the Keras backend before `zoo` (and so Keras) is imported."""
+    """Choose the Keras backend before `zoo` (and so Keras) is imported.
+
+    An unknown backend, or one that is not installed, is a user error: one line and exit 2,
+    before anything imports Keras (whose own import would fail with a traceback).
+    """
     import os
 
+    from zoo_cli.output import fail
+
     if backend:
-        os.environ["KERAS_BACKEND"] = backend  # validated by zoo, with a one-line error
+        problem = backend_problem(backend, "--backend")
+        if problem:
+            fail(problem)
+        os.environ["KERAS_BACKEND"] = backend

@@ -5,15 +5,17 @@ exit status 2, no traceback. Bugs are not `ZooError`s and keep their tracebacks.
 """
 
 import contextlib
+import errno
 import functools
 import json
 import os
 import sys
 
 import typer
+import typer.core
 from rich.console import Console
 
-from zoo_cli.library import load_zoo
+from zoo_cli.library import BackendError, load_zoo
 
 USAGE_ERROR = 2
 FALLBACK_WIDTH = 120  # when no terminal is attached (pipes, files, tests) and COLUMNS is unset
@@ -51,12 +53,61 @@ def fail(message):
 
 @contextlib.contextmanager
 def user_errors():
-    """Turn any `zoo.ZooError` raised inside into `error: <message>` on stderr and exit 2."""
-    zoo = load_zoo()
+    """Turn any `zoo.ZooError` raised inside into `error: <message>` on stderr and exit 2.
+
+    So too an `OSError` (a read-only or full disk, a file where a directory is wanted): the
+    user fixes those, so they are named with their path and the system's reason, not traced.
+    A broken pipe (`zoo runs | head`) is left to Typer, which exits quietly.
+    """
+    try:
+        zoo = load_zoo()
+    except BackendError as error:  # $KERAS_BACKEND, checked before Keras is imported
+        fail(error)
     try:
         yield zoo
     except zoo.ZooError as error:
         fail(error)
+    except OSError as error:
+        if error.errno == errno.EPIPE:
+            raise
+        fail(os_error_reason(error))
+
+
+def os_error_reason(error):
+    """'PATH: Reason' for an `OSError`, e.g. 'results/run: Read-only file system'."""
+    reason = error.strerror or str(error) or type(error).__name__
+    paths = [os.fsdecode(p) if isinstance(p, (bytes, os.PathLike)) else str(p)
+             for p in (error.filename, error.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
+
+
+class OneLineUsageErrors(typer.core.TyperGroup):
+    """The app's group: click's usage errors (a bad option value, a missing argument, an unknown
+    option, command or choice) as one line, `error: <click's message>`, exit status 2, instead of
+    Typer's usage line, hint and boxed message. `--help` and `zoo` alone (help) are unchanged.
+
+    Typer 0.29 renders these in `typer.core._main`, which catches its vendored click's
+    `ClickException` around `make_context` and `invoke`; catching them here, one level inside,
+    turns them into `typer.Exit`, which `_main` passes on as the exit status.
+    """
+
+    def make_context(self, *args, **kwargs):
+        with _one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _one_line_usage_errors():
+    try:
+        yield
+    except typer.TyperException as error:  # typer's click.ClickException and its subclasses
+        if type(error).__name__ == "NoArgsIsHelpError":  # `zoo` alone: Typer prints the help
+            raise
+        fail(error.format_message())
 
 
 def handles_user_errors(command):
