@@ -7,7 +7,8 @@
 Betas, epsilon and global-norm clipping come from the recipe; the schedule from
 `zoo.training.schedules.make_schedule`. Weight decay applies to matmul kernels only
 (`zoo.training.weight_decay.is_decayed`); for ADAFACTOR it is PaLM's dynamic lr² decay, matched
-at the peak (`_adafactor_weight_decay`).
+at the peak (`_adafactor_weight_decay`). `spike_guard` wraps any of them in
+`zoo.training.spike_guard.SpikeGuard`, which skips updates whose gradient norm is a spike.
 """
 
 import keras
@@ -17,6 +18,7 @@ from zoo.errors import ConfigError
 from zoo.recipe import Optimizer
 from zoo.training.adafactor import UnfactoredAdafactor
 from zoo.training.schedules import UpdateStepSchedule, describe_schedule, make_schedule
+from zoo.training.spike_guard import SpikeGuard
 from zoo.training.weight_decay import MatrixWeightDecay
 
 
@@ -27,7 +29,8 @@ class MaskedAdamW(MatrixWeightDecay, keras.optimizers.AdamW):
 
 
 def make_optimizer(
-    recipe, total_steps, model=None, learning_rate=None, gradient_accumulation_steps=None
+    recipe, total_steps, model=None, learning_rate=None, gradient_accumulation_steps=None,
+    spike_guard=None,
 ):
     """The optimizer of `recipe` for a run of `total_steps` applied updates.
 
@@ -41,6 +44,10 @@ def make_optimizer(
         gradient_accumulation_steps: micro-batches averaged into each update (None or 1: none).
             Passed to Keras's argument of the same name; `optimizer.iterations` then counts
             applied updates, and the schedule is wrapped so it does too.
+
+        spike_guard: None or False for none; True for a `SpikeGuard` with its defaults; or a
+            dict of `SpikeGuard` arguments (`threshold`, `window`, `min_history`). The guard
+            wraps the recipe's optimizer and skips updates whose gradient norm is a spike.
 
     Returns:
         An unbuilt `keras.optimizers.Optimizer`; `describe_optimizer` says what it is.
@@ -97,7 +104,17 @@ def make_optimizer(
 
     if model is not None and isinstance(optimizer, MatrixWeightDecay):
         optimizer.mask_weight_decay(model.trainable_variables)
-    return optimizer
+    if spike_guard is None or spike_guard is False:
+        return optimizer
+    if spike_guard is True:
+        spike_guard = {}
+    if not isinstance(spike_guard, dict):
+        raise ConfigError("spike_guard must be None, a bool or a dict of SpikeGuard arguments; "
+                          f"received spike_guard={spike_guard!r}")
+    try:
+        return SpikeGuard(optimizer, **spike_guard)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"spike_guard={spike_guard!r}: {error}") from None
 
 
 def _beta_2(recipe):
@@ -126,6 +143,9 @@ def describe_optimizer(optimizer, variables=None):
     `variables` (default: those the optimizer was built on) are counted into decayed and
     excluded; the counts are left out when neither is available.
     """
+    guard = optimizer if isinstance(optimizer, SpikeGuard) else None
+    if guard is not None:
+        optimizer = guard.inner_optimizer
     config = optimizer.get_config()
     out = {
         "optimizer": type(optimizer).__name__,
@@ -147,9 +167,13 @@ def describe_optimizer(optimizer, variables=None):
         )
         out["decayed_variables"] = int(decayed)
         out["excluded_variables"] = len(variables) - int(decayed)
+    if guard is not None:
+        out["spike_guard"] = {"threshold": guard.threshold, "window": guard.window,
+                              "min_history": guard.min_history}
     return out
 
 
 def current_learning_rate(optimizer):
     """The rate the optimizer's next update will use, as a Python float."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # through SpikeGuard
     return float(ops.convert_to_numpy(optimizer.learning_rate))
