@@ -143,6 +143,36 @@ def test_loaded_model_keeps_its_config(tmp_path):
     assert restored.config == model.config
 
 
+def test_every_constructor_argument_survives_a_keras_round_trip(tmp_path):
+    """config, dtype policy, name and trainable all come back from `.keras`, not just config."""
+    config = zoo.resolve_config("llama-nano", num_layers=1, hidden_dim=24, head_dim=6,
+                                num_key_value_heads=2, dropout=0.1, norm_epsilon=1e-4)
+    model = zoo.DecoderLM(config, dtype="mixed_bfloat16", name="guarded_lm", trainable=False)
+    assert model.dtype_policy.name == "mixed_bfloat16"  # set on the model, not only its layers
+    saved = model.get_config()
+    assert set(saved) == {"config", "dtype", "name", "trainable"}  # no functional graph config
+    model.save(tmp_path / "m.keras")
+
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    assert isinstance(restored, zoo.DecoderLM)
+    assert restored.get_config() == saved
+    assert restored.config == config
+    assert restored.name == "guarded_lm" and restored.trainable is False
+    assert restored.dtype_policy.name == "mixed_bfloat16"
+    assert restored.compute_dtype == "bfloat16" and restored.variable_dtype == "float32"
+    assert {v.dtype for v in restored.weights} == {"float32"}
+    assert restored.trainable_weights == []
+    assert keras.backend.standardize_dtype(restored.empty_cache(1, 4).dtype) == "bfloat16"
+    x = tokens(config, length=9)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored(x)),
+                                  keras.ops.convert_to_numpy(model(x)))
+    for a, b in zip(model.weights, restored.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    # A config written before the dtype was saved still loads, with the default policy.
+    old = zoo.DecoderLM.from_config({"config": config.to_dict(), "name": "old", "trainable": True})
+    assert old.dtype_policy.name == keras.config.dtype_policy().name
+
+
 # Between them these cover every layer variant: learned/rotary/relative positions, both norms,
 # both feed-forwards, MHA/MQA/GQA, dense and banded (with relative logits), serial and parallel.
 JAX_CASES = {

@@ -67,7 +67,11 @@ class DecoderLM(PerReplicaXLA, keras.Model):
         for block in blocks:
             x = block(x)
         _, logits = _output_head(config, final_norm, token_embedding, x)  # (b, t, V)
-        super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
+        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+        if dtype is not None:
+            # Functional.__init__ drops `dtype`; set the model's own policy as keras-hub's
+            # Backbone does, so `compute_dtype` (the cache) and `get_config` carry it.
+            self.dtype_policy = keras.dtype_policies.get(dtype)
 
         # === Config ===
         self.config = config
@@ -108,10 +112,22 @@ class DecoderLM(PerReplicaXLA, keras.Model):
         return logits, hidden, keras.ops.stack(caches, axis=1)
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, "trainable": self.trainable}
+        # `__init__(config, dtype=None, **kwargs)` is not a functional-style constructor, so
+        # Functional.get_config falls through to Layer.get_config: name, trainable and the
+        # serialised dtype policy, never the layer graph (the graph is rebuilt from `config`).
+        # keras-hub's Backbone writes the same keys by hand because its `*args, **kwargs`
+        # constructor would get the graph; the guard below keeps that from happening here.
+        base = super().get_config()
+        if "layers" in base:  # a functional graph config: keep only what __init__ accepts
+            base = {"name": self.name, "trainable": self.trainable,
+                    "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+        return {**base, "config": self.config.to_dict()}
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):  # a serialised DTypePolicy, as keras-hub does
+            config["dtype"] = keras.dtype_policies.get(config["dtype"])
         return cls(**config)
 
 
