@@ -21,10 +21,12 @@ from zoo.generation import Generation, generate, generate_tokens, load_for_gener
 from zoo.importing import import_checkpoint
 from zoo.model import DecoderLM, build
 from zoo.recipe import Recipe, TrainingRecipe
+from zoo.run_config import RunConfig, RunConfigError
 from zoo.registry import get_recipe, list_families, list_recipes, resolve_config
 from zoo.training import (
     benchmark_pipeline,
     Reporter,
+    RunFailed,
     RunRecord,
     export_model,
     find_run,
@@ -51,6 +53,9 @@ __all__ = [
     "TrainingRecipe",
     "UnknownNameError",
     "Reporter",
+    "RunConfig",
+    "RunConfigError",
+    "RunFailed",
     "RunRecord",
     "ZooError",
     "architecture_card",

@@ -6,13 +6,18 @@ old file or the new one, never half of either.
 """
 
 import contextlib
+import itertools
 import json
+import math
 import os
 import pathlib
 import shutil
 import tempfile
 
+from zoo.errors import ZooError
 
+PARTIAL_PREFIX = ".partial."  # every temporary name starts with "." (see `remove_partials`)
+_SERIAL = itertools.count()
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -23,7 +28,11 @@ def cache_dir(*parts):
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "zoo"
     )
     path = pathlib.Path(root, *parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ZooError(f"cannot create the cache directory {path} ({error.strerror}); set "
+                       "ZOO_CACHE to a writable directory") from None
     return path
 
 
@@ -35,9 +44,10 @@ def atomic_path(path):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        yield pathlib.Path(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; results are not
-        os.replace(tmp, path)
+        with _naming(path):
+            yield pathlib.Path(tmp)
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; results are not
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -53,7 +63,29 @@ def atomic_write_text(path, text):
 
 
 def atomic_write_json(path, obj):
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path, json_text(obj))
+
+
+def json_text(obj, indent=2):
+    """Strict JSON of `obj` (no NaN or Infinity, which JSON does not have): non-finite floats
+    become null, and a dict gains `"non_finite": [their paths]` to say so."""
+    clean, paths = finite(obj)
+    if paths and isinstance(clean, dict):
+        clean["non_finite"] = paths
+    return json.dumps(clean, indent=indent, allow_nan=False, default=str) + "\n"
+
+
+def finite(obj, path=""):
+    """(`obj` with every non-finite float replaced by None, the dotted paths replaced)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None, [path or "."]
+    if isinstance(obj, dict):
+        items = [(k, finite(v, f"{path}.{k}" if path else str(k))) for k, v in obj.items()]
+        return {k: v for k, (v, _) in items}, [p for _, (_, ps) in items for p in ps]
+    if isinstance(obj, (list, tuple)):
+        items = [finite(v, f"{path}[{i}]") for i, v in enumerate(obj)]
+        return [v for v, _ in items], [p for _, ps in items for p in ps]
+    return obj, []
 
 
 @contextlib.contextmanager
@@ -61,7 +93,7 @@ def atomic_directory(path):
     """Yield a temporary directory beside `path`; it replaces `path` only if the block succeeds."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes directories private
@@ -77,14 +109,47 @@ def atomic_save(path, save):
     """Call `save(temporary_path)`, then move the result onto `path`.
 
     For writers that insist on their own file handling (Keras's `model.save`, `save_weights`);
-    the temporary name keeps `path`'s suffixes, which is how Keras chooses the format.
+    the temporary name keeps `path`'s suffixes, which is how Keras chooses the format, and is
+    unique per process and call, so two writers never share a temporary file.
     """
     path = pathlib.Path(path)
-    tmp = path.with_name(f".partial.{path.name}")
+    tmp = path.with_name(f"{PARTIAL_PREFIX}{os.getpid()}.{next(_SERIAL)}.{path.name}")
     try:
-        save(tmp)
-        os.replace(tmp, path)
+        with _naming(path):
+            save(tmp)
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+@contextlib.contextmanager
+def _naming(path):
+    """Re-raise an OSError about a temporary file as one about `path`, the file being written
+    (a full disk's ENOSPC from write() names no file at all)."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno is None:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from error
+
+
+def remove_partials(directory):
+    """Delete the temporary files and directories a killed writer left in `directory`.
+
+    Only names this module makes (a leading "." and a `.tmp` suffix, or the `.partial.` prefix)
+    are touched; call it only while holding the directory's lock (`zoo.training.store`).
+    """
+    removed = []
+    for path in pathlib.Path(directory).glob(".*"):
+        if not (path.name.startswith(PARTIAL_PREFIX) or path.name.endswith(".tmp")):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path.name)
+    return removed
+

@@ -6,8 +6,10 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zoo_cli import options
+from zoo_cli import options, run_options
 from zoo_cli.output import console, human, optional, print_json, scientific, user_errors
+from zoo_cli.run_options import Precision, TokenizerMode
+from zoo_cli.training import RUN_FAILED
 
 app = typer.Typer()
 
@@ -18,7 +20,7 @@ def compare(
                                              "gpt2,llama (the first is the reference row).")],
     budget: Annotated[Optional[float], typer.Option(
         help="Training FLOPs per model (6N + 12·L·H·Q·T per token); default 1.5e13.")] = None,
-    data: Annotated[str, typer.Option(help="Corpus, as for zoo train.")] = "shakespeare",
+    data: run_options.Data = "shakespeare",
     seeds: Annotated[int, typer.Option(help="Seeds per model; the table shows the spread.")] = 1,
     ablate: Annotated[Optional[str], typer.Option(
         help="One variant per change of the single base model: 'position=learned,"
@@ -27,12 +29,18 @@ def compare(
     tune_lr: Annotated[bool, typer.Option(
         help="Sweep the peak learning rate (×1/3, ×1, ×3) per model at a quarter of the budget, "
              "by training loss, and compare each at its best.")] = False,
-    tokenizer: Annotated[str, typer.Option(
-        help="shared (one byte-level BPE for all; default) or native.")] = "shared",
+    tokenizer: Annotated[TokenizerMode, typer.Option(
+        help="shared (one byte-level BPE for all; default) or native.")] = TokenizerMode.SHARED,
+    precision: run_options.PrecisionOption = Precision.FLOAT32,
+    batch_size: run_options.BatchSize = None,
+    grad_accum: run_options.GradAccum = 1,
+    eval_interval: run_options.EvalInterval = None,
+    patience: run_options.Patience = None,
+    spike_guard: run_options.SpikeGuard = True,
     plot: Annotated[Optional[str], typer.Option(
         help="Write validation loss against FLOPs to this .png/.svg/.pdf.")] = None,
-    strategy: options.Strategy = None,
-    backend: options.Backend = None,
+    strategy: run_options.StrategyOption = None,
+    backend: run_options.BackendOption = None,
     json: options.Json = False,
 ):
     """Train each model at the same FLOPs budget on the same data and tokenizer, and compare.
@@ -41,18 +49,25 @@ def compare(
     a repeated comparison is instant. Chinchilla's recipe resizes its model to ~20 tokens per
     parameter for the budget; the other recipes keep their size and spend it on tokens.
     """
-    options.use_backend(backend)
-    with user_errors() as zoo:
+    options.use_backend(run_options.backend_name(backend))
+    fields = run_options.values(
+        data=data, tokenizer=tokenizer, precision=precision, batch_size=batch_size,
+        gradient_accumulation=grad_accum, eval_interval=eval_interval, patience=patience,
+        spike_guard=spike_guard, strategy=strategy, backend=backend)
+    with user_errors() as zoo, run_options.flags_for_fields(zoo):
         if plot:
             from zoo.compare.plot import check_plot_path
 
             check_plot_path(plot)  # before hours of training, not after
         display = _ComparisonProgress(console(stderr=json))
         with display:
-            result = zoo.compare(models, budget=budget, data=data, seeds=seeds, ablate=ablate,
-                                 overrides=set_ or (), tune_lr=tune_lr, tokenizer=tokenizer,
-                                 reporter=display, strategy=strategy or "auto",
-                                 backend=backend)  # fmt: skip
+            try:
+                result = zoo.compare(models, budget=budget, seeds=seeds, ablate=ablate,
+                                     overrides=set_ or (), tune_lr=tune_lr, reporter=display,
+                                     **fields)  # fmt: skip
+            except zoo.RunFailed as failure:
+                typer.echo(f"error: {failure}", err=True)
+                raise typer.Exit(RUN_FAILED) from None
         if plot:
             zoo.plot_comparison(result, plot)
     if json:

@@ -4,19 +4,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from zoo_cli import options
+from zoo_cli import options, run_options
 from zoo_cli.output import console, human, user_errors
 from zoo_cli.progress import RichReporter
+from zoo_cli.run_options import Precision, TokenizerMode
 
 app = typer.Typer()
+
+RUN_FAILED = 3  # valid input, but training could not go on (non-finite loss); 2 is bad input
 
 
 @app.command("train")
 def train(
     name: options.ModelName,
-    data: Annotated[str, typer.Option(help="shakespeare, a path/dir/glob of .txt/.md/.jsonl, "
-                                           "tokens:PATH (nanoGPT/llm.c .bin, .npy) or hf:NAME")
-                    ] = "shakespeare",
+    data: run_options.Data = "shakespeare",
     tokens: Annotated[Optional[float], typer.Option(help="Budget in training tokens.")] = None,
     flops: Annotated[Optional[float], typer.Option(help="Budget in FLOPs (6N + 12·L·H·Q·T per "
                                                         "token).")] = None,
@@ -24,43 +25,51 @@ def train(
         help="Budget as a multiple of 20 tokens per parameter.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Budget in optimizer steps.")] = None,
     set_: options.Overrides = None,
-    precision: Annotated[str, typer.Option(help="float32 or mixed_bfloat16.")] = "float32",
-    tokenizer: Annotated[str, typer.Option(
-        help="native (the paper's kind) or shared (byte-level BPE for every model).")] = "native",
-    batch_size: Annotated[Optional[int], typer.Option(
-        help="Sequences per optimizer step (default: the recipe's batch).")] = None,
-    grad_accum: Annotated[int, typer.Option(
-        help="Split each batch into this many micro-batches (gradient accumulation).")] = 1,
-    eval_interval: Annotated[Optional[int], typer.Option(
-        help="Steps between evaluations and checkpoints (default: a tenth of the run).")] = None,
-    patience: Annotated[Optional[int], typer.Option(
-        help="Stop after this many evaluations without improvement; restore the best.")] = None,
+    precision: run_options.PrecisionOption = Precision.FLOAT32,
+    tokenizer: Annotated[TokenizerMode, typer.Option(
+        help="native (the paper's kind) or shared (byte-level BPE for every model).")
+    ] = TokenizerMode.NATIVE,
+    batch_size: run_options.BatchSize = None,
+    grad_accum: run_options.GradAccum = 1,
+    eval_interval: run_options.EvalInterval = None,
+    patience: run_options.Patience = None,
+    spike_guard: run_options.SpikeGuard = True,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and data order.")] = 0,
     out: Annotated[Optional[str], typer.Option(help="Run directory (default results/<run-id>).")
                    ] = None,
     resume: Annotated[bool, typer.Option(
-        help="Continue the unfinished run in --out (or the latest one of NAME).")] = False,
+        help="Continue the unfinished run in --out (or the latest one of NAME) exactly as it "
+             "was configured; a run stopped before its first checkpoint restarts.")] = False,
     init_from: Annotated[Optional[str], typer.Option(
         help="Start from the weights of a run or a .keras file.")] = None,
-    strategy: options.Strategy = None,
-    backend: options.Backend = None,
+    strategy: run_options.StrategyOption = None,
+    backend: run_options.BackendOption = None,
 ):
-    """Train a preset on a corpus within a stated budget; the record lands in results/<run-id>/."""
-    options.use_backend(backend)
-    with user_errors() as zoo:
+    """Train a preset on a corpus within a stated budget; the record lands in results/<run-id>/.
+
+    Exit status: 0 done, 2 bad input (nothing written), 3 training diverged (the last finite
+    checkpoint is kept).
+    """
+    options.use_backend(run_options.backend_name(backend))
+    fields = run_options.values(
+        data=data, tokens=tokens, flops=flops, chinchilla=chinchilla, steps=steps,
+        precision=precision, tokenizer=tokenizer, batch_size=batch_size,
+        gradient_accumulation=grad_accum, eval_interval=eval_interval, patience=patience,
+        spike_guard=spike_guard, seed=seed, init_from=init_from, strategy=strategy,
+        backend=backend,
+    )  # fmt: skip
+    if resume:  # only what the user changed from the defaults: the rest is the recorded run's
+        defaults = dict(data="shakespeare", precision="float32", tokenizer="native",
+                        gradient_accumulation=1, spike_guard=True, seed=0)
+        fields = {k: v for k, v in fields.items() if defaults.get(k, None) != v}
+    with user_errors() as zoo, run_options.flags_for_fields(zoo):
         reporter = RichReporter(console())
-        with reporter:
-            record = zoo.train(
-                name, data=data, tokens=_int(tokens), flops=flops, chinchilla=chinchilla,
-                steps=steps, overrides=set_ or (), precision=precision, tokenizer=tokenizer,
-                seed=seed, batch_size=batch_size, eval_interval=eval_interval,
-                gradient_accumulation=grad_accum, patience=patience, out=out, resume=resume,
-                init_from=init_from, reporter=reporter, strategy=strategy, backend=backend,
-            )  # fmt: skip
+        try:
+            with reporter:
+                record = zoo.train(name, overrides=set_ or (), out=out, resume=resume,
+                                   reporter=reporter, **fields)
+        except zoo.RunFailed as failure:
+            typer.echo(f"error: {failure}", err=True)
+            raise typer.Exit(RUN_FAILED) from None
     console().print(f"run written to [bold]{record.path}[/]  (model.keras, metrics.jsonl, "
                     f"summary.json; {human(record.summary()['params'])} parameters)")
-
-
-def _int(value):
-    return None if value is None else int(value)
-

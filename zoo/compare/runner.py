@@ -21,7 +21,8 @@ from zoo.recipe import Allocation
 from zoo.registry import get_recipe
 from zoo.training.loop import Reporter, mean_of_present
 from zoo.training.records import list_runs, results_root
-from zoo.training.trainer import plan_run, resume_run, train
+from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
+from zoo.training.trainer import plan_run, resume_run, run_config, train
 
 DEFAULT_BUDGET = 1.5e13  # FLOPs: about one default `zoo train <family>-small` run
 LR_GRID = (1 / 3, 1.0, 3.0)  # multiples of the recipe's peak rate tried by --tune-lr
@@ -46,15 +47,31 @@ class ComparisonReporter(Reporter):
         """Run `index` of `count` starts; status is 'reused', 'resumed' or 'training'."""
 
 
-def compare(models, *, budget=None, data="shakespeare", seeds=1, ablate=None, overrides=(),
-            tune_lr=False, tokenizer="shared", reporter=None, strategy="auto", backend=None):
-    """Train (or reuse) each model at an equal FLOPs budget; returns the comparison as a dict."""
+def compare(models, *, budget=None, seeds=1, ablate=None, overrides=(), tune_lr=False,
+            reporter=None, run=None, **fields):
+    """Train (or reuse) each model at an equal FLOPs budget; returns the comparison as a dict.
+
+    `run` (a `RunConfig`) and `fields` set the run options every model shares: data, tokenizer
+    (default shared), precision, batch_size, gradient_accumulation, eval_interval, patience,
+    spike_guard, strategy, backend. The budget is `budget` and the seeds are 0 .. seeds - 1.
+    """
     reporter = reporter or ComparisonReporter()
-    budget = DEFAULT_BUDGET if budget is None else float(budget)
-    if not budget > 0:
-        raise ZooError(f"--budget must be positive; received {budget}")
-    if not isinstance(seeds, int) or seeds < 1:
-        raise ZooError(f"--seeds must be at least 1; received {seeds}")
+    budget = DEFAULT_BUDGET if budget is None else budget
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) \
+            or not math.isfinite(budget) or not budget > 0:
+        raise ZooError(f"budget must be a positive, finite number of FLOPs; received {budget!r}")
+    budget = float(budget)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ZooError(f"seeds must be at least 1; received {seeds!r}")
+    if run is None:
+        fields.setdefault("tokenizer", "shared")  # one tokenizer for all: equal footing
+    base = run_config(run, **fields)
+    fixed = sorted(set(BUDGET_FIELDS + ("seed", "init_from")) & {
+        k for k, v in base.to_dict().items() if v != RunConfig.__dataclass_fields__[k].default})
+    if fixed:
+        raise RunConfigError(fixed[0], "is set by the comparison itself (budget, seeds); it "
+                                       "cannot be given")
+    base = base.replace(flops=budget)
     names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models)
              if m.strip()]  # fmt: skip
     if not names:
@@ -72,24 +89,22 @@ def compare(models, *, budget=None, data="shakespeare", seeds=1, ablate=None, ov
         for changes in variants:
             entries.append(Entry(variant_label(recipe.name, changes), recipe.name,
                                  {**common, **changes}))
-    options = dict(data=data, flops=budget, tokenizer=tokenizer, strategy=strategy,
-                   backend=backend)
     for entry in entries:  # resolve everything (and fail on bad input) before training
         entry.changes = _allocate(entry, budget)
-        plan_run(entry.preset, overrides=entry.changes, **options)
+        plan_run(entry.preset, base, overrides=entry.changes)
 
     jobs = []
     for entry in entries:
         if tune_lr:
-            entry.learning_rate = _tune_learning_rate(entry, options, reporter)
+            entry.learning_rate = _tune_learning_rate(entry, base, reporter)
             entry.changes = {**entry.changes, "learning_rate": entry.learning_rate}
         for seed in range(seeds):
             jobs.append((entry, seed))
     for index, (entry, seed) in enumerate(jobs):
-        plan = plan_run(entry.preset, overrides=entry.changes, seed=seed, **options)
+        plan = plan_run(entry.preset, base, overrides=entry.changes, seed=seed)
         entry.learning_rate = plan.settings["training"]["learning_rate"]
         entry.runs.append(_obtain(plan, reporter, index, len(jobs), entry.label, seed))
-    return _table(entries, budget, data, tokenizer, seeds, tune_lr)
+    return _table(entries, budget, base.data, base.tokenizer.value, seeds, tune_lr)
 
 
 def _allocate(entry, budget):
@@ -106,13 +121,16 @@ def _allocate(entry, budget):
 
 
 def _obtain(plan, reporter, index, count, label, seed):
+    """The finished run with `plan`'s key, else that run resumed (or restarted, if it was
+    stopped before its first commit), else a new run. Damaged records are passed over."""
     for record in reversed(list_runs()):
-        if (record.config() or {}).get("resolution_key") == plan.key:
+        if _key_of(record) == plan.key:
             status = "reused" if record.complete else "resumed"
             reporter.run(index, count, label, seed, status)
             if record.complete:
                 return record
-            return resume_run(record, reporter, plan.settings["distribution"]["requested"])
+            return resume_run(record, reporter, plan.run.strategy.value,
+                              plan.run.backend.value if plan.run.backend else None)
     reporter.run(index, count, label, seed, "training")
     out = results_root() / f"{plan.settings['preset']}-{plan.key[:10]}"
     if (out / "config.json").exists():  # same name, different settings: keep both
@@ -120,15 +138,22 @@ def _obtain(plan, reporter, index, count, label, seed):
     return train(plan=plan, out=out, reporter=reporter)
 
 
-def _tune_learning_rate(entry, options, reporter):
+def _key_of(record):
+    try:
+        return (record.config() or {}).get("resolution_key")
+    except ZooError:  # damaged: never reused, and `zoo runs` shows it as damaged
+        return None
+
+
+def _tune_learning_rate(entry, run, reporter):
     """Best peak rate on a log grid by final *training* loss at a fraction of the budget."""
-    base = plan_run(entry.preset, overrides=entry.changes, **options)
-    peak = base.settings["training"]["learning_rate"]
+    peak = plan_run(entry.preset, run, overrides=entry.changes).settings["training"][
+        "learning_rate"]
     results = {}
     for i, factor in enumerate(LR_GRID):
         rate = peak * factor
-        plan = plan_run(entry.preset, overrides={**entry.changes, "learning_rate": rate},
-                        **{**options, "flops": options["flops"] * LR_TUNING_FRACTION})
+        plan = plan_run(entry.preset, run.replace(flops=run.flops * LR_TUNING_FRACTION),
+                        overrides={**entry.changes, "learning_rate": rate})
         record = _obtain(plan, reporter, i, len(LR_GRID), f"{entry.label} lr={rate:.2g}", 0)
         loss = record.summary()["final_train_loss"]
         results[rate] = loss if loss is not None and math.isfinite(loss) else math.inf
@@ -178,8 +203,6 @@ def _table(entries, budget, data, tokenizer, seeds, tune_lr):
 
 def _non_embedding(config):
     return count_non_embedding_params(ModelConfig.from_dict(config["model"]))
-
-
 
 
 __all__ = ["DEFAULT_BUDGET", "ComparisonReporter", "compare"]

@@ -6,6 +6,6 @@ data pipeline and the `fit` loop behind `zoo train`."""
 from zoo.training import adafactor, loss, optimizers, schedules  # noqa: F401, E402
 from zoo.bench.pipeline import benchmark_pipeline  # noqa: E402
 from zoo.training.budget import Budget, resolve_budget  # noqa: E402
-from zoo.training.loop import Reporter  # noqa: E402
+from zoo.training.loop import Reporter, RunFailed  # noqa: E402
 from zoo.training.records import RunRecord, export_model, find_run, list_runs, run_rows  # noqa: E402
 from zoo.training.trainer import train  # noqa: E402

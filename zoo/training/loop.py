@@ -6,15 +6,29 @@ samples by a stateless shuffle of the global sample index).
 """
 
 import math
+import os
 import time
 
 import keras
 import numpy as np
 
 from zoo.data.pipeline import train_dataset
-from zoo.files import atomic_save
+from zoo.files import PARTIAL_PREFIX
 from zoo.training.distribution import PerReplicaXLA
 from zoo.training.loss import LanguageModelLoss
+from zoo.training.store import commit, extract_best_weights
+
+EVAL_WINDOWS = 64  # default validation windows per interval evaluation; the final one uses all
+
+
+class RunFailed(Exception):
+    """A run that cannot go on (its loss or gradient became non-finite). Not a `ZooError`: the
+    input was valid, so the command line exits with its own status, not 2. The last commit
+    (finite) is kept; `step` is where it failed."""
+
+    def __init__(self, message, step):
+        super().__init__(message)
+        self.step = step
 
 
 class Reporter:
@@ -50,11 +64,27 @@ class _StepProgress(keras.callbacks.Callback):
         self.flops_per_token = flops_per_token
         self.peak_flops = peak_flops
         self.times = []
+        self.failure = None  # (step, what) once the loss or gradient is non-finite
+        self.nonfinite_before = None
+
+    def on_train_begin(self, logs=None):
+        self.nonfinite_before = nonfinite_gradients(self.model.optimizer)
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
         self.times.append(now)
         self.micro_step += 1
+        loss = float(logs["loss"]) if logs and "loss" in logs else None
+        # Keras reports the running mean of the interval, so it turns non-finite at the first
+        # non-finite step; the guard's counter catches a non-finite gradient with a finite loss.
+        nonfinite = nonfinite_gradients(self.model.optimizer)
+        if self.failure is None and ((loss is not None and not math.isfinite(loss))
+                                     or nonfinite > self.nonfinite_before):
+            what = (f"the training loss became {loss}" if loss is not None
+                    and not math.isfinite(loss) else "the gradient norm became non-finite")
+            self.failure = (-(-self.micro_step // self.accumulation), what)
+            self.model.stop_training = True  # at once: the rest of the interval is not run
+            return
         if self.micro_step % self.accumulation:
             return
         step = self.micro_step // self.accumulation
@@ -62,7 +92,7 @@ class _StepProgress(keras.callbacks.Callback):
         self.reporter.step({
             "step": step,
             "total_steps": self.total_steps,
-            "loss": float(logs["loss"]) if logs and "loss" in logs else None,
+            "loss": loss,
             "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
             "tokens_per_second": speed,
             "mfu": mfu(speed, self.flops_per_token, self.peak_flops),
@@ -127,9 +157,29 @@ def evaluation_points(total_steps, interval, start=0):
     return [p for p in points if p > start]
 
 
+def applied_micro_batches(optimizer):
+    """Micro-batches the optimizer has applied (Keras's raw counter; with accumulation,
+    `iterations` counts updates). Under the spike guard, skipped ones are not counted."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return int(keras.ops.convert_to_numpy(inner._iterations))
+
+
+def skipped_steps(optimizer):
+    """Updates the spike guard has skipped so far (0 without a guard)."""
+    counter = getattr(optimizer, "skipped_steps", None)
+    return 0 if counter is None else int(keras.ops.convert_to_numpy(counter))
+
+
+def nonfinite_gradients(optimizer):
+    """Non-finite gradient norms the spike guard has seen (and skipped); 0 without a guard."""
+    counter = getattr(optimizer, "nonfinite_steps", None)
+    return 0 if counter is None else int(keras.ops.convert_to_numpy(counter))
+
+
 def run_intervals(*, model, record, settings, data, eval_windows, reporter, state,
                   peak_flops):
-    """Train from `state["step"]` to the budget; returns the metric rows and the final state."""
+    """Train from `state["step"]` to the budget, committing after every evaluation; returns the
+    metric rows and the final state. Raises `RunFailed` when training turns non-finite."""
     budget = settings["budget"]
     accumulation = settings["gradient_accumulation"]
     micro_batch = budget["batch_size"] // accumulation
@@ -140,6 +190,9 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
     tensorboard = _tensorboard_writer(record)
     patience = settings.get("patience")
     started = time.perf_counter() - state.get("wall_time", 0.0)
+    if state.get("stopped_early"):  # resumed after the early stop was committed
+        _restore_best(model, record)
+        return rows, state
 
     for point in evaluation_points(budget["steps"], settings["eval_interval"], state["step"]):
         steps = point - state["step"]
@@ -151,14 +204,18 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
         history = model.fit(dataset, steps_per_epoch=steps * accumulation, epochs=1, verbose=0,
                             shuffle=False,  # the dataset is already in its seeded order
                             callbacks=[progress])
+        if progress.failure:
+            step, what = progress.failure
+            last = f"step {state['step']}" if state["step"] else "none: nothing was committed"
+            raise RunFailed(f"training diverged at step {step}: {what}; the last commit "
+                            f"({last}) is kept and no model.keras was written; try a lower "
+                            "learning rate (--set learning_rate=...), a smaller clip_norm or "
+                            "z_loss_weight", step)
         train_loss = float(history.history["loss"][-1])
-        if not math.isfinite(train_loss):
-            reporter.message(f"training loss became {train_loss} at step {point}; stopping")
-            state["diverged"] = True
-            break
         state["step"] = point
         val = validation_loss(eval_model, eval_windows, micro_batch)
         speed = progress.tokens_per_second()
+        state["skipped_steps"] = skipped_steps(model.optimizer)
         row = {
             "step": point,
             "tokens": point * tokens_per_step,
@@ -169,6 +226,7 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
             "validation_bits_per_byte": data.bits_per_byte(val),
             "tokens_per_second": speed,
             "mfu": mfu(speed, flops_per_token, peak_flops),
+            "skipped_steps": state["skipped_steps"],
             "wall_time": time.perf_counter() - started,
         }
         rows.append(row)
@@ -177,26 +235,49 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
         improved = state.get("best_validation_loss") is None or val < state["best_validation_loss"]
         if improved:
             state.update(best_validation_loss=val, best_step=point, evaluations_since_best=0)
-            if patience:
-                atomic_save(record.best_weights_path, model.save_weights)
         else:
             state["evaluations_since_best"] += 1
-        state.update(evaluations=len(rows), wall_time=row["wall_time"])
+        state.update(evaluations=len(rows), wall_time=row["wall_time"],
+                     optimizer_iterations=applied_micro_batches(model.optimizer))
+        stop = bool(patience and state["evaluations_since_best"] >= patience)
+        state["stopped_early"] = stop
         record.write_metrics(rows)
-        _checkpoint(model, record, state)
-        if patience and state["evaluations_since_best"] >= patience:
+        _commit(model, record, state, best=(improved if patience else None))
+        if stop:
             reporter.message(f"no improvement in {patience} evaluations: stopping at step "
                              f"{point}, restoring step {state['best_step']}")
-            model.load_weights(record.best_weights_path)
-            state["stopped_early"] = True
+            _restore_best(model, record)
             break
     return rows, state
 
 
-def _checkpoint(model, record, state):
-    """Model + optimizer state, then the state that points at it: both atomic, in that order."""
-    atomic_save(record.checkpoint_path, model.save)
-    record.write_state(state)
+def _commit(model, record, state, best):
+    """One commit of the model, its optimizer and `state`; with `best` not None (patience), the
+    best weights go into the same commit: these weights if `best`, else the previous commit's."""
+    if best is None:
+        commit(record, model, state)
+        return
+    weights = record.path / f"{PARTIAL_PREFIX}{os.getpid()}.best.weights.h5"
+    try:
+        if best:
+            model.save_weights(weights)
+        elif not extract_best_weights(record, weights):
+            model.save_weights(weights)  # unreachable in practice: the first evaluation improves
+        commit(record, model, state, best_weights=weights)
+    finally:
+        if weights.exists():
+            weights.unlink()
+
+
+def _restore_best(model, record):
+    weights = record.path / f"{PARTIAL_PREFIX}{os.getpid()}.best.weights.h5"
+    try:
+        if not extract_best_weights(record, weights):
+            raise RuntimeError(f"{record.checkpoint_path} has no best weights to restore")
+        model.load_weights(weights)
+    finally:
+        if weights.exists():
+            weights.unlink()
 
 
 def _tensorboard_writer(record):

@@ -4,15 +4,19 @@
                       git revision, machine, effective XLA setting
     metrics.jsonl     one JSON object per evaluation (see `METRIC_FIELDS`)
     summary.json      written once, when the run finishes
+    failure.json      why it stopped, when training turned non-finite (step, reason)
     tokenizer/        the tokenizer assets (keras-hub loadable)
     model.keras       the trained model (no optimizer), loadable with keras.models.load_model
     probe.npz         a fixed probe batch and the logits the run computed for it
-    checkpoint.keras  model + optimizer state at the last evaluation (for --resume)
-    state.json        where that checkpoint stands (step, best validation loss, ...)
-    best.weights.h5   weights at the best validation loss (for --patience)
+    checkpoint.keras  the last commit: model + optimizer at the last evaluation, with the state
+                      that says which step it holds inside the same file (zoo.training.store)
+    state.json        a readable copy of that state (never trusted on resume)
+    best.weights.h5   weights at the best validation loss (for --patience; written at the end)
     tensorboard/      TensorBoard event files
+    run.lock          the writer's lock (zoo.training.store.RunLock)
 
-Every file is written atomically (zoo.files), so a killed run never leaves a half-written file.
+Every file is written atomically (zoo.files), so a killed run never leaves a half-written file,
+and every JSON file is strict JSON (non-finite numbers are written as null and listed).
 """
 
 import datetime
@@ -25,11 +29,11 @@ import sys
 import zipfile
 
 from zoo.errors import ZooError
-from zoo.files import atomic_save, atomic_write_json, atomic_write_text
+from zoo.files import atomic_save, atomic_write_json, atomic_write_text, json_text
 
 METRIC_FIELDS = (
     "step", "tokens", "flops", "learning_rate", "train_loss", "validation_loss",
-    "validation_bits_per_byte", "tokens_per_second", "mfu", "wall_time",
+    "validation_bits_per_byte", "tokens_per_second", "mfu", "skipped_steps", "wall_time",
 )  # fmt: skip
 
 
@@ -59,22 +63,29 @@ class RunRecord:
     probe_path = property(lambda self: self.path / "probe.npz")
     tokenizer_path = property(lambda self: self.path / "tokenizer")
     tensorboard_path = property(lambda self: self.path / "tensorboard")
+    failure_path = property(lambda self: self.path / "failure.json")
 
     @property
     def complete(self):
         return self.summary_path.exists()
 
     def read_json(self, path):
+        """The file's JSON, None when it does not exist; a damaged file is a `ZooError`."""
         try:
             return json.loads(path.read_text())
         except FileNotFoundError:
             return None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ZooError(f"{path} is damaged ({type(error).__name__}: {error})") from None
 
     def config(self):
         return self.read_json(self.config_path)
 
     def state(self):
-        return self.read_json(self.state_path)
+        """Where the last commit stands (step, evaluations, ...), or None before the first."""
+        from zoo.training.store import committed_state
+
+        return committed_state(self)
 
     def summary(self):
         return self.read_json(self.summary_path)
@@ -82,11 +93,16 @@ class RunRecord:
     def metrics(self):
         if not self.metrics_path.exists():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+        try:
+            return [json.loads(line) for line in self.metrics_path.read_text().splitlines()
+                    if line]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ZooError(f"{self.metrics_path} is damaged ({type(error).__name__}: "
+                           f"{error})") from None
 
     def write_metrics(self, rows):
         """Rewrite metrics.jsonl whole (atomically); runs log tens of rows, not millions."""
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(self.metrics_path, "".join(json_text(r, indent=None) for r in rows))
 
     def write_config(self, config):
         atomic_write_json(self.config_path, config)
@@ -96,6 +112,13 @@ class RunRecord:
 
     def write_summary(self, summary):
         atomic_write_json(self.summary_path, summary)
+
+    def failure(self):
+        """Why the run stopped without finishing (step, reason), or None."""
+        return self.read_json(self.failure_path)
+
+    def write_failure(self, failure):
+        atomic_write_json(self.failure_path, failure)
 
 
 def find_run(run_or_path):
@@ -233,16 +256,25 @@ def run_rows():
     """One plain row per run, for `zoo runs`."""
     rows = []
     for run in list_runs():
-        config = run.config() or {}
-        summary = run.summary()
-        state = run.state() or {}
-        last = (run.metrics() or [{}])[-1]
+        try:
+            config = run.config() or {}
+            summary = run.summary()
+            state = run.state() or {}
+            last = (run.metrics() or [{}])[-1]
+        except ZooError as error:  # one damaged record must not hide the others
+            rows.append({"run_id": run.path.name, "path": str(run.path), "preset": None,
+                         "status": "damaged", "problem": str(error), "steps": None,
+                         "total_steps": None, "tokens": None, "validation_loss": None,
+                         "validation_bits_per_byte": None, "tokens_per_second": None,
+                         "mfu": None})
+            continue
         source = summary or last
         rows.append({
             "run_id": run.path.name,
             "path": str(run.path),
             "preset": config.get("preset"),
-            "status": "complete" if summary else "unfinished",
+            "status": "complete" if summary else ("failed" if run.failure()
+                                                  else "unfinished"),
             "steps": summary["steps"] if summary else state.get("step", 0),
             "total_steps": config.get("budget", {}).get("steps"),
             "tokens": source.get("tokens"),

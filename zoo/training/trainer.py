@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import pathlib
+import shutil
 import time
 
 import keras
@@ -25,17 +26,21 @@ from zoo.data.pipeline import (
 )
 from zoo.data.tokenizer import load_tokenizer
 from zoo.errors import ZooError
-from zoo.files import atomic_save
+from zoo.files import atomic_save, remove_partials
 from zoo.model import DecoderLM
 from zoo.overrides import apply_training_overrides, parse_overrides
 from zoo.recipe import Tokenizer, TrainingRecipe
+from zoo.run_config import RunConfig, RunConfigError, TokenizerMode
 from zoo.registry import get_recipe
 from zoo.training.baselines import unigram_bits_per_byte
 from zoo.training.budget import resolve_budget
 from zoo.training.distribution import check_strategy, resolve_distribution, variable_layouts
 from zoo.training.hardware import device_description, peak_flops
 from zoo.training.loop import (
+    EVAL_WINDOWS,
     Reporter,
+    RunFailed,
+    applied_micro_batches,
     evaluation_model,
     mean_of_present,
     probe_logits,
@@ -54,107 +59,154 @@ from zoo.training.records import (
     results_root,
     saved_model_config,
 )
+from zoo.training.store import (
+    RunLock,
+    check_restored,
+    prepare_directory,
+    restart_directory,
+)
 
-PRECISIONS = ("float32", "mixed_bfloat16")
-TOKENIZER_MODES = ("native", "shared")
 SHARED_TOKENIZER = Tokenizer.BYTE_BPE  # one kind for every model in comparisons
 EVALUATIONS = 10  # default number of evaluations over a run
-EVAL_WINDOWS = 64  # validation windows per interval evaluation; the final one uses them all
 
 
 @dataclasses.dataclass
 class RunPlan:
     """A fully resolved run, before anything is written: what `train()` will do."""
 
+    run: RunConfig  # what was asked for, beyond the model and the recipe
     settings: dict  # JSON-ready; becomes config.json (with the environment added)
     data: object  # zoo.data.pipeline.TokenData
     assets: object  # zoo.data.tokenizer.TokenizerAssets, or None for pre-tokenized data
     budget: object  # zoo.training.budget.Budget
     key: str  # hash of everything that determines the result; equal keys mean reusable runs
+    initial_weights: list = None  # --init-from weights, loaded (and so checked) while planning
 
 
-KEY_FIELDS = ("preset", "model", "training", "budget", "seed", "precision", "eval_interval",
-              "gradient_accumulation", "patience", "init_from")
+def run_config(run=None, **fields):
+    """`run` (a `RunConfig`, its dict, or None for the defaults) with `fields` replaced."""
+    if run is None:
+        return RunConfig(**fields)
+    run = RunConfig.from_dict(run) if isinstance(run, dict) else run
+    return run.replace(**fields) if fields else run
 
 
-def plan_run(name, *, data="shakespeare", tokens=None, flops=None, chinchilla=None, steps=None,
-             overrides=(), precision="float32", tokenizer="native", seed=0, batch_size=None,
-             eval_interval=None, gradient_accumulation=1, patience=None, init_from=None,
-             strategy="auto", backend=None):
+def plan_run(name, run=None, *, overrides=(), **fields):
     """Resolve a run (raising `ZooError` for any bad input) without writing anything.
 
-    `overrides` is a list of "key=value" strings or a dict of model and training fields.
-    `strategy` and `backend` say where it runs (`zoo.training.distribution`); they are not part
-    of the run's key, since the same run on other hardware should give the same losses.
+    `run` is a `RunConfig` (or None); keyword `fields` are `RunConfig` fields replacing its
+    values (`plan_run("palm-nano", steps=2, seed=1)`). `overrides` is a list of "key=value"
+    strings or a dict of model and training fields.
     """
-    backend = check_strategy(strategy, backend)
+    run = run_config(run, **fields)
+    backend = check_strategy(run.strategy.value, run.backend.value if run.backend else None)
     recipe = get_recipe(name)
     model_overrides, training_overrides = parse_overrides(overrides)
-    init_source = _init_source(init_from) if init_from else None
+    init_source = _init_source(run.init_from) if run.init_from else None
     if init_source:  # continued training: the weights fix the architecture, the preset the rest
         config = _init_from_config(init_source, model_overrides)
     else:
         config = recipe.model.replace(**model_overrides) if model_overrides else recipe.model
     training = apply_training_overrides(recipe.training, training_overrides)
-    _check_choice("precision", precision, PRECISIONS)
-    _check_choice("tokenizer", tokenizer, TOKENIZER_MODES)
-    budget = resolve_budget(config, training, batch_size, tokens, flops, chinchilla, steps)
-    if gradient_accumulation < 1 or budget.batch_size % gradient_accumulation:
-        raise ZooError(f"--grad-accum must divide the batch of {budget.batch_size} sequences; "
-                       f"received {gradient_accumulation}")
-    if patience is not None and patience < 1:
-        raise ZooError(f"--patience must be at least 1; received {patience}")
-    kind = SHARED_TOKENIZER if tokenizer == "shared" else training.tokenizer
-    init_assets = None
-    if init_source and init_source.get("tokenizer_path"):
-        # Continued training must keep the token ids the weights were trained with.
-        init_assets = load_tokenizer(init_source["tokenizer_path"])
-        kind = init_assets.kind
-    data_bundle, assets = _prepare(data, kind, config, init_assets)
+    budget = resolve_budget(config, training, run.batch_size, **run.budget)
+    if budget.batch_size % run.gradient_accumulation:
+        raise RunConfigError("gradient_accumulation", f"must divide the batch of "
+                             f"{budget.batch_size} sequences; received {run.gradient_accumulation}")
+    kind = SHARED_TOKENIZER if run.tokenizer is TokenizerMode.SHARED else training.tokenizer
+    init_assets = initial_weights = None
+    if init_source:
+        # Loaded now, so that a damaged file is refused before anything is written.
+        initial_weights = load_decoder(init_source["path"]).get_weights()
+        if init_source.get("tokenizer_path"):
+            # Continued training must keep the token ids the weights were trained with.
+            init_assets = load_tokenizer(init_source["tokenizer_path"])
+            kind = init_assets.kind
+    data_bundle, assets = _prepare(run.data, kind, config, init_assets)
     settings = {
         "preset": recipe.name,
         "model": config.to_dict(),
         "training": training.to_dict(),
         "budget": budget.to_dict(),
-        "data": {"spec": data, **data_bundle.describe(), **_corpus_facts(data)},
-        "tokenizer": {"mode": tokenizer, "kind": Tokenizer(kind).value,
+        "data": {"spec": run.data, **data_bundle.describe(), **_corpus_facts(run.data)},
+        "tokenizer": {"mode": run.tokenizer.value, "kind": Tokenizer(kind).value,
                       **(assets.describe() if assets else {})},
-        "seed": seed,
-        "precision": precision,
-        "eval_interval": eval_interval or max(1, math.ceil(budget.steps / EVALUATIONS)),
-        "gradient_accumulation": gradient_accumulation,
-        "patience": patience,
+        "run": run.to_dict(),
+        # Resolved from `run` (the values training uses):
+        "seed": run.seed,
+        "precision": run.precision.value,
+        "eval_interval": run.eval_interval or max(1, math.ceil(budget.steps / EVALUATIONS)),
+        "eval_windows": run.eval_windows,
+        "gradient_accumulation": run.gradient_accumulation,
+        "patience": run.patience,
+        "spike_guard": run.spike_guard,
         "init_from": init_source,
-        "distribution": {"requested": strategy, "backend": backend},
+        "distribution": {"requested": run.strategy.value, "backend": backend},
     }  # fmt: skip
-    keyed = {k: settings[k] for k in KEY_FIELDS}
-    keyed["data"] = {k: settings["data"].get(k) for k in ("spec", "fingerprint", "source",
-                                                          "train_tokens", "validation_tokens")}
-    keyed["tokenizer"] = {k: settings["tokenizer"].get(k) for k in ("mode", "kind",
-                                                                    "vocabulary_size")}
-    key = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()
-    return RunPlan(settings=settings, data=data_bundle, assets=assets, budget=budget, key=key[:20])
+    return RunPlan(run=run, settings=settings, data=data_bundle, assets=assets, budget=budget,
+                   key=run_key(settings, run), initial_weights=initial_weights)
 
 
-def train(name=None, *, out=None, resume=False, reporter=None, plan=None, **options):
-    """Train preset `name` and return its `RunRecord`; `options` are `plan_run`'s.
+def run_key(settings, run):
+    """The run's identity: a hash of everything that can change its result, and nothing else.
 
-    With `resume=True`, continue the unfinished run in `out` (or the latest one of `name`).
+    `run.identity()` holds exactly the `RunConfig` fields that declare `affects_result`; the
+    rest is what they resolved to (the model, the recipe, the budget in steps, the corpus's
+    fingerprint and token counts, the tokenizer, the evaluation interval, the --init-from file).
+    """
+    keyed = {
+        "preset": settings["preset"],
+        "model": settings["model"],
+        "training": settings["training"],
+        "budget": settings["budget"],
+        "run": {**run.identity(), "init_from": settings["init_from"],
+                "eval_interval": settings["eval_interval"]},
+        "data": {k: settings["data"].get(k) for k in ("spec", "fingerprint", "source",
+                                                      "train_tokens", "validation_tokens")},
+        "tokenizer": {k: settings["tokenizer"].get(k) for k in ("mode", "kind",
+                                                                "vocabulary_size")},
+    }
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def train(name=None, run=None, *, overrides=(), out=None, resume=False, reporter=None,
+          plan=None, **fields):
+    """Train preset `name` and return its `RunRecord`.
+
+    `run` is a `RunConfig` and `fields` replace its values (`zoo.train("palm-small", steps=100)`);
+    `overrides` are model and training fields. With `resume=True`, continue the unfinished run
+    in `out` (or the latest one of `name`) exactly as it was configured: only `strategy` and
+    `backend` may be given, since they do not change the result.
     """
     reporter = reporter or Reporter()
     if resume:
-        return resume_run(_run_to_resume(name, out), reporter, options.get("strategy"),
-                          options.get("backend"))
-    if options.get("strategy") is None:
-        options["strategy"] = "auto"  # None means "as recorded" only when resuming
-    plan = plan or plan_run(name, **options)
+        extra = sorted(set(fields) - {"strategy", "backend"})
+        if run is not None or overrides or plan is not None or extra:
+            what = extra[0] if extra else ("overrides" if overrides else "run")
+            raise RunConfigError(what, "cannot be given when resuming: a run resumes as it was "
+                                       "configured (only strategy and backend may change)")
+        record = _run_to_resume(name, out)
+        return resume_run(record, reporter, fields.get("strategy"), fields.get("backend"))
+    plan = plan or plan_run(name, run, overrides=overrides, **fields)
     distribution = _distribution(plan.settings, **plan.settings["distribution"])
     path = pathlib.Path(out or results_root() / new_run_id(plan.settings["preset"]))
     if distribution.worker_index:  # only the chief writes the run; the others keep their own
         path = path.with_name(f"{path.name}.worker-{distribution.worker_index}")
     record = RunRecord(path)
-    if record.config_path.exists():
-        raise ZooError(f"{record.path} already holds a run; use --resume or another --out")
+    created = not record.path.exists()
+    with RunLock(record.path):
+        try:
+            return _start(record, plan, distribution, reporter)
+        except BaseException:
+            # Failed before the run existed (a full disk, Ctrl-C during setup): leave nothing
+            # of a directory this process created (only while holding its lock).
+            if created and not record.config_path.exists():
+                shutil.rmtree(record.path, ignore_errors=True)
+            raise
+
+
+def _start(record, plan, distribution, reporter):
+    """Set up `record` for `plan` (holding its lock) and train."""
+    prepare_directory(record)
     peak, peak_source = _peak(plan.settings["precision"], distribution)
     settings = {
         "run_id": record.path.name,
@@ -168,26 +220,55 @@ def train(name=None, *, out=None, resume=False, reporter=None, plan=None, **opti
         "estimated_seconds": plan.budget.estimated_seconds(peak),
         **environment(),
     }
-    record.path.mkdir(parents=True, exist_ok=True)
     if plan.assets:
         plan.assets.copy_to(record.tokenizer_path)
-    return _execute(record, settings, plan.data, reporter, distribution, resume=False)
+    return _execute(record, settings, plan.data, reporter, distribution, resume=False,
+                    initial_weights=plan.initial_weights)
+
+
+def recorded_run(settings):
+    """The `RunConfig` a config.json records (rebuilt for runs written before it existed)."""
+    if "run" in settings:
+        return RunConfig.from_dict(settings["run"])
+    return RunConfig.from_legacy_settings(settings)
 
 
 def resume_run(record, reporter=None, strategy=None, backend=None):
-    """Continue `record` from its last checkpoint with the same data order and optimizer.
+    """Continue `record` from its last commit with the same data order and optimizer; a run
+    stopped before its first commit restarts from step 0 with the same seed and data order.
 
     It runs under the strategy it was started with unless `strategy` names another.
     """
-    settings = record.config()
-    requested = strategy or settings.get("distribution", {}).get("requested", "auto")
-    distribution = _distribution(settings, requested, check_strategy(requested, backend))
-    settings["distribution"] = {"requested": requested, **distribution.describe()}
-    assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
-    data_bundle, _ = _prepare(settings["data"]["spec"], settings["tokenizer"]["kind"],
-                              ModelConfig.from_dict(settings["model"]), assets)
-    return _execute(record, settings, data_bundle, reporter or Reporter(), distribution,
-                    resume=True)
+    with RunLock(record.path):
+        remove_partials(record.path)  # temporary files of a killed writer
+        settings = record.config()
+        if settings is None:
+            raise ZooError(f"{record.path} holds no run to resume (it was stopped before it "
+                           "started): train it again without resuming")
+        run = recorded_run(settings)
+        if strategy or backend:
+            run = run.replace(**{k: v for k, v in (("strategy", strategy), ("backend", backend))
+                                 if v})
+        requested = run.strategy.value
+        distribution = _distribution(settings, requested, check_strategy(
+            requested, run.backend.value if run.backend else None))
+        settings["run"] = run.to_dict()
+        settings.setdefault("eval_windows", run.eval_windows)
+        settings.setdefault("spike_guard", run.spike_guard)
+        settings["distribution"] = {"requested": requested, **distribution.describe()}
+        assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
+        data_bundle, assets = _prepare(settings["data"]["spec"], settings["tokenizer"]["kind"],
+                                       ModelConfig.from_dict(settings["model"]), assets)
+        if record.state() is None:  # killed before the first commit: start again from step 0
+            restart_directory(record)
+            if assets and not record.tokenizer_path.exists():
+                assets.copy_to(record.tokenizer_path)
+            initial = (load_decoder(settings["init_from"]["path"]).get_weights()
+                       if settings.get("init_from") else None)
+            return _execute(record, settings, data_bundle, reporter or Reporter(), distribution,
+                            resume=False, initial_weights=initial)
+        return _execute(record, settings, data_bundle, reporter or Reporter(), distribution,
+                        resume=True)
 
 
 def _distribution(settings, requested, backend):
@@ -207,38 +288,48 @@ def _peak(precision, distribution):
     return peak * len(distribution.devices), f"{source} × {len(distribution.devices)} devices"
 
 
-def _execute(record, settings, data, reporter, distribution, resume):
+def _execute(record, settings, data, reporter, distribution, resume, initial_weights=None):
     with distribution.scope():
-        return _train_in_scope(record, settings, data, reporter, distribution, resume)
+        return _train_in_scope(record, settings, data, reporter, distribution, resume,
+                               initial_weights)
 
 
-def _train_in_scope(record, settings, data, reporter, distribution, resume):
+def _train_in_scope(record, settings, data, reporter, distribution, resume, initial_weights):
     keras.utils.set_random_seed(settings["seed"])
     config = ModelConfig.from_dict(settings["model"])
     training = TrainingRecipe.from_dict(settings["training"])
     budget = settings["budget"]
+    accumulation = settings["gradient_accumulation"]
     loss = LanguageModelLoss(z_loss_weight=config.z_loss_weight)
     if resume:
+        state = record.state()
         model = keras.models.load_model(record.checkpoint_path)
         optimizer = model.optimizer
-        state = record.state()
+        check_restored(record, applied_micro_batches(optimizer), state, accumulation)
     else:
         model = DecoderLM(config, dtype=settings["precision"])
-        if settings["init_from"]:
-            _load_initial_weights(model, settings["init_from"])
+        if initial_weights is not None:
+            try:
+                model.set_weights(initial_weights)
+            except ValueError as error:
+                raise ZooError(f"init_from {settings['init_from']['path']}: its weights do "
+                               f"not fit the model ({error})") from None
         optimizer = make_optimizer(training, budget["steps"], model,
-                                   gradient_accumulation_steps=settings["gradient_accumulation"])
+                                   gradient_accumulation_steps=accumulation,
+                                   spike_guard=settings.get("spike_guard", False))
         state = {"step": 0, "evaluations": 0, "best_validation_loss": None, "wall_time": 0.0}
     # Under a TensorFlow strategy, Keras cannot compile the whole step with XLA: the replica's
     # forward, loss and gradients are compiled instead (zoo.training.distribution).
     model.per_replica_xla = distribution.per_replica_xla
-    model.compile(optimizer=optimizer, loss=loss, jit_compile=not distribution.per_replica_xla)
+    model.compile(optimizer=optimizer, loss=loss,
+                  jit_compile=not distribution.per_replica_xla)
+    # Built now, so that slots exist before the first step (model parallelism records their
+    # layouts) and no variable is created inside a compiled step.
+    model.optimizer.build(model.trainable_variables)
     settings["xla"] = {"requested": True,
                        "effective": bool(model.jit_compile or model.per_replica_xla),
                        "compiled": distribution.xla_setting()}
     if distribution.strategy == "model-parallel":
-        # Build the optimizer now so the record shows its slots sliced like their variables.
-        model.optimizer.build(model.trainable_variables)
         settings["distribution"]["sharded"] = {
             path: list(spec) for path, spec in variable_layouts(model).items()}
     settings["optimizer"] = describe_optimizer(model.optimizer, model.trainable_variables)
@@ -247,13 +338,18 @@ def _train_in_scope(record, settings, data, reporter, distribution, resume):
     reporter.start({**settings, "resumed_at_step": state["step"] if resume else None})
 
     eval_windows = validation_windows(data.validation, config.max_sequence_length)
-    sample = validation_windows(data.validation, config.max_sequence_length, EVAL_WINDOWS)
+    sample = validation_windows(data.validation, config.max_sequence_length,
+                                settings.get("eval_windows", EVAL_WINDOWS))
     started = time.perf_counter()
-    rows, state = run_intervals(
-        model=model, record=record, settings=settings, data=data,
-        eval_windows=sample, reporter=reporter, state=state,
-        peak_flops=settings["peak_flops"],
-    )  # fmt: skip
+    try:
+        rows, state = run_intervals(
+            model=model, record=record, settings=settings, data=data,
+            eval_windows=sample, reporter=reporter, state=state,
+            peak_flops=settings["peak_flops"],
+        )  # fmt: skip
+    except RunFailed as failure:
+        record.write_failure({"step": failure.step, "reason": str(failure)})
+        raise
     final = _finish(model, record, settings, data, eval_windows, rows, state,
                     time.perf_counter() - started)
     reporter.end(final)
@@ -265,6 +361,8 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
     full_validation = validation_loss(evaluation_model(model), eval_windows, micro_batch)
     inference = DecoderLM.from_config(model.get_config())  # the weights, without optimizer state
     inference.set_weights(model.get_weights())
+    if settings.get("patience"):  # the weights the run restored (and reports), for reference
+        atomic_save(record.best_weights_path, inference.save_weights)
     atomic_save(record.model_path, inference.save)
     tokens, logits = probe_logits(inference, eval_windows)
     atomic_save(record.probe_path, lambda path: np.savez(path, tokens=tokens, logits=logits))
@@ -284,7 +382,7 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
         "best_validation_loss": state.get("best_validation_loss"),
         "best_step": state.get("best_step"),
         "stopped_early": state.get("stopped_early", False),
-        "diverged": state.get("diverged", False),
+        "skipped_steps": state.get("skipped_steps", 0),
         "unigram_bits_per_byte": settings["data"].get("unigram_bits_per_byte"),
         # Means over the evaluation intervals (each excludes its first, compiling, step).
         "tokens_per_second": mean_of_present(r.get("tokens_per_second") for r in rows),
@@ -325,20 +423,27 @@ def _corpus_facts(spec):
 
 
 def _run_to_resume(name, out):
+    """The run `out`, or the latest unfinished run of `name` under the results root."""
     if out:
         record = RunRecord(out)
+        if not record.path.is_dir():
+            raise ZooError(f"{record.path} does not exist: there is no run to resume")
     else:
         preset = get_recipe(name).name
-        candidates = [r for r in list_runs()
-                      if (r.config() or {}).get("preset") == preset and not r.complete]
+        candidates = [r for r in list_runs() if not r.complete and _preset_of(r) == preset]
         if not candidates:
             raise ZooError(f"no unfinished {preset} run under {results_root()}/ to resume")
         record = candidates[-1]
-    if not record.checkpoint_path.exists() or not record.state_path.exists():
-        raise ZooError(f"{record.path} has no checkpoint to resume from")
     if record.complete:
         raise ZooError(f"{record.path} already finished")
     return record
+
+
+def _preset_of(record):
+    try:
+        return (record.config() or {}).get("preset")
+    except ZooError:  # a damaged record is nobody's run to resume
+        return None
 
 
 def _init_source(init_from):
@@ -365,20 +470,4 @@ def _init_from_config(source, model_overrides):
     return config.replace(**model_overrides) if model_overrides else config
 
 
-def _load_initial_weights(model, source):
-    trained = load_decoder(source["path"])
-    ours = {v.path: tuple(v.shape) for v in model.weights}
-    theirs = {v.path: tuple(v.shape) for v in trained.weights}
-    if ours != theirs:
-        differ = sorted(set(ours.items()) ^ set(theirs.items()))[0]
-        raise ZooError(f"--init-from {source['path']}: architecture differs (first difference: "
-                       f"{differ[0]} {differ[1]})")
-    model.set_weights(trained.get_weights())
-
-
-def _check_choice(option, value, choices):
-    if value not in choices:
-        raise ZooError(f"--{option} must be one of {', '.join(choices)}; received {value!r}")
-
-
-__all__ = ["PRECISIONS", "TOKENIZER_MODES", "Reporter", "RunPlan", "plan_run", "resume_run", "train"]
+__all__ = ["Reporter", "RunPlan", "plan_run", "resume_run", "run_config", "train"]

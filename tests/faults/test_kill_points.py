@@ -1,0 +1,151 @@
+"""Kill `zoo train` and `zoo compare` at their filesystem writes, then resume or rerun.
+
+Every kill point must end in the uninterrupted run's result, bit for bit (same seed, same
+machine): either `--resume` reaches it, or `--resume` refuses in one line (exit 2) and training
+again into the same directory reaches it. Never a different result with exit 0, never a stuck
+directory. `killer.py` kills the process just before its N-th write, so the points include the
+instant before the run folder exists, between every pair of writes of every commit, during the
+first checkpoint, and during the final model, probe and summary.
+
+The default suite tries the points of the first commit (plus the first and the last write); the
+slow suite (`-m slow`) tries every write of the run. Set FAULT_REPORT=path to get a JSON report.
+"""
+
+import json
+import os
+import pathlib
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+HERE = pathlib.Path(__file__).parent
+WORDS = ("the king queen lord lady speak hath thou thee thy night day love death sword crown "
+         "france england gentle noble sweet good fair heaven earth blood honour").split()
+TRAIN = ["train", "gpt2-nano", "--steps", "6", "--eval-interval", "2", "--patience", "5"]
+REPORT = []
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A corpus, a warm cache, an uninterrupted reference run and its list of write events."""
+    root = tmp_path_factory.mktemp("faults")
+    corpus = root / "works"
+    corpus.mkdir()
+    for i in range(12):
+        rng = random.Random(i)
+        lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12)))
+                 for _ in range(120)]
+        (corpus / f"work_{i:02d}.txt").write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_CACHE": str(root / "cache"),
+           "ZOO_RESULTS": str(root / "results"), "KERAS_BACKEND": "tensorflow"}
+    world = {"root": root, "env": env, "args": [*TRAIN, "--data", str(corpus)]}
+    reference = _zoo(world, *world["args"], "--out", str(root / "reference"))
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    events = root / "events.jsonl"
+    counted = _killer(world, 0, *world["args"], "--out", str(root / "counted"),
+                      env={"FAULT_EVENTS": str(events)})
+    assert counted.returncode == 0, counted.stderr[-3000:]
+    world["events"] = [json.loads(line) for line in events.read_text().splitlines()]
+    assert _result(root / "counted") == _result(root / "reference")  # the runs repeat exactly
+    yield world
+    if os.environ.get("FAULT_REPORT"):
+        pathlib.Path(os.environ["FAULT_REPORT"]).write_text(json.dumps(
+            {"write_events": len(world["events"]), "events": world["events"],
+             "kill_points": REPORT}, indent=1))
+
+
+def _zoo(world, *args, env=None):
+    return subprocess.run([sys.executable, "-m", "zoo_cli.main", *args],
+                          env={**world["env"], **(env or {})}, capture_output=True, text=True,
+                          timeout=900)
+
+
+def _killer(world, n, *args, env=None):
+    return subprocess.run([sys.executable, str(HERE / "killer.py"), str(n), *args],
+                          env={**world["env"], **(env or {})}, capture_output=True, text=True,
+                          timeout=900)
+
+
+def _result(run):
+    """Everything that must repeat bit for bit: losses, metric rows, probe logits."""
+    summary = json.loads((run / "summary.json").read_text())
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    probe = np.load(run / "probe.npz")
+    return {
+        "summary": {k: summary[k] for k in ("steps", "final_train_loss", "validation_loss",
+                                            "best_validation_loss", "best_step",
+                                            "skipped_steps")},
+        "rows": [(r["step"], r["train_loss"], r["validation_loss"], r["learning_rate"])
+                 for r in rows],
+        "logits": probe["logits"].tobytes(),
+    }
+
+
+def _one_line_refusal(result):
+    lines = result.stderr.strip().splitlines()
+    return (result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+            and "Traceback" not in result.stderr)
+
+
+def _check_kill_point(world, n):
+    out = world["root"] / f"killed-{n}"
+    killed = _killer(world, n, *world["args"], "--out", str(out))
+    assert killed.returncode == -9, (n, killed.returncode, killed.stderr[-2000:])
+    resumed = _zoo(world, "train", "gpt2-nano", "--resume", "--out", str(out))
+    if resumed.returncode == 0:
+        outcome = "resumed"
+    else:
+        assert _one_line_refusal(resumed), (n, resumed.stderr[-3000:])
+        if "already finished" in resumed.stderr:
+            outcome = "already finished"
+        else:  # nothing to resume: the run had not started, so training again must work
+            again = _zoo(world, *world["args"], "--out", str(out))
+            assert again.returncode == 0, (n, resumed.stderr, again.stderr[-3000:])
+            outcome = "refused, trained again"
+    assert _result(out) == _result(world["root"] / "reference"), (n, outcome)
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".partial.")
+                or p.name.endswith(".tmp")], n
+    event = world["events"][n - 1]
+    REPORT.append({"kill_point": n, "before": event, "outcome": outcome,
+                   "resume_said": resumed.stderr.strip().splitlines()[-1:]})
+    return outcome
+
+
+def _first_commit(events):
+    """Indices (1-based) of the writes from the first checkpoint through its state copy."""
+    start = next(i for i, e in enumerate(events) if "checkpoint.keras" in e["path"])
+    end = next(i for i, e in enumerate(events) if i > start and "state.json" in e["path"]
+               and e["kind"] == "os.replace")
+    return list(range(start + 1, end + 2))
+
+
+def test_the_reference_run_is_deterministic_and_writes_through_commits(world):
+    kinds = {e["kind"] for e in world["events"]}
+    assert {"os.replace", "zipfile.w"} <= kinds
+    assert len(_first_commit(world["events"])) >= 4
+
+
+def test_kill_at_the_first_write_and_just_before_the_run_folder_exists(world):
+    first = next(i for i, e in enumerate(world["events"]) if "/counted" in e["path"]) + 1
+    assert world["events"][first - 1]["kind"] == "os.mkdir"  # the run folder itself
+    for n in (1, first):
+        assert _check_kill_point(world, n) == "refused, trained again"
+
+
+def test_kill_between_every_pair_of_writes_of_the_first_commit(world):
+    outcomes = [_check_kill_point(world, n) for n in _first_commit(world["events"])]
+    assert "resumed" in outcomes  # the later points resume (restart from step 0 or commit 1)
+
+
+def test_kill_at_the_last_write(world):
+    assert _check_kill_point(world, len(world["events"])) in ("resumed", "already finished")
+
+
+@pytest.mark.slow
+def test_kill_at_every_write(world):
+    """Every write event of the run, one kill each (about 20 s per point on 2 cores)."""
+    for n in range(1, len(world["events"]) + 1):
+        _check_kill_point(world, n)

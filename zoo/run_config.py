@@ -1,0 +1,244 @@
+"""`RunConfig`: everything about one training run that is neither the model nor the paper's recipe.
+
+`ModelConfig` says what is trained, `TrainingRecipe` how the paper optimised it, and `RunConfig`
+the rest: the data, the tokenizer mode, the budget, the batch, precision, seed, evaluation,
+gradient accumulation, patience, the starting weights, the spike guard, and where it runs.
+
+Each field declares whether it can change the run's result (`affects_result`). The run's identity
+key (`zoo.training.trainer.RunPlan.key`) is built from exactly those fields, so no list of "fields
+that matter" is kept by hand: a new field must say which it is, or this module fails to import.
+Strategy and backend do not affect the result (the same run on other hardware should give the
+same losses, to round-off); neither does the output directory, which is not a field at all.
+
+Messages name fields (`flops must be positive and finite`); the command line maps field names to
+its flags (`FLAGS`), so a Python caller is never told about `--grad-accum`.
+"""
+
+import dataclasses
+import enum
+import math
+import numbers
+from typing import Optional
+
+from zoo.errors import ZooError
+
+
+class Precision(str, enum.Enum):
+    FLOAT32 = "float32"
+    MIXED_BFLOAT16 = "mixed_bfloat16"  # bfloat16 compute, float32 variables (Keras policy)
+
+
+class TokenizerMode(str, enum.Enum):
+    NATIVE = "native"  # the paper's kind (byte-level BPE or SentencePiece)
+    SHARED = "shared"  # one byte-level BPE for every model, for comparisons
+
+
+class Strategy(str, enum.Enum):
+    AUTO = "auto"
+    NONE = "none"
+    MIRRORED = "mirrored"
+    MULTI_WORKER = "multi-worker"
+    TPU = "tpu"
+    DATA_PARALLEL = "data-parallel"
+    MODEL_PARALLEL = "model-parallel"
+
+
+class Backend(str, enum.Enum):
+    TENSORFLOW = "tensorflow"
+    JAX = "jax"
+
+
+class RunConfigError(ZooError):
+    """An invalid `RunConfig` value; `field` names the field the message starts with."""
+
+    def __init__(self, field, message):
+        super().__init__(f"{field} {message}")
+        self.field = field
+
+
+def _field(default, *, affects_result, flag=None):
+    return dataclasses.field(default=default,
+                             metadata={"affects_result": affects_result, "flag": flag})
+
+
+BUDGET_FIELDS = ("tokens", "flops", "chinchilla", "steps")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """One run's settings beyond the model and the recipe. Enum fields accept their strings.
+
+    The budget is at most one of `tokens`, `flops`, `chinchilla` (multiples of 20 tokens per
+    parameter) and `steps`; with none, the recipe's own `training_tokens` applies.
+    """
+
+    data: str = _field("shakespeare", affects_result=True)
+    tokenizer: TokenizerMode = _field(TokenizerMode.NATIVE, affects_result=True)
+    tokens: Optional[int] = _field(None, affects_result=True)
+    flops: Optional[float] = _field(None, affects_result=True)
+    chinchilla: Optional[float] = _field(None, affects_result=True)
+    steps: Optional[int] = _field(None, affects_result=True)
+    batch_size: Optional[int] = _field(None, affects_result=True)  # sequences per step
+    precision: Precision = _field(Precision.FLOAT32, affects_result=True)
+    seed: int = _field(0, affects_result=True)
+    eval_interval: Optional[int] = _field(None, affects_result=True)  # None: a tenth of the run
+    eval_windows: int = _field(64, affects_result=True)  # windows per interval evaluation
+    gradient_accumulation: int = _field(1, affects_result=True, flag="--grad-accum")
+    patience: Optional[int] = _field(None, affects_result=True)
+    init_from: Optional[str] = _field(None, affects_result=True)  # a run or a .keras file
+    spike_guard: bool = _field(True, affects_result=True)  # skip updates > 6 sd above the window
+    strategy: Strategy = _field(Strategy.AUTO, affects_result=False)
+    backend: Optional[Backend] = _field(None, affects_result=False)  # None: $KERAS_BACKEND
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            enum_type = _enum_type(f)
+            if enum_type is not None and value is not None:
+                try:
+                    object.__setattr__(self, f.name, enum_type(value))
+                except ValueError:
+                    choices = ", ".join(e.value for e in enum_type)
+                    raise RunConfigError(f.name, f"must be one of {choices}; "
+                                                 f"received {value!r}") from None
+        _check_text(self, "data")
+        if self.init_from is not None:
+            _check_text(self, "init_from")
+        given = [name for name in BUDGET_FIELDS if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise RunConfigError(given[0], f"is one of {len(given)} budgets given "
+                                           f"({', '.join(given)}); give at most one budget")
+        for name in ("tokens", "steps"):
+            _check_number(self, name, integer=True, minimum=1, optional=True)
+        for name in ("flops", "chinchilla"):
+            _check_number(self, name, integer=False, minimum=0, optional=True, strict=True)
+        _check_number(self, "batch_size", integer=True, minimum=1, optional=True)
+        _check_number(self, "seed", integer=True, minimum=0)
+        _check_number(self, "eval_interval", integer=True, minimum=1, optional=True)
+        _check_number(self, "eval_windows", integer=True, minimum=1)
+        _check_number(self, "gradient_accumulation", integer=True, minimum=1)
+        _check_number(self, "patience", integer=True, minimum=1, optional=True)
+        if not isinstance(self.spike_guard, bool):
+            raise RunConfigError("spike_guard", f"must be true or false; received "
+                                                f"{self.spike_guard!r}")
+
+    # --- identity ---
+
+    def identity(self):
+        """The fields that can change the result, JSON-ready: what the run key is made of."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.metadata["affects_result"]}
+
+    @property
+    def budget(self):
+        """{field: value} of the budget given (empty: the recipe's default)."""
+        return {name: getattr(self, name) for name in BUDGET_FIELDS
+                if getattr(self, name) is not None}
+
+    # --- (de)serialisation ---
+
+    def to_dict(self):
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data):
+        """From `to_dict()`; missing fields take their defaults (records written before a field
+        existed), unknown ones are refused."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(data) - names)
+        if extra:
+            raise RunConfigError(extra[0], "is not a run setting")
+        return cls(**data)
+
+    @classmethod
+    def from_legacy_settings(cls, settings):
+        """The `RunConfig` of a `config.json` written before `RunConfig` existed."""
+        given = settings.get("budget", {}).get("given_as", "")
+        budget = {}
+        for part in given.split(", "):
+            key, _, value = part.partition("=")
+            if key in BUDGET_FIELDS:
+                number = float(value)
+                budget[key] = int(number) if key in ("tokens", "steps") else number
+        distribution = settings.get("distribution", {})
+        init = settings.get("init_from") or {}
+        return cls(
+            data=settings.get("data", {}).get("spec", "shakespeare"),
+            tokenizer=settings.get("tokenizer", {}).get("mode", "native"),
+            batch_size=settings.get("budget", {}).get("batch_size"),
+            precision=settings.get("precision", "float32"),
+            seed=settings.get("seed", 0),
+            eval_interval=settings.get("eval_interval"),
+            gradient_accumulation=settings.get("gradient_accumulation", 1),
+            patience=settings.get("patience"),
+            init_from=init.get("path"),
+            spike_guard=False,  # runs before the guard existed trained without it
+            strategy=distribution.get("requested", "auto"),
+            backend=distribution.get("backend"),
+            **budget,
+        )
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def result_fields():
+    """Names of the fields that can change a run's result."""
+    return [f.name for f in dataclasses.fields(RunConfig) if f.metadata["affects_result"]]
+
+
+def flag(field):
+    """The command-line flag of `field` (`gradient_accumulation` -> `--grad-accum`)."""
+    for f in dataclasses.fields(RunConfig):
+        if f.name == field:
+            return f.metadata["flag"] or "--" + field.replace("_", "-")
+    return None
+
+
+FLAGS = {f.name: flag(f.name) for f in dataclasses.fields(RunConfig)}
+
+
+def _enum_type(f):
+    for candidate in (Precision, TokenizerMode, Strategy, Backend):
+        if f.type in (candidate, Optional[candidate]):
+            return candidate
+    return None
+
+
+def _plain(value):
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _check_text(config, name):
+    value = getattr(config, name)
+    if not isinstance(value, str) or not value.strip():
+        raise RunConfigError(name, f"must be a non-empty string; received {value!r}")
+
+
+def _check_number(config, name, *, integer, minimum, optional=False, strict=False):
+    """`name` is a finite number (a whole one when `integer`; never a bool) >= `minimum`, or
+    > `minimum` when `strict`. A whole float (1e6 from the command line) becomes an int."""
+    value = getattr(config, name)
+    if value is None and optional:
+        return
+    kind = "an integer" if integer else "a number"
+    bound = f"greater than {minimum}" if strict else f"at least {minimum}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise RunConfigError(name, f"must be {kind} {bound}; received {value!r}")
+    if not math.isfinite(value):
+        raise RunConfigError(name, f"must be finite; received {value!r}")
+    if integer:
+        if not float(value).is_integer():
+            raise RunConfigError(name, f"must be {kind} {bound}; received {value!r}")
+        value = int(value)
+        object.__setattr__(config, name, value)
+    if value <= minimum if strict else value < minimum:
+        raise RunConfigError(name, f"must be {kind} {bound}; received {value!r}")
+
+
+for _f in dataclasses.fields(RunConfig):  # every field must say whether it affects the result
+    assert isinstance(_f.metadata.get("affects_result"), bool), _f.name
+
+
+__all__ = ["Backend", "FLAGS", "Precision", "RunConfig", "RunConfigError", "Strategy",
+           "TokenizerMode", "flag", "result_fields"]

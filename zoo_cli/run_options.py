@@ -1,0 +1,87 @@
+"""The run options `zoo train` and `zoo compare` share, declared once, and field-to-flag errors.
+
+Each option is a `zoo.run_config.RunConfig` field; its flag comes from the field's name (or the
+field's declared `flag`). The closed choices mirror `zoo.run_config`'s str-Enums so that `--help`
+need not import TensorFlow (`tests/cli` keeps the mirrors equal to the library's enums).
+"""
+
+import contextlib
+import enum
+from typing import Annotated, Optional
+
+import typer
+
+
+class Precision(str, enum.Enum):
+    FLOAT32 = "float32"
+    MIXED_BFLOAT16 = "mixed_bfloat16"
+
+
+class TokenizerMode(str, enum.Enum):
+    NATIVE = "native"
+    SHARED = "shared"
+
+
+class Strategy(str, enum.Enum):
+    AUTO = "auto"
+    NONE = "none"
+    MIRRORED = "mirrored"
+    MULTI_WORKER = "multi-worker"
+    TPU = "tpu"
+    DATA_PARALLEL = "data-parallel"
+    MODEL_PARALLEL = "model-parallel"
+
+
+class Backend(str, enum.Enum):
+    TENSORFLOW = "tensorflow"
+    JAX = "jax"
+
+
+Data = Annotated[str, typer.Option(
+    help="shakespeare, a path/dir/glob of .txt/.md/.jsonl, tokens:PATH (nanoGPT/llm.c .bin, "
+         ".npy) or hf:NAME.")]
+PrecisionOption = Annotated[Precision, typer.Option("--precision", help="Compute precision.")]
+BatchSize = Annotated[Optional[int], typer.Option(
+    help="Sequences per optimizer step (default: the recipe's batch).")]
+GradAccum = Annotated[int, typer.Option(
+    "--grad-accum", help="Split each batch into this many micro-batches (gradient accumulation).")]
+EvalInterval = Annotated[Optional[int], typer.Option(
+    help="Steps between evaluations and checkpoints (default: a tenth of the run).")]
+Patience = Annotated[Optional[int], typer.Option(
+    help="Stop after this many evaluations without improvement; restore the best.")]
+SpikeGuard = Annotated[bool, typer.Option(
+    "--spike-guard/--no-spike-guard",
+    help="Skip an update whose gradient norm is over 6 standard deviations above the last "
+         "128 steps' (OLMo-core's and Levanter's rule); skipped steps are counted.")]
+StrategyOption = Annotated[Optional[Strategy], typer.Option(
+    "--strategy",
+    help="none, mirrored, multi-worker or tpu (tensorflow); data-parallel or model-parallel "
+         "(jax); auto (default) picks by the visible devices. See the README, 'Several devices'.",
+    show_default=False)]
+BackendOption = Annotated[Optional[Backend], typer.Option(
+    "--backend", help="Keras backend: tensorflow (default) or jax; also read from KERAS_BACKEND.",
+    show_default=False)]
+
+
+def values(**options):
+    """RunConfig fields from CLI values: enums as their strings, unset options left out."""
+    return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in options.items()
+            if v is not None}
+
+
+def backend_name(backend):
+    return backend.value if isinstance(backend, enum.Enum) else backend
+
+
+@contextlib.contextmanager
+def flags_for_fields(zoo):
+    """Re-raise a `RunConfigError` (which names a field) naming the field's flag instead."""
+    try:
+        yield
+    except zoo.RunConfigError as error:
+        from zoo.run_config import flag
+
+        message = str(error)
+        if message.startswith(error.field):
+            message = (flag(error.field) or error.field) + message[len(error.field):]
+        raise zoo.ZooError(message) from None
