@@ -87,6 +87,9 @@ class RunConfig:
     patience: Optional[int] = _field(None, affects_result=True)
     init_from: Optional[str] = _field(None, affects_result=True)  # a run or a .keras file
     spike_guard: bool = _field(True, affects_result=True)  # skip updates > 6 sd above the window
+    # PaLM §5.1's escalation: after this many skipped steps within one evaluation interval,
+    # rewind to a commit about 100 steps earlier and skip the next 200 batches (None: off).
+    rewind_after_spikes: Optional[int] = _field(None, affects_result=True)
     strategy: Strategy = _field(Strategy.AUTO, affects_result=False)
     backend: Optional[Backend] = _field(None, affects_result=False)  # None: $KERAS_BACKEND
 
@@ -118,6 +121,10 @@ class RunConfig:
         _check_number(self, "eval_windows", integer=True, minimum=1)
         _check_number(self, "gradient_accumulation", integer=True, minimum=1)
         _check_number(self, "patience", integer=True, minimum=1, optional=True)
+        _check_number(self, "rewind_after_spikes", integer=True, minimum=1, optional=True)
+        if self.rewind_after_spikes is not None and not self.spike_guard:
+            raise RunConfigError("rewind_after_spikes", "counts the spike guard's skipped "
+                                                        "steps: it needs spike_guard on")
         if not isinstance(self.spike_guard, bool):
             raise RunConfigError("spike_guard", f"must be true or false; received "
                                                 f"{self.spike_guard!r}")

@@ -37,6 +37,7 @@ def compare(
     eval_interval: run_options.EvalInterval = None,
     patience: run_options.Patience = None,
     spike_guard: run_options.SpikeGuard = True,
+    rewind_after_spikes: run_options.RewindAfterSpikes = None,
     plot: Annotated[Optional[str], typer.Option(
         help="Write validation loss against FLOPs to this .png/.svg/.pdf.")] = None,
     strategy: run_options.StrategyOption = None,
@@ -53,7 +54,8 @@ def compare(
     fields = run_options.values(
         data=data, tokenizer=tokenizer, precision=precision, batch_size=batch_size,
         gradient_accumulation=grad_accum, eval_interval=eval_interval, patience=patience,
-        spike_guard=spike_guard, strategy=strategy, backend=backend)
+        spike_guard=spike_guard, rewind_after_spikes=rewind_after_spikes, strategy=strategy,
+        backend=backend)
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
         if plot:
             from zoo.compare.plot import check_plot_path

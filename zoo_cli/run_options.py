@@ -53,6 +53,10 @@ SpikeGuard = Annotated[bool, typer.Option(
     "--spike-guard/--no-spike-guard",
     help="Skip an update whose gradient norm is over 6 standard deviations above the last "
          "128 steps' (OLMo-core's and Levanter's rule); skipped steps are counted.")]
+RewindAfterSpikes = Annotated[Optional[int], typer.Option(
+    help="PaLM's escalation: after this many skipped steps in one evaluation interval, rewind "
+         "to a checkpoint about 100 steps earlier and skip the next 200 batches (default off).",
+    show_default=False)]
 StrategyOption = Annotated[Optional[Strategy], typer.Option(
     "--strategy",
     help="none, mirrored, multi-worker or tpu (tensorflow); data-parallel or model-parallel "

@@ -34,6 +34,7 @@ def train(
     eval_interval: run_options.EvalInterval = None,
     patience: run_options.Patience = None,
     spike_guard: run_options.SpikeGuard = True,
+    rewind_after_spikes: run_options.RewindAfterSpikes = None,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and data order.")] = 0,
     out: Annotated[Optional[str], typer.Option(help="Run directory (default results/<run-id>).")
                    ] = None,
@@ -55,8 +56,8 @@ def train(
         data=data, tokens=tokens, flops=flops, chinchilla=chinchilla, steps=steps,
         precision=precision, tokenizer=tokenizer, batch_size=batch_size,
         gradient_accumulation=grad_accum, eval_interval=eval_interval, patience=patience,
-        spike_guard=spike_guard, seed=seed, init_from=init_from, strategy=strategy,
-        backend=backend,
+        spike_guard=spike_guard, rewind_after_spikes=rewind_after_spikes, seed=seed,
+        init_from=init_from, strategy=strategy, backend=backend,
     )  # fmt: skip
     if resume:  # only what the user changed from the defaults: the rest is the recorded run's
         defaults = dict(data="shakespeare", precision="float32", tokenizer="native",

@@ -24,6 +24,7 @@ def _changed(field, corpus, tmp_path):
         "chinchilla": 0.001, "steps": 3, "batch_size": 8, "precision": "mixed_bfloat16",
         "seed": 1, "eval_interval": 7, "eval_windows": 8, "gradient_accumulation": 2,
         "patience": 3, "init_from": "__init__", "spike_guard": False,
+        "rewind_after_spikes": 2,
     }[field]
 
 
@@ -60,7 +61,8 @@ class Statuses(ComparisonReporter):
 
 
 COMPARE_FIELDS = ["data", "tokenizer", "batch_size", "precision", "eval_interval",
-                  "eval_windows", "gradient_accumulation", "patience", "spike_guard"]
+                  "eval_windows", "gradient_accumulation", "patience", "spike_guard",
+                  "rewind_after_spikes"]
 
 
 def test_compare_retrains_for_each_result_field_and_reuses_otherwise(corpus, tmp_path):

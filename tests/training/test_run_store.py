@@ -212,3 +212,94 @@ def test_every_json_file_of_a_run_is_strict_json(corpus, tmp_path):
     for path in paths:
         _strict(path)
     assert math.isfinite(record.summary()["validation_loss"])
+
+
+def _one_line(result, fragment):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert "Traceback" not in result.output
+
+
+def test_an_unwritable_cache_directory_is_one_line(corpus, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "a-file" / "cache"))  # cannot be created
+    result = runner.invoke(app, ["train", "gpt2-nano", "--data", str(corpus), "--steps", "1"])
+    _one_line(result, "cannot create the cache directory")
+    assert not (tmp_path / "results").exists()
+
+
+def test_an_infinite_budget_is_one_line(corpus, tmp_path):
+    result = runner.invoke(app, ["train", "gpt2-nano", "--data", str(corpus),
+                                 "--flops", "1e999"])
+    _one_line(result, "--flops must be finite; received inf")
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_corrupt_init_from_is_refused_before_anything_is_written(corpus, tmp_path):
+    path = tmp_path / "start.keras"
+    zoo.build("gpt2-nano").save(path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:  # flip bytes inside the weights member: a CRC error
+        info = archive.getinfo("model.weights.h5")
+    middle = info.header_offset + 30 + len(info.filename) + info.compress_size // 2
+    data[middle:middle + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    result = runner.invoke(app, ["train", "gpt2-nano", "--data", str(corpus), "--steps", "1",
+                                 "--init-from", str(path), "--out",
+                                 str(tmp_path / "results" / "x")])
+    _one_line(result, "cannot be loaded")
+    assert not (tmp_path / "results").exists()
+
+
+def test_repeated_spikes_rewind_and_skip_batches_as_palm_did(corpus, tmp_path, monkeypatch):
+    """PaLM §5.1's escalation, scaled down: spikes at data batches 24-26 (three skipped steps
+    in the interval 21-30, more than rewind_after_spikes=2) rewind to the commit at step 20
+    (REWIND_STEPS=10 here) and move the data 10 batches on, past the spiky ones; the run then
+    finishes its budget with no further skips. A kill after the rewind was decided, before it
+    was published, rewinds the same way on resume."""
+    import tensorflow as tf
+
+    import zoo.training.loop as loop
+
+    monkeypatch.setattr(loop, "REWIND_STEPS", 10)
+    monkeypatch.setattr(loop, "REWIND_SKIP_BATCHES", 10)
+    original = loop.train_dataset
+
+    def spiked(tokens, seq_len, batch, seed, start_step=0):
+        def weigh(index, pair):
+            position = index + start_step
+            scale = tf.where((position >= 24) & (position <= 26), 1000.0, 1.0)
+            return pair[0], pair[1], tf.fill(tf.shape(pair[1]), scale)
+
+        return original(tokens, seq_len, batch, seed, start_step).enumerate().map(weigh)
+
+    monkeypatch.setattr(loop, "train_dataset", spiked)
+    options = dict(data=str(corpus), steps=50, eval_interval=10, rewind_after_spikes=2,
+                   overrides=["clip_norm=null"])
+    record = zoo.train("gpt2-nano", out=str(tmp_path / "results" / "rewound"), **options)
+    summary = record.summary()
+    assert summary["steps"] == 50
+    assert [(r["at_step"], r["to_step"], r["skipped_batches"]) for r in summary["rewinds"]] == [
+        (30, 20, 10)]
+    assert record.state()["data_offset"] == 10
+    assert [r["step"] for r in record.metrics()] == [10, 20, 30, 40, 50]
+
+    # Killed between the decision (committed at step 30) and the rewind: resume rewinds.
+    killed = tmp_path / "results" / "killed"
+    original_rewind = loop.rewind_run
+
+    def die(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "rewind_run", die)
+    import zoo.training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "rewind_run", die)
+    with pytest.raises(KeyboardInterrupt):
+        zoo.train("gpt2-nano", out=str(killed), **options)
+    assert zoo.RunRecord(killed).state()["rewind_due"] is True
+    monkeypatch.setattr(trainer, "rewind_run", original_rewind)
+    resumed = zoo.train(resume=True, out=str(killed))
+    assert resumed.summary()["rewinds"] == summary["rewinds"]
+    assert resumed.summary()["validation_loss"] == summary["validation_loss"]

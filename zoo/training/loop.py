@@ -16,9 +16,32 @@ from zoo.data.pipeline import train_dataset
 from zoo.files import PARTIAL_PREFIX
 from zoo.training.distribution import PerReplicaXLA
 from zoo.training.loss import LanguageModelLoss
-from zoo.training.store import commit, extract_best_weights
+from zoo.training.store import (
+    commit,
+    commit_rewound,
+    extract_best_weights,
+    keep_in_history,
+    read_state,
+    rewind_target,
+)
 
 EVAL_WINDOWS = 64  # default validation windows per interval evaluation; the final one uses all
+
+
+# PaLM §5.1: "restart training from a checkpoint roughly 100 steps before the spike started,
+# and skip roughly 200-500 data batches"; we take the low end of the skip.
+REWIND_STEPS = 100
+REWIND_SKIP_BATCHES = 200
+MAX_REWINDS = 10  # then the spikes are not the data's doing: the run fails instead
+
+
+class Rewind(Exception):
+    """Raised after the commit at `step` when the interval skipped too many steps (PaLM's
+    escalation, `rewind_after_spikes`); the trainer rewinds and resumes."""
+
+    def __init__(self, step, skipped, state):
+        super().__init__(f"{skipped} skipped steps in the interval ending at step {step}")
+        self.step, self.skipped, self.state = step, skipped, state
 
 
 class RunFailed(Exception):
@@ -193,14 +216,19 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
     if state.get("stopped_early"):  # resumed after the early stop was committed
         _restore_best(model, record)
         return rows, state
+    if state.get("rewind_due"):  # resumed after a rewind was decided but not yet published
+        raise Rewind(state["step"], state.get("skipped_steps", 0), dict(state))
 
     for point in evaluation_points(budget["steps"], settings["eval_interval"], state["step"]):
         steps = point - state["step"]
         progress = _StepProgress(reporter, state["step"], budget["steps"],
                                  micro_batch * budget["seq_len"], accumulation, flops_per_token,
                                  peak_flops)
+        # A rewind (PaLM's escalation) leaves the data `data_offset` batches further on.
+        position = state["step"] + state.get("data_offset", 0)
         dataset = train_dataset(data.train, budget["seq_len"], micro_batch, settings["seed"],
-                                start_step=state["step"] * accumulation)
+                                start_step=position * accumulation)
+        skipped_before = skipped_steps(model.optimizer)
         history = model.fit(dataset, steps_per_epoch=steps * accumulation, epochs=1, verbose=0,
                             shuffle=False,  # the dataset is already in its seeded order
                             callbacks=[progress])
@@ -241,14 +269,45 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
                      optimizer_iterations=applied_micro_batches(model.optimizer))
         stop = bool(patience and state["evaluations_since_best"] >= patience)
         state["stopped_early"] = stop
+        rewind_after = settings.get("run", {}).get("rewind_after_spikes")
+        skipped = state["skipped_steps"] - skipped_before
+        # The decision to rewind is committed with the step, so a kill before the rewind is
+        # published leads to the same rewind on resume.
+        state["rewind_due"] = bool(rewind_after and skipped >= rewind_after
+                                   and point < budget["steps"])
         record.write_metrics(rows)
         _commit(model, record, state, best=(improved if patience else None))
+        if rewind_after:
+            keep_in_history(record, state, keep_from_step=point - REWIND_STEPS)
+        if state["rewind_due"]:
+            raise Rewind(point, skipped, dict(state))
         if stop:
             reporter.message(f"no improvement in {patience} evaluations: stopping at step "
                              f"{point}, restoring step {state['best_step']}")
             _restore_best(model, record)
             break
     return rows, state
+
+
+def rewind_run(record, rewind, reporter):
+    """PaLM's escalation: publish the commit about `REWIND_STEPS` before the spikes again,
+    with the data moved `REWIND_SKIP_BATCHES` batches on, so training resumes from there."""
+    done = rewind.state.get("rewinds", [])
+    if len(done) >= MAX_REWINDS:
+        raise RunFailed(f"spikes persist after {MAX_REWINDS} rewinds (last: {rewind}); the "
+                        "last commit is kept; try a lower learning rate", rewind.step)
+    target = rewind_target(record, rewind.step - REWIND_STEPS)
+    earlier = read_state(target)
+    event = {"at_step": rewind.step, "skipped_steps": rewind.skipped, "to_step": earlier["step"],
+             "skipped_batches": REWIND_SKIP_BATCHES}
+    commit_rewound(record, target, {
+        **earlier,
+        "data_offset": rewind.state.get("data_offset", 0) + REWIND_SKIP_BATCHES,
+        "rewinds": [*done, event],
+        "rewind_due": False,
+    })
+    reporter.message(f"{rewind}: rewinding to step {earlier['step']} and skipping the next "
+                     f"{REWIND_SKIP_BATCHES} batches (PaLM §5.1)")
 
 
 def _commit(model, record, state, best):

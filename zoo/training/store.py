@@ -107,8 +107,9 @@ def restart_directory(record):
                  record.failure_path):
         if path.exists():
             path.unlink()
-    if record.tensorboard_path.exists():
-        shutil.rmtree(record.tensorboard_path)
+    for directory in (record.tensorboard_path, record.path / HISTORY):
+        if directory.exists():
+            shutil.rmtree(directory)
     remove_partials(record.path)
 
 
@@ -133,6 +134,59 @@ def commit(record, model, state, best_weights=None):
     _fsync(record.path)
     record.write_state(state)  # the readable copy; the commit above is what counts
     return record.checkpoint_path
+
+
+HISTORY = "history"  # earlier commits, kept for rewinding (PaLM's escalation) only
+
+
+def keep_in_history(record, state, keep_from_step):
+    """Hard-link the commit just made into `history/step-N.keras` (the commit is a new file, so
+    the link is a snapshot), and drop history older than `keep_from_step` except the newest one
+    at or before it, which a rewind from now on may still need."""
+    history = record.path / HISTORY
+    history.mkdir(exist_ok=True)
+    target = history / f"step-{state['step']:08d}.keras"
+    if target.exists():
+        target.unlink()
+    os.link(record.checkpoint_path, target)
+    older = [p for p in sorted(history.glob("step-*.keras")) if _step_of(p) <= keep_from_step]
+    for path in older[:-1]:
+        path.unlink()
+
+
+def rewind_target(record, before_step):
+    """The newest kept commit at or before `before_step` (else the oldest kept), or None."""
+    kept = sorted((record.path / HISTORY).glob("step-*.keras"))
+    if not kept:
+        return None
+    earlier = [p for p in kept if _step_of(p) <= before_step]
+    return earlier[-1] if earlier else kept[0]
+
+
+def commit_rewound(record, source, state):
+    """Publish the earlier commit `source` again as the last commit, with `state` (its own,
+    plus where the rewind leaves the data) in place of the state inside it. One rename."""
+    def save(path):
+        with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
+            for item in old.infolist():
+                if item.filename != STATE_MEMBER:
+                    new.writestr(item, old.read(item.filename))
+            new.writestr(STATE_MEMBER, json_text(state))
+        _fsync(path)
+
+    atomic_save(record.checkpoint_path, save)
+    _fsync(record.path)
+    record.write_state(state)
+
+
+def read_state(path):
+    """The state inside the commit file `path`."""
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read(STATE_MEMBER))
+
+
+def _step_of(path):
+    return int(path.stem.split("-")[1])
 
 
 def committed_state(record):
@@ -193,5 +247,6 @@ def _fsync(path):
         os.close(fd)
 
 
-__all__ = ["RunLock", "check_restored", "commit", "committed_state", "extract_best_weights",
-           "prepare_directory", "restart_directory"]
+__all__ = ["RunLock", "check_restored", "commit", "commit_rewound", "committed_state",
+           "extract_best_weights", "keep_in_history", "prepare_directory", "read_state",
+           "restart_directory", "rewind_target"]

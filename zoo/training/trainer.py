@@ -39,11 +39,13 @@ from zoo.training.hardware import device_description, peak_flops
 from zoo.training.loop import (
     EVAL_WINDOWS,
     Reporter,
+    Rewind,
     RunFailed,
     applied_micro_batches,
     evaluation_model,
     mean_of_present,
     probe_logits,
+    rewind_run,
     run_intervals,
     validation_loss,
 )
@@ -341,15 +343,23 @@ def _train_in_scope(record, settings, data, reporter, distribution, resume, init
     sample = validation_windows(data.validation, config.max_sequence_length,
                                 settings.get("eval_windows", EVAL_WINDOWS))
     started = time.perf_counter()
+    rewound = False
     try:
-        rows, state = run_intervals(
-            model=model, record=record, settings=settings, data=data,
-            eval_windows=sample, reporter=reporter, state=state,
-            peak_flops=settings["peak_flops"],
-        )  # fmt: skip
+        try:
+            rows, state = run_intervals(
+                model=model, record=record, settings=settings, data=data,
+                eval_windows=sample, reporter=reporter, state=state,
+                peak_flops=settings["peak_flops"],
+            )  # fmt: skip
+        except Rewind as rewind:  # PaLM's escalation: publish an earlier commit, resume from it
+            rewind_run(record, rewind, reporter)
+            rewound = True
     except RunFailed as failure:
         record.write_failure({"step": failure.step, "reason": str(failure)})
         raise
+    if rewound:
+        return _train_in_scope(record, settings, data, reporter, distribution, resume=True,
+                               initial_weights=None)
     final = _finish(model, record, settings, data, eval_windows, rows, state,
                     time.perf_counter() - started)
     reporter.end(final)
@@ -383,6 +393,7 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
         "best_step": state.get("best_step"),
         "stopped_early": state.get("stopped_early", False),
         "skipped_steps": state.get("skipped_steps", 0),
+        "rewinds": state.get("rewinds", []),
         "unigram_bits_per_byte": settings["data"].get("unigram_bits_per_byte"),
         # Means over the evaluation intervals (each excludes its first, compiling, step).
         "tokens_per_second": mean_of_present(r.get("tokens_per_second") for r in rows),
