@@ -34,11 +34,12 @@ def _where():
     return "?"
 
 
-def _event(kind, path):
+def _event(kind, path, to=None):
     where = _where()
     if where == "?":  # not on behalf of zoo (e.g. Keras writing ~/.keras/keras.json at import)
         return
-    EVENTS.append({"kind": kind, "path": str(path), "where": where})
+    EVENTS.append({"kind": kind, "path": str(path), "where": where,
+                   **({"to": str(to)} if to is not None else {})})
     if len(EVENTS) == TARGET:
         _kill()
 
@@ -48,7 +49,8 @@ def _wrap(module, name, kind, is_write=lambda *a, **k: True):
 
     def wrapper(*args, **kwargs):
         if is_write(*args, **kwargs):
-            _event(kind, args[0] if args else kwargs.get("file", kwargs.get("dir", "")))
+            _event(kind, args[0] if args else kwargs.get("file", kwargs.get("dir", "")),
+                   args[1] if kind in ("os.replace", "os.rename") and len(args) > 1 else None)
         return original(*args, **kwargs)
 
     setattr(module, name, wrapper)

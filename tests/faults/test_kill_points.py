@@ -149,3 +149,36 @@ def test_kill_at_every_write(world):
     """Every write event of the run, one kill each (about 20 s per point on 2 cores)."""
     for n in range(1, len(world["events"]) + 1):
         _check_kill_point(world, n)
+
+
+COMPARE = ["compare", "--models", "gpt2-nano,palm-nano", "--budget", "3e8", "--json"]
+
+
+def _table(stdout):
+    rows = json.loads(stdout)["rows"]
+    return [(r["model"], r["tokens"], r["final_train_loss"], r["validation_loss"]) for r in rows]
+
+
+def test_a_killed_comparison_reruns_to_the_same_table(world):
+    """`zoo compare` killed at writes of its first run's first commit, between its runs and in
+    its second run; the same command again gives the uninterrupted table, bit for bit."""
+    args = [*COMPARE, "--data", world["args"][world["args"].index("--data") + 1]]
+    results = world["root"] / "compare-results"
+    whole = _zoo(world, *args, env={"ZOO_RESULTS": str(results / "whole")})
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    events = world["root"] / "compare-events.jsonl"
+    counted = _killer(world, 0, *args, env={"ZOO_RESULTS": str(results / "counted"),
+                                            "FAULT_EVENTS": str(events)})
+    assert counted.returncode == 0, counted.stderr[-3000:]
+    listed = [json.loads(line) for line in events.read_text().splitlines()]
+    commits = [i + 1 for i, e in enumerate(listed) if e.get("to", "").endswith("checkpoint.keras")]
+    summaries = [i + 1 for i, e in enumerate(listed) if e.get("to", "").endswith("summary.json")]
+    points = [commits[0] - 1, commits[0], summaries[0] + 1, commits[-1]]
+    for n in points:
+        env = {"ZOO_RESULTS": str(results / f"killed-{n}")}
+        killed = _killer(world, n, *args, env=env)
+        assert killed.returncode == -9, (n, killed.stderr[-2000:])
+        again = _zoo(world, *args, env=env)
+        assert again.returncode == 0, (n, again.stderr[-3000:])
+        assert _table(again.stdout) == _table(whole.stdout), n
+        REPORT.append({"compare_kill_point": n, "before": listed[n - 1], "outcome": "rerun"})

@@ -303,3 +303,36 @@ def test_repeated_spikes_rewind_and_skip_batches_as_palm_did(corpus, tmp_path, m
     resumed = zoo.train(resume=True, out=str(killed))
     assert resumed.summary()["rewinds"] == summary["rewinds"]
     assert resumed.summary()["validation_loss"] == summary["validation_loss"]
+
+
+def test_a_run_written_before_run_config_existed_still_resumes(corpus, tmp_path):
+    """A config.json without "run", a checkpoint without its state inside and a state.json
+    without the optimizer count, as runs were written before this layout: `--resume` rebuilds
+    the RunConfig (missing fields at their old defaults) and reaches the same result."""
+    whole = zoo.train("gpt2-nano", data=str(corpus), steps=6, eval_interval=2, seed=2,
+                      spike_guard=False, out=str(tmp_path / "results" / "whole"))
+    out = tmp_path / "results" / "old"
+    with pytest.raises(KeyboardInterrupt):
+        zoo.train("gpt2-nano", data=str(corpus), steps=6, eval_interval=2, seed=2,
+                  spike_guard=False, out=str(out), reporter=Interrupt(at_step=5))
+    config = json.loads((out / "config.json").read_text())
+    del config["run"], config["eval_windows"], config["spike_guard"]
+    (out / "config.json").write_text(json.dumps(config))
+    with zipfile.ZipFile(out / "checkpoint.keras") as new, \
+            zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for name in new.namelist():
+            if not name.startswith("zoo/"):
+                old.writestr(name, new.read(name))
+    os.replace(tmp_path / "old.keras", out / "checkpoint.keras")
+    state = json.loads((out / "state.json").read_text())
+    for key in ("optimizer_iterations", "skipped_steps", "stopped_early", "rewind_due"):
+        state.pop(key, None)
+    (out / "state.json").write_text(json.dumps(state))
+
+    from zoo.training.trainer import recorded_run
+
+    run = recorded_run(config)
+    assert (run.steps, run.seed, run.data, run.spike_guard, run.eval_windows) == (
+        6, 2, str(corpus), False, 64)
+    resumed = zoo.train(resume=True, out=str(out))
+    _same_result(resumed, whole)
