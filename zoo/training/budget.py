@@ -11,6 +11,7 @@ import math
 
 from zoo.accounting import TOKENS_PER_PARAMETER, count_params, flops_per_token
 from zoo.errors import ZooError
+from zoo.run_config import RunConfigError
 
 ASSUMED_MFU = 0.5  # for the up-front time estimate only; the run measures the real figure
 
@@ -58,10 +59,10 @@ def resolve_budget(config, training, batch_size=None, tokens=None, flops=None, c
              {"tokens": tokens, "flops": flops, "chinchilla": chinchilla, "steps": steps}.items()
              if v is not None}  # fmt: skip
     if len(given) > 1:
-        raise ZooError(f"give at most one budget; received {', '.join(f'--{k}' for k in given)}")
+        raise ZooError(f"give at most one budget; received {', '.join(given)}")
     for key, value in given.items():
         if not value > 0:
-            raise ZooError(f"--{key} must be positive; received {value}")
+            raise RunConfigError(key, f"must be positive; received {value}")
     seq_len = config.max_sequence_length
     if batch_size is None:
         batch_size = max(1, round(training.batch_tokens / seq_len))
@@ -82,8 +83,8 @@ def resolve_budget(config, training, batch_size=None, tokens=None, flops=None, c
             wanted = training.training_tokens
             given = {"recipe default tokens": wanted}
         else:
-            raise ZooError(f"{config.name} has no default budget; give --tokens, --flops, "
-                           "--chinchilla or --steps")
+            raise ZooError(f"{config.name} has no default budget; give one of tokens, flops, "
+                           "chinchilla or steps")
         total_steps = max(1, math.ceil(wanted / tokens_per_step))
     label = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in given.items())
     return Budget(total_steps, batch_size, seq_len, per_token, label)

@@ -25,6 +25,7 @@ import os
 import sys
 
 from zoo.errors import ZooError
+from zoo.run_config import RunConfigError
 
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu", "data-parallel", "model-parallel")
 BACKENDS = ("tensorflow", "jax")
@@ -43,9 +44,9 @@ def select_backend(backend=None):
     """
     backend = backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
     if backend not in BACKENDS:
-        raise ZooError(f"--backend must be one of {', '.join(BACKENDS)}; received {backend!r}")
+        raise RunConfigError("backend", f"must be one of {', '.join(BACKENDS)}; received {backend!r}")
     if backend == "jax" and importlib.util.find_spec("jax") is None:
-        raise ZooError("--backend jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)")
+        raise RunConfigError("backend", "jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)")
     if "keras" in sys.modules:
         import keras
 
@@ -146,7 +147,7 @@ class Distribution:
     def check_batch(self, micro_batch):
         """Each data-parallel replica must get an equal share of every (micro-)batch."""
         if micro_batch % self.replicas:
-            raise ZooError(f"--strategy {self.strategy}: the batch of {micro_batch} sequences "
+            raise RunConfigError("strategy", f"{self.strategy}: the batch of {micro_batch} sequences "
                            f"does not split over {self.replicas} replicas; choose a multiple")
 
     def xla_setting(self):
@@ -175,13 +176,13 @@ _RESOLVED = {}  # one tf.distribute strategy per process (multi-worker must be c
 def check_strategy(strategy="auto", backend=None):
     """Validate the names (cheap: creates nothing); returns the backend's name."""
     if strategy not in STRATEGIES:
-        raise ZooError(f"--strategy must be one of {', '.join(STRATEGIES)}; received {strategy!r}")
+        raise RunConfigError("strategy", f"must be one of {', '.join(STRATEGIES)}; received {strategy!r}")
     backend = select_backend(backend)
     if strategy in TENSORFLOW_STRATEGIES and backend != "tensorflow":
-        raise ZooError(f"--strategy {strategy} is a tf.distribute strategy: use --backend "
+        raise RunConfigError("strategy", f"{strategy} is a tf.distribute strategy: use --backend "
                        f"tensorflow (on jax: {', '.join(JAX_STRATEGIES)})")
     if strategy in JAX_STRATEGIES and backend != "jax":
-        raise ZooError(f"--strategy {strategy} is Keras's JAX distribution API: use --backend jax "
+        raise RunConfigError("strategy", f"{strategy} is Keras's JAX distribution API: use --backend jax "
                        f"(on tensorflow: {', '.join(TENSORFLOW_STRATEGIES)})")
     return backend
 
@@ -231,13 +232,13 @@ def _tensorflow_distribution(strategy):
     if strategy == "mirrored":
         devices = [d.name for d in _accelerators_or_cpus()]
         if len(devices) < 2:
-            raise ZooError(f"--strategy mirrored needs at least 2 devices; this machine shows "
+            raise RunConfigError("strategy", f"mirrored needs at least 2 devices; this machine shows "
                            f"{len(devices)} (set {CPU_DEVICES_VARIABLE}=2 to split the CPU)")
         return Distribution("mirrored", "tensorflow", devices,
                             tf.distribute.MirroredStrategy(devices))
     if strategy == "multi-worker":
         if not os.environ.get("TF_CONFIG"):
-            raise ZooError("--strategy multi-worker reads the cluster from TF_CONFIG, which is "
+            raise RunConfigError("strategy", "multi-worker reads the cluster from TF_CONFIG, which is "
                            "not set (see the README, 'Several hosts')")
         resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
         mirrored = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
@@ -249,7 +250,7 @@ def _tensorflow_distribution(strategy):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
-        raise ZooError(f"--strategy tpu: no TPU reachable ({str(error).splitlines()[0]})") from None
+        raise RunConfigError("strategy", f"tpu: no TPU reachable ({str(error).splitlines()[0]})") from None
     tpu = tf.distribute.TPUStrategy(resolver)
     return Distribution("tpu", "tensorflow", list(tpu.extended.worker_devices), tpu)
 
@@ -261,7 +262,7 @@ def _jax_distribution(strategy):
     if strategy == "none":
         return Distribution("none", "jax", devices[:1])
     if len(devices) < 2:
-        raise ZooError(f"--strategy {strategy} needs at least 2 devices; JAX shows {len(devices)} "
+        raise RunConfigError("strategy", f"{strategy} needs at least 2 devices; JAX shows {len(devices)} "
                        f"(set {CPU_DEVICES_VARIABLE}=2 to split the CPU)")
     if strategy == "data-parallel":
         mesh = keras.distribution.DeviceMesh((len(devices),), ("batch",), devices)
