@@ -6,6 +6,26 @@ import os
 # start-up lines that ignore this setting).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
+def _matplotlib_config_dir():
+    """Matplotlib (imported with Keras) warns on stderr, twice, when it cannot write its config
+    directory (a read-only HOME); point it at a private temporary one instead, so that the
+    zoo's own one-line error is all a user sees."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    try:
+        os.makedirs(os.path.join(home, "matplotlib"), exist_ok=True)
+    except OSError:
+        import tempfile
+
+        fallback = os.path.join(tempfile.gettempdir(), f"zoo-matplotlib-{os.getuid()}")
+        os.makedirs(fallback, exist_ok=True)
+        os.environ["MPLCONFIGDIR"] = fallback
+
+
+_matplotlib_config_dir()
+
 import typer  # noqa: E402
 
 from zoo_cli import bench, compare, generate, importing, models, runs, training  # noqa: E402

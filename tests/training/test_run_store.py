@@ -336,3 +336,18 @@ def test_a_run_written_before_run_config_existed_still_resumes(corpus, tmp_path)
         6, 2, str(corpus), False, 64)
     resumed = zoo.train(resume=True, out=str(out))
     _same_result(resumed, whole)
+
+
+def test_a_read_only_home_is_one_line(corpus, tmp_path):
+    """HOME on a read-only file system (/proc): the cache cannot be created, and Matplotlib
+    (imported with Keras) must not add its own warnings to the one line."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ZOO_CACHE", "XDG_CACHE_HOME",
+                                                            "XDG_CONFIG_HOME", "MPLCONFIGDIR")}
+    result = subprocess.run([sys.executable, "-m", "zoo_cli.main", "train", "gpt2-nano",
+                             "--data", str(corpus), "--steps", "1"],
+                            env={**env, "HOME": "/proc", "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot create the cache directory" in lines[0], lines
+    assert not (tmp_path / "results").exists()

@@ -218,6 +218,9 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
         return rows, state
     if state.get("rewind_due"):  # resumed after a rewind was decided but not yet published
         raise Rewind(state["step"], state.get("skipped_steps", 0), dict(state))
+    rewind_after = settings.get("run", {}).get("rewind_after_spikes")
+    if rewind_after and state["step"]:  # a kill may have come between a commit and its link
+        keep_in_history(record, state, keep_from_step=state["step"] - REWIND_STEPS)
 
     for point in evaluation_points(budget["steps"], settings["eval_interval"], state["step"]):
         steps = point - state["step"]
@@ -269,7 +272,6 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
                      optimizer_iterations=applied_micro_batches(model.optimizer))
         stop = bool(patience and state["evaluations_since_best"] >= patience)
         state["stopped_early"] = stop
-        rewind_after = settings.get("run", {}).get("rewind_after_spikes")
         skipped = state["skipped_steps"] - skipped_before
         # The decision to rewind is committed with the step, so a kill before the rewind is
         # published leads to the same rewind on resume.
