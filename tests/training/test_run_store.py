@@ -351,3 +351,30 @@ def test_a_read_only_home_is_one_line(corpus, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot create the cache directory" in lines[0], lines
     assert not (tmp_path / "results").exists()
+
+
+def test_a_run_whose_every_step_is_skipped_fails_instead_of_stalling(corpus, tmp_path,
+                                                                     monkeypatch):
+    """Every gradient from step 21 on is 1000× the earlier ones: the guard skips them all (only
+    accepted norms enter its window), so the interval 21-30 learns nothing, and the run fails
+    with the last commit (step 20) kept rather than finishing as if it had trained."""
+    import tensorflow as tf
+
+    import zoo.training.loop as loop
+
+    original = loop.train_dataset
+
+    def jumped(tokens, seq_len, batch, seed, start_step=0):
+        def weigh(index, pair):
+            scale = tf.where(index + start_step >= 20, 1000.0, 1.0)
+            return pair[0], pair[1], tf.fill(tf.shape(pair[1]), scale)
+
+        return original(tokens, seq_len, batch, seed, start_step).enumerate().map(weigh)
+
+    monkeypatch.setattr(loop, "train_dataset", jumped)
+    out = tmp_path / "results" / "stalled"
+    with pytest.raises(zoo.RunFailed, match="skipped every step from 21 to 30"):
+        zoo.train("gpt2-nano", data=str(corpus), steps=40, eval_interval=10, out=str(out),
+                  overrides=["clip_norm=null"])
+    assert zoo.RunRecord(out).state()["step"] == 20 and not (out / "model.keras").exists()
+    assert zoo.RunRecord(out).failure()["step"] == 30

@@ -33,6 +33,7 @@ EVAL_WINDOWS = 64  # default validation windows per interval evaluation; the fin
 REWIND_STEPS = 100
 REWIND_SKIP_BATCHES = 200
 MAX_REWINDS = 10  # then the spikes are not the data's doing: the run fails instead
+MIN_STALL = 8  # an interval of at least this many micro-batches, all skipped, fails the run
 
 
 class Rewind(Exception):
@@ -242,6 +243,14 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
                             f"({last}) is kept and no model.keras was written; try a lower "
                             "learning rate (--set learning_rate=...), a smaller clip_norm or "
                             "z_loss_weight", step)
+        skipped = skipped_steps(model.optimizer) - skipped_before
+        if skipped >= steps * accumulation and skipped >= MIN_STALL:
+            # Only accepted norms enter the guard's window, so a lasting jump of the gradient
+            # norm would be skipped for ever; a run that learns nothing must not look healthy.
+            raise RunFailed(f"the spike guard skipped every step from {state['step'] + 1} to "
+                            f"{point}: the gradient norm has jumped for good; the last commit "
+                            f"(step {state['step']}) is kept; try a lower learning rate or "
+                            "--no-spike-guard", point)
         train_loss = float(history.history["loss"][-1])
         state["step"] = point
         val = validation_loss(eval_model, eval_windows, micro_batch)
@@ -272,7 +281,6 @@ def run_intervals(*, model, record, settings, data, eval_windows, reporter, stat
                      optimizer_iterations=applied_micro_batches(model.optimizer))
         stop = bool(patience and state["evaluations_since_best"] >= patience)
         state["stopped_early"] = stop
-        skipped = state["skipped_steps"] - skipped_before
         # The decision to rewind is committed with the step, so a kill before the rewind is
         # published leads to the same rewind on resume.
         state["rewind_due"] = bool(rewind_after and skipped >= rewind_after
