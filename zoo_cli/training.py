@@ -59,11 +59,10 @@ def train(
         spike_guard=spike_guard, rewind_after_spikes=rewind_after_spikes, seed=seed,
         init_from=init_from, strategy=strategy, backend=backend,
     )  # fmt: skip
-    if resume:  # only what the user changed from the defaults: the rest is the recorded run's
-        defaults = dict(data="shakespeare", precision="float32", tokenizer="native",
-                        gradient_accumulation=1, spike_guard=True, seed=0)
-        fields = {k: v for k, v in fields.items() if defaults.get(k, None) != v}
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
+        if resume:  # only what the user changed from the defaults: the rest is the recorded run's
+            defaults = zoo.RunConfig().to_dict()
+            fields = {k: v for k, v in fields.items() if defaults.get(k) != v}
         reporter = RichReporter(console())
         try:
             with reporter:

@@ -124,7 +124,7 @@ def _obtain(plan, reporter, index, count, label, seed):
     """The finished run with `plan`'s key, else that run resumed (or restarted, if it was
     stopped before its first commit), else a new run. Damaged records are passed over."""
     for record in reversed(list_runs()):
-        if _key_of(record) == plan.key:
+        if record.setting("resolution_key") == plan.key:
             status = "reused" if record.complete else "resumed"
             reporter.run(index, count, label, seed, status)
             if record.complete:
@@ -136,13 +136,6 @@ def _obtain(plan, reporter, index, count, label, seed):
     if (out / "config.json").exists():  # same name, different settings: keep both
         out = results_root() / f"{plan.settings['preset']}-{plan.key}"
     return train(plan=plan, out=out, reporter=reporter)
-
-
-def _key_of(record):
-    try:
-        return (record.config() or {}).get("resolution_key")
-    except ZooError:  # damaged: never reused, and `zoo runs` shows it as damaged
-        return None
 
 
 def _tune_learning_rate(entry, run, reporter):

@@ -326,7 +326,7 @@ def _commit(model, record, state, best):
     if best is None:
         commit(record, model, state)
         return
-    weights = record.path / f"{PARTIAL_PREFIX}{os.getpid()}.best.weights.h5"
+    weights = _scratch_best_weights(record)
     try:
         if best:
             model.save_weights(weights)
@@ -338,8 +338,14 @@ def _commit(model, record, state, best):
             weights.unlink()
 
 
+def _scratch_best_weights(record):
+    """A temporary best-weights file in the run directory (removed by `remove_partials` if a
+    kill leaves it)."""
+    return record.path / f"{PARTIAL_PREFIX}{os.getpid()}.best.weights.h5"
+
+
 def _restore_best(model, record):
-    weights = record.path / f"{PARTIAL_PREFIX}{os.getpid()}.best.weights.h5"
+    weights = _scratch_best_weights(record)
     try:
         if not extract_best_weights(record, weights):
             raise RuntimeError(f"{record.checkpoint_path} has no best weights to restore")

@@ -30,6 +30,7 @@ import zipfile
 
 from zoo.errors import ZooError
 from zoo.files import atomic_save, atomic_write_json, atomic_write_text, json_text
+from zoo.training.store import committed_state
 
 METRIC_FIELDS = (
     "step", "tokens", "flops", "learning_rate", "train_loss", "validation_loss",
@@ -83,9 +84,15 @@ class RunRecord:
 
     def state(self):
         """Where the last commit stands (step, evaluations, ...), or None before the first."""
-        from zoo.training.store import committed_state
-
         return committed_state(self)
+
+    def setting(self, key):
+        """`config.json`'s value of `key`; None without a config or when the record is damaged
+        (a damaged record is never reused or resumed, and `zoo runs` shows it as damaged)."""
+        try:
+            return (self.config() or {}).get(key)
+        except ZooError:
+            return None
 
     def summary(self):
         return self.read_json(self.summary_path)

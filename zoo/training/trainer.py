@@ -441,20 +441,13 @@ def _run_to_resume(name, out):
             raise ZooError(f"{record.path} does not exist: there is no run to resume")
     else:
         preset = get_recipe(name).name
-        candidates = [r for r in list_runs() if not r.complete and _preset_of(r) == preset]
+        candidates = [r for r in list_runs() if not r.complete and r.setting("preset") == preset]
         if not candidates:
             raise ZooError(f"no unfinished {preset} run under {results_root()}/ to resume")
         record = candidates[-1]
     if record.complete:
         raise ZooError(f"{record.path} already finished")
     return record
-
-
-def _preset_of(record):
-    try:
-        return (record.config() or {}).get("preset")
-    except ZooError:  # a damaged record is nobody's run to resume
-        return None
 
 
 def _init_source(init_from):
