@@ -107,6 +107,13 @@ def _table(result):
         if result["seeds"] > 1:
             cells.append(optional(r["bits_per_byte_spread"], ".3f"))
         table.add_row(*cells)
+    baseline = result.get("baseline")
+    if baseline:  # the yardstick every row must beat; only its bits per byte applies
+        cells = [""] * len(columns)
+        cells[0], cells[columns.index("bits/byte")] = (
+            baseline["name"], optional(baseline["bits_per_byte"], ".3f"))
+        table.add_section()
+        table.add_row(*cells, style="dim")
     return table
 
 

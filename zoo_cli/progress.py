@@ -101,6 +101,9 @@ class RichReporter:
             rows.append(("validation bits/byte", f"{summary['validation_bits_per_byte']:.3f}"))
         if unigram:
             rows.append(("unigram bits/byte", f"{unigram:.3f}"))
+        if summary.get("ngram_bits_per_byte") is not None:
+            rows.append(("KN n-gram bits/byte", f"{summary['ngram_bits_per_byte']:.3f} "
+                                                f"(order {summary['ngram_order']})"))
         if summary.get("tokens_per_second"):
             rows.append(("tokens/s", f"{summary['tokens_per_second']:,.0f}"))
         if summary.get("mfu") is not None:

@@ -55,7 +55,10 @@ def test_compare_reuses_only_identical_runs_and_json_schema(corpus, tmp_path):
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     result = json.loads(first.stdout)
-    assert set(result) == {"budget_flops", "data", "tokenizer", "seeds", "tune_lr", "rows"}
+    assert set(result) == {"budget_flops", "data", "tokenizer", "seeds", "tune_lr", "rows",
+                           "baseline"}
+    assert set(result["baseline"]) == {"name", "order", "bits_per_byte"}
+    assert result["baseline"]["name"] == f"KN n-gram (order {result['baseline']['order']})"
     row_keys = {"model", "preset", "changes", "params", "non_embedding_params", "num_layers",
                 "hidden_dim", "tokens", "flops", "tokens_per_parameter", "learning_rate",
                 "tokens_per_second", "mfu", "final_train_loss", "validation_loss",

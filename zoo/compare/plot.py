@@ -1,5 +1,7 @@
-"""Validation loss against training compute, one curve per compared model (matplotlib)."""
+"""Validation loss against training compute, one curve per compared model (matplotlib), and the
+n-gram baseline as a horizontal line."""
 
+import math
 import pathlib
 
 from zoo.errors import ZooError
@@ -29,6 +31,11 @@ def plot_comparison(comparison, path):
         curve = row["curves"][0]  # the first seed's curve; the table carries the spread
         axes.plot([p["flops"] for p in curve], [p["validation_loss"] for p in curve],
                   marker="o", markersize=3, label=_legend(row))
+    for i, level in enumerate(_baseline_levels(comparison)):
+        baseline = comparison["baseline"]
+        axes.axhline(level, color="black", linestyle=":", linewidth=1,
+                     label=f"{baseline['name']}, {baseline['bits_per_byte']:.3f} bits/byte"
+                     if i == 0 else None)
     axes.axvline(comparison["budget_flops"], color="grey", linestyle="--", linewidth=1,
                  label=f"budget {comparison['budget_flops']:.2g} FLOPs")
     axes.set_xscale("log")
@@ -43,6 +50,23 @@ def plot_comparison(comparison, path):
         figure.savefig(tmp, format=path.suffix.lower().lstrip("."))
     plt.close(figure)
     return path
+
+
+def _baseline_levels(comparison):
+    """The n-gram baseline in each compared tokenizer's nats per token (one level when they
+    share a tokenizer): bits per byte times a row's validation loss over its bits per byte."""
+    baseline = comparison.get("baseline")
+    if not baseline or baseline.get("bits_per_byte") is None:
+        return []
+    levels = []
+    for row in comparison["rows"]:
+        loss, bits = row.get("validation_loss"), row.get("validation_bits_per_byte")
+        if loss is None or not bits:
+            continue
+        level = baseline["bits_per_byte"] * loss / bits
+        if not any(math.isclose(level, seen, rel_tol=1e-6) for seen in levels):
+            levels.append(level)
+    return levels
 
 
 def _legend(row):

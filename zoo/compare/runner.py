@@ -5,6 +5,8 @@ Every training run is an ordinary `zoo train` run. Runs are keyed by their fully
 settings (`RunPlan.key`): a finished run with the same key is reused, an unfinished one is
 resumed, so re-running a comparison is instant and an interrupted one picks up where it stopped.
 Changing any field (model, recipe, budget, data, tokenizer, seed, …) changes the key and retrains.
+The result carries the corpus's Kneser-Ney byte n-gram as `baseline` (`zoo.baselines`; None for
+pre-tokenized data), the yardstick every row must beat.
 """
 
 import dataclasses
@@ -12,6 +14,7 @@ import math
 import statistics
 
 from zoo.accounting import count_non_embedding_params
+from zoo.baselines import ngram_yardstick
 from zoo.compare.ablation import parse_ablations, variant_label
 from zoo.compare.allocation import compute_optimal_config
 from zoo.config import ModelConfig
@@ -96,15 +99,16 @@ def compare(models, *, budget=None, seeds=1, ablate=None, overrides=(), tune_lr=
     jobs = []
     for entry in entries:
         if tune_lr:
-            entry.learning_rate = _tune_learning_rate(entry, base, reporter)
+            entry.learning_rate = tune_learning_rate(entry, base, reporter)
             entry.changes = {**entry.changes, "learning_rate": entry.learning_rate}
         for seed in range(seeds):
             jobs.append((entry, seed))
     for index, (entry, seed) in enumerate(jobs):
         plan = plan_run(entry.preset, base, overrides=entry.changes, seed=seed)
         entry.learning_rate = plan.settings["training"]["learning_rate"]
-        entry.runs.append(_obtain(plan, reporter, index, len(jobs), entry.label, seed))
-    return _table(entries, budget, base.data, base.tokenizer.value, seeds, tune_lr)
+        entry.runs.append(obtain_run(plan, reporter, index, len(jobs), entry.label, seed))
+    comparison = _table(entries, budget, base.data, base.tokenizer.value, seeds, tune_lr)
+    return {**comparison, "baseline": ngram_yardstick(base.data)}
 
 
 def _allocate(entry, budget):
@@ -120,7 +124,7 @@ def _allocate(entry, budget):
     return {**entry.changes, **{k: getattr(sized, k) for k in shape}}
 
 
-def _obtain(plan, reporter, index, count, label, seed):
+def obtain_run(plan, reporter, index, count, label, seed):
     """The finished run with `plan`'s key, else that run resumed (or restarted, if it was
     stopped before its first commit), else a new run. Damaged records are passed over."""
     for record in reversed(list_runs()):
@@ -138,7 +142,7 @@ def _obtain(plan, reporter, index, count, label, seed):
     return train(plan=plan, out=out, reporter=reporter)
 
 
-def _tune_learning_rate(entry, run, reporter):
+def tune_learning_rate(entry, run, reporter):
     """Best peak rate on a log grid by final *training* loss at a fraction of the budget."""
     peak = plan_run(entry.preset, run, overrides=entry.changes).settings["training"][
         "learning_rate"]
@@ -147,7 +151,7 @@ def _tune_learning_rate(entry, run, reporter):
         rate = peak * factor
         plan = plan_run(entry.preset, run.replace(flops=run.flops * LR_TUNING_FRACTION),
                         overrides={**entry.changes, "learning_rate": rate})
-        record = _obtain(plan, reporter, i, len(LR_GRID), f"{entry.label} lr={rate:.2g}", 0)
+        record = obtain_run(plan, reporter, i, len(LR_GRID), f"{entry.label} lr={rate:.2g}", 0)
         loss = record.summary()["final_train_loss"]
         results[rate] = loss if loss is not None and math.isfinite(loss) else math.inf
     return min(results, key=results.get)

@@ -15,6 +15,7 @@ import time
 import keras
 import numpy as np
 
+from zoo.baselines import ngram_yardstick, unigram_bits_per_byte
 from zoo.config import ModelConfig
 from zoo.data.corpus import load_corpus
 from zoo.data.pipeline import (
@@ -32,7 +33,6 @@ from zoo.overrides import apply_training_overrides, parse_overrides
 from zoo.recipe import Tokenizer, TrainingRecipe
 from zoo.run_config import RunConfig, RunConfigError, TokenizerMode
 from zoo.registry import get_recipe
-from zoo.training.baselines import unigram_bits_per_byte
 from zoo.training.budget import resolve_budget
 from zoo.training.distribution import check_strategy, resolve_distribution, variable_layouts
 from zoo.training.hardware import device_description, peak_flops
@@ -395,6 +395,7 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
         "skipped_steps": state.get("skipped_steps", 0),
         "rewinds": state.get("rewinds", []),
         "unigram_bits_per_byte": settings["data"].get("unigram_bits_per_byte"),
+        **_ngram_facts(settings["data"]["spec"]),
         # Means over the evaluation intervals (each excludes its first, compiling, step).
         "tokens_per_second": mean_of_present(r.get("tokens_per_second") for r in rows),
         "mfu": mean_of_present(r.get("mfu") for r in rows),
@@ -431,6 +432,14 @@ def _corpus_facts(spec):
             [d.text for d in corpus.train], [d.text for d in corpus.validation]
         ),
     }
+
+
+def _ngram_facts(spec):
+    """The Kneser-Ney byte n-gram yardstick of a text corpus, for the summary: built once per
+    corpus (seconds) and cached; None for pre-tokenized data or where it cannot be had."""
+    yardstick = ngram_yardstick(spec) or {}
+    return {"ngram_bits_per_byte": yardstick.get("bits_per_byte"),
+            "ngram_order": yardstick.get("order")}
 
 
 def _run_to_resume(name, out):

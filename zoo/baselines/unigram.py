@@ -1,4 +1,4 @@
-"""Yardsticks a trained replica must beat, in bits per byte (tokenizer-independent).
+"""The unigram yardstick, in bits per byte (tokenizer-independent).
 
 The unigram baseline is the cross-entropy of the validation bytes under the byte frequencies of
 the training bytes (add-one smoothed): what a model that ignores all context achieves. A replica
