@@ -1,0 +1,202 @@
+"""`zoo fit`: a table or one JSON document of the fitted law; bad input is one line `error: ...`
+on stderr, exit status 2, and no plot written."""
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from zoo_cli import fit as fit_cli
+from zoo_cli import main
+
+runner = CliRunner(env={"COLUMNS": "120"})
+
+
+def zoo_app():
+    """The `zoo` app with `zoo fit` (registered here too, on a copy, until main.py has it)."""
+    if any(group.typer_instance is fit_cli.app for group in main.app.registered_groups):
+        return main.app
+    app = copy.copy(main.app)
+    app.registered_groups = [*main.app.registered_groups]
+    app.add_typer(fit_cli.app)
+    return app
+
+
+APP = zoo_app()
+
+
+def invoke(*args):
+    return runner.invoke(APP, ["fit", *map(str, args)])
+
+
+def assert_one_line(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output and result.stdout == ""
+    return lines[0]
+
+
+def write_csv(path, rows):
+    header = list(rows[0])
+    path.write_text(",".join(header) + "\n" + "".join(
+        ",".join(str(r.get(k, "")) for k in header) + "\n" for r in rows))
+    return path
+
+
+def isoflop_rows(seed=0):
+    """Valleys at 3 budgets of the Chinchilla law; tokens only through flops / 6N."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for flops in (1e18, 1e19, 1e20):
+        centre = 0.1 * flops ** 0.46
+        for x in np.linspace(-1.2, 1.2, 5):
+            n = centre * math.exp(x)
+            d = flops / (6 * n)
+            loss = (1.69 + 406.4 / n ** 0.34 + 410.7 / d ** 0.28) * math.exp(rng.normal(0, 2e-3))
+            rows.append({"params": n, "flops": flops, "loss": loss})
+    return rows
+
+
+def compute_rows():
+    rng = np.random.default_rng(1)
+    return [{"arm": arm, "seed": s, "params": 1e6, "flops": c,
+             "loss": 40 * (k * c) ** -0.1 * math.exp(rng.normal(0, 0.002))}
+            for arm, k in (("gelu", 1.0), ("swiglu", 2.0)) for c in (1e12, 1e13, 1e14)
+            for s in range(3)]
+
+
+def parametric_rows():
+    rng = np.random.default_rng(2)
+    return [{"params": n, "tokens": d, "seed": 0,
+             "loss": (1.69 + 406.4 / n ** 0.34 + 410.7 / d ** 0.28) * math.exp(rng.normal(0, 5e-3))}
+            for n in np.logspace(7, 9, 4) for d in np.logspace(9, 11, 4)]
+
+
+@pytest.fixture
+def isoflop_csv(tmp_path):
+    return write_csv(tmp_path / "points.csv", isoflop_rows())
+
+
+def test_isoflop_json_has_the_documented_keys(isoflop_csv, tmp_path):
+    plot = tmp_path / "valleys.svg"
+    result = invoke(isoflop_csv, "--law", "isoflop", "--bootstrap", "20", "--json", "--plot", plot)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert set(document) == {"points_file", "notes", "fits"}
+    assert document["points_file"] == str(isoflop_csv)
+    assert any("tokens = flops / (6 · params)" in note for note in document["notes"])
+    fit = document["fits"]["isoflop"]
+    assert {"a", "b", "a_ci", "b_ci", "tokens_per_parameter", "tokens_per_parameter_ci",
+            "budgets", "points", "params_convention", "flops_convention", "bootstrap",
+            "notes"} <= set(fit)
+    assert fit["bootstrap"] == 20 and fit["points"] == 15
+    assert {"budget", "flops", "n_opt", "d_opt", "loss_opt", "tokens_per_parameter", "convex",
+            "inside", "edge"} <= set(fit["budgets"][0])
+    assert 0.3 < fit["a"] < 0.6
+    assert plot.read_text().startswith("<?xml")
+
+
+def test_compute_json_and_table(tmp_path):
+    points = tmp_path / "arms.jsonl"
+    points.write_text("".join(json.dumps(r) + "\n" for r in compute_rows()))
+    result = invoke(points, "--law", "compute", "--bootstrap", "100", "--json")
+    assert result.exit_code == 0, result.output
+    fit = json.loads(result.stdout)["fits"]["compute"]
+    assert fit["baseline"] == "gelu"
+    base, variant = fit["arms"]
+    assert {"name", "E", "A", "gamma", "form", "multiplier", "multiplier_ci", "verdict",
+            "extrapolated"} <= set(variant)
+    assert base["multiplier"] == 1.0 and variant["verdict"] == "better"
+    assert variant["multiplier"] == pytest.approx(2.0, rel=0.15)
+
+    plot = tmp_path / "arms.png"
+    table = invoke(points, "--law", "compute", "--bootstrap", "50", "--plot", plot)
+    assert table.exit_code == 0, table.output
+    assert "swiglu" in table.stdout and "better" in table.stdout
+    assert f"plot written to {plot}" in table.stdout
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_parametric_table_and_json(tmp_path):
+    points = write_csv(tmp_path / "grid.csv", parametric_rows())
+    plot = tmp_path / "law.pdf"
+    result = invoke(points, "--starts", "40", "--bootstrap", "3", "--plot", plot)
+    assert result.exit_code == 0, result.output
+    for fragment in ("E + A/N^α + B/D^β", "alpha", "beta", "N_opt ∝ C^a", "40 L-BFGS-B starts"):
+        assert fragment in result.stdout
+    assert plot.read_bytes().startswith(b"%PDF")
+    document = json.loads(invoke(points, "--starts", "40", "--bootstrap", "3", "--json",
+                                 "--law", "parametric").stdout)
+    fit = document["fits"]["parametric"]
+    for key in ("E", "A", "B", "alpha", "beta", "a", "b"):
+        assert isinstance(fit[key], float) and len(fit[f"{key}_ci"]) == 2
+    assert {"points", "params_convention", "starts", "bootstrap", "tokens_per_parameter",
+            "optimal"} <= set(fit)
+    assert fit["starts"] == 40 and fit["params_convention"] == "total"
+
+
+def test_options_that_do_not_apply_are_noted(isoflop_csv):
+    result = invoke(isoflop_csv, "--law", "compute", "--params", "non-embedding",
+                    "--bootstrap", "5", "--json")
+    assert result.exit_code == 0, result.output
+    assert "--params does not apply to the compute law: ignored" in json.loads(
+        result.stdout)["notes"]
+
+
+def rows_with(change):
+    rows = isoflop_rows()
+    change(rows)
+    return rows
+
+
+@pytest.mark.parametrize("case, args, fragments", [
+    ("missing", [], ["does not exist"]),
+    ("negative", [], ["row 3: loss must be positive; received '-1.0'"]),
+    ("non-finite", [], ["row 2: params must be finite; received 'inf'"]),
+    ("no loss column", [], ["row 1 has no 'loss'"]),
+    ("too few", ["--law", "isoflop"], ["at least 2 budgets with 3 or more distinct sizes"]),
+    ("too few", [], ["5 parameters", "received 4"]),
+    ("fine", ["--law", "linear"], ["'linear' is not one of 'parametric', 'isoflop', 'compute'"]),
+    ("fine", ["--params", "non-embedding", "--law", "isoflop"],
+     ["point 1 has no 'non_embedding_params'"]),
+    ("fine", ["--flops", "exact", "--law", "isoflop"], ["point 1 has no 'flops_exact'"]),
+    ("fine", ["--bootstrap", "-1"], ["Invalid value for '--bootstrap'"]),
+])  # fmt: skip
+def test_bad_input_is_one_line_and_writes_no_plot(tmp_path, case, args, fragments):
+    path = tmp_path / "points.csv"
+    if case == "negative":
+        write_csv(path, rows_with(lambda rows: rows[2].update(loss=-1.0)))
+    elif case == "non-finite":
+        write_csv(path, rows_with(lambda rows: rows[1].update(params=float("inf"))))
+    elif case == "no loss column":
+        write_csv(path, [{k: v for k, v in r.items() if k != "loss"} for r in isoflop_rows()])
+    elif case == "too few":
+        write_csv(path, isoflop_rows()[:4])
+    elif case == "fine":
+        write_csv(path, isoflop_rows())
+    plot = tmp_path / "plot.png"
+    result = invoke(path, *args, "--plot", plot)
+    line = assert_one_line(result, *fragments)
+    if case in ("negative", "non-finite", "no loss column"):
+        assert line.startswith(f"error: {path} row ")  # the file, the row, the column
+    assert not plot.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if case == "missing"
+                                                          else ["points.csv"])
+
+
+def test_a_bad_plot_suffix_is_refused_before_fitting(isoflop_csv, monkeypatch):
+    import zoo.scaling
+
+    def never(*args, **kwargs):
+        raise AssertionError("fitted before the plot path was checked")
+
+    monkeypatch.setitem(zoo.scaling.FITS, "isoflop", never)
+    result = invoke(isoflop_csv, "--law", "isoflop", "--plot", isoflop_csv.with_suffix(".jpg"))
+    assert_one_line(result, "--plot must end in .png, .svg, .pdf")
+    assert not isoflop_csv.with_suffix(".jpg").exists()

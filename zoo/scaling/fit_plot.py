@@ -1,0 +1,192 @@
+"""Figures of the scaling fits (matplotlib, imported on first use; files only, the Agg backend).
+
+Each takes a fit's result, the points it was fitted to (dicts or a path) and a .png/.svg/.pdf
+path, and writes the file atomically. `baseline` draws a horizontal reference line on the loss
+axes: a loss value, a `(value, label)` pair or a dict with `loss` (or `value`) and `label`,
+e.g. an n-gram model's loss.
+"""
+
+import numpy as np
+
+from zoo.files import atomic_path
+from zoo.scaling import points as _points
+from zoo.scaling.fit import predict_compute, predict_parametric
+
+LAWS = ("parametric", "isoflop", "compute")
+
+
+def plot_fit(law, fit, points, path, baseline=None):
+    """Write the figure of a `law` fit (see the three functions below)."""
+    plotters = {"parametric": plot_parametric, "isoflop": plot_isoflop, "compute": plot_compute}
+    return plotters[law](fit, points, path, baseline=baseline)
+
+
+def plot_parametric(fit, points, path, baseline=None):
+    """Loss against tokens, one colour per model size, with the fitted L(N, D) through each."""
+    path = check_plot_path(path)
+    points, _ = _points.load_points(points)
+    plt = _pyplot()
+    n = np.array(_points.sizes(points, fit.get("params_convention", "total")))
+    d = np.array(_points.tokens(points))
+    loss = np.array([p["loss"] for p in points])
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    sizes = sorted(set(n.tolist()))
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(sizes)))
+    span = np.geomspace(d.min() / 1.5, d.max() * 1.5, 100)
+    for size, colour in zip(sizes, colours):
+        mine = n == size
+        axes.scatter(d[mine], loss[mine], color=colour, s=14, zorder=3)
+        axes.plot(span, predict_parametric(fit, size, span), color=colour, linewidth=1,
+                  label=f"N = {size:.3g}")
+    _baseline(axes, baseline)
+    axes.set_xscale("log")
+    axes.set_xlabel("training tokens D")
+    axes.set_ylabel("loss (nats per token)")
+    axes.set_title(f"L(N, D) = {fit['E']:.3g} + {fit['A']:.3g}/N^{fit['alpha']:.3f} + "
+                   f"{fit['B']:.3g}/D^{fit['beta']:.3f}" + _allocation(fit), fontsize=9)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7, ncol=2 if len(sizes) > 8 else 1)
+    return _save(plt, figure, path)
+
+
+def plot_isoflop(fit, points, path, baseline=None):
+    """Left: loss against N per budget with each budget's parabola and optimum; right: N_opt
+    (and D_opt) against C with the fitted power laws."""
+    path = check_plot_path(path)
+    points, _ = _points.load_points(points)
+    plt = _pyplot()
+    n = np.array(_points.sizes(points, fit.get("params_convention", "total")))
+    loss = np.array([p["loss"] for p in points])
+    compute, _ = _points.flops(points, fit.get("flops_convention", "palm"))
+    groups = _points.budget_groups(points, compute)
+    figure, (valleys, optima) = plt.subplots(1, 2, figsize=(12, 5), dpi=120)
+    budgets = fit["budgets"]
+    colours = plt.cm.plasma(np.linspace(0, 0.85, max(len(budgets), 1)))
+    for budget, colour in zip(budgets, colours):
+        members = groups.get(budget["budget"], [])
+        valleys.scatter(n[members], loss[members], color=colour, s=14, zorder=3)
+        x = np.log(n[members])
+        grid = np.linspace(x.min(), x.max(), 100)
+        valleys.plot(np.exp(grid), np.polyval(budget["parabola"], grid), color=colour,
+                     linewidth=1, linestyle="--" if budget["edge"] else "-",
+                     label=f"C = {budget['flops']:.2g}" + (" (edge)" if budget["edge"] else ""))
+        valleys.scatter([budget["n_opt"]], [budget["loss_opt"]], color=colour, marker="*",
+                        s=80, edgecolor="black", linewidth=0.5, zorder=4)
+    _baseline(valleys, baseline)
+    valleys.set_xscale("log")
+    valleys.set_xlabel("parameters N")
+    valleys.set_ylabel("loss (nats per token)")
+    valleys.set_title("IsoFLOP valleys (★ the parabola's minimum)", fontsize=9)
+    valleys.grid(True, which="both", alpha=0.3)
+    valleys.legend(fontsize=7)
+
+    c = np.array([b["flops"] for b in budgets])
+    used = np.array([b["used"] for b in budgets])
+    span = np.geomspace(c.min() / 2, c.max() * 2, 50)
+    for key, exponent, marker, name in (("n_opt", "a", "o", "N_opt"), ("d_opt", "b", "s", "D_opt")):
+        values = np.array([b[key] for b in budgets])
+        coefficient = fit[f"{key[0]}_coefficient"]
+        line, = optima.plot(span, coefficient * span ** fit[exponent], linewidth=1,
+                            label=f"{name} ∝ C^{fit[exponent]:.3f} {_ci(fit, exponent)}")
+        optima.scatter(c[used], values[used], color=line.get_color(), marker=marker, zorder=3)
+        if (~used).any():
+            optima.scatter(c[~used], values[~used], facecolors="none",
+                           edgecolors=line.get_color(), marker=marker, zorder=3)
+    optima.set_xscale("log")
+    optima.set_yscale("log")
+    optima.set_xlabel(f"compute C (FLOPs, {fit.get('flops_convention', 'palm')} convention)")
+    optima.set_ylabel("compute-optimal N and D")
+    optima.set_title(f"tokens per parameter at the optimum ≈ {fit['tokens_per_parameter']:.3g}",
+                     fontsize=9)
+    optima.grid(True, which="both", alpha=0.3)
+    optima.legend(fontsize=8)
+    return _save(plt, figure, path)
+
+
+def plot_compute(fit, points, path, baseline=None):
+    """Loss against compute per arm, with each arm's fitted L(C) and multiplier."""
+    path = check_plot_path(path)
+    points, _ = _points.load_points(points)
+    plt = _pyplot()
+    compute, _ = _points.flops(points, fit.get("flops_convention", "palm"))
+    compute = np.array(compute)
+    loss = np.array([p["loss"] for p in points])
+    members = _points.arms(points)
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    span = np.geomspace(compute.min() / 1.5, compute.max() * 1.5, 100)
+    for arm in fit["arms"]:
+        mine = members.get(arm["name"], [])
+        label = arm["name"]
+        if arm["verdict"] != "baseline":
+            low, high = arm["multiplier_ci"] or (None, None)
+            label += (f": ×{_number(arm['multiplier'])} [{_number(low)}, {_number(high)}] "
+                      f"{arm['verdict']}")
+        dots = axes.scatter(compute[mine], loss[mine], s=14, zorder=3)
+        axes.plot(span, predict_compute(arm, span), color=dots.get_facecolor()[0], linewidth=1,
+                  label=f"{label} ({arm['form']})")
+    _baseline(axes, baseline)
+    axes.set_xscale("log")
+    axes.set_xlabel(f"compute C (FLOPs, {fit.get('flops_convention', 'palm')} convention)")
+    axes.set_ylabel("loss (nats per token)")
+    axes.set_title(f"loss against compute; multipliers against {fit['baseline']!r}", fontsize=9)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    return _save(plt, figure, path)
+
+
+def check_plot_path(path):
+    """The plot's path, or `ZooError` for a format other than .png, .svg or .pdf (the check
+    `zoo compare --plot` makes; imported on use so this module stays free of Keras)."""
+    from zoo.compare.plot import check_plot_path as check
+
+    return check(path)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt, figure, path):
+    figure.tight_layout()
+    try:
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=path.suffix.lower().lstrip("."))
+    finally:
+        plt.close(figure)
+    return path
+
+
+def _baseline(axes, baseline):
+    if baseline is None:
+        return
+    if isinstance(baseline, dict):
+        value = baseline.get("loss", baseline.get("value"))
+        label = baseline.get("label", "baseline")
+    elif isinstance(baseline, (tuple, list)):
+        value, label = baseline
+    else:
+        value, label = baseline, "baseline"
+    axes.axhline(float(value), color="grey", linestyle=":", linewidth=1.2,
+                 label=f"{label} ({float(value):.3f})")
+
+
+def _allocation(fit):
+    if fit.get("a") is None:
+        return ""
+    return f"\nN_opt ∝ C^{fit['a']:.3f} {_ci(fit, 'a')}"
+
+
+def _ci(fit, key):
+    ci = fit.get(f"{key}_ci")
+    if not ci or None in ci:
+        return ""
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _number(value):
+    return "∞" if value is None else f"{value:.3g}"

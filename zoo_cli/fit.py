@@ -1,0 +1,204 @@
+"""`zoo fit`: scaling laws from a points table (CSV, JSONL or a sweep's JSON), with intervals."""
+
+import enum
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from zoo_cli import options
+from zoo_cli.output import console, human, print_json, scientific, user_errors
+
+app = typer.Typer()
+
+
+class Law(str, enum.Enum):
+    PARAMETRIC = "parametric"
+    ISOFLOP = "isoflop"
+    COMPUTE = "compute"
+
+
+class ParamsConvention(str, enum.Enum):
+    TOTAL = "total"
+    NON_EMBEDDING = "non-embedding"
+
+
+class FlopsConvention(str, enum.Enum):
+    PALM = "palm"
+    SIX_N = "6n"
+    EXACT = "exact"
+
+
+@app.command("fit")
+def fit(
+    points: Annotated[str, typer.Argument(
+        help="A points table: CSV, JSONL, or a sweep's JSON (its 'points'). Columns: params, "
+             "loss, tokens or flops; optional budget, arm, seed, non_embedding_params, "
+             "flops_6n, flops_exact.", metavar="POINTS", show_default=False)],
+    law: Annotated[Law, typer.Option(
+        case_sensitive=False,
+        help="parametric: L(N, D) = E + A/N^α + B/D^β (Chinchilla approach 3); isoflop: a "
+             "parabola per budget (approach 2); compute: L(C) per arm and compute multipliers "
+             "against the first arm.")] = Law.PARAMETRIC,
+    params: Annotated[ParamsConvention, typer.Option(
+        case_sensitive=False,
+        help="N is total parameters (column params) or non-embedding ones "
+             "(non_embedding_params).")] = ParamsConvention.TOTAL,
+    flops: Annotated[FlopsConvention, typer.Option(
+        case_sensitive=False,
+        help="C is the column flops (palm: 6N + attention), flops_6n (6n; else 6·N·D) or "
+             "flops_exact (exact).")] = FlopsConvention.PALM,
+    bootstrap: Annotated[Optional[int], typer.Option(
+        min=0, help="Bootstrap refits for the intervals; default 200 (1000 for compute).")
+    ] = None,
+    starts: Annotated[Optional[int], typer.Option(
+        min=1, help="Parametric only: this many random starts from the grid instead of all "
+                    "4,500 (a quicker, rougher fit).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the random starts.")] = 0,
+    json: options.Json = False,
+    plot: Annotated[Optional[str], typer.Option(
+        help="Write the fit's figure to this .png/.svg/.pdf.")] = None,
+):
+    """Fit a scaling law to finished runs and print its parameters with 95% intervals.
+
+    The parametric fit runs L-BFGS-B from Hoffmann et al.'s 4,500 starts on log loss with a
+    summed Huber loss (δ = 1e-3), as Besiroglu et al. (2024) replicated it.
+    """
+    law = Law(law).value
+    with user_errors():
+        from zoo.scaling import FITS, load_points, plot_fit
+        from zoo.scaling.fit_plot import check_plot_path
+
+        if plot:
+            check_plot_path(plot)  # before the fit, not after
+        rows, notes = load_points(points)
+        kwargs = {"seed": seed}
+        if bootstrap is not None:
+            kwargs["bootstrap"] = bootstrap
+        ignored = []
+        if law in ("parametric", "isoflop"):
+            kwargs["params"] = ParamsConvention(params).value
+        elif params != ParamsConvention.TOTAL:
+            ignored.append("--params")
+        if law in ("isoflop", "compute"):
+            kwargs["flops"] = FlopsConvention(flops).value
+        elif flops != FlopsConvention.PALM:
+            ignored.append("--flops")
+        if law == "parametric" and starts is not None:
+            kwargs["starts"] = starts
+        elif starts is not None:
+            ignored.append("--starts")
+        if ignored:
+            verb = "does" if len(ignored) == 1 else "do"
+            notes.append(f"{' and '.join(ignored)} {verb} not apply to the {law} law: ignored")
+        with console(stderr=True).status(f"fitting the {law} law…"):
+            result = FITS[law](rows, **kwargs)
+        if plot:
+            plot_fit(law, result, rows, plot)
+    notes = list(dict.fromkeys(notes + result["notes"]))
+    if json:
+        print_json({"points_file": points, "notes": notes, "fits": {law: result}})
+        return
+    out = console()
+    for table in TABLES[law](result):
+        out.print(table)
+    for note in notes:
+        out.print(f"[yellow]note:[/] {note}")
+    if plot:
+        out.print(f"plot written to {plot}")
+
+
+def _parametric_tables(fit):
+    level = _level(fit)
+    table = Table(title="L(N, D) = E + A/N^α + B/D^β (Chinchilla approach 3)",
+                  caption=f"{fit['points']} points · {fit['params_convention']} parameters · "
+                          f"{fit['starts']} L-BFGS-B starts · {fit['bootstrap']} bootstrap refits "
+                          f"· summed Huber loss {fit['huber_loss']:.3g}")  # fmt: skip
+    for column in ("parameter", "value", f"{level} interval", "meaning"):
+        table.add_column(column, justify="left" if column in ("parameter", "meaning") else "right")
+    meanings = {"E": "irreducible loss", "A": "size term", "B": "data term",
+                "alpha": "size exponent α", "beta": "data exponent β",
+                "a": "N_opt ∝ C^a, a = β/(α+β)", "b": "D_opt ∝ C^b, b = α/(α+β)"}
+    for key, meaning in meanings.items():
+        table.add_row(key, _g(fit[key]), _interval(fit[f"{key}_ci"]), meaning)
+    table.add_row("tokens/param", _g(fit["tokens_per_parameter"]),
+                  _interval(fit["tokens_per_parameter_ci"]),
+                  f"D_opt/N_opt at C = {scientific(fit['tokens_per_parameter_flops'])}")
+    tables = [table]
+    if fit["optimal"]:
+        optimal = Table(title="compute-optimal allocation of the fitted law (C = 6ND)")
+        for column in ("FLOPs", "N_opt", "D_opt", "tokens/param"):
+            optimal.add_column(column, justify="right")
+        for row in fit["optimal"]:
+            optimal.add_row(scientific(row["flops"]), human(row["n_opt"]), human(row["d_opt"]),
+                            _g(row["tokens_per_parameter"]))
+        tables.append(optimal)
+    return tables
+
+
+def _isoflop_tables(fit):
+    level = _level(fit)
+    summary = Table(title="IsoFLOP valleys (Chinchilla approach 2)",
+                    caption=f"{fit['points']} points · {fit['params_convention']} parameters · "
+                            f"{fit['flops_convention']} FLOPs · {fit['bootstrap']} bootstrap "
+                            "refits")  # fmt: skip
+    for column in ("quantity", "value", f"{level} interval"):
+        summary.add_column(column, justify="left" if column == "quantity" else "right")
+    summary.add_row("a (N_opt ∝ C^a)", _g(fit["a"]), _interval(fit["a_ci"]))
+    summary.add_row("b (D_opt ∝ C^b)", _g(fit["b"]), _interval(fit["b_ci"]))
+    summary.add_row("tokens/param at the optimum (median)", _g(fit["tokens_per_parameter"]),
+                    _interval(fit["tokens_per_parameter_ci"]))
+    budgets = Table(title="per budget", caption="edge: the parabola opens downward or its "
+                                                "minimum lies outside the sampled sizes")
+    for column in ("budget", "FLOPs", "sizes", "N_opt", "D_opt", "tokens/param", "loss", "edge",
+                   "used"):
+        budgets.add_column(column, justify="right")
+    for b in fit["budgets"]:
+        budgets.add_row(_budget(b["budget"]), scientific(b["flops"]), str(b["sizes"]),
+                        human(b["n_opt"]), human(b["d_opt"]), _g(b["tokens_per_parameter"]),
+                        f"{b['loss_opt']:.4f}", "yes" if b["edge"] else "no",
+                        "yes" if b["used"] else "no")
+    return [summary, budgets]
+
+
+def _compute_tables(fit):
+    level = _level(fit)
+    table = Table(title=f"L(C) per arm; compute multiplier against {fit['baseline']!r}",
+                  caption=f"{fit['flops_convention']} FLOPs · {fit['bootstrap']} bootstrap refits "
+                          "· multiplier: the baseline's compute to reach the arm's loss at C*, "
+                          "over C*")  # fmt: skip
+    for column in ("arm", "form", "points", "E", "A", "γ", "C*", "multiplier",
+                   f"{level} interval", "verdict"):
+        table.add_column(column, justify="left" if column in ("arm", "form", "verdict")
+                         else "right")
+    for arm in fit["arms"]:
+        baseline = arm["verdict"] == "baseline"
+        multiplier = "1" if baseline else ("∞" if arm["unreachable"] else _g(arm["multiplier"]))
+        verdict = arm["verdict"] + (" (extrapolated)" if arm["extrapolated"] else "")
+        table.add_row(arm["name"], arm["form"], str(arm["points"]), _g(arm["E"]), _g(arm["A"]),
+                      _g(arm["gamma"]), scientific(arm["c_star"]), multiplier,
+                      "" if baseline else _interval(arm["multiplier_ci"], unbounded="∞"), verdict)
+    return [table]
+
+
+TABLES = {"parametric": _parametric_tables, "isoflop": _isoflop_tables,
+          "compute": _compute_tables}
+
+
+def _g(value):
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _interval(ci, unbounded="—"):
+    if not ci:
+        return "—"
+    low, high = ci
+    return f"[{_g(low)}, {unbounded if high is None else _g(high)}]"
+
+
+def _level(fit):
+    return f"{fit['level']:.0%}"
+
+
+def _budget(budget):
+    return scientific(budget) if isinstance(budget, float) else str(budget)
