@@ -13,6 +13,7 @@ from zoo.accounting import (
     flops_per_token,
     param_breakdown,
 )
+from zoo.baselines import ngram_baseline
 from zoo.compare import compare, compute_optimal_config, plot_comparison
 from zoo.describe import architecture_card, preset_summary
 from zoo.config import Attention, Block, FeedForward, Init, ModelConfig, Normalization, Position
@@ -22,6 +23,8 @@ from zoo.importing import import_checkpoint
 from zoo.model import DecoderLM, build
 from zoo.recipe import Recipe, TrainingRecipe
 from zoo.run_config import RunConfig, RunConfigError
+from zoo.scaling import fit_compute, fit_isoflop, fit_parametric, load_points
+from zoo.scaling.sweep import sweep_compute, sweep_isoflop
 from zoo.registry import get_recipe, list_families, list_recipes, resolve_config
 from zoo.training import (
     benchmark_pipeline,
@@ -67,6 +70,9 @@ __all__ = [
     "count_non_embedding_params",
     "count_params",
     "export_model",
+    "fit_compute",
+    "fit_isoflop",
+    "fit_parametric",
     "find_run",
     "flops_per_token",
     "generate",
@@ -77,11 +83,15 @@ __all__ = [
     "list_recipes",
     "list_runs",
     "load_for_generation",
+    "load_points",
+    "ngram_baseline",
     "param_breakdown",
     "plot_comparison",
     "preset_summary",
     "resolve_budget",
     "resolve_config",
     "run_rows",
+    "sweep_compute",
+    "sweep_isoflop",
     "train",
 ]

@@ -28,7 +28,18 @@ _matplotlib_config_dir()
 
 import typer  # noqa: E402
 
-from zoo_cli import bench, compare, generate, importing, models, runs, training  # noqa: E402
+from zoo_cli import (  # noqa: E402
+    baseline,
+    bench,
+    compare,
+    fit,
+    generate,
+    importing,
+    models,
+    runs,
+    sweep,
+    training,
+)
 from zoo_cli.output import OneLineUsageErrors  # noqa: E402
 
 app = typer.Typer(
@@ -45,6 +56,9 @@ app.add_typer(compare.app)  # zoo compare
 app.add_typer(runs.app)  # zoo runs, zoo export
 app.add_typer(generate.app)  # zoo generate
 app.add_typer(importing.app)  # zoo import
+app.add_typer(baseline.app)  # zoo baseline
+app.add_typer(sweep.app, name="sweep")  # zoo sweep isoflop, zoo sweep compute
+app.add_typer(fit.app)  # zoo fit
 app.add_typer(bench.app, name="bench")  # zoo bench …
 
 

@@ -24,8 +24,13 @@ def tokens_per_parameter(config, flops):
     return tokens / count_params(config)
 
 
-def compute_optimal_config(config, flops, target=TOKENS_PER_PARAMETER):
-    """`config` resized along its family's proportions so `flops` buys ~`target` tokens/param."""
+def compute_optimal_config(config, flops, target=TOKENS_PER_PARAMETER,
+                           aspect_tolerance=ASPECT_TOLERANCE):
+    """`config` resized along its family's proportions so `flops` buys ~`target` tokens/param.
+
+    `aspect_tolerance` bounds width per layer to within that factor of the family's; sweeps
+    widen it so that the smallest sizes of a grid (a few thousand parameters) exist at all.
+    """
     heads = config.num_query_heads
     kv_ratio = heads // config.num_key_value_heads
     aspect = config.hidden_dim / config.num_layers
@@ -33,8 +38,8 @@ def compute_optimal_config(config, flops, target=TOKENS_PER_PARAMETER):
     step = 2 * heads  # even head_dim: rotary and sinusoid encodings need pairs
     best = None
     for layers in range(1, MAX_LAYERS + 1):
-        low = max(step, math.ceil(aspect / ASPECT_TOLERANCE * layers / step) * step)
-        high = math.floor(aspect * ASPECT_TOLERANCE * layers / step) * step
+        low = max(step, math.ceil(aspect / aspect_tolerance * layers / step) * step)
+        high = math.floor(aspect * aspect_tolerance * layers / step) * step
         for width in range(low, high + 1, step):
             candidate = config.replace(
                 num_layers=layers,

@@ -1,0 +1,152 @@
+"""`zoo sweep`: the plan is resolved and refused before anything trains; a tiny real sweep runs,
+survives Ctrl-C between runs and inside one, and a rerun trains only what is missing."""
+
+import math
+
+import pytest
+
+from zoo.accounting import count_params, flops_per_token
+from zoo.errors import ZooError
+from zoo.scaling import sweep as sweeps
+from zoo.scaling.plan import (
+    SWEEP_VOCABULARY,
+    Arm,
+    isoflop_shapes,
+    learning_rate_for,
+    parse_arms,
+    parse_budgets,
+    sweep_model,
+)
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+# Three distinct llama-nano shapes exist at each budget (a smaller one would have two).
+BUDGETS = (1e10, 3e10)
+
+
+class Statuses(sweeps.SweepReporter):
+    def __init__(self):
+        self.seen = []
+        self.plan = None
+
+    def planned(self, sweep):
+        self.plan = sweep
+
+    def run(self, index, count, label, seed, status):
+        self.seen.append(status)
+
+
+def test_budgets_must_increase_and_be_finite():
+    assert parse_budgets("1e10, 3e10") == (1e10, 3e10)
+    for text, fragment in [("3e10,1e10", "must increase"), ("1e10,1e10", "must increase"),
+                           ("1e10,inf", "positive and finite"), ("1e10,nan", "finite"),
+                           ("1e10,-1", "positive"), ("1e10", "at least two"),
+                           ("1e10,abc", "separated by commas")]:
+        with pytest.raises(ZooError, match=fragment):
+            parse_budgets(text)
+
+
+def test_arms_are_models_or_one_models_ablations():
+    arms = parse_arms("gpt2,llama")
+    assert [a.name for a in arms] == ["gpt2-small", "llama-small"]
+    ablated = parse_arms("llama", ablate="normalization=layernorm,feedforward=gelu")
+    assert [a.changes for a in ablated] == [{}, {"normalization": "layernorm"},
+                                            {"feedforward": "gelu"}]
+    with pytest.raises(ZooError, match="nope"):
+        parse_arms("gpt2,nope")
+    with pytest.raises(ZooError, match="one base model"):
+        parse_arms("gpt2,llama", ablate="feedforward=gelu")
+
+
+def test_isoflop_sizes_span_the_predicted_optimum_along_the_familys_shape():
+    config = sweep_model(Arm("llama-small", "llama-small", {}))
+    assert config.vocabulary_size == SWEEP_VOCABULARY
+    budget = 1.6e13
+    shapes = isoflop_shapes(config, budget, 5)
+    sizes = [count_params(s) for _, s in shapes]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 5
+    middle = shapes[2][1]  # the predicted optimum: ~20 tokens per parameter
+    tokens = budget / flops_per_token(middle).palm
+    assert 15 < tokens / count_params(middle) < 25
+    assert sizes[-1] / sizes[0] > 10  # about 1/5× to 5× of the optimum
+    for _, shape in shapes:  # the family's proportions: heads and feed-forward ratio kept
+        assert shape.num_query_heads == config.num_query_heads
+        assert shape.head_dim * shape.num_query_heads == shape.hidden_dim
+
+
+def test_learning_rate_falls_with_size_as_the_rule_says():
+    arm = Arm("llama-small", "llama-small", {})
+    config = sweep_model(arm)
+    small, large = isoflop_shapes(config, 1.6e13, 3)[0][1], isoflop_shapes(config, 1.6e13, 3)[2][1]
+    ratio = learning_rate_for(arm, small) / learning_rate_for(arm, large)
+    assert ratio == pytest.approx((count_params(small) / count_params(large)) ** (-1 / 3))
+    assert learning_rate_for(Arm("x", "llama-small", {"learning_rate": 1e-3}), small) == 1e-3
+
+
+def test_dry_run_plans_and_estimates_without_training(corpus, tmp_path):
+    reporter = Statuses()
+    plan = sweeps.sweep_isoflop("llama-nano", budgets=BUDGETS, sizes=3, data=str(corpus),
+                                dry_run=True, reporter=reporter)
+    assert reporter.plan is plan and reporter.seen == []
+    assert len(plan["plan"]) == 6 and "points" not in plan
+    assert all(r["status"] == "training" and r["estimated_seconds"] > 0 for r in plan["plan"])
+    assert plan["estimated_seconds"] == pytest.approx(
+        sum(r["estimated_seconds"] for r in plan["plan"]))
+    for row in plan["plan"]:  # each run is sized to its budget
+        assert row["flops"] == pytest.approx(row["budget"], rel=0.05)
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_a_tiny_sweep_survives_interruption_and_reruns_only_what_is_missing(corpus):
+    args = dict(budgets=BUDGETS, sizes=3, data=str(corpus), batch_size=64, bootstrap=20)
+
+    class BetweenRuns(Statuses):  # Ctrl-C as the third run is about to start
+        def run(self, index, count, label, seed, status):
+            super().run(index, count, label, seed, status)
+            if index == 2:
+                raise KeyboardInterrupt
+
+    class InsideRun(Statuses):  # Ctrl-C in the middle of the fourth run
+        def step(self, progress):
+            if len(self.seen) == 4 and progress["step"] >= 100:  # after its first commit
+                raise KeyboardInterrupt
+
+    first = BetweenRuns()
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.sweep_isoflop("llama-nano", reporter=first, **args)
+    assert first.seen == ["training", "training", "training"]
+    second = InsideRun()
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.sweep_isoflop("llama-nano", reporter=second, **args)
+    assert [r["status"] for r in second.plan["plan"]][:3] == ["reused", "reused", "training"]
+    assert second.seen == ["reused", "reused", "training", "training"]
+    third = Statuses()
+    result = sweeps.sweep_isoflop("llama-nano", reporter=third, **args)
+    assert third.seen == ["reused"] * 3 + ["resumed", "training", "training"]
+    assert len(result["points"]) == 6
+    for point in result["points"]:
+        assert math.isfinite(point["loss"]) and point["params"] > 0
+        assert point["flops"] == pytest.approx(point["budget"], rel=0.1)  # whole steps of 4,096 tokens
+        assert point["epochs"] > 0
+    assert set(result["fits"]) == {"isoflop", "parametric"}
+    repeat = Statuses()
+    again = sweeps.sweep_isoflop("llama-nano", reporter=repeat, **args)
+    assert repeat.seen == ["reused"] * 6
+    assert again["points"] == result["points"]
+    assert again["fits"] == result["fits"]  # the bootstrap is seeded
+
+
+def test_bad_input_fails_before_anything_trains(corpus, tmp_path):
+    for kwargs, fragment in [
+        (dict(budgets="3e10,1e10"), "must increase"),
+        (dict(budgets="1e10,inf"), "finite"),
+        (dict(budgets=BUDGETS, sizes=1), "--sizes must be at least 3"),
+        (dict(budgets=BUDGETS, seeds=0), "--seeds"),
+    ]:
+        with pytest.raises(ZooError, match=fragment):
+            sweeps.sweep_isoflop("llama-nano", data=str(corpus), **kwargs)
+    with pytest.raises(ZooError, match="nope"):
+        sweeps.sweep_compute("gpt2-nano,nope", budgets=BUDGETS, data=str(corpus))
+    with pytest.raises(ZooError, match="allocation"):
+        sweeps.sweep_compute("gpt2-nano", budgets=BUDGETS, allocation="greedy", data=str(corpus))
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())

@@ -1,0 +1,279 @@
+"""What a sweep will train, decided before anything trains: arms, sizes and hyperparameters.
+
+A sweep is a grid of ordinary runs (`zoo.training.trainer.plan_run`), so every run is reused or
+resumed by its key. This module turns a sweep's request into those plans and refuses bad input
+(budgets not increasing, one size, an unknown arm) before a single step is taken.
+
+The settings a sweep needs and a single run does not (each stated in the sweep's output):
+
+* **Vocabulary: bytes.** At 1e11–1e13 FLOPs the compute-optimal models have 10^4–10^6
+  parameters, and a 4,096-token embedding would be most of the model. Sweeps use the byte-level
+  BPE at its minimum size, 257 tokens (the 256 bytes and end-of-text: no merges), so a token is a
+  byte, bits per token are bits per byte, and the embedding stays a minority of every size the
+  grid reaches above ~30K parameters.
+* **Learning rate per size.** One rate tuned at ~1M parameters must not serve every size:
+  the peak rate follows Porian et al. 2024 (arXiv:2406.19146), whose tuned rates fall with size
+  as N^-0.33, anchored at the recipe's `-small` rate at the `-small` twin's size (with the byte
+  vocabulary). `--tune-lr` replaces the rule by a per-size grid (×1/3, ×1, ×3 of it, at a
+  quarter of the budget, chosen by final *training* loss, as `zoo compare --tune-lr` does).
+* **Warmup about N tokens** (Porian et al.: a fixed long warmup biases small-scale exponents),
+  i.e. ceil(N / tokens per step) updates, still capped at a tenth of the run; cosine decay to
+  each run's own length, which every COSINE recipe already does.
+* **Batch.** The recipe's batch, made smaller when a run would otherwise take fewer than
+  `MIN_STEPS` optimizer steps (the smallest budgets buy only ~10^5 tokens).
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from zoo.accounting import TOKENS_PER_PARAMETER, count_params, flops_per_token
+from zoo.compare.ablation import parse_ablations, variant_label
+from zoo.compare.allocation import compute_optimal_config
+from zoo.errors import ZooError
+from zoo.overrides import parse_overrides
+from zoo.registry import get_recipe
+from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
+from zoo.training.trainer import plan_run, run_config
+
+SWEEP_VOCABULARY = 257  # the byte-level BPE with no merges: 256 bytes and end-of-text
+SIZE_SPAN = 5.0  # IsoFLOP sizes span 1/SIZE_SPAN to SIZE_SPAN times the predicted optimum
+SWEEP_ASPECT_TOLERANCE = 3.0  # width per layer within 3× of the family's (single runs: 1.5×)
+MIN_STEPS = 200  # optimizer steps a run gets at least (by shrinking its batch)
+LR_SIZE_EXPONENT = -1 / 3  # Porian et al. 2024: tuned peak rate ∝ N^-0.33
+ALLOCATIONS = ("compute-optimal", "fixed")
+SHAPE_FIELDS = ("num_layers", "hidden_dim", "head_dim", "num_key_value_heads",
+                "intermediate_dim", "attention_pattern")
+
+LR_RULE = (f"peak learning rate = the recipe's -small rate × (N / N_small)^{LR_SIZE_EXPONENT:.2f} "
+           "(Porian et al. 2024), N counting every parameter")
+WARMUP_RULE = "warmup ≈ N tokens (ceil(N / tokens per step) updates, at most a tenth of the run)"
+BATCH_RULE = f"the recipe's batch, smaller where a run would take fewer than {MIN_STEPS} steps"
+VOCABULARY_RULE = (f"bytes: the byte-level BPE at {SWEEP_VOCABULARY} tokens (no merges), so loss "
+                   "per token is loss per byte")
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One curve of a sweep: a preset, with model or training changes relative to it."""
+
+    name: str
+    preset: str
+    changes: dict
+
+
+@dataclasses.dataclass
+class PlannedRun:
+    """One run of the grid, resolved (`plan` is the trainer's `RunPlan`)."""
+
+    arm: Arm
+    budget: float  # the nominal FLOPs budget of its grid cell
+    seed: int
+    size_factor: float  # multiple of the predicted compute-optimal size (None: fixed size)
+    changes: dict  # everything passed to plan_run as overrides
+    plan: object
+    learning_rate: float
+    warmup_steps: int
+    estimated_seconds: float = None
+
+    @property
+    def label(self):
+        config = self.plan.settings["model"]
+        return (f"{self.arm.name} {config['num_layers']}×{config['hidden_dim']} "
+                f"@ {self.budget:.2g}")
+
+    @property
+    def config(self):
+        from zoo.config import ModelConfig
+
+        return ModelConfig.from_dict(self.plan.settings["model"])
+
+
+def parse_budgets(budgets):
+    """'1e11,3e11' or a sequence -> a tuple of strictly increasing, positive, finite floats."""
+    if isinstance(budgets, str):
+        parts = [p.strip() for p in budgets.split(",") if p.strip()]
+        values = []
+        for part in parts:
+            try:
+                values.append(float(part))
+            except ValueError:
+                raise ZooError(f"--budgets takes FLOPs separated by commas, e.g. 1e11,3e11; "
+                               f"received {part!r}") from None
+    else:
+        values = [float(v) for v in budgets or ()]
+    if len(values) < 2:
+        raise ZooError(f"--budgets needs at least two budgets to fit a law; received "
+                       f"{len(values)}")
+    for value in values:
+        if not math.isfinite(value) or value <= 0:
+            raise ZooError(f"--budgets must be positive and finite; received {value:g}")
+    for low, high in zip(values, values[1:]):
+        if not high > low:
+            raise ZooError(f"--budgets must increase; {high:g} follows {low:g}")
+    return tuple(values)
+
+
+def parse_arms(models, ablate=None, overrides=()):
+    """Arms from a model list (and one base model's ablations), as `zoo compare` forms them."""
+    names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models or ())
+             if m.strip()]  # fmt: skip
+    if not names:
+        raise ZooError("--models needs at least one model name")
+    model_fields, training_fields = parse_overrides(overrides)
+    common = {**model_fields, **training_fields}
+    variants = parse_ablations(ablate) if ablate else []
+    if variants and len(names) != 1:
+        raise ZooError(f"--ablate takes one base model; received {len(names)}: {', '.join(names)}")
+    arms = []
+    for name in names:
+        recipe = get_recipe(name)  # an unknown arm fails here, with the nearest names
+        arms.append(Arm(recipe.name, recipe.name, dict(common)))
+        for changes in variants:
+            arms.append(Arm(variant_label(recipe.name, changes), recipe.name,
+                            {**common, **changes}))
+    if len({arm.name for arm in arms}) != len(arms):
+        raise ZooError(f"an arm is listed twice: {', '.join(a.name for a in arms)}")
+    return arms
+
+
+def sweep_model(arm):
+    """The arm's model with the sweep vocabulary (unless the arm sets its own)."""
+    model_changes, _ = parse_overrides(arm.changes)
+    model_changes.setdefault("vocabulary_size", SWEEP_VOCABULARY)
+    return get_recipe(arm.preset).model.replace(**model_changes)
+
+
+def isoflop_shapes(config, budget, sizes, span=SIZE_SPAN):
+    """`sizes` shapes of `config` spanning 1/span–span× the size predicted compute-optimal
+    (20 tokens per parameter) at `budget`, shaped along the family's proportions.
+
+    At a fixed budget D ∝ 1/N, so a size f times the optimum trains on 20/f² tokens per
+    parameter: the allocation search is asked for that ratio. Returns [(factor, config)].
+    """
+    shapes, seen = [], set()
+    for factor in np.geomspace(1 / span, span, sizes):
+        target = TOKENS_PER_PARAMETER / float(factor) ** 2
+        shape = compute_optimal_config(config, budget, target=target,
+                                       aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
+        key = (shape.num_layers, shape.hidden_dim)
+        if key not in seen:
+            seen.add(key)
+            shapes.append((float(factor), shape))
+    if len(shapes) < sizes:
+        raise ZooError(f"only {len(shapes)} distinct shapes of {config.name} exist between "
+                       f"1/{span:g}× and {span:g}× the compute-optimal size at {budget:.3g} "
+                       f"FLOPs (wanted {sizes}); raise the smallest budget or ask for fewer sizes")
+    return shapes
+
+
+def learning_rate_for(arm, config):
+    """The size rule's peak rate for `config` (see the module docstring)."""
+    recipe = get_recipe(arm.preset)
+    _, training_changes = parse_overrides(arm.changes)
+    if "learning_rate" in training_changes:  # the arm fixes its own rate
+        return float(training_changes["learning_rate"])
+    small = get_recipe(f"{recipe.family}-small")
+    anchor = count_params(small.model.replace(vocabulary_size=config.vocabulary_size))
+    return small.training.learning_rate * (count_params(config) / anchor) ** LR_SIZE_EXPONENT
+
+
+def batch_size_for(arm, config, budget):
+    """The recipe's batch (sequences), smaller when the run would take < MIN_STEPS steps."""
+    recipe = get_recipe(arm.preset)
+    seq_len = config.max_sequence_length
+    batch = max(1, round(recipe.training.batch_tokens / seq_len))
+    tokens = budget / flops_per_token(config, seq_len).palm
+    return int(max(1, min(batch, math.floor(tokens / (MIN_STEPS * seq_len)))))
+
+
+def plan_grid(cells, base, *, tune_lr=False):
+    """PlannedRuns for cells [(arm, budget, seed, factor, config)]; every run resolved now, so
+    bad input fails before anything trains. `base` is the sweep's shared `RunConfig`."""
+    planned = []
+    for arm, budget, seed, factor, config in cells:
+        batch = base.batch_size or batch_size_for(arm, config, budget)
+        rate = learning_rate_for(arm, config)
+        warmup = max(1, math.ceil(count_params(config) / (batch * config.max_sequence_length)))
+        changes = {**arm.changes, "vocabulary_size": config.vocabulary_size,
+                   **{k: getattr(config, k) for k in SHAPE_FIELDS},
+                   "learning_rate": rate, "warmup_steps": warmup}
+        run = base.replace(flops=budget, seed=seed, batch_size=batch)
+        plan = plan_run(arm.preset, run, overrides=changes)
+        planned.append(PlannedRun(arm, budget, seed, factor, changes, plan, rate, warmup))
+    return planned
+
+
+def sweep_run_config(run=None, **fields):
+    """The shared `RunConfig` of a sweep: the budget and seed are the sweep's own."""
+    if run is None:
+        fields.setdefault("tokenizer", "shared")  # the byte vocabulary is the shared BPE's
+        # The spike guard compares each gradient norm with a window of earlier ones, from step
+        # 16. A sweep's runs warm up for ~N tokens (a few to a few tens of steps) and are a few
+        # hundred steps long, so that window is the fastest-changing phase of the run: measured,
+        # an 84K-parameter LLaMA at 1e12 FLOPs had 10 of its first 35 steps skipped and then
+        # stalled. Sweeps therefore train without it by default (--spike-guard turns it on); a
+        # run that diverges is reported as a failed cell and left out of the fits.
+        fields.setdefault("spike_guard", False)
+    base = run_config(run, **fields)
+    fixed = sorted(set(BUDGET_FIELDS + ("seed", "init_from")) & {
+        k for k, v in base.to_dict().items() if v != RunConfig.__dataclass_fields__[k].default})
+    if fixed:
+        raise RunConfigError(fixed[0], "is set by the sweep itself (budgets, seeds); it cannot "
+                                       "be given")
+    return base
+
+
+def isoflop_cells(arm, budgets, sizes, seeds):
+    if isinstance(sizes, bool) or not isinstance(sizes, int) or sizes < 3:
+        raise ZooError(f"--sizes must be at least 3 (a parabola has three parameters); "
+                       f"received {sizes!r}")
+    _check_seeds(seeds)
+    config = sweep_model(arm)
+    cells = []
+    for budget in budgets:
+        for factor, shape in isoflop_shapes(config, budget, sizes):
+            for seed in range(seeds):
+                cells.append((arm, budget, seed, factor, shape))
+    return cells
+
+
+def compute_cells(arms, budgets, seeds, allocation="compute-optimal"):
+    if allocation not in ALLOCATIONS:
+        raise ZooError(f"--allocation must be one of {', '.join(ALLOCATIONS)}; received "
+                       f"{allocation!r}")
+    _check_seeds(seeds)
+    cells = []
+    for arm in arms:
+        config = sweep_model(arm)
+        for budget in budgets:
+            shape = (compute_optimal_config(config, budget,
+                                            aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
+                     if allocation == "compute-optimal" else config)
+            for seed in range(seeds):
+                cells.append((arm, budget, seed, 1.0 if allocation == "compute-optimal"
+                              else None, shape))
+    return cells
+
+
+def _check_seeds(seeds):
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ZooError(f"--seeds must be at least 1; received {seeds!r}")
+
+
+def hyperparameter_rules(tune_lr, spike_guard=False):
+    return {
+        "vocabulary": VOCABULARY_RULE,
+        "learning_rate": ("per size: the best of ×1/3, ×1, ×3 of the rule's rate by final "
+                          "training loss at a quarter of the budget; rule: " + LR_RULE)
+        if tune_lr else LR_RULE,
+        "warmup": WARMUP_RULE,
+        "schedule": "the recipe's cosine, decayed to each run's own length",
+        "batch": BATCH_RULE,
+        "spike_guard": ("on (--spike-guard)" if spike_guard else
+                        "off, the sweeps' default (see zoo.scaling.plan.sweep_run_config)")
+        + "; a run that fails is a failed cell, reported and not fitted",
+        "shapes": (f"the family's proportions (heads, feed-forward ratio), width per layer "
+                   f"within {SWEEP_ASPECT_TOLERANCE:g}× of the family's"),
+    }

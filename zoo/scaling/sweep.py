@@ -1,0 +1,272 @@
+"""`zoo.sweep_isoflop()` and `zoo.sweep_compute()`: train a grid of runs and fit it.
+
+Every run of the grid is an ordinary run (`zoo.compare.runner.obtain_run`): a finished run with
+the same key is reused and an unfinished one resumed, so an interrupted sweep continues where it
+stopped and a repeated one only refits. The plan (runs, shapes, tokens, FLOPs, and wall time
+estimated from throughput measured on this machine) is reported before anything trains;
+`dry_run=True` stops there.
+
+Points are final validation losses (nats per token; with the sweep's byte vocabulary, per byte)
+of each run, with its parameters counted both ways and its FLOPs under three conventions: PaLM's
+6N + 12·L·H·Q·T (the default, the one budgets are stated in), Chinchilla's 6N, and the exact
+count of `zoo.accounting` — so the same runs can be refitted under each (`zoo fit --params
+non-embedding`, `--flops 6n`) to show how the exponent moves.
+"""
+
+import math
+import statistics
+import time
+
+from zoo.accounting import count_non_embedding_params, count_params, flops_per_token
+from zoo.compare.runner import ComparisonReporter, Entry, obtain_run, tune_learning_rate
+from zoo.config import ModelConfig
+from zoo.data.pipeline import TOKENS_PREFIX
+from zoo.errors import ZooError
+from zoo.scaling import estimate
+from zoo.scaling.fit import fit_compute, fit_isoflop, fit_parametric
+from zoo.scaling.plan import (
+    Arm,
+    compute_cells,
+    hyperparameter_rules,
+    isoflop_cells,
+    parse_arms,
+    parse_budgets,
+    plan_grid,
+    sweep_run_config,
+)
+from zoo.training.loop import RunFailed
+from zoo.training.records import list_runs
+
+EPOCHS_FLAG = 4  # Muennighoff et al. 2023: up to ~4 passes are nearly as good as fresh data
+DEFAULT_BOOTSTRAP = 200
+
+
+class SweepReporter(ComparisonReporter):
+    """Adds sweep-level events to the comparison and run events."""
+
+    def planned(self, sweep):
+        """The plan is resolved (`sweep['plan']`, `sweep['estimated_seconds']`); nothing trained."""
+
+
+def sweep_isoflop(model, *, budgets, sizes=5, seeds=1, tune_lr=False, params="total",
+                  bootstrap=DEFAULT_BOOTSTRAP, overrides=(), reporter=None, dry_run=False,
+                  run=None, **fields):
+    """IsoFLOP study of one model: per budget, `sizes` shapes from 1/5× to 5× the predicted
+    compute-optimal size; fitted by Chinchilla approaches 2 (`isoflop`) and 3 (`parametric`)."""
+    budgets = parse_budgets(budgets)
+    arm = parse_arms(model, overrides=overrides)
+    if len(arm) != 1:
+        raise ZooError(f"--model takes one model; received {len(arm)}")
+    cells = isoflop_cells(arm[0], budgets, sizes, seeds)
+    sweep = _run(cells, run, fields, reporter, dry_run, tune_lr, kind="isoflop",
+                 request={"model": arm[0].name, "budgets": list(budgets), "sizes": sizes,
+                          "seeds": seeds, "params_convention": params})
+    if not dry_run:
+        sweep["fits"] = {
+            "isoflop": _fit(fit_isoflop, sweep["points"], params=params, bootstrap=bootstrap),
+            "parametric": _fit(fit_parametric, sweep["points"], params=params,
+                               bootstrap=bootstrap),
+        }
+    return sweep
+
+
+def sweep_compute(models, *, budgets, seeds=1, ablate=None, allocation="compute-optimal",
+                  tune_lr=False, bootstrap=DEFAULT_BOOTSTRAP * 5, overrides=(), reporter=None,
+                  dry_run=False, run=None, **fields):
+    """Loss against compute for each arm (a model, or one change of a model as `--ablate`
+    forms it), fitted as L(C) per arm, with each arm's compute multiplier against the first."""
+    budgets = parse_budgets(budgets)
+    arms = parse_arms(models, ablate=ablate, overrides=overrides)
+    cells = compute_cells(arms, budgets, seeds, allocation)
+    sweep = _run(cells, run, fields, reporter, dry_run, tune_lr, kind="compute",
+                 request={"models": [a.name for a in arms], "budgets": list(budgets),
+                          "seeds": seeds, "allocation": allocation})
+    if not dry_run:
+        sweep["fits"] = {"compute": _fit(fit_compute, sweep["points"], bootstrap=bootstrap)}
+    return sweep
+
+
+def _fit(law, points, **options):
+    """The fit, or {'error': why} when the finished points cannot support it (failed cells):
+    the runs are kept and the table says so, rather than hours of training ending in exit 2."""
+    try:
+        return law(points, **options)
+    except ZooError as error:
+        return {"error": str(error)}
+
+
+def _run(cells, run, fields, reporter, dry_run, tune_lr, *, kind, request):
+    reporter = reporter or SweepReporter()
+    base = sweep_run_config(run, **fields)
+    planned = plan_grid(cells, base)
+    status = _statuses(planned)
+    to_train = [p for p, s in zip(planned, status) if s != "reused"]
+    calibration = estimate.calibrate(to_train) if to_train else None
+    for p, s in zip(planned, status):
+        if s == "reused":
+            p.estimated_seconds = 0.0
+        else:
+            p.estimated_seconds = estimate.estimate_seconds(p, calibration) * (
+                1 + 3 * 0.25 if tune_lr else 1)
+    sweep = {
+        "kind": kind,
+        **request,
+        "data": base.data,
+        "tokenizer": base.tokenizer.value,
+        "tune_lr": tune_lr,
+        "hyperparameters": hyperparameter_rules(tune_lr, base.spike_guard),
+        "plan": [_plan_row(p, s) for p, s in zip(planned, status)],
+        "estimated_seconds": sum(p.estimated_seconds for p in planned),
+        "calibration": calibration,
+        "baseline": None,
+    }
+    reporter.planned(sweep)
+    if dry_run:
+        return sweep
+    started = time.perf_counter()
+    finished, failed = [], []
+    tuned = {}
+    for index, (p, s) in enumerate(zip(planned, status)):
+        if s == "failed":  # deterministic: the same run would fail the same way again
+            reporter.run(index, len(planned), p.label, p.seed, "failed before")
+            failed.append(_failure(p, _record_of(p)))
+            continue
+        if tune_lr:
+            p = _tuned(p, base, reporter, tuned)
+        try:
+            finished.append((p, obtain_run(p.plan, reporter, index, len(planned), p.label,
+                                           p.seed)))
+        except RunFailed as failure:
+            # One diverged cell must not end an hour's sweep: it is reported, not fitted.
+            reporter.message(f"{p.label} seed {p.seed} failed: {failure}")
+            failed.append(_failure(p, _record_of(p)))
+    sweep["wall_seconds"] = time.perf_counter() - started
+    sweep["points"] = [_point(p, r) for p, r in finished]
+    sweep["failed"] = failed
+    sweep["baseline"] = _baseline(base.data, [r for _, r in finished])
+    return sweep
+
+
+def _record_of(p):
+    for record in reversed(list_runs()):
+        if record.setting("resolution_key") == p.plan.key:
+            return record
+    return None
+
+
+def _failure(p, record):
+    row = _plan_row(p, "failed")
+    failure = record.failure() if record is not None else None
+    return {**{k: row[k] for k in ("arm", "budget", "seed", "num_layers", "hidden_dim",
+                                   "params", "learning_rate")},
+            "step": failure and failure.get("step"), "reason": failure and failure.get("reason"),
+            "run": str(record.path) if record is not None else None}
+
+
+def _statuses(planned):
+    """'reused', 'resumed', 'failed' or 'training' per planned run, from the runs on disk."""
+    keys = {}
+    for record in list_runs():
+        key = record.setting("resolution_key")
+        if key and not keys.get(key):
+            keys[key] = ("reused" if record.complete else
+                         "failed" if record.failure_path.exists() else "resumed")
+    return [keys.get(p.plan.key, "training") for p in planned]
+
+
+def _tuned(p, base, reporter, tuned):
+    """`p` at the best of the tuning grid around the rule's rate (one grid per arm and shape)."""
+    from zoo.training.trainer import plan_run
+
+    config = p.plan.settings["model"]
+    key = (p.arm.name, p.budget, config["num_layers"], config["hidden_dim"])
+    if key not in tuned:
+        entry = Entry(p.label, p.arm.preset, dict(p.changes))
+        run = base.replace(flops=p.budget, batch_size=p.plan.run.batch_size)
+        tuned[key] = tune_learning_rate(entry, run, _TuningReporter(reporter))
+    p.learning_rate = tuned[key]
+    p.changes = {**p.changes, "learning_rate": tuned[key]}
+    p.plan = plan_run(p.arm.preset, p.plan.run, overrides=p.changes)
+    return p
+
+
+class _TuningReporter(SweepReporter):
+    """A tuning grid's runs, reported as messages inside the sweep's run in progress."""
+
+    def __init__(self, sweep_reporter):
+        self.sweep_reporter = sweep_reporter
+
+    def run(self, index, count, label, seed, status):
+        self.sweep_reporter.message(f"tuning {label}: {status}")
+
+
+def _plan_row(p, status):
+    settings = p.plan.settings
+    config = ModelConfig.from_dict(settings["model"])
+    budget = settings["budget"]
+    return {
+        "arm": p.arm.name, "budget": p.budget, "seed": p.seed, "size_factor": p.size_factor,
+        "num_layers": config.num_layers, "hidden_dim": config.hidden_dim,
+        "params": count_params(config), "non_embedding_params": count_non_embedding_params(config),
+        "batch_size": budget["batch_size"], "steps": budget["steps"], "tokens": budget["tokens"],
+        "flops": budget["flops"], "tokens_per_parameter": budget["tokens"] / count_params(config),
+        "epochs": budget["tokens"] / settings["data"]["train_tokens"],
+        "learning_rate": p.learning_rate, "warmup_steps": p.warmup_steps,
+        "estimated_seconds": p.estimated_seconds, "status": status, "key": p.plan.key,
+    }  # fmt: skip
+
+
+def _point(p, record):
+    summary = record.summary()
+    settings = record.config()
+    config = ModelConfig.from_dict(settings["model"])
+    tokens = summary["tokens"]
+    n = count_params(config)
+    per_token = flops_per_token(config, config.max_sequence_length)
+    return {
+        "arm": p.arm.name, "budget": p.budget, "seed": p.seed,
+        "params": n, "non_embedding_params": count_non_embedding_params(config),
+        "num_layers": config.num_layers, "hidden_dim": config.hidden_dim,
+        "tokens": tokens, "flops": summary["flops"], "flops_6n": 6.0 * n * tokens,
+        "flops_exact": per_token.training * tokens,
+        "loss": summary["validation_loss"], "bits_per_byte": summary["validation_bits_per_byte"],
+        "final_train_loss": summary["final_train_loss"],
+        "epochs": tokens / settings["data"]["train_tokens"],
+        "learning_rate": settings["training"]["learning_rate"],
+        "warmup_steps": settings["training"]["warmup_steps"],
+        "batch_size": settings["budget"]["batch_size"],
+        "wall_seconds": summary.get("wall_time"), "run": str(record.path),
+    }  # fmt: skip
+
+
+def _baseline(data, records):
+    """The n-gram baseline in bits per byte and, for loss plots, in the runs' nats per token."""
+    if data.startswith(TOKENS_PREFIX) or not records:
+        return None  # no text to count characters of, or no run to convert units with
+    from zoo.baselines import ngram_baseline
+
+    baseline = ngram_baseline(data)
+    settings = records[0].config()["data"]
+    tokens, nbytes = settings["validation_tokens"], settings["validation_bytes"]
+    nats_per_token = baseline["bits_per_byte"] * math.log(2) * nbytes / tokens
+    return {"name": f"KN {baseline['order']}-gram", "order": baseline["order"],
+            "bits_per_byte": baseline["bits_per_byte"], "loss": nats_per_token}
+
+
+def arm_summary(points):
+    """Mean and spread of loss per (arm, budget) over seeds, for tables."""
+    groups = {}
+    for point in points:
+        groups.setdefault((point["arm"], point["budget"], point["params"]), []).append(point)
+    rows = []
+    for (arm, budget, params), group in groups.items():
+        bpb = [g["bits_per_byte"] for g in group if g["bits_per_byte"] is not None]
+        rows.append({"arm": arm, "budget": budget, "params": params,
+                     "loss": statistics.fmean(g["loss"] for g in group),
+                     "bits_per_byte": statistics.fmean(bpb) if bpb else None,
+                     "spread": statistics.stdev(bpb) if len(bpb) > 1 else None,
+                     "seeds": len(group), "epochs": max(g["epochs"] for g in group)})
+    return rows
+
+
+__all__ = ["Arm", "EPOCHS_FLAG", "SweepReporter", "arm_summary", "sweep_compute", "sweep_isoflop"]

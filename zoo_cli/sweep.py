@@ -1,0 +1,262 @@
+"""`zoo sweep isoflop` and `zoo sweep compute`: a grid of runs, its plan, its fits."""
+
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from zoo_cli import options, run_options
+from zoo_cli.output import console, human, optional, print_json, scientific, user_errors
+from zoo_cli.run_options import Precision
+from zoo_cli.training import RUN_FAILED
+
+app = typer.Typer(help="Train a grid of runs over FLOPs budgets and fit scaling laws to it.",
+                  no_args_is_help=True)
+
+Budgets = Annotated[str, typer.Option(
+    help="Increasing training FLOPs budgets, comma-separated, e.g. 1e11,3e11,1e12.")]
+Seeds = Annotated[int, typer.Option(help="Seeds per grid cell (0 .. K-1).")]
+TuneLr = Annotated[bool, typer.Option(
+    help="Tune the peak rate per size (×1/3, ×1, ×3 of the size rule, a quarter of the budget "
+         "each, by training loss) instead of the size rule alone.")]
+Bootstrap = Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")]
+DryRun = Annotated[bool, typer.Option(
+    help="Print the plan and its estimated wall time, and stop before training.")]
+SpikeGuard = Annotated[bool, typer.Option(
+    "--spike-guard/--no-spike-guard",
+    help="Skip updates whose gradient norm is > 6 sd above the recent window (off in sweeps: "
+         "runs this short have no stationary window; a diverged run is reported as failed).")]
+Plot = Annotated[Optional[str], typer.Option(help="Write the fitted figures to this "
+                                                  ".png/.svg/.pdf.")]
+
+
+@app.command("isoflop")
+def isoflop(
+    model: Annotated[str, typer.Option(help="One preset or family, e.g. llama.")],
+    budgets: Budgets,
+    sizes: Annotated[int, typer.Option(
+        help="Sizes per budget, from 1/5× to 5× the predicted compute-optimal size.")] = 5,
+    seeds: Seeds = 1,
+    params: Annotated[str, typer.Option(
+        help="Parameters the fits count: total (default) or non-embedding.")] = "total",
+    data: run_options.Data = "shakespeare",
+    set_: options.Overrides = None,
+    tune_lr: TuneLr = False,
+    bootstrap: Bootstrap = 200,
+    precision: run_options.PrecisionOption = Precision.FLOAT32,
+    spike_guard: SpikeGuard = False,
+    strategy: run_options.StrategyOption = None,
+    backend: run_options.BackendOption = None,
+    plot: Plot = None,
+    dry_run: DryRun = False,
+    json: options.Json = False,
+):
+    """IsoFLOP study (Chinchilla approaches 2 and 3): per budget, sizes spanning the predicted
+    optimum; prints a and b (N_opt ∝ C^a, D_opt ∝ C^b) and tokens per parameter, with intervals."""
+    _sweep("sweep_isoflop", dict(model=model, budgets=budgets, sizes=sizes, seeds=seeds,
+                                 params=params, tune_lr=tune_lr, bootstrap=bootstrap,
+                                 overrides=set_ or ()),
+           data, precision, spike_guard, strategy, backend, plot, dry_run, json)
+
+
+@app.command("compute")
+def compute(
+    models: Annotated[str, typer.Option(help="Comma-separated presets or families; the first "
+                                             "is the baseline arm.")],
+    budgets: Budgets,
+    seeds: Seeds = 1,
+    ablate: Annotated[Optional[str], typer.Option(
+        help="One arm per change of the single base model, as in zoo compare --ablate.")] = None,
+    allocation: Annotated[str, typer.Option(
+        help="compute-optimal (resize each arm to ~20 tokens per parameter per budget; "
+             "default) or fixed (the preset's shape at every budget).")] = "compute-optimal",
+    data: run_options.Data = "shakespeare",
+    set_: options.Overrides = None,
+    tune_lr: TuneLr = False,
+    bootstrap: Bootstrap = 1000,
+    precision: run_options.PrecisionOption = Precision.FLOAT32,
+    spike_guard: SpikeGuard = False,
+    strategy: run_options.StrategyOption = None,
+    backend: run_options.BackendOption = None,
+    plot: Plot = None,
+    dry_run: DryRun = False,
+    json: options.Json = False,
+):
+    """Loss against compute per arm, fitted as L(C) = E + A·C^-γ (or a power law with fewer
+    than four budgets); prints each arm's compute multiplier against the first with a bootstrap
+    interval and a verdict (better, worse, within noise)."""
+    _sweep("sweep_compute", dict(models=models, budgets=budgets, seeds=seeds, ablate=ablate,
+                                 allocation=allocation, tune_lr=tune_lr, bootstrap=bootstrap,
+                                 overrides=set_ or ()),
+           data, precision, spike_guard, strategy, backend, plot, dry_run, json)
+
+
+def _sweep(function, arguments, data, precision, spike_guard, strategy, backend, plot, dry_run,
+           json):
+    options.use_backend(run_options.backend_name(backend))
+    fields = run_options.values(data=data, precision=precision, spike_guard=spike_guard,
+                                strategy=strategy, backend=backend)
+    with user_errors() as zoo, run_options.flags_for_fields(zoo):
+        if plot:
+            from zoo.compare.plot import check_plot_path
+
+            check_plot_path(plot)  # before hours of training, not after
+        from zoo.scaling import sweep as sweeps
+
+        display = _SweepProgress(console(stderr=json))
+        with display:
+            try:
+                result = getattr(sweeps, function)(reporter=display, dry_run=dry_run,
+                                                   **arguments, **fields)
+            except zoo.RunFailed as failure:
+                typer.echo(f"error: {failure}", err=True)
+                raise typer.Exit(RUN_FAILED) from None
+        if plot and not dry_run:
+            from zoo.scaling.sweep_plot import plot_sweep
+
+            paths = plot_sweep(result, plot)
+    if json:
+        print_json(result)
+        return
+    out = console()
+    if dry_run:
+        out.print("dry run: nothing trained")
+        return
+    out.print(points_table(result))
+    out.print(fits_table(result))
+    out.print(f"wall time {result['wall_seconds']:,.0f} s (estimated "
+              f"{result['estimated_seconds']:,.0f} s before it started)")
+    if plot:
+        out.print("plots written to " + ", ".join(str(p) for p in paths))
+
+
+def plan_table(sweep):
+    table = Table(title=f"{sweep['kind']} sweep plan · {len(sweep['plan'])} runs · "
+                        f"{sweep['data']} · estimated {sweep['estimated_seconds'] / 60:,.1f} min "
+                        "on this machine")
+    for column in ("arm", "budget", "seed", "L×d", "params", "non-emb", "batch", "steps",
+                   "tokens", "tok/param", "epochs", "lr", "warmup", "est. s", "status"):
+        table.add_column(column, justify="left" if column in ("arm", "status") else "right")
+    for r in sweep["plan"]:
+        table.add_row(r["arm"], scientific(r["budget"]), str(r["seed"]),
+                      f"{r['num_layers']}×{r['hidden_dim']}", human(r["params"]),
+                      human(r["non_embedding_params"]), str(r["batch_size"]), str(r["steps"]),
+                      human(r["tokens"]), f"{r['tokens_per_parameter']:.1f}",
+                      _epochs(r["epochs"]), f"{r['learning_rate']:.1e}", str(r["warmup_steps"]),
+                      f"{r['estimated_seconds']:,.0f}", r["status"])
+    return table
+
+
+def points_table(sweep):
+    from zoo.scaling.sweep import arm_summary
+
+    table = Table(title=f"{sweep['kind']} sweep · {sweep['data']} · byte vocabulary",
+                  caption="loss: validation nats per token (= per byte); epochs over the "
+                          "unique training tokens, ! above 4 (Muennighoff et al. 2023)")
+    for column in ("arm", "budget", "params", "loss", "bits/byte", "± (sd)", "seeds", "epochs"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    for r in arm_summary(sweep["points"]):
+        table.add_row(r["arm"], scientific(r["budget"]), human(r["params"]), f"{r['loss']:.4f}",
+                      optional(r["bits_per_byte"], ".4f"), optional(r["spread"], ".4f"),
+                      str(r["seeds"]), _epochs(r["epochs"]))
+    for f in sweep.get("failed", []):
+        table.add_row(f"{f['arm']} {f['num_layers']}×{f['hidden_dim']} FAILED at step "
+                      f"{f['step']}", scientific(f["budget"]), human(f["params"]), "", "", "",
+                      str(f["seed"]), "")
+    baseline = sweep.get("baseline")
+    if baseline:
+        table.add_row(f"{baseline['name']} (baseline)", "", "", f"{baseline['loss']:.4f}",
+                      f"{baseline['bits_per_byte']:.4f}", "", "", "")
+    return table
+
+
+def fits_table(sweep):
+    table = Table(title="fits (95% bootstrap intervals)")
+    for column in ("law", "quantity", "value", "interval"):
+        table.add_column(column, justify="left" if column in ("law", "quantity") else "right")
+    for law, fit in sweep["fits"].items():
+        if "error" in fit:
+            table.add_row(law, "not fitted", "", fit["error"])
+            continue
+        if law == "compute":
+            for arm in fit["arms"]:
+                low, high = arm["multiplier_ci"] or (None, None)
+                table.add_row(law, f"{arm['name']} multiplier ({arm['form']})",
+                              optional(arm["multiplier"], ".3g"),
+                              f"[{optional(low, '.3g')}, {optional(high, '.3g')}] · "
+                              f"{arm['verdict']}")
+            continue
+        for key in _FIT_KEYS[law]:
+            if fit.get(key) is None:
+                continue
+            interval = fit.get(f"{key}_ci") or (None, None)
+            table.add_row(law, key, f"{fit[key]:.4g}",
+                          f"[{optional(interval[0], '.4g')}, {optional(interval[1], '.4g')}]")
+    return table
+
+
+_FIT_KEYS = {"isoflop": ("a", "b", "tokens_per_parameter"),
+             "parametric": ("E", "A", "B", "alpha", "beta", "a", "b")}
+
+
+def _epochs(epochs):
+    from zoo.scaling.sweep import EPOCHS_FLAG
+
+    return f"{epochs:.2f}" + (" !" if epochs > EPOCHS_FLAG else "")
+
+
+class _SweepProgress:
+    """The plan, then one bar over the whole sweep in estimated seconds, with an ETA."""
+
+    def __init__(self, console):
+        self.console = console
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+                                 TextColumn("ETA"), TimeRemainingColumn(), console=console)
+        self.task = None
+        self.estimates = []
+        self.done = 0.0  # estimated seconds of the runs already finished
+        self.current = None  # (estimate, steps) of the run in progress
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+        return False
+
+    def planned(self, sweep):
+        self.estimates = [r["estimated_seconds"] for r in sweep["plan"]]
+        self.console.print(plan_table(sweep))
+        for name, rule in sweep["hyperparameters"].items():
+            self.console.print(f"[dim]{name}: {rule}[/]")
+
+    def run(self, index, count, label, seed, status):
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task("sweep", total=max(sum(self.estimates), 1e-9),
+                                               stats="")
+        self.done = sum(self.estimates[:index])
+        self.current = (self.estimates[index], None)
+        self.progress.update(self.task, completed=self.done,
+                             stats=f"run {index + 1}/{count} · {label} seed {seed}")
+        self.progress.console.print(f"[bold]{label}[/] seed {seed}: {status}")
+
+    def start(self, plan):
+        if self.current is not None:
+            self.current = (self.current[0], plan["budget"]["steps"])
+
+    def step(self, p):
+        if self.task is not None and self.current and self.current[1]:
+            estimate, steps = self.current
+            self.progress.update(self.task, completed=self.done + estimate * p["step"] / steps)
+
+    def evaluation(self, row):
+        pass
+
+    def message(self, text):
+        self.progress.console.print(f"[yellow]{text}[/]")
+
+    def end(self, summary):
+        pass
