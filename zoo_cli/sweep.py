@@ -126,7 +126,8 @@ def _sweep(function, arguments, data, precision, spike_guard, strategy, backend,
     out.print(points_table(result))
     out.print(fits_table(result))
     out.print(f"wall time {result['wall_seconds']:,.0f} s (estimated "
-              f"{result['estimated_seconds']:,.0f} s before it started)")
+              f"{result['estimated_seconds']:,.0f} s before it started); the runs' own "
+              f"training time {result['run_seconds']:,.0f} s")
     if plot:
         out.print("plots written to " + ", ".join(str(p) for p in paths))
 
@@ -182,7 +183,8 @@ def fits_table(sweep):
         if law == "compute":
             for arm in fit["arms"]:
                 low, high = arm["multiplier_ci"] or (None, None)
-                table.add_row(law, f"{arm['name']} multiplier ({arm['form']})",
+                where = ", extrapolated" if arm.get("extrapolated") else ""
+                table.add_row(law, f"{arm['name']} multiplier ({arm['form']}{where})",
                               optional(arm["multiplier"], ".3g"),
                               f"[{optional(low, '.3g')}, {optional(high, '.3g')}] · "
                               f"{arm['verdict']}")

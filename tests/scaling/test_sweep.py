@@ -2,6 +2,7 @@
 survives Ctrl-C between runs and inside one, and a rerun trains only what is missing."""
 
 import math
+import signal
 
 import pytest
 
@@ -100,16 +101,16 @@ def test_dry_run_plans_and_estimates_without_training(corpus, tmp_path):
 def test_a_tiny_sweep_survives_interruption_and_reruns_only_what_is_missing(corpus):
     args = dict(budgets=BUDGETS, sizes=3, data=str(corpus), batch_size=64, bootstrap=20)
 
-    class BetweenRuns(Statuses):  # Ctrl-C as the third run is about to start
+    class BetweenRuns(Statuses):  # SIGINT (Ctrl-C) as the third run is about to start
         def run(self, index, count, label, seed, status):
             super().run(index, count, label, seed, status)
             if index == 2:
-                raise KeyboardInterrupt
+                signal.raise_signal(signal.SIGINT)
 
-    class InsideRun(Statuses):  # Ctrl-C in the middle of the fourth run
+    class InsideRun(Statuses):  # SIGINT in the middle of the fourth run
         def step(self, progress):
             if len(self.seen) == 4 and progress["step"] >= 100:  # after its first commit
-                raise KeyboardInterrupt
+                signal.raise_signal(signal.SIGINT)
 
     first = BetweenRuns()
     with pytest.raises(KeyboardInterrupt):

@@ -142,6 +142,8 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, *, kind, request):
             failed.append(_failure(p, _record_of(p)))
     sweep["wall_seconds"] = time.perf_counter() - started
     sweep["points"] = [_point(p, r) for p, r in finished]
+    # The runs' own training time, whether trained now or reused: what the sweep cost.
+    sweep["run_seconds"] = sum(point["wall_seconds"] or 0.0 for point in sweep["points"])
     sweep["failed"] = failed
     sweep["baseline"] = _baseline(base.data, [r for _, r in finished])
     return sweep

@@ -13,8 +13,8 @@ def plot_sweep(sweep, path):
     """Write `sweep`'s figures (from `zoo.sweep_isoflop` or `zoo.sweep_compute`); the paths."""
     path = check_plot_path(path)
     baseline = sweep.get("baseline")
-    line = {"loss": baseline["loss"], "label": f"{baseline['name']} baseline "
-            f"({baseline['bits_per_byte']:.3f} bits/byte)"} if baseline else None
+    line = {"loss": baseline["loss"], "label": f"{baseline['name']} baseline, "
+            f"{baseline['bits_per_byte']:.3f} bits/byte"} if baseline else None
     points = sweep["points"]
     if sweep["kind"] == "compute":
         plot_compute(sweep["fits"]["compute"], points, path, baseline=line)

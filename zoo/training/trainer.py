@@ -383,6 +383,10 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
         "params": model.count_params(),
         "steps": state["step"],
         "tokens": state["step"] * settings["budget"]["tokens_per_step"],
+        # Passes over the unique training tokens (Muennighoff et al. 2023: up to ~4 are nearly
+        # as good as fresh data); sweeps flag more.
+        "epochs": state["step"] * settings["budget"]["tokens_per_step"]
+        / max(1, settings["data"]["train_tokens"]),
         "flops": state["step"] * settings["budget"]["tokens_per_step"]
         * settings["budget"]["flops_per_token"],
         "final_train_loss": last.get("train_loss"),
