@@ -45,7 +45,7 @@ def test_table_names_the_order_its_scores_and_the_unigram(corpus):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "bits/byte on validation" in out and "← chosen" in out
-    assert "validation unread" in out and "unigram (add-one) baseline" in out
+    assert "the validation split is not read" in out and "unigram (add-one) baseline" in out
     given = runner.invoke(app, ["baseline", "--data", str(corpus), "--order", "3"])
     assert given.exit_code == 0 and "order 3, as given" in given.stdout
 
