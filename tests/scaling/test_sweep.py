@@ -98,7 +98,17 @@ def test_dry_run_plans_and_estimates_without_training(corpus, tmp_path):
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
 
 
-def test_a_tiny_sweep_survives_interruption_and_reruns_only_what_is_missing(corpus):
+@pytest.fixture
+def ctrl_c():
+    """Python's own SIGINT handler (KeyboardInterrupt), as in a terminal. A process started in
+    the background by a non-interactive shell inherits SIGINT ignored, and Python then keeps it
+    ignored, so the test installs the handler instead of relying on how it was launched."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_tiny_sweep_survives_interruption_and_reruns_only_what_is_missing(corpus, ctrl_c):
     args = dict(budgets=BUDGETS, sizes=3, data=str(corpus), batch_size=64, bootstrap=20)
 
     class BetweenRuns(Statuses):  # SIGINT (Ctrl-C) as the third run is about to start
