@@ -11,6 +11,7 @@ import re
 
 from zoo.errors import ZooError
 from zoo.overrides import parse_overrides
+from zoo.registry import get_recipe
 
 _VARIANT_SPLIT = re.compile(r",(?=\s*[A-Za-z_]\w*\s*=)")
 
@@ -35,3 +36,26 @@ def variant_label(base_name, changes):
 
 def _show(value):
     return ",".join(value) if isinstance(value, tuple) else str(value).lower()
+
+
+def parse_arms(models, ablate=None, overrides=()):
+    """[(label, preset, changes)]: each of `models` (a comma-separated string or a sequence),
+    then, for a single base model, one variant per `ablate` change; `overrides` apply to all.
+    Used by `zoo compare` (its rows) and `zoo sweep` (its arms)."""
+    names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models or ())
+             if m.strip()]  # fmt: skip
+    if not names:
+        raise ZooError("--models needs at least one model name")
+    model_fields, training_fields = parse_overrides(overrides)
+    common = {**model_fields, **training_fields}
+    variants = parse_ablations(ablate) if ablate else []
+    if variants and len(names) != 1:
+        raise ZooError(f"--ablate takes one base model; received {len(names)}: {', '.join(names)}")
+    arms = []
+    for name in names:
+        recipe = get_recipe(name)  # raises with the nearest names for a typo
+        arms.append((recipe.name, recipe.name, dict(common)))
+        for changes in variants:
+            arms.append((variant_label(recipe.name, changes), recipe.name, {**common, **changes}))
+    return arms
+

@@ -15,7 +15,7 @@ import statistics
 
 from zoo.accounting import count_non_embedding_params
 from zoo.baselines import ngram_yardstick
-from zoo.compare.ablation import parse_ablations, variant_label
+from zoo.compare.ablation import parse_arms
 from zoo.compare.allocation import compute_optimal_config
 from zoo.config import ModelConfig
 from zoo.errors import ZooError
@@ -66,32 +66,9 @@ def compare(models, *, budget=None, seeds=1, ablate=None, overrides=(), tune_lr=
     budget = float(budget)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ZooError(f"seeds must be at least 1; received {seeds!r}")
-    if run is None:
-        fields.setdefault("tokenizer", "shared")  # one tokenizer for all: equal footing
-    base = run_config(run, **fields)
-    fixed = sorted(set(BUDGET_FIELDS + ("seed", "init_from")) & {
-        k for k, v in base.to_dict().items() if v != RunConfig.__dataclass_fields__[k].default})
-    if fixed:
-        raise RunConfigError(fixed[0], "is set by the comparison itself (budget, seeds); it "
-                                       "cannot be given")
-    base = base.replace(flops=budget)
-    names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models)
-             if m.strip()]  # fmt: skip
-    if not names:
-        raise ZooError("--models needs at least one model name")
-    model_fields, training_fields = parse_overrides(overrides)
-    common = {**model_fields, **training_fields}
-    variants = parse_ablations(ablate) if ablate else []
-    if variants and len(names) != 1:
-        raise ZooError(f"--ablate takes one base model; received {len(names)}: {', '.join(names)}")
-
-    entries = []
-    for name in names:
-        recipe = get_recipe(name)  # raises with the nearest names for a typo
-        entries.append(Entry(recipe.name, recipe.name, dict(common)))
-        for changes in variants:
-            entries.append(Entry(variant_label(recipe.name, changes), recipe.name,
-                                 {**common, **changes}))
+    base = shared_run_config(run, fields, "comparison", "budget, seeds").replace(flops=budget)
+    entries = [Entry(label, preset, changes)
+               for label, preset, changes in parse_arms(models, ablate, overrides)]
     for entry in entries:  # resolve everything (and fail on bad input) before training
         entry.changes = _allocate(entry, budget)
         plan_run(entry.preset, base, overrides=entry.changes)
@@ -109,6 +86,21 @@ def compare(models, *, budget=None, seeds=1, ablate=None, overrides=(), tune_lr=
         entry.runs.append(obtain_run(plan, reporter, index, len(jobs), entry.label, seed))
     comparison = _table(entries, budget, base.data, base.tokenizer.value, seeds, tune_lr)
     return {**comparison, "baseline": ngram_yardstick(base.data)}
+
+
+def shared_run_config(run, fields, owner, own_options):
+    """The `RunConfig` every run of a comparison or sweep (`owner`) shares. The budget, seed and
+    starting weights are the owner's own (`own_options` names its options), so giving one is
+    refused. Without `run`, every model gets the shared tokenizer: equal footing."""
+    if run is None:
+        fields.setdefault("tokenizer", "shared")
+    base = run_config(run, **fields)
+    fixed = sorted(set(BUDGET_FIELDS + ("seed", "init_from")) & {
+        k for k, v in base.to_dict().items() if v != RunConfig.__dataclass_fields__[k].default})
+    if fixed:
+        raise RunConfigError(fixed[0], f"is set by the {owner} itself ({own_options}); it "
+                                       "cannot be given")
+    return base
 
 
 def _allocate(entry, budget):

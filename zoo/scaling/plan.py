@@ -29,13 +29,14 @@ import math
 import numpy as np
 
 from zoo.accounting import TOKENS_PER_PARAMETER, count_params, flops_per_token
-from zoo.compare.ablation import parse_ablations, variant_label
+from zoo.compare.ablation import parse_arms as compare_arms
 from zoo.compare.allocation import compute_optimal_config
+from zoo.compare.runner import shared_run_config
+from zoo.config import ModelConfig
 from zoo.errors import ZooError
 from zoo.overrides import parse_overrides
 from zoo.registry import get_recipe
-from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
-from zoo.training.trainer import plan_run, run_config
+from zoo.training.trainer import plan_run
 
 SWEEP_VOCABULARY = 257  # the byte-level BPE with no merges: 256 bytes and end-of-text
 SIZE_SPAN = 5.0  # IsoFLOP sizes span 1/SIZE_SPAN to SIZE_SPAN times the predicted optimum
@@ -85,8 +86,6 @@ class PlannedRun:
 
     @property
     def config(self):
-        from zoo.config import ModelConfig
-
         return ModelConfig.from_dict(self.plan.settings["model"])
 
 
@@ -117,22 +116,7 @@ def parse_budgets(budgets):
 
 def parse_arms(models, ablate=None, overrides=()):
     """Arms from a model list (and one base model's ablations), as `zoo compare` forms them."""
-    names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models or ())
-             if m.strip()]  # fmt: skip
-    if not names:
-        raise ZooError("--models needs at least one model name")
-    model_fields, training_fields = parse_overrides(overrides)
-    common = {**model_fields, **training_fields}
-    variants = parse_ablations(ablate) if ablate else []
-    if variants and len(names) != 1:
-        raise ZooError(f"--ablate takes one base model; received {len(names)}: {', '.join(names)}")
-    arms = []
-    for name in names:
-        recipe = get_recipe(name)  # an unknown arm fails here, with the nearest names
-        arms.append(Arm(recipe.name, recipe.name, dict(common)))
-        for changes in variants:
-            arms.append(Arm(variant_label(recipe.name, changes), recipe.name,
-                            {**common, **changes}))
+    arms = [Arm(*arm) for arm in compare_arms(models, ablate, overrides)]
     if len({arm.name for arm in arms}) != len(arms):
         raise ZooError(f"an arm is listed twice: {', '.join(a.name for a in arms)}")
     return arms
@@ -208,7 +192,6 @@ def plan_grid(cells, base, *, tune_lr=False):
 def sweep_run_config(run=None, **fields):
     """The shared `RunConfig` of a sweep: the budget and seed are the sweep's own."""
     if run is None:
-        fields.setdefault("tokenizer", "shared")  # the byte vocabulary is the shared BPE's
         # The spike guard compares each gradient norm with a window of earlier ones, from step
         # 16. A sweep's runs warm up for ~N tokens (a few to a few tens of steps) and are a few
         # hundred steps long, so that window is the fastest-changing phase of the run: measured,
@@ -216,13 +199,8 @@ def sweep_run_config(run=None, **fields):
         # stalled. Sweeps therefore train without it by default (--spike-guard turns it on); a
         # run that diverges is reported as a failed cell and left out of the fits.
         fields.setdefault("spike_guard", False)
-    base = run_config(run, **fields)
-    fixed = sorted(set(BUDGET_FIELDS + ("seed", "init_from")) & {
-        k for k, v in base.to_dict().items() if v != RunConfig.__dataclass_fields__[k].default})
-    if fixed:
-        raise RunConfigError(fixed[0], "is set by the sweep itself (budgets, seeds); it cannot "
-                                       "be given")
-    return base
+    # The byte vocabulary is the shared byte-level BPE's, at its minimum size.
+    return shared_run_config(run, fields, "sweep", "budgets, seeds")
 
 
 def isoflop_cells(arm, budgets, sizes, seeds):

@@ -18,7 +18,14 @@ import statistics
 import time
 
 from zoo.accounting import count_non_embedding_params, count_params, flops_per_token
-from zoo.compare.runner import ComparisonReporter, Entry, obtain_run, tune_learning_rate
+from zoo.compare.runner import (
+    LR_GRID,
+    LR_TUNING_FRACTION,
+    ComparisonReporter,
+    Entry,
+    obtain_run,
+    tune_learning_rate,
+)
 from zoo.config import ModelConfig
 from zoo.data.pipeline import TOKENS_PREFIX
 from zoo.errors import ZooError
@@ -99,15 +106,16 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, *, kind, request):
     reporter = reporter or SweepReporter()
     base = sweep_run_config(run, **fields)
     planned = plan_grid(cells, base)
-    status = _statuses(planned)
+    on_disk = _runs_by_key()
+    status = [_status(on_disk.get(p.plan.key)) for p in planned]
     to_train = [p for p, s in zip(planned, status) if s != "reused"]
     calibration = estimate.calibrate(to_train) if to_train else None
     for p, s in zip(planned, status):
         if s == "reused":
             p.estimated_seconds = 0.0
         else:
-            p.estimated_seconds = estimate.estimate_seconds(p, calibration) * (
-                1 + 3 * 0.25 if tune_lr else 1)
+            tuning = len(LR_GRID) * LR_TUNING_FRACTION if tune_lr else 0.0  # its grid's runs
+            p.estimated_seconds = estimate.estimate_seconds(p, calibration) * (1 + tuning)
     sweep = {
         "kind": kind,
         **request,
@@ -129,7 +137,7 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, *, kind, request):
     for index, (p, s) in enumerate(zip(planned, status)):
         if s == "failed":  # deterministic: the same run would fail the same way again
             reporter.run(index, len(planned), p.label, p.seed, "failed before")
-            failed.append(_failure(p, _record_of(p)))
+            failed.append(_failure(p, on_disk[p.plan.key]))
             continue
         if tune_lr:
             p = _tuned(p, base, reporter, tuned)
@@ -139,7 +147,7 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, *, kind, request):
         except RunFailed as failure:
             # One diverged cell must not end an hour's sweep: it is reported, not fitted.
             reporter.message(f"{p.label} seed {p.seed} failed: {failure}")
-            failed.append(_failure(p, _record_of(p)))
+            failed.append(_failure(p, _runs_by_key().get(p.plan.key)))
     sweep["wall_seconds"] = time.perf_counter() - started
     sweep["points"] = [_point(p, r) for p, r in finished]
     # The runs' own training time, whether trained now or reused: what the sweep cost.
@@ -147,13 +155,6 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, *, kind, request):
     sweep["failed"] = failed
     sweep["baseline"] = _baseline(base.data, [r for _, r in finished])
     return sweep
-
-
-def _record_of(p):
-    for record in reversed(list_runs()):
-        if record.setting("resolution_key") == p.plan.key:
-            return record
-    return None
 
 
 def _failure(p, record):
@@ -165,15 +166,17 @@ def _failure(p, record):
             "run": str(record.path) if record is not None else None}
 
 
-def _statuses(planned):
-    """'reused', 'resumed', 'failed' or 'training' per planned run, from the runs on disk."""
-    keys = {}
-    for record in list_runs():
-        key = record.setting("resolution_key")
-        if key and not keys.get(key):
-            keys[key] = ("reused" if record.complete else
-                         "failed" if record.failure_path.exists() else "resumed")
-    return [keys.get(p.plan.key, "training") for p in planned]
+def _runs_by_key():
+    """{resolution key: the latest run with it}, the run `obtain_run` would take."""
+    return {record.setting("resolution_key"): record for record in list_runs()}
+
+
+def _status(record):
+    """'reused', 'resumed', 'failed' or 'training' for a planned run's record (or None)."""
+    if record is None:
+        return "training"
+    return ("reused" if record.complete else
+            "failed" if record.failure_path.exists() else "resumed")
 
 
 def _tuned(p, base, reporter, tuned):
@@ -204,7 +207,7 @@ class _TuningReporter(SweepReporter):
 
 def _plan_row(p, status):
     settings = p.plan.settings
-    config = ModelConfig.from_dict(settings["model"])
+    config = p.config
     budget = settings["budget"]
     return {
         "arm": p.arm.name, "budget": p.budget, "seed": p.seed, "size_factor": p.size_factor,
