@@ -41,6 +41,8 @@ def test_dry_run_json_is_one_object(corpus):
     (["isoflop", "--model", "llama-nano", "--budgets", "1e10,3e10", "--sizes", "1"],
      "--sizes must be at least 3"),
     (["isoflop", "--model", "nope", "--budgets", "1e10,3e10"], "nope"),
+    (["isoflop", "--model", "llama-nano", "--budgets", "1e10,3e10", "--params", "kaplan"],
+     "params convention"),
     (["compute", "--models", "gpt2-nano,nope", "--budgets", "1e10,3e10"], "nope"),
     (["compute", "--models", "gpt2-nano", "--budgets", "1e10,3e10", "--allocation", "x"],
      "--allocation"),

@@ -153,6 +153,7 @@ def test_bad_input_fails_before_anything_trains(corpus, tmp_path):
         (dict(budgets="1e10,inf"), "finite"),
         (dict(budgets=BUDGETS, sizes=1), "--sizes must be at least 3"),
         (dict(budgets=BUDGETS, seeds=0), "--seeds"),
+        (dict(budgets=BUDGETS, params="kaplan"), "params convention"),
     ]:
         with pytest.raises(ZooError, match=fragment):
             sweeps.sweep_isoflop("llama-nano", data=str(corpus), **kwargs)

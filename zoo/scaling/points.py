@@ -54,8 +54,8 @@ def check_points(points, law, params_convention="total", flops_convention="palm"
     problem (a missing or non-positive column, too few points for the law)."""
     if law not in LAWS:
         raise ZooError(f"unknown law {law!r}; choose one of {', '.join(LAWS)}")
-    _choice("params convention", params_convention, PARAMS_CONVENTIONS)
-    _choice("flops convention", flops_convention, FLOPS_CONVENTIONS)
+    check_choice("params convention", params_convention, PARAMS_CONVENTIONS)
+    check_choice("flops convention", flops_convention, FLOPS_CONVENTIONS)
     points, notes = load_points(points)
     if law == "parametric":
         n = sizes(points, params_convention)
@@ -304,7 +304,8 @@ def _require(point, column, index, why):
     return point[column]
 
 
-def _choice(kind, value, choices):
+def check_choice(kind, value, choices):
+    """`ZooError` unless `value` is one of `choices` (a convention, before any work is done)."""
     if value not in choices:
         raise ZooError(f"unknown {kind} {value!r}; choose one of {', '.join(choices)}")
 

@@ -31,6 +31,7 @@ from zoo.data.pipeline import TOKENS_PREFIX
 from zoo.errors import ZooError
 from zoo.scaling import estimate
 from zoo.scaling.fit import fit_compute, fit_isoflop, fit_parametric
+from zoo.scaling.points import PARAMS_CONVENTIONS, check_choice
 from zoo.scaling.plan import (
     Arm,
     compute_cells,
@@ -61,6 +62,7 @@ def sweep_isoflop(model, *, budgets, sizes=5, seeds=1, tune_lr=False, params="to
     """IsoFLOP study of one model: per budget, `sizes` shapes from 1/5× to 5× the predicted
     compute-optimal size; fitted by Chinchilla approaches 2 (`isoflop`) and 3 (`parametric`)."""
     budgets = parse_budgets(budgets)
+    check_choice("params convention", params, PARAMS_CONVENTIONS)  # not after an hour's training
     arm = parse_arms(model, overrides=overrides)
     if len(arm) != 1:
         raise ZooError(f"--model takes one model; received {len(arm)}")
