@@ -125,6 +125,8 @@ def _sweep(function, arguments, data, precision, spike_guard, strategy, backend,
         return
     out.print(points_table(result))
     out.print(fits_table(result))
+    for note in _fit_notes(result):  # e.g. an interval that cannot carry its noise: said
+        out.print(f"[yellow]note:[/] {note}")
     out.print(f"wall time {result['wall_seconds']:,.0f} s (estimated "
               f"{result['estimated_seconds']:,.0f} s before it started); the runs' own "
               f"training time {result['run_seconds']:,.0f} s")
@@ -196,6 +198,13 @@ def fits_table(sweep):
             table.add_row(law, key, f"{fit[key]:.4g}",
                           f"[{optional(interval[0], '.4g')}, {optional(interval[1], '.4g')}]")
     return table
+
+
+def _fit_notes(sweep):
+    """Each fit's notes, once each, prefixed by its law (`zoo fit` prints the same notes)."""
+    notes = [f"{law}: {note}" for law, fit in sweep["fits"].items()
+             for note in fit.get("notes", [])]
+    return list(dict.fromkeys(notes))
 
 
 _FIT_KEYS = {"isoflop": ("a", "b", "tokens_per_parameter"),
