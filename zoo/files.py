@@ -140,7 +140,7 @@ def remove_partials(directory):
     """Delete the temporary files and directories a killed writer left in `directory`.
 
     Only names this module makes (a leading "." and a `.tmp` suffix, or the `.partial.` prefix)
-    are touched; call it only while holding the directory's lock (`zoo.training.store`).
+    are touched; call it only while holding the directory's lock (`zoo.storage.commits`).
     """
     removed = []
     for path in pathlib.Path(directory).glob(".*"):

@@ -235,7 +235,7 @@ def load_for_generation(source, tokenizer=None):
     """(model, tokenizer assets) for `zoo generate`: a run or .keras file, and the tokenizer
     directory beside it unless `tokenizer` names one."""
     from zoo.data.tokenizer import load_tokenizer
-    from zoo.training.records import load_decoder, model_source, saved_model_config
+    from zoo.storage.models import load_decoder, model_source, saved_model_config
 
     path, beside = model_source(source, option="RUN_OR_FILE")
     saved_model_config(path)  # not a zoo model: say so before anything about tokenizers

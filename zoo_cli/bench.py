@@ -119,7 +119,7 @@ def _run(parts, *, steps, repeats, out, backend, json, family=None, generate_bat
         from zoo.bench import run_suite, write_report
         from zoo.errors import ZooError
         from zoo.training.distribution import select_backend
-        from zoo.training.records import results_root
+        from zoo.storage.runs import results_root
 
         if steps < 1 or repeats < 1:
             raise ZooError(f"--steps and --repeats must be at least 1; received {steps} and "

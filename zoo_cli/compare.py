@@ -58,7 +58,7 @@ def compare(
         backend=backend)
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
         if plot:
-            from zoo.compare.plot import check_plot_path
+            from zoo.comparison.plot import check_plot_path
 
             check_plot_path(plot)  # before hours of training, not after
         display = _ComparisonProgress(console(stderr=json))

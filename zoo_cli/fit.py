@@ -65,7 +65,7 @@ def fit(
     summed Huber loss (δ = 1e-3), as Besiroglu et al. (2024) replicated it.
     """
     law = Law(law).value
-    with user_errors():
+    with user_errors(keras=False):
         from zoo.scaling import FITS, load_points, plot_fit
         from zoo.scaling.fit_plot import check_plot_path
 

@@ -1,10 +1,12 @@
-"""Loading the `zoo` library lazily and quietly.
+"""Loading the `zoo` library for a command, and TensorFlow's start-up chatter.
 
-`import zoo` imports Keras and TensorFlow (several seconds), so commands load it on first use and
-`zoo --help` or shell completion stay instant. TensorFlow's native libraries log a few INFO lines
-(e.g. "Could not find cuda drivers") through absl *before* its logging is initialised, and those
-ignore TF_CPP_MIN_LOG_LEVEL; we capture file descriptor 2 while importing and replay everything
-except that known start-up chatter, so real warnings and errors still reach the terminal.
+`import zoo` is cheap (its API loads lazily), so `zoo list`, `zoo info`, `zoo runs`, `zoo fit`,
+`--help` and shell completion never import Keras or TensorFlow. Commands that build or train
+models ask for Keras up front (`load_zoo(keras=True)`): TensorFlow's native libraries log a few
+INFO lines through absl *before* its logging is initialised, and those ignore
+TF_CPP_MIN_LOG_LEVEL (measured: the oneDNN and "Could not find cuda drivers" lines still appear
+at level 3), so that one import runs with file descriptor 2 captured and everything except that
+known chatter is replayed; real warnings and errors still reach the terminal.
 """
 
 import importlib
@@ -13,6 +15,8 @@ import os
 import re
 import sys
 import tempfile
+
+from zoo.run_config import Backend
 
 # absl's pre-initialisation banner, and INFO lines in absl's format
 # ("I0000 00:00:1795890315.7  3789 cudart_stub.cc:31] ...").
@@ -24,16 +28,12 @@ _STARTUP_NOISE = re.compile(
 
 class BackendError(Exception):
     """$KERAS_BACKEND names a backend Keras cannot start on here: a user error, found before
-    `import zoo` (which imports Keras, whose own failure would be a traceback)."""
+    Keras is imported (its own failure would be a traceback)."""
 
 
 def backend_problem(backend, source="--backend"):
     """Why Keras cannot start on `backend` (named by `source`: --backend or KERAS_BACKEND), or
     None. Checked without importing Keras, so the error comes before Keras's own traceback."""
-    # The CLI's mirror of `zoo.run_config.Backend` (and `zoo.training.distribution.BACKENDS`):
-    # any module of `zoo` imports the package, and so Keras, so the names cannot come from there.
-    from zoo_cli.run_options import Backend
-
     names = [b.value for b in Backend]
     if backend not in names:
         return f"{source} must be one of {', '.join(names)}; received {backend!r}"
@@ -43,28 +43,35 @@ def backend_problem(backend, source="--backend"):
     return None
 
 
-def load_zoo():
-    """The `zoo` module, imported with TensorFlow's start-up INFO lines filtered from stderr.
+def load_zoo(keras=False):
+    """The `zoo` module; with `keras`, Keras imported too, its start-up chatter filtered.
 
     Raises `BackendError` first if $KERAS_BACKEND names a backend Keras cannot start on.
     """
-    if "zoo" in sys.modules:
-        return sys.modules["zoo"]
-    backend = os.environ.get("KERAS_BACKEND")
-    if backend:  # unset or empty: Keras's default, TensorFlow
-        problem = backend_problem(backend, "KERAS_BACKEND")
-        if problem:
-            raise BackendError(problem)
+    import zoo
+
+    if keras and "keras" not in sys.modules:
+        backend = os.environ.get("KERAS_BACKEND")
+        if backend:  # unset or empty: Keras's default, TensorFlow
+            problem = backend_problem(backend, "KERAS_BACKEND")
+            if problem:
+                raise BackendError(problem)
+        _import_quietly("keras")
+    return zoo
+
+
+def _import_quietly(module):
     try:
         fd = sys.__stderr__.fileno()
     except (AttributeError, OSError, ValueError):  # no real stderr (embedded interpreters)
-        return importlib.import_module("zoo")
+        importlib.import_module(module)
+        return
     with tempfile.TemporaryFile() as captured:
         sys.stderr.flush()
         saved = os.dup(fd)
         os.dup2(captured.fileno(), fd)
         try:
-            return importlib.import_module("zoo")
+            importlib.import_module(module)
         finally:
             sys.stderr.flush()
             os.dup2(saved, fd)

@@ -15,7 +15,7 @@ def list_models(
     json: options.Json = False,
 ):
     """Every preset with its size and architectural choices, oldest family first."""
-    with user_errors() as zoo:
+    with user_errors(keras=False) as zoo:
         recipes = zoo.list_recipes(family=family, scale=scale.value if scale else None)
         rows = [zoo.preset_summary(recipe) for recipe in recipes]
     if json:
@@ -30,7 +30,7 @@ def info(name: options.ModelName, json: options.Json = False):
 
     A bare family name (palm) means its CPU replica (palm-small).
     """
-    with user_errors() as zoo:
+    with user_errors(keras=False) as zoo:
         card = zoo.architecture_card(name)
     if json:
         print_json(card)

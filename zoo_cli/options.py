@@ -1,35 +1,21 @@
 """Options and arguments shared by several commands, declared once as `Annotated` aliases."""
 
-import enum
 from typing import Annotated, List, Optional
 
 import typer
 
-from zoo_cli.library import BackendError, backend_problem, load_zoo
-
-
-class Scale(str, enum.Enum):
-    """Mirrors `zoo.recipe.Scale` (a test keeps them equal) so `--help` need not import TF."""
-
-    PAPER = "paper"
-    SMALL = "small"
-    NANO = "nano"
+from zoo.recipe import Scale
+from zoo_cli.library import backend_problem, load_zoo
 
 
 def _complete_model(incomplete: str):
-    try:
-        zoo = load_zoo()
-    except BackendError:  # completion stays silent; the command itself will say why
-        return []
+    zoo = load_zoo()
     names = [r.name for r in zoo.list_recipes()] + zoo.list_families()
     return [n for n in names if n.startswith(incomplete.lower())]
 
 
 def _complete_family(incomplete: str):
-    try:
-        families = load_zoo().list_families()
-    except BackendError:
-        return []
+    families = load_zoo().list_families()
     return [f for f in families if f.startswith(incomplete.lower())]
 
 

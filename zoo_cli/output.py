@@ -6,7 +6,6 @@ exit status 2, no traceback. Bugs are not `ZooError`s and keep their tracebacks.
 
 import contextlib
 import errno
-import functools
 import json
 import os
 import sys
@@ -52,15 +51,18 @@ def fail(message):
 
 
 @contextlib.contextmanager
-def user_errors():
+def user_errors(keras=True):
     """Turn any `zoo.ZooError` raised inside into `error: <message>` on stderr and exit 2.
+
+    Yields the `zoo` module; `keras=False` for commands that never build a model (listing,
+    describing, run records, fits), which then never import Keras or TensorFlow.
 
     So too an `OSError` (a read-only or full disk, a file where a directory is wanted): the
     user fixes those, so they are named with their path and the system's reason, not traced.
     A broken pipe (`zoo runs | head`) is left to Typer, which exits quietly.
     """
     try:
-        zoo = load_zoo()
+        zoo = load_zoo(keras=keras)
     except BackendError as error:  # $KERAS_BACKEND, checked before Keras is imported
         fail(error)
     try:
@@ -108,17 +110,6 @@ def _one_line_usage_errors():
         if type(error).__name__ == "NoArgsIsHelpError":  # `zoo` alone: Typer prints the help
             raise
         fail(error.format_message())
-
-
-def handles_user_errors(command):
-    """Decorator form of `user_errors()` for Typer commands."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        with user_errors():
-            return command(*args, **kwargs)
-
-    return wrapper
 
 
 _UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))

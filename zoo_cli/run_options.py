@@ -1,8 +1,7 @@
 """The run options `zoo train` and `zoo compare` share, declared once, and field-to-flag errors.
 
 Each option is a `zoo.run_config.RunConfig` field; its flag comes from the field's name (or the
-field's declared `flag`). The closed choices mirror `zoo.run_config`'s str-Enums so that `--help`
-need not import TensorFlow (`tests/cli` keeps the mirrors equal to the library's enums).
+field's declared `flag`); the closed choices are `zoo.run_config`'s str-Enums.
 """
 
 import contextlib
@@ -11,31 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-
-class Precision(str, enum.Enum):
-    FLOAT32 = "float32"
-    MIXED_BFLOAT16 = "mixed_bfloat16"
-
-
-class TokenizerMode(str, enum.Enum):
-    NATIVE = "native"
-    SHARED = "shared"
-
-
-class Strategy(str, enum.Enum):
-    AUTO = "auto"
-    NONE = "none"
-    MIRRORED = "mirrored"
-    MULTI_WORKER = "multi-worker"
-    TPU = "tpu"
-    DATA_PARALLEL = "data-parallel"
-    MODEL_PARALLEL = "model-parallel"
-
-
-class Backend(str, enum.Enum):
-    TENSORFLOW = "tensorflow"
-    JAX = "jax"
-
+from zoo.run_config import Backend, Precision, Strategy, TokenizerMode  # noqa: F401  (re-exported)
 
 Data = Annotated[str, typer.Option(
     help="shakespeare, a path/dir/glob of .txt/.md/.jsonl, tokens:PATH (nanoGPT/llm.c .bin, "

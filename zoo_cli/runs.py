@@ -14,7 +14,7 @@ app = typer.Typer()
 @app.command("runs")
 def runs(json: options.Json = False):
     """Past runs under results/ (or $ZOO_RESULTS): preset, budget, losses, speed, status."""
-    with user_errors() as zoo:
+    with user_errors(keras=False) as zoo:
         rows = zoo.run_rows()
     if json:
         print_json(rows)

@@ -99,7 +99,7 @@ def _sweep(function, arguments, data, precision, spike_guard, strategy, backend,
                                 strategy=strategy, backend=backend)
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
         if plot:
-            from zoo.compare.plot import check_plot_path
+            from zoo.comparison.plot import check_plot_path
 
             check_plot_path(plot)  # before hours of training, not after
         from zoo.scaling import sweep as sweeps

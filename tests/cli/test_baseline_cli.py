@@ -77,7 +77,7 @@ def _comparison(baseline_row):
 
 
 def test_compare_shows_the_baseline_as_a_row_and_a_line(tmp_path):
-    from zoo.compare.plot import _baseline_levels, plot_comparison
+    from zoo.comparison.plot import _baseline_levels, plot_comparison
     from zoo_cli.compare import _table
 
     yardstick = {"name": "KN n-gram (order 6)", "order": 6, "bits_per_byte": 2.0}

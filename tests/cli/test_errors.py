@@ -73,6 +73,7 @@ def test_help_is_unchanged():
         assert "Usage: zoo" in ours.stdout and "error:" not in ours.output
 
 
+@pytest.mark.slow
 def test_a_bug_keeps_its_traceback(monkeypatch):
     def broken(name):
         raise RuntimeError("a bug, not bad input")
@@ -143,7 +144,9 @@ def writer(request, kind, out):
     return ["import", str(corpus_dir), "--out", str(out)]
 
 
-WRITERS = [("train", "run"), ("export", "m.keras"), ("import", "m.keras"), ("import", "run")]
+# `export` needs a trained run (the module's `trained_run`, a training of its own): slow suite.
+EXPORT = pytest.param("export", "m.keras", marks=pytest.mark.slow)
+WRITERS = [("train", "run"), EXPORT, ("import", "m.keras"), ("import", "run")]
 
 
 def _under(path, root):
@@ -227,7 +230,7 @@ def test_train_out_naming_an_existing_file_is_one_line(existing_file, request, i
     assert written(tmp_path / "results") == []
 
 
-@pytest.mark.parametrize("kind", ["export", "import"])
+@pytest.mark.parametrize("kind", [pytest.param("export", marks=pytest.mark.slow), "import"])
 def test_full_disk_is_one_line(kind, tmp_path, monkeypatch, request, isolated):
     import keras
 
@@ -313,9 +316,9 @@ def _fresh_zoo(*args, keras_backend=None, hide_jax=False):
 
 
 @pytest.mark.parametrize("args, keras_backend, hide_jax, expected", [
-    (["info", "palm"], "foo", False,
+    (["train", "palm-nano"], "foo", False,
      "error: KERAS_BACKEND must be one of tensorflow, jax; received 'foo'"),
-    (["info", "palm"], "jax", True,
+    (["train", "palm-nano"], "jax", True,
      "error: KERAS_BACKEND=jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)"),
     (["generate", "m.keras", "-p", "x", "--backend", "foo"], None, False,
      "error: --backend must be one of tensorflow, jax; received 'foo'"),
@@ -333,6 +336,13 @@ def test_backend_errors_come_before_keras(tmp_path, args, keras_backend, hide_ja
     assert done.stdout == "keras imported: False\n"
 
 
+def test_commands_without_keras_ignore_the_keras_backend():
+    """`zoo info` builds nothing, so a KERAS_BACKEND it would refuse does not concern it."""
+    done = _fresh_zoo("info", "palm", "--json", keras_backend="foo")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("keras imported: False\n")
+
+
 def test_backend_check_in_process(monkeypatch, isolated):
     import importlib.util
 
@@ -345,11 +355,16 @@ def test_backend_check_in_process(monkeypatch, isolated):
     assert os.environ["KERAS_BACKEND"] == "tensorflow"  # a refused backend is not chosen
 
 
-def test_backend_names_mirror_the_library():
-    from zoo.training.distribution import BACKENDS
-    from zoo_cli.run_options import Backend
-
-    assert tuple(b.value for b in Backend) == BACKENDS
+def test_commands_that_build_nothing_import_neither_keras_nor_tensorflow():
+    """`zoo list`, `zoo info`, `zoo runs` and `--help` run on the lazy `import zoo`."""
+    code = ("import sys; from typer.testing import CliRunner; from zoo_cli.main import app; "
+            "runner = CliRunner(); "
+            "codes = [runner.invoke(app, args).exit_code for args in "
+            "(['list'], ['info', 'palm-540b', '--json'], ['runs'], ['train', '--help'])]; "
+            "print(codes, 'keras' in sys.modules, 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "ZOO_RESULTS": "/nonexistent"})
+    assert result.stdout.split() == ["[0,", "0,", "0,", "0]", "False", "False"], result.stderr
 
 
 # --- 4. `--set` values, checked by the field's declared type as they are parsed ---

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 import zoo
-from zoo.compare import compute_optimal_config, parse_ablations, tokens_per_parameter
+from zoo.comparison import compute_optimal_config, parse_ablations, tokens_per_parameter
 from zoo.training.trainer import plan_run
 from zoo_cli.main import app
 
@@ -20,14 +20,14 @@ def test_compute_optimal_resizing_lands_near_20_tokens_per_parameter(budget):
     sized = compute_optimal_config(base, budget)
     assert tokens_per_parameter(sized, budget) == pytest.approx(20, rel=0.10)
     # The family's choices survive; only the shape moved.
-    for field in ("position", "normalization", "feedforward", "block", "use_bias",
+    for field in ("position", "normalization", "feedforward", "residual", "use_bias",
                   "tie_embeddings", "vocabulary_size", "max_sequence_length"):
         assert getattr(sized, field) == getattr(base, field)
     assert sized.intermediate_dim == 4 * sized.hidden_dim
 
 
 def test_kaplan_recipes_keep_their_size_and_chinchilla_resizes(corpus):
-    from zoo.compare.runner import Entry, _allocate
+    from zoo.comparison.runner import Entry, _allocate
 
     gopher = _allocate(Entry("gopher-small", "gopher-small", {}), 1.5e13)
     chinchilla = _allocate(Entry("chinchilla-small", "chinchilla-small", {}), 1.5e13)
@@ -49,6 +49,7 @@ def test_every_ablated_variant_differs_in_exactly_one_field(corpus):
         assert plan["training"] == base["training"]
 
 
+@pytest.mark.slow
 def test_compare_reuses_only_identical_runs_and_json_schema(corpus, tmp_path):
     args = ["compare", "--models", "gpt2-nano,palm-nano", "--data", str(corpus),
             "--budget", "1e9", "--json", "--plot", str(tmp_path / "p.svg")]
@@ -102,9 +103,10 @@ def test_bad_names_exit_2_with_the_nearest(corpus, args, expected):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_tune_lr_and_seeds(corpus):
     """--tune-lr picks a rate from the grid by training loss; --seeds reports the spread."""
-    from zoo.compare.runner import LR_GRID
+    from zoo.comparison.runner import LR_GRID
 
     result = zoo.compare("gpt2-nano", budget=6e8, data=str(corpus), seeds=2, tune_lr=True)
     (row,) = result["rows"]

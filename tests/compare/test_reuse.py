@@ -3,7 +3,7 @@
 import pytest
 
 import zoo
-from zoo.compare.runner import ComparisonReporter
+from zoo.comparison.runner import ComparisonReporter
 from zoo.run_config import RunConfig, result_fields
 from zoo.training.trainer import plan_run
 
@@ -65,6 +65,7 @@ COMPARE_FIELDS = ["data", "tokenizer", "batch_size", "precision", "eval_interval
                   "rewind_after_spikes"]
 
 
+@pytest.mark.slow
 def test_compare_retrains_for_each_result_field_and_reuses_otherwise(corpus, tmp_path):
     """One comparison, then each field the comparison takes changed alone: each retrains; the
     budget and the seeds are the comparison's own (--budget, --seeds), tested beside."""
@@ -86,6 +87,7 @@ def test_compare_retrains_for_each_result_field_and_reuses_otherwise(corpus, tmp
     assert statuses(seeds=2) == ["reused", "training"]
 
 
+@pytest.mark.slow
 def test_compare_reuses_a_run_trained_into_any_directory(corpus, tmp_path):
     record = zoo.train("gpt2-nano", data=str(corpus), flops=2e8, tokenizer="shared",
                        out=str(tmp_path / "results" / "named-by-hand"))
@@ -95,6 +97,7 @@ def test_compare_reuses_a_run_trained_into_any_directory(corpus, tmp_path):
     assert result["rows"][0]["runs"] == [str(record.path)]
 
 
+@pytest.mark.slow
 def test_an_interrupted_comparison_reruns_to_the_same_table(corpus, tmp_path, monkeypatch):
     """Ctrl-C before the first run's first checkpoint, then the same comparison again."""
 

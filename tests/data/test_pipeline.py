@@ -8,7 +8,8 @@ import pytest
 
 from zoo.data import bits_per_byte, measure_pipeline, prepare_data, train_dataset
 from zoo.data import validation_windows
-from zoo.data.pipeline import TokenData, window_count
+from zoo.data.pipeline import window_count
+from zoo.data.token_data import TokenData
 from zoo.errors import ZooError
 
 SEQ, BATCH = 8, 4

@@ -7,10 +7,15 @@ directory. `killer.py` kills the process just before its N-th write, so the poin
 instant before the run folder exists, between every pair of writes of every commit, during the
 first checkpoint, and during the final model, probe and summary.
 
-The default suite tries the points of the first commit (plus the first and the last write); the
-slow suite (`-m slow`) tries every write of the run. Set FAULT_REPORT=path to get a JSON report.
+Every test here starts `zoo train` (or `zoo compare`) in subprocesses, several times over, so
+the whole module is in the slow suite (`-m slow`): the points of the first commit (plus the first
+and the last write), every write of the run, and a killed comparison. `.ci/run` leaves out
+`test_kill_at_every_write` (~180 writes at ~20 s each: an hour); run it by name. The default
+suite's fault injection is in-process (tests/cli/test_errors.py: a full disk, a read-only
+directory). Set FAULT_REPORT=path to get a JSON report.
 """
 
+import itertools
 import json
 import os
 import pathlib
@@ -26,6 +31,7 @@ WORDS = ("the king queen lord lady speak hath thou thee thy night day love death
          "france england gentle noble sweet good fair heaven earth blood honour").split()
 TRAIN = ["train", "gpt2-nano", "--steps", "6", "--eval-interval", "2", "--patience", "5"]
 REPORT = []
+pytestmark = pytest.mark.slow  # subprocess trainings, ~20 s per kill point on 2 cores
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +97,13 @@ def _one_line_refusal(result):
 
 
 def _check_kill_point(world, n):
-    out = world["root"] / f"killed-{n}"
+    # One directory per check: several tests of the module kill at the same point (the last
+    # write is also one of every write), and a run directory is never reused.
+    out = world["root"] / f"killed-{n}-{next(_CHECKS)}"
+    tries = 1
+    while out.exists():  # the same point, tried already by another test of this module
+        tries += 1
+        out = world["root"] / f"killed-{n}-{tries}"
     killed = _killer(world, n, *world["args"], "--out", str(out))
     assert killed.returncode == -9, (n, killed.returncode, killed.stderr[-2000:])
     resumed = _zoo(world, "train", "gpt2-nano", "--resume", "--out", str(out))
@@ -112,6 +124,9 @@ def _check_kill_point(world, n):
     REPORT.append({"kill_point": n, "before": event, "outcome": outcome,
                    "resume_said": resumed.stderr.strip().splitlines()[-1:]})
     return outcome
+
+
+_CHECKS = itertools.count()
 
 
 def _first_commit(events):

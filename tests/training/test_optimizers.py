@@ -16,11 +16,17 @@ from zoo.training.adafactor import UnfactoredAdafactor
 from zoo.training.loss import LanguageModelLoss
 from zoo.training.optimizers import (
     MaskedAdamW,
-    current_learning_rate,
     describe_optimizer,
     make_optimizer,
 )
 from zoo.training.schedules import InverseSquareRootSchedule, UpdateStepSchedule
+
+
+def current_learning_rate(optimizer):
+    """The rate the optimizer's next update will use, as a Python float."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # through SpikeGuard
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
 
 TOTAL_STEPS = 2000
 
@@ -37,6 +43,7 @@ EXPECTED = {
     "chinchilla": ADAMW_GPT3,
     "palm": (UnfactoredAdafactor, 0.9, None, 1e-30, 1e-2, 1.0, "InverseSquareRootSchedule"),
     "llama": (MaskedAdamW, 0.9, 0.95, 1e-5, 0.1, 1.0, "CosineDecay"),
+    "mistral": (MaskedAdamW, 0.9, 0.95, 1e-5, 0.1, 1.0, "CosineDecay"),  # LLaMA's (unpublished)
 }
 
 
@@ -154,8 +161,8 @@ def _matmul_weight(path):
 
 
 @pytest.mark.parametrize(
-    "name, decayed", [("llama-nano", 11), ("gpt2-nano", 8), ("gopher-nano", 10)]
-)
+    "name, decayed", [("llama-nano", 15), ("gpt2-nano", 12), ("gopher-nano", 14)]
+)  # per layer: query, key, value, output and each feed-forward kernel (+ W_R); + untied head
 def test_weight_decay_skips_norms_biases_and_embeddings(name, decayed):
     model = zoo.build(name)
     recipe = zoo.get_recipe("llama-small").training  # AdamW, weight decay 0.1
@@ -282,7 +289,7 @@ def test_serialization_round_trips():
 # --- training under XLA, and a save/load round trip ---
 
 
-@pytest.mark.parametrize("name", ["palm-nano", "llama-nano"])
+@pytest.mark.parametrize("name", ["palm-nano", pytest.param("llama-nano", marks=pytest.mark.slow)])
 def test_trains_under_xla_and_round_trips(name, tmp_path):
     model = zoo.build(name)
     recipe = zoo.get_recipe(name).training

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 import zoo
-from zoo.training.store import STATE_MEMBER
+from zoo.storage.commits import STATE_MEMBER
 from zoo_cli.main import app
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -49,6 +49,7 @@ def _same_result(a, b):
                                                            for r in b.metrics()]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_and_a_state_that_disagree_are_refused(corpus, tmp_path):
     """The torn commit of old runs (step-9 checkpoint, step-6 state.json) cannot resume."""
     out = tmp_path / "results" / "torn"
@@ -71,6 +72,7 @@ def test_a_checkpoint_and_a_state_that_disagree_are_refused(corpus, tmp_path):
     assert "applied 9 micro-batches but its state records 6" in lines[0]
 
 
+@pytest.mark.slow
 def test_a_run_stopped_before_its_first_commit_restarts_and_matches(corpus, tmp_path):
     whole = zoo.train("llama-nano", data=str(corpus), steps=4, eval_interval=2,
                       out=str(tmp_path / "results" / "whole"))
@@ -101,6 +103,7 @@ def test_resume_takes_no_result_options_and_restores_the_run_config(corpus, tmp_
     assert record.summary()["steps"] == 4
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_resumes_in_mixed_bfloat16(corpus, tmp_path):
     out = tmp_path / "results" / "bf16"
     with pytest.raises(KeyboardInterrupt):
@@ -113,6 +116,7 @@ def test_mixed_bfloat16_resumes_in_mixed_bfloat16(corpus, tmp_path):
         assert {v.dtype for v in model.weights} == {"float32"}, name
 
 
+@pytest.mark.slow
 def test_a_diverged_run_stops_with_one_line_and_keeps_only_finite_state(corpus, tmp_path):
     out = tmp_path / "results" / "nan"
     result = runner.invoke(app, ["train", "gpt2-nano", "--data", str(corpus), "--steps", "12",
@@ -134,6 +138,7 @@ def test_a_diverged_run_stops_with_one_line_and_keeps_only_finite_state(corpus, 
     assert [r["status"] for r in json.loads(rows.stdout)] == ["failed"]
 
 
+@pytest.mark.slow
 def test_an_injected_spike_is_skipped_and_the_run_ends_near_the_clean_one(corpus, tmp_path,
                                                                           monkeypatch):
     """The gradient of step 30 of 40 scaled by 1000 (through a sample weight on that batch's
@@ -171,6 +176,7 @@ def test_an_injected_spike_is_skipped_and_the_run_ends_near_the_clean_one(corpus
     assert unguarded.summary()["validation_loss"] > reference * 1.01  # measured: +2.1%
 
 
+@pytest.mark.slow
 def test_two_trainings_on_one_directory_one_trains_the_other_exits_2(corpus, tmp_path):
     out = tmp_path / "results" / "shared"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -192,6 +198,7 @@ def test_two_trainings_on_one_directory_one_trains_the_other_exits_2(corpus, tmp
     assert zoo.RunRecord(out).summary()["steps"] == 30
 
 
+@pytest.mark.slow
 def test_runs_lists_a_damaged_record_as_damaged(corpus, tmp_path):
     zoo.train("gpt2-nano", data=str(corpus), steps=1, out=str(tmp_path / "results" / "good"))
     (tmp_path / "results" / "bad").mkdir()
@@ -204,6 +211,7 @@ def test_runs_lists_a_damaged_record_as_damaged(corpus, tmp_path):
     assert table.exit_code == 0 and "damaged" in table.stdout
 
 
+@pytest.mark.slow
 def test_every_json_file_of_a_run_is_strict_json(corpus, tmp_path):
     record = zoo.train("palm-nano", data=str(corpus), steps=2, eval_interval=1,
                        out=str(tmp_path / "results" / "r"))
@@ -252,6 +260,7 @@ def test_a_corrupt_init_from_is_refused_before_anything_is_written(corpus, tmp_p
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_repeated_spikes_rewind_and_skip_batches_as_palm_did(corpus, tmp_path, monkeypatch):
     """PaLM §5.1's escalation, scaled down: spikes at data batches 24-26 (three skipped steps
     in the interval 21-30, more than rewind_after_spikes=2) rewind to the commit at step 20
@@ -305,6 +314,7 @@ def test_repeated_spikes_rewind_and_skip_batches_as_palm_did(corpus, tmp_path, m
     assert resumed.summary()["validation_loss"] == summary["validation_loss"]
 
 
+@pytest.mark.slow
 def test_a_run_written_before_run_config_existed_still_resumes(corpus, tmp_path):
     """A config.json without "run", a checkpoint without its state inside and a state.json
     without the optimizer count, as runs were written before this layout: `--resume` rebuilds
@@ -338,6 +348,7 @@ def test_a_run_written_before_run_config_existed_still_resumes(corpus, tmp_path)
     _same_result(resumed, whole)
 
 
+@pytest.mark.slow
 def test_a_read_only_home_is_one_line(corpus, tmp_path):
     """HOME on a read-only file system (/proc): the cache cannot be created, and Matplotlib
     (imported with Keras) must not add its own warnings to the one line."""
@@ -353,6 +364,7 @@ def test_a_read_only_home_is_one_line(corpus, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_a_run_whose_every_step_is_skipped_fails_instead_of_stalling(corpus, tmp_path,
                                                                      monkeypatch):
     """Every gradient from step 21 on is 1000× the earlier ones: the guard skips them all (only

@@ -21,8 +21,14 @@ import tensorflow as tf
 import zoo
 from zoo.errors import ConfigError
 from zoo.training.loss import LanguageModelLoss
-from zoo.training.optimizers import current_learning_rate, describe_optimizer, make_optimizer
+from zoo.training.optimizers import describe_optimizer, make_optimizer
 from zoo.training.spike_guard import MIN_HISTORY, SpikeGuard
+
+
+def current_learning_rate(optimizer):
+    """The rate the optimizer's next update will use, as a Python float."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # through SpikeGuard
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 SHAPES = ((3, 2), (2,))
 
@@ -202,6 +208,7 @@ def _lm_batches(model, batches, batch_size=2, seed=5):
     return tokens[:, :-1].astype("int32"), tokens[:, 1:].astype("int32")
 
 
+@pytest.mark.slow
 def test_compiled_model_with_the_guard_round_trips_through_keras(tmp_path):
     """mixed_bfloat16 DecoderLM, compiled with XLA; a NaN (NaN token weights) and a spike
     (token weights × 1e4) are skipped during fit; the reload keeps the buffer and counters."""
@@ -344,6 +351,7 @@ def _run(script, **env):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_same_skips_under_jax_jit():
     out = _run(JAX_SCRIPT, KERAS_BACKEND="jax")
     for accumulation in ("None", "2"):
@@ -359,7 +367,7 @@ def test_the_same_skips_under_jax_jit():
 
 MIRRORED_SCRIPT = textwrap.dedent("""
     import os
-    from zoo.training.distribution import resolve_distribution, select_backend
+    from zoo.training.distribution import bind_per_replica_xla, resolve_distribution, select_backend
     select_backend("tensorflow")  # splits the CPU in ZOO_CPU_DEVICES=2 before TensorFlow starts
 """) + COMMON + textwrap.dedent("""
     import tensorflow as tf
@@ -415,7 +423,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     # The trainer's path: DecoderLM with per-replica XLA (zoo.training.distribution).
     with strategy.scope():
         model = zoo.build("palm-nano")
-        model.per_replica_xla = True
+        bind_per_replica_xla(model)
         model.compile(optimizer=SpikeGuard(keras.optimizers.Adam(1e-3), min_history=4),
                       loss=LanguageModelLoss(), jit_compile=False)
     tokens = rng.integers(0, 512, (14, 17))
@@ -430,6 +438,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_the_same_skips_under_mirrored_strategy():
     out = _run(MIRRORED_SCRIPT, ZOO_CPU_DEVICES="2", KERAS_BACKEND="tensorflow")
     assert out["calm_matches_unguarded"], out  # the guard's all-reduce replaces Keras's

@@ -7,12 +7,14 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import zoo
-from zoo.training.records import METRIC_FIELDS
+from zoo.storage.models import load_decoder
+from zoo.storage.runs import METRIC_FIELDS
 from zoo_cli.main import app
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -31,6 +33,7 @@ def _leftovers(root):
     return [p for p in root.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
 
 
+@pytest.mark.slow
 def test_run_record_is_complete_and_reloadable(corpus, tmp_path):
     out = tmp_path / "results" / "run"
     record = zoo.train("gpt3-nano", data=str(corpus), steps=6, eval_interval=3, out=str(out))
@@ -69,6 +72,7 @@ def test_run_record_is_complete_and_reloadable(corpus, tmp_path):
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
     """A run killed mid-way and resumed ends with the loss of an uninterrupted run.
 
@@ -109,6 +113,7 @@ def test_sigkill_then_resume_matches_uninterrupted(corpus, tmp_path):
     np.testing.assert_allclose(resumed_rows, whole_rows, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_init_from_continues_training(corpus, tmp_path):
     first = zoo.train("palm-nano", data=str(corpus), steps=20, eval_interval=20,
                       out=str(tmp_path / "first"))
@@ -178,6 +183,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(corpus, tmp_path, ma
     assert not results.exists() or not any(results.iterdir())
 
 
+@pytest.mark.slow
 def test_existing_run_directory_is_not_overwritten(corpus, tmp_path):
     out = tmp_path / "results" / "done"
     zoo.train("gpt2-nano", data=str(corpus), steps=2, eval_interval=2, out=str(out))
@@ -207,6 +213,7 @@ def test_runs_and_export(corpus, tmp_path):
     assert bad.exit_code == 2 and ".keras" in bad.stderr
 
 
+@pytest.mark.slow
 def test_patience_stops_and_restores_the_best(corpus, tmp_path):
     """At a learning rate of 1e-12 the float32 weights cannot move, so validation loss never
     improves after the first evaluation and patience 2 stops the run at the third."""
@@ -218,16 +225,28 @@ def test_patience_stops_and_restores_the_best(corpus, tmp_path):
     assert (record.path / "best.weights.h5").exists()
 
 
-@pytest.mark.parametrize("options", [{"precision": "mixed_bfloat16"}, {"gradient_accumulation": 2}])
+@pytest.mark.parametrize("options", [
+    {"precision": "mixed_bfloat16"},
+    pytest.param({"gradient_accumulation": 2}, marks=pytest.mark.slow),
+])
 def test_precision_and_accumulation(corpus, tmp_path, options):
     record = zoo.train("llama-nano", data=str(corpus), steps=2, eval_interval=2,
                        out=str(tmp_path / "run"), **options)
     config = record.config()
     assert config["xla"]["effective"] is True
-    if "precision" in options:
-        assert config["precision"] == "mixed_bfloat16"
-    else:
+    if "gradient_accumulation" in options:
         assert config["optimizer"]["gradient_accumulation_steps"] == 2
+    # The model the run trained and saved: under mixed_bfloat16 its variables stay float32 and
+    # every layer computes in bfloat16 (a block's output is bfloat16); otherwise all float32.
+    compute = "bfloat16" if "precision" in options else "float32"
+    model = load_decoder(record.model_path)
+    assert model.dtype_policy.name == options.get("precision", "float32")
+    assert {v.dtype for v in model.weights} == {"float32"}
+    layers = [layer for layer in model._flatten_layers() if layer.weights]
+    assert layers and {layer.compute_dtype for layer in layers} == {compute}
+    first_block = keras.Model(model.input, model.decoder_blocks[0].output)
+    assert keras.backend.standardize_dtype(first_block(np.zeros((1, 8), "int32")).dtype) \
+        == compute
     summary = record.summary()
     assert summary["steps"] == 2 and np.isfinite(summary["validation_loss"])
 

@@ -28,7 +28,7 @@ def run_suite(parts=("anchor", "families", "attention", "generate"), steps=10, r
     """
     import keras
 
-    from zoo.training.records import environment
+    from zoo.storage.environment import environment
 
     peak, source = peak_flops(fresh=True)
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"),

@@ -27,7 +27,8 @@ SAMPLES = 64  # distinct random sequences, cycled
 
 @dataclasses.dataclass(frozen=True)
 class AnchorShape:
-    """The shared configuration of the keras-hub comparison (defaults from the issue tracker)."""
+    """The shared configuration of the keras-hub comparison: a GPT-2 of 4 × 256 at sequence 256,
+    batch 16 and vocabulary 8192, large enough that step time is matmuls, not dispatch."""
 
     num_layers: int = 4
     hidden_dim: int = 256

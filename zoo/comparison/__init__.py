@@ -1,9 +1,9 @@
 """Comparisons at equal compute: allocation, ablations, reuse of identical runs, plots."""
 
-from zoo.compare.ablation import parse_ablations
-from zoo.compare.allocation import compute_optimal_config, tokens_per_parameter
-from zoo.compare.plot import plot_comparison
-from zoo.compare.runner import DEFAULT_BUDGET, ComparisonReporter, compare
+from zoo.comparison.ablation import parse_ablations
+from zoo.comparison.allocation import compute_optimal_config, tokens_per_parameter
+from zoo.comparison.plot import plot_comparison
+from zoo.comparison.runner import DEFAULT_BUDGET, ComparisonReporter, compare
 
 __all__ = [
     "DEFAULT_BUDGET",

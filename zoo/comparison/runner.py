@@ -15,15 +15,15 @@ import statistics
 
 from zoo.accounting import count_non_embedding_params
 from zoo.baselines import ngram_yardstick
-from zoo.compare.ablation import parse_arms
-from zoo.compare.allocation import compute_optimal_config
+from zoo.comparison.ablation import parse_arms
+from zoo.comparison.allocation import compute_optimal_config
 from zoo.config import ModelConfig
 from zoo.errors import ZooError
 from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
 from zoo.registry import get_recipe
 from zoo.training.loop import Reporter, mean_of_present
-from zoo.training.records import list_runs, results_root
+from zoo.storage.runs import list_runs, results_root
 from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
 from zoo.training.trainer import plan_run, resume_run, run_config, train
 

@@ -9,9 +9,7 @@ of (tokens, seed, k), which is what lets `--resume` continue with the very batch
 uninterrupted run would have seen.
 """
 
-import dataclasses
 import json
-import math
 import os
 import pathlib
 import time
@@ -20,6 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.corpus import load_corpus
+from zoo.data.token_data import TokenData
+from zoo.data.token_shards import load_token_shards
 from zoo.data.tokenizer import prepare_tokenizer, whole_number
 from zoo.errors import ZooError
 from zoo.files import atomic_path, atomic_write_json, cache_dir
@@ -30,53 +30,13 @@ ENCODING_FORMAT = 1
 ENCODE_BATCH = 64  # documents per keras-hub call: its Rust backend encodes a batch in parallel
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class TokenData:
-    """Encoded training and validation streams (1-D int32)."""
-
-    train: np.ndarray
-    validation: np.ndarray
-    validation_bytes: int | None  # UTF-8 bytes of the validation text; None when pre-tokenized
-    end_of_text_id: int | None
-    source: str
-
-    def bits_per_byte(self, nats_per_token):
-        """Validation loss in bits per byte (see `bits_per_byte`); None without the text."""
-        if self.validation_bytes is None:
-            return None
-        return bits_per_byte(nats_per_token, len(self.validation), self.validation_bytes)
-
-    def describe(self):
-        return {
-            "source": self.source,
-            "train_tokens": int(len(self.train)),
-            "validation_tokens": int(len(self.validation)),
-            "validation_bytes": self.validation_bytes,
-            "end_of_text_id": self.end_of_text_id,
-        }
-
-
-def bits_per_byte(nats_per_token, tokens, nbytes):
-    """`nats_per_token * tokens / (nbytes * ln 2)`: the tokenizer-independent loss.
-
-    Convention: `tokens` is the length of the validation stream *including* its end-of-text
-    separators, and `nbytes` the UTF-8 bytes of the validation documents (separators have no
-    bytes). The separators' loss is thus charged to the text, which slightly overstates bits per
-    byte, the honest direction; a mean loss over validation windows stands for the whole stream.
-    """
-    return nats_per_token * tokens / (nbytes * math.log(2))
-
-
 def prepare_data(spec, kind, vocabulary_size, seq_len):
-    """The trainer's one call: (`TokenData`, `TokenizerAssets` or None for `tokens:` data)."""
+    """A corpus spec's (`TokenData`, `TokenizerAssets` or None for `tokens:` data)."""
     seq_len = whole_number("seq_len", seq_len)
     if seq_len < 1:
         raise ZooError(f"seq_len must be positive, got {seq_len}")
     spec = os.fspath(spec)
     if spec.startswith(TOKENS_PREFIX):
-        # Imported here because token_shards builds TokenData from this module.
-        from zoo.data.token_shards import load_token_shards
-
         vocabulary_size = whole_number("vocabulary_size", vocabulary_size)
         data, assets = load_token_shards(spec[len(TOKENS_PREFIX) :]), None
         largest = max(int(data.train.max()), int(data.validation.max()))

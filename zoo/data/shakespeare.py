@@ -13,7 +13,7 @@ import sys
 import tarfile
 import tempfile
 
-from zoo.data.corpus import Document
+from zoo.data.documents import Document
 from zoo.errors import ZooError
 from zoo.files import atomic_directory, cache_dir
 

@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from zoo.data.pipeline import TokenData
+from zoo.data.token_data import TokenData
 from zoo.errors import ZooError
 
 LLMC_MAGIC = 20240520

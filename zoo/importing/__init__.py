@@ -207,7 +207,8 @@ def _write_keras_file(checkpoint, out):
 
 
 def _write_run(checkpoint, out):
-    from zoo.training.records import RunRecord, environment
+    from zoo.storage.environment import environment
+    from zoo.storage.runs import RunRecord
 
     with atomic_directory(out) as staging:  # the run appears whole or not at all
         record = RunRecord(staging)

@@ -137,7 +137,7 @@ def plot_compute(fit, points, path, baseline=None):
 def check_plot_path(path):
     """The plot's path, or `ZooError` for a format other than .png, .svg or .pdf (the check
     `zoo compare --plot` makes; imported on use so this module stays free of Keras)."""
-    from zoo.compare.plot import check_plot_path as check
+    from zoo.comparison.plot import check_plot_path as check
 
     return check(path)
 

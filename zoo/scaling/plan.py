@@ -29,9 +29,9 @@ import math
 import numpy as np
 
 from zoo.accounting import TOKENS_PER_PARAMETER, count_params, flops_per_token
-from zoo.compare.ablation import parse_arms as compare_arms
-from zoo.compare.allocation import compute_optimal_config
-from zoo.compare.runner import shared_run_config
+from zoo.comparison.ablation import parse_arms as compare_arms
+from zoo.comparison.allocation import compute_optimal_config
+from zoo.comparison.runner import shared_run_config
 from zoo.config import ModelConfig
 from zoo.errors import ZooError
 from zoo.overrides import parse_overrides

@@ -1,6 +1,6 @@
 """`zoo.sweep_isoflop()` and `zoo.sweep_compute()`: train a grid of runs and fit it.
 
-Every run of the grid is an ordinary run (`zoo.compare.runner.obtain_run`): a finished run with
+Every run of the grid is an ordinary run (`zoo.comparison.runner.obtain_run`): a finished run with
 the same key is reused and an unfinished one resumed, so an interrupted sweep continues where it
 stopped and a repeated one only refits. The plan (runs, shapes, tokens, FLOPs, and wall time
 estimated from throughput measured on this machine) is reported before anything trains;
@@ -18,7 +18,7 @@ import statistics
 import time
 
 from zoo.accounting import count_non_embedding_params, count_params, flops_per_token
-from zoo.compare.runner import (
+from zoo.comparison.runner import (
     LR_GRID,
     LR_TUNING_FRACTION,
     ComparisonReporter,
@@ -43,7 +43,7 @@ from zoo.scaling.plan import (
     sweep_run_config,
 )
 from zoo.training.loop import RunFailed
-from zoo.training.records import list_runs
+from zoo.storage.runs import list_runs
 
 EPOCHS_FLAG = 4  # Muennighoff et al. 2023: up to ~4 passes are nearly as good as fresh data
 DEFAULT_BOOTSTRAP = 200

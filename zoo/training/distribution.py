@@ -18,6 +18,7 @@ and tested, on a laptop. It must be set before the backend starts, as the CLI do
 """
 
 import contextlib
+import functools
 import dataclasses
 import importlib.util
 import json
@@ -25,10 +26,10 @@ import os
 import sys
 
 from zoo.errors import ZooError
-from zoo.run_config import RunConfigError
+from zoo.run_config import Backend, RunConfigError, Strategy
 
-STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu", "data-parallel", "model-parallel")
-BACKENDS = ("tensorflow", "jax")
+STRATEGIES = tuple(s.value for s in Strategy)  # the RunConfig's vocabulary, as plain names
+BACKENDS = tuple(b.value for b in Backend)
 TENSORFLOW_STRATEGIES = ("mirrored", "multi-worker", "tpu")
 JAX_STRATEGIES = ("data-parallel", "model-parallel")
 CPU_DEVICES_VARIABLE = "ZOO_CPU_DEVICES"
@@ -38,8 +39,8 @@ MAX_MODEL_AXIS = 8  # Megatron-LM slices within a node: tensor parallelism over 
 def select_backend(backend=None):
     """Check that Keras runs on `backend` (default $KERAS_BACKEND, else tensorflow); its name.
 
-    The backend is fixed when Keras is first imported, and `import zoo` imports Keras: choose it
-    with KERAS_BACKEND before that (the CLI's --backend does so). Asking for another backend
+    The backend is fixed when Keras is first imported (by `zoo.build`, `zoo.train`, ...): choose
+    it with KERAS_BACKEND before that (the CLI's --backend does so). Asking for another backend
     afterwards is a user error, not a silent switch.
     """
     backend = backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
@@ -281,52 +282,59 @@ def _model_axis(device_count):
 def megatron_layouts(config, model_axis):
     """Layouts that slice `config`'s kernels over the "model" mesh axis as Megatron-LM does.
 
-    Column-parallel: the fused query/key/value kernel (d, H+2K, Q) on its head axis, and the
-    feed-forward gate/up kernels (d, f) on f. Row-parallel: the attention output kernel (H, Q, d)
-    on H and the down kernel (f, d) on f. The token embedding (V, d) is sliced on the vocabulary.
+    Attention is sliced by heads, so that every device holds whole query heads and the
+    key/value heads they read: the query kernel (d, H, Q) on H and the output kernel (H, Q, d)
+    on H (column- then row-parallel); the key and value kernels (d, K, Q) on K when the axis
+    divides K, and otherwise replicated, as Megatron-LM replicates key/value heads for
+    multi-query and narrow grouped attention. Query head n reads key/value head n·K/H, so
+    contiguous slices of H and K line up. The feed-forward gate/up kernels (d, f) are sliced on
+    f, its down kernel (f, d) on f; the token embedding (V, d) on the vocabulary.
     Patterns are full matches of variable paths (Keras `LayoutMap`). A dimension the axis does
     not divide is left replicated, and named in the second value.
     Optimizer slots take their variable's layout, so Adam's moments are sliced alike.
     """
-    sliced = {
-        "token_embedding/embeddings": (("model", None), config.vocabulary_size),
-        "token_embedding/reverse_embeddings": ((None, "model"), config.vocabulary_size),
-        r".*/self_attention/qkv/kernel": (
-            (None, "model", None), config.num_query_heads + 2 * config.num_key_value_heads),
-        r".*/self_attention/qkv/bias": (
-            ("model", None), config.num_query_heads + 2 * config.num_key_value_heads),
-        r".*/self_attention/output/kernel": (("model", None, None), config.num_query_heads),
-        r".*/feedforward/(gate|up)/kernel": ((None, "model"), config.intermediate_dim),
-        r".*/feedforward/(gate|up)/bias": (("model",), config.intermediate_dim),
-        r".*/feedforward/down/kernel": (("model", None), config.intermediate_dim),
-    }
+    groups = [
+        ("token_embedding vocabulary", config.vocabulary_size, {
+            "token_embedding/embeddings": ("model", None),
+            "token_embedding/reverse_embeddings": (None, "model"),
+        }),
+        ("self_attention/{query,output} heads", config.num_query_heads, {
+            r".*/self_attention/query/kernel": (None, "model", None),
+            r".*/self_attention/query/bias": ("model", None),
+            r".*/self_attention/output/kernel": ("model", None, None),
+        }),
+        # K divides H, so an axis that divides K divides H: key/value heads are only sliced
+        # together with their query heads.
+        ("self_attention/{key,value} heads", config.num_key_value_heads, {
+            r".*/self_attention/(key|value)/kernel": (None, "model", None),
+            r".*/self_attention/(key|value)/bias": ("model", None),
+        }),
+        ("feedforward/{gate,up,down} width", config.intermediate_dim, {
+            r".*/feedforward/(gate|up)/kernel": (None, "model"),
+            r".*/feedforward/(gate|up)/bias": ("model",),
+            r".*/feedforward/down/kernel": ("model", None),
+        }),
+    ]
     layouts, replicated = {}, []
-    for pattern, (axes, size) in sliced.items():
+    for what, size, patterns in groups:
         if size % model_axis:
-            replicated.append(f"{pattern}: {size} is not divisible by {model_axis}")
+            replicated.append(f"{what}: {size} is not divisible by {model_axis}")
         else:
-            layouts[pattern] = axes
+            layouts.update(patterns)
     return layouts, tuple(replicated)
 
 
-class PerReplicaXLA:
-    """Model mixin: with `per_replica_xla` set, train and test steps compile per replica.
+def bind_per_replica_xla(model):
+    """Give `model` train and test steps that compile per replica; `model.per_replica_xla` says so.
 
-    Keras calls these steps per replica under a tf.distribute strategy; otherwise they are
-    Keras's own, compiled whole by `compile(jit_compile=True)`.
+    Keras calls these steps per replica under a tf.distribute strategy. Bound on the instance by
+    the trainer, so the model class knows nothing of training; elsewhere the steps stay Keras's
+    own, compiled whole by `compile(jit_compile=True)`.
     """
-
-    per_replica_xla = False  # set by the trainer under a TensorFlow strategy
-
-    def train_step(self, *args):
-        if self.per_replica_xla:
-            return xla_train_step(self, *args)
-        return super().train_step(*args)
-
-    def test_step(self, *args):
-        if self.per_replica_xla:
-            return xla_test_step(self, *args)
-        return super().test_step(*args)
+    model.train_step = functools.partial(xla_train_step, model)
+    model.test_step = functools.partial(xla_test_step, model)
+    model.per_replica_xla = True
+    return model
 
 
 def xla_train_step(model, data):
@@ -394,6 +402,6 @@ def variable_layouts(model):
     return specs
 
 
-__all__ = ["BACKENDS", "STRATEGIES", "Distribution", "PerReplicaXLA", "megatron_layouts", "resolve_distribution",
-           "check_strategy", "select_backend", "variable_layouts", "xla_test_step",
+__all__ = ["BACKENDS", "STRATEGIES", "Distribution", "megatron_layouts", "resolve_distribution",
+           "bind_per_replica_xla", "check_strategy", "select_backend", "variable_layouts", "xla_test_step",
            "xla_train_step"]

@@ -14,9 +14,9 @@ import numpy as np
 
 from zoo.data.pipeline import train_dataset
 from zoo.files import PARTIAL_PREFIX
-from zoo.training.distribution import PerReplicaXLA
+from zoo.training.distribution import bind_per_replica_xla
 from zoo.training.loss import LanguageModelLoss
-from zoo.training.store import (
+from zoo.storage.commits import (
     commit,
     commit_rewound,
     extract_best_weights,
@@ -141,18 +141,16 @@ def mfu(tokens_per_second, flops_per_token, peak_flops):
     return tokens_per_second * flops_per_token / peak_flops
 
 
-class _EvaluationView(PerReplicaXLA, keras.Model):
-    """A functional view of a trained model; XLA per replica under a TensorFlow strategy."""
-
-
 def evaluation_model(model):
     """A functional view sharing `model`'s weights, compiled to report plain cross-entropy.
 
     Training may add PaLM's z-loss; validation loss and bits per byte must not include it.
     """
-    view = _EvaluationView(model.inputs, model.outputs, name="evaluation_view")
-    view.per_replica_xla = getattr(model, "per_replica_xla", False)
-    view.compile(loss=LanguageModelLoss(z_loss_weight=0.0), jit_compile=not view.per_replica_xla)
+    view = keras.Model(model.inputs, model.outputs, name="evaluation_view")
+    per_replica = getattr(model, "per_replica_xla", False)  # XLA per replica, as the model
+    if per_replica:
+        bind_per_replica_xla(view)
+    view.compile(loss=LanguageModelLoss(z_loss_weight=0.0), jit_compile=not per_replica)
     return view
 
 

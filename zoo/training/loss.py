@@ -6,7 +6,8 @@ Token ids `(batch, seq)` against logits `(batch, seq, vocab)`. Per token,
     loss  = log Z - logits[target] + z_loss_weight · (log Z)²
 
 PaLM §5 adds the z-loss (weight 1e-4) to keep log Z near 0 for stability; it is a training term
-only, so validation and bits per byte use `cross_entropy`.
+only, so validation loss and bits per byte are this loss with `z_loss_weight=0`
+(`zoo.training.loop.evaluation_model`).
 """
 
 import keras
@@ -20,17 +21,6 @@ def _log_partition_and_target(token_ids, logits):
     log_z = ops.logsumexp(logits, axis=-1)  # (b, t)
     target = ops.take_along_axis(logits, ops.expand_dims(token_ids, -1), axis=-1)  # (b, t, 1)
     return log_z, ops.squeeze(target, -1)
-
-
-def token_cross_entropy(token_ids, logits):
-    """Cross-entropy in nats of each token, (batch, seq) float32."""
-    log_z, target = _log_partition_and_target(token_ids, logits)
-    return log_z - target
-
-
-def cross_entropy(token_ids, logits):
-    """Mean cross-entropy in nats per token, without z-loss (for validation and bits per byte)."""
-    return ops.mean(token_cross_entropy(token_ids, logits))
 
 
 @keras.saving.register_keras_serializable(package="zoo")

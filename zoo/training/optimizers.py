@@ -12,7 +12,6 @@ at the peak (`_adafactor_weight_decay`). `spike_guard` wraps any of them in
 """
 
 import keras
-from keras import ops
 
 from zoo.errors import ConfigError
 from zoo.recipe import Optimizer
@@ -173,7 +172,3 @@ def describe_optimizer(optimizer, variables=None):
     return out
 
 
-def current_learning_rate(optimizer):
-    """The rate the optimizer's next update will use, as a Python float."""
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # through SpikeGuard
-    return float(ops.convert_to_numpy(optimizer.learning_rate))

@@ -34,7 +34,12 @@ from zoo.recipe import Tokenizer, TrainingRecipe
 from zoo.run_config import RunConfig, RunConfigError, TokenizerMode
 from zoo.registry import get_recipe
 from zoo.training.budget import resolve_budget
-from zoo.training.distribution import check_strategy, resolve_distribution, variable_layouts
+from zoo.training.distribution import (
+    bind_per_replica_xla,
+    check_strategy,
+    resolve_distribution,
+    variable_layouts,
+)
 from zoo.training.hardware import device_description, peak_flops
 from zoo.training.loop import (
     EVAL_WINDOWS,
@@ -51,22 +56,15 @@ from zoo.training.loop import (
 )
 from zoo.training.loss import LanguageModelLoss
 from zoo.training.optimizers import describe_optimizer, make_optimizer
-from zoo.training.records import (
-    RunRecord,
-    environment,
-    list_runs,
-    load_decoder,
-    model_source,
-    new_run_id,
-    results_root,
-    saved_model_config,
-)
-from zoo.training.store import (
+from zoo.storage.commits import (
     RunLock,
     check_restored,
     prepare_directory,
     restart_directory,
 )
+from zoo.storage.environment import environment
+from zoo.storage.models import load_decoder, model_source, saved_model_config
+from zoo.storage.runs import RunRecord, list_runs, new_run_id, results_root
 
 SHARED_TOKENIZER = Tokenizer.BYTE_BPE  # one kind for every model in comparisons
 EVALUATIONS = 10  # default number of evaluations over a run
@@ -322,14 +320,15 @@ def _train_in_scope(record, settings, data, reporter, distribution, resume, init
         state = {"step": 0, "evaluations": 0, "best_validation_loss": None, "wall_time": 0.0}
     # Under a TensorFlow strategy, Keras cannot compile the whole step with XLA: the replica's
     # forward, loss and gradients are compiled instead (zoo.training.distribution).
-    model.per_replica_xla = distribution.per_replica_xla
+    if distribution.per_replica_xla:
+        bind_per_replica_xla(model)
     model.compile(optimizer=optimizer, loss=loss,
                   jit_compile=not distribution.per_replica_xla)
     # Built now, so that slots exist before the first step (model parallelism records their
     # layouts) and no variable is created inside a compiled step.
     model.optimizer.build(model.trainable_variables)
     settings["xla"] = {"requested": True,
-                       "effective": bool(model.jit_compile or model.per_replica_xla),
+                       "effective": bool(model.jit_compile or distribution.per_replica_xla),
                        "compiled": distribution.xla_setting()}
     if distribution.strategy == "model-parallel":
         settings["distribution"]["sharded"] = {
