@@ -2,7 +2,8 @@
 
 `-small` twins are the CPU replicas: about 1.2M non-embedding parameters each (within ±15% of one
 another), one vocabulary size and one context length for all, so that `zoo compare` measures
-architecture rather than size. `-nano` twins exist for tests.
+architecture rather than size. `-nano` twins exist for tests. `Family.twins` (recipes/_family.py)
+applies these settings, so a family states only its twins' shapes.
 
 Learning rates: the papers' peak rates are tuned for 10^8–10^11 parameters and batches of 0.25M–4M
 tokens. At ~1M parameters and 4,096-token batches we use 2e-3 for the Adam family, the peak that
@@ -22,6 +23,7 @@ SMALL_TRAINING_TOKENS = 300 * SMALL_BATCH_TOKENS
 NANO_VOCABULARY = 512
 NANO_CONTEXT = 64
 NANO_BATCH_TOKENS = 4 * NANO_CONTEXT
+NANO_WARMUP_STEPS = 10
 NANO_TRAINING_TOKENS = 20 * NANO_BATCH_TOKENS
 
 SCALED_CHOICE = (

@@ -10,25 +10,11 @@ The Transformer-XL projection W_R (d × d per layer) is what brings 12·L·d² +
 reported totals (280B: 258.2B + 21.5B); that reading is ours, and the counts agree within 2%.
 """
 
-from recipes._scaled import (
-    NANO_BATCH_TOKENS,
-    NANO_TRAINING_TOKENS,
-    NANO_CONTEXT,
-    NANO_VOCABULARY,
-    SCALED_CHOICE,
-    SMALL_BATCH_TOKENS,
-    SMALL_CONTEXT,
-    SMALL_LEARNING_RATE,
-    SMALL_VOCABULARY,
-    SMALL_TRAINING_TOKENS,
-    SMALL_WARMUP_STEPS,
-)
-from zoo.config import ModelConfig
-from zoo.recipe import Optimizer, Recipe, Scale, Schedule, Tokenizer, TrainingRecipe
+from recipes._family import Family
+from recipes._optimizers import ADAM_GOPHER, M
+from recipes.gpt2 import gpt2
 
 PUBLISHED = "2021-12"  # orders `zoo list` historically
-FAMILY = "gopher"
-CITATION = "Rae et al. 2021, arXiv:2112.11446, Table 1"
 CHOICES = (
     "activation, biases and tying are not published: GELU, biases (GPT-2's), tied embeddings",
     "Adam β/ε are not published: 0.9/0.95/1e-8 as GPT-3; no weight decay (plain Adam)",
@@ -36,91 +22,38 @@ CHOICES = (
 )
 
 
-def gopher(name, vocabulary_size, context, layers, width, heads, head_dim, intermediate_dim=None):
-    return ModelConfig(
-        name=name,
-        vocabulary_size=vocabulary_size,
-        num_layers=layers,
-        hidden_dim=width,
-        intermediate_dim=intermediate_dim or 4 * width,
-        num_query_heads=heads,
-        num_key_value_heads=heads,
-        head_dim=head_dim,
-        max_sequence_length=context,
-        position="relative",
-        normalization="rmsnorm",
-        norm_bias=False,
-        feedforward="gelu",
-        attention_pattern=("dense",),
-        block="serial",
-        use_bias=True,
-        tie_embeddings=True,
-        init="gpt2",
-    )
+def gopher(**shape):
+    """GPT-2's architecture with RMSNorm and Transformer-XL relative positions (§2), at one shape
+    (Chinchilla's too)."""
+    return gpt2(**shape).replace(position="relative", normalization="rmsnorm", norm_bias=False)
 
 
-def training(learning_rate, batch_tokens, warmup_steps, clip_norm=1.0, training_tokens=None):
-    return TrainingRecipe(
-        optimizer=Optimizer.ADAM,
-        learning_rate=learning_rate,
-        beta_1=0.9,
-        beta_2=0.95,
-        epsilon=1e-8,
-        weight_decay=0.0,
-        schedule=Schedule.COSINE,
-        warmup_steps=warmup_steps,
-        final_learning_rate_fraction=0.1,
-        clip_norm=clip_norm,
-        batch_tokens=batch_tokens,
-        training_tokens=training_tokens,
-        tokenizer=Tokenizer.SENTENCEPIECE,
-    )
+GOPHER = Family(name="gopher", citation="Rae et al. 2021, arXiv:2112.11446, Table 1",
+                choices=CHOICES, architecture=gopher, vocabulary_size=32_000,
+                max_sequence_length=2048)
 
-
-def paper(name, layers, heads, head_dim, width, learning_rate, batch_tokens, clip, reported):
-    return Recipe(
-        name=name,
-        family=FAMILY,
-        scale=Scale.PAPER,
-        model=gopher(name, 32_000, 2048, layers, width, heads, head_dim),
-        training=training(learning_rate, batch_tokens, 1500, clip, 300 * 10**9),
-        citation=f"{CITATION}, row {name.split('-')[1].upper()}",
-        reported_params=reported,
-        choices=CHOICES,
-    )
-
-
-M = 2**20
-
+# Table 1's columns: layers, heads, key/value size, d_model, max LR, batch.
 RECIPES = (
-    Recipe(
-        name="gopher-nano",
-        family=FAMILY,
-        scale=Scale.NANO,
-        model=gopher("gopher-nano", NANO_VOCABULARY, NANO_CONTEXT, 2, 32, 4, 8),
-        training=training(
-            SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10, training_tokens=NANO_TRAINING_TOKENS
-        ),
-        citation=f"{CITATION} (test twin)",
-        choices=(SCALED_CHOICE,) + CHOICES,
-    ),
-    Recipe(
-        name="gopher-small",
-        family=FAMILY,
-        scale=Scale.SMALL,
-        model=gopher("gopher-small", SMALL_VOCABULARY, SMALL_CONTEXT, 4, 152, 4, 38),
-        training=training(
-            SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS,
-            training_tokens=SMALL_TRAINING_TOKENS,
-        ),
-        citation=f"{CITATION} (CPU replica)",
-        choices=(SCALED_CHOICE,) + CHOICES,
-    ),
-    paper("gopher-44m", 8, 16, 32, 512, 6e-4, M // 4, 1.0, 44_000_000),
-    paper("gopher-117m", 12, 12, 64, 768, 6e-4, M // 4, 1.0, 117_000_000),
-    paper("gopher-417m", 12, 12, 128, 1536, 2e-4, M // 4, 1.0, 417_000_000),
-    paper("gopher-1.4b", 24, 16, 128, 2048, 2e-4, M // 4, 1.0, 1_400_000_000),
-    paper("gopher-7.1b", 32, 32, 128, 4096, 1.2e-4, 2 * M, 0.25, 7_100_000_000),
+    *GOPHER.twins(ADAM_GOPHER,
+                  nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, head_dim=8),
+                  small=dict(num_layers=4, hidden_dim=152, num_query_heads=4, head_dim=38)),
+    GOPHER.paper("gopher-44m", row="44M", num_layers=8, num_query_heads=16, head_dim=32,
+                 hidden_dim=512, training=ADAM_GOPHER, reported_params=44_000_000),
+    GOPHER.paper("gopher-117m", row="117M", num_layers=12, num_query_heads=12, head_dim=64,
+                 hidden_dim=768, training=ADAM_GOPHER, reported_params=117_000_000),
+    GOPHER.paper("gopher-417m", row="417M", num_layers=12, num_query_heads=12, head_dim=128,
+                 hidden_dim=1536, training=ADAM_GOPHER.replace(learning_rate=2e-4),
+                 reported_params=417_000_000),
+    GOPHER.paper("gopher-1.4b", row="1.4B", num_layers=24, num_query_heads=16, head_dim=128,
+                 hidden_dim=2048, training=ADAM_GOPHER.replace(learning_rate=2e-4),
+                 reported_params=1_400_000_000),
+    GOPHER.paper("gopher-7.1b", row="7.1B", num_layers=32, num_query_heads=32, head_dim=128,
+                 hidden_dim=4096, reported_params=7_100_000_000,
+                 training=ADAM_GOPHER.replace(learning_rate=1.2e-4, batch_tokens=2 * M,
+                                              clip_norm=0.25)),
     # Batch 3M tokens, doubled to 6M midway (Chinchilla Table 4 caption); we record the start.
-    paper("gopher-280b", 80, 128, 128, 16384, 4e-5, 3 * M, 0.25, 280_000_000_000),
+    GOPHER.paper("gopher-280b", row="280B", num_layers=80, num_query_heads=128, head_dim=128,
+                 hidden_dim=16384, reported_params=280_000_000_000,
+                 training=ADAM_GOPHER.replace(learning_rate=4e-5, batch_tokens=3 * M,
+                                              clip_norm=0.25)),
 )

@@ -10,25 +10,11 @@ released models; `reported_params` holds the exact counts of the released checkp
 (124,439,808 for the smallest, as the released weights and llm.c report).
 """
 
-from recipes._scaled import (
-    NANO_BATCH_TOKENS,
-    NANO_TRAINING_TOKENS,
-    NANO_CONTEXT,
-    NANO_VOCABULARY,
-    SCALED_CHOICE,
-    SMALL_BATCH_TOKENS,
-    SMALL_CONTEXT,
-    SMALL_LEARNING_RATE,
-    SMALL_VOCABULARY,
-    SMALL_TRAINING_TOKENS,
-    SMALL_WARMUP_STEPS,
-)
+from recipes._family import Family
+from recipes._optimizers import ADAMW_GPT3
 from zoo.config import ModelConfig
-from zoo.recipe import Optimizer, Recipe, Scale, Schedule, Tokenizer, TrainingRecipe
 
 PUBLISHED = "2019-02"  # orders `zoo list` historically
-FAMILY = "gpt2"
-CITATION = "Radford et al. 2019, GPT-2 report, Table 2"
 CHOICES = (
     "optimizer, learning rate, schedule and tokens are not published: GPT-3 App. B recipe "
     "(AdamW 0.9/0.95, wd 0.1, clip 1.0, cosine to 10%) at GPT-3's rate for the same shape",
@@ -36,89 +22,51 @@ CHOICES = (
 )
 
 
-def gpt2(name, vocabulary_size, context, layers, width, heads, head_dim):
+def gpt2(*, num_layers, hidden_dim, num_query_heads, head_dim, **fields):
+    """GPT-2's architecture at one shape; `fields`: name, vocabulary and context, and any
+    further `ModelConfig` field a family built on GPT-2 sets (MT-NLG's `init_std`)."""
     return ModelConfig(
-        name=name,
-        vocabulary_size=vocabulary_size,
-        num_layers=layers,
-        hidden_dim=width,
-        intermediate_dim=4 * width,
-        num_query_heads=heads,
-        num_key_value_heads=heads,
+        num_layers=num_layers,
+        hidden_dim=hidden_dim,
+        intermediate_dim=4 * hidden_dim,
+        num_query_heads=num_query_heads,
+        num_key_value_heads=num_query_heads,
         head_dim=head_dim,
-        max_sequence_length=context,
         position="learned",
         normalization="layernorm",
         norm_bias=True,
         feedforward="gelu",
         attention_pattern=("dense",),
-        block="serial",
+        residual="serial",
         use_bias=True,
         tie_embeddings=True,
         init="gpt2",
+        scale_logits=False,
         norm_epsilon=1e-5,
+        **fields,
     )
 
 
-def training(learning_rate, batch_tokens, warmup_steps, training_tokens=None):
-    return TrainingRecipe(
-        optimizer=Optimizer.ADAMW,
-        learning_rate=learning_rate,
-        beta_1=0.9,
-        beta_2=0.95,
-        epsilon=1e-8,
-        weight_decay=0.1,
-        schedule=Schedule.COSINE,
-        warmup_steps=warmup_steps,
-        final_learning_rate_fraction=0.1,
-        clip_norm=1.0,
-        batch_tokens=batch_tokens,
-        training_tokens=training_tokens,
-        tokenizer=Tokenizer.BYTE_BPE,
-    )
-
-
-def paper(name, layers, width, heads, learning_rate, reported, row):
-    return Recipe(
-        name=name,
-        family=FAMILY,
-        scale=Scale.PAPER,
-        model=gpt2(name, 50257, 1024, layers, width, heads, 64),
-        # 512 sequences × 1024 tokens (§2.3); GPT-3's 375M warmup tokens at that batch.
-        training=training(learning_rate, 524_288, 715),
-        citation=f"{CITATION}, row {row}",
-        reported_params=reported,
-        choices=CHOICES,
-    )
-
+GPT2 = Family(name="gpt2", citation="Radford et al. 2019, GPT-2 report, Table 2", choices=CHOICES,
+              architecture=gpt2, vocabulary_size=50257, max_sequence_length=1024)
+# Tokens are not published; 512 sequences × 1024 tokens (§2.3), GPT-3's 375M warmup tokens.
+TRAINING = ADAMW_GPT3.replace(batch_tokens=524_288, warmup_steps=715, training_tokens=None)
 
 RECIPES = (
-    Recipe(
-        name="gpt2-nano",
-        family=FAMILY,
-        scale=Scale.NANO,
-        model=gpt2("gpt2-nano", NANO_VOCABULARY, NANO_CONTEXT, 2, 32, 4, 8),
-        training=training(
-            SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10, training_tokens=NANO_TRAINING_TOKENS
-        ),
-        citation=f"{CITATION} (test twin)",
-        choices=(SCALED_CHOICE,),
-    ),
-    Recipe(
-        name="gpt2-small",
-        family=FAMILY,
-        scale=Scale.SMALL,
-        # 4 layers × 160 wide, 5 heads of 32: the keras-hub GPT-2 yardstick of the design notes.
-        model=gpt2("gpt2-small", SMALL_VOCABULARY, SMALL_CONTEXT, 4, 160, 5, 32),
-        training=training(
-            SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS,
-            training_tokens=SMALL_TRAINING_TOKENS,
-        ),
-        citation=f"{CITATION} (CPU replica)",
-        choices=(SCALED_CHOICE, "head_dim 32 instead of 64 at width 160"),
-    ),
-    paper("gpt2-124m", 12, 768, 12, 6e-4, 124_439_808, "117M"),
-    paper("gpt2-355m", 24, 1024, 16, 3e-4, 354_823_168, "345M"),
-    paper("gpt2-774m", 36, 1280, 20, 2.5e-4, 774_030_080, "762M"),
-    paper("gpt2-1.5b", 48, 1600, 25, 2e-4, 1_557_611_200, "1542M"),
+    # 4 layers × 160 wide, 5 heads of 32: the keras-hub GPT-2 yardstick of the design notes.
+    *GPT2.twins(ADAMW_GPT3, choices=(), small_choices=("head_dim 32 instead of 64 at width 160",),
+                nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, head_dim=8),
+                small=dict(num_layers=4, hidden_dim=160, num_query_heads=5, head_dim=32)),
+    GPT2.paper("gpt2-124m", row="117M", num_layers=12, hidden_dim=768, num_query_heads=12,
+               head_dim=64, training=TRAINING.replace(learning_rate=6e-4),
+               reported_params=124_439_808),
+    GPT2.paper("gpt2-355m", row="345M", num_layers=24, hidden_dim=1024, num_query_heads=16,
+               head_dim=64, training=TRAINING.replace(learning_rate=3e-4),
+               reported_params=354_823_168),
+    GPT2.paper("gpt2-774m", row="762M", num_layers=36, hidden_dim=1280, num_query_heads=20,
+               head_dim=64, training=TRAINING.replace(learning_rate=2.5e-4),
+               reported_params=774_030_080),
+    GPT2.paper("gpt2-1.5b", row="1542M", num_layers=48, hidden_dim=1600, num_query_heads=25,
+               head_dim=64, training=TRAINING.replace(learning_rate=2e-4),
+               reported_params=1_557_611_200),
 )

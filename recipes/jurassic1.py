@@ -8,24 +8,12 @@ Everything else is unpublished; we take GPT-2/GPT-3's dense architecture ("the m
 proposed by GPT-2") and GPT-3's 175B training recipe, sized to match the reported counts.
 """
 
-from recipes._scaled import (
-    NANO_BATCH_TOKENS,
-    NANO_TRAINING_TOKENS,
-    NANO_CONTEXT,
-    NANO_VOCABULARY,
-    SCALED_CHOICE,
-    SMALL_BATCH_TOKENS,
-    SMALL_CONTEXT,
-    SMALL_LEARNING_RATE,
-    SMALL_VOCABULARY,
-    SMALL_TRAINING_TOKENS,
-    SMALL_WARMUP_STEPS,
-)
+from recipes._family import Family
+from recipes._optimizers import ADAMW_GPT3
 from recipes.gpt2 import gpt2
-from zoo.recipe import Optimizer, Recipe, Scale, Schedule, Tokenizer, TrainingRecipe
+from zoo.recipe import Tokenizer
 
 PUBLISHED = "2021-08"  # orders `zoo list` historically
-FAMILY = "jurassic1"
 CITATION = "Lieber et al. 2021, Jurassic-1 white paper; AI21 model docs"
 CHOICES = (
     "width, heads and head_dim are not published: head_dim 128 with widths that reproduce the "
@@ -35,64 +23,20 @@ CHOICES = (
     "the training recipe is not published: GPT-3 175B's (App. B)",
     "vocabulary 256,000 (\"256K items\")",
 )
-
-
-def training(learning_rate, batch_tokens, warmup_steps, training_tokens=None):
-    return TrainingRecipe(
-        optimizer=Optimizer.ADAMW,
-        learning_rate=learning_rate,
-        beta_1=0.9,
-        beta_2=0.95,
-        epsilon=1e-8,
-        weight_decay=0.1,
-        schedule=Schedule.COSINE,
-        warmup_steps=warmup_steps,
-        final_learning_rate_fraction=0.1,
-        clip_norm=1.0,
-        batch_tokens=batch_tokens,
-        training_tokens=training_tokens,
-        tokenizer=Tokenizer.SENTENCEPIECE,
-    )
-
-
-def paper(name, layers, width, reported, row):
-    return Recipe(
-        name=name,
-        family=FAMILY,
-        scale=Scale.PAPER,
-        model=gpt2(name, 256_000, 2048, layers, width, width // 128, 128),
-        training=training(0.6e-4, 3_200_000, 117, 300 * 10**9),
-        citation=f"{CITATION}, {row}",
-        reported_params=reported,
-        choices=CHOICES,
-    )
-
+J1 = Family(name="jurassic1", citation=CITATION, choices=CHOICES, architecture=gpt2,
+            vocabulary_size=256_000, max_sequence_length=2048)
+# GPT-3 175B's rate and warmup at a 3.2M-token batch, with J1's SentencePiece vocabulary.
+TRAINING = ADAMW_GPT3.replace(batch_tokens=3_200_000, warmup_steps=117,
+                              tokenizer=Tokenizer.SENTENCEPIECE)
 
 RECIPES = (
-    Recipe(
-        name="jurassic1-nano",
-        family=FAMILY,
-        scale=Scale.NANO,
-        model=gpt2("jurassic1-nano", NANO_VOCABULARY, NANO_CONTEXT, 1, 48, 4, 12),
-        training=training(
-            SMALL_LEARNING_RATE, NANO_BATCH_TOKENS, 10, training_tokens=NANO_TRAINING_TOKENS
-        ),
-        citation=f"{CITATION} (test twin)",
-        choices=(SCALED_CHOICE,) + CHOICES,
-    ),
-    Recipe(
-        name="jurassic1-small",
-        family=FAMILY,
-        scale=Scale.SMALL,
-        # Shallower and wider than the GPT-3 twin (3 × 192 vs 4 × 160), as Jumbo is vs GPT-3.
-        model=gpt2("jurassic1-small", SMALL_VOCABULARY, SMALL_CONTEXT, 3, 192, 6, 32),
-        training=training(
-            SMALL_LEARNING_RATE, SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS,
-            training_tokens=SMALL_TRAINING_TOKENS,
-        ),
-        citation=f"{CITATION} (CPU replica)",
-        choices=(SCALED_CHOICE,) + CHOICES,
-    ),
-    paper("jurassic1-7.5b", 32, 4096, 7_500_000_000, "J1-Large"),
-    paper("jurassic1-178b", 76, 13824, 178_000_000_000, "J1-Jumbo"),
+    # Shallower and wider small twin than GPT-3's (3 × 192 vs 4 × 160), as Jumbo is vs GPT-3.
+    *J1.twins(TRAINING,
+              nano=dict(num_layers=1, hidden_dim=48, num_query_heads=4, head_dim=12),
+              small=dict(num_layers=3, hidden_dim=192, num_query_heads=6, head_dim=32)),
+    J1.paper("jurassic1-7.5b", citation=f"{CITATION}, J1-Large", num_layers=32, hidden_dim=4096,
+             num_query_heads=32, head_dim=128, training=TRAINING, reported_params=7_500_000_000),
+    J1.paper("jurassic1-178b", citation=f"{CITATION}, J1-Jumbo", num_layers=76, hidden_dim=13824,
+             num_query_heads=108, head_dim=128, training=TRAINING,
+             reported_params=178_000_000_000),
 )

@@ -10,24 +10,11 @@ lr², fan-in initialisation with N(0, 1) embeddings and logits scaled by 1/sqrt(
 780B tokens.
 """
 
-from recipes._scaled import (
-    NANO_BATCH_TOKENS,
-    NANO_TRAINING_TOKENS,
-    NANO_CONTEXT,
-    NANO_VOCABULARY,
-    SCALED_CHOICE,
-    SMALL_BATCH_TOKENS,
-    SMALL_CONTEXT,
-    SMALL_VOCABULARY,
-    SMALL_TRAINING_TOKENS,
-    SMALL_WARMUP_STEPS,
-)
+from recipes._family import Family
+from recipes._optimizers import ADAFACTOR_PALM
 from zoo.config import ModelConfig
-from zoo.recipe import Optimizer, Recipe, Scale, Schedule, Tokenizer, TrainingRecipe
 
 PUBLISHED = "2022-04"  # orders `zoo list` historically
-FAMILY = "palm"
-CITATION = "Chowdhery et al. 2022, arXiv:2204.02311, Table 1"
 CHOICES = (
     "a final LayerNorm (bias-free) before the tied logits is not stated in §2: we keep one",
     "weight decay is dynamic (lr²): recorded as its value at the peak rate, 1e-4",
@@ -35,84 +22,47 @@ CHOICES = (
 )
 
 
-def palm(name, vocabulary_size, context, layers, width, heads, head_dim):
+def palm(*, num_layers, hidden_dim, num_query_heads, head_dim=256, **fields):
+    """PaLM's architecture at one shape; `fields`: name, vocabulary and context."""
     return ModelConfig(
-        name=name,
-        vocabulary_size=vocabulary_size,
-        num_layers=layers,
-        hidden_dim=width,
-        intermediate_dim=4 * width,
-        num_query_heads=heads,
+        num_layers=num_layers,
+        hidden_dim=hidden_dim,
+        intermediate_dim=4 * hidden_dim,
+        num_query_heads=num_query_heads,
         num_key_value_heads=1,
         head_dim=head_dim,
-        max_sequence_length=context,
         position="rotary",
         normalization="layernorm",
         norm_bias=False,
         feedforward="swiglu",
         attention_pattern=("dense",),
-        block="parallel",
+        residual="parallel",
         use_bias=False,
         tie_embeddings=True,
         init="fan_in",
+        scale_logits=True,  # PaLM §5: its shared embedding is N(0, 1)
         z_loss_weight=1e-4,
+        **fields,
     )
 
 
-def training(batch_tokens, constant_steps, training_tokens=None):
-    return TrainingRecipe(
-        optimizer=Optimizer.ADAFACTOR,
-        learning_rate=1e-2,  # Adafactor scales updates by each parameter's RMS, so 1e-2 is sane
-        beta_1=0.9,
-        beta_2=None,
-        beta_2_decay=-0.8,
-        epsilon=1e-30,
-        weight_decay=1e-4,
-        schedule=Schedule.INVERSE_SQRT,
-        warmup_steps=constant_steps,
-        final_learning_rate_fraction=0.0,
-        clip_norm=1.0,
-        batch_tokens=batch_tokens,
-        training_tokens=training_tokens,
-        tokenizer=Tokenizer.SENTENCEPIECE,
-    )
+PALM = Family(name="palm", citation="Chowdhery et al. 2022, arXiv:2204.02311, Table 1",
+              choices=CHOICES, architecture=palm, vocabulary_size=256_000,
+              max_sequence_length=2048)
 
-
-def paper(name, layers, heads, width, batch_sequences, reported):
-    return Recipe(
-        name=name,
-        family=FAMILY,
-        scale=Scale.PAPER,
-        model=palm(name, 256_000, 2048, layers, width, heads, 256),
-        # Initial batch of the paper's schedule (it doubles during training).
-        training=training(batch_sequences * 2048, 10_000, 780 * 10**9),
-        citation=f"{CITATION}, row PaLM {name.split('-')[1].upper()}",
-        reported_params=reported,
-        choices=CHOICES,
-    )
-
-
+# Batches are the first of the paper's schedule (it doubles during training), in sequences.
 RECIPES = (
-    Recipe(
-        name="palm-nano",
-        family=FAMILY,
-        scale=Scale.NANO,
-        model=palm("palm-nano", NANO_VOCABULARY, NANO_CONTEXT, 2, 32, 4, 8),
-        training=training(NANO_BATCH_TOKENS, 10, NANO_TRAINING_TOKENS),
-        citation=f"{CITATION} (test twin)",
-        choices=(SCALED_CHOICE,) + CHOICES,
-    ),
-    Recipe(
-        name="palm-small",
-        family=FAMILY,
-        scale=Scale.SMALL,
-        # 4 heads of 36 = d, as in PaLM 8B and 62B where heads × 256 = d.
-        model=palm("palm-small", SMALL_VOCABULARY, SMALL_CONTEXT, 4, 144, 4, 36),
-        training=training(SMALL_BATCH_TOKENS, SMALL_WARMUP_STEPS, SMALL_TRAINING_TOKENS),
-        citation=f"{CITATION} (CPU replica)",
-        choices=(SCALED_CHOICE,) + CHOICES,
-    ),
-    paper("palm-8b", 32, 16, 4096, 256, 8_630_000_000),
-    paper("palm-62b", 64, 32, 8192, 512, 62_500_000_000),
-    paper("palm-540b", 118, 48, 18432, 512, 540_350_000_000),
+    # 4 heads of 36 = d in the small twin, as in PaLM 8B and 62B where heads × 256 = d.
+    *PALM.twins(ADAFACTOR_PALM, learning_rate=ADAFACTOR_PALM.learning_rate,
+                nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, head_dim=8),
+                small=dict(num_layers=4, hidden_dim=144, num_query_heads=4, head_dim=36)),
+    PALM.paper("palm-8b", row="PaLM 8B", num_layers=32, num_query_heads=16, hidden_dim=4096,
+               training=ADAFACTOR_PALM.replace(batch_tokens=256 * 2048),
+               reported_params=8_630_000_000),
+    PALM.paper("palm-62b", row="PaLM 62B", num_layers=64, num_query_heads=32, hidden_dim=8192,
+               training=ADAFACTOR_PALM.replace(batch_tokens=512 * 2048),
+               reported_params=62_500_000_000),
+    PALM.paper("palm-540b", row="PaLM 540B", num_layers=118, num_query_heads=48,
+               hidden_dim=18432, training=ADAFACTOR_PALM.replace(batch_tokens=512 * 2048),
+               reported_params=540_350_000_000),
 )

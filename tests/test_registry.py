@@ -5,7 +5,9 @@ import pytest
 import zoo
 from zoo.recipe import Scale
 
-FAMILY_FILES = ["gpt2", "gpt3", "jurassic1", "mt-nlg", "gopher", "chinchilla", "palm", "llama"]
+FAMILY_FILES = [
+    "gpt2", "gpt3", "jurassic1", "mt-nlg", "gopher", "chinchilla", "palm", "llama", "mistral"
+]
 
 
 def test_every_family_has_nano_small_and_paper_presets():

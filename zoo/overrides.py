@@ -7,6 +7,7 @@ infinity; `NaN`, `Infinity`) are refused, and each training value is checked aga
 """
 
 import dataclasses
+import enum
 import json
 import math
 
@@ -59,8 +60,9 @@ def parse_overrides(pairs):
         if key in MODEL_FIELDS:
             model[key] = value
         else:
-            TrainingRecipe.check_field(key, value)  # a ConfigError naming the field and value
-            training[key] = value
+            checked = TrainingRecipe.check_field(key, value)  # a ConfigError naming field, value
+            # JSON's 1e9 is the integer it means (a recipe holds ints); enum names stay as written.
+            training[key] = value if isinstance(checked, enum.Enum) else checked
     return model, training
 
 

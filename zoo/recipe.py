@@ -13,7 +13,7 @@ import typing
 from typing import Optional
 
 from zoo.config import ModelConfig
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, unknown
 
 
 class Optimizer(str, enum.Enum):
@@ -68,17 +68,19 @@ class TrainingRecipe:
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
-            object.__setattr__(self, field.name, self.check_field(field.name,
-                                                                  getattr(self, field.name)))
+            value = self.check_field(field.name, getattr(self, field.name), exact=True)
+            object.__setattr__(self, field.name, value)
 
     @classmethod
-    def check_field(cls, name, value):
+    def check_field(cls, name, value, *, exact=False):
         """`value` as field `name` holds it (enum strings become enums), or a `ConfigError`
         naming the field and the value. Numeric fields are checked by their declared type (int:
-        an integer, or a float with an integral value such as JSON's 1e6, never 1.5 or a bool;
-        float: any finite int or float, never a bool; Optional: also None) and by the range
-        their meaning allows (`_RANGES`). `__post_init__` applies this to every field, and
-        `zoo.overrides` to each `--set` value as it is parsed."""
+        an integer, never a bool; float: any finite int or float, never a bool; Optional: also
+        None) and by the range their meaning allows (`_RANGES`). Text read as JSON writes some
+        integers as floats (`--set training_tokens=1e9`), so unless `exact` an int field also
+        takes a float with an integral value and returns it as an int (never 1.5); Python code
+        states ints (`exact`, as `__post_init__` checks). `zoo.overrides` applies this to each
+        `--set` value as it is parsed, and `from_dict` to each stored value."""
         declared = _DECLARED[name]
         optional = type(None) in typing.get_args(declared)
         kind = next((t for t in typing.get_args(declared) if t is not type(None)), declared)
@@ -94,7 +96,7 @@ class TrainingRecipe:
             return value
         allowed, words = _RANGES[name]
         integral = kind is int
-        number = _as_number(value, integral)
+        number = _as_number(value, integral, exact)
         if number is None or not allowed(number):
             what = words.format("integer" if integral else "number")
             raise ConfigError(f"{name} must be {what}{' or null' if optional else ''}; "
@@ -103,7 +105,22 @@ class TrainingRecipe:
 
     @classmethod
     def from_dict(cls, data):
-        return cls(**data)
+        """The recipe `to_dict` wrote (a run record, a bench spec); unknown keys are refused."""
+        for key in data:
+            if key not in _DECLARED:
+                raise unknown("training field", key, list(_DECLARED))
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.name not in data and f.default is dataclasses.MISSING]
+        if missing:
+            raise ConfigError(f"training recipe is missing {', '.join(missing)}")
+        return cls(**{key: cls.check_field(key, value) for key, value in data.items()})
+
+    def replace(self, **changes):
+        """A copy with some fields changed (each checked); unknown names are refused."""
+        for key in changes:
+            if key not in _DECLARED:
+                raise unknown("training field", key, list(_DECLARED))
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self):
         return {
@@ -113,18 +130,18 @@ class TrainingRecipe:
         }
 
 
-def _as_number(value, integral):
+def _as_number(value, integral, exact):
     """`value` if it is a finite number (an integer, if `integral`), else None. Bools are not
-    numbers here (True is not a learning rate); a float with an integral value counts as an
-    integer (1e6 from JSON, 1.4 * 10**12 in a recipe; never 1.5) and is returned as an int."""
+    numbers here (True is not a learning rate). Unless `exact`, a float with an integral value
+    counts as an integer (1e6 from JSON; never 1.5) and is returned as an int."""
     if isinstance(value, (bool, enum.Enum)) or not isinstance(value, numbers.Real):
         return None
     if isinstance(value, numbers.Integral):
-        return value
+        return int(value)
     if not math.isfinite(value):
         return None
     if integral:
-        return int(value) if float(value).is_integer() else None
+        return int(value) if not exact and float(value).is_integer() else None
     return value
 
 
@@ -169,5 +186,31 @@ class Recipe:
     choices: tuple = ()  # values the paper does not publish, and what we chose
 
     def __post_init__(self):
+        for field in ("name", "family", "citation"):
+            value = getattr(self, field)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{field} must be a non-empty string; received {value!r}")
+        try:
+            object.__setattr__(self, "scale", Scale(self.scale))
+        except ValueError:
+            raise ConfigError(f"scale must be one of {', '.join(s.value for s in Scale)}; "
+                              f"received scale={self.scale!r}") from None
+        for field, kind in (("model", ModelConfig), ("training", TrainingRecipe)):
+            if not isinstance(getattr(self, field), kind):
+                raise ConfigError(f"recipe {self.name!r}: {field} must be a {kind.__name__}; "
+                                  f"received {getattr(self, field)!r}")
         if self.model.name != self.name:
             raise ConfigError(f"recipe {self.name!r} holds a model named {self.model.name!r}")
+        reported = self.reported_params
+        if reported is not None and (_as_number(reported, True, exact=True) is None
+                                     or reported < 1):
+            raise ConfigError(f"recipe {self.name!r}: reported_params must be a positive integer "
+                              f"or None; received {reported!r}")
+        if self.scale is Scale.PAPER and reported is None:
+            raise ConfigError(f"recipe {self.name!r}: a paper-scale preset states the paper's "
+                              "parameter count (reported_params)")
+        if not isinstance(self.choices, tuple) or not all(
+            isinstance(c, str) and c for c in self.choices
+        ):
+            raise ConfigError(f"recipe {self.name!r}: choices must be a tuple of non-empty "
+                              f"strings; received {self.choices!r}")
