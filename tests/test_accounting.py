@@ -124,6 +124,74 @@ def test_small_twins_are_comparable():
     assert all(0.8e6 <= s <= 1.6e6 for s in sizes)  # "around one million"
 
 
-def test_breakdown_sums_to_total():
-    for recipe in zoo.list_recipes():
-        assert sum(zoo.param_breakdown(recipe.model).values()) == zoo.count_params(recipe.model)
+def test_breakdown_closed_forms():
+    """Each component of `param_breakdown` against the papers' per-component formulas
+    (papers.md §5), written out here rather than derived from the code."""
+    v, t, layers, d = 50257, 1024, 12, 768  # GPT-2 124M: biases, LayerNorm (γ, β), tied head
+    assert zoo.param_breakdown("gpt2-124m") == {
+        "token_embedding": v * d,
+        "position_embedding": t * d,
+        "attention": layers * (4 * d * d + 4 * d),  # W_qkv (d × 3d) + b, W_o (d × d) + b
+        "feedforward": layers * (8 * d * d + 5 * d),  # d × 4d + 4d, 4d × d + d
+        "norms": layers * 2 * 2 * d + 2 * d,  # two LayerNorms a block, and the final one
+    }
+    v, layers, d, f = 32000, 32, 4096, 11008  # LLaMA 7B: SwiGLU, RMSNorm (γ), untied head
+    assert zoo.param_breakdown("llama-7b") == {
+        "token_embedding": v * d,
+        "attention": layers * 4 * d * d,
+        "feedforward": layers * 3 * d * f,  # gate, up and down
+        "norms": layers * 2 * d + d,
+        "output_head": v * d,
+    }
+    # PaLM 540B (Table 1): multi-query attention (one key/value head of 256), parallel block
+    # (one bias-free LayerNorm a layer), SwiGLU of width 4d, tied 256k embedding.
+    v, layers, d, heads, q = 256_000, 118, 18432, 48, 256
+    assert zoo.param_breakdown("palm-540b") == {
+        "token_embedding": v * d,
+        "attention": layers * (d * heads * q + 2 * d * q + heads * q * d),
+        "feedforward": layers * 3 * d * 4 * d,
+        "norms": layers * d + d,
+    }
+
+
+def _component(path):
+    """The `param_breakdown` component a built model's variable belongs to, by its path."""
+    if path == "token_embedding/embeddings":
+        return "token_embedding"
+    if path == "token_embedding/reverse_embeddings":
+        return "output_head"  # the untied head lives in keras-hub's ReversibleEmbedding
+    if path.startswith("position_embedding/"):
+        return "position_embedding"
+    layer = path.split("/")[-2]
+    if "norm" in layer:
+        return "norms"
+    if "/self_attention/" in path:
+        name = path.split("/")[-1]
+        relative = name in ("relative_kernel", "content_bias", "position_bias")
+        return "relative_position" if relative else "attention"
+    if "/feedforward/" in path:
+        return "feedforward"
+    raise AssertionError(f"variable {path} belongs to no component of the breakdown")
+
+
+@pytest.mark.parametrize("name", [r.name for r in zoo.list_recipes(scale="nano")])
+def test_breakdown_matches_the_built_model_per_component(name):
+    """Every component's count equals the sizes of the built model's variables in that
+    sublayer, so a parameter moved between components (or left out of one) is caught."""
+    config = zoo.get_recipe(name).model
+    built = {}
+    for variable in zoo.build(config).trainable_weights:
+        key = _component(variable.path)
+        built[key] = built.get(key, 0) + math.prod(variable.shape)
+    assert zoo.param_breakdown(config) == built
+
+
+@pytest.mark.parametrize("name", ["llama-nano", "gpt3-nano", "palm-nano"])
+def test_alibi_adds_no_parameters_and_costs_what_no_positions_cost(name):
+    """ALiBi learns nothing, and its −m·(i−j) is an elementwise term on the scores, which the
+    forward count omits like the mask (zoo.accounting's docstring)."""
+    alibi = zoo.get_recipe(name).model.replace(position="alibi")
+    none = alibi.replace(position="none")
+    assert zoo.count_params(alibi) == zoo.build(alibi).count_params() == zoo.count_params(none)
+    assert "position_embedding" not in zoo.accounting.param_breakdown(alibi)
+    assert zoo.flops_per_token(alibi, 64) == zoo.flops_per_token(none, 64)

@@ -20,10 +20,11 @@ STRUCTURAL = {
     "norm_bias",
     "feedforward",
     "attention_pattern",
-    "block",
+    "residual",
     "use_bias",
     "tie_embeddings",
     "init",
+    "scale_logits",
 }
 
 
@@ -42,8 +43,8 @@ def test_structural_fields_have_no_defaults():
 
 def test_missing_structural_field_is_an_error():
     data = base().to_dict()
-    del data["block"]
-    with pytest.raises(zoo.ConfigError, match="block"):
+    del data["residual"]
+    with pytest.raises(zoo.ConfigError, match="residual"):
         ModelConfig.from_dict(data)
 
 
@@ -67,7 +68,7 @@ def test_strings_become_enums():
         ({"normalization": "rmsnorm", "norm_bias": True}, "norm_bias=True"),
         ({"attention_pattern": ("local",), "local_window": None}, "local_window=None"),
         ({"attention_pattern": ("dense", "sparse")}, "'sparse'"),
-        ({"position": "alibi"}, "position='alibi'"),
+        ({"position": "absolute"}, "position='absolute'"),
         ({"hidden_dim": 0}, "hidden_dim=0"),
         ({"num_layers": 2.5}, "num_layers=2.5"),
         ({"dropout": 1.0}, "dropout=1.0"),
@@ -107,10 +108,11 @@ def test_dict_round_trip_with_every_field_non_default():
         norm_bias=False,
         feedforward="swiglu",
         attention_pattern=("local", "dense"),
-        block="parallel",
+        residual="parallel",
         use_bias=False,
         tie_embeddings=False,
         init="fan_in",
+        scale_logits=True,
         local_window=5,
         norm_epsilon=1e-3,
         rotary_max_wavelength=500.0,
@@ -198,9 +200,9 @@ def test_every_numeric_training_field_has_a_rule():
 
 def test_training_fields_accept_what_they_mean():
     recipe = training(warmup_steps=0, learning_rate=1, beta_1=0.0, clip_norm=None,
-                      training_tokens=None, final_learning_rate_fraction=1, batch_tokens=1e6,
-                      schedule="cosine")
-    assert recipe.batch_tokens == 1_000_000 and type(recipe.batch_tokens) is int  # 1e6 in JSON
+                      training_tokens=None, final_learning_rate_fraction=1, schedule="cosine")
+    recipe = zoo.TrainingRecipe.from_dict({**recipe.to_dict(), "batch_tokens": 1e6})  # JSON's 1e6
+    assert recipe.batch_tokens == 1_000_000 and type(recipe.batch_tokens) is int
     assert recipe.learning_rate == 1 and recipe.schedule is zoo.recipe.Schedule.COSINE
     for preset in zoo.list_recipes():  # every preset's recipe passes, and reloads from JSON
         assert zoo.TrainingRecipe.from_dict(preset.training.to_dict()) == preset.training
@@ -224,3 +226,21 @@ def test_overrides_are_checked_as_they_are_parsed():
     with pytest.raises(zoo.ConfigError, match="^learning_rate must be a positive number; "
                                               "received 'fast'$"):
         apply_training_overrides(training(), {"learning_rate": "fast"})
+
+
+def test_configs_written_before_the_residual_field_load_unchanged():
+    """Files and run records store `to_dict()`; those from before `residual` and
+    `scale_logits` existed said `block`, and scaled PaLM's logits through `init=fan_in`."""
+    for name in ("palm-nano", "gpt2-nano"):
+        config = zoo.get_recipe(name).model
+        old = config.to_dict()
+        old["block"] = old.pop("residual")
+        del old["scale_logits"]
+        assert ModelConfig.from_dict(old) == config
+
+
+def test_logit_scaling_is_its_own_field_not_the_initializer():
+    palm = zoo.get_recipe("palm-nano").model
+    assert palm.logit_scale == pytest.approx(palm.hidden_dim**-0.5)
+    assert palm.replace(init="normal").logit_scale == palm.logit_scale
+    assert palm.replace(scale_logits=False).logit_scale == 1.0

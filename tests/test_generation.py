@@ -18,6 +18,9 @@ VARIANTS = {
     "banded-relative": ("gopher-nano", {"attention_pattern": ("local", "dense"), "local_window": 4}),
     "banded-rotary-mqa": ("palm-nano", {"attention_pattern": ("local",), "local_window": 3}),
     "banded-learned": ("gpt3-nano", {"local_window": 4}),
+    "alibi-grouped": ("llama-nano", {"position": "alibi", "num_key_value_heads": 2}),
+    "banded-alibi-mqa": ("palm-nano", {"position": "alibi", "attention_pattern": ("local", "dense"),
+                                        "local_window": 3}),
 }
 
 
@@ -25,7 +28,8 @@ def _prompt(config, batch=2, length=6, seed=0):
     return np.random.default_rng(seed).integers(0, config.vocabulary_size, (batch, length))
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [  # one family by default, every family in the slow suite
+    f if f == "llama" else pytest.param(f, marks=pytest.mark.slow) for f in FAMILIES])
 def test_cached_greedy_equals_recomputation_for_every_family(family):
     model = zoo.build(f"{family}-nano")
     prompt = _prompt(model.config)
@@ -52,6 +56,7 @@ def test_cached_logits_equal_the_full_forward_pass(variant):
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, atol=2e-5, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_cached_greedy_equals_recomputation_for_each_variant(variant):
     name, overrides = VARIANTS[variant]
@@ -62,6 +67,7 @@ def test_cached_greedy_equals_recomputation_for_each_variant(variant):
     np.testing.assert_array_equal(cached.token_ids, recomputed.token_ids)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["banded-relative", "grouped-rotary"])
 def test_streaming_steps_give_the_tokens_of_the_single_program(variant):
     """One XLA program for the whole loop, or one per step driven from Python: same tokens,
@@ -80,6 +86,7 @@ def test_streaming_steps_give_the_tokens_of_the_single_program(variant):
         assert len(steps) == streamed.new_tokens == whole.new_tokens
 
 
+@pytest.mark.slow
 def test_cache_holds_two_key_value_vectors_per_layer_and_token():
     """2·L·K·Q values per token: multi-query attention (K = 1) keeps 1/H of multi-head's."""
     heads = zoo.build("llama-nano")
@@ -92,6 +99,7 @@ def test_cache_holds_two_key_value_vectors_per_layer_and_token():
     assert tuple(heads.empty_cache(1, 7).shape) == (1, c.num_layers, 2, 7, 4, c.head_dim)
 
 
+@pytest.mark.slow
 def test_seeded_sampling_repeats_and_samplers_come_from_keras_hub():
     import keras_hub
 
@@ -149,6 +157,7 @@ def test_text_streams_in_pieces_that_make_up_the_result(saved_model):
     assert result.tokens_per_second > 0 and result.compile_seconds > 0
 
 
+@pytest.mark.slow
 def test_generate_stops_at_the_stop_token(saved_model):
     path, _ = saved_model
     model, assets = zoo.load_for_generation(str(path))
@@ -162,6 +171,7 @@ def test_generate_stops_at_the_stop_token(saved_model):
     assert first.text.startswith(stopped.text)  # the stop token itself is not text
 
 
+@pytest.mark.slow
 def test_cli_generate_streams_text_and_reports_speed(saved_model):
     from zoo_cli.main import app
 
@@ -221,6 +231,7 @@ for path, prompt, out in json.loads(sys.argv[1]):
 """
 
 
+@pytest.mark.slow
 def test_jax_backend_decodes_the_same_tokens(tmp_path):
     """The same saved models under JAX (jax.jit over the variables as state): cached equals
     recomputed, equals TensorFlow's greedy tokens, and a seeded sampler repeats."""

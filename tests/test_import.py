@@ -19,7 +19,8 @@ import zoo
 from zoo.data.tokenizer import load_tokenizer
 from zoo.errors import ZooError
 from zoo.importing import import_checkpoint, read_checkpoint
-from zoo.training.records import find_run, model_source, saved_model_config
+from zoo.storage.models import model_source, saved_model_config
+from zoo.storage.runs import find_run
 from zoo_cli.main import app
 
 torch = pytest.importorskip("torch")
@@ -174,8 +175,10 @@ def keras_hub_llama_untied(tmp_path_factory):
 # --- equivalence ---
 
 
-@pytest.mark.parametrize("reference", ["hf_gpt2", "hf_llama_untied", "hf_llama_tied",
-                                       "keras_hub_gpt2", "keras_hub_llama_untied"])
+@pytest.mark.parametrize("reference", [
+    *(pytest.param(r, marks=pytest.mark.slow)  # torch builds the reference
+      for r in ("hf_gpt2", "hf_llama_untied", "hf_llama_tied")),
+    "keras_hub_gpt2", "keras_hub_llama_untied"])
 def test_imported_model_reproduces_reference_logits(reference, request, tmp_path):
     source, ids, expected = request.getfixturevalue(reference)
     assert np.std(expected) > 0.05  # a trivial reference would prove nothing
@@ -211,6 +214,7 @@ def reference_greedy(reference, source, prompt):
     return np.asarray(out["token_ids"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reference", ["hf_gpt2", "hf_llama_untied", "keras_hub_gpt2",
                                        "keras_hub_llama_untied"])
 def test_imported_model_greedy_generation_matches_the_reference(reference, request, tmp_path):
@@ -231,6 +235,7 @@ def test_keras_hub_tied_llama(tmp_path):
     np.testing.assert_allclose(zoo_logits(imported.model, ids), expected, atol=TOLERANCE, rtol=0)
 
 
+@pytest.mark.slow
 def test_untied_gpt2(tmp_path):
     torch.manual_seed(4)
     config = transformers.GPT2Config(vocab_size=97, n_positions=32, n_embd=32, n_layer=1,
@@ -242,6 +247,7 @@ def test_untied_gpt2(tmp_path):
     np.testing.assert_allclose(zoo_logits(imported.model, ids), expected, atol=TOLERANCE, rtol=0)
 
 
+@pytest.mark.slow
 def test_config_follows_the_source(hf_llama_untied, hf_gpt2):
     llama = read_checkpoint(hf_llama_untied[0])
     c = llama.config
@@ -255,6 +261,7 @@ def test_config_follows_the_source(hf_llama_untied, hf_gpt2):
     assert gpt2.params == zoo.count_params(gpt2.config)
 
 
+@pytest.mark.slow
 def test_hf_gpt2_without_transformer_prefix_and_with_mask_buffers(hf_gpt2, tmp_path):
     """Checkpoints saved from GPT2Model (as openai-community/gpt2) lack the prefix and carry
     causal-mask buffers, which are known and skipped."""
@@ -273,6 +280,7 @@ def test_hf_gpt2_without_transformer_prefix_and_with_mask_buffers(hf_gpt2, tmp_p
     np.testing.assert_allclose(zoo_logits(imported.model, ids), expected, atol=TOLERANCE, rtol=0)
 
 
+@pytest.mark.slow
 def test_sharded_checkpoint(hf_llama_untied, tmp_path):
     source, ids, expected = hf_llama_untied
     tensors = safetensors_numpy.load_file(str(source / "model.safetensors"))
@@ -291,6 +299,7 @@ def test_sharded_checkpoint(hf_llama_untied, tmp_path):
     np.testing.assert_allclose(zoo_logits(imported.model, ids), expected, atol=TOLERANCE, rtol=0)
 
 
+@pytest.mark.slow
 def test_bfloat16_tensors_are_read(hf_llama_tied, tmp_path):
     source, ids, _ = hf_llama_tied
     model = transformers.LlamaForCausalLM.from_pretrained(source).to(torch.bfloat16)
@@ -308,6 +317,7 @@ def test_bfloat16_tensors_are_read(hf_llama_tied, tmp_path):
 # --- outputs: run directory, .keras file, tokenizer ---
 
 
+@pytest.mark.slow
 def test_cli_imports_a_run_directory_that_init_from_accepts(hf_gpt2, tmp_path):
     source, ids, expected = hf_gpt2
     out = tmp_path / "runs" / "gpt2-imported"
@@ -352,6 +362,7 @@ def _fast_tokenizer(source, tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_keras_file_gets_a_tokenizer_beside_it(hf_llama_untied, tmp_path):
     import sentencepiece
 
@@ -381,6 +392,7 @@ def test_keras_hub_tokenizer_assets_are_imported(reference, kind, request, tmp_p
     assert assets.load()("the king") is not None
 
 
+@pytest.mark.slow
 def test_transformers5_tokenizer_json_is_converted(hf_gpt2, tmp_path):
     """transformers 5 saves a GPT-2 tokenizer as tokenizer.json only."""
     source, _, _ = hf_gpt2
@@ -395,6 +407,7 @@ def test_transformers5_tokenizer_json_is_converted(hf_gpt2, tmp_path):
     assert json.loads(imported.tokenizer.files["vocab.json"]) == original
 
 
+@pytest.mark.slow
 def test_checkpoint_without_tokenizer_imports_and_says_so(hf_llama_tied, tmp_path):
     copy = tmp_path / "no-tokenizer"
     shutil.copytree(hf_llama_tied[0], copy)
@@ -442,12 +455,14 @@ def assert_refused(source, tmp_path, *fragments, out_name="out"):
     return lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("out_name", ["out", "out.keras"])
 def test_missing_tensor(hf_gpt2, tmp_path, out_name):
     bad = edited_copy(hf_gpt2[0], tmp_path, tensors={"transformer.h.1.mlp.c_fc.bias": None})
     assert_refused(bad, tmp_path, "'transformer.h.1.mlp.c_fc.bias'", "missing", out_name=out_name)
 
 
+@pytest.mark.slow
 def test_wrong_shape(hf_llama_untied, tmp_path):
     bad = edited_copy(hf_llama_untied[0], tmp_path,
                       tensors={"model.layers.0.self_attn.k_proj.weight": np.zeros((32, 32), "f4")})
@@ -455,18 +470,21 @@ def test_wrong_shape(hf_llama_untied, tmp_path):
                    "(16, 32)")
 
 
+@pytest.mark.slow
 def test_unexpected_tensor(hf_llama_tied, tmp_path):
     bad = edited_copy(hf_llama_tied[0], tmp_path,
                       tensors={"model.layers.0.self_attn.q_norm.weight": np.ones(8, "f4")})
     assert_refused(bad, tmp_path, "unexpected tensor 'model.layers.0.self_attn.q_norm.weight'")
 
 
+@pytest.mark.slow
 def test_tied_head_that_differs_is_refused(hf_llama_tied, tmp_path):
     bad = edited_copy(hf_llama_tied[0], tmp_path,
                       tensors={"lm_head.weight": np.ones((97, 32), "f4")})
     assert_refused(bad, tmp_path, "'lm_head.weight'", "tie_word_embeddings")
 
 
+@pytest.mark.slow
 def test_unknown_model_type(hf_llama_tied, tmp_path):
     bad = edited_copy(hf_llama_tied[0], tmp_path, config={"model_type": "mistral"})
     assert_refused(bad, tmp_path, "model_type='mistral'", "gpt2, llama")
@@ -498,6 +516,7 @@ def test_pickle_checkpoint_is_never_opened(with_config, tmp_path, monkeypatch):
     assert_refused(bad, tmp_path, "pytorch_model.bin", "never loaded", "safetensors")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture, change, fragment", [
     ("hf_llama_tied", {"rope_scaling": {"rope_type": "linear", "factor": 2.0}}, "rope_scaling"),
     ("hf_llama_tied", {"rope_parameters": {"rope_type": "yarn", "rope_theta": 1e4, "factor": 4}},
@@ -514,6 +533,7 @@ def test_unsupported_config_feature(fixture, change, fragment, request, tmp_path
     assert_refused(bad, tmp_path, fragment, "not supported")
 
 
+@pytest.mark.slow
 def test_transformers4_config_is_read(hf_llama_tied, tmp_path):
     """transformers 4.x writes rope_theta at the top level (5.x: inside rope_parameters) and
     older configs lack head_dim."""
@@ -549,6 +569,7 @@ def test_keras_hub_wrong_shape(keras_hub_gpt2, tmp_path):
     assert_refused(bad, tmp_path)
 
 
+@pytest.mark.slow
 def test_out_must_not_clobber_anything(hf_llama_tied, tmp_path):
     occupied = tmp_path / "dest" / "out"
     occupied.mkdir(parents=True)
@@ -559,12 +580,14 @@ def test_out_must_not_clobber_anything(hf_llama_tied, tmp_path):
         read_checkpoint(tmp_path / "nowhere")
 
 
+@pytest.mark.slow
 def test_different_tokenizer_beside_keras_file_is_refused(hf_llama_untied, tmp_path):
     (tmp_path / "dest" / "tokenizer").mkdir(parents=True)
     (tmp_path / "dest" / "tokenizer" / "tokenizer.model").write_bytes(b"another model")
     assert_refused(hf_llama_untied[0], tmp_path, "different tokenizer", out_name="llama.keras")
 
 
+@pytest.mark.slow
 def test_import_then_continue_training_then_generate(hf_gpt2, corpus, isolated, tmp_path):
     """The README's path: a local checkpoint, imported, trained further under a preset's recipe
     (architecture and tokenizer from the checkpoint), then read with `zoo generate`."""

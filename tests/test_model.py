@@ -12,6 +12,7 @@ import pytest
 
 import zoo
 from tests.conftest import FAMILIES
+from zoo.model import WEIGHTS_FORMAT
 
 
 def tokens(config, batch=2, length=None, seed=0):
@@ -38,6 +39,9 @@ HYBRIDS = {
                                           "num_key_value_heads": 2}),
     "parallel-learned-dropout": ("palm-nano", {"position": "learned", "dropout": 0.1}),
     "no-positions": ("gpt2-nano", {"position": "none"}),
+    "alibi-gqa": ("llama-nano", {"position": "alibi", "num_key_value_heads": 2}),
+    "banded-alibi-mqa": ("palm-nano", {"position": "alibi", "attention_pattern": ("local", "dense"),
+                                        "local_window": 5}),
 }
 
 
@@ -93,13 +97,44 @@ def test_init_schemes():
     gpt2 = zoo.build("gpt2-nano", num_layers=8, attention_pattern=("dense",))
     std = lambda w: float(np.std(keras.ops.convert_to_numpy(w)))  # noqa: E731
     block = gpt2.get_layer("decoder_block_0")
-    assert std(block.self_attention.qkv.kernel) == pytest.approx(0.02, rel=0.1)
+    assert std(block.self_attention.query.kernel) == pytest.approx(0.02, rel=0.1)
     # GPT-2: residual projections × 1/sqrt(2·8)
     assert std(block.feedforward_layer.down.kernel) == pytest.approx(0.02 / 4, rel=0.1)
     palm = zoo.build("palm-small")
     assert std(palm.get_layer("token_embedding").embeddings) == pytest.approx(1.0, rel=0.05)
     down = palm.get_layer("decoder_block_0").feedforward_layer.down.kernel
     assert std(down) == pytest.approx(1 / np.sqrt(4 * 144), rel=0.1)
+
+
+def test_query_key_value_start_as_slices_of_one_fused_draw():
+    """The projections are separate kernels, initialised as the slices of the (d, H + 2K, Q)
+    kernel that once held them all (`HeadSlice`), so a seeded run starts where it always did."""
+    for name in ("llama-nano", "palm-nano", "gpt2-nano"):
+        model = zoo.build(name, num_layers=1)
+        c = model.config
+        attention = model.get_layer("decoder_block_0").self_attention
+        kernels = [keras.ops.convert_to_numpy(layer.kernel)
+                   for layer in (attention.query, attention.key, attention.value)]
+        assert [k.shape[1] for k in kernels] == [c.num_query_heads, c.num_key_value_heads,
+                                                 c.num_key_value_heads]
+        fused = attention.kernel_initializer(
+            (c.hidden_dim, c.num_query_heads + 2 * c.num_key_value_heads, c.head_dim))
+        np.testing.assert_array_equal(np.concatenate(kernels, axis=1),
+                                      keras.ops.convert_to_numpy(fused))
+
+
+@pytest.mark.slow
+def test_alibi_trains_end_to_end(corpus, isolated, tmp_path):
+    """A new position scheme is a config value: `zoo.build(..., position="alibi")` and a run."""
+    model = zoo.build("llama-nano", position="alibi")
+    assert model.position_embedding is None
+    assert model.count_params() == zoo.count_params(model.config)
+    record = zoo.train("llama-nano", data=str(corpus), steps=2, batch_size=2,
+                       overrides=["position=alibi"], out=tmp_path / "alibi")
+    assert record.config()["model"]["position"] == "alibi"
+    losses = [json.loads(line)["train_loss"]
+              for line in (record.path / "metrics.jsonl").read_text().splitlines()]
+    assert losses and all(np.isfinite(losses))
 
 
 LOAD_AND_PREDICT = textwrap.dedent(
@@ -116,6 +151,7 @@ LOAD_AND_PREDICT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_keras_round_trip_in_fresh_process(tmp_path):
     """For every family: save, then load in a new Python process; logits are identical."""
     jobs, expected = [], {}
@@ -150,7 +186,8 @@ def test_every_constructor_argument_survives_a_keras_round_trip(tmp_path):
     model = zoo.DecoderLM(config, dtype="mixed_bfloat16", name="guarded_lm", trainable=False)
     assert model.dtype_policy.name == "mixed_bfloat16"  # set on the model, not only its layers
     saved = model.get_config()
-    assert set(saved) == {"config", "dtype", "name", "trainable"}  # no functional graph config
+    # No functional graph config; the weights' layout, so a file of another layout is refused.
+    assert set(saved) == {"config", "dtype", "name", "trainable", "weights_format"}
     model.save(tmp_path / "m.keras")
 
     restored = keras.models.load_model(tmp_path / "m.keras")
@@ -168,8 +205,10 @@ def test_every_constructor_argument_survives_a_keras_round_trip(tmp_path):
                                   keras.ops.convert_to_numpy(model(x)))
     for a, b in zip(model.weights, restored.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
-    # A config written before the dtype was saved still loads, with the default policy.
-    old = zoo.DecoderLM.from_config({"config": config.to_dict(), "name": "old", "trainable": True})
+    # A config without a dtype (written before it was saved, then converted) loads, with the
+    # default policy.
+    old = zoo.DecoderLM.from_config({"config": config.to_dict(), "name": "old", "trainable": True,
+                                     "weights_format": WEIGHTS_FORMAT})
     assert old.dtype_policy.name == keras.config.dtype_policy().name
 
 
@@ -183,6 +222,7 @@ JAX_CASES = {
 }
 
 
+@pytest.mark.slow
 def test_jax_backend_gives_the_same_logits(tmp_path):
     """The layers use keras.ops only: a model saved under TensorFlow loads and runs under JAX."""
     jobs, expected = [], {}

@@ -11,14 +11,17 @@ FLOP conventions (one multiply-accumulate = 2 FLOPs):
   (projections, attention logits, softmax (3 FLOPs per score), weighted values, feed-forward,
   output logits; backward = 2 × forward), in which attention is counted *as this package computes
   it*: dense layers form the full T×T score matrix (masked, not skipped), and banded layers form
-  (padded T)·2w scores, blockwise. Unlike appendix F the embedding lookup counts 0: it is a gather,
-  not a matmul. Norms, rotary and biases are omitted, as in appendix F.
+  (padded T)·2w scores, tile by tile. Unlike appendix F the embedding lookup counts 0: it is a
+  gather, not a matmul. Norms, rotary and biases are omitted, as in appendix F, and so are
+  elementwise terms on the scores, like the mask: ALiBi's −m·(i−j) and the add of Transformer-XL's
+  position logits (whose own score matmul is counted). ALiBi therefore costs what no positions
+  cost, and has no parameters.
 """
 
 import dataclasses
 import math
 
-from zoo.config import Attention, Block, FeedForward, ModelConfig, Position
+from zoo.config import Attention, FeedForward, ModelConfig, Position, Residual
 
 TOKENS_PER_PARAMETER = 20  # Chinchilla's compute-optimal ratio (Table 3; 1.4T / 70B)
 
@@ -37,14 +40,14 @@ def param_breakdown(config):
     d, heads, kv, q = c.hidden_dim, c.num_query_heads, c.num_key_value_heads, c.head_dim
     bias = c.use_bias
 
-    attention = d * (heads + 2 * kv) * q + heads * q * d  # fused q|k|v projection, output
+    attention = d * (heads + 2 * kv) * q + heads * q * d  # query, key, value; output
     attention_bias = ((heads + 2 * kv) * q + d) if bias else 0
     relative = d * heads * q + 2 * heads * q if c.position is Position.RELATIVE else 0
     n_in = 2 if c.feedforward is FeedForward.SWIGLU else 1
     feedforward = (n_in + 1) * d * c.intermediate_dim
     feedforward_bias = (n_in * c.intermediate_dim + d) if bias else 0
     one_norm = d * (2 if c.norm_bias else 1)
-    norms_per_layer = 1 if c.block is Block.PARALLEL else 2
+    norms_per_layer = 1 if c.residual is Residual.PARALLEL else 2
 
     parts = {
         "token_embedding": c.vocabulary_size * d,
@@ -95,9 +98,9 @@ def attended_keys(config, attention, seq_len):
     """Scores each query computes in one layer, as this package's kernels compute them."""
     if attention is Attention.DENSE or seq_len <= config.local_window:
         return seq_len  # the full masked row; a band wider than the sequence is dense
-    block = config.local_window
-    padded = block * math.ceil(seq_len / block)
-    return padded * 2 * block / seq_len  # each query block meets its own and the previous block
+    tile = config.local_window
+    padded = tile * math.ceil(seq_len / tile)
+    return padded * 2 * tile / seq_len  # each query tile meets its own and the previous tile
 
 
 def _relative_distances(config, attention, seq_len):
@@ -136,11 +139,6 @@ def flops_per_token(config, seq_len=None):
     )
 
 
-def training_flops(config, tokens, seq_len=None):
-    """Total training FLOPs for `tokens` tokens under the PaLM convention (used for budgets)."""
-    return flops_per_token(config, seq_len).palm * tokens
-
-
 __all__ = [
     "FlopsPerToken",
     "attended_keys",
@@ -149,5 +147,4 @@ __all__ = [
     "count_params",
     "flops_per_token",
     "param_breakdown",
-    "training_flops",
 ]

@@ -28,6 +28,7 @@ class Position(str, enum.Enum):
     LEARNED = "learned"  # absolute table added to the embeddings (GPT-2, GPT-3)
     ROTARY = "rotary"  # rotation of queries and keys (PaLM, LLaMA)
     RELATIVE = "relative"  # Transformer-XL relative logits with two global biases (Gopher)
+    ALIBI = "alibi"  # a fixed per-head penalty −m_h·(i−j) on the scores (Press et al. 2022)
     NONE = "none"  # causal masking alone carries order (an ablation baseline)
 
 
@@ -46,7 +47,9 @@ class Attention(str, enum.Enum):
     LOCAL = "local"  # the `local_window` most recent positions, computed blockwise
 
 
-class Block(str, enum.Enum):
+class Residual(str, enum.Enum):
+    """How the attention and feed-forward branches join the residual stream."""
+
     SERIAL = "serial"  # h = x + Attn(N(x)); y = h + FF(N(h))
     PARALLEL = "parallel"  # y = x + Attn(N(x)) + FF(N(x)), one shared norm (PaLM, GPT-J)
 
@@ -63,7 +66,7 @@ _ENUM_FIELDS = {
     "position": Position,
     "normalization": Normalization,
     "feedforward": FeedForward,
-    "block": Block,
+    "residual": Residual,
     "init": Init,
 }
 
@@ -94,10 +97,11 @@ class ModelConfig:
     norm_bias: bool  # LayerNorm with a learned shift; RMSNorm never has one
     feedforward: FeedForward
     attention_pattern: tuple  # of Attention, repeated cyclically over the layers
-    block: Block
+    residual: Residual
     use_bias: bool  # biases on every projection (GPT-2/3) or none (PaLM, LLaMA)
     tie_embeddings: bool  # output logits reuse the token embedding (hᵀE)
     init: Init
+    scale_logits: bool  # logits × 1/sqrt(d) (PaLM, whose shared embedding is N(0, 1))
     # --- numerics with conventional defaults ---
     local_window: Optional[int] = None  # keys per query in LOCAL layers (the query included)
     norm_epsilon: float = 1e-5
@@ -132,7 +136,7 @@ class ModelConfig:
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{field} must be a positive integer; received {field}={value!r}")
-        for field in ("norm_bias", "use_bias", "tie_embeddings"):
+        for field in ("norm_bias", "use_bias", "tie_embeddings", "scale_logits"):
             if not isinstance(getattr(self, field), bool):
                 raise ConfigError(
                     f"{field} must be true or false; received {field}={getattr(self, field)!r}"
@@ -159,8 +163,9 @@ class ModelConfig:
                 "normalization='rmsnorm' with norm_bias=True"
             )
         if not self.attention_pattern:
+            choices = "/".join(repr(a.value) for a in Attention)
             raise ConfigError(
-                f"attention_pattern must list at least one of 'dense'/'local'; "
+                f"attention_pattern must list at least one of {choices}; "
                 f"received attention_pattern={self.attention_pattern!r}"
             )
         if Attention.LOCAL in self.attention_pattern:
@@ -206,10 +211,8 @@ class ModelConfig:
 
     @property
     def logit_scale(self):
-        """PaLM scales pre-softmax logits by 1/sqrt(d) because its shared embedding is N(0, 1)."""
-        if self.init is Init.FAN_IN:
-            return 1.0 / math.sqrt(self.hidden_dim)
-        return 1.0
+        """The factor on the final hidden states before the output head: 1/sqrt(d) or 1."""
+        return 1.0 / math.sqrt(self.hidden_dim) if self.scale_logits else 1.0
 
     def replace(self, **overrides):
         """A copy with some fields changed; unknown field names raise with the nearest names."""
@@ -233,11 +236,11 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data):
+        data = _upgrade(data)
         names = {f.name for f in dataclasses.fields(cls)}
         for key in data:
             if key not in names:
                 raise unknown("config field", key, sorted(names))
-        data = dict(data)
         if isinstance(data.get("attention_pattern"), list):
             data["attention_pattern"] = tuple(data["attention_pattern"])
         try:
@@ -246,8 +249,25 @@ class ModelConfig:
             raise ConfigError(str(error).replace("__init__()", "ModelConfig")) from None
 
 
-def field_names():
-    return [f.name for f in dataclasses.fields(ModelConfig)]
+def as_model_config(value):
+    """`value` itself if it is a `ModelConfig`, else the config of its `to_dict()`: how the
+    layers and `DecoderLM` receive their config back from `get_config()`."""
+    if isinstance(value, ModelConfig):
+        return value
+    if isinstance(value, dict):
+        return ModelConfig.from_dict(value)
+    raise TypeError(f"expected a ModelConfig or its to_dict(); received {type(value).__name__}")
+
+
+def _upgrade(data):
+    """A config written by an earlier zoo (a .keras file, a run record), in today's fields: the
+    serial/parallel field was called `block`, and PaLM's logit scaling followed `init=fan_in`."""
+    data = dict(data)
+    if "block" in data and "residual" not in data:
+        data["residual"] = data.pop("block")
+    if "scale_logits" not in data and "init" in data:
+        data["scale_logits"] = data["init"] in (Init.FAN_IN, Init.FAN_IN.value)
+    return data
 
 
 def _finite(value):

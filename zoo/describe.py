@@ -36,7 +36,7 @@ def preset_summary(recipe):
         "feedforward": c.feedforward.value,
         "attention_pattern": [a.value for a in c.attention_pattern],
         "local_window": c.local_window,
-        "block": c.block.value,
+        "residual": c.residual.value,
         "use_bias": c.use_bias,
         "tie_embeddings": c.tie_embeddings,
     }

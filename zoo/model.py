@@ -2,22 +2,24 @@
 
 import keras
 
-from zoo.config import ModelConfig, Position
+from zoo.config import Position, as_model_config
+from zoo.errors import ZooError
 from zoo.initialization import initializers
 from zoo.layers.block import DecoderBlock
 from zoo.layers.norms import make_norm
-from zoo.training.distribution import PerReplicaXLA
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class DecoderLM(PerReplicaXLA, keras.Model):
+class DecoderLM(keras.Model):
     """A decoder-only language model: int32 token ids (batch, seq) -> logits (batch, seq, vocab).
 
     Everything that distinguishes GPT-2 from LLaMA is a field of `config`; this class has no
     branches on model identity. Sublayer names are a stable API (weight paths for sharding,
     weight-decay masks and checkpoint import): `token_embedding`, `position_embedding`,
-    `decoder_block_{i}` (`attention_norm`, `self_attention/qkv`, `self_attention/output`,
-    `feedforward_norm`, `feedforward/{gate,up,down}`), `final_norm`.
+    `decoder_block_{i}` (`attention_norm`, `self_attention/{query,key,value,output}`,
+    `feedforward_norm`, `feedforward/{gate,up,down}`), `final_norm`. `get_config` records
+    `WEIGHTS_FORMAT`, so that files of an earlier layout are refused with the command that
+    converts them rather than loaded wrongly.
 
     Args:
         config: a `ModelConfig` or its `to_dict()`.
@@ -28,8 +30,7 @@ class DecoderLM(PerReplicaXLA, keras.Model):
     """
 
     def __init__(self, config, dtype=None, **kwargs):
-        if isinstance(config, dict):
-            config = ModelConfig.from_dict(config)
+        config = as_model_config(config)
         init = initializers(config)
 
         # === Layers ===
@@ -54,9 +55,7 @@ class DecoderLM(PerReplicaXLA, keras.Model):
             )
         embedding_dropout = keras.layers.Dropout(config.dropout, dtype=dtype, name="embedding_dropout")
         blocks = [_decoder_block(config, i, init, dtype) for i in range(config.num_layers)]
-        final_norm = make_norm(
-            config.normalization.value, config.norm_epsilon, config.norm_bias, "final_norm", dtype
-        )
+        final_norm = make_norm(config, "final_norm", dtype)
 
         # === Functional Model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -121,11 +120,12 @@ class DecoderLM(PerReplicaXLA, keras.Model):
         if "layers" in base:  # a functional graph config: keep only what __init__ accepts
             base = {"name": self.name, "trainable": self.trainable,
                     "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
-        return {**base, "config": self.config.to_dict()}
+        return {**base, "config": self.config.to_dict(), "weights_format": WEIGHTS_FORMAT}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        check_weights_format(config.pop("weights_format", 1))
         if isinstance(config.get("dtype"), dict):  # a serialised DTypePolicy, as keras-hub does
             config["dtype"] = keras.dtype_policies.get(config["dtype"])
         return cls(**config)
@@ -142,27 +142,35 @@ def _output_head(config, final_norm, token_embedding, x):
 
 def _decoder_block(config, index, init, dtype):
     return DecoderBlock(
-        num_query_heads=config.num_query_heads,
-        num_key_value_heads=config.num_key_value_heads,
-        head_dim=config.head_dim,
-        intermediate_dim=config.intermediate_dim,
-        attention=config.layer_attention(index).value,
-        window=config.local_window,
-        position=config.position.value,
-        rotary_max_wavelength=config.rotary_max_wavelength,
-        feedforward=config.feedforward.value,
-        block=config.block.value,
-        normalization=config.normalization.value,
-        norm_bias=config.norm_bias,
-        norm_epsilon=config.norm_epsilon,
-        use_bias=config.use_bias,
-        dropout=config.dropout,
+        config,
+        index,
         kernel_initializer=init["kernel"],
         attention_output_initializer=init["attention_output"],
         feedforward_output_initializer=init["feedforward_output"],
         dtype=dtype,
         name=f"decoder_block_{index}",
     )
+
+
+# How a saved DecoderLM lays out its weights, recorded by `get_config`: 1 (files without the
+# entry) held each layer's queries, keys and values in one fused `self_attention/qkv` kernel;
+# 2 holds separate `query`, `key` and `value` projections. `zoo convert` turns 1 into 2.
+WEIGHTS_FORMAT = 2
+
+
+class WeightsFormatError(ZooError):
+    """A .keras file whose weights are laid out for another version of the zoo."""
+
+
+def check_weights_format(found):
+    if found == WEIGHTS_FORMAT:
+        return
+    if found == 1:
+        raise WeightsFormatError(
+            "the file was saved by an earlier zoo, with one fused self_attention/qkv kernel per "
+            "layer; convert it: zoo convert OLD.keras --out NEW.keras")
+    raise WeightsFormatError(f"the file has weights_format {found!r}, which this zoo does not "
+                             f"know (it reads {WEIGHTS_FORMAT}); upgrade zoo")
 
 
 def build(name_or_config, **overrides):

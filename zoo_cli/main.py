@@ -32,6 +32,7 @@ from zoo_cli import (  # noqa: E402
     baseline,
     bench,
     compare,
+    convert,
     fit,
     generate,
     importing,
@@ -56,6 +57,7 @@ app.add_typer(compare.app)  # zoo compare
 app.add_typer(runs.app)  # zoo runs, zoo export
 app.add_typer(generate.app)  # zoo generate
 app.add_typer(importing.app)  # zoo import
+app.add_typer(convert.app)  # zoo convert
 app.add_typer(baseline.app)  # zoo baseline
 app.add_typer(sweep.app, name="sweep")  # zoo sweep isoflop, zoo sweep compute
 app.add_typer(fit.app)  # zoo fit

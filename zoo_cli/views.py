@@ -50,7 +50,7 @@ _LIST_COLUMNS = (
     ("norm", lambda r: _SHORT.get(r["normalization"], r["normalization"]), "left"),
     ("ffn", "feedforward", "left"),
     ("attention", lambda r: attention_summary(r["attention_pattern"], r["local_window"]), "left"),
-    ("block", lambda r: _SHORT.get(r["block"], r["block"]), "left"),
+    ("residual", lambda r: _SHORT.get(r["residual"], r["residual"]), "left"),
     ("bias", lambda r: yes_no(r["use_bias"]), "left"),
     ("tied", lambda r: yes_no(r["tie_embeddings"]), "left"),
 )

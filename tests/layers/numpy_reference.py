@@ -15,13 +15,15 @@ def softmax(x, axis=-1):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def causal_attention(q, k, v, window=None, relative=None):
+def causal_attention(q, k, v, window=None, relative=None, slopes=None):
     """Causal grouped attention, one head and one query row at a time.
 
     q: (b, t, H, h); k, v: (b, t, K, h); query head n reads kv head n // (H / K).
     Key j is visible to query i iff 0 <= i - j (< window when a window is given).
     relative: optional (query_v, r) with query_v (b, t, H, h) and r (distances, H, h); adds
     query_v[i] · r[i - j] to score[i, j] (Transformer-XL terms (b) + (d) once u is in q).
+    slopes: optional (H,) ALiBi slopes; adds -slopes[n]·(i - j) to head n's logits, after the
+    1/sqrt(h) scaling (Press et al. 2022, eq. in §3: softmax(q_i Kᵀ + m·[-(i-1), …, -1, 0])).
     """
     q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
     b, t, heads, dim = q.shape
@@ -36,9 +38,22 @@ def causal_attention(q, k, v, window=None, relative=None):
                 query_v, r = (np.asarray(a, np.float64) for a in relative)
                 r_rows = r[[i - j for j in allowed], n]  # (j, h)
                 scores = scores + np.einsum("bh,jh->bj", query_v[:, i, n], r_rows)
-            weights = softmax(scores / math.sqrt(dim))
+            logits = scores / math.sqrt(dim)
+            if slopes is not None:
+                logits = logits - slopes[n] * np.array([i - j for j in allowed], np.float64)
+            weights = softmax(logits)
             out[:, i, n] = np.einsum("bj,bjh->bh", weights, v[:, allowed, kv])
     return out
+
+
+def alibi_slopes(heads):
+    """ALiBi's slopes as the paper states them: for H a power of two, the geometric sequence
+    starting at 2^(-8/H) with ratio 2^(-8/H); otherwise the 2^⌊log2 H⌋ slopes of that power,
+    then the odd-numbered ones (1st, 3rd, …) of the next power up, to H in all."""
+    if heads & (heads - 1) == 0:
+        return 2.0 ** (-8.0 * np.arange(1, heads + 1) / heads)
+    below = 1 << (heads.bit_length() - 1)
+    return np.concatenate([alibi_slopes(below), alibi_slopes(2 * below)[::2][: heads - below]])
 
 
 def rotate_half(x):

@@ -10,8 +10,9 @@ from keras import ops
 from zoo.accounting import attended_keys
 from zoo.config import Attention, ModelConfig
 from zoo.layers.attention_kernels import banded_causal_attention, dense_causal_attention
+from zoo.layers.positions import alibi_score_bias, relative_score_bias
 
-from .numpy_reference import causal_attention
+from .numpy_reference import alibi_slopes, causal_attention
 
 # A one-token sequence softmaxes over a single key; Keras warns, the answer (weight 1) is right.
 pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis -1")
@@ -99,7 +100,7 @@ def test_dense_relative_matches_reference(heads, kv, t):
     rng = np.random.default_rng(200 + t)
     q, k, v = _qkv(rng, t, heads, kv)
     query_u, query_v, r = _relative(rng, q, distances=t)
-    out = dense_causal_attention(query_u, k, v, relative=(query_v, r))
+    out = dense_causal_attention(query_u, k, v, score_bias=relative_score_bias(query_v, r))
     ref = causal_attention(query_u, k, v, relative=(query_v, r))
     np.testing.assert_allclose(ops.convert_to_numpy(out), ref, **TOL)
 
@@ -111,7 +112,7 @@ def test_banded_relative_matches_reference(heads, kv, t):
     rng = np.random.default_rng(300 + t)
     q, k, v = _qkv(rng, t, heads, kv)
     query_u, query_v, r = _relative(rng, q, distances=window)  # a band sees 0..window-1
-    out = banded_causal_attention(query_u, k, v, window, relative=(query_v, r))
+    out = banded_causal_attention(query_u, k, v, window, relative_score_bias(query_v, r))
     ref = causal_attention(query_u, k, v, window=window, relative=(query_v, r))
     np.testing.assert_allclose(ops.convert_to_numpy(out), ref, **TOL)
 
@@ -141,11 +142,38 @@ def test_relative_reference_scores_written_out():
     np.testing.assert_allclose(ref, np.transpose(weights, (0, 2, 1, 3)), rtol=1e-10, atol=1e-12)
     out = dense_causal_attention(
         (q + u).astype("float32"), k.astype("float32"), values.astype("float32"),
-        relative=((q + vb).astype("float32"), r.astype("float32")),
+        score_bias=relative_score_bias((q + vb).astype("float32"), r.astype("float32")),
     )
     np.testing.assert_allclose(
         ops.convert_to_numpy(out), np.transpose(weights, (0, 2, 1, 3)), **TOL
     )
+
+
+@pytest.mark.parametrize("heads,kv", HEADS, ids=HEAD_IDS)
+@pytest.mark.parametrize("t", [1, 5, 11])
+def test_dense_and_banded_alibi_match_reference(heads, kv, t):
+    window = 4
+    q, k, v = _qkv(np.random.default_rng(400 + t), t, heads, kv)
+    bias = alibi_score_bias(heads, kv, DIM)
+    slopes = alibi_slopes(heads)
+    dense = dense_causal_attention(q, k, v, score_bias=bias)
+    banded = banded_causal_attention(q, k, v, window, score_bias=bias)
+    np.testing.assert_allclose(ops.convert_to_numpy(dense),
+                               causal_attention(q, k, v, slopes=slopes), **TOL)
+    np.testing.assert_allclose(ops.convert_to_numpy(banded),
+                               causal_attention(q, k, v, window=window, slopes=slopes), **TOL)
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_decoding_path_applies_the_score_bias_at_its_positions(window):
+    """The cached path: the last queries (query_start > 0) against the whole sequence of keys,
+    as a decoding step sees the cache, give the reference's last rows."""
+    t, heads, kv, start = 9, 4, 2, 6
+    q, k, v = _qkv(np.random.default_rng(500), t, heads, kv)
+    out = dense_causal_attention(q[:, start:], k, v, score_bias=alibi_score_bias(heads, kv, DIM),
+                                 query_start=start, window=window)
+    ref = causal_attention(q, k, v, window=window, slopes=alibi_slopes(heads))[:, start:]
+    np.testing.assert_allclose(ops.convert_to_numpy(out), ref, **TOL)
 
 
 # --- cost: banded attention never forms a (t, t) score matrix -------------------------------
@@ -156,8 +184,8 @@ def _config(window):
         name="kernel-test", vocabulary_size=16, num_layers=1, hidden_dim=8, intermediate_dim=16,
         num_query_heads=2, num_key_value_heads=1, head_dim=4, max_sequence_length=64,
         position="none", normalization="layernorm", norm_bias=True, feedforward="gelu",
-        attention_pattern=("local",), block="serial", use_bias=True, tie_embeddings=True,
-        init="normal", local_window=window,
+        attention_pattern=("local",), residual="serial", use_bias=True, tie_embeddings=True,
+        init="normal", scale_logits=False, local_window=window,
     )
 
 

@@ -1,6 +1,7 @@
 """`DecoderBlock` wiring (serial vs parallel) and config round trips of every zoo layer."""
 
 import inspect
+import json
 
 import keras
 import numpy as np
@@ -10,10 +11,10 @@ from keras import ops
 import zoo.layers
 from zoo.layers import CausalSelfAttention, DecoderBlock, GeluFeedForward, SwiGLUFeedForward
 
+from .configs import HIDDEN, layer_config
 from .numpy_reference import layer_norm, rms_norm
 
 TOL = dict(rtol=1e-5, atol=1e-5)
-HIDDEN = 12
 
 
 def _x(t=7, seed=0):
@@ -31,24 +32,26 @@ def _np(tensor):
 
 
 BLOCK_CASES = [
-    # block, normalization, norm_bias, feedforward, position, attention, window
+    # residual, normalization, norm_bias, feedforward, position, attention, window
     ("serial", "layernorm", True, "gelu", "none", "dense", None),  # GPT-2
     ("serial", "layernorm", True, "gelu", "none", "local", 3),  # GPT-3 sparse layer
     ("serial", "rmsnorm", False, "swiglu", "rotary", "dense", None),  # LLaMA
     ("serial", "rmsnorm", False, "gelu", "relative", "dense", None),  # Gopher
     ("parallel", "layernorm", False, "swiglu", "rotary", "dense", None),  # PaLM
     ("parallel", "rmsnorm", False, "gelu", "relative", "local", 4),
+    ("serial", "rmsnorm", False, "swiglu", "alibi", "local", 3),
 ]
 
 
-@pytest.mark.parametrize("block,normalization,norm_bias,feedforward,position,attention,window",
+@pytest.mark.parametrize("residual,normalization,norm_bias,feedforward,position,attention,window",
                          BLOCK_CASES)
-def test_block_wiring(block, normalization, norm_bias, feedforward, position, attention, window):
-    layer = DecoderBlock(
+def test_block_wiring(residual, normalization, norm_bias, feedforward, position, attention,
+                      window):
+    layer = DecoderBlock(layer_config(
         num_query_heads=4, num_key_value_heads=2, head_dim=4, intermediate_dim=20,
         attention=attention, window=window, position=position, feedforward=feedforward,
-        block=block, normalization=normalization, norm_bias=norm_bias, norm_epsilon=1e-3,
-    )
+        residual=residual, normalization=normalization, norm_bias=norm_bias, norm_epsilon=1e-3,
+    ))
     x = _x()
     layer.build(x.shape)
     _randomize(layer, 1)
@@ -62,7 +65,7 @@ def test_block_wiring(block, normalization, norm_bias, feedforward, position, at
 
     attn = lambda h: _np(layer.self_attention(h.astype("float32")))
     ff = lambda h: _np(layer.feedforward_layer(h.astype("float32")))
-    if block == "parallel":
+    if residual == "parallel":
         assert not hasattr(layer, "feedforward_norm")  # PaLM: one norm feeds both branches
         n = norm(layer.attention_norm, x)
         ref = x + attn(n) + ff(n)
@@ -74,8 +77,8 @@ def test_block_wiring(block, normalization, norm_bias, feedforward, position, at
 
 def test_serial_and_parallel_differ_with_the_same_weights():
     kwargs = dict(num_query_heads=2, num_key_value_heads=2, head_dim=6, intermediate_dim=16)
-    serial = DecoderBlock(block="serial", **kwargs)
-    parallel = DecoderBlock(block="parallel", **kwargs)
+    serial = DecoderBlock(layer_config(residual="serial", **kwargs))
+    parallel = DecoderBlock(layer_config(residual="parallel", **kwargs))
     x = _x()
     serial.build(x.shape)
     parallel.build(x.shape)
@@ -88,7 +91,8 @@ def test_serial_and_parallel_differ_with_the_same_weights():
 
 
 def test_residual_dropout_only_in_training():
-    layer = DecoderBlock(2, 1, 6, 16, dropout=0.5)
+    layer = DecoderBlock(layer_config(num_query_heads=2, num_key_value_heads=1, head_dim=6,
+                                      intermediate_dim=16, dropout=0.5))
     x = _x()
     layer.build(x.shape)
     np.testing.assert_allclose(_np(layer(x)), _np(layer(x, training=False)), rtol=0, atol=0)
@@ -97,12 +101,27 @@ def test_residual_dropout_only_in_training():
 
 # --- serialization round trips ----------------------------------------------------------------
 
+# Every field away from the helper's defaults where a layer reads it.
+RELATIVE = layer_config(
+    num_layers=6, num_query_heads=4, num_key_value_heads=2, head_dim=6,
+    attention_pattern=("dense", "local"),
+    local_window=3, position="relative", rotary_max_wavelength=500.0, use_bias=True,
+)
+ROTARY = layer_config(
+    num_layers=2, num_query_heads=4, num_key_value_heads=1, head_dim=6,
+    attention_pattern=("dense", "local"),
+    local_window=3, position="rotary", rotary_max_wavelength=500.0, use_bias=True,
+    feedforward="swiglu", residual="parallel", normalization="rmsnorm", norm_bias=False,
+    norm_epsilon=1e-6, dropout=0.1, intermediate_dim=20,
+)
+ALIBI = RELATIVE.replace(position="alibi", num_key_value_heads=4, norm_bias=False,
+                         feedforward="swiglu", residual="parallel", dropout=0.1)
+
 ROUND_TRIPS = {
     "attention_relative": (
         CausalSelfAttention,
         dict(
-            num_query_heads=4, num_key_value_heads=2, head_dim=6, attention="local", window=3,
-            position="relative", rotary_max_wavelength=500.0, use_bias=True,
+            config=RELATIVE, index=1,
             kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1),
             output_initializer=keras.initializers.RandomUniform(-0.1, 0.1, seed=2),
             name="attn_rt",
@@ -111,11 +130,18 @@ ROUND_TRIPS = {
     "attention_rotary": (
         CausalSelfAttention,
         dict(
-            num_query_heads=4, num_key_value_heads=1, head_dim=6, attention="local", window=3,
-            position="rotary", rotary_max_wavelength=500.0, use_bias=True,
+            config=ROTARY, index=1,
             kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1),
             output_initializer="he_normal",
             name="attn_rt2",
+        ),
+    ),
+    "attention_alibi": (
+        CausalSelfAttention,
+        dict(
+            config=ALIBI, index=3,
+            kernel_initializer="he_uniform", output_initializer="zeros",
+            name="attn_rt3",
         ),
     ),
     "gelu": (
@@ -139,10 +165,7 @@ ROUND_TRIPS = {
     "block": (
         DecoderBlock,
         dict(
-            num_query_heads=4, num_key_value_heads=2, head_dim=6, intermediate_dim=20,
-            attention="local", window=3, position="rotary", rotary_max_wavelength=500.0,
-            feedforward="swiglu", block="parallel", normalization="rmsnorm", norm_bias=False,
-            norm_epsilon=1e-6, use_bias=False, dropout=0.1,
+            config=ROTARY, index=1,
             kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1),
             attention_output_initializer=keras.initializers.RandomNormal(stddev=0.01, seed=2),
             feedforward_output_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=3),
@@ -152,13 +175,22 @@ ROUND_TRIPS = {
     "block_relative": (
         DecoderBlock,
         dict(
-            num_query_heads=4, num_key_value_heads=4, head_dim=6, intermediate_dim=20,
-            attention="local", window=3, position="relative", rotary_max_wavelength=500.0,
-            feedforward="swiglu", block="parallel", normalization="rmsnorm", norm_bias=False,
-            norm_epsilon=1e-6, use_bias=False, dropout=0.1,
+            config=RELATIVE.replace(num_key_value_heads=4, feedforward="swiglu",
+                                    residual="parallel", normalization="rmsnorm",
+                                    norm_bias=False, norm_epsilon=1e-6, dropout=0.1),
+            index=1,
             kernel_initializer="he_uniform", attention_output_initializer="zeros",
             feedforward_output_initializer="ones",
             name="block_rt2",
+        ),
+    ),
+    "block_alibi": (
+        DecoderBlock,
+        dict(
+            config=ALIBI, index=5,
+            kernel_initializer="he_uniform", attention_output_initializer="zeros",
+            feedforward_output_initializer="ones",
+            name="block_rt3",
         ),
     ),
 }
@@ -196,6 +228,9 @@ def test_get_config_from_config_round_trip(case):
     config = layer.get_config()
     for name in kwargs:
         assert name in config, f"{name} missing from get_config()"
+    if "config" in kwargs:  # the ModelConfig, enums by value: plain JSON
+        assert config["config"] == kwargs["config"].to_dict()
+        assert json.loads(json.dumps(config)) == config
 
     restored = cls.from_config(config)
     assert restored.get_config() == config

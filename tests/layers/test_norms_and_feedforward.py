@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from keras import ops
 
+import zoo
 from zoo.layers import GeluFeedForward, SwiGLUFeedForward, make_norm
 
+from .configs import layer_config
 from .numpy_reference import gelu_tanh, layer_norm, rms_norm, silu
 
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -23,7 +25,8 @@ def _np(w):
 @pytest.mark.parametrize("epsilon", [1e-5, 1e-6, 0.5])
 def test_rmsnorm(epsilon):
     x = _x()
-    norm = make_norm("rmsnorm", epsilon, False, "n")
+    norm = make_norm(layer_config(normalization="rmsnorm", norm_bias=False, norm_epsilon=epsilon),
+                     "n")
     norm.build(x.shape)
     scale = np.random.default_rng(1).uniform(0.5, 1.5, x.shape[-1]).astype("float32")
     norm.set_weights([scale])
@@ -34,21 +37,23 @@ def test_rmsnorm(epsilon):
     assert np.abs(out - layer_norm(x, scale, None, epsilon)).max() > 1e-2
 
 
-def test_rmsnorm_refuses_a_bias():
-    with pytest.raises(ValueError, match="bias"):
-        make_norm("rmsnorm", 1e-5, True, "n")
+def test_rmsnorm_with_a_bias_is_refused_by_the_config():
+    """The rule lives in one place, `ModelConfig`; no layer re-checks it."""
+    with pytest.raises(zoo.ConfigError, match="RMSNorm has no bias"):
+        layer_config(normalization="rmsnorm", norm_bias=True)
 
 
-def test_unknown_norm_is_refused():
-    with pytest.raises(ValueError, match="layernorm"):
-        make_norm("batchnorm", 1e-5, False, "n")
+def test_unknown_norm_is_refused_by_the_config():
+    with pytest.raises(zoo.ConfigError, match="layernorm, rmsnorm"):
+        layer_config(normalization="batchnorm")
 
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("epsilon", [1e-5, 0.5])
 def test_layernorm(bias, epsilon):
     x = _x()
-    norm = make_norm("layernorm", epsilon, bias, "n")
+    norm = make_norm(layer_config(normalization="layernorm", norm_bias=bias, norm_epsilon=epsilon),
+                     "n")
     norm.build(x.shape)
     rng = np.random.default_rng(2)
     gamma = rng.uniform(0.5, 1.5, x.shape[-1]).astype("float32")

@@ -1,4 +1,5 @@
-"""Rotary and Transformer-XL relative positions, and the whole attention layer, against NumPy."""
+"""Rotary, Transformer-XL relative and ALiBi positions, and the whole attention layer, against
+NumPy."""
 
 import math
 
@@ -8,9 +9,17 @@ import numpy as np
 import pytest
 from keras import ops
 
+from zoo.config import Attention
 from zoo.layers import CausalSelfAttention
+from zoo.layers.positions import alibi_slopes
 
+from .configs import attention_config
+from .numpy_reference import alibi_slopes as reference_slopes
 from .numpy_reference import causal_attention, relative_sinusoid, rope
+
+
+def _layer(heads, kv, head_dim, **fields):
+    return CausalSelfAttention(attention_config(heads, kv, head_dim, **fields))
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -64,18 +73,19 @@ def _set_random_weights(layer, seed):
 
 
 def _projections(layer, x):
-    """NumPy q, k, v from the layer's fused qkv kernel (d, H + 2K, Q) and bias (H + 2K, Q)."""
-    heads, kv = layer.num_query_heads, layer.num_key_value_heads
-    kernel = ops.convert_to_numpy(layer.qkv.kernel).astype(np.float64)
-    qkv = np.einsum("btd,dnh->btnh", x.astype(np.float64), kernel)
-    if layer.use_bias:
-        qkv = qkv + ops.convert_to_numpy(layer.qkv.bias)
-    return qkv[:, :, :heads], qkv[:, :, heads : heads + kv], qkv[:, :, heads + kv :]
+    """NumPy q, k, v from the layer's query (d, H, Q), key and value (d, K, Q) projections."""
+
+    def project(dense):
+        kernel = ops.convert_to_numpy(dense.kernel).astype(np.float64)
+        out = np.einsum("btd,dnh->btnh", x.astype(np.float64), kernel)
+        return out + ops.convert_to_numpy(dense.bias) if layer.config.use_bias else out
+
+    return project(layer.query), project(layer.key), project(layer.value)
 
 
 def _output(layer, attended):
     out = np.einsum("btnh,nhd->btd", attended, ops.convert_to_numpy(layer.output_projection.kernel))
-    if layer.use_bias:
+    if layer.config.use_bias:
         out = out + ops.convert_to_numpy(layer.output_projection.bias)
     return out
 
@@ -90,7 +100,7 @@ def _relative_layer_reference(layer, x):
     vb = ops.convert_to_numpy(layer.position_bias).astype(np.float64)
     r = np.einsum("rd,dnh->rnh", relative_sinusoid(t, hidden_dim), w_r)  # (t, H, Q)
     group = heads // k.shape[2]
-    window = layer.window if layer.attention == "local" else None
+    window = layer.config.local_window if layer.attention_kind is Attention.LOCAL else None
     attended = np.zeros_like(q)
     for n in range(heads):
         kn = n // group
@@ -126,10 +136,8 @@ RELATIVE_CASES = [
 @pytest.mark.parametrize("use_bias", [False, True])
 def test_relative_attention_layer_matches_numpy(attention, window, heads, kv, t, use_bias):
     hidden_dim, head_dim = 12, 6
-    layer = CausalSelfAttention(
-        num_query_heads=heads, num_key_value_heads=kv, head_dim=head_dim, attention=attention,
-        window=window, position="relative", use_bias=use_bias,
-    )
+    layer = _layer(heads, kv, head_dim, attention=attention, window=window, position="relative",
+                   use_bias=use_bias)
     x = np.random.default_rng(t).standard_normal((2, t, hidden_dim)).astype("float32")
     layer.build(x.shape)
     _set_random_weights(layer, seed=heads * 10 + kv)  # u and v start at zero: make them matter
@@ -139,7 +147,7 @@ def test_relative_attention_layer_matches_numpy(attention, window, heads, kv, t,
 
 def test_relative_layer_reference_uses_the_biases():
     """Guard: u and v change the NumPy answer, so the comparison above does exercise them."""
-    layer = CausalSelfAttention(4, 2, 6, position="relative")
+    layer = _layer(4, 2, 6, position="relative")
     x = np.random.default_rng(0).standard_normal((1, 6, 12)).astype("float32")
     layer.build(x.shape)
     _set_random_weights(layer, 0)
@@ -156,7 +164,7 @@ def test_relative_layer_reference_uses_the_biases():
 def test_relative_layer_with_unknown_sequence_length(attention, window):
     """In a functional model (as in DecoderLM) the sequence axis is None; still exact."""
     hidden_dim, t = 12, 11
-    layer = CausalSelfAttention(4, 2, 6, attention=attention, window=window, position="relative")
+    layer = _layer(4, 2, 6, attention=attention, window=window, position="relative")
     inputs = keras.Input(shape=(None, hidden_dim))
     model = keras.Model(inputs, layer(inputs))
     _set_random_weights(layer, 5)
@@ -178,10 +186,8 @@ ROTARY_CASES = [
 @pytest.mark.parametrize("attention,window,heads,kv,t,wavelength", ROTARY_CASES)
 def test_rotary_attention_layer_matches_numpy(attention, window, heads, kv, t, wavelength):
     hidden_dim, head_dim = 12, 8
-    layer = CausalSelfAttention(
-        num_query_heads=heads, num_key_value_heads=kv, head_dim=head_dim, attention=attention,
-        window=window, position="rotary", rotary_max_wavelength=wavelength, use_bias=True,
-    )
+    layer = _layer(heads, kv, head_dim, attention=attention, window=window, position="rotary",
+                   rotary_max_wavelength=wavelength, use_bias=True)
     x = np.random.default_rng(t).standard_normal((2, t, hidden_dim)).astype("float32")
     layer.build(x.shape)
     _set_random_weights(layer, seed=t)
@@ -195,7 +201,7 @@ def test_rotary_attention_layer_matches_numpy(attention, window, heads, kv, t, w
 
 @pytest.mark.parametrize("position", ["none", "learned"])
 def test_position_free_attention_layer_matches_numpy(position):
-    layer = CausalSelfAttention(4, 2, 6, position=position, use_bias=True)
+    layer = _layer(4, 2, 6, position=position, use_bias=True)
     x = np.random.default_rng(2).standard_normal((2, 7, 12)).astype("float32")
     layer.build(x.shape)
     _set_random_weights(layer, 2)
@@ -205,7 +211,7 @@ def test_position_free_attention_layer_matches_numpy(position):
 
 
 def test_rotary_local_layer_with_unknown_sequence_length():
-    layer = CausalSelfAttention(4, 1, 8, attention="local", window=4, position="rotary")
+    layer = _layer(4, 1, 8, attention="local", window=4, position="rotary")
     inputs = keras.Input(shape=(None, 12))
     model = keras.Model(inputs, layer(inputs))
     _set_random_weights(layer, 6)
@@ -213,4 +219,61 @@ def test_rotary_local_layer_with_unknown_sequence_length():
         x = np.random.default_rng(t).standard_normal((2, t, 12)).astype("float32")
         q, k, v = _projections(layer, x)
         ref = _output(layer, causal_attention(rope(q), rope(k), v, window=4))
+        np.testing.assert_allclose(ops.convert_to_numpy(model(x)), ref, **TOL)
+
+
+# --- ALiBi ---------------------------------------------------------------------------------
+
+
+def test_alibi_slopes_are_the_papers():
+    """§3: eight heads get 1/2, 1/4, …, 1/256 and sixteen start at 1/√2; six heads take the
+    four slopes of four heads, then the 1st and 3rd of eight heads'."""
+    np.testing.assert_allclose(alibi_slopes(8), [2.0**-h for h in range(1, 9)], rtol=1e-12)
+    np.testing.assert_allclose(alibi_slopes(16)[:2], [2**-0.5, 0.5], rtol=1e-12)
+    np.testing.assert_allclose(
+        alibi_slopes(6), [2**-2, 2**-4, 2**-6, 2**-8, 2**-1, 2**-3], rtol=1e-12
+    )
+    for heads in (1, 2, 3, 5, 7, 12, 24, 96):
+        np.testing.assert_allclose(alibi_slopes(heads), reference_slopes(heads), rtol=1e-12)
+
+
+ALIBI_CASES = [
+    # (attention, window, heads, kv, t)
+    ("dense", None, 4, 4, 9),
+    ("dense", None, 4, 1, 7),
+    ("dense", None, 6, 2, 8),  # not a power of two: the interpolated slopes
+    ("local", 3, 4, 2, 10),
+    ("local", 4, 6, 3, 9),
+    ("local", 8, 4, 2, 6),  # window wider than t: dense
+]
+
+
+@pytest.mark.parametrize("attention,window,heads,kv,t", ALIBI_CASES)
+def test_alibi_attention_layer_matches_numpy(attention, window, heads, kv, t):
+    layer = _layer(heads, kv, 6, attention=attention, window=window, position="alibi",
+                   use_bias=True)
+    x = np.random.default_rng(t).standard_normal((2, t, 12)).astype("float32")
+    layer.build(x.shape)
+    _set_random_weights(layer, seed=t)
+    q, k, v = _projections(layer, x)
+    slopes = reference_slopes(heads)
+    ref = _output(layer, causal_attention(q, k, v, window=window, slopes=slopes))
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), ref, **TOL)
+    # Guard: the penalty changes the answer, so the comparison exercises it.
+    assert np.abs(ref - _output(layer, causal_attention(q, k, v, window=window))).max() > 1e-3
+
+
+def test_alibi_layer_has_no_position_weights_and_any_sequence_length():
+    """ALiBi learns nothing; in a functional model (sequence axis None) it is exact at lengths
+    shorter than the band and not a multiple of it."""
+    layer = _layer(4, 2, 6, attention="local", window=4, position="alibi")
+    inputs = keras.Input(shape=(None, 12))
+    model = keras.Model(inputs, layer(inputs))
+    assert sorted(w.path.split("/")[-2] for w in layer.weights) == [
+        "key", "output", "query", "value"]
+    _set_random_weights(layer, 7)
+    for t in (3, 11):
+        x = np.random.default_rng(t).standard_normal((2, t, 12)).astype("float32")
+        q, k, v = _projections(layer, x)
+        ref = _output(layer, causal_attention(q, k, v, window=4, slopes=reference_slopes(4)))
         np.testing.assert_allclose(ops.convert_to_numpy(model(x)), ref, **TOL)

@@ -38,6 +38,7 @@ def _train_in_fresh_process(tmp_path, corpus, backend, preset, *strategies, devi
     return {run["strategy"]: run for run in runs}, modules
 
 
+@pytest.mark.slow
 def test_mirrored_compiles_each_replica_with_xla_and_matches_one_device(tmp_path, corpus):
     runs, modules = _train_in_fresh_process(tmp_path, corpus, "tensorflow", "gpt2-nano",
                                                "none", "mirrored")
@@ -53,6 +54,7 @@ def test_mirrored_compiles_each_replica_with_xla_and_matches_one_device(tmp_path
     assert single["losses"][-1] < single["losses"][0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("devices", [2, pytest.param(4, marks=pytest.mark.slow)])
 def test_jax_data_and_model_parallel_match_one_device_and_shard(tmp_path, corpus, devices):
     runs, modules = _train_in_fresh_process(tmp_path, corpus, "jax", "llama-nano", "none",
@@ -71,7 +73,9 @@ def test_jax_data_and_model_parallel_match_one_device_and_shard(tmp_path, corpus
     sharded = runs["model-parallel"]["distribution"]["sharded"]
     config = zoo.get_recipe("llama-nano").model
     expected = {
-        "self_attention/qkv/kernel": [None, "model", None],  # column parallel over heads
+        "self_attention/query/kernel": [None, "model", None],  # column parallel over heads
+        "self_attention/key/kernel": [None, "model", None],  # K = H here: sliced alike
+        "self_attention/value/kernel": [None, "model", None],
         "self_attention/output/kernel": ["model", None, None],  # row parallel over heads
         "feedforward/gate/kernel": [None, "model"],
         "feedforward/up/kernel": [None, "model"],
@@ -81,10 +85,6 @@ def test_jax_data_and_model_parallel_match_one_device_and_shard(tmp_path, corpus
         for suffix, spec in expected.items():
             path = f"decoder_block_{i}/{suffix}"
             slot = path.replace("/", "_")
-            fused_heads = config.num_query_heads + 2 * config.num_key_value_heads
-            if "qkv" in path and fused_heads % devices:
-                assert path not in sharded  # left replicated, and said so
-                continue
             assert sharded[path] == spec, path
             slots = {k: v for k, v in sharded.items() if k.endswith((f"{slot}_momentum",
                                                                      f"{slot}_velocity"))}
@@ -110,13 +110,65 @@ def test_mirrored_without_devices_is_a_user_error():
 
 
 def test_megatron_layouts_leave_indivisible_dimensions_replicated():
-    config = zoo.get_recipe("palm-nano").model  # multi-query: H + 2K = 4 + 2 = 6 fused heads
-    layouts, replicated = megatron_layouts(config, 2)
-    assert layouts[r".*/self_attention/qkv/kernel"] == (None, "model", None)
-    layouts, replicated = megatron_layouts(config, 4)
-    assert r".*/self_attention/qkv/kernel" not in layouts
-    assert any("qkv/kernel" in r and "6 is not divisible by 4" in r for r in replicated)
-    assert layouts[r".*/self_attention/output/kernel"] == ("model", None, None)
+    config = zoo.get_recipe("palm-nano").model  # multi-query: 4 query heads, 1 key/value head
+    for devices in (2, 4):
+        layouts, replicated = megatron_layouts(config, devices)
+        assert layouts[r".*/self_attention/query/kernel"] == (None, "model", None)
+        assert layouts[r".*/self_attention/output/kernel"] == ("model", None, None)
+        assert r".*/self_attention/(key|value)/kernel" not in layouts  # the one kv head, whole
+        assert any("{key,value} heads: 1 is not divisible" in r for r in replicated)
+    layouts, replicated = megatron_layouts(config.replace(num_query_heads=6), 4)
+    assert not any("self_attention" in pattern for pattern in layouts)  # 6 heads: all whole
+    assert any("{query,output} heads: 6 is not divisible by 4" in r for r in replicated)
+
+
+# (preset, devices, overrides): multi-head, grouped with kv sliced and kv whole, multi-query,
+# and biases (GPT-2).
+HEAD_CASES = [
+    ["llama-nano", 2, {}],
+    ["llama-nano", 4, {}],
+    ["llama-nano", 2, {"num_key_value_heads": 2}],
+    ["llama-nano", 4, {"num_key_value_heads": 2}],
+    ["palm-nano", 2, {}],
+    ["palm-nano", 4, {}],
+    ["gpt2-nano", 2, {}],
+]
+
+
+@pytest.mark.slow
+def test_model_parallel_devices_hold_whole_heads_with_their_key_value_heads(tmp_path):
+    """By content: device i of n holds query heads [i·H/n, (i+1)·H/n), the same rows of the
+    output kernel, and the key/value heads those queries read (n·K/H for query head n) — just
+    those when n divides K, all K otherwise. (One fused q|k|v kernel sliced on its head axis
+    gave llama-nano's first device q0–q3, k0, k1 and its second k2, k3, v0–v3.)"""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env.pop("ZOO_CPU_DEVICES", None)
+    result = subprocess.run([sys.executable, str(SCRIPT), "shards", json.dumps(HEAD_CASES)],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["case"] for r in reports] == HEAD_CASES
+    for report in reports:
+        preset, n, overrides = report["case"]
+        config = zoo.resolve_config(preset, **overrides)
+        heads, kv = config.num_query_heads, config.num_key_value_heads
+        for path, by_device in report["held"].items():
+            assert sorted(map(int, by_device)) == list(range(n)), path
+            for device, held in by_device.items():
+                i = int(device)
+                queries = list(range(i * heads // n, (i + 1) * heads // n))
+                if "/query/" in path or "/output/" in path:
+                    assert held == queries, (report["case"], path, device)
+                else:
+                    needed = sorted({q * kv // heads for q in queries})
+                    assert held == (needed if kv % n == 0 else list(range(kv))), (
+                        report["case"], path, device)
+        suffixes = {path.split("/self_attention/")[1] for path in report["held"]}
+        expected = {"query/kernel", "key/kernel", "value/kernel", "output/kernel"}
+        if config.use_bias:
+            expected |= {"query/bias", "key/bias", "value/bias"}
+        assert suffixes == expected
 
 
 def test_cli_strategy_errors_exit_2_with_one_line(corpus):

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from zoo.bench.timing import Timing, interleaved
+from zoo.config import ModelConfig
 from zoo.layers.attention import CausalSelfAttention
 
 SEQUENCE_LENGTHS = (512, 1024, 2048, 4096, 8192)
@@ -41,8 +42,14 @@ def benchmark_attention(seq_lens=SEQUENCE_LENGTHS, window=256, hidden_dim=256, n
 
 def _forward_backward(attention, window, hidden_dim, num_heads, x):
     """A no-argument callable running one compiled forward+backward pass and blocking on it."""
-    layer = CausalSelfAttention(num_heads, num_heads, hidden_dim // num_heads,
-                                attention=attention, window=window, position="rotary")
+    config = ModelConfig(
+        name="attention-bench", vocabulary_size=1, num_layers=1, hidden_dim=hidden_dim,
+        intermediate_dim=4 * hidden_dim, num_query_heads=num_heads, num_key_value_heads=num_heads,
+        head_dim=hidden_dim // num_heads, max_sequence_length=x.shape[1], position="rotary",
+        normalization="rmsnorm", norm_bias=False, feedforward="swiglu",
+        attention_pattern=(attention,), residual="serial", use_bias=False, tie_embeddings=True,
+        init="normal", scale_logits=False, local_window=window)
+    layer = CausalSelfAttention(config)
     layer.build(x.shape)
     if keras.backend.backend() == "jax":
         import jax

@@ -17,7 +17,6 @@ Name formats (transformers 4.x and 5.x write the same tensor names):
             RotaryEmbedding, so q/k need no permutation.
 """
 
-import numpy as np
 
 from zoo.errors import ZooError
 from zoo.importing.fields import Fields, model_config
@@ -93,14 +92,15 @@ def _gpt2_weights(tensors, c):
     }
     for i in range(c.num_layers):
         src, dst = f"h.{i}.", f"decoder_block_{i}/"
-        # c_attn's output columns are [q | k | v], each H heads of Q: exactly our head axis.
-        qkv = tensors.take(src + "attn.c_attn.weight", (d, 3 * d))
-        qkv_bias = tensors.take(src + "attn.c_attn.bias", (3 * d,))
+        # c_attn's output columns are [q | k | v], each H heads of Q.
+        qkv = tensors.take(src + "attn.c_attn.weight", (d, 3 * d)).reshape(d, 3, H, Q)
+        qkv_bias = tensors.take(src + "attn.c_attn.bias", (3 * d,)).reshape(3, H, Q)
+        for n, projection in enumerate(("query", "key", "value")):
+            weights[dst + f"self_attention/{projection}/kernel"] = qkv[:, n]
+            weights[dst + f"self_attention/{projection}/bias"] = qkv_bias[n]
         weights.update({
             dst + "attention_norm/gamma": tensors.take(src + "ln_1.weight", (d,)),
             dst + "attention_norm/beta": tensors.take(src + "ln_1.bias", (d,)),
-            dst + "self_attention/qkv/kernel": qkv.reshape(d, 3 * H, Q),
-            dst + "self_attention/qkv/bias": qkv_bias.reshape(3 * H, Q),
             dst + "self_attention/output/kernel":
                 tensors.take(src + "attn.c_proj.weight", (d, d)).reshape(H, Q, d),
             dst + "self_attention/output/bias": tensors.take(src + "attn.c_proj.bias", (d,)),
@@ -176,12 +176,14 @@ def _llama_weights(tensors, c):
     weights = {"token_embedding/embeddings": tensors.take("model.embed_tokens.weight", (V, d))}
     for i in range(c.num_layers):
         src, dst = f"model.layers.{i}.", f"decoder_block_{i}/"
-        query = linear(src + "self_attn.q_proj.weight", H * Q, d).reshape(d, H, Q)
-        key = linear(src + "self_attn.k_proj.weight", K * Q, d).reshape(d, K, Q)
-        value = linear(src + "self_attn.v_proj.weight", K * Q, d).reshape(d, K, Q)
         weights.update({
             dst + "attention_norm/scale": tensors.take(src + "input_layernorm.weight", (d,)),
-            dst + "self_attention/qkv/kernel": np.concatenate([query, key, value], axis=1),
+            dst + "self_attention/query/kernel":
+                linear(src + "self_attn.q_proj.weight", H * Q, d).reshape(d, H, Q),
+            dst + "self_attention/key/kernel":
+                linear(src + "self_attn.k_proj.weight", K * Q, d).reshape(d, K, Q),
+            dst + "self_attention/value/kernel":
+                linear(src + "self_attn.v_proj.weight", K * Q, d).reshape(d, K, Q),
             dst + "self_attention/output/kernel":
                 linear(src + "self_attn.o_proj.weight", d, H * Q).reshape(H, Q, d),
             dst + "feedforward_norm/scale":

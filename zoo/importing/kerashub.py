@@ -19,8 +19,6 @@ let keras-hub build the backbone offline from the local directory and read its v
 
 import warnings
 
-import numpy as np
-
 from zoo.errors import ZooError
 from zoo.importing.fields import Fields, model_config
 
@@ -181,25 +179,18 @@ def _embeddings(tensors, c):
 
 
 def _attention(tensors, c, src, dst, bias):
-    """keras-hub's separate query/key/value EinsumDense kernels, stacked on the head axis."""
+    """keras-hub's query/key/value/attention_output EinsumDense weights: the zoo's own shapes."""
     d, H, K, Q = c.hidden_dim, c.num_query_heads, c.num_key_value_heads, c.head_dim
-    heads = {"query": H, "key": K, "value": K}
-    attention = src + "self_attention/"
-
-    def stacked(variable, shape, axis):  # shape(heads) of one projection's variable
-        parts = [tensors.take(f"{attention}{n}/{variable}", shape(h)) for n, h in heads.items()]
-        return np.concatenate(parts, axis=axis)
-
-    weights = {
-        dst + "self_attention/qkv/kernel": stacked("kernel", lambda h: (d, h, Q), axis=1),
-        dst + "self_attention/output/kernel":
-            tensors.take(attention + "attention_output/kernel", (H, Q, d)),
-    }  # fmt: skip
+    table = [("self_attention/query/kernel", "self_attention/query/kernel", (d, H, Q)),
+             ("self_attention/key/kernel", "self_attention/key/kernel", (d, K, Q)),
+             ("self_attention/value/kernel", "self_attention/value/kernel", (d, K, Q)),
+             ("self_attention/output/kernel", "self_attention/attention_output/kernel", (H, Q, d))]
     if bias:
-        weights[dst + "self_attention/qkv/bias"] = stacked("bias", lambda h: (h, Q), axis=0)
-        weights[dst + "self_attention/output/bias"] = tensors.take(
-            attention + "attention_output/bias", (d,))
-    return weights
+        table += [("self_attention/query/bias", "self_attention/query/bias", (H, Q)),
+                  ("self_attention/key/bias", "self_attention/key/bias", (K, Q)),
+                  ("self_attention/value/bias", "self_attention/value/bias", (K, Q)),
+                  ("self_attention/output/bias", "self_attention/attention_output/bias", (d,))]
+    return _copied(tensors, src, dst, table)
 
 
 def _copied(tensors, src, dst, table):

@@ -3,105 +3,78 @@
 import keras
 from keras import ops
 
-from zoo.layers.attention_kernels import banded_causal_attention, dense_causal_attention, sinusoid
-
-POSITIONS = ("learned", "rotary", "relative", "none")  # learned/none need nothing in here
-ATTENTIONS = ("dense", "local")
+from zoo.config import Attention, Position, as_model_config
+from zoo.layers.attention_kernels import banded_causal_attention, dense_causal_attention
+from zoo.layers.positions import alibi_score_bias, relative_score_bias, sinusoid
 
 
 @keras.saving.register_keras_serializable(package="zoo")
 class CausalSelfAttention(keras.layers.Layer):
-    """Causal self-attention over `num_query_heads` query heads and `num_key_value_heads` kv heads.
+    """The causal self-attention of layer `index` of a `ModelConfig`.
 
-    Queries, keys and values come from one fused projection (one matmul instead of three); the
-    kernel's head axis holds H query heads, then K key heads, then K value heads.
+    Design (shared with `DecoderBlock`): the layer takes the config itself, not one argument
+    per choice. `ModelConfig` validates every rule once; a new switch is a config field read
+    where it acts; `get_config` stores `config.to_dict()`, enums by value. This layer reads
+    `num_query_heads` H, `num_key_value_heads` K, `head_dim` Q, `hidden_dim` d, its own entry of
+    `attention_pattern` (with `local_window`), `position` (with `rotary_max_wavelength`) and
+    `use_bias`.
+
+    Sublayers: `query` (d, H, Q), `key` and `value` (d, K, Q) — separate kernels, so tensor
+    parallelism can give each device whole query heads and their key/value heads — and `output`
+    (H, Q, d). Relative positions add Transformer-XL's W_R, `relative_kernel` (d, H, Q), and its
+    global biases u and v, `content_bias` and `position_bias` (H, Q). Rotary positions rotate
+    queries and keys; ALiBi and Transformer-XL act on the scores through the kernels'
+    `score_bias` hook (`zoo.layers.positions`); learned and no positions leave attention alone.
 
     Args:
-        num_query_heads: H.
-        num_key_value_heads: K; H for multi-head, 1 for multi-query, a divisor of H for grouped.
-        head_dim: Q, the width of one head.
-        attention: "dense" (all earlier positions) or "local" (the `window` most recent,
-            computed blockwise so cost grows with sequence × window).
-        window: keys per query in a local layer, the query itself included.
-        position: "rotary" rotates queries and keys; "relative" adds Transformer-XL's position
-            logits (a projection W_R of sinusoidal distances and two global biases u, v);
-            "learned" and "none" leave attention position-free.
-        rotary_max_wavelength: θ of the rotary frequencies.
-        use_bias: biases on the projections.
-        kernel_initializer: for the q/k/v and W_R projections.
+        config: a `ModelConfig` or its `to_dict()`.
+        index: the layer's place in the model, which picks its entry of `attention_pattern`.
+        kernel_initializer: for the query/key/value and W_R kernels. `DecoderLM` passes the
+            config's (`zoo.initialization`).
         output_initializer: for the output projection (GPT-2 scales it with depth).
     """
 
-    def __init__(
-        self,
-        num_query_heads,
-        num_key_value_heads,
-        head_dim,
-        attention="dense",
-        window=None,
-        position="none",
-        rotary_max_wavelength=10000.0,
-        use_bias=False,
-        kernel_initializer="glorot_uniform",
-        output_initializer="glorot_uniform",
-        **kwargs,
-    ):
+    def __init__(self, config, index=0, kernel_initializer="glorot_uniform",
+                 output_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        if attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {ATTENTIONS}; received {attention!r}")
-        if position not in POSITIONS:
-            raise ValueError(f"position must be one of {POSITIONS}; received {position!r}")
-        if attention == "local" and (not isinstance(window, int) or window < 1):
-            raise ValueError(f"local attention needs a window; received window={window!r}")
-        if num_query_heads % num_key_value_heads:
-            raise ValueError(
-                f"num_key_value_heads must divide num_query_heads; received "
-                f"{num_key_value_heads} and {num_query_heads}"
-            )
-        self.num_query_heads = num_query_heads
-        self.num_key_value_heads = num_key_value_heads
-        self.head_dim = head_dim
-        self.attention = attention
-        self.window = window
-        self.position = position
-        self.rotary_max_wavelength = rotary_max_wavelength
-        self.use_bias = use_bias
+        self.config = as_model_config(config)
+        if not 0 <= index < self.config.num_layers:
+            raise ValueError(f"index must be a layer of the model, 0 to "
+                             f"{self.config.num_layers - 1}; received index={index!r}")
+        self.index = index
+        self.attention_kind = self.config.layer_attention(index)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.output_initializer = keras.initializers.get(output_initializer)
 
     def build(self, input_shape):
-        hidden_dim = input_shape[-1]
-        heads, kv, q = self.num_query_heads, self.num_key_value_heads, self.head_dim
-        self.qkv = keras.layers.EinsumDense(
-            "btd,dnh->btnh",
-            output_shape=(None, heads + 2 * kv, q),
-            bias_axes="nh" if self.use_bias else None,
-            kernel_initializer=self.kernel_initializer,
-            dtype=self.dtype_policy,
-            name="qkv",
-        )
-        self.qkv.build(input_shape)
+        c = self.config
+        if input_shape[-1] != c.hidden_dim:
+            raise ValueError(f"{self.name} takes inputs of width hidden_dim={c.hidden_dim}; "
+                             f"received shape {tuple(input_shape)}")
+        heads, kv, q = c.num_query_heads, c.num_key_value_heads, c.head_dim
+        self.query = self._projection("query", 0, heads, input_shape)
+        self.key = self._projection("key", heads, heads + kv, input_shape)
+        self.value = self._projection("value", heads + kv, heads + 2 * kv, input_shape)
         self.output_projection = keras.layers.EinsumDense(
             "btnh,nhd->btd",
-            output_shape=(None, hidden_dim),
-            bias_axes="d" if self.use_bias else None,
+            output_shape=(None, c.hidden_dim),
+            bias_axes="d" if c.use_bias else None,
             kernel_initializer=self.output_initializer,
             dtype=self.dtype_policy,
             name="output",
         )
         self.output_projection.build((None, None, heads, q))
-        if self.position == "rotary":
+        if c.position is Position.ROTARY:
             import keras_hub  # deferred: keras-hub import is slow and only rotary needs it
 
             self.rotary = keras_hub.layers.RotaryEmbedding(
-                max_wavelength=self.rotary_max_wavelength, dtype=self.dtype_policy, name="rotary"
+                max_wavelength=c.rotary_max_wavelength, dtype=self.dtype_policy, name="rotary"
             )
-        if self.position == "relative":
+        if c.position is Position.RELATIVE:
             # W_R maps a d-wide sinusoid of each distance to per-head keys; u, v are the
             # position-independent content and position biases of Transformer-XL §3.3.
             self.relative_kernel = self.add_weight(
-                name="relative_kernel",
-                shape=(hidden_dim, heads, q),
+                name="relative_kernel", shape=(c.hidden_dim, heads, q),
                 initializer=self.kernel_initializer,
             )
             self.content_bias = self.add_weight(
@@ -112,38 +85,49 @@ class CausalSelfAttention(keras.layers.Layer):
             )
         self.built = True
 
+    def _projection(self, name, start, stop, input_shape):
+        """Heads [start, stop) of the query | key | value head axis; each kernel is its slice
+        of one (d, H + 2K, Q) draw (see `HeadSlice`)."""
+        c = self.config
+        projection = keras.layers.EinsumDense(
+            "btd,dnh->btnh",
+            output_shape=(None, stop - start, c.head_dim),
+            bias_axes="nh" if c.use_bias else None,
+            kernel_initializer=HeadSlice(self.kernel_initializer, start, stop,
+                                         c.num_query_heads + 2 * c.num_key_value_heads),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        projection.build(input_shape)
+        return projection
+
     def call(self, x, cache=None, cache_update_index=None):
         """x: (b, t, d) -> (b, t, d). With `cache` (b, 2, S, K, Q), the keys and values of `x`
         are written at positions cache_update_index .. + t - 1 and the queries attend over the
         whole cache; returns (output, updated cache)."""
-        heads, kv = self.num_query_heads, self.num_key_value_heads
-        qkv = self.qkv(x)  # (b, t, H + 2K, Q)
-        query = qkv[:, :, :heads]  # (b, t, H, Q)
-        key = qkv[:, :, heads : heads + kv]  # (b, t, K, Q)
-        value = qkv[:, :, heads + kv :]  # (b, t, K, Q)
+        query = self.query(x)  # (b, t, H, Q)
+        key = self.key(x)  # (b, t, K, Q)
+        value = self.value(x)  # (b, t, K, Q)
         start = 0 if cache is None else cache_update_index
-        if self.position == "rotary":
+        if self.config.position is Position.ROTARY:
             query = self.rotary(query, start_index=start)
             key = self.rotary(key, start_index=start)
         if cache is not None:
-            return self._attend_cached(x, query, key, value, cache, start)
+            return self._attend_cached(query, key, value, cache, start)
 
-        seq_len = x.shape[1]
-        banded = self.attention == "local" and not (seq_len is not None and seq_len <= self.window)
-        relative = None
-        if self.position == "relative":
-            # A band only ever looks back window - 1 positions, so it needs window distances.
-            distances = self.window if banded else ops.shape(x)[1]
-            relative = self._relative_terms(query, distances, x.shape[-1])
-            query = query + ops.cast(self.content_bias, query.dtype)
-
+        seq_len, window = x.shape[1], self.config.local_window
+        banded = self.attention_kind is Attention.LOCAL and not (
+            seq_len is not None and seq_len <= window
+        )
+        # A band only ever looks back window - 1 positions, so it needs window distances.
+        query, score_bias = self._on_scores(query, window if banded else ops.shape(x)[1])
         if banded:
-            out = banded_causal_attention(query, key, value, self.window, relative)
+            out = banded_causal_attention(query, key, value, window, score_bias)
         else:
-            out = dense_causal_attention(query, key, value, relative)
+            out = dense_causal_attention(query, key, value, score_bias)
         return self.output_projection(out)  # (b, t, d)
 
-    def _attend_cached(self, x, query, key, value, cache, start):
+    def _attend_cached(self, query, key, value, cache, start):
         """Incremental decoding: one masked pass over the cache serves every variant. Banded
         layers keep the whole sequence too and mask to their window, so one cache shape fits all
         layers (a window-sized ring buffer would save memory on long contexts)."""
@@ -151,23 +135,28 @@ class CausalSelfAttention(keras.layers.Layer):
         at = [zero, ops.cast(start, "int32"), zero, zero]
         key_cache = ops.slice_update(cache[:, 0], at, ops.cast(key, cache.dtype))  # (b, S, K, Q)
         value_cache = ops.slice_update(cache[:, 1], at, ops.cast(value, cache.dtype))
-        relative = None
-        if self.position == "relative":
-            relative = self._relative_terms(query, ops.shape(cache)[2], x.shape[-1])
-            query = query + ops.cast(self.content_bias, query.dtype)
-        window = self.window if self.attention == "local" else None
+        query, score_bias = self._on_scores(query, ops.shape(cache)[2])
+        window = self.config.local_window if self.attention_kind is Attention.LOCAL else None
         out = dense_causal_attention(
-            query, key_cache, value_cache, relative, query_start=start, window=window
+            query, key_cache, value_cache, score_bias, query_start=start, window=window
         )
         cache = ops.stack([key_cache, value_cache], axis=1)
         return self.output_projection(out), cache  # (b, t, d), (b, 2, S, K, Q)
 
-    def _relative_terms(self, query, distances, hidden_dim):
-        encoding = sinusoid(ops.arange(distances), hidden_dim)  # (r, d)
-        kernel = ops.cast(self.relative_kernel, "float32")
-        r = ops.einsum("rd,dnh->rnh", encoding, kernel)  # (r, H, Q)
-        query_v = query + ops.cast(self.position_bias, query.dtype)
-        return query_v, ops.cast(r, query.dtype)
+    def _on_scores(self, query, distances):
+        """(query, score bias) as the kernels take them, for positions that act on the scores;
+        `distances` is how many distances (0, 1, …) the kernel's score tile can hold."""
+        c = self.config
+        if c.position is Position.RELATIVE:
+            encoding = sinusoid(ops.arange(distances), c.hidden_dim)  # (r, d)
+            kernel = ops.cast(self.relative_kernel, "float32")
+            r = ops.einsum("rd,dnh->rnh", encoding, kernel)  # (r, H, Q)
+            query_v = query + ops.cast(self.position_bias, query.dtype)
+            bias = relative_score_bias(query_v, ops.cast(r, query.dtype))
+            return query + ops.cast(self.content_bias, query.dtype), bias
+        if c.position is Position.ALIBI:
+            return query, alibi_score_bias(c.num_query_heads, c.num_key_value_heads, c.head_dim)
+        return query, None
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -175,14 +164,33 @@ class CausalSelfAttention(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "num_query_heads": self.num_query_heads,
-            "num_key_value_heads": self.num_key_value_heads,
-            "head_dim": self.head_dim,
-            "attention": self.attention,
-            "window": self.window,
-            "position": self.position,
-            "rotary_max_wavelength": self.rotary_max_wavelength,
-            "use_bias": self.use_bias,
+            "config": self.config.to_dict(),
+            "index": self.index,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "output_initializer": keras.initializers.serialize(self.output_initializer),
         }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class HeadSlice(keras.initializers.Initializer):
+    """Heads [start, stop) of `initializer` drawn at a (d, heads, Q) shape with `heads` heads.
+
+    The query, key and value projections were once one fused (d, H + 2K, Q) kernel. Keras's
+    unseeded initializers return the same draw for the same shape, so drawing the fused shape
+    and slicing it keeps a seeded model's initial weights (and every result) as they were.
+    """
+
+    def __init__(self, initializer, start, stop, heads):
+        self.initializer = keras.initializers.get(initializer)
+        self.start, self.stop, self.heads = start, stop, heads
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 3 or shape[1] != self.stop - self.start:
+            raise ValueError(f"HeadSlice({self.start}, {self.stop}) initializes (d, "
+                             f"{self.stop - self.start}, Q) kernels; received shape {shape}")
+        fused = self.initializer((shape[0], self.heads, shape[2]), dtype=dtype)
+        return fused[:, self.start : self.stop]
+
+    def get_config(self):
+        return {"initializer": keras.initializers.serialize(self.initializer),
+                "start": self.start, "stop": self.stop, "heads": self.heads}

@@ -1,12 +1,13 @@
 """Causal attention kernels in `keras.ops`: dense and locally banded, any number of kv heads.
 
-Written by hand because `keras.ops.dot_product_attention` has neither a blockwise banded mode nor
-Transformer-XL's relative logits, and its TensorFlow path repeats keys/values per query head
-(multi-query attention would lose its memory saving).
+Written by hand because `keras.ops.dot_product_attention` has no blockwise banded mode, and its
+TensorFlow path repeats keys/values per query head (multi-query attention would lose its memory
+saving). Positions that act on the scores (Transformer-XL, ALiBi) enter through one hook,
+`score_bias` (see `zoo.layers.positions`), which every path accepts.
 
 Einsum letters:
     b batch    t query position    s key position    k key/value head    g query heads per kv head
-    h head feature    n block index    r relative distance
+    h head feature    n tile index
 
 Scores and softmax are computed in float32 whatever the compute dtype.
 """
@@ -58,19 +59,18 @@ def fused_attention_available():
     return jax.devices()[0].platform == "gpu"
 
 
-def dense_causal_attention(query, key, value, relative=None, query_start=0, window=None):
+def dense_causal_attention(query, key, value, score_bias=None, query_start=0, window=None):
     """Every query attends to itself and all earlier keys (or, with `window`, the most recent).
 
     query: (b, t, H, h) at positions query_start .. query_start + t - 1; key, value: (b, s, K, h)
     at positions 0 .. s - 1 (s = t in training; in decoding, the whole key/value cache, whose
-    entries after the query are masked). `relative`: optional pair `(query_v, r)` for
-    Transformer-XL's position logits, query_v = query + v of shape (b, t, H, h) and r of shape
-    (s, H, h) holding the projected encoding of distances 0..s-1. `window`: keys per query, the
-    query included, for a banded layer's decoding step (training uses the blockwise kernel below).
-    Returns (b, t, H, h).
+    entries after the query are masked). `score_bias`: an optional `bias(distance, rows)` (see
+    `zoo.layers.positions`), called here with distance (t, s) and rows (b, t, K, G, h). `window`:
+    keys per query, the query included, for a banded layer's decoding step (training uses the
+    banded kernel below). Returns (b, t, H, h).
     """
     training_shape = isinstance(query_start, int) and query_start == 0 and window is None
-    if relative is None and training_shape and fused_attention_available():
+    if score_bias is None and training_shape and fused_attention_available():
         # cuDNN flash attention through Keras: same math, without materialising (t, s) scores.
         return ops.dot_product_attention(query, key, value, is_causal=True)
     kv = ops.shape(key)[2]
@@ -81,11 +81,8 @@ def dense_causal_attention(query, key, value, relative=None, query_start=0, wind
     scores = ops.cast(scores, "float32")
     query_position = ops.arange(t) + ops.cast(query_start, "int32")
     distance = query_position[:, None] - ops.arange(s)[None, :]  # (t, s): i - j
-    if relative is not None:
-        query_v, r = relative
-        r = ops.reshape(r, (s, kv, -1, r.shape[-1]))  # (r, K, G, h)
-        by_distance = ops.einsum("btkgh,rkgh->bkgtr", split_groups(query_v, kv), r)
-        scores = scores + _gather_distances(ops.cast(by_distance, "float32"), distance)
+    if score_bias is not None:
+        scores = scores + score_bias(distance, lambda x: split_groups(x, kv))
     mask = distance >= 0  # (t, s)
     if window is not None:
         mask = mask & (distance < window)
@@ -95,62 +92,48 @@ def dense_causal_attention(query, key, value, relative=None, query_start=0, wind
     return merge_groups(out)
 
 
-def banded_causal_attention(query, key, value, window, relative=None):
-    """Each query attends to the `window` most recent positions, itself included, blockwise.
+def banded_causal_attention(query, key, value, window, score_bias=None):
+    """Each query attends to the `window` most recent positions, itself included, tile by tile.
 
-    The sequence is cut into blocks of `window` positions; each query block meets only its own key
-    block and the one before it, so scores cost (padded t)·2·window instead of t². The band mask
-    is applied inside that (window, 2·window) tile. `relative` is as in
-    `dense_causal_attention`, with r covering distances 0..window-1 (all a band can see).
+    The sequence is cut into tiles of `window` positions; each query tile meets only its own key
+    tile and the one before it, so scores cost (padded t)·2·window instead of t². The band mask
+    is applied inside that (window, 2·window) score tile. `score_bias` is as in
+    `dense_causal_attention`, called with the tile's distance (w, 2w), the same for every tile,
+    and rows (b, n, w, K, G, h).
     """
     b, t, heads, dim = ops.shape(query)
     kv = ops.shape(key)[2]
-    blocks = -(-t // window)
-    pad = blocks * window - t
+    tiles = -(-t // window)
+    pad = tiles * window - t
     scale = 1.0 / math.sqrt(query.shape[-1])
 
-    def blocked(x):  # (b, t, ...) -> (b, n, window, ...), zero padded at the end
+    def tiled(x):  # (b, t, ...) -> (b, n, window, ...), zero padded at the end
         x = ops.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (len(x.shape) - 2))
-        return ops.reshape(x, (b, blocks, window) + tuple(ops.shape(x)[2:]))
+        return ops.reshape(x, (b, tiles, window) + tuple(ops.shape(x)[2:]))
 
-    def with_previous(x):  # (b, n, w, K, h) -> (b, n, 2w, K, h): previous block, then own
+    def with_previous(x):  # (b, n, w, K, h) -> (b, n, 2w, K, h): previous tile, then own
         previous = ops.pad(x[:, :-1], [(0, 0), (1, 0), (0, 0), (0, 0), (0, 0)])
         return ops.concatenate([previous, x], axis=2)
 
-    q = ops.reshape(blocked(query), (b, blocks, window, kv, heads // kv, dim))  # (b,n,w,K,G,h)
-    k = with_previous(blocked(key))  # (b, n, 2w, K, h)
-    v = with_previous(blocked(value))
+    def rows(x):  # (b, t, H, h) -> (b, n, w, K, G, h): laid out like the query tiles
+        return ops.reshape(tiled(x), (b, tiles, window, kv, heads // kv, x.shape[-1]))
+
+    q = rows(query)  # (b, n, w, K, G, h)
+    k = with_previous(tiled(key))  # (b, n, 2w, K, h)
+    v = with_previous(tiled(value))
     scores = ops.cast(ops.einsum("bntkgh,bnskh->bnkgts", q, k), "float32")  # (b,n,K,G,w,2w)
 
-    # Query t of block n sits at n·w + t; key s of its tile at n·w - w + s.
+    # Query t of tile n sits at n·w + t; key s of its score tile at n·w - w + s.
     offset = ops.arange(window)[:, None] - ops.arange(2 * window)[None, :] + window  # i - j
-    first_block = ops.arange(blocks)[:, None, None] == 0
+    first_tile = ops.arange(tiles)[:, None, None] == 0
     key_before_start = (ops.arange(2 * window) < window)[None, None, :]
     mask = (offset >= 0) & (offset < window)  # (w, 2w)
-    mask = mask[None] & ~(first_block & key_before_start)  # (n, w, 2w)
+    mask = mask[None] & ~(first_tile & key_before_start)  # (n, w, 2w)
     mask = mask[:, None, None]  # (n, 1, 1, w, 2w), broadcast over heads
-    if relative is not None:
-        query_v, r = relative
-        qv = ops.reshape(blocked(query_v), (b, blocks, window, kv, heads // kv, dim))
-        r = ops.reshape(r, (window, kv, -1, dim))  # (r, K, G, h)
-        by_distance = ops.cast(ops.einsum("bntkgh,rkgh->bnkgtr", qv, r), "float32")
-        scores = scores + _gather_distances(by_distance, offset)
+    if score_bias is not None:
+        scores = scores + score_bias(offset, rows)
     out = _softmax_weighted_sum(
         scores * scale, mask, v, "bnkgts,bnskh->bntkgh", query.dtype
     )  # (b, n, w, K, G, h)
-    out = ops.reshape(out, (b, blocks * window, heads, dim))
+    out = ops.reshape(out, (b, tiles * window, heads, dim))
     return out[:, :t]
-
-
-def _gather_distances(by_distance, distance):
-    """Pick score[..., i, j] = by_distance[..., i, i - j]; negative distances are masked later."""
-    index = ops.clip(distance, 0, ops.shape(by_distance)[-1] - 1)
-    index = ops.broadcast_to(index, ops.shape(by_distance)[:-1] + (ops.shape(index)[-1],))
-    return ops.take_along_axis(by_distance, index, axis=-1)
-
-
-def sinusoid(positions, dim):
-    """Transformer-XL's relative encoding: [sin(p·ω), cos(p·ω)], ω_i = 10000^(-2i/dim)."""
-    inverse_frequency = 1.0 / (10000.0 ** (ops.arange(0, dim, 2, dtype="float32") / dim))
-    angles = ops.cast(positions, "float32")[:, None] * inverse_frequency[None, :]
-    return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)  # (p, dim)

@@ -2,124 +2,88 @@
 
 import keras
 
-from zoo.layers.attention import ATTENTIONS, POSITIONS, CausalSelfAttention
+from zoo.config import FeedForward, Residual, as_model_config
+from zoo.layers.attention import CausalSelfAttention
 from zoo.layers.feedforward import GeluFeedForward, SwiGLUFeedForward
-from zoo.layers.norms import NORMALIZATIONS, make_norm
+from zoo.layers.norms import make_norm
 
-FEEDFORWARDS = {"gelu": GeluFeedForward, "swiglu": SwiGLUFeedForward}
-BLOCKS = ("serial", "parallel")
+FEEDFORWARD_LAYERS = {FeedForward.GELU: GeluFeedForward, FeedForward.SWIGLU: SwiGLUFeedForward}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
 class DecoderBlock(keras.layers.Layer):
-    """Pre-norm transformer block.
+    """Pre-norm transformer block `index` of a `ModelConfig`.
 
     serial:   h = x + Attn(N₁(x));  y = h + FF(N₂(h))
     parallel: y = x + Attn(N(x)) + FF(N(x))   (PaLM §2: one norm, both branches side by side)
 
+    Design: the block takes the config itself, as `CausalSelfAttention` does, rather than one
+    argument per architectural choice, so a choice is declared once (a `ModelConfig` field,
+    validated there) and read where it acts; `get_config` stores `config.to_dict()`. The block
+    reads `residual`, `normalization` (with `norm_bias`, `norm_epsilon`), `feedforward` with
+    `intermediate_dim`, `use_bias` and `dropout`; attention reads its own fields.
+
+    Sublayers: `attention_norm`, `self_attention`, `feedforward_norm` (serial only) and
+    `feedforward` (`up`, `down`, and SwiGLU's `gate`).
+
     Args:
-        num_query_heads, num_key_value_heads, head_dim, attention, window, position,
-            rotary_max_wavelength: passed to `CausalSelfAttention`.
-        intermediate_dim: feed-forward width.
-        feedforward: "gelu" or "swiglu".
-        block: "serial" or "parallel".
-        normalization: "layernorm" or "rmsnorm"; `norm_bias` gives LayerNorm its shift.
-        norm_epsilon: added to the variance in the norms.
-        use_bias: biases on every projection.
-        dropout: rate on each residual branch before it is added.
+        config: a `ModelConfig` or its `to_dict()`.
+        index: the block's place in the model (its attention kind is `attention_pattern`'s
+            entry for it).
         kernel_initializer, attention_output_initializer, feedforward_output_initializer:
-            initializers of the input projections and of the two residual output projections.
+            initializers of the input projections and of the two residual output projections;
+            `DecoderLM` passes the config's (`zoo.initialization`).
     """
 
     def __init__(
         self,
-        num_query_heads,
-        num_key_value_heads,
-        head_dim,
-        intermediate_dim,
-        attention="dense",
-        window=None,
-        position="none",
-        rotary_max_wavelength=10000.0,
-        feedforward="gelu",
-        block="serial",
-        normalization="layernorm",
-        norm_bias=True,
-        norm_epsilon=1e-5,
-        use_bias=True,
-        dropout=0.0,
+        config,
+        index=0,
         kernel_initializer="glorot_uniform",
         attention_output_initializer="glorot_uniform",
         feedforward_output_initializer="glorot_uniform",
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if feedforward not in FEEDFORWARDS:
-            raise ValueError(f"feedforward must be one of {tuple(FEEDFORWARDS)}; received {feedforward!r}")
-        # Validated here, not only when build() creates the sublayers, so mistakes fail early.
-        for arg, value, allowed in (
-            ("block", block, BLOCKS),
-            ("attention", attention, ATTENTIONS),
-            ("position", position, POSITIONS),
-            ("normalization", normalization, NORMALIZATIONS),
-        ):
-            if value not in allowed:
-                raise ValueError(f"{arg} must be one of {allowed}; received {value!r}")
-        self.num_query_heads = num_query_heads
-        self.num_key_value_heads = num_key_value_heads
-        self.head_dim = head_dim
-        self.intermediate_dim = intermediate_dim
-        self.attention = attention
-        self.window = window
-        self.position = position
-        self.rotary_max_wavelength = rotary_max_wavelength
-        self.feedforward = feedforward
-        self.block = block
-        self.normalization = normalization
-        self.norm_bias = norm_bias
-        self.norm_epsilon = norm_epsilon
-        self.use_bias = use_bias
-        self.dropout = dropout
+        self.config = as_model_config(config)
+        if not 0 <= index < self.config.num_layers:
+            raise ValueError(f"index must be a layer of the model, 0 to "
+                             f"{self.config.num_layers - 1}; received index={index!r}")
+        self.index = index
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.attention_output_initializer = keras.initializers.get(attention_output_initializer)
         self.feedforward_output_initializer = keras.initializers.get(feedforward_output_initializer)
 
     def build(self, input_shape):
+        c = self.config
+
         def norm(name):
-            layer = make_norm(
-                self.normalization, self.norm_epsilon, self.norm_bias, name, self.dtype_policy
-            )
+            layer = make_norm(c, name, self.dtype_policy)
             layer.build(input_shape)
             return layer
 
         self.attention_norm = norm("attention_norm")
-        if self.block == "serial":
+        if c.residual is Residual.SERIAL:
             self.feedforward_norm = norm("feedforward_norm")
         self.self_attention = CausalSelfAttention(
-            num_query_heads=self.num_query_heads,
-            num_key_value_heads=self.num_key_value_heads,
-            head_dim=self.head_dim,
-            attention=self.attention,
-            window=self.window,
-            position=self.position,
-            rotary_max_wavelength=self.rotary_max_wavelength,
-            use_bias=self.use_bias,
+            c,
+            self.index,
             kernel_initializer=self.kernel_initializer,
             output_initializer=self.attention_output_initializer,
             dtype=self.dtype_policy,
             name="self_attention",
         )
         self.self_attention.build(input_shape)
-        self.feedforward_layer = FEEDFORWARDS[self.feedforward](
-            intermediate_dim=self.intermediate_dim,
-            use_bias=self.use_bias,
+        self.feedforward_layer = FEEDFORWARD_LAYERS[c.feedforward](
+            intermediate_dim=c.intermediate_dim,
+            use_bias=c.use_bias,
             kernel_initializer=self.kernel_initializer,
             output_initializer=self.feedforward_output_initializer,
             dtype=self.dtype_policy,
             name="feedforward",
         )
         self.feedforward_layer.build(input_shape)
-        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.residual_dropout = keras.layers.Dropout(c.dropout, dtype=self.dtype_policy)
         self.built = True
 
     def call(self, x, training=None, cache=None, cache_update_index=None):
@@ -136,7 +100,7 @@ class DecoderBlock(keras.layers.Layer):
             )
             return self.residual_dropout(out, training=training), updated
 
-        if self.block == "parallel":
+        if self.config.residual is Residual.PARALLEL:
             normed = self.attention_norm(x)
             attended, updated = attend(normed)
             y = x + attended + branch(self.feedforward_layer, normed)
@@ -152,21 +116,8 @@ class DecoderBlock(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "num_query_heads": self.num_query_heads,
-            "num_key_value_heads": self.num_key_value_heads,
-            "head_dim": self.head_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "attention": self.attention,
-            "window": self.window,
-            "position": self.position,
-            "rotary_max_wavelength": self.rotary_max_wavelength,
-            "feedforward": self.feedforward,
-            "block": self.block,
-            "normalization": self.normalization,
-            "norm_bias": self.norm_bias,
-            "norm_epsilon": self.norm_epsilon,
-            "use_bias": self.use_bias,
-            "dropout": self.dropout,
+            "config": self.config.to_dict(),
+            "index": self.index,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "attention_output_initializer": keras.initializers.serialize(
                 self.attention_output_initializer

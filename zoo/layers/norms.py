@@ -1,18 +1,17 @@
-"""Normalization layers: Keras's own LayerNormalization and RMSNormalization, chosen by name."""
+"""Normalization layers: Keras's own LayerNormalization and RMSNormalization, as a config asks."""
 
 import keras
 
-NORMALIZATIONS = ("layernorm", "rmsnorm")
+from zoo.config import Normalization
 
 
-def make_norm(normalization, epsilon, bias, name, dtype=None):
-    """A LayerNorm (with or without its shift) or an RMSNorm (never shifted)."""
-    if normalization == "layernorm":
+def make_norm(config, name, dtype=None):
+    """The norm `config` asks for: LayerNorm (with its shift if `norm_bias`) or RMSNorm (never
+    shifted; `ModelConfig` refuses RMSNorm with a bias)."""
+    if config.normalization is Normalization.LAYERNORM:
         return keras.layers.LayerNormalization(
-            epsilon=epsilon, center=bias, dtype=dtype, name=name
+            epsilon=config.norm_epsilon, center=config.norm_bias, dtype=dtype, name=name
         )
-    if normalization == "rmsnorm":
-        if bias:
-            raise ValueError("RMSNorm has no bias; received bias=True")
-        return keras.layers.RMSNormalization(epsilon=epsilon, dtype=dtype, name=name)
-    raise ValueError(f"normalization must be one of {NORMALIZATIONS}; received {normalization!r}")
+    if config.normalization is Normalization.RMSNORM:
+        return keras.layers.RMSNormalization(epsilon=config.norm_epsilon, dtype=dtype, name=name)
+    raise NotImplementedError(f"no norm layer for normalization={config.normalization.value!r}")
