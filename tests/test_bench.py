@@ -12,6 +12,7 @@ from zoo_cli.main import app
 pytestmark = pytest.mark.usefixtures("isolated")
 
 
+@pytest.mark.slow
 def test_anchor_runs_both_models_in_workers_and_reports_a_ratio():
     shape = AnchorShape(num_layers=1, hidden_dim=32, num_heads=2, seq_len=32, batch_size=4,
                         vocabulary_size=256)
@@ -52,6 +53,7 @@ def test_cli_bench_writes_json_and_rejects_bad_counts(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "at least 1" in result.stderr
 
 
+@pytest.mark.slow
 def test_generation_anchor_decodes_with_both_caches_in_workers():
     from zoo.bench.generation import benchmark_generation_anchor
 
@@ -67,6 +69,7 @@ def test_generation_anchor_decodes_with_both_caches_in_workers():
                                             / hub_row["tokens_per_second"]["median"])
 
 
+@pytest.mark.slow
 def test_generation_measures_the_multi_query_cache_against_its_multi_head_twin():
     from zoo.bench.generation import benchmark_generation
 

@@ -12,6 +12,7 @@ runner = CliRunner(env={"COLUMNS": "200"})
 pytestmark = pytest.mark.usefixtures("isolated")
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_plan_and_trains_nothing(corpus, tmp_path):
     result = runner.invoke(app, ["sweep", "isoflop", "--model", "llama-nano", "--budgets",
                                  "1e10,3e10", "--sizes", "3", "--data", str(corpus),
@@ -24,6 +25,7 @@ def test_dry_run_prints_the_plan_and_trains_nothing(corpus, tmp_path):
     assert not results.exists() or not any(results.iterdir())
 
 
+@pytest.mark.slow
 def test_dry_run_json_is_one_object(corpus):
     result = runner.invoke(app, ["sweep", "compute", "--models", "gpt2-nano,llama-nano",
                                  "--budgets", "1e10,3e10", "--seeds", "2", "--data",

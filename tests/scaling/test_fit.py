@@ -65,6 +65,7 @@ def chinchilla():
     return points, fit_parametric(points, bootstrap=20)
 
 
+@pytest.mark.slow
 def test_parametric_recovers_chinchilla(chinchilla):
     _, fit = chinchilla
     assert fit["starts"] == 4500 and fit["bootstrap"] == 20  # Hoffmann et al.'s full grid
@@ -81,6 +82,7 @@ def test_parametric_recovers_chinchilla(chinchilla):
     assert_json_ready(fit)
 
 
+@pytest.mark.slow
 def test_parametric_recovers_besiroglu():
     fit = fit_parametric(law_points(BESIROGLU, seed=1), bootstrap=0)
     assert fit["alpha"] == pytest.approx(BESIROGLU["alpha"], abs=0.03)
@@ -90,6 +92,7 @@ def test_parametric_recovers_besiroglu():
     assert_json_ready(fit)
 
 
+@pytest.mark.slow
 def test_bootstrap_starts_reach_the_full_grid_optimum(chinchilla):
     """A bootstrap refit starts from the full-data optimum and 16 random grid starts; on a
     resampled data set that finds what the full grid of 4,500 finds."""

@@ -84,6 +84,7 @@ def test_learning_rate_falls_with_size_as_the_rule_says():
     assert learning_rate_for(Arm("x", "llama-small", {"learning_rate": 1e-3}), small) == 1e-3
 
 
+@pytest.mark.slow
 def test_dry_run_plans_and_estimates_without_training(corpus, tmp_path):
     reporter = Statuses()
     plan = sweeps.sweep_isoflop("llama-nano", budgets=BUDGETS, sizes=3, data=str(corpus),
@@ -108,6 +109,7 @@ def ctrl_c():
     signal.signal(signal.SIGINT, previous)
 
 
+@pytest.mark.slow
 def test_a_tiny_sweep_survives_interruption_and_reruns_only_what_is_missing(corpus, ctrl_c):
     args = dict(budgets=BUDGETS, sizes=3, data=str(corpus), batch_size=64, bootstrap=20)
 
