@@ -205,6 +205,22 @@ class ModelConfig:
         """The attention kind of layer `index`: the pattern repeated over the depth."""
         return self.attention_pattern[index % len(self.attention_pattern)]
 
+    def check_layer_index(self, index):
+        """`index` if it names one of the model's layers (how each layer is built), else raise."""
+        if not 0 <= index < self.num_layers:
+            raise ValueError(f"index must be a layer of the model, 0 to {self.num_layers - 1}; "
+                             f"received index={index!r}")
+        return index
+
+    @property
+    def qkv_head_ranges(self):
+        """{"query": (0, H), "key": (H, H+K), "value": (H+K, H+2K)}: each projection's heads on
+        the fused (d, H + 2K, Q) axis that initial weights are drawn at (and that files of
+        weights_format 1 stored)."""
+        heads, kv = self.num_query_heads, self.num_key_value_heads
+        return {"query": (0, heads), "key": (heads, heads + kv),
+                "value": (heads + kv, heads + 2 * kv)}
+
     @property
     def layer_attentions(self):
         return tuple(self.layer_attention(i) for i in range(self.num_layers))

@@ -133,8 +133,7 @@ def _split(fused, parent, config, source):
         raise ZooError(f"{source}: {fused.name}/vars/0 has shape {kernel.shape}; the config "
                        f"implies {expected}")
     bias = variables["1"][()] if "1" in variables else None
-    for name, start, stop in (("query", 0, heads), ("key", heads, heads + kv),
-                              ("value", heads + kv, heads + 2 * kv)):
+    for name, (start, stop) in config.qkv_head_ranges.items():
         group = parent.create_group(name)
         group.attrs.update(fused.attrs)
         projection = group.create_group("vars")

@@ -38,10 +38,7 @@ class CausalSelfAttention(keras.layers.Layer):
                  output_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.config = as_model_config(config)
-        if not 0 <= index < self.config.num_layers:
-            raise ValueError(f"index must be a layer of the model, 0 to "
-                             f"{self.config.num_layers - 1}; received index={index!r}")
-        self.index = index
+        self.index = self.config.check_layer_index(index)
         self.attention_kind = self.config.layer_attention(index)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.output_initializer = keras.initializers.get(output_initializer)
@@ -51,10 +48,10 @@ class CausalSelfAttention(keras.layers.Layer):
         if input_shape[-1] != c.hidden_dim:
             raise ValueError(f"{self.name} takes inputs of width hidden_dim={c.hidden_dim}; "
                              f"received shape {tuple(input_shape)}")
-        heads, kv, q = c.num_query_heads, c.num_key_value_heads, c.head_dim
-        self.query = self._projection("query", 0, heads, input_shape)
-        self.key = self._projection("key", heads, heads + kv, input_shape)
-        self.value = self._projection("value", heads + kv, heads + 2 * kv, input_shape)
+        heads, q = c.num_query_heads, c.head_dim
+        self.query, self.key, self.value = (
+            self._projection(name, start, stop, input_shape)
+            for name, (start, stop) in c.qkv_head_ranges.items())
         self.output_projection = keras.layers.EinsumDense(
             "btnh,nhd->btd",
             output_shape=(None, c.hidden_dim),

@@ -46,10 +46,7 @@ class DecoderBlock(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.config = as_model_config(config)
-        if not 0 <= index < self.config.num_layers:
-            raise ValueError(f"index must be a layer of the model, 0 to "
-                             f"{self.config.num_layers - 1}; received index={index!r}")
-        self.index = index
+        self.index = self.config.check_layer_index(index)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.attention_output_initializer = keras.initializers.get(attention_output_initializer)
         self.feedforward_output_initializer = keras.initializers.get(feedforward_output_initializer)
