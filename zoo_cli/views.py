@@ -23,7 +23,7 @@ LIST_LEGEND = (
     "L layers · d width · H/KV query heads / key-value heads (where fewer) · ctx context\n"
     "non-emb: parameters outside token/position embeddings and an untied output head\n"
     "pos: abs learned absolute, RoPE rotary, rel relative (Transformer-XL) · norm: LN LayerNorm, "
-    "RMS RMSNorm\nblock: ser serial, par parallel (attention and FF side by side) · "
+    "RMS RMSNorm\nresidual: ser serial, par parallel (attention and FF side by side) · "
     "exact values: zoo list --json"
 )
 # SIMPLE_HEAD with the header rule broken between columns, so one-space gaps still read as columns.
