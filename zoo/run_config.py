@@ -46,6 +46,7 @@ class Strategy(str, enum.Enum):
 class Backend(str, enum.Enum):
     TENSORFLOW = "tensorflow"
     JAX = "jax"
+    AUTO = "auto"  # chosen for the hardware before Keras starts (zoo.backend_choice)
 
 
 class RunConfigError(ZooError):

@@ -50,7 +50,8 @@ def compare(
     a repeated comparison is instant. Chinchilla's recipe resizes its model to ~20 tokens per
     parameter for the budget; the other recipes keep their size and spend it on tokens.
     """
-    options.use_backend(run_options.backend_name(backend))
+    options.use_backend(run_options.backend_name(backend),
+                        strategy=run_options.backend_name(strategy))
     fields = run_options.values(
         data=data, tokenizer=tokenizer, precision=precision, batch_size=batch_size,
         gradient_accumulation=grad_accum, eval_interval=eval_interval, patience=patience,

@@ -16,6 +16,7 @@ import re
 import sys
 import tempfile
 
+from zoo.backend_choice import AUTO, TRAINER_BACKENDS
 from zoo.run_config import Backend
 
 # absl's pre-initialisation banner, and INFO lines in absl's format
@@ -31,15 +32,20 @@ class BackendError(Exception):
     Keras is imported (its own failure would be a traceback)."""
 
 
+JAX_MISSING = "needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)"
+
+
 def backend_problem(backend, source="--backend"):
     """Why Keras cannot start on `backend` (named by `source`: --backend or KERAS_BACKEND), or
-    None. Checked without importing Keras, so the error comes before Keras's own traceback."""
-    names = [b.value for b in Backend]
+    None. Checked without importing Keras, so the error comes before Keras's own traceback.
+    `auto` is a --backend choice (resolved before Keras starts), not a KERAS_BACKEND value."""
+    names = list(TRAINER_BACKENDS) if source == "KERAS_BACKEND" else [b.value for b in Backend]
     if backend not in names:
-        return f"{source} must be one of {', '.join(names)}; received {backend!r}"
+        hint = " (auto is a --backend choice)" if backend == AUTO else ""
+        return f"{source} must be one of {', '.join(names)}; received {backend!r}{hint}"
     if backend == "jax" and importlib.util.find_spec("jax") is None:
         asked = f"{source}={backend}" if source == "KERAS_BACKEND" else f"{source} {backend}"
-        return f"{asked} needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)"
+        return f"{asked} {JAX_MISSING}"
     return None
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from zoo.recipe import Scale
-from zoo_cli.library import backend_problem, load_zoo
+from zoo_cli.library import JAX_MISSING, backend_problem, load_zoo
 
 
 def _complete_model(incomplete: str):
@@ -63,27 +63,43 @@ Strategy = Annotated[
         show_default=False,
     ),
 ]
-Backend = Annotated[
-    Optional[str],
-    typer.Option(
-        help="Keras backend: tensorflow (default) or jax; also read from KERAS_BACKEND.",
-        show_default=False,
-    ),
-]
+BACKEND_HELP = ("Keras backend: tensorflow (default; or $KERAS_BACKEND), jax, or auto: jax on a "
+                "GPU or TPU (Keras's recommended XLA backend there), tensorflow on CPU (fastest "
+                "in `zoo bench sizes`).")
+Backend = Annotated[Optional[str], typer.Option(help=BACKEND_HELP, show_default=False)]
 
 
-def use_backend(backend):
+def use_backend(backend, strategy=None):
     """Choose the Keras backend before `zoo` (and so Keras) is imported.
 
     An unknown backend, or one that is not installed, is a user error: one line and exit 2,
-    before anything imports Keras (whose own import would fail with a traceback).
+    before anything imports Keras (whose own import would fail with a traceback). `auto` is
+    resolved here for the hardware and `strategy` (`zoo.backend_choice.choose_backend`), and
+    KERAS_BACKEND set to the choice; the library resolves it again to the same backend and
+    records why. Once Keras is imported (in-process callers), the library takes the backend
+    Keras runs on.
     """
     import os
+    import sys
 
     from zoo_cli.output import fail
 
-    if backend:
-        problem = backend_problem(backend, "--backend")
-        if problem:
-            fail(problem)
-        os.environ["KERAS_BACKEND"] = backend
+    if not backend:
+        return
+    problem = backend_problem(backend, "--backend")
+    if problem:
+        fail(problem)
+    if backend == "auto":
+        if "keras" in sys.modules:
+            return
+        from zoo.backend_choice import choose_backend
+        from zoo.errors import ZooError
+
+        try:
+            chosen, reason = choose_backend(strategy=strategy)
+        except ZooError as error:
+            fail(f"--{error}")  # "backend auto needs ..."
+        if backend_problem(chosen, "--backend"):
+            fail(f"--backend {reason}, which {JAX_MISSING}")
+        backend = chosen
+    os.environ["KERAS_BACKEND"] = backend

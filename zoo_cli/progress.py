@@ -3,6 +3,7 @@
 import math
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from zoo_cli.output import human, scientific
@@ -55,6 +56,9 @@ class RichReporter:
             _distribution(plan),
             f"optimizer: {_optimizer(plan['optimizer'])}",
         ]
+        choice = (plan.get("distribution") or {}).get("backend_choice") or {}
+        if choice.get("requested") == "auto":  # why this backend (an explicit one needs no why)
+            lines.insert(-1, f"backend {escape(choice['reason'])}")
         unigram = plan["data"].get("unigram_bits_per_byte")
         if unigram:
             lines.append(f"unigram baseline: {unigram:.3f} bits/byte on validation")

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from zoo.run_config import Backend, Precision, Strategy, TokenizerMode  # noqa: F401  (re-exported)
+from zoo_cli.options import BACKEND_HELP
 
 Data = Annotated[str, typer.Option(
     help="shakespeare, a path/dir/glob of .txt/.md/.jsonl, tokens:PATH (nanoGPT/llm.c .bin, "
@@ -38,8 +39,7 @@ StrategyOption = Annotated[Optional[Strategy], typer.Option(
          "(jax); auto (default) picks by the visible devices. See the README, 'Several devices'.",
     show_default=False)]
 BackendOption = Annotated[Optional[Backend], typer.Option(
-    "--backend", help="Keras backend: tensorflow (default) or jax; also read from KERAS_BACKEND.",
-    show_default=False)]
+    "--backend", help=BACKEND_HELP, show_default=False)]
 
 
 def values(**options):

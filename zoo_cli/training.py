@@ -51,7 +51,8 @@ def train(
     Exit status: 0 done, 2 bad input (nothing written), 3 training diverged (the last finite
     checkpoint is kept).
     """
-    options.use_backend(run_options.backend_name(backend))
+    options.use_backend(run_options.backend_name(backend),
+                        strategy=run_options.backend_name(strategy))
     fields = run_options.values(
         data=data, tokens=tokens, flops=flops, chinchilla=chinchilla, steps=steps,
         precision=precision, tokenizer=tokenizer, batch_size=batch_size,

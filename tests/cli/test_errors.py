@@ -46,7 +46,8 @@ def written(root):
     (["lst"], "Did you mean 'list'?"),
     (["generate", "model.keras"], "Missing option '--prompt'"),
     (["bench", "anchor", "--steps", "x"], "Invalid value for '--steps'"),  # a nested group
-    (["train", "gpt2-nano", "--backend", "foo"], "'foo'"),
+    (["train", "gpt2-nano", "--backend", "foo"],
+     "'foo' is not one of 'tensorflow', 'jax', 'auto'"),
 ])  # fmt: skip
 def test_usage_errors_are_one_line(isolated, tmp_path, args, fragment):
     result = runner.invoke(app, args)
@@ -321,7 +322,13 @@ def _fresh_zoo(*args, keras_backend=None, hide_jax=False):
     (["train", "palm-nano"], "jax", True,
      "error: KERAS_BACKEND=jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)"),
     (["generate", "m.keras", "-p", "x", "--backend", "foo"], None, False,
-     "error: --backend must be one of tensorflow, jax; received 'foo'"),
+     "error: --backend must be one of tensorflow, jax, auto; received 'foo'"),
+    (["train", "palm-nano"], "auto", False,
+     "error: KERAS_BACKEND must be one of tensorflow, jax; received 'auto' "
+     "(auto is a --backend choice)"),
+    (["train", "gpt2-nano", "--backend", "auto", "--strategy", "data-parallel"], None, True,
+     "error: --backend auto: jax (strategy data-parallel runs on jax only), which needs JAX: "
+     "pip install -e '.[jax]' (jax[cuda12] on GPUs)"),
     (["generate", "m.keras", "-p", "x", "--backend", "jax"], None, True,
      "error: --backend jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)"),
     (["train", "gpt2-nano", "--backend", "jax"], "tensorflow", True,
@@ -334,6 +341,25 @@ def test_backend_errors_come_before_keras(tmp_path, args, keras_backend, hide_ja
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [expected]
     assert done.stdout == "keras imported: False\n"
+
+
+def test_backend_auto_is_chosen_before_keras_starts():
+    """`--backend auto` passes the backend check and sets KERAS_BACKEND to its choice (what
+    this machine's choice is: `zoo.backend_choice.choose_backend`), here for `zoo generate`,
+    which then fails on its missing model with its own one-line error."""
+    from zoo.backend_choice import choose_backend
+
+    done = _fresh_zoo("generate", "m.keras", "-p", "x", "--backend", "auto",
+                      keras_backend="not-read")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: RUN_OR_FILE 'm.keras' is neither a run nor a .keras file"]
+    assert done.stdout == "keras imported: True\n"  # on the chosen backend, not $KERAS_BACKEND
+    script = ("import os, sys; from zoo_cli.options import use_backend; use_backend('auto'); "
+              "print(os.environ['KERAS_BACKEND'], 'keras' in sys.modules)")
+    chose = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           timeout=60, env={**os.environ, "KERAS_BACKEND": "not-read"})
+    assert chose.stdout.split() == [choose_backend()[0], "False"], chose.stderr
 
 
 def test_commands_without_keras_ignore_the_keras_backend():

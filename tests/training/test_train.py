@@ -213,6 +213,54 @@ def test_runs_and_export(corpus, tmp_path):
     assert bad.exit_code == 2 and ".keras" in bad.stderr
 
 
+class _Plans(zoo.Reporter):
+    """Keeps the plans training starts with; raises KeyboardInterrupt at `stop_at`."""
+
+    def __init__(self, stop_at=None):
+        self.plans, self.stop_at = [], stop_at
+
+    def start(self, plan):
+        self.plans.append(plan)
+
+    def step(self, progress):
+        if self.stop_at and progress["step"] >= self.stop_at:
+            raise KeyboardInterrupt
+
+
+def test_backend_auto_is_recorded_resumes_and_keeps_the_key(corpus, tmp_path):
+    """`backend="auto"` in the library: config.json records the choice and why, the run header
+    shows it, a run resumes under `auto`, and the key is that of any other backend."""
+    import io
+
+    from rich.console import Console
+
+    from zoo.training.trainer import plan_run
+    from zoo_cli.progress import RichReporter
+
+    out = tmp_path / "results" / "auto"
+    with pytest.raises(KeyboardInterrupt):
+        zoo.train("gpt2-nano", data=str(corpus), steps=2, eval_interval=1, backend="auto",
+                  out=str(out), reporter=_Plans(stop_at=2))
+    running = keras.backend.backend()  # auto takes the backend Keras already runs on
+    choice = json.loads((out / "config.json").read_text())["distribution"]["backend_choice"]
+    assert choice["requested"] == "auto" and choice["backend"] == running
+    assert choice["reason"].startswith(f"auto: {running} (")
+    resumed = _Plans()
+    record = zoo.train(resume=True, out=str(out), backend="auto", reporter=resumed)
+    assert record.complete and record.summary()["steps"] == 2
+    config = record.config()
+    assert config["run"]["backend"] == "auto"
+    assert resumed.plans[0]["distribution"]["backend_choice"] == choice
+    keys = {plan_run("gpt2-nano", data=str(corpus), steps=2, eval_interval=1, backend=b).key
+            for b in ("auto", running, None)}
+    assert keys == {config["resolution_key"]}  # the backend does not change the result
+
+    shown = io.StringIO()
+    with RichReporter(Console(file=shown, width=200)) as header:
+        header.start(resumed.plans[0])
+    assert f"backend {choice['reason']}\n" in shown.getvalue()
+
+
 @pytest.mark.slow
 def test_patience_stops_and_restores_the_best(corpus, tmp_path):
     """At a learning rate of 1e-12 the float32 weights cannot move, so validation loss never

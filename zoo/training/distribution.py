@@ -18,47 +18,88 @@ and tested, on a laptop. It must be set before the backend starts, as the CLI do
 """
 
 import contextlib
-import functools
 import dataclasses
+import enum
+import functools
 import importlib.util
 import json
 import os
 import sys
 
+from zoo.backend_choice import (
+    AUTO,
+    JAX_STRATEGIES,
+    TENSORFLOW_STRATEGIES,
+    TRAINER_BACKENDS,
+    choose_backend,
+)
 from zoo.errors import ZooError
 from zoo.run_config import Backend, RunConfigError, Strategy
 
 STRATEGIES = tuple(s.value for s in Strategy)  # the RunConfig's vocabulary, as plain names
-BACKENDS = tuple(b.value for b in Backend)
-TENSORFLOW_STRATEGIES = ("mirrored", "multi-worker", "tpu")
-JAX_STRATEGIES = ("data-parallel", "model-parallel")
+BACKENDS = tuple(b.value for b in Backend)  # what `backend` accepts: TRAINER_BACKENDS and auto
 CPU_DEVICES_VARIABLE = "ZOO_CPU_DEVICES"
 MAX_MODEL_AXIS = 8  # Megatron-LM slices within a node: tensor parallelism over at most 8 devices
 
 
-def select_backend(backend=None):
+def select_backend(backend=None, strategy=None):
     """Check that Keras runs on `backend` (default $KERAS_BACKEND, else tensorflow); its name.
 
     The backend is fixed when Keras is first imported (by `zoo.build`, `zoo.train`, ...): choose
     it with KERAS_BACKEND before that (the CLI's --backend does so). Asking for another backend
-    afterwards is a user error, not a silent switch.
+    afterwards is a user error, not a silent switch. `backend="auto"` is chosen for the
+    hardware (and `strategy`) by `zoo.backend_choice.choose_backend`; see `backend_choice`.
     """
-    backend = backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
-    if backend not in BACKENDS:
-        raise RunConfigError("backend", f"must be one of {', '.join(BACKENDS)}; received {backend!r}")
-    if backend == "jax" and importlib.util.find_spec("jax") is None:
-        raise RunConfigError("backend", "jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)")
-    if "keras" in sys.modules:
-        import keras
+    return backend_choice(backend, strategy)["backend"]
 
-        running = keras.backend.backend()
-        if running != backend:
-            raise ZooError(f"Keras is already running on {running}: set KERAS_BACKEND={backend} "
+
+def backend_choice(backend=None, strategy=None):
+    """{"requested", "backend", "reason"}: the backend Keras runs on for `backend`, and why.
+
+    `requested` is `backend` as given, else "$KERAS_BACKEND" or "default". Before Keras is
+    imported this sets KERAS_BACKEND to the choice. `auto` decides without importing a
+    backend; in Python, call this (or `select_backend("auto")`) before `zoo.build` or
+    `zoo.train`, which import Keras. If Keras already runs on a backend the trainer supports,
+    `auto` takes that one and its reason says so: it is never an error.
+    """
+    backend = backend.value if isinstance(backend, enum.Enum) else backend
+    environment = os.environ.get("KERAS_BACKEND")
+    requested = backend or ("$KERAS_BACKEND" if environment else "default")
+    running = _running_backend()
+    if backend == AUTO:
+        name, reason = choose_backend(strategy=strategy)
+        if running in TRAINER_BACKENDS and running != name:
+            why = reason.removeprefix(f"auto: {name} (").removesuffix(")")
+            reason = f"auto: {running} (Keras already runs on {running}; else {name}, {why})"
+            name = running
+    else:
+        name = backend or environment or "tensorflow"
+        if name not in TRAINER_BACKENDS:
+            source = "backend" if backend else "KERAS_BACKEND"
+            choices = ", ".join(BACKENDS if backend else TRAINER_BACKENDS)
+            hint = " (auto is a --backend choice)" if name == AUTO else ""
+            raise RunConfigError(source, f"must be one of {choices}; received {name!r}{hint}")
+        reason = (f"{name} (requested)" if backend else f"{name} (from $KERAS_BACKEND)"
+                  if environment else f"{name} (Keras's default)")
+    if name == "jax" and importlib.util.find_spec("jax") is None:
+        raise RunConfigError("backend", "jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)")
+    if running is not None:
+        if running != name:
+            raise ZooError(f"Keras is already running on {running}: set KERAS_BACKEND={name} "
                            f"before importing zoo (the CLI's --backend does this)")
     else:
-        os.environ["KERAS_BACKEND"] = backend
-    _split_cpu(backend)
-    return backend
+        os.environ["KERAS_BACKEND"] = name
+    _split_cpu(name)
+    return {"requested": requested, "backend": name, "reason": reason}
+
+
+def _running_backend():
+    """The backend Keras already runs on, or None before Keras is imported."""
+    if "keras" not in sys.modules:
+        return None
+    import keras
+
+    return keras.backend.backend()
 
 
 def _split_cpu(backend):
@@ -178,7 +219,7 @@ def check_strategy(strategy="auto", backend=None):
     """Validate the names (cheap: creates nothing); returns the backend's name."""
     if strategy not in STRATEGIES:
         raise RunConfigError("strategy", f"must be one of {', '.join(STRATEGIES)}; received {strategy!r}")
-    backend = select_backend(backend)
+    backend = select_backend(backend, strategy)
     if strategy in TENSORFLOW_STRATEGIES and backend != "tensorflow":
         raise RunConfigError("strategy", f"{strategy} is a tf.distribute strategy: use --backend "
                        f"tensorflow (on jax: {', '.join(JAX_STRATEGIES)})")
@@ -403,5 +444,5 @@ def variable_layouts(model):
 
 
 __all__ = ["BACKENDS", "STRATEGIES", "Distribution", "megatron_layouts", "resolve_distribution",
-           "bind_per_replica_xla", "check_strategy", "select_backend", "variable_layouts", "xla_test_step",
-           "xla_train_step"]
+           "backend_choice", "bind_per_replica_xla", "check_strategy", "select_backend",
+           "variable_layouts", "xla_test_step", "xla_train_step"]

@@ -35,6 +35,7 @@ from zoo.run_config import RunConfig, RunConfigError, TokenizerMode
 from zoo.registry import get_recipe
 from zoo.training.budget import resolve_budget
 from zoo.training.distribution import (
+    backend_choice,
     bind_per_replica_xla,
     check_strategy,
     resolve_distribution,
@@ -99,7 +100,8 @@ def plan_run(name, run=None, *, overrides=(), **fields):
     strings or a dict of model and training fields.
     """
     run = run_config(run, **fields)
-    backend = check_strategy(run.strategy.value, run.backend.value if run.backend else None)
+    choice = backend_choice(run.backend, run.strategy.value)
+    backend = check_strategy(run.strategy.value, choice["backend"])
     recipe = get_recipe(name)
     model_overrides, training_overrides = parse_overrides(overrides)
     init_source = _init_source(run.init_from) if run.init_from else None
@@ -140,7 +142,8 @@ def plan_run(name, run=None, *, overrides=(), **fields):
         "patience": run.patience,
         "spike_guard": run.spike_guard,
         "init_from": init_source,
-        "distribution": {"requested": run.strategy.value, "backend": backend},
+        "distribution": {"requested": run.strategy.value, "backend": backend,
+                         "backend_choice": choice},
     }  # fmt: skip
     return RunPlan(run=run, settings=settings, data=data_bundle, assets=assets, budget=budget,
                    key=run_key(settings, run), initial_weights=initial_weights)
@@ -187,7 +190,8 @@ def train(name=None, run=None, *, overrides=(), out=None, resume=False, reporter
         record = _run_to_resume(name, out)
         return resume_run(record, reporter, fields.get("strategy"), fields.get("backend"))
     plan = plan or plan_run(name, run, overrides=overrides, **fields)
-    distribution = _distribution(plan.settings, **plan.settings["distribution"])
+    asked = plan.settings["distribution"]
+    distribution = _distribution(plan.settings, asked["requested"], asked["backend"])
     path = pathlib.Path(out or results_root() / new_run_id(plan.settings["preset"]))
     if distribution.worker_index:  # only the chief writes the run; the others keep their own
         path = path.with_name(f"{path.name}.worker-{distribution.worker_index}")
@@ -213,7 +217,8 @@ def _start(record, plan, distribution, reporter):
         **plan.settings,
         "resolution_key": plan.key,
         "distribution": {"requested": plan.settings["distribution"]["requested"],
-                         **distribution.describe()},
+                         **distribution.describe(),
+                         "backend_choice": plan.settings["distribution"].get("backend_choice")},
         "device": " ".join(device_description()),
         "peak_flops": peak,
         "peak_flops_source": peak_source,
@@ -250,12 +255,14 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
             run = run.replace(**{k: v for k, v in (("strategy", strategy), ("backend", backend))
                                  if v})
         requested = run.strategy.value
-        distribution = _distribution(settings, requested, check_strategy(
-            requested, run.backend.value if run.backend else None))
+        choice = backend_choice(run.backend, requested)
+        distribution = _distribution(settings, requested, check_strategy(requested,
+                                                                         choice["backend"]))
         settings["run"] = run.to_dict()
         settings.setdefault("eval_windows", run.eval_windows)
         settings.setdefault("spike_guard", run.spike_guard)
-        settings["distribution"] = {"requested": requested, **distribution.describe()}
+        settings["distribution"] = {"requested": requested, **distribution.describe(),
+                                    "backend_choice": choice}
         assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
         data_bundle, assets = _prepare(settings["data"]["spec"], settings["tokenizer"]["kind"],
                                        ModelConfig.from_dict(settings["model"]), assets)
