@@ -98,3 +98,72 @@ def test_generation_tables_render(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1,152" in result.output and "4/1" in result.output and "1.00×" in result.output
     assert CliRunner().invoke(app, ["bench", "generate", "--batch-size", "0"]).exit_code == 2
+
+
+@pytest.mark.slow
+def test_size_ladder_trains_every_contender_on_one_model_and_reports_ratios():
+    from zoo.accounting import count_params
+    from zoo.bench.sizes import SizeShape, benchmark_sizes
+    from zoo.bench.training import AnchorShape, gpt2_config
+
+    shape = SizeShape("toy", 1, 32, 2, 32, 4, 256)
+    contenders = ["zoo tensorflow", "zoo jax", "zoo torch", "keras-hub tensorflow",
+                  "transformers eager", "transformers compile", "zoo not-a-backend"]
+    result = benchmark_sizes([shape], contenders=contenders, repeats=2, seconds_per_repeat=0.05,
+                             peak=1e11, reporter=lambda text: None)
+    rows = {r["name"]: r for r in result["rows"]}
+    # A contender whose worker cannot start is a row saying why, not a crashed benchmark.
+    assert "exited" in rows.pop("zoo not-a-backend")["error"]
+    expected = count_params(gpt2_config(AnchorShape(1, 32, 2, 32, 4, 256)))
+    assert {r["params"] for r in rows.values()} == {expected}  # one model, counted by each side
+    assert rows["zoo torch"]["facts"]["backend"] == "torch"
+    assert rows["transformers compile"]["facts"]["compiled"] is True
+    for row in rows.values():
+        speeds = row["tokens_per_second"]
+        assert len(speeds["repeats"]) == 2 and speeds["min"] <= speeds["median"] <= speeds["max"]
+        assert row["mfu"] == pytest.approx(speeds["median"] * row["flops_per_token"] / 1e11)
+    (summary,) = result["sizes"]
+    zoo_best = max((r for n, r in rows.items() if n.startswith("zoo")),
+                   key=lambda r: r["tokens_per_second"]["median"])
+    peer = max((r for n, r in rows.items() if not n.startswith("zoo")),
+               key=lambda r: r["tokens_per_second"]["median"])
+    assert (summary["zoo_best"], summary["fastest_peer"]) == (zoo_best["name"], peer["name"])
+    assert summary["ratio"] == pytest.approx(zoo_best["tokens_per_second"]["median"]
+                                             / peer["tokens_per_second"]["median"])
+
+
+def test_size_ladder_holds_the_shapes_the_sweep_planner_trains():
+    from zoo.bench.sizes import FIXED_LADDER
+    from zoo.scaling.plan import compute_cells, parse_arms
+    from zoo_cli.bench import size_ladder
+
+    ladder = size_ladder("1e11,1e12,1e13")
+    assert ladder[:3] == list(FIXED_LADDER)
+    cells = compute_cells(parse_arms("gpt2"), (1e11, 1e12, 1e13), 1)
+    planned = [(c[4].num_layers, c[4].hidden_dim, c[4].num_query_heads, c[4].vocabulary_size)
+               for c in cells]
+    assert [(s.num_layers, s.hidden_dim, s.num_heads, s.vocabulary_size)
+            for s in ladder[3:]] == planned
+
+
+def test_cli_bench_sizes_rejects_bad_seconds_and_renders_its_table(monkeypatch):
+    from zoo_cli.bench import show
+
+    result = CliRunner().invoke(app, ["bench", "sizes", "--seconds", "0"])
+    assert result.exit_code == 2 and "--seconds must be positive" in result.stderr
+    speed = {"median": 100.0, "min": 90.0, "max": 110.0, "repeats": [90.0, 100.0, 110.0]}
+    rows = [{"size": "toy", "name": name, "params": 10, "tokens_per_second": speed, "mfu": 0.1}
+            for name in ("zoo tensorflow", "transformers eager")]
+    rows.append({"size": "toy", "name": "zoo torch", "error": "boom"})
+    report = {"peak_flops": 1e11, "peak_flops_source": "measured", "device": "cpu",
+              "backend": "tensorflow", "sizes": {
+                  "repeats": 3, "seconds_per_repeat": 1.0, "rows": rows,
+                  "sizes": [{"size": "toy", "zoo_best": "zoo tensorflow", "ratio": 1.0,
+                             "fastest_peer": "transformers eager",
+                             "peer_tokens_per_second": 100.0}]}}
+    show(report)  # renders without raising; the numbers come from the report as given
+    from zoo.bench.sizes import SizeShape, benchmark_sizes
+    from zoo.errors import ZooError
+
+    with pytest.raises(ZooError, match="unknown contender"):
+        benchmark_sizes([SizeShape("toy", 1, 32, 2, 32, 4, 256)], contenders=["pytorch"])

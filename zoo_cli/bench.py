@@ -18,6 +18,11 @@ token) / peak, where the CPU peak is the best of ten XLA float32 2048³ matmuls 
 start of the same run. Attention: one layer's forward+backward pass with XLA, batch 1.
 Decoding: greedy with the key/value cache, a 32-token prompt and 224 new tokens per repeat;
 tokens/s per sequence over prefill and decoding, compilation excluded.
+Sizes: one GPT-2 per rung of a ladder (4×256, 4×128, 2×64 and the shapes `zoo sweep compute`
+trains at 1e11, 1e12 and 1e13 FLOPs), parameter counts checked equal, trained by the zoo on
+every installed Keras backend (XLA on TensorFlow and JAX, torch.compile on torch), keras-hub's
+GPT2Backbone (TensorFlow, XLA) and transformers' GPT2LMHeadModel in a PyTorch loop (eager and
+torch.compile), each in its own worker, all timed in turns with the same steps per round.
 """
 
 app = typer.Typer(help="Benchmarks measured on this machine (not tests)." + METHOD,
@@ -38,12 +43,12 @@ def everything(
     backend: options.Backend = None,
     json: options.Json = False,
 ):
-    """With no command: the whole benchmark in one run (anchor, families, attention,
+    """With no command: the whole benchmark in one run (anchor, sizes, families, attention,
     generate); the families then use half the steps and two fewer repeats."""
     if ctx.invoked_subcommand is not None:
         return
-    _run(("anchor", "families", "attention", "generate"), steps=steps, repeats=repeats, out=out,
-         backend=backend, json=json, family=(max(1, steps // 2), max(1, repeats - 2)))
+    _run(("anchor", "sizes", "families", "attention", "generate"), steps=steps, repeats=repeats,
+         out=out, backend=backend, json=json, family=(max(1, steps // 2), max(1, repeats - 2)))
 
 
 @app.command("anchor")
@@ -52,6 +57,26 @@ def anchor(steps: Steps = 10, repeats: Repeats = 5, out: Out = None,
     """The zoo's GPT-2 against keras-hub's GPT2Backbone at one identical configuration
     (4 layers, width 256, 4 heads, sequence 256, batch 16, vocabulary 8192, AdamW, XLA)."""
     _run(("anchor",), steps=steps, repeats=repeats, out=out, backend=backend, json=json)
+
+
+@app.command("sizes")
+def sizes(
+    repeats: Repeats = 5,
+    seconds: Annotated[float, typer.Option(
+        help="Target seconds per timed round of the median contender (sets the steps).")] = 1.0,
+    sweep_budgets: Annotated[str, typer.Option(
+        help="FLOPs budgets whose compute-optimal sweep shapes join the ladder.")
+    ] = "1e11,1e12,1e13",
+    out: Out = None, json: options.Json = False,
+):
+    """Training tokens/s and MFU over a ladder of GPT-2 sizes: the zoo on every installed
+    backend against keras-hub and transformers (eager and torch.compile), with the zoo's best
+    backend's ratio to the fastest peer per size."""
+    if not seconds > 0:
+        with user_errors() as zoo:
+            raise zoo.ZooError(f"--seconds must be positive; received {seconds}")
+    _run(("sizes",), steps=1, repeats=repeats, out=out, backend=None, json=json,
+         size_seconds=seconds, sweep_budgets=sweep_budgets)
 
 
 @app.command("families")
@@ -112,7 +137,8 @@ def data(
         )
 
 
-def _run(parts, *, steps, repeats, out, backend, json, family=None, generate_batch_size=1):
+def _run(parts, *, steps, repeats, out, backend, json, family=None, generate_batch_size=1,
+         size_seconds=1.0, sweep_budgets="1e11,1e12,1e13"):
     options.use_backend(backend)
     status = console(stderr=True)
     with user_errors():
@@ -126,9 +152,11 @@ def _run(parts, *, steps, repeats, out, backend, json, family=None, generate_bat
                            f"{repeats}")
         select_backend(backend)
         family_steps, family_repeats = family or (steps, repeats)
+        ladder = size_ladder(sweep_budgets) if "sizes" in parts else None
         report = run_suite(parts, steps=steps, repeats=repeats, family_steps=family_steps,
                            family_repeats=family_repeats, generate_repeats=repeats,
-                           generate_batch_size=generate_batch_size,
+                           generate_batch_size=generate_batch_size, size_shapes=ladder,
+                           size_seconds=size_seconds,
                            reporter=lambda text: status.print(f"[dim]{text}[/]"))
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = write_report(report, out or results_root() / "bench"
@@ -138,6 +166,27 @@ def _run(parts, *, steps, repeats, out, backend, json, family=None, generate_bat
         return
     show(report)
     console().print(f"report written to {path}")
+
+
+def size_ladder(sweep_budgets):
+    """The fixed rungs, then GPT-2's compute-optimal sweep shapes at `sweep_budgets`, as the
+    sweep planner sizes them (the bench sits below the scaling layer, so the CLI joins them)."""
+    from zoo.bench.sizes import FIXED_LADDER, SizeShape
+    from zoo.comparison.allocation import compute_optimal_config
+    from zoo.scaling.plan import (SWEEP_ASPECT_TOLERANCE, batch_size_for, parse_arms,
+                                  parse_budgets, sweep_model)
+
+    arm = parse_arms("gpt2")[0]
+    config = sweep_model(arm)
+    rungs = list(FIXED_LADDER)
+    for budget in parse_budgets(sweep_budgets):
+        shape = compute_optimal_config(config, budget, aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
+        rungs.append(SizeShape(
+            f"sweep {budget:.0e} {shape.num_layers}×{shape.hidden_dim} v{shape.vocabulary_size}",
+            shape.num_layers, shape.hidden_dim, shape.num_query_heads,
+            shape.max_sequence_length, batch_size_for(arm, shape, budget),
+            shape.vocabulary_size))
+    return rungs
 
 
 def show(report):
@@ -161,6 +210,8 @@ def show(report):
         out.print(f"zoo / keras-hub tokens/s: [bold]{a['ratio']:.2f}×[/] (medians of "
                   f"{len(a['rows'][0]['tokens_per_second']['repeats'])} interleaved repeats of "
                   f"{a['steps_per_repeat']} steps)")
+    if "sizes" in report:
+        _show_sizes(out, report["sizes"])
     if "families" in report:
         table = _table("each family's -small twin (its own batch and context)",
                        SPEED_COLUMNS + ("params",))
@@ -201,6 +252,29 @@ def show(report):
         out.print(table)
 
 
+def _show_sizes(out, sizes):
+    table = _table(f"training over the size ladder: medians of {sizes['repeats']} interleaved "
+                   f"rounds of about {sizes['seconds_per_repeat']:g} s",
+                   ("size", "model", "params", "tokens/s (median)", "min–max", "MFU",
+                    "vs fastest peer"),
+                   caption="vs fastest peer: this row's tokens/s over the fastest non-zoo row's")
+    peers = {s["size"]: s["peer_tokens_per_second"] for s in sizes["sizes"]}
+    for r in sizes["rows"]:
+        if "error" in r:
+            table.add_row(r["size"], r["name"], "", "failed", r["error"][:60], "", "")
+            continue
+        speed = r["tokens_per_second"]
+        peer = peers.get(r["size"])
+        table.add_row(r["size"], r["name"], human(r["params"]), f"{speed['median']:,.0f}",
+                      f"{speed['min']:,.0f}–{speed['max']:,.0f}", optional(r["mfu"], ".1%"),
+                      f"{speed['median'] / peer:.2f}×" if peer else "")
+    out.print(table)
+    for s in sizes["sizes"]:
+        out.print(f"{s['size']}: best zoo ({s['zoo_best']}) / fastest peer "
+                  f"({s['fastest_peer']}) = [bold]{s['ratio']:.2f}×[/]" if s["ratio"] else
+                  f"{s['size']}: no peer ran")
+
+
 SPEED_COLUMNS = ("model", "tokens/s (median)", "min–max", "MFU", "model GFLOP/s", "peak RSS")
 GENERATION_COLUMNS = ("model", "tokens/s (median)", "min–max", "q/kv heads", "cache bytes/token",
                       "peak RSS", "params")
@@ -210,7 +284,7 @@ def _table(title, columns, caption=None):
     """A rich table with numbers right-aligned and the model's name on the left."""
     table = Table(title=title, caption=caption)
     for column in columns:
-        table.add_column(column, justify="left" if column == "model" else "right")
+        table.add_column(column, justify="left" if column in ("model", "size") else "right")
     return table
 
 

@@ -10,25 +10,44 @@ the key/value cache, batch 1, a 32-token prompt and 224 new tokens, one generati
 """
 
 import datetime
+import importlib
 
-from zoo.bench.attention import benchmark_attention
-from zoo.bench.generation import benchmark_generation, benchmark_generation_anchor
-from zoo.bench.pipeline import benchmark_pipeline
-from zoo.bench.training import AnchorShape, benchmark_anchor, benchmark_families
 from zoo.files import atomic_write_json
-from zoo.training.hardware import device_description, peak_flops
+
+# Deferred (PEP 562): a benchmark worker (`python -m zoo.bench.serve`) imports this package
+# first, and a `transformers` worker must not start Keras or TensorFlow by doing so.
+_API = {"benchmark_attention": "zoo.bench.attention",
+        "benchmark_generation": "zoo.bench.generation",
+        "benchmark_generation_anchor": "zoo.bench.generation",
+        "benchmark_pipeline": "zoo.bench.pipeline",
+        "benchmark_anchor": "zoo.bench.training", "benchmark_families": "zoo.bench.training",
+        "AnchorShape": "zoo.bench.training", "benchmark_sizes": "zoo.bench.sizes",
+        "FIXED_LADDER": "zoo.bench.sizes", "SizeShape": "zoo.bench.sizes"}
+
+
+def __getattr__(name):
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'zoo.bench' has no attribute {name!r}")
 
 
 def run_suite(parts=("anchor", "families", "attention", "generate"), steps=10, repeats=5,
               family_steps=5, family_repeats=3, families=None, seq_lens=None,
-              generate_repeats=3, generate_batch_size=1, reporter=print):
+              generate_repeats=3, generate_batch_size=1, size_shapes=None,
+              size_seconds=1.0, reporter=print):
     """The benchmark `parts` as one JSON-ready dict; `reporter(text)` hears what is running.
 
     The families use fewer steps and repeats by default: eight compilations already dominate.
+    `size_shapes`: the ladder of `sizes` (default `FIXED_LADDER`).
     """
     import keras
 
+    from zoo.bench.attention import benchmark_attention
+    from zoo.bench.generation import benchmark_generation, benchmark_generation_anchor
+    from zoo.bench.sizes import FIXED_LADDER, benchmark_sizes
+    from zoo.bench.training import AnchorShape, benchmark_anchor, benchmark_families
     from zoo.storage.environment import environment
+    from zoo.training.hardware import device_description, peak_flops
 
     peak, source = peak_flops(fresh=True)
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -42,6 +61,12 @@ def run_suite(parts=("anchor", "families", "attention", "generate"), steps=10, r
         reporter("training throughput of each family's -small twin …")
         report["families"] = benchmark_families(families, steps=family_steps,
                                                 repeats=family_repeats, peak=peak)
+    if "sizes" in parts:
+        reporter("training throughput over the size ladder: the zoo on each backend against "
+                 "keras-hub and transformers …")
+        report["sizes"] = benchmark_sizes(size_shapes or FIXED_LADDER, repeats=repeats,
+                                          seconds_per_repeat=size_seconds, peak=peak,
+                                          reporter=reporter)
     if "attention" in parts:
         reporter("banded against dense attention by sequence length …")
         kwargs = {"seq_lens": seq_lens} if seq_lens else {}
@@ -61,6 +86,4 @@ def write_report(report, path):
     return path
 
 
-__all__ = ["benchmark_anchor", "benchmark_attention", "benchmark_families",
-           "benchmark_generation", "benchmark_generation_anchor", "benchmark_pipeline",
-           "run_suite", "write_report"]
+__all__ = [*_API, "run_suite", "write_report"]

@@ -5,11 +5,7 @@ import json
 import resource
 import sys
 
-from zoo.bench import generation, training
 from zoo.bench.timing import seconds
-from zoo.config import ModelConfig
-from zoo.recipe import TrainingRecipe
-from zoo.registry import get_recipe
 
 
 def _rss_bytes():
@@ -21,6 +17,8 @@ def _rss_bytes():
 
 
 def _device_peak_bytes():
+    if "keras" not in sys.modules:  # a worker that never started Keras (transformers)
+        return None
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -33,8 +31,24 @@ def _device_peak_bytes():
 
 
 def _build(spec):
-    if spec["kind"].startswith("generate"):
+    """The contender `spec` names. Imports are deferred so that a worker loads only the
+    framework its contender runs on (a `transformers` worker never starts TensorFlow)."""
+    kind = spec["kind"]
+    if kind.startswith("size-"):
+        from zoo.bench import sizes
+
+        return {"size-zoo": sizes.zoo_size_contender,
+                "size-keras-hub": sizes.keras_hub_size_contender,
+                "size-transformers": sizes.TransformersContender}[kind](spec)
+    if kind.startswith("generate"):
+        from zoo.bench import generation
+
         return generation.build_contender(spec)
+    from zoo.bench import training
+    from zoo.config import ModelConfig
+    from zoo.recipe import TrainingRecipe
+    from zoo.registry import get_recipe
+
     recipe_training = TrainingRecipe.from_dict(spec["training"])
     if spec["kind"] == "keras-hub":
         return training.keras_hub_contender(training.AnchorShape(**spec["shape"]),

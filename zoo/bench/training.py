@@ -73,12 +73,13 @@ def gpt2_config(shape):
         dropout=0.0)
 
 
-def zoo_contender(name, config, training, batch_size, seq_len, total_steps=1000):
+def zoo_contender(name, config, training, batch_size, seq_len, total_steps=1000, jit_compile=True):
     """`config` compiled as `zoo train` compiles it (optimizer, loss, XLA on the whole step)."""
     keras.utils.set_random_seed(0)
     model = DecoderLM(config)
     model.compile(optimizer=make_optimizer(training, total_steps, model),
-                  loss=LanguageModelLoss(z_loss_weight=config.z_loss_weight), jit_compile=True)
+                  loss=LanguageModelLoss(z_loss_weight=config.z_loss_weight),
+                  jit_compile=jit_compile)
     tokens = _tokens(config.vocabulary_size, seq_len)
     return Contender(name, model, tokens[:, :-1], tokens[:, 1:], batch_size, seq_len,
                      flops_per_token(config, seq_len).palm)

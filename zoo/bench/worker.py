@@ -14,6 +14,7 @@ Requests and replies (one JSON object each):
 """
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,11 +25,13 @@ from zoo.errors import ZooError
 class Worker:
     """The driver's handle on a worker process; use as a context manager."""
 
-    def __init__(self, spec, warmup=3):
+    def __init__(self, spec, warmup=3, env=None):
+        """`env`: variables set for the worker on top of this process's (e.g. KERAS_BACKEND)."""
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "zoo.bench.serve"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+            stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+            env={**os.environ, **(env or {})})
         self.built = self.request({"op": "build", "spec": spec, "warmup": warmup})
 
     def request(self, message):
