@@ -167,3 +167,24 @@ def test_cli_bench_sizes_rejects_bad_seconds_and_renders_its_table(monkeypatch):
 
     with pytest.raises(ZooError, match="unknown contender"):
         benchmark_sizes([SizeShape("toy", 1, 32, 2, 32, 4, 256)], contenders=["pytorch"])
+
+
+@pytest.mark.slow
+def test_gpu_check_script_runs_end_to_end_on_the_cpu_when_allowed(tmp_path):
+    """The prepared GPU script is only ever run on a lent GPU; this runs its whole path (data,
+    `zoo train` per backend, the JSON per backend and the summary) on the CPU at nano size."""
+    import os
+    import pathlib
+    import subprocess
+
+    script = pathlib.Path(__file__).parents[1] / "scripts" / "gpu_check.sh"
+    env = {**os.environ, "ALLOW_CPU": "1", "PRESET": "gpt2-nano", "STEPS": "2",
+           "TOKENS": "100000", "BACKENDS": "tensorflow", "OUT": str(tmp_path / "gpu")}
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "gpu" / "gpu-check.json").read_text())
+    (row,) = report["rows"]
+    assert row["backend"] == "tensorflow" and row["exit_status"] == 0 and row["steps"] == 2
+    assert report["best_backend"] == "tensorflow" and report["goal_met"] is False
+    assert report["best_mfu"] == pytest.approx(row["mfu"])
