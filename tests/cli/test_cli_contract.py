@@ -8,6 +8,7 @@ minimal. Nothing trains, builds or loads a model, so the whole file takes second
 
 import inspect
 import json
+import os
 import types
 
 import pytest
@@ -136,6 +137,17 @@ def test_train_remaining_flags(train, tmp_path, monkeypatch):
     assert config.strategy.value == "none" and config.backend.value == "tensorflow"
 
 
+def test_train_backend_auto_arrives_as_auto(train, tmp_path, monkeypatch):
+    """The library resolves and records `auto` (Keras runs already here, so the command leaves
+    KERAS_BACKEND alone); a resumed run may change to it, as to any backend."""
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    ok(invoke("train", "gpt2-nano", "--backend", "auto"))
+    assert zoo.RunConfig(**train.fields()).backend.value == "auto"
+    ok(invoke("train", "gpt2-nano", "--resume", "--out", tmp_path / "run", "--backend", "auto"))
+    assert train.fields() == {"backend": "auto"}
+    assert os.environ["KERAS_BACKEND"] == "tensorflow"
+
+
 def test_train_resume_passes_only_what_changed(train, tmp_path):
     ok(invoke("train", "gpt2-nano", "--resume", "--out", tmp_path / "run"))
     assert train.arguments["resume"] is True and train.arguments["out"] == str(tmp_path / "run")
@@ -246,9 +258,10 @@ def test_sweep_isoflop_flags(isoflop, tmp_path):
                        "--sizes", 3, "--seeds", 2, "--params", "non-embedding",
                        "--set", "normalization=layernorm", "--tune-lr", "--bootstrap", 50,
                        "--data", tmp_path, "--precision", "mixed_bfloat16", "--spike-guard",
-                       "--dry-run", "--json"))
+                       "--jobs", 1, "--dry-run", "--json"))
     assert json.loads(result.stdout) == SWEEP
     args = isoflop.arguments
+    assert args["jobs"] == 1
     assert args["model"] == "llama-nano" and args["budgets"] == "1e10,3e10"
     assert args["sizes"] == 3 and args["seeds"] == 2 and args["params"] == "non-embedding"
     assert list(args["overrides"]) == ["normalization=layernorm"]
@@ -264,6 +277,9 @@ def test_sweep_isoflop_defaults(isoflop):
     assert args["sizes"] == 5 and args["seeds"] == 1 and args["params"] == "total"
     assert args["tune_lr"] is False and args["bootstrap"] == 200 and args["dry_run"] is False
     assert tuple(args["overrides"]) == ()
+    from zoo.scaling.jobs import default_jobs
+
+    assert args["jobs"] == default_jobs()
     fields = isoflop.fields()
     assert fields == {"data": "shakespeare", "precision": "float32", "spike_guard": False}
     assert zoo.RunConfig(**fields).spike_guard is False  # off in sweeps, unlike zoo train

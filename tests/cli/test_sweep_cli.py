@@ -2,11 +2,14 @@
 anything trains or is written."""
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
 
 from zoo_cli.main import app
+
+CPUS = len(os.sched_getaffinity(0))
 
 runner = CliRunner(env={"COLUMNS": "200"})
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -16,9 +19,9 @@ pytestmark = pytest.mark.usefixtures("isolated")
 def test_dry_run_prints_the_plan_and_trains_nothing(corpus, tmp_path):
     result = runner.invoke(app, ["sweep", "isoflop", "--model", "llama-nano", "--budgets",
                                  "1e10,3e10", "--sizes", "3", "--data", str(corpus),
-                                 "--dry-run"])
+                                 "--jobs", "1", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "isoflop sweep plan · 6 runs" in result.stdout
+    assert "isoflop sweep plan · 6 runs" in result.stdout and "· 1 job" in result.stdout
     assert "estimated" in result.stdout and "dry run: nothing trained" in result.stdout
     assert "Porian" in result.stdout  # the learning-rate rule is stated
     results = tmp_path / "results"
@@ -33,6 +36,9 @@ def test_dry_run_json_is_one_object(corpus):
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["kind"] == "compute" and plan["models"] == ["gpt2-nano", "llama-nano"]
+    from zoo.scaling.jobs import default_jobs
+
+    assert plan["jobs"] == default_jobs()  # the default, recorded
     assert len(plan["plan"]) == 2 * 2 * 2 and plan["estimated_seconds"] > 0
 
 
@@ -50,6 +56,10 @@ def test_dry_run_json_is_one_object(corpus):
      "--allocation"),
     (["isoflop", "--model", "llama-nano", "--budgets", "1e10,3e10", "--plot", "a.gif"],
      "--plot must end in"),
+    (["isoflop", "--model", "llama-nano", "--budgets", "1e10,3e10", "--jobs", "0"],
+     "--jobs must be at least 1; received 0"),
+    (["compute", "--models", "gpt2-nano", "--budgets", "1e10,3e10", "--jobs", str(CPUS + 1)],
+     f"--jobs must be at most the {CPUS} CPUs available here; received {CPUS + 1}"),
 ])  # fmt: skip
 def test_bad_input_is_one_line_before_anything_trains(corpus, tmp_path, args, fragment):
     result = runner.invoke(app, ["sweep", *args, "--data", str(corpus)])

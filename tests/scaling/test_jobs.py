@@ -1,0 +1,174 @@
+"""`--jobs N`: the CPUs split one group per worker, workers pinned to theirs before a backend
+starts, and a sweep trained side by side equal to the same sweep trained one run at a time,
+failed cells included."""
+
+import math
+import os
+import pathlib
+
+import pytest
+
+from zoo.errors import ZooError
+from zoo.scaling import jobs
+from zoo.scaling import sweep as sweeps
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+BUDGETS = (1e10, 3e10)  # two llama-nano runs, the cheapest sweep tests/scaling/test_sweep.py has
+two_cpus = pytest.mark.skipif(len(jobs.available_cpus()) < 2, reason="needs 2 CPUs")
+
+
+def test_cpus_split_into_disjoint_groups_that_cover_them_all():
+    assert jobs.split_cpus([0, 1], 1) == [(0, 1)]
+    assert jobs.split_cpus([1, 0], 2) == [(0,), (1,)]
+    assert jobs.split_cpus(range(8), 3) == [(0, 1, 2), (3, 4, 5), (6, 7)]
+    assert jobs.split_cpus([0, 2, 4, 6, 9], 2) == [(0, 2, 4), (6, 9)]  # a sparse mask
+    for cpus, groups in [(range(16), 5), (range(3), 3), (range(7), 2)]:
+        split = jobs.split_cpus(cpus, groups)
+        flat = [c for group in split for c in group]
+        assert len(split) == groups and sorted(flat) == list(cpus) and len(set(flat)) == len(flat)
+        assert max(map(len, split)) - min(map(len, split)) <= 1
+    for groups in (0, 3, True, 1.5):
+        with pytest.raises(ValueError):
+            jobs.split_cpus([0, 1], groups)
+
+
+def test_jobs_must_be_between_one_and_the_cpus_available():
+    cpus = len(jobs.available_cpus())
+    assert jobs.check_jobs(1) == 1 and jobs.check_jobs(cpus) == cpus
+    assert 1 <= jobs.default_jobs() <= min(jobs.DEFAULT_JOBS, cpus)
+    assert jobs.default_jobs("multi-worker") == jobs.default_jobs("mirrored") == 1
+    for bad, fragment in [(0, "at least 1"), (-2, "at least 1"), (True, "at least 1"),
+                          (2.0, "at least 1"), (cpus + 1, f"at most the {cpus} CPUs")]:
+        with pytest.raises(ZooError, match=fragment):
+            jobs.check_jobs(bad)
+    with pytest.raises(ZooError, match="--jobs"):  # before anything is planned or written
+        sweeps.sweep_compute("llama-nano", budgets=BUDGETS, jobs=cpus + 1)
+    jobs.check_strategy(1, "multi-worker")
+    jobs.check_strategy(2, "auto")
+    with pytest.raises(ZooError, match="cannot be combined with --strategy multi-worker"):
+        jobs.check_strategy(2, "multi-worker")
+
+
+def test_a_workers_thread_pools_keep_the_size_one_job_has():
+    """Pools the size of the worker's group would change the sums' order and so the losses:
+    they keep the parent's sizes (its setting, else its CPU count), confined by the affinity."""
+    assert jobs.thread_environment("jax", environ={}, cpus=8) == {
+        "TF_NUM_INTRAOP_THREADS": "8", "TF_NUM_INTEROP_THREADS": "8", "OMP_NUM_THREADS": "8",
+        "KERAS_BACKEND": "jax"}
+    given = jobs.thread_environment("tensorflow", environ={"TF_NUM_INTRAOP_THREADS": "3"},
+                                    cpus=8)
+    assert given["TF_NUM_INTRAOP_THREADS"] == "3" and given["TF_NUM_INTEROP_THREADS"] == "8"
+
+
+@two_cpus
+def test_workers_are_pinned_to_their_group_and_errors_reach_the_parent():
+    """Stand-in tasks from the standard library, so no backend starts in the workers."""
+    import keras
+
+    groups = jobs.split_cpus(jobs.available_cpus(), 2)
+    results = []
+    jobs.run_tasks(os.sched_getaffinity, [0, 0], 2, results.append,
+                   lambda task, result: results.append(tuple(sorted(result))))
+    assert len(results) == 2 and set(results) <= set(groups)
+    seen = {}
+    jobs.run_tasks(os.getenv, ["TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "KERAS_BACKEND",
+                               "XLA_FLAGS"], 2, results.append, seen.__setitem__)
+    one_job = os.environ.get("TF_NUM_INTRAOP_THREADS") or str(len(jobs.available_cpus()))
+    assert seen["TF_NUM_INTRAOP_THREADS"] == one_job  # the pool of one job, on fewer CPUs
+    assert seen["KERAS_BACKEND"] == keras.backend.backend()
+    assert seen["XLA_FLAGS"] == os.environ.get("XLA_FLAGS")  # left as it is
+    with pytest.raises(ValueError, match="invalid literal"):
+        jobs.run_tasks(int, ["1", "not a number"], 2, results.append, lambda task, result: None)
+
+
+class Events(sweeps.SweepReporter):
+    def __init__(self):
+        self.seen, self.finished_runs, self.messages = [], [], []
+
+    def run(self, index, count, label, seed, status):
+        self.seen.append((index, status))
+
+    def finished(self, index, count, label, seed, status):
+        self.finished_runs.append((index, status))
+
+    def message(self, text):
+        self.messages.append(text)
+
+
+def _same(parallel, sequential):
+    """The same points in plan order and the same fits: only wall times and paths differ."""
+    assert [r["key"] for r in parallel["plan"]] == [r["key"] for r in sequential["plan"]]
+    assert len(parallel["points"]) == len(sequential["points"])
+    for a, b in zip(parallel["points"], sequential["points"]):
+        assert pathlib.Path(a["run"]).name == pathlib.Path(b["run"]).name  # named by key
+        assert (a["arm"], a["budget"], a["seed"], a["params"], a["tokens"]) == (
+            b["arm"], b["budget"], b["seed"], b["params"], b["tokens"])
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+    assert [(f["arm"], f["budget"], f["seed"], f["step"], f["reason"])
+            for f in parallel["failed"]] == [(f["arm"], f["budget"], f["seed"], f["step"],
+                                              f["reason"]) for f in sequential["failed"]]
+
+
+def _close(a, b):
+    """Equal, floats to within 1e-4 relative (the fits of points equal to 1e-6)."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _close(a[key], b[key])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _close(x, y)
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=1e-4, nan_ok=True)
+    else:
+        assert a == b
+
+
+@pytest.mark.slow
+@two_cpus
+def test_a_sweep_side_by_side_equals_the_sweep_one_run_at_a_time(corpus, tmp_path, monkeypatch):
+    args = dict(budgets=BUDGETS, data=str(corpus), bootstrap=20)
+    sequential = sweeps.sweep_compute("llama-nano", jobs=1, **args)
+    assert sequential["jobs"] == 1 and sequential["workers"] == 1
+    monkeypatch.setenv("ZOO_RESULTS", str(tmp_path / "results-2"))  # nothing to reuse
+    reporter = Events()
+    parallel = sweeps.sweep_compute("llama-nano", jobs=2, reporter=reporter, **args)
+    assert parallel["jobs"] == 2 and parallel["workers"] == 2
+    assert sorted(reporter.seen) == [(0, "training"), (1, "training")]
+    assert sorted(reporter.finished_runs) == [(0, "done"), (1, "done")]
+    _same(parallel, sequential)
+    for a, b in zip(parallel["points"], sequential["points"]):
+        assert pathlib.Path(a["run"]).parent == tmp_path / "results-2"
+    _close(parallel["fits"], sequential["fits"])
+    again = Events()  # a rerun side by side reuses every run, in the parent
+    rerun = sweeps.sweep_compute("llama-nano", jobs=2, reporter=again, **args)
+    assert rerun["workers"] == 1 and again.seen == [(0, "reused"), (1, "reused")]
+    assert rerun["points"] == parallel["points"]
+
+
+@pytest.mark.slow
+@two_cpus
+def test_a_cell_that_fails_in_a_worker_is_a_failed_cell_and_the_sweep_finishes(corpus):
+    reporter = Events()
+    result = sweeps.sweep_compute("llama-nano", ablate="learning_rate=1e6", budgets=BUDGETS,
+                                  data=str(corpus), bootstrap=20, jobs=2, reporter=reporter)
+    assert result["workers"] == 2 and len(result["plan"]) == 4
+    assert [(p["arm"], p["budget"]) for p in result["points"]] == [
+        ("llama-nano", 1e10), ("llama-nano", 3e10)]
+    assert all(math.isfinite(p["loss"]) for p in result["points"])
+    failed = [(f["arm"], f["budget"]) for f in result["failed"]]
+    assert failed == [("llama-nano learning_rate=1000000.0", 1e10),
+                      ("llama-nano learning_rate=1000000.0", 3e10)]
+    for row in result["failed"]:
+        assert "diverged" in row["reason"] and row["step"] and pathlib.Path(row["run"]).is_dir()
+    assert sorted(reporter.finished_runs) == [(0, "done"), (1, "done"), (2, "failed"),
+                                              (3, "failed")]
+    assert sum("failed: training diverged" in m for m in reporter.messages) == 2
+    again = Events()  # rerun: the failed cells are known and not retried
+    rerun = sweeps.sweep_compute("llama-nano", ablate="learning_rate=1e6", budgets=BUDGETS,
+                                 data=str(corpus), bootstrap=20, jobs=2, reporter=again)
+    assert sorted(again.seen) == [(0, "reused"), (1, "reused"), (2, "failed before"),
+                                  (3, "failed before")]
+    _same(rerun, result)
