@@ -18,13 +18,12 @@ it out), so round-off does not grow chaotically over this run. Tolerance: rtol 1
 measured difference, for other CPUs and XLA versions (which fuse and reduce differently); 16×
 below the 1.6e-4 that a real semantic difference produced (see the llama-nano case).
 
-llama-nano is expected to fail, strictly: on TensorFlow its untied input embedding gets a
-sparse gradient (`tf.IndexedSlices`), and Keras 3.15's `clip_by_global_norm` squares and sums
-the slices without adding repeated token ids first, so it underestimates the global norm
-(1.12 against 1.49 on one measured batch) and clips less than JAX does. Measured: up to 1.6e-4
-relative in the losses; with clipping off (`--set clip_norm=1e6`) the two agree exactly. The
-zoo's spike guard already densifies these gradients for its own norm. When this case starts
-passing, the discrepancy is fixed: remove the mark.
+llama-nano (untied embeddings) once differed by 1.6e-4 relative: on TensorFlow its input
+embedding gets a sparse gradient (`tf.IndexedSlices`), and Keras 3.15's `clip_by_global_norm`
+squares and sums the slices without adding repeated token ids first, so it underestimated the
+global norm (1.12 against 1.49 on one measured batch) and clipped less than JAX did. The zoo's
+optimizers now densify sparse gradients before clipping (`zoo.training.clipping`), and this case
+checks that the two agree again.
 """
 
 import json
@@ -61,9 +60,7 @@ def _train(preset, backend, corpus, init, out):
 
 @pytest.mark.parametrize("preset", [
     "gpt2-nano",
-    pytest.param("llama-nano", marks=pytest.mark.xfail(
-        strict=True, reason="Keras's TensorFlow global-norm clipping of sparse (untied "
-                            "embedding) gradients; see the module docstring")),
+    "llama-nano",
 ])
 def test_tensorflow_and_jax_train_to_the_same_losses(preset, corpus, tmp_path):
     pytest.importorskip("jax")

@@ -21,6 +21,7 @@ X -= X·weight_decay·lr_t, applied before the update to the variables `MatrixWe
 import keras
 from keras import ops
 
+from zoo.training.clipping import DenseGradientClipping
 from zoo.training.weight_decay import MatrixWeightDecay
 
 
@@ -29,7 +30,7 @@ def _rms(x):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class UnfactoredAdafactor(MatrixWeightDecay, keras.optimizers.Optimizer):
+class UnfactoredAdafactor(DenseGradientClipping, MatrixWeightDecay, keras.optimizers.Optimizer):
     """Adafactor with a full (unfactored) second moment, momentum and parameter scaling.
 
     Args:

@@ -1,10 +1,11 @@
 """`make_optimizer`: a `TrainingRecipe` turned into the Keras optimizer the paper describes.
 
-    ADAM       keras.optimizers.Adam, no weight decay (Gopher)
+    ADAM       ClippedAdam: keras.optimizers.Adam, no weight decay (Gopher)
     ADAMW      MaskedAdamW: keras.optimizers.AdamW decaying matrices only (GPT-3, Chinchilla, LLaMA)
     ADAFACTOR  UnfactoredAdafactor (PaLM)
 
-Betas, epsilon and global-norm clipping come from the recipe; the schedule from
+Betas, epsilon and global-norm clipping come from the recipe (sparse gradients are made dense
+before clipping, `zoo.training.clipping`); the schedule from
 `zoo.training.schedules.make_schedule`. Weight decay applies to matmul kernels only
 (`zoo.training.weight_decay.is_decayed`); for ADAFACTOR it is PaLM's dynamic lr² decay, matched
 at the peak (`_adafactor_weight_decay`). `spike_guard` wraps any of them in
@@ -16,15 +17,21 @@ import keras
 from zoo.errors import ConfigError
 from zoo.recipe import Optimizer
 from zoo.training.adafactor import UnfactoredAdafactor
+from zoo.training.clipping import DenseGradientClipping
 from zoo.training.schedules import UpdateStepSchedule, describe_schedule, make_schedule
 from zoo.training.spike_guard import SpikeGuard
 from zoo.training.weight_decay import MatrixWeightDecay
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class MaskedAdamW(MatrixWeightDecay, keras.optimizers.AdamW):
+class MaskedAdamW(DenseGradientClipping, MatrixWeightDecay, keras.optimizers.AdamW):
     """`keras.optimizers.AdamW` whose decay skips norms, biases and embeddings, also after a
     reload (Keras does not serialise `exclude_from_weight_decay`)."""
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ClippedAdam(DenseGradientClipping, keras.optimizers.Adam):
+    """`keras.optimizers.Adam` whose global-norm clipping counts sparse gradients correctly."""
 
 
 def make_optimizer(
@@ -77,7 +84,7 @@ def make_optimizer(
                 "optimizer 'adam' takes no weight decay (decoupled decay is optimizer 'adamw'); "
                 f"received weight_decay={recipe.weight_decay!r}"
             )
-        optimizer = keras.optimizers.Adam(
+        optimizer = ClippedAdam(
             beta_1=recipe.beta_1, beta_2=_beta_2(recipe), epsilon=recipe.epsilon, **common
         )
     elif recipe.optimizer is Optimizer.ADAMW:
