@@ -106,21 +106,33 @@ def test_init_schemes():
     assert std(down) == pytest.approx(1 / np.sqrt(4 * 144), rel=0.1)
 
 
-def test_query_key_value_start_as_slices_of_one_fused_draw():
-    """The projections are separate kernels, initialised as the slices of the (d, H + 2K, Q)
-    kernel that once held them all (`HeadSlice`), so a seeded run starts where it always did."""
+def test_every_weight_starts_from_a_draw_of_its_own():
+    """No two weights share initial values: not the blocks, not SwiGLU's gate and up, not the
+    query, key and value heads, not an untied head and its embedding (a flattened prefix shared
+    by kernels of different shapes counts too). Keras initializers without a seed repeat one
+    draw per shape, which `IndependentDraws` exists to prevent; a seed still fixes them all."""
     for name in ("llama-nano", "palm-nano", "gpt2-nano"):
-        model = zoo.build(name, num_layers=1)
+        keras.utils.set_random_seed(0)
+        model = zoo.build(name, num_layers=2)
         c = model.config
         attention = model.get_layer("decoder_block_0").self_attention
-        kernels = [keras.ops.convert_to_numpy(layer.kernel)
-                   for layer in (attention.query, attention.key, attention.value)]
-        assert [k.shape[1] for k in kernels] == [c.num_query_heads, c.num_key_value_heads,
-                                                 c.num_key_value_heads]
-        fused = attention.kernel_initializer(
-            (c.hidden_dim, c.num_query_heads + 2 * c.num_key_value_heads, c.head_dim))
-        np.testing.assert_array_equal(np.concatenate(kernels, axis=1),
-                                      keras.ops.convert_to_numpy(fused))
+        assert [attention.query.kernel.shape[1], attention.key.kernel.shape[1],
+                attention.value.kernel.shape[1]] == [c.num_query_heads, c.num_key_value_heads,
+                                                     c.num_key_value_heads]
+        drawn = {v.path: keras.ops.convert_to_numpy(v).ravel() for v in model.weights
+                 if len(v.shape) >= 2 and not v.name.endswith("bias")}  # biases start at 0
+        prefixes = {}
+        for path, values in drawn.items():
+            assert values.std() > 0, path
+            prefix = values[:64].tobytes()
+            assert prefix not in prefixes, f"{name}: {path} repeats {prefixes.get(prefix)}"
+            prefixes[prefix] = path
+        keras.utils.set_random_seed(0)
+        again = zoo.build(name, num_layers=2)
+        for v in again.weights:
+            if v.path in drawn:
+                np.testing.assert_array_equal(keras.ops.convert_to_numpy(v).ravel(),
+                                              drawn[v.path])
 
 
 @pytest.mark.slow

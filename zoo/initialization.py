@@ -35,4 +35,34 @@ def initializers(config):
             "attention_output": residual,
             "feedforward_output": residual,
         }
-    return {role: keras.initializers.RandomNormal(stddev=s) for role, s in stds.items()}
+    return {role: IndependentDraws(keras.initializers.RandomNormal(stddev=s))
+            for role, s in stds.items()}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class IndependentDraws(keras.initializers.Initializer):
+    """`initializer` with a new seed at every call, so no two weights share a draw.
+
+    A Keras initializer built without a seed fixes one at construction and returns the same
+    values for the same shape at every call. One object per role, passed to every layer, gave
+    every block the same initial weights, SwiGLU's gate the values of its up projection, and an
+    untied head the values of its embedding. keras-hub clones an initializer per use for the same
+    reason (`clone_initializer`); wrapping it once here covers every use, including the two
+    weights `ReversibleEmbedding` draws from one initializer. The seeds come from Python's
+    `random` (Keras's `make_default_seed`), which `keras.utils.set_random_seed` seeds, so a
+    seeded model is still reproducible draw for draw.
+    """
+
+    def __init__(self, initializer):
+        self.initializer = keras.initializers.get(initializer)
+
+    def __call__(self, shape, dtype=None):
+        fresh = self.initializer.__class__.from_config(self.initializer.get_config())
+        return fresh(shape, dtype=dtype)
+
+    def get_config(self):
+        return {"initializer": keras.initializers.serialize(self.initializer)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.initializers.deserialize(config["initializer"]))

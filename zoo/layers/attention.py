@@ -172,9 +172,10 @@ class CausalSelfAttention(keras.layers.Layer):
 class HeadSlice(keras.initializers.Initializer):
     """Heads [start, stop) of `initializer` drawn at a (d, heads, Q) shape with `heads` heads.
 
-    The query, key and value projections were once one fused (d, H + 2K, Q) kernel. Keras's
-    unseeded initializers return the same draw for the same shape, so drawing the fused shape
-    and slicing it keeps a seeded model's initial weights (and every result) as they were.
+    The query, key and value projections were once one fused (d, H + 2K, Q) kernel, and drawing
+    the fused shape and slicing it kept a seeded model's initial weights as they were. The
+    role initializers now draw anew at every call (`zoo.initialization.IndependentDraws`), so
+    each projection is its slice of a draw of its own: the same distribution, independent values.
     """
 
     def __init__(self, initializer, start, stop, heads):

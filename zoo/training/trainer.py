@@ -125,6 +125,7 @@ def plan_run(name, run=None, *, overrides=(), **fields):
             kind = init_assets.kind
     data_bundle, assets = _prepare(run.data, kind, config, init_assets)
     settings = {
+        "result_version": RESULT_VERSION,
         "preset": recipe.name,
         "model": config.to_dict(),
         "training": training.to_dict(),
@@ -149,14 +150,25 @@ def plan_run(name, run=None, *, overrides=(), **fields):
                    key=run_key(settings, run), initial_weights=initial_weights)
 
 
+# What the same settings train to changes when the code does. Bumped with every change that
+# alters a result, so a run of the old code is never reused as if it were the new one:
+#   1  (no entry) up to 2026-12
+#   2  every weight drawn independently (`IndependentDraws`: blocks, SwiGLU's gate and up, an
+#      untied head no longer share initial values); sparse gradients counted correctly by
+#      global-norm clipping on TensorFlow (`DenseGradientClipping`: untied embeddings)
+RESULT_VERSION = 2
+
+
 def run_key(settings, run):
     """The run's identity: a hash of everything that can change its result, and nothing else.
 
     `run.identity()` holds exactly the `RunConfig` fields that declare `affects_result`; the
     rest is what they resolved to (the model, the recipe, the budget in steps, the corpus's
-    fingerprint and token counts, the tokenizer, the evaluation interval, the --init-from file).
+    fingerprint and token counts, the tokenizer, the evaluation interval, the --init-from file),
+    and `RESULT_VERSION`, what the code trains them to.
     """
     keyed = {
+        "result_version": RESULT_VERSION,
         "preset": settings["preset"],
         "model": settings["model"],
         "training": settings["training"],
@@ -250,6 +262,11 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
         if settings is None:
             raise ZooError(f"{record.path} holds no run to resume (it was stopped before it "
                            "started): train it again without resuming")
+        started_by = settings.get("result_version", 1)
+        if started_by != RESULT_VERSION:
+            raise ZooError(f"{record.path} was started by trainer version {started_by}, which "
+                           f"trains differently from this one ({RESULT_VERSION}; see "
+                           "zoo.training.trainer.RESULT_VERSION): train it again without resuming")
         run = recorded_run(settings)
         if strategy or backend:
             run = run.replace(**{k: v for k, v in (("strategy", strategy), ("backend", backend))
