@@ -78,7 +78,9 @@ def compute(
         help="One arm per change of the single base model, as in zoo compare --ablate.")] = None,
     allocation: Annotated[str, typer.Option(
         help="compute-optimal (resize each arm to ~20 tokens per parameter per budget; "
-             "default) or fixed (the preset's shape at every budget).")] = "compute-optimal",
+             "default), fixed (the arm's shape at every budget: the preset's, or --set "
+             "num_layers=… hidden_dim=…), or both, e.g. fixed,compute-optimal: every arm "
+             "under each, the first the baseline.")] = "compute-optimal",
     data: run_options.Data = "shakespeare",
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,

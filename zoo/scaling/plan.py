@@ -217,21 +217,41 @@ def isoflop_cells(arm, budgets, sizes, seeds):
     return cells
 
 
+def parse_allocations(allocation):
+    """'compute-optimal', 'fixed' or a comma-separated list of both -> a tuple, checked."""
+    names = tuple(a.strip() for a in (allocation.split(",") if isinstance(allocation, str)
+                                      else allocation or ()) if a.strip())
+    for name in names:
+        if name not in ALLOCATIONS:
+            raise ZooError(f"--allocation must be one of {', '.join(ALLOCATIONS)} (or both, "
+                           f"comma-separated); received {name!r}")
+    if not names or len(set(names)) != len(names):
+        raise ZooError(f"--allocation lists each of {', '.join(ALLOCATIONS)} at most once; "
+                       f"received {allocation!r}")
+    return names
+
+
 def compute_cells(arms, budgets, seeds, allocation="compute-optimal"):
-    if allocation not in ALLOCATIONS:
-        raise ZooError(f"--allocation must be one of {', '.join(ALLOCATIONS)}; received "
-                       f"{allocation!r}")
+    """Cells of a loss-against-compute sweep. `allocation` is one allocation or a list: with
+    two, every arm is trained under each (named "<arm> (<allocation>)"), so the sweep compares
+    allocations of one recipe and optimizer. Fixed arms keep the arm's own shape (the preset's,
+    or one set with `--set num_layers=… hidden_dim=…`) at every budget; compute-optimal arms are
+    resized per budget along the same proportions."""
+    allocations = parse_allocations(allocation)
     _check_seeds(seeds)
     cells = []
     for arm in arms:
         config = sweep_model(arm)
-        for budget in budgets:
-            shape = (compute_optimal_config(config, budget,
-                                            aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
-                     if allocation == "compute-optimal" else config)
-            for seed in range(seeds):
-                cells.append((arm, budget, seed, 1.0 if allocation == "compute-optimal"
-                              else None, shape))
+        for name in allocations:
+            named = (arm if len(allocations) == 1 else
+                     dataclasses.replace(arm, name=f"{arm.name} ({name})"))
+            for budget in budgets:
+                shape = (compute_optimal_config(config, budget,
+                                                aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
+                         if name == "compute-optimal" else config)
+                for seed in range(seeds):
+                    cells.append((named, budget, seed, 1.0 if name == "compute-optimal"
+                                  else None, shape))
     return cells
 
 
