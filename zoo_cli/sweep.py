@@ -219,6 +219,14 @@ def fits_table(sweep):
                               optional(arm["multiplier"], ".3g"),
                               f"[{optional(low, '.3g')}, {optional(high, '.3g')}] · "
                               f"{arm['verdict']}")
+            for arm in fit["arms"]:
+                if "reference_crossing" not in arm:
+                    continue
+                low, high = arm["reference_crossing_ci"] or (None, None)
+                where = " (extrapolated)" if arm["reference_crossing_extrapolated"] else ""
+                table.add_row(law, f"{arm['name']} reaches the n-gram baseline at C{where}",
+                              _crossing(arm["reference_crossing"]),
+                              f"[{_crossing(low)}, {_crossing(high)}]")
             continue
         for key in _FIT_KEYS[law]:
             if fit.get(key) is None:
@@ -227,6 +235,11 @@ def fits_table(sweep):
             table.add_row(law, key, f"{fit[key]:.4g}",
                           f"[{optional(interval[0], '.4g')}, {optional(interval[1], '.4g')}]")
     return table
+
+
+def _crossing(flops):
+    """A crossing's compute; None in the JSON is an infinite one (E above the baseline)."""
+    return "never" if flops is None else f"{flops:.2g}"
 
 
 def _fit_notes(sweep):

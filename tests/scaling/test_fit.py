@@ -264,6 +264,27 @@ def test_compute_multiplier_with_a_floor():
     assert variant["verdict"] == "better"
 
 
+def test_reference_crossing_is_where_each_curve_reaches_the_reference_loss():
+    """L(C) = 1 + 20·C^(−0.1) reaches 1.2 at C = (20 / 0.2)^10 = 1e20 (closed form, within an
+    order of magnitude from budgets 5 decades below); inside the budgets the arm with twice the
+    efficiency gets there at half the compute; a reference below E is never reached."""
+    points = two_arms(2.0, budgets=np.logspace(12, 15, 6), seeds=3, noise=0.002, floor=1.0,
+                      amplitude=20, gamma=0.1, seed=2)
+    base, variant = fit_compute(points, bootstrap=200, reference_loss=1.2)["arms"]
+    assert math.log10(base["reference_crossing"]) == pytest.approx(20, abs=1.0)
+    low, high = base["reference_crossing_ci"]
+    assert low <= base["reference_crossing"] <= (high or math.inf)
+    assert base["reference_crossing_extrapolated"]  # 1e20 is far beyond the budgets
+    never = fit_compute(points, bootstrap=50, reference_loss=0.5)["arms"][0]
+    assert never["reference_crossing"] is None  # infinite: E = 1 lies above 0.5
+    inside = fit_compute(points, bootstrap=50, reference_loss=1.0 + 20 * 1e13 ** -0.1)["arms"]
+    assert math.log10(inside[0]["reference_crossing"]) == pytest.approx(13, abs=0.1)
+    assert inside[1]["reference_crossing"] / inside[0]["reference_crossing"] == pytest.approx(
+        0.5, rel=0.1)
+    assert not inside[0]["reference_crossing_extrapolated"]
+    assert_json_ready(fit_compute(points, bootstrap=20, reference_loss=1.2))
+
+
 def test_equal_arms_are_within_noise():
     fit = fit_compute(two_arms(1.0, noise=0.01, seed=4), bootstrap=300)
     variant = fit["arms"][1]

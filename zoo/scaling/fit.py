@@ -336,7 +336,8 @@ def _line(x, y):
 # --- compute multipliers ---
 
 
-def fit_compute(points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL):
+def fit_compute(points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL,
+                reference_loss=None):
     """L(C) per arm and each arm's compute multiplier against the first arm (the baseline).
 
     Arms are the `arm` column in order of first appearance (one arm, "all", without it); an
@@ -353,9 +354,14 @@ def fit_compute(points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL):
     interval's low end is above 1, "worse" when its high end is below 1, else "within noise";
     the baseline's is "baseline".
 
+    `reference_loss` (e.g. the n-gram baseline's, in the points' units): each arm also gets
+    `reference_crossing`, the compute at which its fitted curve reaches that loss (None: never,
+    its E lies above it), with `reference_crossing_ci` from the same replicates and
+    `reference_crossing_extrapolated` when it lies outside the arm's observed compute.
+
     Returns `arms` (each `name, points, budgets, form, E, A, gamma` with `_ci`, `c_star,
     loss_at_c_star, multiplier, multiplier_ci, verdict, extrapolated, unreachable`),
-    `baseline`, `flops_convention`, `bootstrap`, `level`, `seed` and `notes`.
+    `baseline`, `flops_convention`, `bootstrap`, `level`, `seed`, `reference_loss` and `notes`.
     """
     points, notes = _points.check_points(points, "compute", flops_convention=flops)
     compute, _ = _points.flops(points, flops)
@@ -407,9 +413,19 @@ def fit_compute(points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL):
             if ci and math.isinf(ci[1]):
                 notes.append(f"arm {arm['name']!r}: the interval's high end is unbounded (some "
                              "bootstrap baselines never reach its loss); shown as null")
+        if reference_loss is not None:
+            crossing = compute_to_reach(fit, reference_loss)
+            seen = compute[arm["members"]]
+            row.update(reference_crossing=crossing,
+                       reference_crossing_ci=_interval(
+                           [compute_to_reach(r[k], reference_loss) for r in replicates], level,
+                           keep_infinite=True),
+                       reference_crossing_extrapolated=bool(
+                           not seen.min() <= crossing <= seen.max()))
         rows.append(row)
     result = {"arms": rows, "baseline": baseline["name"], "flops_convention": flops,
-              "bootstrap": int(bootstrap), "level": level, "seed": seed, "notes": notes}
+              "bootstrap": int(bootstrap), "level": level, "seed": seed,
+              "reference_loss": reference_loss, "notes": notes}
     return _plain(result)
 
 
@@ -424,16 +440,27 @@ def compute_multiplier(baseline_fit, variant_fit, c_star):
     """C_baseline(ℓ) / C* with ℓ = L_variant(C*): the compute the baseline needs to reach the
     loss the variant reaches at C*, as a multiple of C*. `math.inf` when the baseline never
     reaches ℓ (ℓ ≤ its E). Fits are dicts with `E`, `A`, `gamma`: L(C) = E + A·C^(−γ)."""
-    target = predict_compute(variant_fit, c_star)
-    gap = target - baseline_fit["E"]
+    reach = _log_compute_to_reach(baseline_fit, predict_compute(variant_fit, c_star))
+    exponent = reach - math.log(c_star)
+    return math.inf if exponent > 700 else math.exp(exponent)
+
+
+def compute_to_reach(fit, loss):
+    """The compute C at which L(C) = `loss` on one arm's curve; `math.inf` when the curve never
+    gets that low (`loss` ≤ E), 0 when it starts below it (a flat curve)."""
+    log_c = _log_compute_to_reach(fit, loss)
+    return math.inf if log_c > 700 else 0.0 if log_c == -math.inf else math.exp(log_c)
+
+
+def _log_compute_to_reach(fit, loss):
+    """ln C with L(C) = `loss`: C = (A / (ℓ − E))^(1/γ); ±inf at the edges (see callers)."""
+    gap = loss - fit["E"]
     if gap <= 0:
         return math.inf
-    gamma, amplitude = baseline_fit["gamma"], baseline_fit["A"]
-    if gamma <= 0:  # a flat baseline: reached at any compute, or never
-        return 0.0 if gap >= amplitude else math.inf
-    log_c = (math.log(amplitude) - math.log(gap)) / gamma  # C_b(ℓ) = (A / (ℓ − E))^(1/γ)
-    exponent = log_c - math.log(c_star)
-    return math.inf if exponent > 700 else math.exp(exponent)
+    gamma, amplitude = fit["gamma"], fit["A"]
+    if gamma <= 0:  # a flat curve: reached at any compute, or never
+        return -math.inf if gap >= amplitude else math.inf
+    return (math.log(amplitude) - math.log(gap)) / gamma
 
 
 def _fit_curve(compute, loss, form, start=None):

@@ -101,7 +101,9 @@ def sweep_compute(models, *, budgets, seeds=1, ablate=None, allocation="compute-
                  request={"models": [a.name for a in arms], "budgets": list(budgets),
                           "seeds": seeds, "allocation": allocation})
     if not dry_run:
-        sweep["fits"] = {"compute": _fit(fit_compute, sweep["points"], bootstrap=bootstrap)}
+        reference = (sweep.get("baseline") or {}).get("loss")  # the n-gram baseline's
+        sweep["fits"] = {"compute": _fit(fit_compute, sweep["points"], bootstrap=bootstrap,
+                                         reference_loss=reference)}
     return sweep
 
 
