@@ -33,6 +33,7 @@ from zoo_cli import (  # noqa: E402
     bench,
     compare,
     convert,
+    explain,
     fit,
     generate,
     importing,
@@ -62,6 +63,7 @@ app.add_typer(baseline.app)  # zoo baseline
 app.add_typer(sweep.app, name="sweep")  # zoo sweep isoflop, zoo sweep compute
 app.add_typer(fit.app)  # zoo fit
 app.add_typer(bench.app, name="bench")  # zoo bench …
+app.add_typer(explain.app)  # zoo explain
 
 
 def main():

@@ -1,0 +1,161 @@
+"""`zoo explain`: every printed figure comes from a committed JSON, missing studies say so, and
+an unknown choice is one line, exit 2, with suggestions."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from zoo import explain as cards
+from zoo_cli.explain import render_card
+from zoo_cli.main import app
+
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?%?")
+ABLATIONS = "results/reference/sweep-compute-llama-ablations.json"
+
+
+def _resolve(document, pointer):
+    for part in pointer.strip("/").split("/"):
+        document = document[int(part)] if isinstance(document, list) else document[part]
+    return document
+
+
+def _check_figures(result, root):
+    """Each figure's value is the value at its pointer in its source, and its text is that
+    value formatted; returns the texts."""
+    texts = set()
+    for card in result["cards"]:
+        entries = list(card["measurements"]) + ([card["inference"]] if card.get("inference")
+                                                else [])
+        for entry in entries:
+            for figure in entry.get("figures", []):
+                source = json.loads((root / entry["source"]).read_text())
+                value = _resolve(source, figure["pointer"])
+                if figure["kind"] == "length":
+                    value = len(value)
+                assert figure["value"] == value, (entry["source"], figure)
+                assert figure["text"] == cards.fmt(value, figure["kind"])
+                texts.add(figure["text"])
+    return texts
+
+
+def _allowed_numbers():
+    """Numbers a card may print without a study behind them: those in the cards file itself
+    (papers' figures, years, commands, file names)."""
+    return set(NUMBER.findall(cards.CHOICES.read_text()))
+
+
+def _printed_numbers_are_sourced(text, figure_texts):
+    allowed = _allowed_numbers() | figure_texts
+    for number in NUMBER.findall(text):
+        assert number in allowed or number.rstrip(",") in allowed, number
+
+
+@pytest.fixture
+def study_root(tmp_path):
+    """A checkout with one synthetic ablation study and a generation benchmark."""
+    reference = tmp_path / "results" / "reference"
+    reference.mkdir(parents=True)
+    arms = [{"name": "llama-small", "multiplier": 1.0, "multiplier_ci": [1.0, 1.0],
+             "verdict": "baseline", "extrapolated": False},
+            {"name": "llama-small position=learned", "multiplier": 0.6173, "multiplier_ci":
+             [0.4419, 0.8832], "verdict": "worse", "extrapolated": False},
+            {"name": "llama-small num_key_value_heads=1", "multiplier": 1.0841,
+             "multiplier_ci": [0.7712, 1.5127], "verdict": "within noise",
+             "extrapolated": True}]
+    (reference / "sweep-compute-llama-ablations.json").write_text(json.dumps({
+        "budgets": [3e10, 1e11, 3e11, 1e12], "seeds": 3, "tune_lr": True,
+        "fits": {"compute": {"arms": arms, "baseline": "llama-small", "level": 0.95}}}))
+    (reference / "bench-generate.json").write_text(json.dumps({"generate": {"rows": [
+        {"name": "palm-small", "cache_bytes_per_token": 2560,
+         "tokens_per_second": {"median": 812.4}},
+        {"name": "palm-small, multi-head", "cache_bytes_per_token": 10240,
+         "tokens_per_second": {"median": 640.9}}]}}))
+    return tmp_path
+
+
+def test_a_card_shows_the_study_figures_and_nothing_else(study_root):
+    result = cards.explain("position", root=study_root)
+    (card,) = result["cards"]
+    (measured,) = card["measurements"]
+    assert measured["verdict"] == "worse" and measured["against"] == "llama-small"
+    assert "0.617× [0.442, 0.883] (95% bootstrap) against llama-small: worse" in \
+        measured["summary"]
+    assert "3 seeds × 4 budgets, 3e+10 to 1e+12 FLOPs" in measured["summary"]
+    figures = _check_figures(result, study_root)
+    _printed_numbers_are_sourced(render_card(card), figures)
+
+
+def test_inference_figures_and_extrapolation_are_read_from_their_files(study_root):
+    result = cards.explain("multi-query", root=study_root)
+    (card,) = result["cards"]
+    assert card["id"] == "num_key_value_heads"
+    first, second = card["measurements"]
+    assert "(extrapolated)" in first["summary"]
+    assert "not committed" not in first.get("missing", "")
+    assert "has no arm 'llama-small num_key_value_heads=2'" in second["missing"]
+    assert "2,560 cache bytes per token, decodes 812 tokens/s" in card["inference"]["summary"]
+    figures = _check_figures(result, study_root)
+    _printed_numbers_are_sourced(render_card(card), figures)
+
+
+def test_a_missing_study_is_said_and_shows_no_number(tmp_path):
+    result = cards.explain(None, root=tmp_path)
+    assert {c["id"] for c in result["cards"]} >= {
+        "position", "normalization", "feedforward", "num_key_value_heads", "block",
+        "attention_pattern", "allocation", "tokenizer", "z_loss", "biases", "tie_embeddings"}
+    for card in result["cards"]:
+        for m in card["measurements"]:
+            assert m["missing"].endswith("is not committed yet") and "figures" not in m
+        text = render_card(card)
+        _printed_numbers_are_sourced(text, set())
+
+
+def test_the_committed_studies_figures_match_their_files():
+    """Whatever studies are committed: every figure of every card is its file's value."""
+    result = cards.explain(None)
+    _check_figures(result, cards.ROOT)
+    for card in result["cards"]:
+        figures = _check_figures({"cards": [card]}, cards.ROOT)
+        _printed_numbers_are_sourced(render_card(card), figures)
+
+
+def test_every_card_names_a_known_study_and_unique_names():
+    data = cards.load_cards()
+    names = cards.choice_names(data)
+    assert len(names) == len({n.lower().replace("_", "-") for n in names})
+    for card in data["cards"]:
+        for m in card["measured"]:
+            assert m["study"] in data["studies"]
+        assert card["measured"] or card.get("unmeasured")
+
+
+def test_cli_lists_every_choice_and_prints_a_card():
+    runner = CliRunner()
+    listing = runner.invoke(app, ["explain"])
+    assert listing.exit_code == 0
+    for name in ("position", "feedforward", "allocation", "z_loss"):
+        assert name in listing.output
+    card = runner.invoke(app, ["explain", "swiglu"])
+    assert card.exit_code == 0 and "SwiGLU" in card.output
+    data = runner.invoke(app, ["explain", "rmsnorm", "--json"])
+    assert json.loads(data.output)["cards"][0]["id"] == "normalization"
+
+
+def test_cli_unknown_choice_is_one_line_exit_2_with_suggestions():
+    result = CliRunner().invoke(app, ["explain", "rotry"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == ["error: unknown choice 'rotry'; did you mean: rotary, rmsnorm?"]
+
+
+def test_explain_imports_no_backend():
+    """It reads JSON only, which is why it answers at once from a fresh clone."""
+    code = ("import sys; from typer.testing import CliRunner; from zoo_cli.main import app; "
+            "r = CliRunner().invoke(app, ['explain', 'position']); assert r.exit_code == 0; "
+            "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
