@@ -45,12 +45,13 @@ import concurrent.futures
 import multiprocessing
 import os
 import pickle
-import re
 import signal
 import sys
 import traceback
 
+from zoo.comparison.runner import ComparisonReporter
 from zoo.errors import ZooError
+from zoo.quiet_import import import_quietly
 
 # The command line's jobs unless told (never more than the CPUs): 2 measured 1.28× faster than
 # 1 on the 2-core development machine (see the module docstring).
@@ -58,13 +59,6 @@ DEFAULT_JOBS = 2
 POLL_SECONDS = 0.2  # how often the parent relays its workers' events while it waits
 SINGLE_PROCESS_STRATEGIES = ("auto", "none")  # the strategies a worker may train under
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
-
-# absl's banner and INFO lines before its logging starts, which ignore TF_CPP_MIN_LOG_LEVEL (the
-# pattern zoo_cli.library filters from the command line's own import of Keras).
-_STARTUP_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|I\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] .*)$"
-)
 
 _events = None  # in a worker: the queue its events go to the parent by
 
@@ -219,35 +213,11 @@ def _start_worker(handout, events, environment):
 
 
 def _import_keras_quietly():
-    """Keras (and its backend) imported now, pinned, with TensorFlow's start-up chatter on file
-    descriptor 2 dropped and anything else replayed, as the command line imports it
-    (`zoo_cli.library`): N workers would otherwise print N copies of it in the middle of the
-    sweep's progress."""
-    import importlib
-    import tempfile
-
-    if "keras" in sys.modules:  # imported already (by the parent's main module, re-run here)
-        return
-    try:
-        fd = sys.__stderr__.fileno()
-    except (AttributeError, OSError, ValueError):
-        importlib.import_module("keras")
-        return
-    with tempfile.TemporaryFile() as captured:
-        sys.stderr.flush()
-        saved = os.dup(fd)
-        os.dup2(captured.fileno(), fd)
-        try:
-            importlib.import_module("keras")
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, fd)
-            os.close(saved)
-            captured.seek(0)
-            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
-            kept = [line for line in lines if not _STARTUP_NOISE.match(line.rstrip("\n"))]
-            if kept:
-                os.write(fd, "".join(kept).encode())
+    """Keras (and its backend) imported now, pinned, as the command line imports it
+    (`zoo.quiet_import`): N workers would otherwise print N copies of TensorFlow's start-up
+    chatter in the middle of the sweep's progress."""
+    if "keras" not in sys.modules:  # else imported already (by the parent's main module)
+        import_quietly("keras")
 
 
 def pin_process(cpus):
@@ -311,8 +281,9 @@ def _train_task(task):
     return outcomes
 
 
-class _Relay:
-    """A worker's reporter for one run: silent per step; the rest goes to the parent."""
+class _Relay(ComparisonReporter):
+    """A worker's reporter for one run: silent per step (the base class's no-ops); the rest
+    goes to the parent."""
 
     def __init__(self, cell):
         self.index = cell["index"]
@@ -320,15 +291,6 @@ class _Relay:
 
     def run(self, index, count, label, seed, status):
         emit("run", self.index, status)
-
-    def start(self, plan):
-        pass
-
-    def step(self, progress):
-        pass
-
-    def evaluation(self, row):
-        pass
 
     def message(self, text):
         emit("message", self.index, self.prefix + text)
