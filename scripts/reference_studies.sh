@@ -26,7 +26,19 @@ study() {  # study NAME ARGS...: the sweep's JSON and plot, then its table (runs
 # 1. The families' recipes at compute-optimal sizes, against GPT-2.
 study recipes --models gpt2,gpt3,gopher,palm,llama
 
-# 2. Single-field changes of the LLaMA recipe. GELU replaces SwiGLU at equal parameters: SwiGLU
+# 2. Allocation: Kaplan-style fixed size (the compute-optimal LLaMA shape at 3e11, 1x40, 40.5K
+# parameters, at every budget) against resizing per budget; same recipe, optimizer and rules.
+# The --set shape keeps LLaMA's proportions (width per layer 40, feed-forward 2.8 x width), so
+# the compute-optimal arm is the LLaMA arm of the recipes study, reused.
+study allocation --models llama --allocation fixed,compute-optimal \
+    --set num_layers=1 --set hidden_dim=40 --set head_dim=10 --set intermediate_dim=112
+
+# 3. Context length at equal compute: 64, 128, 256 (the baseline) and 512 tokens, the batch
+# kept at 4,096 tokens per step (the sweep's batch rule divides by the context).
+study context --models llama --ablate "max_sequence_length=64,max_sequence_length=128,\
+max_sequence_length=512"
+
+# 4. Single-field changes of the LLaMA recipe. GELU replaces SwiGLU at equal parameters: SwiGLU
 # has three d x f matrices, GELU two, so its width is 1.5 x LLaMA's (672 = 1.5 x 448 at the
 # -small shape, kept as a ratio by every resize). Banded attention runs on alternate layers
 # starting with the first (local,dense), so that the one-layer models most budgets get are
@@ -34,15 +46,3 @@ study recipes --models gpt2,gpt3,gopher,palm,llama
 study llama-ablations --models llama --ablate "position=learned,normalization=layernorm,\
 feedforward=gelu+intermediate_dim=672,num_key_value_heads=1,num_key_value_heads=2,\
 residual=parallel,use_bias=true,tie_embeddings=true,attention_pattern=local,dense+local_window=64"
-
-# 3. Allocation: Kaplan-style fixed size (the compute-optimal LLaMA shape at 3e11, 1x40, 40.5K
-# parameters, at every budget) against resizing per budget; same recipe, optimizer and rules.
-# The --set shape keeps LLaMA's proportions (width per layer 40, feed-forward 2.8 x width), so
-# the compute-optimal arm is the LLaMA arm of the studies above, reused.
-study allocation --models llama --allocation fixed,compute-optimal \
-    --set num_layers=1 --set hidden_dim=40 --set head_dim=10 --set intermediate_dim=112
-
-# 4. Context length at equal compute: 64, 128, 256 (the baseline) and 512 tokens, the batch
-# kept at 4,096 tokens per step (the sweep's batch rule divides by the context).
-study context --models llama --ablate "max_sequence_length=64,max_sequence_length=128,\
-max_sequence_length=512"
