@@ -69,6 +69,16 @@ def study_root(tmp_path):
     (reference / "sweep-compute-llama-ablations.json").write_text(json.dumps({
         "budgets": [3e10, 1e11, 3e11, 1e12], "seeds": 3, "tune_lr": True,
         "fits": {"compute": {"arms": arms, "baseline": "llama-small", "level": 0.95}}}))
+    recipes = [{"name": "gpt2-small", "multiplier": 1.0, "multiplier_ci": [1.0, 1.0],
+                "verdict": "baseline", "extrapolated": False, "reference_crossing": 3.3e16,
+                "reference_crossing_ci": [2.1e15, None], "reference_crossing_extrapolated": True},
+               {"name": "llama-small", "multiplier": 41.7, "multiplier_ci": [12.2, 390.5],
+                "verdict": "better", "extrapolated": True, "reference_crossing": None,
+                "reference_crossing_ci": [4.4e14, None], "reference_crossing_extrapolated": True}]
+    (reference / "sweep-compute-recipes.json").write_text(json.dumps({
+        "budgets": [3e10, 1e11, 3e11, 1e12], "seeds": 3, "tune_lr": True,
+        "baseline": {"name": "KN 8-gram", "order": 8, "bits_per_byte": 2.02, "loss": 1.4},
+        "fits": {"compute": {"arms": recipes, "baseline": "gpt2-small", "level": 0.95}}}))
     (reference / "bench-generate.json").write_text(json.dumps({"generate": {"rows": [
         {"name": "palm-small", "cache_bytes_per_token": 2560,
          "tokens_per_second": {"median": 812.4}},
@@ -98,6 +108,18 @@ def test_inference_figures_and_extrapolation_are_read_from_their_files(study_roo
     assert "not committed" not in first.get("missing", "")
     assert "has no arm 'llama-small num_key_value_heads=2'" in second["missing"]
     assert "2,560 cache bytes per token, decodes 812 tokens/s" in card["inference"]["summary"]
+    figures = _check_figures(result, study_root)
+    _printed_numbers_are_sourced(render_card(card), figures)
+
+
+def test_the_recipes_card_says_where_each_curve_reaches_the_n_gram_baseline(study_root):
+    result = cards.explain("recipes", root=study_root)
+    (card,) = result["cards"]
+    llama = card["measurements"][0]
+    assert llama["arm"] == "llama-small" and llama["verdict"] == "better"
+    assert ("its fitted curve levels off above the Kneser-Ney 8-gram baseline (never reaches "
+            "it) [4.4e+14, never] (extrapolated)") in llama["summary"]
+    assert all("missing" in m for m in card["measurements"][1:])  # arms not in the file
     figures = _check_figures(result, study_root)
     _printed_numbers_are_sourced(render_card(card), figures)
 

@@ -74,7 +74,9 @@ LEGEND = ("compute multiplier: the compute the study's baseline arm needs to rea
 
 def fmt(value, kind):
     """The printed text of a figure: `kind` multiplier (3 significant digits), flops (2),
-    percent, or count, length, bytes, rate (tokens/s): integers."""
+    percent, crossing (FLOPs, or never), or count, length, bytes, rate (tokens/s): integers."""
+    if kind == "crossing":  # None: the curve never reaches the baseline (its E lies above)
+        return "never" if value is None else f"{value:.2g}"
     if value is None:
         return "unbounded"
     if kind == "multiplier":
@@ -134,6 +136,27 @@ def _measurement(measured, studies, root, cache):
                + (" (extrapolated)" if arm.get("extrapolated") else "")
                + f" · {text['seeds']} seeds × {text['budgets']} budgets, {text['lowest']} to "
                  f"{text['highest']} FLOPs, {tuned}")
+    if measured.get("crossing") and "reference_crossing" in arm:
+        crossing = [_figure("crossing", arm["reference_crossing"], f"{at}/reference_crossing",
+                            "crossing")]
+        reference = "the n-gram baseline"
+        if (sweep.get("baseline") or {}).get("order"):
+            order = _figure("order", sweep["baseline"]["order"], "/baseline/order", "count")
+            figures.append(order)
+            reference = f"the Kneser-Ney {order['text']}-gram baseline"
+        if arm.get("reference_crossing_ci"):
+            crossing += [_figure(f"crossing {end}", value, f"{at}/reference_crossing_ci/{i}",
+                                 "crossing")
+                         for i, (end, value) in enumerate(zip(("low", "high"),
+                                                              arm["reference_crossing_ci"]))]
+        figures += crossing
+        texts = [f["text"] for f in crossing]
+        interval = f" [{texts[1]}, {texts[2]}]" if len(texts) == 3 else ""
+        where = (f"levels off above {reference} (never reaches it)"
+                 if arm["reference_crossing"] is None else
+                 f"reaches {reference} at {texts[0]} FLOPs")
+        summary += (f" · its fitted curve {where}{interval}"
+                    + (" (extrapolated)" if arm.get("reference_crossing_extrapolated") else ""))
     return {**row, "figures": figures, "verdict": arm["verdict"], "against": fit["baseline"],
             "summary": summary}
 
