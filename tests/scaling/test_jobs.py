@@ -172,3 +172,14 @@ def test_a_cell_that_fails_in_a_worker_is_a_failed_cell_and_the_sweep_finishes(c
     assert sorted(again.seen) == [(0, "reused"), (1, "reused"), (2, "failed before"),
                                   (3, "failed before")]
     _same(rerun, result)
+
+
+def test_the_worker_module_imports_no_keras():
+    """A worker imports this module before it is pinned and before Keras's start-up chatter is
+    filtered (`_import_keras_quietly`), so the module itself must not import Keras."""
+    import subprocess
+    import sys
+
+    code = "import sys, zoo.scaling.jobs; print('keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

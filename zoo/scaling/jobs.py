@@ -49,7 +49,6 @@ import signal
 import sys
 import traceback
 
-from zoo.comparison.runner import ComparisonReporter
 from zoo.errors import ZooError
 from zoo.quiet_import import import_quietly
 
@@ -281,9 +280,13 @@ def _train_task(task):
     return outcomes
 
 
-class _Relay(ComparisonReporter):
-    """A worker's reporter for one run: silent per step (the base class's no-ops); the rest
-    goes to the parent."""
+class _Relay:
+    """A worker's reporter for one run: silent per step; the rest goes to the parent.
+
+    Not a subclass of `zoo.training.loop.Reporter`, whose no-ops it repeats: importing
+    `zoo.training` (or `zoo.comparison`) here would import Keras as this module loads in a
+    worker, before the worker is pinned to its CPUs and before its start-up chatter is filtered
+    (measured: every worker then printed TensorFlow's banner)."""
 
     def __init__(self, cell):
         self.index = cell["index"]
@@ -291,6 +294,15 @@ class _Relay(ComparisonReporter):
 
     def run(self, index, count, label, seed, status):
         emit("run", self.index, status)
+
+    def start(self, plan):
+        pass
+
+    def step(self, progress):
+        pass
+
+    def evaluation(self, row):
+        pass
 
     def message(self, text):
         emit("message", self.index, self.prefix + text)
