@@ -4,6 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from zoo_cli import options, run_options
@@ -226,7 +227,7 @@ def fits_table(sweep):
                 where = " (extrapolated)" if arm["reference_crossing_extrapolated"] else ""
                 table.add_row(law, f"{arm['name']} reaches the n-gram baseline at C{where}",
                               _crossing(arm["reference_crossing"]),
-                              f"[{_crossing(low)}, {_crossing(high)}]")
+                              escape(f"[{_crossing(low)}, {_crossing(high)}]"))
             continue
         for key in _FIT_KEYS[law]:
             if fit.get(key) is None:
