@@ -84,4 +84,6 @@ def render_card(card):
             lines.append(f"  {e(inference['summary'])}")
             lines.append(f"  from {e(inference['source'])}")
         lines.append(f"  reproduce: [cyan]{e(inference['command'])}[/]")
+    lines += ["", "[dim]what the studies show and do not show, and how they were set up: "
+                  "docs/findings.md[/]"]
     return "\n".join(lines)
