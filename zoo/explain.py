@@ -7,8 +7,8 @@ study updates the cards, and a card whose study is not committed says so instead
 number. Every measured figure is returned with the file and JSON path it came from, and its text
 is made here, so a test can check each printed figure against its source.
 
-Reading only JSON, this module imports nothing heavy: `zoo explain` answers in well under a
-second. The studies are found beside the package (a source checkout, as `pip install -e .`
+Reading only JSON, this module imports nothing heavy: `zoo explain` takes 0.7–1.2 s (measured
+from a fresh clone on 2 busy cores), nearly all of it Python and Typer starting. The studies are found beside the package (a source checkout, as `pip install -e .`
 leaves it); an installed wheel has no `results/` and every card says its study is missing.
 """
 
