@@ -69,21 +69,19 @@ def render_card(card):
         lines.append(f"  not measured: {e(card.get('unmeasured', 'no study'))}")
     for m in card["measurements"]:
         lines.append(f"  {e(m['reads'])}:")
-        if "missing" in m:
-            lines.append(f"    not measured yet: {e(m['missing'])}")
-        else:
-            lines.append(f"    {e(m['summary'])}")
-            lines.append(f"    from {e(m['source'])}")
-        lines.append(f"    reproduce: [cyan]{e(m['command'])}[/]")
+        lines += _measured_lines(m, "    ")
     inference = card.get("inference")
     if inference:
-        lines += ["", "[bold]at inference[/]"]
-        if "missing" in inference:
-            lines.append(f"  not measured yet: {e(inference['missing'])}")
-        else:
-            lines.append(f"  {e(inference['summary'])}")
-            lines.append(f"  from {e(inference['source'])}")
-        lines.append(f"  reproduce: [cyan]{e(inference['command'])}[/]")
+        lines += ["", "[bold]at inference[/]"] + _measured_lines(inference, "  ")
     lines += ["", "[dim]what the studies show and do not show, and how they were set up: "
                   "docs/findings.md[/]"]
     return "\n".join(lines)
+
+
+def _measured_lines(entry, indent):
+    """A measurement or the inference figures: the summary and its file, or why there is none;
+    then the command that reproduces it."""
+    e = escape
+    lines = ([f"{indent}not measured yet: {e(entry['missing'])}"] if "missing" in entry else
+             [f"{indent}{e(entry['summary'])}", f"{indent}from {e(entry['source'])}"])
+    return lines + [f"{indent}reproduce: [cyan]{e(entry['command'])}[/]"]
