@@ -8,8 +8,9 @@ number. Every measured figure is returned with the file and JSON path it came fr
 is made here, so a test can check each printed figure against its source.
 
 Reading only JSON, this module imports nothing heavy: `zoo explain` takes 0.7–1.2 s (measured
-from a fresh clone on 2 busy cores), nearly all of it Python and Typer starting. The studies are found beside the package (a source checkout, as `pip install -e .`
-leaves it); an installed wheel has no `results/` and every card says its study is missing.
+from a fresh clone on 2 busy cores), nearly all of it Python and Typer starting. The studies
+are found beside the package (a source checkout, as `pip install -e .` leaves it); an installed
+wheel has no `results/` and every card says its study is missing.
 """
 
 import json
@@ -40,7 +41,7 @@ def find_card(name, cards=None):
     for card in cards["cards"]:
         if wanted in {_normal(n) for n in (card["id"], *card["aliases"])}:
             return card
-    raise unknown("choice", name, [c["id"] for c in cards["cards"]] + choice_names(cards))
+    raise unknown("choice", name, choice_names(cards))
 
 
 def explain(name=None, root=ROOT):
@@ -48,8 +49,9 @@ def explain(name=None, root=ROOT):
 
     Returns {'cards': [card + 'measurements' (+ 'inference')], 'legend'}. A measurement is
     {'study', 'arm', 'reads', 'source', 'command'} and either 'figures' (each {'key', 'text',
-    'value', 'pointer'}: the figure as printed, its exact value, its JSON path in `source`),
-    'verdict', 'against', 'budgets', 'seeds', 'summary' (one line), or 'missing' (why not).
+    'value', 'pointer', 'kind'}: the figure as printed, its exact value, its JSON path in
+    `source`, how it is formatted), 'verdict', 'against', 'summary' (one line), or 'missing'
+    (why not).
     """
     data = load_cards()
     cards = [find_card(name, data)] if name else data["cards"]
