@@ -120,6 +120,8 @@ class _StepProgress(keras.callbacks.Callback):
             "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
             "tokens_per_second": speed,
             "mfu": mfu(speed, self.flops_per_token, self.peak_flops),
+            "gradient_norm": last_gradient_norm(self.model.optimizer),
+            "skipped_steps": skipped_steps(self.model.optimizer),
         })  # fmt: skip
 
     def tokens_per_second(self, recent=None):
@@ -190,6 +192,13 @@ def skipped_steps(optimizer):
     """Updates the spike guard has skipped so far (0 without a guard)."""
     counter = getattr(optimizer, "skipped_steps", None)
     return 0 if counter is None else int(keras.ops.convert_to_numpy(counter))
+
+
+def last_gradient_norm(optimizer):
+    """The global gradient norm of the latest micro-batch as the spike guard measured it (before
+    clipping); None without a guard (Keras computes no norm of its own to read)."""
+    norm = getattr(optimizer, "last_gradient_norm", None)
+    return None if norm is None else float(keras.ops.convert_to_numpy(norm))
 
 
 def nonfinite_gradients(optimizer):

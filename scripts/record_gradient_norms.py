@@ -1,0 +1,63 @@
+"""Record every step's gradient norm of `zoo train NAME` runs, for the spike guard's tests.
+
+    python scripts/record_gradient_norms.py gpt2-small llama-small --out norms.json [--steps N]
+
+Each preset trains as `zoo train NAME` does with its defaults (the spike guard on), in a
+temporary run directory; the JSON holds, per preset, the global gradient norm the guard measured
+at every step (before clipping), the learning rate, the training loss, the guard's running
+count of skipped steps, and how the run ended (a failed run is recorded up to its failure).
+`tests/training/data/gradient-norms-*.json` were written by this script.
+"""
+
+import argparse
+import json
+import pathlib
+import tempfile
+
+import zoo
+from zoo.training.loop import Reporter, RunFailed
+
+
+class NormRecorder(Reporter):
+    def __init__(self):
+        self.steps = []
+
+    def step(self, progress):
+        self.steps.append(progress)
+
+
+def record(name, steps=None):
+    recorder = NormRecorder()
+    fields = {} if steps is None else {"steps": steps}
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            zoo.train(name, out=pathlib.Path(scratch) / "run", reporter=recorder, **fields)
+            ended = "finished"
+        except RunFailed as failure:
+            ended = f"failed at step {failure.step}: {failure}"
+    rows = recorder.steps
+    return {
+        "ended": ended,
+        "steps": [p["step"] for p in rows],
+        "gradient_norm": [p["gradient_norm"] for p in rows],
+        "learning_rate": [p["learning_rate"] for p in rows],
+        "loss": [p["loss"] for p in rows],
+        "skipped_steps": [p["skipped_steps"] for p in rows],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="+")
+    parser.add_argument("--out", required=True, type=pathlib.Path)
+    parser.add_argument("--steps", type=int, default=None)
+    args = parser.parse_args()
+    out = json.loads(args.out.read_text()) if args.out.exists() else {}
+    for name in args.names:
+        out[name] = record(name, args.steps)
+        args.out.write_text(json.dumps(out, indent=1) + "\n")
+        print(name, out[name]["ended"])
+
+
+if __name__ == "__main__":
+    main()
