@@ -87,7 +87,7 @@ class RunConfig:
     gradient_accumulation: int = _field(1, affects_result=True, flag="--grad-accum")
     patience: Optional[int] = _field(None, affects_result=True)
     init_from: Optional[str] = _field(None, affects_result=True)  # a run or a .keras file
-    spike_guard: bool = _field(True, affects_result=True)  # skip updates > 6 sd above the window
+    spike_guard: bool = _field(True, affects_result=True)  # zoo.training.spike_guard's rule
     # PaLM §5.1's escalation: after this many skipped steps within one evaluation interval,
     # rewind to a commit about 100 steps earlier and skip the next 200 batches (None: off).
     rewind_after_spikes: Optional[int] = _field(None, affects_result=True)

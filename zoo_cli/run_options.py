@@ -27,8 +27,9 @@ Patience = Annotated[Optional[int], typer.Option(
     help="Stop after this many evaluations without improvement; restore the best.")]
 SpikeGuard = Annotated[bool, typer.Option(
     "--spike-guard/--no-spike-guard",
-    help="Skip an update whose gradient norm is over 6 standard deviations above the last "
-         "128 steps' (OLMo-core's and Levanter's rule); skipped steps are counted.")]
+    help="Skip an update whose gradient norm is over 6 robust standard deviations above the "
+         "median of the last 128 steps after the warmup; after 8 skips in a row the norm is "
+         "taken to have moved and followed. Skipped steps are counted.")]
 RewindAfterSpikes = Annotated[Optional[int], typer.Option(
     help="PaLM's escalation: after this many skipped steps in one evaluation interval, rewind "
          "to a checkpoint about 100 steps earlier and skip the next 200 batches (default off).",

@@ -1,5 +1,7 @@
 """SpikeGuard: the skip rule against NumPy, bit-exact skips, gradient accumulation, `.keras`
-round trips, and the same behaviour under JAX (jax.jit) and MirroredStrategy (2 virtual CPUs).
+round trips, and the same behaviour under JAX (jax.jit) and MirroredStrategy (2 virtual CPUs);
+the recorded gradient norms of real runs (the first rule's lock-out of `gpt2-small`, and every
+`-small` preset's healthy default run), which the rule must accept.
 
 Synthetic gradients on tiny variables, applied by an XLA-compiled `tf.function` (TensorFlow's
 jit_compile path, as `model.compile(jit_compile=True)` uses). "Skipped" is checked as bit
@@ -8,7 +10,9 @@ that never saw the skipped step.
 """
 
 import json
+import math
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -22,7 +26,10 @@ import zoo
 from zoo.errors import ConfigError
 from zoo.training.loss import LanguageModelLoss
 from zoo.training.optimizers import describe_optimizer, make_optimizer
-from zoo.training.spike_guard import MIN_HISTORY, SpikeGuard
+from zoo.training.schedules import rising_steps
+from zoo.training.spike_guard import MAX_CONSECUTIVE_SKIPS, MIN_HISTORY, RULE_VERSION, SpikeGuard
+
+DATA = pathlib.Path(__file__).parent / "data"
 
 
 def current_learning_rate(optimizer):
@@ -109,14 +116,15 @@ def test_a_100x_gradient_after_calm_steps_is_skipped_bit_for_bit():
         step(grads)
         reference_step(grads)
     before = _state(variables, guard)
-    norms_before = guard.gradient_norms.numpy().copy()
 
     step(spike)
     _assert_identical(_state(variables, guard), before)  # weights, moments, iterations: all
     assert _counters(guard) == (len(calm), 1, 0)
-    np.testing.assert_array_equal(guard.gradient_norms.numpy(), norms_before)
     spike_norm = np.sqrt(sum(np.sum(g.astype("float64") ** 2) for g in spike))
     np.testing.assert_allclose(float(guard.last_gradient_norm.numpy()), spike_norm, rtol=1e-6)
+    # Every finite norm enters the window, the spike's too (the median and MAD barely move).
+    np.testing.assert_allclose(guard.gradient_norms.numpy()[len(calm)], spike_norm, rtol=1e-6)
+    assert guard.statistics()["history"] == len(calm) + 1
     assert int(guard.iterations) == len(calm)
 
     # The next calm step is accepted, and the run is the one that never saw the spike.
@@ -141,7 +149,71 @@ def test_non_finite_gradients_are_skipped_even_without_history():
     assert _counters(guard) == (1, 2, 2)
 
 
-def test_window_mean_and_threshold_match_numpy():
+def reference_rule(norms, threshold=6.0, window=128, min_history=MIN_HISTORY, warmup_steps=0,
+                   max_consecutive_skips=MAX_CONSECUTIVE_SKIPS):
+    """The rule in plain NumPy (np.median of the log norms; their MAD scaled by 1 / Φ⁻¹(3/4)
+    from the standard library's NormalDist): the 1-based steps it skips, and how often the
+    window restarted."""
+    from statistics import NormalDist
+
+    to_sigma = 1.0 / NormalDist().inv_cdf(0.75)
+    held, skipped, consecutive, restarts, updates = [], [], 0, 0, 0
+    for step, norm in enumerate(norms, 1):
+        if not math.isfinite(norm):
+            skipped.append(step)
+            continue
+        if updates < warmup_steps:  # neither held nor judged
+            updates += 1
+            continue
+        above = False
+        if len(held) >= min_history:
+            logs = np.log(np.asarray(held[-window:], "float64"))
+            centre = np.median(logs)
+            spread = to_sigma * np.median(np.abs(logs - centre))
+            above = np.log(norm) > centre + threshold * spread
+        if above and consecutive >= max_consecutive_skips:  # moved: accept, restart the window
+            kept = min(max_consecutive_skips, window - 1)
+            held, consecutive, restarts, updates = held[-kept:] + [norm], 0, restarts + 1, \
+                updates + 1
+            continue
+        held.append(norm)
+        if above:
+            skipped.append(step)
+            consecutive += 1
+        else:
+            consecutive, updates = 0, updates + 1
+    return skipped, restarts
+
+
+def first_rule(norms, threshold=6.0, window=128, min_history=16):
+    """The guard's first rule (RULE_VERSION 1), in NumPy: mean + 6 std (ddof=0) of the last
+    `window` *accepted* norms, judged from `min_history` of them. Returns the skipped steps."""
+    held, skipped = [], []
+    for step, norm in enumerate(norms, 1):
+        recent = np.asarray(held[-window:], "float64")
+        if not math.isfinite(norm) or (
+                len(held) >= min_history and norm > recent.mean() + threshold * recent.std()):
+            skipped.append(step)
+        else:
+            held.append(norm)
+    return skipped
+
+
+def _guard_skips(norms, **arguments):
+    """Feed `norms` to a real SpikeGuard (XLA-compiled steps); the 1-based skipped steps."""
+    variables = _variables()
+    guard = SpikeGuard(keras.optimizers.SGD(1e-6), **arguments)
+    step = _stepper(guard, variables)
+    skipped = []
+    for i, norm in enumerate(norms, 1):
+        before = guard.statistics()["skipped_steps"]
+        step(_with_norm(norm))
+        if guard.statistics()["skipped_steps"] > before:
+            skipped.append(i)
+    return skipped, guard
+
+
+def test_median_mad_and_limit_match_numpy():
     window, min_history = 8, 4
     variables = _variables()
     guard = SpikeGuard(keras.optimizers.SGD(1e-3), window=window, min_history=min_history)
@@ -154,21 +226,101 @@ def test_window_mean_and_threshold_match_numpy():
         step(_with_norm(norm))
     assert _counters(guard) == (len(norms), 0, 0)
 
+    def band(held):
+        logs = np.log(held)
+        centre = np.median(logs)
+        spread = 1.482602218505602 * np.median(np.abs(logs - centre))
+        return np.exp(centre), spread, np.exp(centre + 6.0 * spread)
+
     held = norms[-window:].astype("float64")  # the ring buffer holds the last `window` norms
     np.testing.assert_allclose(np.sort(guard.gradient_norms.numpy()), np.sort(held), rtol=1e-7)
-    limit = held.mean() + 6.0 * held.std()  # NumPy's std: ddof=0
+    median, spread, limit = band(held)
     stats = guard.statistics()
-    np.testing.assert_allclose(stats["mean"], held.mean(), rtol=1e-6)
-    np.testing.assert_allclose(stats["std"], held.std(), rtol=1e-5)
-    np.testing.assert_allclose(stats["limit"], limit, rtol=1e-6)
+    np.testing.assert_allclose([stats["median"], stats["spread"], stats["limit"]],
+                               [median, spread, limit], rtol=1e-5)
 
-    step(_with_norm(limit * 1.001))  # just above mean + 6 std: skipped
+    step(_with_norm(limit * 1.001))  # just above median · exp(6 robust sd): skipped, but held
     assert _counters(guard) == (len(norms), 1, 0)
-    step(_with_norm(limit * 0.999))  # just below: accepted, and it enters the window
+    held = np.append(held[1:], limit * 1.001)
+    np.testing.assert_allclose(guard.statistics()["limit"], band(held)[2], rtol=1e-5)
+    step(_with_norm(band(held)[2] * 0.999))  # just below: accepted
     assert _counters(guard) == (len(norms) + 1, 1, 0)
-    held = np.append(held[1:], limit * 0.999)
-    np.testing.assert_allclose(guard.statistics()["limit"], held.mean() + 6.0 * held.std(),
-                               rtol=1e-5)
+
+
+def test_the_skips_are_numpys_on_noisy_norms_with_spikes_and_a_jump():
+    """A lognormal series with isolated spikes, a burst and a lasting 5x jump: the compiled
+    guard skips exactly the steps the NumPy rule does, and restarts where it does."""
+    rng = np.random.default_rng(11)
+    norms = np.exp(rng.normal(0.0, 0.15, size=160))
+    norms[[40, 41, 75]] *= 30.0  # isolated spikes
+    norms[100:] *= 5.0  # a lasting change of level
+    norms[130] *= 40.0  # a spike at the new level
+    arguments = dict(window=32, min_history=12, max_consecutive_skips=4, warmup_steps=10)
+    expected, restarts = reference_rule(norms, **arguments)
+    skipped, guard = _guard_skips(norms, **arguments)
+    assert skipped == expected
+    assert {41, 42, 76, 131} <= set(skipped) and restarts == 1
+    assert guard.statistics()["restarts"] == restarts
+    assert [s for s in skipped if 101 <= s <= 110] == [101, 102, 103, 104]  # then it follows
+
+
+def test_a_lasting_jump_costs_at_most_max_consecutive_skips():
+    """Norms that jump 10x for good: the guard skips `max_consecutive_skips` steps, then accepts
+    the new level and restarts its window from it; it never locks the run out."""
+    norms = [1.0 + 0.01 * (i % 5) for i in range(30)] + [10.0 + 0.1 * (i % 5) for i in range(60)]
+    skipped, guard = _guard_skips(norms, window=64, min_history=10, max_consecutive_skips=8)
+    assert skipped == list(range(31, 39))
+    stats = guard.statistics()
+    assert (stats["restarts"], stats["consecutive_skips"]) == (1, 0)
+    assert stats["accepted_steps"] == len(norms) - 8
+    assert 10.0 <= stats["median"] <= 10.4  # the window holds the new level only
+
+
+def test_the_warmups_norms_are_neither_judged_nor_held():
+    norms = [0.5 + 0.01 * (i % 3) for i in range(30)] + [5.0 + 0.1 * (i % 3) for i in range(30)]
+    norms[24] = 100.0  # update 24: still warming up (warmup_steps=30) -> accepted, not held
+    norms[55] = 100.0  # after it -> judged against the 25 norms held since the warmup: skipped
+    skipped, guard = _guard_skips(norms, min_history=10, warmup_steps=30)
+    assert skipped == [56]
+    assert guard.statistics()["history"] == 30  # steps 31-60 only
+    assert 5.0 <= guard.statistics()["median"] <= 5.2
+
+
+def _recorded(name):
+    return json.loads((DATA / name).read_text())
+
+
+def test_the_first_rule_locked_out_gpt2_small_and_this_one_accepts_its_norms():
+    """The norms `zoo train gpt2-small` measured under the first rule, up to its failure at step
+    60 (scripts/record_gradient_norms.py): that rule, in NumPy, skips exactly the steps the run
+    recorded as skipped, every one from 31 on (the lock-out); this rule, in the real guard, with
+    the schedule's warmup as `make_optimizer` gives it, skips none."""
+    run = _recorded("gradient-norms-gpt2-small-rule1.json")["gpt2-small"]
+    norms = run["gradient_norm"]
+    assert run["ended"].startswith("failed at step 60")
+    recorded = [step for step, before, after in zip(run["steps"], [0, *run["skipped_steps"]],
+                                                   run["skipped_steps"]) if after > before]
+    assert first_rule(norms) == recorded
+    assert set(range(31, 61)) <= set(recorded)
+    warmup = rising_steps(zoo.get_recipe("gpt2-small").training, 300)
+    assert warmup == 30
+    skipped, _ = _guard_skips(norms, warmup_steps=warmup)
+    assert skipped == [] and reference_rule(norms, warmup_steps=warmup) == ([], 0)
+
+
+def test_every_small_presets_default_run_is_accepted():
+    """Every `-small` preset's default `zoo train` (300 steps), norms recorded with a guard that
+    skipped nothing: the rule skips none of them, in NumPy and in the real guard."""
+    runs = _recorded("gradient-norms-small-presets.json")
+    assert sorted(runs) == sorted(f"{f}-small" for f in zoo.list_families())
+    for name, run in runs.items():
+        norms = run["gradient_norm"]
+        assert len(norms) == 300 and run["ended"] == "finished", name
+        warmup = rising_steps(zoo.get_recipe(name).training, 300)
+        assert reference_rule(norms, warmup_steps=warmup) == ([], 0), name
+        assert _guard_skips(norms, warmup_steps=warmup)[0] == [], name
+        # ...while the first rule would have skipped some of them (most: locked out).
+        print(name, "first rule skips", len(first_rule(norms)))
 
 
 def test_a_skipped_micro_batch_is_as_if_never_seen_under_accumulation():
@@ -254,9 +406,11 @@ def test_make_optimizer_and_describe_see_through_the_guard():
     guard = make_optimizer(recipe, 100, model, gradient_accumulation_steps=2, spike_guard=True)
     assert type(guard.inner_optimizer) is type(plain)
     assert (guard.threshold, guard.window, guard.min_history) == (6.0, 128, MIN_HISTORY)
+    assert guard.warmup_steps == rising_steps(recipe, 100) == 10  # the capped warmup
     described = describe_optimizer(guard, model.trainable_variables)
-    assert described.pop("spike_guard") == {"threshold": 6.0, "window": 128,
-                                            "min_history": MIN_HISTORY}
+    assert described.pop("spike_guard") == {
+        "rule": RULE_VERSION, "threshold": 6.0, "window": 128, "min_history": MIN_HISTORY,
+        "warmup_steps": 10, "max_consecutive_skips": MAX_CONSECUTIVE_SKIPS}
     assert described == describe_optimizer(plain, model.trainable_variables)
     assert current_learning_rate(guard) == current_learning_rate(plain)
     assert guard.weight_decay == plain.weight_decay == recipe.weight_decay
@@ -270,6 +424,13 @@ def test_make_optimizer_and_describe_see_through_the_guard():
         make_optimizer(recipe, 100, spike_guard=6.0)
     with pytest.raises(ValueError, match="min_history"):
         SpikeGuard(keras.optimizers.Adam(), window=8, min_history=9)
+    with pytest.raises(ValueError, match="max_consecutive_skips"):
+        SpikeGuard(keras.optimizers.Adam(), max_consecutive_skips=0)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        SpikeGuard(keras.optimizers.Adam(), warmup_steps=-1)
+    palm = zoo.get_recipe("palm-nano").training  # constant, then 1/sqrt: nothing rises
+    assert make_optimizer(palm, 100, spike_guard=True).warmup_steps == 0
+    assert make_optimizer(recipe, 100, spike_guard={"warmup_steps": 3}).warmup_steps == 3
 
 
 # --- the same rule on the other two execution paths, each in a fresh process ---

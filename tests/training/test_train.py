@@ -304,3 +304,39 @@ def test_bench_data_measures_the_pipeline(corpus):
                                  "--steps", "20", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tokens_per_second"] > 0
+
+
+def test_a_run_of_another_trainer_version_or_guard_rule_is_refused_on_resume(corpus, tmp_path):
+    """A run started by another trainer version, or with the spike guard under another rule,
+    trains differently from this code: `--resume` refuses it in one line, naming both. The
+    guard's rule is in the key of guarded runs only, so unguarded runs (the sweeps') keep theirs."""
+    from zoo.training.spike_guard import RULE_VERSION
+    from zoo.training.trainer import RESULT_VERSION, plan_run
+
+    out = tmp_path / "results" / "old"
+    with pytest.raises(KeyboardInterrupt):
+        zoo.train("gpt2-nano", data=str(corpus), steps=2, eval_interval=1, out=str(out),
+                  reporter=_Plans(stop_at=2))
+    config_path = out / "config.json"
+    config = json.loads(config_path.read_text())
+    assert config["spike_guard"] is True and config["spike_guard_rule"] == RULE_VERSION
+    runner = CliRunner()
+    for change, fragment in (
+            ({"spike_guard_rule": 1}, f"spike guard rule 1, which skips other steps than this "
+                                      f"zoo's rule {RULE_VERSION}"),
+            ({"result_version": 1}, f"trainer version 1, which trains differently from this "
+                                    f"one ({RESULT_VERSION}")):
+        config_path.write_text(json.dumps({**config, **change}))
+        result = runner.invoke(app, ["train", "gpt2-nano", "--resume", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], lines
+    del config["spike_guard_rule"]  # as the first rule's runs recorded it: rule 1
+    config_path.write_text(json.dumps(config))
+    assert "spike guard rule 1" in runner.invoke(app, ["train", "gpt2-nano", "--resume", "--out",
+                                                       str(out)]).stderr
+
+    guarded = plan_run("gpt2-nano", data=str(corpus), steps=2)
+    unguarded = plan_run("gpt2-nano", data=str(corpus), steps=2, spike_guard=False)
+    assert guarded.settings["spike_guard_rule"] == RULE_VERSION
+    assert "spike_guard_rule" not in unguarded.settings and guarded.key != unguarded.key

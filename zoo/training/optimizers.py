@@ -18,7 +18,12 @@ from zoo.errors import ConfigError
 from zoo.recipe import Optimizer
 from zoo.training.adafactor import UnfactoredAdafactor
 from zoo.training.clipping import DenseGradientClipping
-from zoo.training.schedules import UpdateStepSchedule, describe_schedule, make_schedule
+from zoo.training.schedules import (
+    UpdateStepSchedule,
+    describe_schedule,
+    make_schedule,
+    rising_steps,
+)
 from zoo.training.spike_guard import SpikeGuard
 from zoo.training.weight_decay import MatrixWeightDecay
 
@@ -52,8 +57,10 @@ def make_optimizer(
             applied updates, and the schedule is wrapped so it does too.
 
         spike_guard: None or False for none; True for a `SpikeGuard` with its defaults; or a
-            dict of `SpikeGuard` arguments (`threshold`, `window`, `min_history`). The guard
-            wraps the recipe's optimizer and skips updates whose gradient norm is a spike.
+            dict of `SpikeGuard` arguments (`threshold`, `window`, `min_history`,
+            `warmup_steps`, `max_consecutive_skips`). The guard wraps the recipe's optimizer
+            and skips updates whose gradient norm is a spike; it judges none before the
+            schedule's rate stops rising (`warmup_steps`, unless given).
 
     Returns:
         An unbuilt `keras.optimizers.Optimizer`; `describe_optimizer` says what it is.
@@ -117,8 +124,9 @@ def make_optimizer(
     if not isinstance(spike_guard, dict):
         raise ConfigError("spike_guard must be None, a bool or a dict of SpikeGuard arguments; "
                           f"received spike_guard={spike_guard!r}")
+    arguments = {"warmup_steps": rising_steps(recipe, total_steps), **spike_guard}
     try:
-        return SpikeGuard(optimizer, **spike_guard)
+        return SpikeGuard(optimizer, **arguments)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"spike_guard={spike_guard!r}: {error}") from None
 
@@ -174,8 +182,10 @@ def describe_optimizer(optimizer, variables=None):
         out["decayed_variables"] = int(decayed)
         out["excluded_variables"] = len(variables) - int(decayed)
     if guard is not None:
-        out["spike_guard"] = {"threshold": guard.threshold, "window": guard.window,
-                              "min_history": guard.min_history}
+        out["spike_guard"] = {"rule": guard.rule_version, "threshold": guard.threshold,
+                              "window": guard.window, "min_history": guard.min_history,
+                              "warmup_steps": guard.warmup_steps,
+                              "max_consecutive_skips": guard.max_consecutive_skips}
     return out
 
 

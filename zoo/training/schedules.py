@@ -122,6 +122,14 @@ def make_schedule(recipe, total_steps, peak_learning_rate):
     raise ConfigError(f"unknown schedule {recipe.schedule!r}")
 
 
+def rising_steps(recipe, total_steps):
+    """Updates during which the recipe's rate rises to its peak in a run of `total_steps`: the
+    capped warmup of COSINE; none for INVERSE_SQRT, which starts at its peak."""
+    if recipe.schedule is Schedule.COSINE:
+        return capped_warmup_steps(recipe.warmup_steps, int(total_steps))
+    return 0
+
+
 def describe_schedule(schedule):
     """The numbers that define `schedule`, as plain JSON-ready values."""
     if isinstance(schedule, UpdateStepSchedule):

@@ -57,6 +57,7 @@ from zoo.training.loop import (
 )
 from zoo.training.loss import LanguageModelLoss
 from zoo.training.optimizers import describe_optimizer, make_optimizer
+from zoo.training.spike_guard import RULE_VERSION as SPIKE_GUARD_RULE
 from zoo.storage.commits import (
     RunLock,
     check_restored,
@@ -142,6 +143,7 @@ def plan_run(name, run=None, *, overrides=(), **fields):
         "gradient_accumulation": run.gradient_accumulation,
         "patience": run.patience,
         "spike_guard": run.spike_guard,
+        **({"spike_guard_rule": SPIKE_GUARD_RULE} if run.spike_guard else {}),
         "init_from": init_source,
         "distribution": {"requested": run.strategy.value, "backend": backend,
                          "backend_choice": choice},
@@ -165,7 +167,8 @@ def run_key(settings, run):
     `run.identity()` holds exactly the `RunConfig` fields that declare `affects_result`; the
     rest is what they resolved to (the model, the recipe, the budget in steps, the corpus's
     fingerprint and token counts, the tokenizer, the evaluation interval, the --init-from file),
-    and `RESULT_VERSION`, what the code trains them to.
+    and `RESULT_VERSION`, what the code trains them to (and, for guarded runs, the spike guard's
+    rule).
     """
     keyed = {
         "result_version": RESULT_VERSION,
@@ -180,6 +183,8 @@ def run_key(settings, run):
         "tokenizer": {k: settings["tokenizer"].get(k) for k in ("mode", "kind",
                                                                 "vocabulary_size")},
     }
+    if run.spike_guard:  # only guarded runs depend on the rule; the others keep their keys
+        keyed["spike_guard_rule"] = SPIKE_GUARD_RULE
     return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
@@ -268,6 +273,11 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
                            f"trains differently from this one ({RESULT_VERSION}; see "
                            "zoo.training.trainer.RESULT_VERSION): train it again without resuming")
         run = recorded_run(settings)
+        rule = settings.get("spike_guard_rule", 1)
+        if run.spike_guard and rule != SPIKE_GUARD_RULE:
+            raise ZooError(f"{record.path} was started with spike guard rule {rule}, which skips "
+                           f"other steps than this zoo's rule {SPIKE_GUARD_RULE} (see "
+                           "zoo.training.spike_guard): train it again without resuming")
         if strategy or backend:
             run = run.replace(**{k: v for k, v in (("strategy", strategy), ("backend", backend))
                                  if v})
@@ -420,6 +430,7 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
         "best_step": state.get("best_step"),
         "stopped_early": state.get("stopped_early", False),
         "skipped_steps": state.get("skipped_steps", 0),
+        "spike_guard_restarts": state.get("spike_guard_restarts", 0),
         "rewinds": state.get("rewinds", []),
         "unigram_bits_per_byte": settings["data"].get("unigram_bits_per_byte"),
         **_ngram_facts(settings["data"]["spec"]),
