@@ -67,7 +67,9 @@ def main():
     out = json.loads(args.out.read_text()) if args.out.exists() else {}
     for name in args.names:
         out[name] = record(name, args.steps)
-        args.out.write_text(json.dumps(out, indent=1) + "\n")
+        # One line per preset: the lists are data, not for reading line by line.
+        args.out.write_text("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}"
+                                               for k, v in out.items()) + "\n}\n")
         print(name, out[name]["ended"])
 
 
