@@ -49,12 +49,13 @@ Mechanism, one for every backend: snapshot the state, run the inner optimizer, t
 `where(accept, new, old)` into each variable. Unlike a side-effecting `cond` this is pure data
 flow, so it traces inside `jax.jit` (Keras's `stateless_apply`) and inside the one XLA program of
 a TensorFlow `jit_compile` step; the medians are two sorts of `window` floats. Under a
-`tf.distribute` strategy the optimizer runs per replica on unreduced gradients: the guard all-reduces them itself (the one
-all-reduce the inner optimizer would have done, which is then turned off), so the norm is that of
-the applied gradient and identical on every replica, and it writes the variables back through
-`merge_call` + `extended.update`, the only legal way to assign mirrored variables. (Keras 3.15's
-own gradient accumulation fails under MirroredStrategy, guard or not: its `cond` holds a
-`merge_call`. Were it fixed, the guard would all-reduce every micro-batch, not every update.)
+`tf.distribute` strategy the optimizer runs per replica on unreduced gradients: the guard
+all-reduces them itself (the one all-reduce the inner optimizer would have done, which is then
+turned off), so the norm is that of the applied gradient and identical on every replica, and it
+writes the variables back through `merge_call` + `extended.update`, the only legal way to assign
+mirrored variables. (Keras 3.15's own gradient accumulation fails under MirroredStrategy, guard or
+not: its `cond` holds a `merge_call`. Were it fixed, the guard would all-reduce every micro-batch,
+not every update.)
 
 Cost: one float32 reduction over the gradients (Keras computes another if `global_clipnorm` is
 set) and one extra read, select and write of every trainable and optimizer variable per step;
