@@ -192,7 +192,8 @@ class SpikeGuard(keras.optimizers.Optimizer):
 
     @property
     def consecutive_skips(self):
-        """Spikes skipped since the last accepted step (non-finite steps neither count nor reset)."""
+        """Spikes skipped since the last accepted step (non-finite steps neither count nor
+        reset it)."""
         return self._built_variable("_consecutive_skips")
 
     @property
