@@ -187,29 +187,31 @@ def applied_micro_batches(optimizer):
     return int(keras.ops.convert_to_numpy(inner._iterations))
 
 
+def _guard_reading(optimizer, name, convert, missing):
+    """The spike guard's variable `name` as a Python number; `missing` without a guard."""
+    variable = getattr(optimizer, name, None)
+    return missing if variable is None else convert(keras.ops.convert_to_numpy(variable))
+
+
 def skipped_steps(optimizer):
     """Updates the spike guard has skipped so far (0 without a guard)."""
-    counter = getattr(optimizer, "skipped_steps", None)
-    return 0 if counter is None else int(keras.ops.convert_to_numpy(counter))
+    return _guard_reading(optimizer, "skipped_steps", int, 0)
 
 
 def guard_restarts(optimizer):
     """Times the spike guard took a lasting move of the gradient norm as its new level."""
-    counter = getattr(optimizer, "restarts", None)
-    return 0 if counter is None else int(keras.ops.convert_to_numpy(counter))
+    return _guard_reading(optimizer, "restarts", int, 0)
 
 
 def last_gradient_norm(optimizer):
     """The global gradient norm of the latest micro-batch as the spike guard measured it (before
     clipping); None without a guard (Keras computes no norm of its own to read)."""
-    norm = getattr(optimizer, "last_gradient_norm", None)
-    return None if norm is None else float(keras.ops.convert_to_numpy(norm))
+    return _guard_reading(optimizer, "last_gradient_norm", float, None)
 
 
 def nonfinite_gradients(optimizer):
     """Non-finite gradient norms the spike guard has seen (and skipped); 0 without a guard."""
-    counter = getattr(optimizer, "nonfinite_steps", None)
-    return 0 if counter is None else int(keras.ops.convert_to_numpy(counter))
+    return _guard_reading(optimizer, "nonfinite_steps", int, 0)
 
 
 def run_intervals(*, model, record, settings, data, eval_windows, reporter, state,

@@ -234,15 +234,8 @@ class SpikeGuard(keras.optimizers.Optimizer):
             "history": min(history, self.window),
             "median": median if history else math.nan,
             "spread": spread if history else math.nan,
-            "limit": limit if self._judging(history, number(self.iterations)) else math.inf,
+            "limit": limit if history >= self.min_history else math.inf,
         }
-
-    def _judging(self, history, updates):
-        """Whether the next step's norm is judged (Python or tensor arguments)."""
-        if isinstance(history, int) and isinstance(updates, int):
-            return history >= self.min_history and updates >= self.warmup_steps
-        return ops.logical_and(ops.greater_equal(history, self.min_history),
-                               ops.greater_equal(updates, self.warmup_steps))
 
     # === The step ===
 
@@ -288,7 +281,9 @@ class SpikeGuard(keras.optimizers.Optimizer):
         finite = ops.isfinite(norm)
         updates = ops.cast(_read(self.inner_optimizer.iterations), history.dtype)
         warmed = ops.greater_equal(updates, self.warmup_steps)
-        above = ops.logical_and(self._judging(history, updates), ops.greater(norm, limit))
+        # Norms are held only after the warmup, so `min_history` of them means it is over.
+        judging = ops.greater_equal(history, self.min_history)
+        above = ops.logical_and(judging, ops.greater(norm, limit))
         consecutive = _read(self._consecutive_skips)
         moved = ops.logical_and(above, ops.greater_equal(consecutive,
                                                          self.max_consecutive_skips))

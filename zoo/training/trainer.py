@@ -183,8 +183,8 @@ def run_key(settings, run):
         "tokenizer": {k: settings["tokenizer"].get(k) for k in ("mode", "kind",
                                                                 "vocabulary_size")},
     }
-    if run.spike_guard:  # only guarded runs depend on the rule; the others keep their keys
-        keyed["spike_guard_rule"] = SPIKE_GUARD_RULE
+    if "spike_guard_rule" in settings:  # guarded runs only: the others keep their keys
+        keyed["spike_guard_rule"] = settings["spike_guard_rule"]
     return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
