@@ -14,17 +14,135 @@ wheel has no `results/` and every card says its study is missing.
 """
 
 import json
+import math
 import pathlib
 
-from zoo.errors import unknown
+from zoo.errors import ZooError, unknown
 
 CHOICES = pathlib.Path(__file__).with_name("choices.json")
 ROOT = pathlib.Path(__file__).resolve().parents[1]  # the checkout holding results/reference
+_ABSENT = object()
+
+
+class _Document:
+    """A JSON file whose values are read by JSON pointer and checked as they are read, so a
+    damaged file (cut short, a list for an object, a string for a number) is one `ZooError`
+    naming the file, the pointer and what is wrong, never a traceback from deep inside."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self.data = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ZooError(f"{path} is damaged ({type(error).__name__}: {error})") from None
+        if not isinstance(self.data, dict):
+            raise self.damaged(f"it holds {_describe(self.data)}, not a JSON object")
+
+    def damaged(self, what):
+        return ZooError(f"{self.path} is damaged: {what}")
+
+    def get(self, pointer, kind=None, default=_ABSENT, nullable=False):
+        """The value at `pointer` (e.g. '/fits/compute/arms/0/name'), checked to be of `kind`
+        ('object', 'list', 'string', 'number': finite, 'bool'; None: anything). `default` is
+        returned when the value or an object above it is absent or null; `nullable` accepts
+        a null value itself."""
+        value, walked = self.data, ""
+        for part in pointer.strip("/").split("/"):
+            key = part.replace("~1", "/").replace("~0", "~")
+            indexed = isinstance(value, list) and part.isdigit()
+            if isinstance(value, dict) or indexed:
+                present = key in value if isinstance(value, dict) else int(part) < len(value)
+                if not present and default is not _ABSENT:
+                    return default
+                if not present:
+                    raise self.damaged(f"{walked}/{part} is missing")
+                value = value[key] if isinstance(value, dict) else value[int(part)]
+            elif value is None and default is not _ABSENT:
+                return default
+            else:
+                container = "a list" if part.isdigit() else "an object"
+                raise self.damaged(f"{walked or '/'} must be {container}; found "
+                                   f"{_describe(value)}")
+            walked += f"/{part}"
+        if value is None and (nullable or default is not _ABSENT):
+            return None if nullable else default
+        if kind is not None and not _KINDS[kind][0](value):
+            raise self.damaged(f"{pointer} must be {_KINDS[kind][1]}; found {_describe(value)}")
+        return value
+
+    def has(self, pointer):
+        """Whether `pointer` is present (null counts: it says something, e.g. 'never')."""
+        absent = object()
+        return self.get(pointer, default=absent, nullable=True) is not absent
+
+
+_KINDS = {
+    "object": (lambda v: isinstance(v, dict), "an object"),
+    "list": (lambda v: isinstance(v, list), "a list"),
+    "string": (lambda v: isinstance(v, str), "a string"),
+    "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+               and math.isfinite(v), "a finite number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+def _describe(value):
+    """A JSON value in a few words: 'the string "abc"', 'a list', 'null'."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str):
+        text = json.dumps(value)
+        return "the string " + (text if len(text) <= 40 else text[:36] + '…"')
+    if isinstance(value, (int, float)):
+        return json.dumps(value)  # Infinity and NaN as JSON writes them
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _escape(key):
+    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 def load_cards():
-    """The cards file: {'cards': [...], 'studies': {name: {file, command}}}."""
-    return json.loads(CHOICES.read_text())
+    """The cards file: {'cards': [...], 'studies': {name: {file, command}}}, checked whole
+    (every field a card shows), so a damaged file is one `ZooError` naming what is wrong."""
+    document = _Document(CHOICES)
+    studies = document.get("/studies", "object")
+    for name in studies:
+        for key in ("file", "command"):
+            document.get(f"/studies/{_escape(name)}/{key}", "string")
+    for i in range(len(document.get("/cards", "list"))):
+        _check_card(document, f"/cards/{i}", studies)
+    return document.data
+
+
+def _check_card(document, at, studies):
+    for key in ("id", "title", "what", "claim"):
+        document.get(f"{at}/{key}", "string")
+    document.get(f"{at}/unmeasured", "string", default=None)
+    for j in range(len(document.get(f"{at}/aliases", "list"))):
+        document.get(f"{at}/aliases/{j}", "string")
+    for j, entry in enumerate(document.get(f"{at}/history", "list")):
+        if len(document.get(f"{at}/history/{j}", "list")) != 3:
+            raise document.damaged(f"{at}/history/{j} must be [model, year, what]; found "
+                                   f"{len(entry)} entries")
+        for k in range(3):
+            document.get(f"{at}/history/{j}/{k}", "string")
+    for j in range(len(document.get(f"{at}/measured", "list"))):
+        _check_study_name(document, f"{at}/measured/{j}/study", studies)
+        for key in ("arm", "reads"):
+            document.get(f"{at}/measured/{j}/{key}", "string")
+        document.get(f"{at}/measured/{j}/crossing", "bool", default=False)
+    if document.get(f"{at}/inference", "object", default=None) is not None:
+        _check_study_name(document, f"{at}/inference/study", studies)
+        for j in range(len(document.get(f"{at}/inference/rows", "list"))):
+            document.get(f"{at}/inference/rows/{j}", "string")
+
+
+def _check_study_name(document, pointer, studies):
+    name = document.get(pointer, "string")
+    if name not in studies:
+        raise document.damaged(f"{pointer} names the study {name!r}, which /studies does not "
+                               f"list (studies: {', '.join(studies)})")
 
 
 def choice_names(cards=None):
@@ -44,7 +162,7 @@ def find_card(name, cards=None):
     raise unknown("choice", name, choice_names(cards))
 
 
-def explain(name=None, root=ROOT):
+def explain(name=None, root=None):
     """One card (`name`) or all, each with its measurements read from the committed studies.
 
     Returns {'cards': [card + 'measurements' (+ 'inference')], 'legend'}. A measurement is
@@ -53,6 +171,7 @@ def explain(name=None, root=ROOT):
     `source`, how it is formatted), 'verdict', 'against', 'summary' (one line), or 'missing'
     (why not).
     """
+    root = ROOT if root is None else pathlib.Path(root)
     data = load_cards()
     cards = [find_card(name, data)] if name else data["cards"]
     cache = {}
@@ -90,17 +209,30 @@ def fmt(value, kind):
     return f"{round(value):,}"
 
 
-def _figure(key, value, pointer, kind):
+def _figure(document, key, pointer, kind):
+    """The figure at `pointer` of a study, checked to be a number (or a list, for a length)."""
+    if kind == "length":
+        value = len(document.get(pointer, "list"))
+    else:  # a multiplier or a crossing may be null: unbounded, or never reached
+        value = document.get(pointer, "number", nullable=kind in ("multiplier", "crossing"))
     return {"key": key, "value": value, "pointer": pointer, "kind": kind,
             "text": fmt(value, kind)}
 
 
+def _pair(document, pointer):
+    """A [low, high] interval at `pointer`, or None when the study has none."""
+    pair = document.get(pointer, "list", default=None)
+    if pair and len(pair) != 2:
+        raise document.damaged(f"{pointer} must be [low, high]; found {len(pair)} entries")
+    return pair
+
+
 def _study(name, studies, root, cache):
-    """(the study's JSON or None, its path relative to the checkout, its command)."""
+    """(the study's `_Document` or None, its path relative to the checkout, its command)."""
     study = studies[name]
     path = root / study["file"]
     if study["file"] not in cache:
-        cache[study["file"]] = json.loads(path.read_text()) if path.exists() else None
+        cache[study["file"]] = _Document(path) if path.exists() else None
     return cache[study["file"]], study["file"], study["command"]
 
 
@@ -110,77 +242,78 @@ def _measurement(measured, studies, root, cache):
            "source": source, "command": command}
     if sweep is None:
         return {**row, "missing": f"{source} is not committed yet"}
-    fit = (sweep.get("fits") or {}).get("compute") or {}
+    fit = sweep.get("/fits/compute", "object", default={})
     if "arms" not in fit:
-        return {**row, "missing": f"{source} holds no fit ({fit.get('error', 'no fit')})"}
-    names = [a["name"] for a in fit["arms"]]
+        error = sweep.get("/fits/compute/error", "string", default="no fit")
+        return {**row, "missing": f"{source} holds no fit ({error})"}
+    arms = sweep.get("/fits/compute/arms", "list")
+    names = [sweep.get(f"/fits/compute/arms/{i}/name", "string") for i in range(len(arms))]
     if measured["arm"] not in names:
         return {**row, "missing": f"{source} has no arm {measured['arm']!r} (arms: "
                                   f"{', '.join(names)})"}
     k = names.index(measured["arm"])
-    arm = fit["arms"][k]
     at = f"/fits/compute/arms/{k}"
-    figures = [_figure("multiplier", arm["multiplier"], f"{at}/multiplier", "multiplier")]
-    ci = arm.get("multiplier_ci")
+    figures = [_figure(sweep, "multiplier", f"{at}/multiplier", "multiplier")]
+    ci = _pair(sweep, f"{at}/multiplier_ci")
     if ci:
-        figures += [_figure("low", ci[0], f"{at}/multiplier_ci/0", "multiplier"),
-                    _figure("high", ci[1], f"{at}/multiplier_ci/1", "multiplier"),
-                    _figure("level", fit["level"], "/fits/compute/level", "percent")]
-    budgets = sweep["budgets"]
-    figures += [_figure("seeds", sweep["seeds"], "/seeds", "count"),
-                _figure("budgets", len(budgets), "/budgets", "length"),
-                _figure("lowest", budgets[0], "/budgets/0", "flops"),
-                _figure("highest", budgets[-1], f"/budgets/{len(budgets) - 1}", "flops")]
+        figures += [_figure(sweep, "low", f"{at}/multiplier_ci/0", "multiplier"),
+                    _figure(sweep, "high", f"{at}/multiplier_ci/1", "multiplier"),
+                    _figure(sweep, "level", "/fits/compute/level", "percent")]
+    last = len(sweep.get("/budgets", "list")) - 1
+    if last < 0:
+        raise sweep.damaged("/budgets is empty")
+    figures += [_figure(sweep, "seeds", "/seeds", "count"),
+                _figure(sweep, "budgets", "/budgets", "length"),
+                _figure(sweep, "lowest", "/budgets/0", "flops"),
+                _figure(sweep, "highest", f"/budgets/{last}", "flops")]
+    verdict = sweep.get(f"{at}/verdict", "string")
+    baseline = sweep.get("/fits/compute/baseline", "string")
     text = {f["key"]: f["text"] for f in figures}
     interval = f" [{text['low']}, {text['high']}] ({text['level']} bootstrap)" if ci else ""
-    tuned = "rate tuned per arm and budget" if sweep.get("tune_lr") else "rate by the size rule"
-    summary = (f"{text['multiplier']}×{interval} against {fit['baseline']}: {arm['verdict']}"
-               + (" (extrapolated)" if arm.get("extrapolated") else "")
+    tuned = ("rate tuned per arm and budget" if sweep.get("/tune_lr", "bool", default=False)
+             else "rate by the size rule")
+    summary = (f"{text['multiplier']}×{interval} against {baseline}: {verdict}"
+               + (" (extrapolated)" if sweep.get(f"{at}/extrapolated", "bool", default=False)
+                  else "")
                + f" · {text['seeds']} seeds × {text['budgets']} budgets, {text['lowest']} to "
                  f"{text['highest']} FLOPs, {tuned}")
-    if measured.get("crossing") and "reference_crossing" in arm:
-        crossing = [_figure("crossing", arm["reference_crossing"], f"{at}/reference_crossing",
-                            "crossing")]
+    if measured.get("crossing") and sweep.has(f"{at}/reference_crossing"):
+        crossing = [_figure(sweep, "crossing", f"{at}/reference_crossing", "crossing")]
         reference = "the n-gram baseline"
-        if (sweep.get("baseline") or {}).get("order"):
-            order = _figure("order", sweep["baseline"]["order"], "/baseline/order", "count")
+        if sweep.get("/baseline/order", "number", default=None):
+            order = _figure(sweep, "order", "/baseline/order", "count")
             figures.append(order)
             reference = f"the Kneser-Ney {order['text']}-gram baseline"
-        if arm.get("reference_crossing_ci"):
-            crossing += [_figure(f"crossing {end}", value, f"{at}/reference_crossing_ci/{i}",
-                                 "crossing")
-                         for i, (end, value) in enumerate(zip(("low", "high"),
-                                                              arm["reference_crossing_ci"]))]
+        if _pair(sweep, f"{at}/reference_crossing_ci"):
+            crossing += [_figure(sweep, f"crossing {end}", f"{at}/reference_crossing_ci/{i}",
+                                 "crossing") for i, end in enumerate(("low", "high"))]
         figures += crossing
         texts = [f["text"] for f in crossing]
         interval = f" [{texts[1]}, {texts[2]}]" if len(texts) == 3 else ""
         where = (f"levels off above {reference} (never reaches it)"
-                 if arm["reference_crossing"] is None else
+                 if crossing[0]["value"] is None else
                  f"reaches {reference} at {texts[0]} FLOPs")
+        extrapolated = sweep.get(f"{at}/reference_crossing_extrapolated", "bool", default=False)
         summary += (f" · its fitted curve {where}{interval}"
-                    + (" (extrapolated)" if arm.get("reference_crossing_extrapolated") else ""))
-    return {**row, "figures": figures, "verdict": arm["verdict"], "against": fit["baseline"],
+                    + (" (extrapolated)" if extrapolated else ""))
+    return {**row, "figures": figures, "verdict": verdict, "against": baseline,
             "summary": summary}
 
 
 def _inference(inference, studies, root, cache):
     report, source, command = _study(inference["study"], studies, root, cache)
     row = {"study": inference["study"], "source": source, "command": command}
-    rows = ((report or {}).get("generate") or {}).get("rows") or []
-    names = [r["name"] for r in rows]
-    if report is None or not all(n in names for n in inference["rows"]):
-        why = "is not committed yet" if report is None else "lacks the rows " + ", ".join(
-            inference["rows"])
-        return {**row, "missing": f"{source} {why}"}
+    if report is None:
+        return {**row, "missing": f"{source} is not committed yet"}
+    rows = report.get("/generate/rows", "list", default=[])
+    names = [report.get(f"/generate/rows/{i}/name", "string") for i in range(len(rows))]
+    if not all(n in names for n in inference["rows"]):
+        return {**row, "missing": f"{source} lacks the rows " + ", ".join(inference["rows"])}
     lines, figures = [], []
     for name in inference["rows"]:
-        k = names.index(name)
-        r = rows[k]
-        at = f"/generate/rows/{k}"
-        cache_bytes = _figure(f"{name} cache", r["cache_bytes_per_token"],
-                              f"{at}/cache_bytes_per_token", "bytes")
-        speed = _figure(f"{name} speed", r["tokens_per_second"]["median"],
-                        f"{at}/tokens_per_second/median", "rate")
+        at = f"/generate/rows/{names.index(name)}"
+        cache_bytes = _figure(report, f"{name} cache", f"{at}/cache_bytes_per_token", "bytes")
+        speed = _figure(report, f"{name} speed", f"{at}/tokens_per_second/median", "rate")
         figures += [cache_bytes, speed]
         lines.append(f"{name}: {cache_bytes['text']} cache bytes per token, decodes "
                      f"{speed['text']} tokens/s (median)")

@@ -153,3 +153,27 @@ def remove_partials(directory):
         removed.append(path.name)
     return removed
 
+
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def check_plot_path(path):
+    """The plot's path, or `ZooError` for one matplotlib cannot be asked to write: a format
+    other than .png, .svg or .pdf, a directory, or a place no file can be made (below a file,
+    or in a directory this process may not write). Missing directories are fine: the plot is
+    written through `atomic_path`, which makes them. Here, beside the atomic writers and free
+    of heavy imports, so that every command checks `--plot` before it loads anything (the
+    one check `zoo compare`, `zoo sweep` and `zoo fit` make)."""
+    path = pathlib.Path(path)
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise ZooError(f"--plot must end in {', '.join(PLOT_FORMATS)}; received {str(path)!r}")
+    if path.is_dir():
+        raise ZooError(f"--plot {str(path)!r} is a directory; name a file in it")
+    existing = path.absolute().parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ZooError(f"--plot {str(path)!r}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ZooError(f"--plot {str(path)!r}: {existing} is not writable")
+    return path

@@ -10,6 +10,7 @@ positions not yet generated invisible): the reference the cached path must match
 """
 
 import dataclasses
+import math
 import time
 
 import keras
@@ -30,8 +31,10 @@ def make_sampler(name="greedy", *, temperature=1.0, k=50, p=0.9, seed=None):
     """
     import keras_hub
 
-    if not temperature > 0:
-        raise ZooError(f"--temperature must be positive; received {temperature}")
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
+            and temperature > 0):  # inf would make every sampler uniform, nan poisons them
+        raise ZooError(f"--temperature must be a positive finite number; received "
+                       f"{temperature!r}")
     if name == "greedy":
         return keras_hub.samplers.GreedySampler(temperature=temperature)
     if name == "top-k":
@@ -96,6 +99,7 @@ class Decoder:
         if max_length > limit:
             raise ZooError(f"prompt ({prompt_length} tokens) plus new tokens exceed the model's "
                            f"context of {limit} tokens; ask for at most {limit - prompt_length}")
+        check_top_k(sampler, model.config.vocabulary_size)
         self.model = model
         self.sampler = sampler
         self.shape = (batch_size, prompt_length, max_length)
@@ -229,6 +233,50 @@ class Decoder:
             else:
                 buffer[:, position] = token
                 token = self._step(ops.convert_to_tensor(buffer), _index(position))
+
+
+def check_top_k(sampler, vocabulary_size):
+    """A top-k sampler cannot pick among more tokens than the model has (TensorFlow's top_k
+    would fail inside the compiled program, with a traceback)."""
+    import keras_hub
+
+    if isinstance(sampler, keras_hub.samplers.TopKSampler) and sampler.k > vocabulary_size:
+        raise ZooError(f"--top-k must be at most the vocabulary size ({vocabulary_size}); "
+                       f"received {sampler.k}")
+
+
+def failed_run_warning(source):
+    """What to tell a user who generates with a run that failed (diverged), or None.
+
+    A failed run wrote no model.keras, only its last finite commit (checkpoint.keras), so its
+    text will be poor: the warning names the failure's step and reason, and the step the
+    commit holds. A careful user still wants to see what that commit does (that is how one
+    looks at a diverging run), so it is a warning, not a refusal; a failed run with no commit
+    has no model at all, which is refused (`ZooError`). A finished run, an interrupted one and
+    a .keras file get None.
+    """
+    from zoo.storage.runs import find_run
+
+    try:
+        run = find_run(source)
+    except ZooError:
+        return None  # not a run: a .keras file, or nothing (load_for_generation says which)
+    if run.model_path.exists():
+        return None
+    failure = run.failure()  # a damaged failure.json is a ZooError naming it
+    if failure is None:
+        return None
+    if not isinstance(failure, dict):
+        raise ZooError(f"{run.failure_path} is damaged: it holds no JSON object")
+    step = failure.get("step", "?")
+    # The reason's first clause says what happened; the rest is advice for `zoo train`.
+    reason = str(failure.get("reason") or "no reason recorded").split(";")[0]
+    if not run.checkpoint_path.exists():
+        raise ZooError(f"RUN_OR_FILE {str(source)!r}: the run failed at step {step} ({reason}) "
+                       "before its first commit, so it has no model to generate with")
+    committed = (run.state() or {}).get("step", "?")
+    return (f"{run.path} failed at step {step} ({reason}); generating from its last commit "
+            f"(step {committed}), not a finished model")
 
 
 def load_for_generation(source, tokenizer=None):

@@ -18,9 +18,14 @@ app = typer.Typer()
 
 
 def _complete_choice(incomplete: str):
+    from zoo.errors import ZooError
     from zoo.explain import choice_names
 
-    return [n for n in choice_names() if n.startswith(incomplete.lower())]
+    try:
+        names = choice_names()
+    except ZooError:  # a damaged cards file: offer nothing; running the command says why
+        return []
+    return [n for n in names if n.startswith(incomplete.lower())]
 
 
 @app.command("explain")

@@ -1,15 +1,20 @@
 """`zoo fit`: scaling laws from a points table (CSV, JSONL or a sweep's JSON), with intervals."""
 
 import enum
+import time
 from typing import Annotated, Optional
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from zoo_cli import options
 from zoo_cli.output import console, human, print_json, scientific, user_errors
 
 app = typer.Typer()
+LINE_SECONDS = 30  # without a terminal (a log, a pipe): a progress line this often at most
+UNITS = {"parametric": "L-BFGS-B runs", "isoflop": "bootstrap refits",
+         "compute": "bootstrap refits"}
 
 
 class Law(str, enum.Enum):
@@ -57,7 +62,8 @@ def fit(
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the random starts.")] = 0,
     json: options.Json = False,
     plot: Annotated[Optional[str], typer.Option(
-        help="Write the fit's figure to this .png/.svg/.pdf.")] = None,
+        help="Write the fit's figure to this .png/.svg/.pdf (checked before anything else: "
+             "format, and that it can be written).")] = None,
 ):
     """Fit a scaling law to finished runs and print its parameters with 95% intervals.
 
@@ -66,11 +72,12 @@ def fit(
     """
     law = Law(law).value
     with user_errors(keras=False):
-        from zoo.scaling import FITS, load_points, plot_fit
-        from zoo.scaling.fit_plot import check_plot_path
+        from zoo.files import check_plot_path  # light: before numpy, scipy, matplotlib
 
         if plot:
-            check_plot_path(plot)  # before the fit, not after
+            check_plot_path(plot)  # before anything heavy is imported, and before the fit
+        from zoo.scaling import FITS, load_points, plot_fit
+
         rows, notes = load_points(points)
         kwargs = {"seed": seed}
         if bootstrap is not None:
@@ -91,8 +98,8 @@ def fit(
         if ignored:
             verb = "does" if len(ignored) == 1 else "do"
             notes.append(f"{' and '.join(ignored)} {verb} not apply to the {law} law: ignored")
-        with console(stderr=True).status(f"fitting the {law} law…"):
-            result = FITS[law](rows, **kwargs)
+        with FitProgress(f"fitting the {law} law", UNITS[law]) as progress:
+            result = FITS[law](rows, progress=progress, **kwargs)
         if plot:
             plot_fit(law, result, rows, plot)
     notes = list(dict.fromkeys(notes + result["notes"]))
@@ -106,6 +113,58 @@ def fit(
         out.print(f"[yellow]note:[/] {note}")
     if plot:
         out.print(f"plot written to {plot}")
+
+
+class FitProgress:
+    """A fit's progress on stderr with the time it has left, as `zoo train` shows its steps: a
+    rich bar on a terminal (gone once the fit ends); elsewhere (a log file, a pipe) a plain line
+    every `LINE_SECONDS` at most, so that a fit of many points is never silent for minutes.
+    Called by the fit as `progress(done, total)`."""
+
+    def __init__(self, description, unit):
+        self.description, self.unit = description, unit
+        self.console = console(stderr=True)
+        self.bar = self.task = None
+        self.started = self.shown = time.monotonic()
+
+    def __enter__(self):
+        if self.console.is_terminal:
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,} " + self.unit), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(), console=self.console, transient=True)
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+    def __call__(self, done, total):
+        if self.bar is not None:
+            if self.task is None:  # the total is known from the fit's first call
+                self.task = self.bar.add_task(self.description, total=total)
+            self.bar.update(self.task, completed=done)
+            return
+        now = time.monotonic()
+        if done == 0 or now - self.shown < LINE_SECONDS:
+            return
+        self.shown = now
+        left = (now - self.started) / done * (total - done)
+        self.console.print(f"{self.description}: {done:,}/{total:,} {self.unit} "
+                           f"({done / total:.0%}), about {_duration(left)} left",
+                           markup=False, highlight=False, soft_wrap=True)
+
+
+def _duration(seconds):
+    """'1h05m', '12m30s', '40s'."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def _parametric_tables(fit):

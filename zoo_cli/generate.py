@@ -21,9 +21,11 @@ def generate(
         "--max-new-tokens", "-n", help="Tokens to generate at most.")] = 100,
     sampler: Annotated[str, typer.Option(
         help="greedy, top-k, top-p or temperature (keras-hub's samplers).")] = "greedy",
-    top_k: Annotated[int, typer.Option("--top-k", help="k for --sampler top-k.")] = 50,
+    top_k: Annotated[int, typer.Option(
+        "--top-k", help="k for --sampler top-k (at most the model's vocabulary size).")] = 50,
     top_p: Annotated[float, typer.Option("--top-p", help="p for --sampler top-p.")] = 0.9,
-    temperature: Annotated[float, typer.Option(help="Divides the logits (any sampler).")] = 1.0,
+    temperature: Annotated[float, typer.Option(
+        help="Divides the logits (any sampler); a positive finite number.")] = 1.0,
     seed: Annotated[Optional[int], typer.Option(
         help="Seed of the random samplers (same seed, same text).")] = None,
     tokenizer: Annotated[Optional[str], typer.Option(
@@ -41,10 +43,14 @@ def generate(
     """Continue --prompt with a run's model, streaming the text; tokens/s at the end."""
     options.use_backend(backend)
     with user_errors() as zoo:
-        from zoo.generation import generate as run_generation, make_sampler
+        from zoo.generation import failed_run_warning, generate as run_generation, make_sampler
 
-        model, assets = zoo.load_for_generation(source, tokenizer)
+        # The options first, so a bad one is refused on its own line, before any warning.
         chosen = make_sampler(sampler, temperature=temperature, k=top_k, p=top_p, seed=seed)
+        warning = failed_run_warning(source)  # refuses a failed run with no commit at all
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
+        model, assets = zoo.load_for_generation(source, tokenizer)
         out = console()
         shown = []  # the prompt is shown once text arrives, so an error comes out on its own
 

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from zoo_cli import options
@@ -26,20 +27,37 @@ def runs(json: options.Json = False):
                          else "right")
     for r in rows:
         table.add_row(
-            r["run_id"], r["preset"], r["status"], f"{r['steps']}/{r['total_steps']}",
+            escape(r["run_id"]), escape(str(r["preset"] or "")), r["status"], _steps(r),
             human(r["tokens"]), optional(r["validation_loss"], ".4f"),
             optional(r["validation_bits_per_byte"], ".3f"), optional(r["tokens_per_second"], ",.0f"),
             optional(r["mfu"], ".0%"),
         )  # fmt: skip
-    console().print(table)
+    out = console()
+    out.print(table)
+    for r in rows:  # what is wrong with each damaged record, below the table
+        if r["status"] == "damaged":
+            out.print(f"[red]damaged[/] {escape(r['run_id'])}: {escape(r['problem'])}",
+                      soft_wrap=True)
+
+
+def _steps(row):
+    """'120/300' (steps done / budgeted); '—' for what a record does not say (damaged)."""
+    if row["steps"] is None:
+        return "—"
+    total = row["total_steps"]
+    return f"{row['steps']}/{'—' if total is None else total}"
 
 
 @app.command("export")
 def export(
     run: Annotated[str, typer.Argument(help="A run id under results/ or a run directory.")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Destination FILE.keras.")],
+    out: Annotated[str, typer.Option(
+        "--out", "-o", help="Destination FILE.keras; an existing file is refused unless "
+                            "--force is given.")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing --out file.")] = False,
 ):
     """Write a run's trained model (or latest checkpoint) as one .keras file, without optimizer."""
     with user_errors() as zoo:
-        path = zoo.export_model(run, out)
+        path = zoo.export_model(run, out, force=force)
     console().print(f"wrote {path}")

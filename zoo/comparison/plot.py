@@ -2,20 +2,10 @@
 n-gram baseline as a horizontal line."""
 
 import math
-import pathlib
 
-from zoo.errors import ZooError
-from zoo.files import atomic_path
-
-FORMATS = (".png", ".svg", ".pdf")
-
-
-def check_plot_path(path):
-    """The plot's path, or `ZooError` for a format matplotlib will not be asked to write."""
-    path = pathlib.Path(path)
-    if path.suffix.lower() not in FORMATS:
-        raise ZooError(f"--plot must end in {', '.join(FORMATS)}; received {str(path)!r}")
-    return path
+# The one --plot check, defined beside the atomic writers so that `zoo fit` can make it without
+# importing this package (whose runner loads TensorFlow); imported from here by compare, sweep.
+from zoo.files import atomic_path, check_plot_path
 
 
 def plot_comparison(comparison, path):

@@ -15,7 +15,7 @@ import dataclasses
 import pathlib
 
 from zoo.errors import ZooError
-from zoo.files import atomic_directory, atomic_save, atomic_write_json
+from zoo.files import atomic_directory, atomic_save
 from zoo.importing import huggingface, kerashub
 from zoo.importing.fields import Fields, read_json
 from zoo.importing.tensors import (
@@ -67,15 +67,17 @@ class ImportedCheckpoint:
         }
 
 
-def import_checkpoint(source, out):
+def import_checkpoint(source, out, force=False):
     """Import the checkpoint in directory `source` and write it to `out`; returns the path.
 
     `out` ending in `.keras` gets that file (and a `tokenizer/` directory beside it when the
     checkpoint has a tokenizer); any other `out` becomes a run directory (model.keras,
     config.json, summary.json, tokenizer/) that `zoo train --init-from` and `find_run` accept.
+    An existing `.keras` file is replaced only with `force`; a run directory that holds
+    anything never is.
     """
-    check_destination(out)
-    return write_checkpoint(read_checkpoint(source), out)
+    check_destination(out, force)
+    return write_checkpoint(read_checkpoint(source), out, force)
 
 
 def read_checkpoint(source):
@@ -168,12 +170,18 @@ def _zoo_model(config, weights):
 # --- writing ---
 
 
-def check_destination(out):
-    """Refuse an `out` that cannot be written without clobbering something; writes nothing."""
+def check_destination(out, force=False):
+    """Refuse an `out` that cannot be written without clobbering something; writes nothing.
+
+    An existing FILE.keras (whatever it holds: it may not be the zoo's) is replaced only with
+    `force` (`--force`).
+    """
     out = pathlib.Path(out).expanduser()
     if out.suffix == ".keras":
         if out.is_dir():
             raise ZooError(f"--out {str(out)!r} is a directory; a .keras path must name a file")
+        if not force and (out.exists() or out.is_symlink()):
+            raise ZooError(f"--out {str(out)!r} already exists; pass --force to replace it")
         return
     if out.suffix.lower() in FILE_SUFFIXES:
         raise ZooError(f"--out {str(out)!r}: expected FILE.keras or a run directory")
@@ -181,9 +189,10 @@ def check_destination(out):
         raise ZooError(f"--out {str(out)!r} already exists; choose a new run directory")
 
 
-def write_checkpoint(checkpoint, out):
-    """Write an `ImportedCheckpoint` as FILE.keras (+ tokenizer/ beside it) or a run directory."""
-    check_destination(out)
+def write_checkpoint(checkpoint, out, force=False):
+    """Write an `ImportedCheckpoint` as FILE.keras (+ tokenizer/ beside it) or a run directory;
+    an existing FILE.keras is replaced only with `force`."""
+    check_destination(out, force)
     out = pathlib.Path(out).expanduser()
     if out.suffix == ".keras":
         return _write_keras_file(checkpoint, out)

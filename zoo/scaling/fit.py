@@ -68,15 +68,18 @@ def huber_objective(theta, log_n, log_d, log_loss, delta=HUBER_DELTA):
     return value, gradient
 
 
-def fit_from_starts(log_n, log_d, log_loss, starts, polish=POLISH):
+def fit_from_starts(log_n, log_d, log_loss, starts, polish=POLISH, advance=None):
     """(best theta, its objective): L-BFGS-B from each row of `starts` with scipy's default
     tolerances, then the `polish` lowest ends refined with tight ones; the lowest kept.
+    `advance(runs)`, if given, is called as the runs finish: len(starts) + min(polish,
+    len(starts)) in all (`fit_runs`).
 
     The summed Huber loss with δ = 1e-3 is ~1e-4 in size, so scipy's default stopping rules
     (a change of 2.2e-9, a gradient of 1e-5) end the runs near, not at, the minimum: refits
     started from a nearby optimum then barely move and the bootstrap intervals come out too
     narrow. Polishing the best ends takes each to the minimum it is near.
     """
+    advance = advance or (lambda runs: None)
     ends = []
     with one_blas_thread():
         for start in starts:
@@ -84,6 +87,7 @@ def fit_from_starts(log_n, log_d, log_loss, starts, polish=POLISH):
                                       jac=True, method="L-BFGS-B")
             if np.isfinite(found.fun):
                 ends.append((float(found.fun), found.x))
+            advance(1)
         ends.sort(key=lambda end: end[0])
         best, best_value = None, math.inf
         for value, theta in ends[:polish]:
@@ -93,7 +97,32 @@ def fit_from_starts(log_n, log_d, log_loss, starts, polish=POLISH):
                 best, best_value = found.x, float(found.fun)
             elif value < best_value:
                 best, best_value = theta, value
+            advance(1)
+    skipped = fit_runs(len(starts), polish) - len(starts) - len(ends[:polish])
+    if skipped:  # ends that were not finite are not polished: count them done
+        advance(skipped)
     return best, best_value
+
+
+def fit_runs(starts, polish=POLISH):
+    """The L-BFGS-B runs `fit_from_starts` makes from `starts` starts."""
+    return starts + min(polish, starts)
+
+
+def _progress(progress, total):
+    """`advance(units)`: reports (units done so far, `total`) to `progress(done, total)`, the
+    callback a fit takes so that a caller can show how far a long fit has come (a fit of
+    200,000 points runs for many minutes)."""
+    done = 0
+
+    def advance(units=1):
+        nonlocal done
+        done += units
+        if progress is not None:
+            progress(done, total)
+
+    advance(0)
+    return advance
 
 
 def one_blas_thread():
@@ -105,8 +134,12 @@ def one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def fit_parametric(points, *, params="total", bootstrap=200, seed=0, starts=None, level=LEVEL):
+def fit_parametric(points, *, params="total", bootstrap=200, seed=0, starts=None, level=LEVEL,
+                   progress=None):
     """Chinchilla approach 3 on `points` (dicts or a path); see the module's docstring.
+
+    `progress(done, total)`, if given, is called as the L-BFGS-B runs finish (the main fit's
+    and every bootstrap refit's).
 
     `starts`: None for Hoffmann et al.'s full grid, or a number of grid starts drawn at random
     (a quicker, rougher fit). Bootstrap refits resample the points with replacement and start from the full-data
@@ -127,7 +160,9 @@ def fit_parametric(points, *, params="total", bootstrap=200, seed=0, starts=None
     grid = grid_starts()
     if starts is not None:
         grid = grid[rng.choice(len(grid), size=min(int(starts), len(grid)), replace=False)]
-    theta, value = fit_from_starts(log_n, log_d, log_loss, grid)
+    advance = _progress(progress, fit_runs(len(grid))
+                        + int(bootstrap) * fit_runs(BOOTSTRAP_STARTS + 1, BOOTSTRAP_POLISH))
+    theta, value = fit_from_starts(log_n, log_d, log_loss, grid, advance=advance)
     if theta is None:
         raise ZooError("the parametric fit failed from every start")
     c_top = float(np.max(6 * n * d))
@@ -137,7 +172,8 @@ def fit_parametric(points, *, params="total", bootstrap=200, seed=0, starts=None
         pick = rng.integers(0, len(points), len(points))
         subset = all_starts[rng.choice(len(all_starts), BOOTSTRAP_STARTS, replace=False)]
         found, _ = fit_from_starts(log_n[pick], log_d[pick], log_loss[pick],
-                                   np.vstack([theta, subset]), polish=BOOTSTRAP_POLISH)
+                                   np.vstack([theta, subset]), polish=BOOTSTRAP_POLISH,
+                                   advance=advance)
         if found is not None:
             replicates.append(_law(found))
     main = _law(theta)
@@ -195,8 +231,10 @@ def _tokens_per_parameter(law, flops):
 # --- approach 2: IsoFLOP valleys ---
 
 
-def fit_isoflop(points, *, params="total", flops="palm", bootstrap=200, seed=0, level=LEVEL):
-    """Chinchilla approach 2 on `points` (dicts or a path).
+def fit_isoflop(points, *, params="total", flops="palm", bootstrap=200, seed=0, level=LEVEL,
+                progress=None):
+    """Chinchilla approach 2 on `points` (dicts or a path); `progress(done, total)`, if given,
+    is called as the bootstrap refits finish.
 
     Budgets are the `budget` column, else the `flops` column rounded to 3 significant digits;
     each budget's C is the geometric mean of the chosen flops column over its points. Per budget
@@ -260,6 +298,7 @@ def fit_isoflop(points, *, params="total", flops="palm", bootstrap=200, seed=0, 
         notes.append(f"budgets {', '.join(exact)} have 3 points for the parabola's 3 "
                      "coefficients: no residuals to resample, so the intervals miss their noise")
     draws = {"a": [], "b": [], "tokens_per_parameter": []}
+    advance = _progress(progress, int(bootstrap))
     for _ in range(int(bootstrap)):
         optima = [_valley(log_n[m], draw(rng), log_d[m])
                   for m, draw in zip(used_members, resamplers)]
@@ -267,6 +306,7 @@ def fit_isoflop(points, *, params="total", flops="palm", bootstrap=200, seed=0, 
         draws["b"].append(_line(used_flops, [v["d_opt"] for v in optima])[0])
         draws["tokens_per_parameter"].append(
             float(np.median([v["tokens_per_parameter"] for v in optima])))
+        advance(1)
     result = {
         "a": a, "a_ci": _interval(draws["a"], level),
         "b": b_exp, "b_ci": _interval(draws["b"], level),
@@ -337,8 +377,9 @@ def _line(x, y):
 
 
 def fit_compute(points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL,
-                reference_loss=None):
-    """L(C) per arm and each arm's compute multiplier against the first arm (the baseline).
+                reference_loss=None, progress=None):
+    """L(C) per arm and each arm's compute multiplier against the first arm (the baseline);
+    `progress(done, total)`, if given, is called as the bootstrap refits finish.
 
     Arms are the `arm` column in order of first appearance (one arm, "all", without it); an
     arm observed at 4 or more budgets gets L(C) = E + A·C^(−γ) (`form` "saturating": least
@@ -384,9 +425,11 @@ def fit_compute(points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL,
                      "fit": fit, "draw": draw})
     baseline = arms[0]
     replicates = []
+    advance = _progress(progress, int(bootstrap))
     for _ in range(int(bootstrap)):
         replicates.append([_fit_curve(compute[arm["members"]], np.exp(arm["draw"](rng)),
                                       arm["form"], start=arm["fit"]) for arm in arms])
+        advance(1)
     rows = []
     for k, arm in enumerate(arms):
         fit = arm["fit"]

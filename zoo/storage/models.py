@@ -57,14 +57,19 @@ def load_decoder(path):
         raise ZooError(f"{path}: cannot be loaded ({reason})") from None
 
 
-def export_model(run_or_path, out):
+def export_model(run_or_path, out, force=False):
     """Write the run's trained model (or its latest checkpoint, without optimizer state) to `out`.
 
-    The file is written beside `out` and moved into place, so `out` is never half-written.
+    The file is written beside `out` and moved into place, so `out` is never half-written. An
+    existing `out` (whatever it holds: it may not be the zoo's) is replaced only with `force`.
     """
     out = pathlib.Path(out)
     if out.suffix != ".keras":
         raise ZooError(f"--out must end in .keras; received {str(out)!r}")
+    if out.is_dir():
+        raise ZooError(f"--out {str(out)!r} is a directory; a .keras path must name a file")
+    if not force and (out.exists() or out.is_symlink()):
+        raise ZooError(f"--out {str(out)!r} already exists; pass --force to replace it")
     run = find_run(run_or_path)
     source = run.model_path if run.model_path.exists() else run.checkpoint_path
     if not source.exists():

@@ -123,14 +123,26 @@ def list_runs():
 
 
 def run_rows():
-    """One plain row per run, for `zoo runs`."""
+    """One plain row per run, for `zoo runs`; a damaged record is a row of status "damaged" with
+    its `problem` (what is wrong, naming the file) and no figures."""
     rows = []
     for run in list_runs():
         try:
             config = run.config() or {}
             summary = run.summary()
             state = run.state() or {}
-            last = (run.metrics() or [{}])[-1]
+            metrics = run.metrics()
+            failure = run.failure()
+            # Valid JSON of the wrong shape is as damaged as a torn file.
+            state_path = run.checkpoint_path if run.checkpoint_path.exists() else run.state_path
+            for path, value in ((run.config_path, config), (run.summary_path, summary),
+                                (state_path, state), (run.metrics_path, (metrics or [{}])[-1]),
+                                (run.failure_path, failure)):
+                if value is not None and not isinstance(value, dict):
+                    raise ZooError(f"{path} is damaged: it holds no JSON object")
+            budget = config.get("budget") or {}
+            if not isinstance(budget, dict):
+                raise ZooError(f"{run.config_path} is damaged: its budget is no JSON object")
         except ZooError as error:  # one damaged record must not hide the others
             rows.append({"run_id": run.path.name, "path": str(run.path), "preset": None,
                          "status": "damaged", "problem": str(error), "steps": None,
@@ -138,15 +150,14 @@ def run_rows():
                          "validation_bits_per_byte": None, "tokens_per_second": None,
                          "mfu": None})
             continue
-        source = summary or last
+        source = summary or (metrics or [{}])[-1]
         rows.append({
             "run_id": run.path.name,
             "path": str(run.path),
             "preset": config.get("preset"),
-            "status": "complete" if summary else ("failed" if run.failure()
-                                                  else "unfinished"),
-            "steps": summary["steps"] if summary else state.get("step", 0),
-            "total_steps": config.get("budget", {}).get("steps"),
+            "status": "complete" if summary else ("failed" if failure else "unfinished"),
+            "steps": summary.get("steps") if summary else state.get("step", 0),
+            "total_steps": budget.get("steps"),
             "tokens": source.get("tokens"),
             "validation_loss": source.get("validation_loss"),
             "validation_bits_per_byte": source.get("validation_bits_per_byte"),
