@@ -84,7 +84,7 @@ if (run / "summary.json").exists():
                tokens_per_second=summary["tokens_per_second"], mfu=summary["mfu"],
                peak_flops=config["peak_flops"], peak_flops_source=config["peak_flops_source"],
                batch_size=config["budget"]["batch_size"], seq_len=config["budget"]["seq_len"],
-               precision=config["precision"], xla=config["xla"])
+               precision=config["run"]["precision"], xla=config["xla"])
     mfu = summary["mfu"]
     print(f"{backend}: {summary['params']:,} parameters, {summary['steps']} steps of "
           f"{row['batch_size']} x {row['seq_len']} tokens, {row['precision']}: "

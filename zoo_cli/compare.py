@@ -170,9 +170,9 @@ class _ComparisonProgress:
             self.current = None
         self.progress.console.print(f"[bold]{label}[/] seed {seed}: {status}")
 
-    def start(self, plan):
-        self.current = self.progress.add_task(plan["preset"], total=plan["budget"]["steps"],
-                                              completed=plan.get("resumed_at_step") or 0,
+    def start(self, plan, facts):
+        self.current = self.progress.add_task(plan.preset, total=plan.budget.steps,
+                                              completed=facts.get("resumed_at_step") or 0,
                                               stats="compiling…")
 
     def step(self, p):

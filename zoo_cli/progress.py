@@ -35,39 +35,39 @@ class RichReporter:
             self.progress.stop()
         return False
 
-    def start(self, plan):
-        budget = plan["budget"]
-        eta = plan.get("estimated_seconds")
-        peak = plan.get("peak_flops")
+    def start(self, plan, facts):
+        """`plan`: the `RunPlan`; `facts`: what this session runs on (see `Reporter.start`)."""
+        budget = plan.budget
+        eta = facts.get("estimated_seconds")
+        peak = facts.get("peak_flops")
+        resumed = facts.get("resumed_at_step")
         lines = [
-            f"[bold]{plan['preset']}[/] → {plan['run_id']}"
-            + (f"  (resuming at step {plan['resumed_at_step']})" if plan.get("resumed_at_step")
-               else ""),
-            f"budget: {human(budget['tokens'])} tokens = {budget['steps']} steps × "
-            f"{budget['batch_size']} × {budget['seq_len']}; {scientific(budget['flops'])} FLOPs "
-            f"({budget['given_as']})"
+            f"[bold]{plan.preset}[/] → {facts['run_id']}"
+            + (f"  (resuming at step {resumed})" if resumed else ""),
+            f"budget: {human(budget.tokens)} tokens = {budget.steps} steps × "
+            f"{budget.batch_size} × {budget.seq_len}; {scientific(budget.flops)} FLOPs "
+            f"({budget.given_as})"
             + (f"; estimated {_duration(eta)} at 50% MFU" if eta else ""),
-            f"data: {plan['data']['spec']} · tokenizer {plan['tokenizer']['kind']} "
-            f"({plan['tokenizer']['mode']}, vocabulary {plan['model']['vocabulary_size']})",
-            f"device: {plan['device']} · peak "
-            + (f"{peak / 1e9:.0f} GFLOP/s ({plan['peak_flops_source']})" if peak
-               else plan["peak_flops_source"])
-            + f" · precision {plan['precision']}",
-            _distribution(plan),
-            f"optimizer: {_optimizer(plan['optimizer'])}",
+            f"data: {plan.data.spec} · tokenizer {plan.tokenizer.kind} "
+            f"({plan.tokenizer.mode}, vocabulary {plan.model.vocabulary_size})",
+            f"device: {facts['device']} · peak "
+            + (f"{peak / 1e9:.0f} GFLOP/s ({facts['peak_flops_source']})" if peak
+               else facts["peak_flops_source"])
+            + f" · precision {plan.run.precision.value}",
+            _distribution(facts),
+            f"optimizer: {_optimizer(facts['optimizer'])}",
         ]
-        choice = (plan.get("distribution") or {}).get("backend_choice") or {}
+        choice = plan.backend_choice or {}
         if choice.get("requested") == "auto":  # why this backend (an explicit one needs no why)
             lines.insert(-1, f"backend {escape(choice['reason'])}")
-        unigram = plan["data"].get("unigram_bits_per_byte")
+        unigram = plan.data.unigram_bits_per_byte
         if unigram:
             lines.append(f"unigram baseline: {unigram:.3f} bits/byte on validation")
         for line in lines:
             self.console.print(line)
         self.progress.start()
         self.task = self.progress.add_task(
-            "training", total=budget["steps"], completed=plan.get("resumed_at_step") or 0,
-            stats="compiling…")
+            "training", total=budget.steps, completed=resumed or 0, stats="compiling…")
 
     def step(self, p):
         stats = [f"loss {p['loss']:.3f}" if p.get("loss") is not None else "",
@@ -138,10 +138,10 @@ def _optimizer(described):
     return " ".join(parts) + " · " + schedule
 
 
-def _distribution(plan):
+def _distribution(facts):
     """Strategy, backend, replicas and what XLA compiles (the effective setting, not the ask)."""
-    d = plan.get("distribution") or {}
-    xla = plan["xla"]
+    d = facts.get("distribution") or {}
+    xla = facts["xla"]
     where = f"strategy {d.get('strategy', 'none')}"
     if d.get("requested") == "auto":
         where += " (auto)"

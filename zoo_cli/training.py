@@ -39,8 +39,14 @@ def train(
     out: Annotated[Optional[str], typer.Option(help="Run directory (default results/<run-id>).")
                    ] = None,
     resume: Annotated[bool, typer.Option(
-        help="Continue the unfinished run in --out (or the latest one of NAME) exactly as it "
-             "was configured; a run stopped before its first checkpoint restarts.")] = False,
+        help="Continue the unfinished run in --out (or the latest one of NAME) as it was "
+             "configured (options given must agree with it); a run stopped before its first "
+             "checkpoint restarts.")] = False,
+    # A flag of its own: a Typer option cannot take an optional value (`--resume [auto]`).
+    resume_auto: Annotated[bool, typer.Option(
+        "--resume-auto",
+        help="For schedulers that rerun one command: start --out when it holds nothing yet, "
+             "else as --resume; a finished run is left as it is (exit 0).")] = False,
     init_from: Annotated[Optional[str], typer.Option(
         help="Start from the weights of a run or a .keras file.")] = None,
     strategy: run_options.StrategyOption = None,
@@ -61,6 +67,8 @@ def train(
         init_from=init_from, strategy=strategy, backend=backend,
     )  # fmt: skip
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
+        if resume_auto:
+            resume = "auto"
         if resume:  # only what the user changed from the defaults: the rest is the recorded run's
             defaults = zoo.RunConfig().to_dict()
             fields = {k: v for k, v in fields.items() if defaults.get(k) != v}

@@ -14,7 +14,6 @@ import json
 import os
 import pathlib
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -205,7 +204,7 @@ def test_gpt2_small_on_a_directory_of_texts_in_bfloat16_with_patience(home):
                        "--patience 3")
     run_dir = [p for p in _runs(home) if p.name.startswith("gpt2-small-")][-1]
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["run"]["data"] == f"{texts}/" and config["precision"] == "mixed_bfloat16"
+    assert config["run"]["data"] == f"{texts}/" and config["run"]["precision"] == "mixed_bfloat16"
     assert config["run"]["patience"] == 3
     summary = _summary(run_dir)  # six works: patience may stop it early, not before it learns
     assert summary["validation_bits_per_byte"] < summary["unigram_bits_per_byte"] - 1.0, summary

@@ -41,12 +41,13 @@ def test_every_ablated_variant_differs_in_exactly_one_field(corpus):
     variants = parse_ablations(text)
     assert variants[3] == {"attention_pattern": ("dense", "local"), "local_window": 8}
     assert [len(v) for v in variants] == [1, 1, 1, 2]  # '+' joins changes that need each other
-    base = plan_run("llama-nano", data=str(corpus), steps=1).settings
+    base = plan_run("llama-nano", data=str(corpus), steps=1)
     for changes in variants:
-        plan = plan_run("llama-nano", data=str(corpus), steps=1, overrides=changes).settings
-        differing = [k for k in base["model"] if base["model"][k] != plan["model"][k]]
+        plan = plan_run("llama-nano", data=str(corpus), steps=1, overrides=changes)
+        before, after = base.model.to_dict(), plan.model.to_dict()
+        differing = [k for k in before if before[k] != after[k]]
         assert differing == list(changes), (changes, differing)
-        assert plan["training"] == base["training"]
+        assert plan.training == base.training
 
 
 @pytest.mark.slow
@@ -115,5 +116,5 @@ def test_tune_lr_and_seeds(corpus):
     assert row["seeds"] == 2 and len(row["runs"]) == 2
     assert row["bits_per_byte_spread"] is not None and row["bits_per_byte_spread"] >= 0
     configs = [zoo.find_run(path).config() for path in row["runs"]]
-    assert [c["seed"] for c in configs] == [0, 1]
+    assert [c["run"]["seed"] for c in configs] == [0, 1]
     assert all(c["training"]["learning_rate"] == row["learning_rate"] for c in configs)

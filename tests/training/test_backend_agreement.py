@@ -72,7 +72,7 @@ def test_tensorflow_and_jax_train_to_the_same_losses(preset, corpus, tmp_path):
     configs = {b: r.config() for b, r in runs.items()}
     for backend, config in configs.items():
         assert config["distribution"]["backend"] == backend
-        assert config["precision"] == "float32"
+        assert config["run"]["precision"] == "float32"
     assert configs["tensorflow"]["resolution_key"] == configs["jax"]["resolution_key"]
 
     rows = {b: r.metrics() for b, r in runs.items()}

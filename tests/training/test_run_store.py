@@ -90,14 +90,15 @@ def test_a_run_stopped_before_its_first_commit_restarts_and_matches(corpus, tmp_
     assert not (out / ".partial.999.0.checkpoint.keras").exists()
 
 
-def test_resume_takes_no_result_options_and_restores_the_run_config(corpus, tmp_path):
+def test_resume_refuses_other_result_options_and_restores_the_run_config(corpus, tmp_path):
     out = tmp_path / "results" / "run"
     with pytest.raises(KeyboardInterrupt):
         zoo.train("gpt2-nano", data=str(corpus), steps=4, eval_interval=2, seed=3,
                   spike_guard=False, out=str(out), reporter=Interrupt(at_step=3))
     result = runner.invoke(app, ["train", "gpt2-nano", "--resume", "--out", str(out),
                                  "--steps", "8"])
-    assert result.exit_code == 2 and result.stderr.startswith("error: --steps cannot be given")
+    assert result.exit_code == 2 and result.stderr.startswith("error: --steps is 4 in the run")
+    assert "configured otherwise than 8" in result.stderr and result.stderr.count("\n") == 1
     record = zoo.train(resume=True, out=str(out))
     assert record.config()["run"]["seed"] == 3 and record.config()["run"]["spike_guard"] is False
     assert record.summary()["steps"] == 4
@@ -326,7 +327,12 @@ def test_a_run_written_before_run_config_existed_still_resumes(corpus, tmp_path)
         zoo.train("gpt2-nano", data=str(corpus), steps=6, eval_interval=2, seed=2,
                   spike_guard=False, out=str(out), reporter=Interrupt(at_step=5))
     config = json.loads((out / "config.json").read_text())
-    del config["run"], config["eval_windows"], config["spike_guard"]
+    run = config.pop("run")  # the layout before RunConfig: its settings scattered at the top
+    for field in ("seed", "precision", "eval_interval", "gradient_accumulation", "patience"):
+        config[field] = run[field]
+    config["eval_interval"] = 2
+    for field in ("spike_guard_rule", "backend", "backend_choice"):
+        config.pop(field, None)
     (out / "config.json").write_text(json.dumps(config))
     with zipfile.ZipFile(out / "checkpoint.keras") as new, \
             zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
@@ -339,9 +345,9 @@ def test_a_run_written_before_run_config_existed_still_resumes(corpus, tmp_path)
         state.pop(key, None)
     (out / "state.json").write_text(json.dumps(state))
 
-    from zoo.training.trainer import recorded_run
+    from zoo.training.plan import RunPlan
 
-    run = recorded_run(config)
+    run = RunPlan.from_record(config).run
     assert (run.steps, run.seed, run.data, run.spike_guard, run.eval_windows) == (
         6, 2, str(corpus), False, 64)
     resumed = zoo.train(resume=True, out=str(out))

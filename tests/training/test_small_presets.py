@@ -42,7 +42,7 @@ def test_the_small_preset_trains_with_its_defaults(family, cache, tmp_path, monk
         zoo.train(f"{family}-small", out=str(out), reporter=StopAfter(STOP_AT))
     record = zoo.RunRecord(out)
     config = record.config()
-    assert config["spike_guard"] and config["budget"]["steps"] == 300
+    assert config["run"]["spike_guard"] and config["budget"]["steps"] == 300
     rows = record.metrics()
     assert [r["step"] for r in rows] == list(range(30, STOP_AT + 1, 30))
     assert [r["skipped_steps"] for r in rows] == [0] * len(rows), rows

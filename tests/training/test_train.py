@@ -136,9 +136,9 @@ def test_init_from_takes_the_architecture_of_the_model_it_starts_from(corpus, tm
     zoo.build("gpt2-nano", num_layers=1).save(path)
     plan = plan_run("llama-nano", data=str(corpus), steps=2, init_from=str(path),
                     overrides=["dropout=0.1"])
-    model = plan.settings["model"]
-    assert (model["num_layers"], model["position"], model["dropout"]) == (1, "learned", 0.1)
-    assert plan.settings["training"] == zoo.get_recipe("llama-nano").training.to_dict()
+    model = plan.model
+    assert (model.num_layers, model.position.value, model.dropout) == (1, "learned", 0.1)
+    assert plan.training == zoo.get_recipe("llama-nano").training
     with pytest.raises(zoo.ZooError, match="--set num_layers: the architecture comes from"):
         plan_run("gpt2-nano", data=str(corpus), steps=2, init_from=str(path),
                  overrides=["num_layers=2"])
@@ -219,8 +219,8 @@ class _Plans(zoo.Reporter):
     def __init__(self, stop_at=None):
         self.plans, self.stop_at = [], stop_at
 
-    def start(self, plan):
-        self.plans.append(plan)
+    def start(self, plan, facts):
+        self.plans.append((plan, facts))
 
     def step(self, progress):
         if self.stop_at and progress["step"] >= self.stop_at:
@@ -250,14 +250,15 @@ def test_backend_auto_is_recorded_resumes_and_keeps_the_key(corpus, tmp_path):
     assert record.complete and record.summary()["steps"] == 2
     config = record.config()
     assert config["run"]["backend"] == "auto"
-    assert resumed.plans[0]["distribution"]["backend_choice"] == choice
+    assert resumed.plans[0][0].backend_choice == choice
+    assert resumed.plans[0][1]["distribution"]["backend_choice"] == choice
     keys = {plan_run("gpt2-nano", data=str(corpus), steps=2, eval_interval=1, backend=b).key
             for b in ("auto", running, None)}
     assert keys == {config["resolution_key"]}  # the backend does not change the result
 
     shown = io.StringIO()
     with RichReporter(Console(file=shown, width=200)) as header:
-        header.start(resumed.plans[0])
+        header.start(*resumed.plans[0])
     assert f"backend {choice['reason']}\n" in shown.getvalue()
 
 
@@ -319,7 +320,7 @@ def test_a_run_of_another_trainer_version_or_guard_rule_is_refused_on_resume(cor
                   reporter=_Plans(stop_at=2))
     config_path = out / "config.json"
     config = json.loads(config_path.read_text())
-    assert config["spike_guard"] is True and config["spike_guard_rule"] == RULE_VERSION
+    assert config["run"]["spike_guard"] is True and config["spike_guard_rule"] == RULE_VERSION
     runner = CliRunner()
     for change, fragment in (
             ({"spike_guard_rule": 1}, f"spike guard rule 1, which skips other steps than this "
@@ -338,5 +339,5 @@ def test_a_run_of_another_trainer_version_or_guard_rule_is_refused_on_resume(cor
 
     guarded = plan_run("gpt2-nano", data=str(corpus), steps=2)
     unguarded = plan_run("gpt2-nano", data=str(corpus), steps=2, spike_guard=False)
-    assert guarded.settings["spike_guard_rule"] == RULE_VERSION
-    assert "spike_guard_rule" not in unguarded.settings and guarded.key != unguarded.key
+    assert guarded.spike_guard_rule == RULE_VERSION and unguarded.spike_guard_rule is None
+    assert "spike_guard_rule" not in unguarded.to_dict() and guarded.key != unguarded.key

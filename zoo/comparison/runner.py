@@ -82,7 +82,7 @@ def compare(models, *, budget=None, seeds=1, ablate=None, overrides=(), tune_lr=
             jobs.append((entry, seed))
     for index, (entry, seed) in enumerate(jobs):
         plan = plan_run(entry.preset, base, overrides=entry.changes, seed=seed)
-        entry.learning_rate = plan.settings["training"]["learning_rate"]
+        entry.learning_rate = plan.training.learning_rate
         entry.runs.append(obtain_run(plan, reporter, index, len(jobs), entry.label, seed))
     comparison = _table(entries, budget, base.data, base.tokenizer.value, seeds, tune_lr)
     return {**comparison, "baseline": ngram_yardstick(base.data)}
@@ -128,16 +128,15 @@ def obtain_run(plan, reporter, index, count, label, seed):
             return resume_run(record, reporter, plan.run.strategy.value,
                               plan.run.backend.value if plan.run.backend else None)
     reporter.run(index, count, label, seed, "training")
-    out = results_root() / f"{plan.settings['preset']}-{plan.key[:10]}"
+    out = results_root() / f"{plan.preset}-{plan.key[:10]}"
     if (out / "config.json").exists():  # same name, different settings: keep both
-        out = results_root() / f"{plan.settings['preset']}-{plan.key}"
+        out = results_root() / f"{plan.preset}-{plan.key}"
     return train(plan=plan, out=out, reporter=reporter)
 
 
 def tune_learning_rate(entry, run, reporter):
     """Best peak rate on a log grid by final *training* loss at a fraction of the budget."""
-    peak = plan_run(entry.preset, run, overrides=entry.changes).settings["training"][
-        "learning_rate"]
+    peak = plan_run(entry.preset, run, overrides=entry.changes).training.learning_rate
     results = {}
     for i, factor in enumerate(LR_GRID):
         rate = peak * factor

@@ -15,15 +15,15 @@ import time
 import warnings
 
 from zoo.files import atomic_write_json, cache_dir
-from zoo.training.trainer import EVALUATIONS
+from zoo.training.plan import EVALUATIONS
 
 CALIBRATION_STEPS = 8  # timed steps per anchor, after two compiling ones
 SETUP_SECONDS = 4.0  # per run: data, directory, saving the model and probe (measured ~3–5 s)
 
 
 def step_flops(planned):
-    budget = planned.plan.settings["budget"]
-    return budget["tokens_per_step"] * budget["flops_per_token"]
+    budget = planned.plan.budget
+    return budget.tokens_per_step * budget.flops_per_token
 
 
 def calibrate(planned_runs):
@@ -47,37 +47,34 @@ def calibrate(planned_runs):
 
 def estimate_seconds(planned, calibration, done_fraction=0.0):
     """Seconds `planned` should take from `done_fraction` of its steps to its end."""
-    settings = planned.plan.settings
-    budget = settings["budget"]
+    plan = planned.plan
+    budget = plan.budget
     step = calibration["overhead_seconds"] + calibration["seconds_per_flop"] * step_flops(planned)
-    training = budget["steps"] * (1.0 - done_fraction) * step
-    validation = planned.plan.data.validation
-    windows = max(1, len(validation) // (budget["seq_len"] + 1)) if validation is not None else 0
-    eval_tokens = (EVALUATIONS * settings["eval_windows"] + windows) * budget["seq_len"]
-    evaluation = eval_tokens * budget["flops_per_token"] / 3 * calibration["seconds_per_flop"]
+    training = budget.steps * (1.0 - done_fraction) * step
+    validation = plan.data.validation_tokens
+    windows = max(1, validation // (budget.seq_len + 1)) if validation is not None else 0
+    eval_tokens = (EVALUATIONS * plan.run.eval_windows + windows) * budget.seq_len
+    evaluation = eval_tokens * budget.flops_per_token / 3 * calibration["seconds_per_flop"]
     return SETUP_SECONDS + calibration["compile_seconds"] + training + evaluation
 
 
 def _measure(planned):
     """Compile-and-step timings of one planned run's shape, cached by device and shape."""
     from zoo.bench.training import zoo_contender
-    from zoo.config import ModelConfig
-    from zoo.recipe import TrainingRecipe
     from zoo.training.hardware import device_description
 
-    settings = planned.plan.settings
-    budget = settings["budget"]
-    key = {"device": list(device_description()), "model": settings["model"],
-           "training": settings["training"], "batch_size": budget["batch_size"],
-           "seq_len": budget["seq_len"], "precision": settings["precision"]}
+    plan = planned.plan
+    budget = plan.budget
+    key = {"device": list(device_description()), "model": plan.model.to_dict(),
+           "training": plan.training.to_dict(), "batch_size": budget.batch_size,
+           "seq_len": budget.seq_len, "precision": plan.run.precision.value}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     path = cache_dir("throughput") / f"{digest}.json"
     if path.exists():
         return json.loads(path.read_text())
-    config = ModelConfig.from_dict(settings["model"])
-    training = TrainingRecipe.from_dict(settings["training"])
-    contender = zoo_contender("calibration", config, training, budget["batch_size"],
-                              budget["seq_len"])
+    config = plan.model
+    contender = zoo_contender("calibration", config, plan.training, budget.batch_size,
+                              budget.seq_len)
     with warnings.catch_warnings():
         # Keras warns that fit's default shuffle does not apply to a tf.data.Dataset: true,
         # and the contender's batches are random already.
@@ -92,6 +89,6 @@ def _measure(planned):
             best = min(best, (time.perf_counter() - start) / CALIBRATION_STEPS)
     result = {"step_seconds": best, "step_flops": step_flops(planned),
               "compile_seconds": compile_seconds, "shape": f"{config.num_layers}×"
-              f"{config.hidden_dim}", "batch_size": budget["batch_size"]}
+              f"{config.hidden_dim}", "batch_size": budget.batch_size}
     atomic_write_json(path, result)
     return result

@@ -32,7 +32,6 @@ from zoo.accounting import TOKENS_PER_PARAMETER, count_params, flops_per_token
 from zoo.comparison.ablation import parse_arms as compare_arms
 from zoo.comparison.allocation import compute_optimal_config
 from zoo.comparison.runner import shared_run_config
-from zoo.config import ModelConfig
 from zoo.errors import ZooError
 from zoo.overrides import parse_overrides
 from zoo.registry import get_recipe
@@ -80,13 +79,12 @@ class PlannedRun:
 
     @property
     def label(self):
-        config = self.plan.settings["model"]
-        return (f"{self.arm.name} {config['num_layers']}×{config['hidden_dim']} "
-                f"@ {self.budget:.2g}")
+        config = self.plan.model
+        return f"{self.arm.name} {config.num_layers}×{config.hidden_dim} @ {self.budget:.2g}"
 
     @property
     def config(self):
-        return ModelConfig.from_dict(self.plan.settings["model"])
+        return self.plan.model
 
 
 def parse_budgets(budgets):

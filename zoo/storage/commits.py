@@ -20,6 +20,7 @@ one-line error naming the holder. The lock is released when the process ends, ho
 
 import datetime
 import fcntl
+import hashlib
 import json
 import os
 import pathlib
@@ -34,6 +35,9 @@ from zoo.files import PARTIAL_PREFIX, atomic_save, json_text, remove_partials
 LOCK_NAME = "run.lock"
 STATE_MEMBER = "zoo/state.json"
 BEST_MEMBER = "zoo/best.weights.h5"
+# Whose commit this is: the run key, and a SHA-256 of every other member but the state (which a
+# rewind replaces), so a checkpoint of another run, or one altered, is refused on resume.
+IDENTITY_MEMBER = "zoo/identity.json"
 # What a run directory may hold before its config.json exists: the lock, a tokenizer copied by a
 # run that was killed before it started, and temporary files.
 SETUP_LEFTOVERS = frozenset({LOCK_NAME, "tokenizer"})
@@ -117,10 +121,11 @@ def _is_partial(name):
     return name.startswith(PARTIAL_PREFIX) or (name.startswith(".") and name.endswith(".tmp"))
 
 
-def commit(record, model, state, best_weights=None):
+def commit(record, model, state, best_weights=None, run_key=None):
     """Publish `model` (with its optimizer) and `state` as the run's last commit, atomically.
 
-    `best_weights`: a weights file to embed (patience), or None. Returns the path committed.
+    `best_weights`: a weights file to embed (patience), or None; `run_key`: the run's key,
+    recorded with the digests of what the commit holds. Returns the path committed.
     """
     def save(path):
         model.save(path)
@@ -128,6 +133,11 @@ def commit(record, model, state, best_weights=None):
             archive.writestr(STATE_MEMBER, json_text(state))
             if best_weights is not None:
                 archive.write(best_weights, BEST_MEMBER)
+        if run_key is not None:
+            with zipfile.ZipFile(path, "a") as archive:
+                identity = {"run_key": run_key, "step": state["step"],
+                            "sha256": _member_digests(archive)}
+                archive.writestr(IDENTITY_MEMBER, json_text(identity))
         _fsync(path)
 
     atomic_save(record.checkpoint_path, save)
@@ -205,6 +215,43 @@ def committed_state(record):
     return None if legacy is None else {**legacy, "legacy": True}
 
 
+def _member_digests(archive):
+    """SHA-256 of every member but the state and the identity itself, by name."""
+    digests = {}
+    for name in sorted(archive.namelist()):
+        if name not in (STATE_MEMBER, IDENTITY_MEMBER):
+            digest = hashlib.sha256()
+            with archive.open(name) as member:
+                for block in iter(lambda: member.read(1 << 20), b""):
+                    digest.update(block)
+            digests[name] = digest.hexdigest()
+    return digests
+
+
+def check_commit_identity(record, run_key, state):
+    """Refuse, in one line, to resume from a commit that is not this run's: another run's
+    checkpoint put in its place, or one whose contents changed since it was committed. Commits
+    written before they carried an identity are taken as they are."""
+    try:
+        with zipfile.ZipFile(record.checkpoint_path) as archive:
+            if IDENTITY_MEMBER not in archive.namelist():
+                return
+            identity = json.loads(archive.read(IDENTITY_MEMBER))
+            digests = _member_digests(archive)
+    except (OSError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise ZooError(f"{record.checkpoint_path} is damaged ({type(error).__name__}: {error}); "
+                       "the run cannot be resumed from it") from None
+    if identity.get("run_key") != run_key:
+        raise ZooError(f"{record.checkpoint_path} is a commit of another run (key "
+                       f"{identity.get('run_key')}, this run's is {run_key}); refusing to resume "
+                       "from it")
+    if identity.get("sha256") != digests or identity.get("step") != state["step"]:
+        changed = sorted(set(digests) ^ set(identity.get("sha256") or {}) | {
+            name for name in digests if (identity.get("sha256") or {}).get(name) != digests[name]})
+        raise ZooError(f"{record.checkpoint_path} changed since it was committed "
+                       f"({', '.join(changed) or 'its step'}); refusing to resume from it")
+
+
 def extract_best_weights(record, destination):
     """Write the commit's embedded best weights to `destination`; False when it has none."""
     with zipfile.ZipFile(record.checkpoint_path) as archive:
@@ -247,6 +294,6 @@ def _fsync(path):
         os.close(fd)
 
 
-__all__ = ["RunLock", "check_restored", "commit", "commit_rewound", "committed_state",
+__all__ = ["RunLock", "check_commit_identity", "check_restored", "commit", "commit_rewound", "committed_state",
            "extract_best_weights", "keep_in_history", "prepare_directory", "read_state",
            "restart_directory", "rewind_target"]

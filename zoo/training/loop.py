@@ -25,9 +25,6 @@ from zoo.storage.commits import (
     rewind_target,
 )
 
-EVAL_WINDOWS = 64  # default validation windows per interval evaluation; the final one uses all
-
-
 # PaLM §5.1: "restart training from a checkpoint roughly 100 steps before the spike started,
 # and skip roughly 200-500 data batches"; we take the low end of the skip.
 REWIND_STEPS = 100
@@ -57,8 +54,9 @@ class RunFailed(Exception):
 class Reporter:
     """Receives progress; the CLI renders it with rich, tests collect it. All methods optional."""
 
-    def start(self, plan):
-        pass
+    def start(self, plan, facts):
+        """`plan` is the `RunPlan`; `facts` what this session runs on (run_id, device,
+        peak_flops, distribution, xla, optimizer, resumed_at_step)."""
 
     def step(self, progress):
         pass
@@ -214,106 +212,147 @@ def nonfinite_gradients(optimizer):
     return _guard_reading(optimizer, "nonfinite_steps", int, 0)
 
 
-def run_intervals(*, model, record, settings, data, eval_windows, reporter, state,
+def run_intervals(*, model, evaluation_view, record, plan, data, sample, reporter, state,
                   peak_flops):
     """Train from `state["step"]` to the budget, committing after every evaluation; returns the
-    metric rows and the final state. Raises `RunFailed` when training turns non-finite."""
-    budget = settings["budget"]
-    accumulation = settings["gradient_accumulation"]
-    micro_batch = budget["batch_size"] // accumulation
-    tokens_per_step = budget["tokens_per_step"]
-    flops_per_token = budget["flops_per_token"]
-    eval_model = evaluation_model(model)
+    metric rows and the final state. Raises `RunFailed` when training turns non-finite and
+    `Rewind` when PaLM's escalation is due.
+
+    Each interval: train it, check its health, evaluate on `sample` (through `evaluation_view`,
+    compiled once by the trainer), count patience, decide on a rewind, commit."""
     rows = record.metrics()[: state["evaluations"]]
     tensorboard = _tensorboard_writer(record)
-    patience = settings.get("patience")
     started = time.perf_counter() - state.get("wall_time", 0.0)
     if state.get("stopped_early"):  # resumed after the early stop was committed
         _restore_best(model, record)
         return rows, state
     if state.get("rewind_due"):  # resumed after a rewind was decided but not yet published
         raise Rewind(state["step"], state.get("skipped_steps", 0), dict(state))
-    rewind_after = settings.get("run", {}).get("rewind_after_spikes")
+    rewind_after = plan.run.rewind_after_spikes
     if rewind_after and state["step"]:  # a kill may have come between a commit and its link
         keep_in_history(record, state, keep_from_step=state["step"] - REWIND_STEPS)
 
-    for point in evaluation_points(budget["steps"], settings["eval_interval"], state["step"]):
-        steps = point - state["step"]
-        progress = _StepProgress(reporter, state["step"], budget["steps"],
-                                 micro_batch * budget["seq_len"], accumulation, flops_per_token,
-                                 peak_flops)
-        # A rewind (PaLM's escalation) leaves the data `data_offset` batches further on.
-        position = state["step"] + state.get("data_offset", 0)
-        dataset = train_dataset(data.train, budget["seq_len"], micro_batch, settings["seed"],
-                                start_step=position * accumulation)
-        skipped_before = skipped_steps(model.optimizer)
-        restarts_before = guard_restarts(model.optimizer)
-        history = model.fit(dataset, steps_per_epoch=steps * accumulation, epochs=1, verbose=0,
-                            shuffle=False,  # the dataset is already in its seeded order
-                            callbacks=[progress])
-        if progress.failure:
-            step, what = progress.failure
-            last = f"step {state['step']}" if state["step"] else "none: nothing was committed"
-            raise RunFailed(f"training diverged at step {step}: {what}; the last commit "
-                            f"({last}) is kept and no model.keras was written; try a lower "
-                            "learning rate (--set learning_rate=...), a smaller clip_norm or "
-                            "z_loss_weight", step)
-        # The guard cannot stall a run (a lasting jump of the norm costs it at most
-        # `max_consecutive_skips` steps), so a run fails only by a non-finite loss or norm.
-        skipped = skipped_steps(model.optimizer) - skipped_before
-        restarts = guard_restarts(model.optimizer)
-        if restarts > restarts_before:
-            reporter.message(f"steps {state['step'] + 1}-{point}: the gradient norm moved to a "
-                             "new level; the spike guard skipped "
-                             f"{model.optimizer.max_consecutive_skips} steps in a row, then took "
-                             "it as its new level")
-        state["spike_guard_restarts"] = restarts
-        train_loss = float(history.history["loss"][-1])
+    for point in evaluation_points(plan.budget.steps, plan.eval_interval, state["step"]):
+        before = _GuardCounts.read(model.optimizer)
+        history, progress = _train_interval(model, plan, data, state, point, reporter,
+                                            peak_flops)
+        _check_health(progress, state)
+        skipped = _report_guard(model.optimizer, before, state, point, reporter)
         state["step"] = point
-        val = validation_loss(eval_model, eval_windows, micro_batch)
-        speed = progress.tokens_per_second()
-        state["skipped_steps"] = skipped_steps(model.optimizer)
-        row = {
-            "step": point,
-            "tokens": point * tokens_per_step,
-            "flops": point * tokens_per_step * flops_per_token,
-            "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
-            "train_loss": train_loss,
-            "validation_loss": val,
-            "validation_bits_per_byte": data.bits_per_byte(val),
-            "tokens_per_second": speed,
-            "mfu": mfu(speed, flops_per_token, peak_flops),
-            "skipped_steps": state["skipped_steps"],
-            "wall_time": time.perf_counter() - started,
-        }
+        row = _evaluate(model, evaluation_view, plan, data, sample, history, progress, point,
+                        started, peak_flops, state)
         rows.append(row)
         reporter.evaluation(row)
         _log_tensorboard(tensorboard, row)
-        improved = state.get("best_validation_loss") is None or val < state["best_validation_loss"]
-        if improved:
-            state.update(best_validation_loss=val, best_step=point, evaluations_since_best=0)
-        else:
-            state["evaluations_since_best"] += 1
+        improved = _count_patience(state, row, plan.run.patience)
         state.update(evaluations=len(rows), wall_time=row["wall_time"],
                      optimizer_iterations=applied_micro_batches(model.optimizer))
-        stop = bool(patience and state["evaluations_since_best"] >= patience)
-        state["stopped_early"] = stop
         # The decision to rewind is committed with the step, so a kill before the rewind is
         # published leads to the same rewind on resume.
         state["rewind_due"] = bool(rewind_after and skipped >= rewind_after
-                                   and point < budget["steps"])
+                                   and point < plan.budget.steps)
         record.write_metrics(rows)
-        _commit(model, record, state, best=(improved if patience else None))
+        _commit(model, record, state, best=(improved if plan.run.patience else None),
+                run_key=plan.key)
         if rewind_after:
             keep_in_history(record, state, keep_from_step=point - REWIND_STEPS)
         if state["rewind_due"]:
             raise Rewind(point, skipped, dict(state))
-        if stop:
-            reporter.message(f"no improvement in {patience} evaluations: stopping at step "
-                             f"{point}, restoring step {state['best_step']}")
+        if state["stopped_early"]:
+            reporter.message(f"no improvement in {plan.run.patience} evaluations: stopping at "
+                             f"step {point}, restoring step {state['best_step']}")
             _restore_best(model, record)
             break
     return rows, state
+
+
+def _train_interval(model, plan, data, state, point, reporter, peak_flops):
+    """`fit` from `state["step"]` to `point` on the data in its seeded order."""
+    accumulation = plan.run.gradient_accumulation
+    progress = _StepProgress(reporter, state["step"], plan.budget.steps,
+                             plan.micro_batch * plan.budget.seq_len, accumulation,
+                             plan.budget.flops_per_token, peak_flops)
+    # A rewind (PaLM's escalation) leaves the data `data_offset` batches further on.
+    position = state["step"] + state.get("data_offset", 0)
+    dataset = train_dataset(data.train, plan.budget.seq_len, plan.micro_batch, plan.run.seed,
+                            start_step=position * accumulation)
+    history = model.fit(dataset, steps_per_epoch=(point - state["step"]) * accumulation,
+                        epochs=1, verbose=0,
+                        shuffle=False,  # the dataset is already in its seeded order
+                        callbacks=[progress])
+    return history, progress
+
+
+def _check_health(progress, state):
+    """Raise `RunFailed` when the interval's loss or gradient turned non-finite. The guard
+    cannot stall a run (a lasting jump of the norm costs it at most `max_consecutive_skips`
+    steps), so a run fails only this way."""
+    if not progress.failure:
+        return
+    step, what = progress.failure
+    last = f"step {state['step']}" if state["step"] else "none: nothing was committed"
+    raise RunFailed(f"training diverged at step {step}: {what}; the last commit ({last}) is "
+                    "kept and no model.keras was written; try a lower learning rate "
+                    "(learning_rate), a smaller clip_norm or z_loss_weight", step)
+
+
+class _GuardCounts:
+    """The spike guard's counters before an interval."""
+
+    def __init__(self, skipped, restarts):
+        self.skipped, self.restarts = skipped, restarts
+
+    @classmethod
+    def read(cls, optimizer):
+        return cls(skipped_steps(optimizer), guard_restarts(optimizer))
+
+
+def _report_guard(optimizer, before, state, point, reporter):
+    """Record the guard's counts in `state`, say when it restarted; returns the steps skipped
+    in the interval."""
+    restarts = guard_restarts(optimizer)
+    if restarts > before.restarts:
+        reporter.message(f"steps {state['step'] + 1}-{point}: the gradient norm moved to a new "
+                         f"level; the spike guard skipped {optimizer.max_consecutive_skips} "
+                         "steps in a row, then took it as its new level")
+    state["spike_guard_restarts"] = restarts
+    state["skipped_steps"] = skipped_steps(optimizer)
+    return state["skipped_steps"] - before.skipped
+
+
+def _evaluate(model, view, plan, data, sample, history, progress, point, started, peak_flops,
+              state):
+    """The interval's metrics row: training loss, validation loss on `sample`, speed."""
+    tokens_per_step = plan.budget.tokens_per_step
+    validation = validation_loss(view, sample, plan.micro_batch)
+    speed = progress.tokens_per_second()
+    return {
+        "step": point,
+        "tokens": point * tokens_per_step,
+        "flops": point * tokens_per_step * plan.budget.flops_per_token,
+        "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+        "train_loss": float(history.history["loss"][-1]),
+        "validation_loss": validation,
+        "validation_bits_per_byte": data.bits_per_byte(validation),
+        "tokens_per_second": speed,
+        "mfu": mfu(speed, plan.budget.flops_per_token, peak_flops),
+        "skipped_steps": state["skipped_steps"],
+        "wall_time": time.perf_counter() - started,
+    }
+
+
+def _count_patience(state, row, patience):
+    """Update the best validation loss and the early stop in `state`; True when it improved."""
+    validation = row["validation_loss"]
+    improved = state.get("best_validation_loss") is None or validation < state[
+        "best_validation_loss"]
+    if improved:
+        state.update(best_validation_loss=validation, best_step=row["step"],
+                     evaluations_since_best=0)
+    else:
+        state["evaluations_since_best"] += 1
+    state["stopped_early"] = bool(patience and state["evaluations_since_best"] >= patience)
+    return improved
 
 
 def rewind_run(record, rewind, reporter):
@@ -337,11 +376,11 @@ def rewind_run(record, rewind, reporter):
                      f"{REWIND_SKIP_BATCHES} batches (PaLM §5.1)")
 
 
-def _commit(model, record, state, best):
+def _commit(model, record, state, best, run_key):
     """One commit of the model, its optimizer and `state`; with `best` not None (patience), the
     best weights go into the same commit: these weights if `best`, else the previous commit's."""
     if best is None:
-        commit(record, model, state)
+        commit(record, model, state, run_key=run_key)
         return
     weights = _scratch_best_weights(record)
     try:
@@ -349,7 +388,7 @@ def _commit(model, record, state, best):
             model.save_weights(weights)
         elif not extract_best_weights(record, weights):
             model.save_weights(weights)  # unreachable in practice: the first evaluation improves
-        commit(record, model, state, best_weights=weights)
+        commit(record, model, state, best_weights=weights, run_key=run_key)
     finally:
         if weights.exists():
             weights.unlink()

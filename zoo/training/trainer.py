@@ -5,9 +5,6 @@ init sources) is checked before the run directory is created, so bad input leave
 """
 
 import dataclasses
-import hashlib
-import json
-import math
 import pathlib
 import shutil
 import time
@@ -16,7 +13,6 @@ import keras
 import numpy as np
 
 from zoo.baselines import ngram_yardstick, unigram_bits_per_byte
-from zoo.config import ModelConfig
 from zoo.data.corpus import load_corpus
 from zoo.data.pipeline import (
     TOKENS_PREFIX,
@@ -25,12 +21,12 @@ from zoo.data.pipeline import (
     prepare_data,
     validation_windows,
 )
-from zoo.data.tokenizer import load_tokenizer
+from zoo.data.tokenizer import load_tokenizer, prepare_tokenizer
 from zoo.errors import ZooError
 from zoo.files import atomic_save, remove_partials
 from zoo.model import DecoderLM
 from zoo.overrides import apply_training_overrides, parse_overrides
-from zoo.recipe import Tokenizer, TrainingRecipe
+from zoo.recipe import Tokenizer
 from zoo.run_config import RunConfig, RunConfigError, TokenizerMode
 from zoo.registry import get_recipe
 from zoo.training.budget import resolve_budget
@@ -43,7 +39,6 @@ from zoo.training.distribution import (
 )
 from zoo.training.hardware import device_description, peak_flops
 from zoo.training.loop import (
-    EVAL_WINDOWS,
     Reporter,
     Rewind,
     RunFailed,
@@ -57,9 +52,19 @@ from zoo.training.loop import (
 )
 from zoo.training.loss import LanguageModelLoss
 from zoo.training.optimizers import describe_optimizer, make_optimizer
+from zoo.training.plan import (
+    RESULT_VERSION,
+    DataFacts,
+    InitSource,
+    RunPlan,
+    TokenizerFacts,
+    default_eval_interval,
+    upgrade_record,
+)
 from zoo.training.spike_guard import RULE_VERSION as SPIKE_GUARD_RULE
 from zoo.storage.commits import (
     RunLock,
+    check_commit_identity,
     check_restored,
     prepare_directory,
     restart_directory,
@@ -69,20 +74,16 @@ from zoo.storage.models import load_decoder, model_source, saved_model_config
 from zoo.storage.runs import RunRecord, list_runs, new_run_id, results_root
 
 SHARED_TOKENIZER = Tokenizer.BYTE_BPE  # one kind for every model in comparisons
-EVALUATIONS = 10  # default number of evaluations over a run
 
 
-@dataclasses.dataclass
-class RunPlan:
-    """A fully resolved run, before anything is written: what `train()` will do."""
+@dataclasses.dataclass(frozen=True)
+class Materials:
+    """What a plan trains on, loaded while planning: the token streams, the tokenizer assets
+    (None for pre-tokenized data) and `init_from` weights (None without)."""
 
-    run: RunConfig  # what was asked for, beyond the model and the recipe
-    settings: dict  # JSON-ready; becomes config.json (with the environment added)
-    data: object  # zoo.data.pipeline.TokenData
-    assets: object  # zoo.data.tokenizer.TokenizerAssets, or None for pre-tokenized data
-    budget: object  # zoo.training.budget.Budget
-    key: str  # hash of everything that determines the result; equal keys mean reusable runs
-    initial_weights: list = None  # --init-from weights, loaded (and so checked) while planning
+    data: object  # zoo.data.token_data.TokenData
+    assets: object  # zoo.data.tokenizer.TokenizerAssets
+    initial_weights: list = None
 
 
 def run_config(run=None, **fields):
@@ -98,7 +99,8 @@ def plan_run(name, run=None, *, overrides=(), **fields):
 
     `run` is a `RunConfig` (or None); keyword `fields` are `RunConfig` fields replacing its
     values (`plan_run("palm-nano", steps=2, seed=1)`). `overrides` is a list of "key=value"
-    strings or a dict of model and training fields.
+    strings or a dict of model and training fields. Returns a `RunPlan` whose `materials` (the
+    data read once, the tokenizer, initial weights) come along for training in this process.
     """
     run = run_config(run, **fields)
     choice = backend_choice(run.backend, run.strategy.value)
@@ -119,73 +121,29 @@ def plan_run(name, run=None, *, overrides=(), **fields):
     init_assets = initial_weights = None
     if init_source:
         # Loaded now, so that a damaged file is refused before anything is written.
-        initial_weights = load_decoder(init_source["path"]).get_weights()
-        if init_source.get("tokenizer_path"):
+        initial_weights = load_decoder(init_source.path).get_weights()
+        if init_source.tokenizer_path:
             # Continued training must keep the token ids the weights were trained with.
-            init_assets = load_tokenizer(init_source["tokenizer_path"])
+            init_assets = load_tokenizer(init_source.tokenizer_path)
             kind = init_assets.kind
-    data_bundle, assets = _prepare(run.data, kind, config, init_assets)
-    settings = {
-        "result_version": RESULT_VERSION,
-        "preset": recipe.name,
-        "model": config.to_dict(),
-        "training": training.to_dict(),
-        "budget": budget.to_dict(),
-        "data": {"spec": run.data, **data_bundle.describe(), **_corpus_facts(run.data)},
-        "tokenizer": {"mode": run.tokenizer.value, "kind": Tokenizer(kind).value,
-                      **(assets.describe() if assets else {})},
-        "run": run.to_dict(),
-        # Resolved from `run` (the values training uses):
-        "seed": run.seed,
-        "precision": run.precision.value,
-        "eval_interval": run.eval_interval or max(1, math.ceil(budget.steps / EVALUATIONS)),
-        "eval_windows": run.eval_windows,
-        "gradient_accumulation": run.gradient_accumulation,
-        "patience": run.patience,
-        "spike_guard": run.spike_guard,
-        **({"spike_guard_rule": SPIKE_GUARD_RULE} if run.spike_guard else {}),
-        "init_from": init_source,
-        "distribution": {"requested": run.strategy.value, "backend": backend,
-                         "backend_choice": choice},
-    }  # fmt: skip
-    return RunPlan(run=run, settings=settings, data=data_bundle, assets=assets, budget=budget,
-                   key=run_key(settings, run), initial_weights=initial_weights)
-
-
-# What the same settings train to changes when the code does. Bumped with every change that
-# alters a result, so a run of the old code is never reused as if it were the new one:
-#   1  (no entry) up to 2026-12
-#   2  every weight drawn independently (`IndependentDraws`: blocks, SwiGLU's gate and up, an
-#      untied head no longer share initial values); sparse gradients counted correctly by
-#      global-norm clipping on TensorFlow (`DenseGradientClipping`: untied embeddings)
-RESULT_VERSION = 2
-
-
-def run_key(settings, run):
-    """The run's identity: a hash of everything that can change its result, and nothing else.
-
-    `run.identity()` holds exactly the `RunConfig` fields that declare `affects_result`; the
-    rest is what they resolved to (the model, the recipe, the budget in steps, the corpus's
-    fingerprint and token counts, the tokenizer, the evaluation interval, the --init-from file),
-    and `RESULT_VERSION`, what the code trains them to (and, for guarded runs, the spike guard's
-    rule).
-    """
-    keyed = {
-        "result_version": RESULT_VERSION,
-        "preset": settings["preset"],
-        "model": settings["model"],
-        "training": settings["training"],
-        "budget": settings["budget"],
-        "run": {**run.identity(), "init_from": settings["init_from"],
-                "eval_interval": settings["eval_interval"]},
-        "data": {k: settings["data"].get(k) for k in ("spec", "fingerprint", "source",
-                                                      "train_tokens", "validation_tokens")},
-        "tokenizer": {k: settings["tokenizer"].get(k) for k in ("mode", "kind",
-                                                                "vocabulary_size")},
-    }
-    if "spike_guard_rule" in settings:  # guarded runs only: the others keep their keys
-        keyed["spike_guard_rule"] = settings["spike_guard_rule"]
-    return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    data, assets, facts = prepare_materials(run.data, kind, config, init_assets)
+    return RunPlan(
+        preset=recipe.name,
+        model=config,
+        training=training,
+        budget=budget,
+        run=run,
+        data=facts,
+        tokenizer=TokenizerFacts.from_dict({"mode": run.tokenizer.value,
+                                            "kind": Tokenizer(kind).value,
+                                            **(assets.describe() if assets else {})}),
+        init_from=init_source,
+        eval_interval=run.eval_interval or default_eval_interval(budget.steps),
+        spike_guard_rule=SPIKE_GUARD_RULE if run.spike_guard else None,
+        backend=backend,
+        backend_choice=choice,
+        materials=Materials(data, assets, initial_weights),
+    )
 
 
 def train(name=None, run=None, *, overrides=(), out=None, resume=False, reporter=None,
@@ -193,23 +151,28 @@ def train(name=None, run=None, *, overrides=(), out=None, resume=False, reporter
     """Train preset `name` and return its `RunRecord`.
 
     `run` is a `RunConfig` and `fields` replace its values (`zoo.train("palm-small", steps=100)`);
-    `overrides` are model and training fields. With `resume=True`, continue the unfinished run
-    in `out` (or the latest one of `name`) exactly as it was configured: only `strategy` and
-    `backend` may be given, since they do not change the result.
+    `overrides` are model and training fields; `plan` a `RunPlan` made by `plan_run`.
+
+    `resume=True` continues the unfinished run in `out` (or the latest one of `name`) as it was
+    configured: options given must agree with its record, except `strategy` and `backend`,
+    which do not change the result. A directory a killed run left before its first commit is
+    trained again from the options given, whether or not its config.json was written.
+    `resume="auto"` (for schedulers that rerun one command): the same, and a directory that
+    does not exist or holds nothing yet is started; a finished run is returned as it is.
     """
     reporter = reporter or Reporter()
+    if resume not in (False, True, "auto"):
+        raise RunConfigError("resume", f"must be true, false or 'auto'; received {resume!r}")
     if resume:
-        extra = sorted(set(fields) - {"strategy", "backend"})
-        if run is not None or overrides or plan is not None or extra:
-            what = extra[0] if extra else ("overrides" if overrides else "run")
-            raise RunConfigError(what, "cannot be given when resuming: a run resumes as it was "
-                                       "configured (only strategy and backend may change)")
-        record = _run_to_resume(name, out)
-        return resume_run(record, reporter, fields.get("strategy"), fields.get("backend"))
+        return _resume(name, run, overrides, out, resume, reporter, plan, fields)
     plan = plan or plan_run(name, run, overrides=overrides, **fields)
-    asked = plan.settings["distribution"]
-    distribution = _distribution(plan.settings, asked["requested"], asked["backend"])
-    path = pathlib.Path(out or results_root() / new_run_id(plan.settings["preset"]))
+    return _train_new(plan, out, reporter)
+
+
+def _train_new(plan, out, reporter):
+    """A new run of `plan` in `out` (or a fresh directory under the results root)."""
+    distribution = _distribution(plan, plan.run.strategy.value, plan.backend)
+    path = pathlib.Path(out or results_root() / new_run_id(plan.preset))
     if distribution.worker_index:  # only the chief writes the run; the others keep their own
         path = path.with_name(f"{path.name}.worker-{distribution.worker_index}")
     record = RunRecord(path)
@@ -225,34 +188,62 @@ def train(name=None, run=None, *, overrides=(), out=None, resume=False, reporter
             raise
 
 
+def _resume(name, run, overrides, out, resume, reporter, plan, fields):
+    """`train(..., resume=True or "auto")`: continue, restart or start, as the directory says."""
+    if run is not None or plan is not None:
+        raise RunConfigError("run" if run is not None else "plan",
+                             "cannot be given when resuming: give the fields that differ "
+                             "from the defaults, as the command line does")
+    if out is None and resume == "auto":
+        raise RunConfigError("resume", "'auto' needs the run's directory (out)")
+    record = _run_to_resume(name, out, must_exist=resume is True)
+    if record.config_path.exists():
+        _check_same_run(record, RunPlan.from_record(record.config()), name, overrides, fields)
+        if record.complete:
+            if resume == "auto":
+                reporter.message(f"{record.path} already finished")
+                return record
+            raise ZooError(f"{record.path} already finished")
+        return resume_run(record, reporter, fields.get("strategy"), fields.get("backend"))
+    # Nothing was committed and nothing configured (killed before its config.json), or nothing
+    # is there yet: the run starts from the options given, as the command that made it did.
+    if name is None:
+        raise RunConfigError("name", f"is needed to start {record.path}, which holds no run yet")
+    return _train_new(plan_run(name, overrides=overrides, **fields), record.path, reporter)
+
+
+def _check_same_run(record, recorded, name, overrides, fields):
+    """Refuse in one line options that differ from how `record` (its plan `recorded`) was
+    configured."""
+    if name is not None and get_recipe(name).name != recorded.preset:
+        raise ZooError(f"{record.path} holds a {recorded.preset} run, not {get_recipe(name).name}")
+    for field, value in fields.items():
+        if field in ("strategy", "backend"):
+            continue  # where it runs, not what it computes
+        asked = recorded.run.replace(**{field: value})
+        if getattr(asked, field) != getattr(recorded.run, field):
+            raise RunConfigError(field, f"is {getattr(recorded.run, field)!r} in the run at "
+                                        f"{record.path}, which was configured otherwise than "
+                                        f"{value!r}; resume it as it was or choose another "
+                                        "output directory")
+    model_changes, training_changes = parse_overrides(overrides)
+    for part, changes in (("model", model_changes), ("training", training_changes)):
+        recorded_part = getattr(recorded, part)
+        for field, value in changes.items():
+            if getattr(recorded_part.replace(**{field: value}), field) != getattr(recorded_part,
+                                                                                  field):
+                raise RunConfigError(field, f"is {getattr(recorded_part, field)!r} in the run at "
+                                            f"{record.path}, which was configured otherwise "
+                                            f"than {value!r}")
+
+
 def _start(record, plan, distribution, reporter):
     """Set up `record` for `plan` (holding its lock) and train."""
     prepare_directory(record)
-    peak, peak_source = _peak(plan.settings["precision"], distribution)
-    settings = {
-        "run_id": record.path.name,
-        **plan.settings,
-        "resolution_key": plan.key,
-        "distribution": {"requested": plan.settings["distribution"]["requested"],
-                         **distribution.describe(),
-                         "backend_choice": plan.settings["distribution"].get("backend_choice")},
-        "device": " ".join(device_description()),
-        "peak_flops": peak,
-        "peak_flops_source": peak_source,
-        "estimated_seconds": plan.budget.estimated_seconds(peak),
-        **environment(),
-    }
-    if plan.assets:
-        plan.assets.copy_to(record.tokenizer_path)
-    return _execute(record, settings, plan.data, reporter, distribution, resume=False,
-                    initial_weights=plan.initial_weights)
-
-
-def recorded_run(settings):
-    """The `RunConfig` a config.json records (rebuilt for runs written before it existed)."""
-    if "run" in settings:
-        return RunConfig.from_dict(settings["run"])
-    return RunConfig.from_legacy_settings(settings)
+    materials = plan.materials or load_materials(plan)
+    if materials.assets:
+        materials.assets.copy_to(record.tokenizer_path)
+    return _execute(record, plan, materials, reporter, distribution, resume=False)
 
 
 def resume_run(record, reporter=None, strategy=None, backend=None):
@@ -263,53 +254,53 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
     """
     with RunLock(record.path):
         remove_partials(record.path)  # temporary files of a killed writer
-        settings = record.config()
-        if settings is None:
+        recorded = record.config()
+        if recorded is None:
             raise ZooError(f"{record.path} holds no run to resume (it was stopped before it "
                            "started): train it again without resuming")
-        started_by = settings.get("result_version", 1)
-        if started_by != RESULT_VERSION:
-            raise ZooError(f"{record.path} was started by trainer version {started_by}, which "
+        version = upgrade_record(recorded)["result_version"]  # before parsing what it changed
+        if version != RESULT_VERSION:
+            raise ZooError(f"{record.path} was started by trainer version {version}, which "
                            f"trains differently from this one ({RESULT_VERSION}; see "
-                           "zoo.training.trainer.RESULT_VERSION): train it again without resuming")
-        run = recorded_run(settings)
-        rule = settings.get("spike_guard_rule", 1)
-        if run.spike_guard and rule != SPIKE_GUARD_RULE:
+                           "zoo.training.plan.RESULT_VERSION): train it again without resuming")
+        plan = RunPlan.from_record(recorded)
+        rule = plan.spike_guard_rule or 1  # guarded runs before rules were numbered: rule 1
+        if plan.run.spike_guard and rule != SPIKE_GUARD_RULE:
             raise ZooError(f"{record.path} was started with spike guard rule {rule}, which skips "
                            f"other steps than this zoo's rule {SPIKE_GUARD_RULE} (see "
                            "zoo.training.spike_guard): train it again without resuming")
         if strategy or backend:
-            run = run.replace(**{k: v for k, v in (("strategy", strategy), ("backend", backend))
-                                 if v})
-        requested = run.strategy.value
-        choice = backend_choice(run.backend, requested)
-        distribution = _distribution(settings, requested, check_strategy(requested,
-                                                                         choice["backend"]))
-        settings["run"] = run.to_dict()
-        settings.setdefault("eval_windows", run.eval_windows)
-        settings.setdefault("spike_guard", run.spike_guard)
-        settings["distribution"] = {"requested": requested, **distribution.describe(),
-                                    "backend_choice": choice}
+            plan = plan.replace(run=plan.run.replace(
+                **{k: v for k, v in (("strategy", strategy), ("backend", backend)) if v}))
+        choice = backend_choice(plan.run.backend, plan.run.strategy.value)
+        plan = plan.replace(backend=check_strategy(plan.run.strategy.value, choice["backend"]),
+                            backend_choice=choice)
+        distribution = _distribution(plan, plan.run.strategy.value, plan.backend)
         assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
-        data_bundle, assets = _prepare(settings["data"]["spec"], settings["tokenizer"]["kind"],
-                                       ModelConfig.from_dict(settings["model"]), assets)
+        materials = load_materials(plan, assets)
         if record.state() is None:  # killed before the first commit: start again from step 0
             restart_directory(record)
-            if assets and not record.tokenizer_path.exists():
-                assets.copy_to(record.tokenizer_path)
-            initial = (load_decoder(settings["init_from"]["path"]).get_weights()
-                       if settings.get("init_from") else None)
-            return _execute(record, settings, data_bundle, reporter or Reporter(), distribution,
-                            resume=False, initial_weights=initial)
-        return _execute(record, settings, data_bundle, reporter or Reporter(), distribution,
+            if materials.assets and not record.tokenizer_path.exists():
+                materials.assets.copy_to(record.tokenizer_path)
+            return _execute(record, plan, materials, reporter or Reporter(), distribution,
+                            resume=False)
+        return _execute(record, plan, materials, reporter or Reporter(), distribution,
                         resume=True)
 
 
-def _distribution(settings, requested, backend):
+def load_materials(plan, assets=None):
+    """The data, tokenizer and initial weights of a recorded plan (tokenizer `assets` given:
+    the run's own copy)."""
+    data, assets, _ = prepare_materials(plan.data.spec, plan.tokenizer_kind, plan.model, assets)
+    initial = load_decoder(plan.init_from.path).get_weights() if plan.init_from else None
+    return Materials(data, assets, initial)
+
+
+def _distribution(plan, requested, backend):
     """The requested strategy, created, fitted to the run's model and checked against its batch."""
     distribution = resolve_distribution(requested, backend)
-    distribution = distribution.configure(ModelConfig.from_dict(settings["model"]))
-    distribution.check_batch(settings["budget"]["batch_size"] // settings["gradient_accumulation"])
+    distribution = distribution.configure(plan.model)
+    distribution.check_batch(plan.micro_batch)
     return distribution
 
 
@@ -322,35 +313,35 @@ def _peak(precision, distribution):
     return peak * len(distribution.devices), f"{source} × {len(distribution.devices)} devices"
 
 
-def _execute(record, settings, data, reporter, distribution, resume, initial_weights=None):
+def _execute(record, plan, materials, reporter, distribution, resume):
     with distribution.scope():
-        return _train_in_scope(record, settings, data, reporter, distribution, resume,
-                               initial_weights)
+        return _train_in_scope(record, plan, materials, reporter, distribution, resume)
 
 
-def _train_in_scope(record, settings, data, reporter, distribution, resume, initial_weights):
-    keras.utils.set_random_seed(settings["seed"])
-    config = ModelConfig.from_dict(settings["model"])
-    training = TrainingRecipe.from_dict(settings["training"])
-    budget = settings["budget"]
-    accumulation = settings["gradient_accumulation"]
-    loss = LanguageModelLoss(z_loss_weight=config.z_loss_weight)
+def _train_in_scope(record, plan, materials, reporter, distribution, resume):
+    keras.utils.set_random_seed(plan.run.seed)
+    loss = LanguageModelLoss(z_loss_weight=plan.model.z_loss_weight)
     if resume:
         state = record.state()
+        check_commit_identity(record, plan.key, state)
         model = keras.models.load_model(record.checkpoint_path)
+        if getattr(model, "optimizer", None) is None:
+            raise ZooError(f"{record.checkpoint_path} holds no optimizer: it is not a checkpoint "
+                           "of a run (a model.keras put in its place?); refusing to resume")
         optimizer = model.optimizer
-        check_restored(record, applied_micro_batches(optimizer), state, accumulation)
+        check_restored(record, applied_micro_batches(optimizer), state,
+                       plan.run.gradient_accumulation)
     else:
-        model = DecoderLM(config, dtype=settings["precision"])
-        if initial_weights is not None:
+        model = DecoderLM(plan.model, dtype=plan.run.precision.value)
+        if materials.initial_weights is not None:
             try:
-                model.set_weights(initial_weights)
+                model.set_weights(materials.initial_weights)
             except ValueError as error:
-                raise ZooError(f"init_from {settings['init_from']['path']}: its weights do "
-                               f"not fit the model ({error})") from None
-        optimizer = make_optimizer(training, budget["steps"], model,
-                                   gradient_accumulation_steps=accumulation,
-                                   spike_guard=settings.get("spike_guard", False))
+                raise ZooError(f"init_from {plan.init_from.path}: its weights do not fit the "
+                               f"model ({error})") from None
+        optimizer = make_optimizer(plan.training, plan.budget.steps, model,
+                                   gradient_accumulation_steps=plan.run.gradient_accumulation,
+                                   spike_guard=plan.run.spike_guard)
         state = {"step": 0, "evaluations": 0, "best_validation_loss": None, "wall_time": 0.0}
     # Under a TensorFlow strategy, Keras cannot compile the whole step with XLA: the replica's
     # forward, loss and gradients are compiled instead (zoo.training.distribution).
@@ -361,28 +352,25 @@ def _train_in_scope(record, settings, data, reporter, distribution, resume, init
     # Built now, so that slots exist before the first step (model parallelism records their
     # layouts) and no variable is created inside a compiled step.
     model.optimizer.build(model.trainable_variables)
-    settings["xla"] = {"requested": True,
-                       "effective": bool(model.jit_compile or distribution.per_replica_xla),
-                       "compiled": distribution.xla_setting()}
-    if distribution.strategy == "model-parallel":
-        settings["distribution"]["sharded"] = {
-            path: list(spec) for path, spec in variable_layouts(model).items()}
-    settings["optimizer"] = describe_optimizer(model.optimizer, model.trainable_variables)
+    facts = _run_facts(record, plan, model, distribution)
     if not resume:
-        record.write_config(settings)
-    reporter.start({**settings, "resumed_at_step": state["step"] if resume else None})
+        record.write_config({"run_id": record.path.name, **plan.to_dict(),
+                             "resolution_key": plan.key, **facts})
+    reporter.start(plan, {"run_id": record.path.name, **facts,
+                          "resumed_at_step": state["step"] if resume else None})
 
-    eval_windows = validation_windows(data.validation, config.max_sequence_length)
-    sample = validation_windows(data.validation, config.max_sequence_length,
-                                settings.get("eval_windows", EVAL_WINDOWS))
+    windows = validation_windows(materials.data.validation, plan.model.max_sequence_length)
+    sample = validation_windows(materials.data.validation, plan.model.max_sequence_length,
+                                plan.run.eval_windows)
+    view = evaluation_model(model)  # built and compiled once for the run
     started = time.perf_counter()
     rewound = False
     try:
         try:
             rows, state = run_intervals(
-                model=model, record=record, settings=settings, data=data,
-                eval_windows=sample, reporter=reporter, state=state,
-                peak_flops=settings["peak_flops"],
+                model=model, evaluation_view=view, record=record, plan=plan,
+                data=materials.data, sample=sample, reporter=reporter, state=state,
+                peak_flops=facts["peak_flops"],
             )  # fmt: skip
         except Rewind as rewind:  # PaLM's escalation: publish an earlier commit, resume from it
             rewind_run(record, rewind, reporter)
@@ -391,53 +379,73 @@ def _train_in_scope(record, settings, data, reporter, distribution, resume, init
         record.write_failure({"step": failure.step, "reason": str(failure)})
         raise
     if rewound:
-        return _train_in_scope(record, settings, data, reporter, distribution, resume=True,
-                               initial_weights=None)
-    final = _finish(model, record, settings, data, eval_windows, rows, state,
-                    time.perf_counter() - started)
+        return _train_in_scope(record, plan, materials, reporter, distribution, resume=True)
+    final = _finish(model, view, record, plan, materials.data, windows, rows, state,
+                    time.perf_counter() - started, facts["xla"])
     reporter.end(final)
     return record
 
 
-def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
-    micro_batch = settings["budget"]["batch_size"] // settings["gradient_accumulation"]
-    full_validation = validation_loss(evaluation_model(model), eval_windows, micro_batch)
+def _run_facts(record, plan, model, distribution):
+    """What this session runs on and how (never read back by training): beside the plan in
+    config.json, and the progress display's header."""
+    peak, peak_source = _peak(plan.run.precision, distribution)
+    described = {"requested": plan.run.strategy.value, **distribution.describe(),
+                 "backend_choice": plan.backend_choice}
+    if distribution.strategy == "model-parallel":
+        described["sharded"] = {path: list(spec)
+                                for path, spec in variable_layouts(model).items()}
+    return {
+        "distribution": described,
+        "device": " ".join(device_description()),
+        "peak_flops": peak,
+        "peak_flops_source": peak_source,
+        "estimated_seconds": plan.budget.estimated_seconds(peak),
+        "xla": {"requested": True,
+                "effective": bool(model.jit_compile or distribution.per_replica_xla),
+                "compiled": distribution.xla_setting()},
+        "optimizer": describe_optimizer(model.optimizer, model.trainable_variables),
+        **environment(),
+    }
+
+
+def _finish(model, view, record, plan, data, windows, rows, state, seconds, xla):
+    full_validation = validation_loss(view, windows, plan.micro_batch)
     inference = DecoderLM.from_config(model.get_config())  # the weights, without optimizer state
     inference.set_weights(model.get_weights())
-    if settings.get("patience"):  # the weights the run restored (and reports), for reference
+    if plan.run.patience:  # the weights the run restored (and reports), for reference
         atomic_save(record.best_weights_path, inference.save_weights)
     atomic_save(record.model_path, inference.save)
-    tokens, logits = probe_logits(inference, eval_windows)
+    tokens, logits = probe_logits(inference, windows)
     atomic_save(record.probe_path, lambda path: np.savez(path, tokens=tokens, logits=logits))
     last = rows[-1] if rows else {}
+    trained_tokens = state["step"] * plan.budget.tokens_per_step
     summary = {
         "run_id": record.path.name,
-        "preset": settings["preset"],
+        "preset": plan.preset,
         "params": model.count_params(),
         "steps": state["step"],
-        "tokens": state["step"] * settings["budget"]["tokens_per_step"],
+        "tokens": trained_tokens,
         # Passes over the unique training tokens (Muennighoff et al. 2023: up to ~4 are nearly
         # as good as fresh data); sweeps flag more.
-        "epochs": state["step"] * settings["budget"]["tokens_per_step"]
-        / max(1, settings["data"]["train_tokens"]),
-        "flops": state["step"] * settings["budget"]["tokens_per_step"]
-        * settings["budget"]["flops_per_token"],
+        "epochs": trained_tokens / max(1, plan.data.train_tokens),
+        "flops": trained_tokens * plan.budget.flops_per_token,
         "final_train_loss": last.get("train_loss"),
         "validation_loss": full_validation,
         "validation_bits_per_byte": data.bits_per_byte(full_validation),
-        "validation_windows": len(eval_windows),
+        "validation_windows": len(windows),
         "best_validation_loss": state.get("best_validation_loss"),
         "best_step": state.get("best_step"),
         "stopped_early": state.get("stopped_early", False),
         "skipped_steps": state.get("skipped_steps", 0),
         "spike_guard_restarts": state.get("spike_guard_restarts", 0),
         "rewinds": state.get("rewinds", []),
-        "unigram_bits_per_byte": settings["data"].get("unigram_bits_per_byte"),
-        **_ngram_facts(settings["data"]["spec"]),
+        "unigram_bits_per_byte": plan.data.unigram_bits_per_byte,
+        **_ngram_facts(plan.data.spec),
         # Means over the evaluation intervals (each excludes its first, compiling, step).
         "tokens_per_second": mean_of_present(r.get("tokens_per_second") for r in rows),
         "mfu": mean_of_present(r.get("mfu") for r in rows),
-        "xla": settings["xla"],
+        "xla": xla,
         "wall_time": state.get("wall_time", 0.0),
         "session_seconds": seconds,
     }
@@ -445,31 +453,30 @@ def _finish(model, record, settings, data, eval_windows, rows, state, seconds):
     return summary
 
 
-def _prepare(spec, kind, config, assets=None):
-    """Encoded data (and tokenizer assets): trained for the corpus, or `assets` when given."""
-    if assets is None or spec.startswith(TOKENS_PREFIX):
-        return prepare_data(spec, kind, config.vocabulary_size, config.max_sequence_length)
-    if assets.vocabulary_size > config.vocabulary_size:
+def prepare_materials(spec, kind, config, assets=None):
+    """(TokenData, TokenizerAssets or None, DataFacts) of a data spec, from one corpus read:
+    the tokenizer trained for the corpus (cached), or `assets` when given."""
+    if spec.startswith(TOKENS_PREFIX):
+        data, assets = prepare_data(spec, kind, config.vocabulary_size, config.max_sequence_length)
+        return data, assets, DataFacts.from_dict({"spec": spec, **data.describe()})
+    corpus = load_corpus(spec)
+    if assets is None:
+        assets = prepare_tokenizer(corpus, kind, config.vocabulary_size)
+    elif assets.vocabulary_size > config.vocabulary_size:
         raise ZooError(f"the tokenizer has {assets.vocabulary_size} tokens but the model only "
                        f"{config.vocabulary_size}")
-    data = encode_corpus(load_corpus(spec), assets)
+    data = encode_corpus(corpus, assets)
     check_context(data, config.max_sequence_length)
-    return data, assets
-
-
-def _corpus_facts(spec):
-    """How the corpus was split, and the unigram yardstick in bits per byte (text corpora)."""
-    if spec.startswith(TOKENS_PREFIX):
-        return {"unigram_bits_per_byte": None}
-    corpus = load_corpus(spec)
-    return {
+    facts = {
+        "spec": spec,
+        **data.describe(),
         "split": corpus.split,
         "fingerprint": corpus.fingerprint,
         "validation_documents": [d.name for d in corpus.validation][:50],
         "unigram_bits_per_byte": unigram_bits_per_byte(
-            [d.text for d in corpus.train], [d.text for d in corpus.validation]
-        ),
-    }
+            [d.text for d in corpus.train], [d.text for d in corpus.validation]),
+    }  # fmt: skip
+    return data, assets, DataFacts.from_dict(facts)
 
 
 def _ngram_facts(spec):
@@ -480,28 +487,25 @@ def _ngram_facts(spec):
             "ngram_order": yardstick.get("order")}
 
 
-def _run_to_resume(name, out):
-    """The run `out`, or the latest unfinished run of `name` under the results root."""
+def _run_to_resume(name, out, must_exist=True):
+    """The run directory `out`, or the latest unfinished run of `name` under the results root."""
     if out:
         record = RunRecord(out)
-        if not record.path.is_dir():
+        if must_exist and not record.path.is_dir():
             raise ZooError(f"{record.path} does not exist: there is no run to resume")
-    else:
-        preset = get_recipe(name).name
-        candidates = [r for r in list_runs() if not r.complete and r.setting("preset") == preset]
-        if not candidates:
-            raise ZooError(f"no unfinished {preset} run under {results_root()}/ to resume")
-        record = candidates[-1]
-    if record.complete:
-        raise ZooError(f"{record.path} already finished")
-    return record
+        return record
+    preset = get_recipe(name).name
+    candidates = [r for r in list_runs() if not r.complete and r.setting("preset") == preset]
+    if not candidates:
+        raise ZooError(f"no unfinished {preset} run under {results_root()}/ to resume")
+    return candidates[-1]
 
 
 def _init_source(init_from):
     """Where initial weights come from: a run directory or a .keras file, and its tokenizer."""
     path, tokenizer = model_source(init_from, option="--init-from")
-    return {"path": str(path.resolve()),
-            "tokenizer_path": str(tokenizer.resolve()) if tokenizer else None}
+    return InitSource(path=str(path.resolve()),
+                      tokenizer_path=str(tokenizer.resolve()) if tokenizer else None)
 
 
 # Fields that may differ from an --init-from model: they change no weight's shape or meaning.
@@ -510,15 +514,16 @@ INIT_FROM_FREE_FIELDS = ("dropout", "z_loss_weight")
 
 def _init_from_config(source, model_overrides):
     """The architecture of the --init-from model; --set may change only what no weight sees."""
-    config = saved_model_config(source["path"])
+    config = saved_model_config(source.path)
     for field, value in model_overrides.items():
         if field in INIT_FROM_FREE_FIELDS:
             continue
         asked = getattr(config.replace(**{field: value}), field)  # normalised: enums, tuples
         if asked != getattr(config, field):
             raise ZooError(f"--set {field}: the architecture comes from --init-from "
-                           f"{source['path']}, which has {field}={getattr(config, field)!r}")
+                           f"{source.path}, which has {field}={getattr(config, field)!r}")
     return config.replace(**model_overrides) if model_overrides else config
 
 
-__all__ = ["Reporter", "RunPlan", "plan_run", "resume_run", "run_config", "train"]
+__all__ = ["Materials", "RESULT_VERSION", "Reporter", "RunPlan", "plan_run", "resume_run",
+           "run_config", "train"]
