@@ -113,7 +113,7 @@ def test_convert_refuses_what_it_cannot_or_need_not_convert(tmp_path):
     zoo.build("gpt2-nano").save(current)
     with pytest.raises(zoo.ZooError, match="already in weights_format 2; nothing to convert"):
         convert_keras_file(current, tmp_path / "out.keras")
-    with pytest.raises(zoo.ZooError, match="--out must end in .keras"):
+    with pytest.raises(zoo.ZooError, match="^out must end in .keras"):
         convert_keras_file(current, tmp_path / "out.h5")
     with pytest.raises(zoo.ZooError, match="exists; name a new file"):
         convert_keras_file(current, current)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import zoo
-from tests.conftest import FAMILIES
+from tests.helpers import FAMILIES
 from zoo.model import WEIGHTS_FORMAT
 
 

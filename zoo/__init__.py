@@ -42,6 +42,7 @@ _API = {
     "architecture_card": "zoo.describe",
     "preset_summary": "zoo.describe",
     "ConfigError": "zoo.errors",
+    "FieldError": "zoo.errors",
     "UnknownNameError": "zoo.errors",
     "ZooError": "zoo.errors",
     "Generation": "zoo.generation",

@@ -20,7 +20,7 @@ import tempfile
 import zipfile
 
 from zoo.config import ModelConfig
-from zoo.errors import ZooError
+from zoo.errors import FieldError, ZooError
 from zoo.files import atomic_write_bytes
 
 WEIGHTS = "model.weights.h5"
@@ -40,9 +40,9 @@ def convert_keras_file(source, out):
 
     source, out = pathlib.Path(source), pathlib.Path(out)
     if out.suffix != ".keras":
-        raise ZooError(f"--out must end in .keras; received {str(out)!r}")
+        raise FieldError("out", f"must end in .keras; received {str(out)!r}")
     if out.exists():
-        raise ZooError(f"--out {str(out)!r} exists; name a new file (the original is kept)")
+        raise FieldError("out", f"{str(out)!r} exists; name a new file (the original is kept)")
     entries = _read_archive(source)
     document = _json(entries, "config.json", source)
     if not isinstance(document, dict) or document.get("class_name") != "DecoderLM":

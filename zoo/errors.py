@@ -12,6 +12,17 @@ class ZooError(ValueError):
     """A mistake in the user's input, reported as one line."""
 
 
+class FieldError(ZooError):
+    """A bad value of one named input (`temperature must be positive; received inf`).
+
+    The library names the field, a Python caller's word; the command line names its flag
+    instead (`zoo_cli.output.user_errors`: `--temperature must be ...`)."""
+
+    def __init__(self, field, message):
+        super().__init__(f"{field} {message}")
+        self.field = field
+
+
 class ConfigError(ZooError):
     """An invalid field value or combination in a `ModelConfig`."""
 

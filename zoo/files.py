@@ -14,7 +14,7 @@ import pathlib
 import shutil
 import tempfile
 
-from zoo.errors import ZooError
+from zoo.errors import FieldError, ZooError
 
 PARTIAL_PREFIX = ".partial."  # every temporary name starts with "." (see `remove_partials`)
 _SERIAL = itertools.count()
@@ -166,14 +166,14 @@ def check_plot_path(path):
     one check `zoo compare`, `zoo sweep` and `zoo fit` make)."""
     path = pathlib.Path(path)
     if path.suffix.lower() not in PLOT_FORMATS:
-        raise ZooError(f"--plot must end in {', '.join(PLOT_FORMATS)}; received {str(path)!r}")
+        raise FieldError("plot", f"must end in {', '.join(PLOT_FORMATS)}; received {str(path)!r}")
     if path.is_dir():
-        raise ZooError(f"--plot {str(path)!r} is a directory; name a file in it")
+        raise FieldError("plot", f"{str(path)!r} is a directory; name a file in it")
     existing = path.absolute().parent
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise ZooError(f"--plot {str(path)!r}: {existing} is a file, not a directory")
+        raise FieldError("plot", f"{str(path)!r}: {existing} is a file, not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ZooError(f"--plot {str(path)!r}: {existing} is not writable")
+        raise FieldError("plot", f"{str(path)!r}: {existing} is not writable")
     return path

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.errors import ZooError
+from zoo.errors import FieldError, ZooError
 
 SAMPLERS = ("greedy", "top-k", "top-p", "temperature")
 
@@ -33,21 +33,21 @@ def make_sampler(name="greedy", *, temperature=1.0, k=50, p=0.9, seed=None):
 
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
             and temperature > 0):  # inf would make every sampler uniform, nan poisons them
-        raise ZooError(f"--temperature must be a positive finite number; received "
+        raise FieldError("temperature", f"must be a positive finite number; received "
                        f"{temperature!r}")
     if name == "greedy":
         return keras_hub.samplers.GreedySampler(temperature=temperature)
     if name == "top-k":
         if not isinstance(k, int) or k < 1:
-            raise ZooError(f"--top-k must be a positive integer; received {k!r}")
+            raise FieldError("top_k", f"must be a positive integer; received {k!r}")
         return keras_hub.samplers.TopKSampler(k=k, seed=seed, temperature=temperature)
     if name == "top-p":
         if not 0 < p <= 1:
-            raise ZooError(f"--top-p must be in (0, 1]; received {p}")
+            raise FieldError("top_p", f"must be in (0, 1]; received {p}")
         return keras_hub.samplers.TopPSampler(p=p, seed=seed, temperature=temperature)
     if name == "temperature":
         return keras_hub.samplers.RandomSampler(seed=seed, temperature=temperature)
-    raise ZooError(f"--sampler must be one of {', '.join(SAMPLERS)}; received {name!r}")
+    raise FieldError("sampler", f"must be one of {', '.join(SAMPLERS)}; received {name!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,7 +241,7 @@ def check_top_k(sampler, vocabulary_size):
     import keras_hub
 
     if isinstance(sampler, keras_hub.samplers.TopKSampler) and sampler.k > vocabulary_size:
-        raise ZooError(f"--top-k must be at most the vocabulary size ({vocabulary_size}); "
+        raise FieldError("top_k", f"must be at most the vocabulary size ({vocabulary_size}); "
                        f"received {sampler.k}")
 
 
@@ -312,7 +312,7 @@ def generate_tokens(model, prompt_ids, max_new_tokens, sampler="greedy", *, use_
     if prompt_ids.ndim != 2:
         raise ValueError(f"prompt_ids must be (batch, length); received shape {prompt_ids.shape}")
     if max_new_tokens < 1:
-        raise ZooError(f"--max-new-tokens must be at least 1; received {max_new_tokens}")
+        raise FieldError("max_new_tokens", f"must be at least 1; received {max_new_tokens}")
     b, prompt_length = prompt_ids.shape
     streaming = on_token is not None
     decoder = Decoder(model, sampler, b, prompt_length, prompt_length + max_new_tokens,

@@ -12,7 +12,7 @@ import json
 import math
 
 from zoo.config import ModelConfig
-from zoo.errors import ZooError, unknown
+from zoo.errors import FieldError, ZooError, unknown
 from zoo.recipe import TrainingRecipe
 
 MODEL_FIELDS = [f.name for f in dataclasses.fields(ModelConfig) if f.name != "name"]
@@ -50,7 +50,7 @@ def parse_overrides(pairs):
         for pair in pairs or ():
             key, sep, text = pair.partition("=")
             if not sep or not key.strip():
-                raise ZooError(f"--set takes key=value; received {pair!r}")
+                raise FieldError("overrides", f"takes key=value; received {pair!r}")
             key = key.strip()
             _check_known(key)  # before the value, so a misspelt key is named as such
             items.append((key, parse_value(key, text.strip())))

@@ -20,7 +20,7 @@ import math
 import numbers
 from typing import Optional
 
-from zoo.errors import ZooError
+from zoo.errors import FieldError
 
 
 class Precision(str, enum.Enum):
@@ -49,12 +49,8 @@ class Backend(str, enum.Enum):
     AUTO = "auto"  # chosen for the hardware before Keras starts (zoo.backend_choice)
 
 
-class RunConfigError(ZooError):
+class RunConfigError(FieldError):
     """An invalid `RunConfig` value; `field` names the field the message starts with."""
-
-    def __init__(self, field, message):
-        super().__init__(f"{field} {message}")
-        self.field = field
 
 
 def _field(default, *, affects_result, flag=None):

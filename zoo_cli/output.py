@@ -68,11 +68,27 @@ def user_errors(keras=True):
     try:
         yield zoo
     except zoo.ZooError as error:
-        fail(error)
+        fail(flag_message(error))
     except OSError as error:
         if error.errno == errno.EPIPE:
             raise
         fail(os_error_reason(error))
+
+
+# Fields whose flag is not `--` + the field with dashes (run fields: zoo.run_config.FLAGS).
+FIELD_FLAGS = {"overrides": "--set", "run_or_file": "RUN_OR_FILE"}
+
+
+def flag_message(error):
+    """The message of `error`, a `FieldError` naming its field, with the field's flag instead."""
+    field = getattr(error, "field", None)
+    message = str(error)
+    if field is None or not message.startswith(field):
+        return message
+    from zoo.run_config import FLAGS
+
+    flag = FLAGS.get(field) or FIELD_FLAGS.get(field) or "--" + field.replace("_", "-")
+    return flag + message[len(field):]
 
 
 def os_error_reason(error):

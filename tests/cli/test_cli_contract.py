@@ -12,15 +12,15 @@ import os
 import types
 
 import pytest
-from typer.testing import CliRunner
 
 import zoo
 import zoo.generation
 import zoo.scaling.sweep
+from tests.helpers import invoker
 from zoo.run_config import Precision
 from zoo_cli.main import app
 
-runner = CliRunner(env={"COLUMNS": "200"})
+invoke = invoker(app, columns=200)
 pytestmark = pytest.mark.usefixtures("isolated")
 
 
@@ -47,10 +47,6 @@ class Recorder:
         name = next(p.name for p in self.signature.parameters.values()
                     if p.kind is inspect.Parameter.VAR_KEYWORD)
         return self.arguments.get(name, {})
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def ok(result):

@@ -13,20 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 import zoo
+from tests.helpers import assert_one_line, write_verse
 from zoo_cli.main import app
 
 runner = CliRunner(env={"COLUMNS": "120"})
-
-
-def assert_one_line(result, *fragments):
-    """Exit 2, exactly one stderr line `error: ...` holding each fragment, and no traceback."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def written(root):
@@ -98,16 +88,8 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 @pytest.fixture(scope="module")
 def corpus_dir(tmp_path_factory):
     """Twelve small works of random verse (as conftest's `corpus`, once for the module)."""
-    import random
-
     words = "the king queen lord lady speak hath thou night day love death sword crown".split()
-    root = tmp_path_factory.mktemp("works")
-    for i in range(12):
-        rng = random.Random(i)
-        lines = [" ".join(rng.choice(words) for _ in range(rng.randint(4, 12)))
-                 for _ in range(120)]
-        (root / f"work_{i:02d}.txt").write_text("\n".join(lines) + "\n")
-    return root
+    return write_verse(tmp_path_factory.mktemp("works"), words=words)
 
 
 @pytest.fixture(scope="module")
@@ -119,19 +101,6 @@ def trained_run(tmp_path_factory, corpus_dir):
         zoo.train("gpt2-nano", data=str(corpus_dir), steps=1, eval_interval=1,
                   out=str(root / "run"))
     return root / "run"
-
-
-@pytest.fixture
-def imported(monkeypatch):
-    """`zoo import` with its read (of a torch-made checkpoint, slow) replaced by a gpt2-nano
-    model: the write is what these tests exercise."""
-    from zoo import importing
-
-    checkpoint = importing.ImportedCheckpoint(
-        source=None, layout=importing.HUGGING_FACE, model_type="gpt2",
-        model=zoo.build("gpt2-nano"), tensors_mapped=0, weight_files={}, tokenizer=None,
-        tokenizer_note="none")  # fmt: skip
-    monkeypatch.setattr(importing, "read_checkpoint", lambda source: checkpoint)
 
 
 def writer(request, kind, out):

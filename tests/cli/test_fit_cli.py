@@ -7,12 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
+from tests.helpers import assert_one_line, invoker
 from zoo_cli import fit as fit_cli
 from zoo_cli import main
-
-runner = CliRunner(env={"COLUMNS": "120"})
 
 
 def zoo_app():
@@ -25,21 +23,7 @@ def zoo_app():
     return app
 
 
-APP = zoo_app()
-
-
-def invoke(*args):
-    return runner.invoke(APP, ["fit", *map(str, args)])
-
-
-def assert_one_line(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.output and result.stdout == ""
-    return lines[0]
+invoke = invoker(zoo_app(), prefix=["fit"])
 
 
 def write_csv(path, rows):
@@ -182,7 +166,7 @@ def test_bad_input_is_one_line_and_writes_no_plot(tmp_path, case, args, fragment
         write_csv(path, isoflop_rows())
     plot = tmp_path / "plot.png"
     result = invoke(path, *args, "--plot", plot)
-    line = assert_one_line(result, *fragments)
+    line = assert_one_line(result, *fragments, empty_stdout=True)
     if case in ("negative", "non-finite", "no loss column"):
         assert line.startswith(f"error: {path} row ")  # the file, the row, the column
     assert not plot.exists()
@@ -198,5 +182,5 @@ def test_a_bad_plot_suffix_is_refused_before_fitting(isoflop_csv, monkeypatch):
 
     monkeypatch.setitem(zoo.scaling.FITS, "isoflop", never)
     result = invoke(isoflop_csv, "--law", "isoflop", "--plot", isoflop_csv.with_suffix(".jpg"))
-    assert_one_line(result, "--plot must end in .png, .svg, .pdf")
+    assert_one_line(result, "--plot must end in .png, .svg, .pdf", empty_stdout=True)
     assert not isoflop_csv.with_suffix(".jpg").exists()

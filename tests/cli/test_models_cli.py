@@ -12,15 +12,13 @@ import typer
 from typer.testing import CliRunner
 
 import zoo
+from tests.helpers import invoker
 from zoo_cli.main import app
 from zoo_cli.output import user_errors
 
 # COLUMNS pins rich's width: the list table is laid out for 120 columns.
 runner = CliRunner(env={"COLUMNS": "120"})
-
-
-def invoke(*args):
-    return runner.invoke(app, list(args))
+invoke = invoker(app, columns=120)
 
 
 def test_help_lists_the_commands():

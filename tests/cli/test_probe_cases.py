@@ -13,21 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 import zoo
+from tests.helpers import assert_one_line, write_verse
 from zoo_cli import fit as fit_cli
 from zoo_cli.main import app
 
 runner = CliRunner(env={"COLUMNS": "120"})
-
-
-def assert_one_line(result, expected=None):
-    """Exit 2, exactly one stderr line `error: ...` (equal to `expected`), and no traceback."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    if expected is not None:
-        assert lines[0] == expected
-    return lines[0]
 
 
 # --- a small run on disk, made without training: a gpt2-nano model and a tokenizer ---
@@ -37,18 +27,11 @@ def assert_one_line(result, expected=None):
 def model_run(tmp_path_factory):
     """A finished run directory (config, summary, model.keras, checkpoint.keras, tokenizer/)
     of an untrained gpt2-nano (512 tokens); tests copy it before changing it."""
-    import random
-
     from zoo.data import load_corpus, prepare_tokenizer
 
     root = tmp_path_factory.mktemp("probe")
-    works = root / "works"
-    works.mkdir()
     words = "the king queen lord lady speak hath thou night day love death sword crown".split()
-    for i in range(6):
-        rng = random.Random(i)
-        works.joinpath(f"work_{i:02d}.txt").write_text("\n".join(
-            " ".join(rng.choice(words) for _ in range(8)) for _ in range(60)) + "\n")
+    works = write_verse(root / "works", count=6, lines=60, words=words, line_words=8)
     run = root / "run"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ZOO_CACHE", str(root / "cache"))
@@ -82,18 +65,6 @@ def failed_run(model_run, tmp_path):
 # --- 1. zoo import and zoo export keep an existing --out file unless --force ---
 
 
-@pytest.fixture
-def imported(monkeypatch):
-    """`zoo import` with its read replaced by a gpt2-nano model: the write is what is tested."""
-    from zoo import importing
-
-    checkpoint = importing.ImportedCheckpoint(
-        source=None, layout=importing.HUGGING_FACE, model_type="gpt2",
-        model=zoo.build("gpt2-nano"), tensors_mapped=0, weight_files={}, tokenizer=None,
-        tokenizer_note="none")  # fmt: skip
-    monkeypatch.setattr(importing, "read_checkpoint", lambda source: checkpoint)
-
-
 @pytest.mark.parametrize("command", ["import", "export"])
 def test_an_existing_out_file_is_kept_unless_forced(command, model_run, tmp_path, request):
     if command == "import":
@@ -102,7 +73,8 @@ def test_an_existing_out_file_is_kept_unless_forced(command, model_run, tmp_path
     out.write_bytes(b"someone else's model, not the zoo's")
     args = [command, str(model_run), "--out", str(out)]
     assert_one_line(runner.invoke(app, args),
-                    f"error: --out {str(out)!r} already exists; pass --force to replace it")
+                    expected=f"error: --out {str(out)!r} already exists; pass --force to "
+                             "replace it")
     assert out.read_bytes() == b"someone else's model, not the zoo's"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.keras"]  # nothing beside it
     forced = runner.invoke(app, [*args, "--force"])
@@ -195,15 +167,15 @@ def test_a_temperature_that_is_not_positive_and_finite_is_refused(value, tmp_pat
     result = runner.invoke(app, ["generate", str(tmp_path / "m.keras"), "-p", "x",
                                  "--temperature", value])
     expected = repr(float(value))
-    assert_one_line(result, "error: --temperature must be a positive finite number; received "
-                            f"{expected}")
+    assert_one_line(result, expected="error: --temperature must be a positive finite number; "
+                                     f"received {expected}")
 
 
 def test_top_k_beyond_the_vocabulary_is_one_line(model_run):
     result = runner.invoke(app, ["generate", str(model_run), "-p", "the king", "--sampler",
                                  "top-k", "--top-k", "100000", "-n", "5"])
-    assert_one_line(result, "error: --top-k must be at most the vocabulary size (512); "
-                            "received 100000")
+    assert_one_line(result, expected="error: --top-k must be at most the vocabulary size "
+                                     "(512); received 100000")
     assert result.stdout == ""
 
 
@@ -220,9 +192,10 @@ def test_a_failed_run_warns_before_generating(failed_run):
 def test_a_failed_run_without_a_commit_is_refused(failed_run):
     (failed_run / "checkpoint.keras").unlink()
     result = runner.invoke(app, ["generate", str(failed_run), "-p", "the king"])
-    assert_one_line(result, f"error: RUN_OR_FILE {str(failed_run)!r}: the run failed at step 4 "
-                            "(training diverged at step 4: loss is nan) before its first "
-                            "commit, so it has no model to generate with")
+    assert_one_line(result, expected=f"error: RUN_OR_FILE {str(failed_run)!r}: the run failed "
+                                     "at step 4 (training diverged at step 4: loss is nan) "
+                                     "before its first commit, so it has no model to generate "
+                                     "with")
 
 
 # --- 4. zoo fit: --plot refused before anything heavy loads; progress with the time left ---
@@ -275,8 +248,8 @@ def test_an_unwritable_plot_directory_is_refused(tmp_path):
     try:
         result = runner.invoke(app, ["fit", str(_points_file(tmp_path)), "--law", "compute",
                                      "--plot", str(locked / "fit.png")])
-        assert_one_line(result, f"error: --plot {str(locked / 'fit.png')!r}: {locked} is not "
-                                "writable")
+        assert_one_line(result, expected=f"error: --plot {str(locked / 'fit.png')!r}: {locked} "
+                                         "is not writable")
     finally:
         locked.chmod(0o755)
 

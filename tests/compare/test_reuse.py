@@ -3,7 +3,7 @@
 import pytest
 
 import zoo
-from zoo.comparison.runner import ComparisonReporter
+from tests.helpers import Statuses
 from zoo.run_config import RunConfig, result_fields
 from zoo.training.trainer import plan_run
 
@@ -50,14 +50,6 @@ def test_strategy_backend_and_output_do_not_change_the_key(corpus):
     key = plan_run("gpt2-nano", base).key
     assert plan_run("gpt2-nano", base.replace(strategy="none")).key == key
     assert plan_run("gpt2-nano", base.replace(backend="tensorflow")).key == key
-
-
-class Statuses(ComparisonReporter):
-    def __init__(self):
-        self.seen = []
-
-    def run(self, index, count, label, seed, status):
-        self.seen.append(status)
 
 
 COMPARE_FIELDS = ["data", "tokenizer", "batch_size", "precision", "eval_interval",

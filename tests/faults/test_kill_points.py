@@ -1,9 +1,10 @@
 """Kill `zoo train` and `zoo compare` at their filesystem writes, then resume or rerun.
 
 Every kill point must end in the uninterrupted run's result, bit for bit (same seed, same
-machine): either `--resume` reaches it, or `--resume` refuses in one line (exit 2) and training
-again into the same directory reaches it. Never a different result with exit 0, never a stuck
-directory. `killer.py` kills the process just before its N-th write, so the points include the
+machine): either the same command with `--resume` reaches it, or `--resume` refuses in one line
+(exit 2: the directory does not exist yet, or the run already finished) and training again into
+the same directory reaches it; and the one command a scheduler reruns (`--resume-auto`) finishes
+every kill point. Never a different result with exit 0, never a stuck directory. `killer.py` kills the process just before its N-th write, so the points include the
 instant before the run folder exists, between every pair of writes of every commit, during the
 first checkpoint, and during the final model, probe and summary.
 
@@ -19,16 +20,15 @@ import itertools
 import json
 import os
 import pathlib
-import random
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from tests.helpers import write_verse
+
 HERE = pathlib.Path(__file__).parent
-WORDS = ("the king queen lord lady speak hath thou thee thy night day love death sword crown "
-         "france england gentle noble sweet good fair heaven earth blood honour").split()
 TRAIN = ["train", "gpt2-nano", "--steps", "6", "--eval-interval", "2", "--patience", "5"]
 REPORT = []
 pytestmark = pytest.mark.slow  # subprocess trainings, ~20 s per kill point on 2 cores
@@ -38,13 +38,7 @@ pytestmark = pytest.mark.slow  # subprocess trainings, ~20 s per kill point on 2
 def world(tmp_path_factory):
     """A corpus, a warm cache, an uninterrupted reference run and its list of write events."""
     root = tmp_path_factory.mktemp("faults")
-    corpus = root / "works"
-    corpus.mkdir()
-    for i in range(12):
-        rng = random.Random(i)
-        lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12)))
-                 for _ in range(120)]
-        (corpus / f"work_{i:02d}.txt").write_text("\n".join(lines) + "\n")
+    corpus = write_verse(root / "works")  # conftest's `corpus`, once for the module
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_CACHE": str(root / "cache"),
            "ZOO_RESULTS": str(root / "results"), "KERAS_BACKEND": "tensorflow"}
     world = {"root": root, "env": env, "args": [*TRAIN, "--data", str(corpus)]}
@@ -106,7 +100,7 @@ def _check_kill_point(world, n):
         out = world["root"] / f"killed-{n}-{tries}"
     killed = _killer(world, n, *world["args"], "--out", str(out))
     assert killed.returncode == -9, (n, killed.returncode, killed.stderr[-2000:])
-    resumed = _zoo(world, "train", "gpt2-nano", "--resume", "--out", str(out))
+    resumed = _zoo(world, *world["args"], "--resume", "--out", str(out))
     if resumed.returncode == 0:
         outcome = "resumed"
     else:
@@ -164,6 +158,29 @@ def test_kill_at_every_write(world):
     """Every write event of the run, one kill each (about 20 s per point on 2 cores)."""
     for n in range(1, len(world["events"]) + 1):
         _check_kill_point(world, n)
+
+
+AUTO_KILL_POINTS = 60
+
+
+def test_one_command_finishes_a_run_killed_at_any_of_its_first_writes(world):
+    """A scheduler that reruns one command after every preemption: `zoo train ... --resume-auto
+    --out D` killed before each of the run's first 60 writes (from before the directory exists,
+    through its config, tokenizer and first commits), then the same command again: the
+    uninterrupted result every time."""
+    outcomes = []
+    for n in range(1, min(AUTO_KILL_POINTS, len(world["events"])) + 1):
+        out = world["root"] / f"auto-{n}"
+        command = [*world["args"], "--resume-auto", "--out", str(out)]
+        killed = _killer(world, n, *command)
+        assert killed.returncode == -9, (n, killed.returncode, killed.stderr[-2000:])
+        again = _zoo(world, *command)
+        assert again.returncode == 0, (n, world["events"][n - 1], again.stderr[-3000:])
+        assert _result(out) == _result(world["root"] / "reference"), n
+        outcomes.append(n)
+        REPORT.append({"auto_kill_point": n, "before": world["events"][n - 1],
+                       "outcome": "finished"})
+    assert len(outcomes) == min(AUTO_KILL_POINTS, len(world["events"]))
 
 
 COMPARE = ["compare", "--models", "gpt2-nano,palm-nano", "--budget", "3e8", "--json"]

@@ -6,9 +6,9 @@ import json
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 import zoo.layers
+from tests.helpers import as_float64, randomize_weights
 from zoo.layers import CausalSelfAttention, DecoderBlock, GeluFeedForward, SwiGLUFeedForward
 
 from .configs import HIDDEN, layer_config
@@ -19,16 +19,6 @@ TOL = dict(rtol=1e-5, atol=1e-5)
 
 def _x(t=7, seed=0):
     return (np.random.default_rng(seed).standard_normal((2, t, HIDDEN)) + 0.5).astype("float32")
-
-
-def _randomize(layer, seed):
-    rng = np.random.default_rng(seed)
-    for w in layer.weights:
-        w.assign((0.3 * rng.standard_normal(w.shape)).astype("float32"))
-
-
-def _np(tensor):
-    return ops.convert_to_numpy(tensor).astype(np.float64)
 
 
 BLOCK_CASES = [
@@ -54,17 +44,17 @@ def test_block_wiring(residual, normalization, norm_bias, feedforward, position,
     ))
     x = _x()
     layer.build(x.shape)
-    _randomize(layer, 1)
-    out = _np(layer(x))
+    randomize_weights(layer, 1)
+    out = as_float64(layer(x))
 
     def norm(norm_layer, h):  # the norm in NumPy, from its own weights
-        weights = [_np(w) for w in norm_layer.weights]
+        weights = [as_float64(w) for w in norm_layer.weights]
         if normalization == "rmsnorm":
             return rms_norm(h, weights[0], 1e-3)
         return layer_norm(h, weights[0], weights[1] if norm_bias else None, 1e-3)
 
-    attn = lambda h: _np(layer.self_attention(h.astype("float32")))
-    ff = lambda h: _np(layer.feedforward_layer(h.astype("float32")))
+    attn = lambda h: as_float64(layer.self_attention(h.astype("float32")))
+    ff = lambda h: as_float64(layer.feedforward_layer(h.astype("float32")))
     if residual == "parallel":
         assert not hasattr(layer, "feedforward_norm")  # PaLM: one norm feeds both branches
         n = norm(layer.attention_norm, x)
@@ -82,12 +72,12 @@ def test_serial_and_parallel_differ_with_the_same_weights():
     x = _x()
     serial.build(x.shape)
     parallel.build(x.shape)
-    _randomize(serial, 2)
+    randomize_weights(serial, 2)
     # Parallel has one norm fewer; give it the serial block's attention norm and sublayers.
     for name in ("attention_norm", "self_attention", "feedforward_layer"):
         getattr(parallel, name).set_weights(getattr(serial, name).get_weights())
     assert len(parallel.weights) == len(serial.weights) - 2  # LayerNorm gamma + beta
-    assert np.abs(_np(serial(x)) - _np(parallel(x))).max() > 1e-3
+    assert np.abs(as_float64(serial(x)) - as_float64(parallel(x))).max() > 1e-3
 
 
 def test_residual_dropout_only_in_training():
@@ -95,8 +85,8 @@ def test_residual_dropout_only_in_training():
                                       intermediate_dim=16, dropout=0.5))
     x = _x()
     layer.build(x.shape)
-    np.testing.assert_allclose(_np(layer(x)), _np(layer(x, training=False)), rtol=0, atol=0)
-    assert np.abs(_np(layer(x, training=True)) - _np(layer(x))).max() > 1e-3
+    np.testing.assert_allclose(as_float64(layer(x)), as_float64(layer(x, training=False)), rtol=0, atol=0)
+    assert np.abs(as_float64(layer(x, training=True)) - as_float64(layer(x))).max() > 1e-3
 
 
 # --- serialization round trips ----------------------------------------------------------------
@@ -224,7 +214,7 @@ def test_get_config_from_config_round_trip(case):
     layer = cls(**kwargs)
     x = _x(t=8)
     layer.build(x.shape)
-    _randomize(layer, 7)
+    randomize_weights(layer, 7)
     config = layer.get_config()
     for name in kwargs:
         assert name in config, f"{name} missing from get_config()"
@@ -246,7 +236,7 @@ def test_get_config_from_config_round_trip(case):
         w.path.split("/", 1)[1] for w in layer.weights
     ]
     restored.set_weights(layer.get_weights())
-    np.testing.assert_allclose(_np(restored(x)), _np(layer(x)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(as_float64(restored(x)), as_float64(layer(x)), rtol=1e-6, atol=1e-6)
 
     # Through the registered-name path `load_model` uses.
     revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
@@ -258,9 +248,9 @@ def test_block_saves_and_loads_as_keras_file(tmp_path):
     inputs = keras.Input(shape=(None, HIDDEN))
     layer = cls(**kwargs)
     model = keras.Model(inputs, layer(inputs))
-    _randomize(layer, 8)
+    randomize_weights(layer, 8)
     x = _x(t=8)
     path = tmp_path / "block.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    np.testing.assert_allclose(_np(loaded(x)), _np(model(x)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(as_float64(loaded(x)), as_float64(model(x)), rtol=1e-6, atol=1e-6)

@@ -5,6 +5,7 @@ import pytest
 from keras import ops
 
 import zoo
+from tests.helpers import as_float64, randomize_weights
 from zoo.layers import GeluFeedForward, SwiGLUFeedForward, make_norm
 
 from .configs import layer_config
@@ -16,10 +17,6 @@ TOL = dict(rtol=1e-5, atol=1e-5)
 def _x(shape=(2, 5, 16), seed=0, offset=0.7):
     # A non-zero mean separates LayerNorm (re-centres) from RMSNorm (does not).
     return (np.random.default_rng(seed).standard_normal(shape) * 2.0 + offset).astype("float32")
-
-
-def _np(w):
-    return ops.convert_to_numpy(w).astype(np.float64)
 
 
 @pytest.mark.parametrize("epsilon", [1e-5, 1e-6, 0.5])
@@ -64,15 +61,9 @@ def test_layernorm(bias, epsilon):
     np.testing.assert_allclose(out, layer_norm(x, gamma, beta, epsilon), **TOL)
 
 
-def _randomize(layer, seed):
-    rng = np.random.default_rng(seed)
-    for w in layer.weights:
-        w.assign((0.3 * rng.standard_normal(w.shape)).astype("float32"))
-
-
 def _dense(layer, x):
-    y = np.asarray(x, np.float64) @ _np(layer.kernel)
-    return y + _np(layer.bias) if layer.use_bias else y
+    y = np.asarray(x, np.float64) @ as_float64(layer.kernel)
+    return y + as_float64(layer.bias) if layer.use_bias else y
 
 
 @pytest.mark.parametrize("use_bias", [True, False])
@@ -80,7 +71,7 @@ def test_swiglu(use_bias):
     x = _x(offset=0.0)
     ff = SwiGLUFeedForward(intermediate_dim=24, use_bias=use_bias)
     ff.build(x.shape)
-    _randomize(ff, 3)
+    randomize_weights(ff, 3)
     # Weight inventory: gate/up (d, f), down (f, d), with or without biases.
     assert sorted(tuple(w.shape) for w in ff.weights) == sorted(
         [(16, 24), (16, 24), (24, 16)] + ([(24,), (24,), (16,)] if use_bias else [])
@@ -96,7 +87,7 @@ def test_swiglu_gate_and_up_are_not_interchangeable():
     x = _x(offset=0.0)
     ff = SwiGLUFeedForward(intermediate_dim=24, use_bias=False)
     ff.build(x.shape)
-    _randomize(ff, 4)
+    randomize_weights(ff, 4)
     out = ops.convert_to_numpy(ff(x))
     swapped = _dense(ff.down, silu(_dense(ff.up, x)) * _dense(ff.gate, x))
     assert np.abs(out - swapped).max() > 1e-3
@@ -107,7 +98,7 @@ def test_gelu_feedforward(use_bias):
     x = _x(offset=0.0)
     ff = GeluFeedForward(intermediate_dim=24, use_bias=use_bias)
     ff.build(x.shape)
-    _randomize(ff, 5)
+    randomize_weights(ff, 5)
     assert len(ff.weights) == (4 if use_bias else 2)
     ref = _dense(ff.down, gelu_tanh(_dense(ff.up, x)))
     np.testing.assert_allclose(ops.convert_to_numpy(ff(x)), ref, **TOL)

@@ -10,7 +10,7 @@ import pytest
 from keras import ops
 
 import zoo
-from tests.conftest import FAMILIES
+from tests.helpers import FAMILIES, current_learning_rate
 from zoo.errors import ConfigError
 from zoo.training.adafactor import UnfactoredAdafactor
 from zoo.training.loss import LanguageModelLoss
@@ -21,13 +21,6 @@ from zoo.training.optimizers import (
     make_optimizer,
 )
 from zoo.training.schedules import InverseSquareRootSchedule, UpdateStepSchedule
-
-
-def current_learning_rate(optimizer):
-    """The rate the optimizer's next update will use, as a Python float."""
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # through SpikeGuard
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-
 
 TOTAL_STEPS = 2000
 

@@ -10,6 +10,7 @@ import zipfile
 import pytest
 
 import zoo
+from tests.helpers import Interrupt
 from zoo.errors import ZooError
 from zoo.files import PARTIAL_PREFIX
 from zoo.storage.commits import IDENTITY_MEMBER, LOCK_NAME
@@ -19,17 +20,6 @@ from zoo.training.plan import RunPlan
 pytestmark = pytest.mark.usefixtures("isolated")
 DATA = pathlib.Path(__file__).parent / "data"
 ROOT = pathlib.Path(__file__).parents[2]
-
-
-class Interrupt(zoo.Reporter):
-    """Raises KeyboardInterrupt (Ctrl-C) when training reaches `at_step`."""
-
-    def __init__(self, at_step):
-        self.at_step = at_step
-
-    def step(self, progress):
-        if progress["step"] >= self.at_step:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("name", ["guarded", "unguarded"])

@@ -14,22 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 import zoo
+from tests.helpers import Interrupt
 from zoo.storage.commits import STATE_MEMBER
 from zoo_cli.main import app
 
 pytestmark = pytest.mark.usefixtures("isolated")
 runner = CliRunner()
-
-
-class Interrupt(zoo.Reporter):
-    """Raises KeyboardInterrupt (Ctrl-C) when training reaches `at_step`."""
-
-    def __init__(self, at_step):
-        self.at_step = at_step
-
-    def step(self, progress):
-        if progress["step"] >= self.at_step:
-            raise KeyboardInterrupt
 
 
 def _strict(path):

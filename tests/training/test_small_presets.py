@@ -12,20 +12,9 @@ the spike guard's first rule locked `gpt2-small`, `gpt3-small` and `mt-nlg-small
 import pytest
 
 import zoo
+from tests.helpers import FAMILIES, Interrupt
 
 STOP_AT = 150
-FAMILIES = zoo.list_families()
-
-
-class StopAfter(zoo.Reporter):
-    """Ctrl-C once training is past `step` (its evaluation and commit are done by then)."""
-
-    def __init__(self, step):
-        self.step_limit = step
-
-    def step(self, progress):
-        if progress["step"] > self.step_limit:
-            raise KeyboardInterrupt
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +27,8 @@ def cache(tmp_path_factory):
 def test_the_small_preset_trains_with_its_defaults(family, cache, tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_CACHE", str(cache))  # the corpus and tokenizers, once per module
     out = tmp_path / f"{family}-small"
-    with pytest.raises(KeyboardInterrupt):
-        zoo.train(f"{family}-small", out=str(out), reporter=StopAfter(STOP_AT))
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C once past the commit at STOP_AT
+        zoo.train(f"{family}-small", out=str(out), reporter=Interrupt(STOP_AT + 1))
     record = zoo.RunRecord(out)
     config = record.config()
     assert config["run"]["spike_guard"] and config["budget"]["steps"] == 300

@@ -23,6 +23,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from tests.helpers import current_learning_rate
 from zoo.errors import ConfigError
 from zoo.training.loss import LanguageModelLoss
 from zoo.training.optimizers import describe_optimizer, make_optimizer
@@ -31,11 +32,6 @@ from zoo.training.spike_guard import MAX_CONSECUTIVE_SKIPS, MIN_HISTORY, RULE_VE
 
 DATA = pathlib.Path(__file__).parent / "data"
 
-
-def current_learning_rate(optimizer):
-    """The rate the optimizer's next update will use, as a Python float."""
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # through SpikeGuard
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 SHAPES = ((3, 2), (2,))
 

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import zoo
+from tests.helpers import Interrupt
 from zoo.storage.models import load_decoder
 from zoo.storage.runs import METRIC_FIELDS
 from zoo_cli.main import app
@@ -139,7 +140,7 @@ def test_init_from_takes_the_architecture_of_the_model_it_starts_from(corpus, tm
     model = plan.model
     assert (model.num_layers, model.position.value, model.dropout) == (1, "learned", 0.1)
     assert plan.training == zoo.get_recipe("llama-nano").training
-    with pytest.raises(zoo.ZooError, match="--set num_layers: the architecture comes from"):
+    with pytest.raises(zoo.ZooError, match="^overrides num_layers: the architecture comes from"):
         plan_run("gpt2-nano", data=str(corpus), steps=2, init_from=str(path),
                  overrides=["num_layers=2"])
 
@@ -213,20 +214,6 @@ def test_runs_and_export(corpus, tmp_path):
     assert bad.exit_code == 2 and ".keras" in bad.stderr
 
 
-class _Plans(zoo.Reporter):
-    """Keeps the plans training starts with; raises KeyboardInterrupt at `stop_at`."""
-
-    def __init__(self, stop_at=None):
-        self.plans, self.stop_at = [], stop_at
-
-    def start(self, plan, facts):
-        self.plans.append((plan, facts))
-
-    def step(self, progress):
-        if self.stop_at and progress["step"] >= self.stop_at:
-            raise KeyboardInterrupt
-
-
 def test_backend_auto_is_recorded_resumes_and_keeps_the_key(corpus, tmp_path):
     """`backend="auto"` in the library: config.json records the choice and why, the run header
     shows it, a run resumes under `auto`, and the key is that of any other backend."""
@@ -240,12 +227,12 @@ def test_backend_auto_is_recorded_resumes_and_keeps_the_key(corpus, tmp_path):
     out = tmp_path / "results" / "auto"
     with pytest.raises(KeyboardInterrupt):
         zoo.train("gpt2-nano", data=str(corpus), steps=2, eval_interval=1, backend="auto",
-                  out=str(out), reporter=_Plans(stop_at=2))
+                  out=str(out), reporter=Interrupt(at_step=2))
     running = keras.backend.backend()  # auto takes the backend Keras already runs on
     choice = json.loads((out / "config.json").read_text())["distribution"]["backend_choice"]
     assert choice["requested"] == "auto" and choice["backend"] == running
     assert choice["reason"].startswith(f"auto: {running} (")
-    resumed = _Plans()
+    resumed = Interrupt()
     record = zoo.train(resume=True, out=str(out), backend="auto", reporter=resumed)
     assert record.complete and record.summary()["steps"] == 2
     config = record.config()
@@ -317,7 +304,7 @@ def test_a_run_of_another_trainer_version_or_guard_rule_is_refused_on_resume(cor
     out = tmp_path / "results" / "old"
     with pytest.raises(KeyboardInterrupt):
         zoo.train("gpt2-nano", data=str(corpus), steps=2, eval_interval=1, out=str(out),
-                  reporter=_Plans(stop_at=2))
+                  reporter=Interrupt(at_step=2))
     config_path = out / "config.json"
     config = json.loads(config_path.read_text())
     assert config["run"]["spike_guard"] is True and config["spike_guard_rule"] == RULE_VERSION

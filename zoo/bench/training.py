@@ -1,8 +1,9 @@
 """Training throughput: the zoo's GPT-2 against keras-hub's `GPT2Backbone`; each `-small` twin.
 
 Both sides train, each in its own worker process (`zoo.bench.worker`), on the same random token
-batches with `fit`, XLA (`jit_compile=True`) and AdamW at the same hyperparameters: the zoo model with the zoo's optimizer and loss exactly as
-`zoo train` uses them, keras-hub's `GPT2CausalLM` as its documentation sets it up (sparse
+batches with `fit`, XLA (`jit_compile=True`) and AdamW at the same hyperparameters: the zoo model
+with the zoo's optimizer and loss as `zoo train` builds them, less the spike guard (a bench
+measures the step, and keras-hub's side has no guard to match), keras-hub's `GPT2CausalLM` as its documentation sets it up (sparse
 categorical cross-entropy from logits). Model FLOPs per token are PaLM's 6N + 12·L·H·Q·T for
 both, since the two architectures are identical (the parameter counts are checked equal).
 """

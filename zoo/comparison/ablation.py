@@ -9,7 +9,7 @@ every other variant differs from the base in exactly one field.
 
 import re
 
-from zoo.errors import ZooError
+from zoo.errors import FieldError
 from zoo.overrides import parse_overrides
 from zoo.registry import get_recipe
 
@@ -26,7 +26,7 @@ def parse_ablations(text):
         model, training = parse_overrides([part.strip() for part in item.split("+")])
         variants.append({**model, **training})
     if text and not variants:
-        raise ZooError(f"--ablate needs field=value items; received {text!r}")
+        raise FieldError("ablate", f"needs field=value items; received {text!r}")
     return variants
 
 
@@ -45,12 +45,12 @@ def parse_arms(models, ablate=None, overrides=()):
     names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models or ())
              if m.strip()]  # fmt: skip
     if not names:
-        raise ZooError("--models needs at least one model name")
+        raise FieldError("models", "needs at least one model name")
     model_fields, training_fields = parse_overrides(overrides)
     common = {**model_fields, **training_fields}
     variants = parse_ablations(ablate) if ablate else []
     if variants and len(names) != 1:
-        raise ZooError(f"--ablate takes one base model; received {len(names)}: {', '.join(names)}")
+        raise FieldError("ablate", f"takes one base model; received {len(names)}: {', '.join(names)}")
     arms = []
     for name in names:
         recipe = get_recipe(name)  # raises with the nearest names for a typo

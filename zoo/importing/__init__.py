@@ -14,7 +14,7 @@ keras-hub from its own preset; pickle files (`pytorch_model.bin`, `*.pt`, ...) a
 import dataclasses
 import pathlib
 
-from zoo.errors import ZooError
+from zoo.errors import FieldError, ZooError
 from zoo.files import atomic_directory, atomic_save
 from zoo.importing import huggingface, kerashub
 from zoo.importing.fields import Fields, read_json
@@ -179,14 +179,14 @@ def check_destination(out, force=False):
     out = pathlib.Path(out).expanduser()
     if out.suffix == ".keras":
         if out.is_dir():
-            raise ZooError(f"--out {str(out)!r} is a directory; a .keras path must name a file")
+            raise FieldError("out", f"{str(out)!r} is a directory; a .keras path must name a file")
         if not force and (out.exists() or out.is_symlink()):
-            raise ZooError(f"--out {str(out)!r} already exists; pass --force to replace it")
+            raise FieldError("out", f"{str(out)!r} already exists; pass --force to replace it")
         return
     if out.suffix.lower() in FILE_SUFFIXES:
-        raise ZooError(f"--out {str(out)!r}: expected FILE.keras or a run directory")
+        raise FieldError("out", f"{str(out)!r}: expected FILE.keras or a run directory")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ZooError(f"--out {str(out)!r} already exists; choose a new run directory")
+        raise FieldError("out", f"{str(out)!r} already exists; choose a new run directory")
 
 
 def write_checkpoint(checkpoint, out, force=False):

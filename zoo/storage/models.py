@@ -7,7 +7,7 @@ import zipfile
 import keras
 
 from zoo.config import ModelConfig
-from zoo.errors import ZooError
+from zoo.errors import FieldError, ZooError
 from zoo.files import atomic_save
 from zoo.model import DecoderLM  # registers the zoo layers for safe-mode loading
 from zoo.storage.runs import find_run
@@ -65,11 +65,11 @@ def export_model(run_or_path, out, force=False):
     """
     out = pathlib.Path(out)
     if out.suffix != ".keras":
-        raise ZooError(f"--out must end in .keras; received {str(out)!r}")
+        raise FieldError("out", f"must end in .keras; received {str(out)!r}")
     if out.is_dir():
-        raise ZooError(f"--out {str(out)!r} is a directory; a .keras path must name a file")
+        raise FieldError("out", f"{str(out)!r} is a directory; a .keras path must name a file")
     if not force and (out.exists() or out.is_symlink()):
-        raise ZooError(f"--out {str(out)!r} already exists; pass --force to replace it")
+        raise FieldError("out", f"{str(out)!r} already exists; pass --force to replace it")
     run = find_run(run_or_path)
     source = run.model_path if run.model_path.exists() else run.checkpoint_path
     if not source.exists():

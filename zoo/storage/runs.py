@@ -114,8 +114,9 @@ def find_run(run_or_path):
                    f"{results_root()}/)")
 
 
-def list_runs():
-    root = results_root()
+def list_runs(root=None):
+    """The runs under `root` (default: the results root), oldest first."""
+    root = results_root() if root is None else pathlib.Path(root)
     if not root.is_dir():
         return []
     runs = [RunRecord(p) for p in sorted(root.iterdir()) if (p / "config.json").exists()]

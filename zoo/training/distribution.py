@@ -7,7 +7,7 @@ JAX (`data-parallel`, `model-parallel`). `auto` picks from the visible devices.
 XLA under a TensorFlow strategy: Keras 3 fails with `jit_compile=True` under `MirroredStrategy`
 ("Trying to access resource … located in device CPU:1 from device CPU:0") and its "auto" quietly
 drops XLA there. So under a TensorFlow strategy the zoo compiles each replica's forward pass,
-loss and gradients with XLA (`DecoderLM.train_step`), and leaves the optimizer update and its
+loss and gradients with XLA (`bind_per_replica_xla`), and leaves the optimizer update and its
 all-reduce to the strategy, outside XLA. Without a strategy the whole step (optimizer included)
 is one XLA program. On JAX, Keras jit-compiles the whole sharded step under every distribution.
 The effective setting is written to the run's `config.json` and shown in the progress header.

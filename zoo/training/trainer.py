@@ -22,7 +22,7 @@ from zoo.data.pipeline import (
     validation_windows,
 )
 from zoo.data.tokenizer import load_tokenizer, prepare_tokenizer
-from zoo.errors import ZooError
+from zoo.errors import FieldError, ZooError
 from zoo.files import atomic_save, remove_partials
 from zoo.model import DecoderLM
 from zoo.overrides import apply_training_overrides, parse_overrides
@@ -520,7 +520,7 @@ def _init_from_config(source, model_overrides):
             continue
         asked = getattr(config.replace(**{field: value}), field)  # normalised: enums, tuples
         if asked != getattr(config, field):
-            raise ZooError(f"--set {field}: the architecture comes from --init-from "
+            raise FieldError("overrides", f"{field}: the architecture comes from --init-from "
                            f"{source.path}, which has {field}={getattr(config, field)!r}")
     return config.replace(**model_overrides) if model_overrides else config
 
