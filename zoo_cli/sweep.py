@@ -1,5 +1,8 @@
 """`zoo sweep isoflop` and `zoo sweep compute`: a grid of runs, its plan, its fits."""
 
+import contextlib
+import signal
+import threading
 from typing import Annotated, Optional
 
 import typer
@@ -106,7 +109,9 @@ def compute(
 
 def _sweep(function, arguments, data, precision, spike_guard, strategy, backend, plot, jobs,
            dry_run, json):
-    options.use_backend(run_options.backend_name(backend))
+    # As `zoo train` chooses it: `--backend auto` with a one-backend strategy takes that backend.
+    options.use_backend(run_options.backend_name(backend),
+                        strategy=run_options.backend_name(strategy))
     fields = run_options.values(data=data, precision=precision, spike_guard=spike_guard,
                                 strategy=strategy, backend=backend)
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
@@ -119,33 +124,68 @@ def _sweep(function, arguments, data, precision, spike_guard, strategy, backend,
         jobs = (parallel.default_jobs(fields.get("strategy")) if jobs is None
                 else parallel.check_jobs(jobs))
         display = _SweepProgress(console(stderr=json))
-        with display:
+        with _stopped_by_signal(), display:
             try:
                 result = getattr(sweeps, function)(reporter=display, dry_run=dry_run, jobs=jobs,
                                                    **arguments, **fields)
             except zoo.RunFailed as failure:
                 typer.echo(f"error: {failure}", err=True)
                 raise typer.Exit(RUN_FAILED) from None
-        if plot and not dry_run:
-            from zoo.scaling.sweep_plot import plot_sweep
-
-            paths = plot_sweep(result, plot)
+    out = console(stderr=json)  # the plots' lines; in JSON mode stdout holds the JSON alone
     if json:
         print_json(result)
-        return
-    out = console()
-    if dry_run:
+    elif dry_run:
         out.print("dry run: nothing trained")
-        return
-    out.print(points_table(result))
-    out.print(fits_table(result))
-    for note in _fit_notes(result):  # e.g. an interval that cannot carry its noise: said
-        out.print(f"[yellow]note:[/] {note}")
-    out.print(f"wall time {result['wall_seconds']:,.0f} s (estimated "
-              f"{result['estimated_seconds']:,.0f} s{_estimate_note(result)} before it "
-              f"started); the runs' own training time {result['run_seconds']:,.0f} s")
-    if plot:
-        out.print("plots written to " + ", ".join(str(p) for p in paths))
+    else:
+        out.print(points_table(result))
+        out.print(fits_table(result))
+        for note in _fit_notes(result):  # e.g. an interval that cannot carry its noise: said
+            out.print(f"[yellow]note:[/] {note}")
+        out.print(f"wall time {result['wall_seconds']:,.0f} s (estimated "
+                  f"{result['estimated_seconds']:,.0f} s{_estimate_note(result)} before it "
+                  f"started); the runs' own training time {result['run_seconds']:,.0f} s")
+    if plot and not dry_run:  # after the table: a figure that cannot be drawn must not hide it
+        with user_errors():
+            from zoo.scaling.sweep_plot import plot_sweep
+
+            paths, notes = plot_sweep(result, plot)
+        for note in notes:
+            out.print(f"[yellow]note:[/] {escape(note)}")
+        if paths:
+            out.print("plots written to " + ", ".join(str(p) for p in paths))
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt, so that it stops a sweep alike."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+@contextlib.contextmanager
+def _stopped_by_signal():
+    """Ctrl-C (SIGINT) and SIGTERM stop a sweep one way: the exception unwinds it (its worker
+    processes are stopped, `zoo.scaling.jobs`), every run finished or committed stays on disk,
+    one line says so, and the exit status is 128 + the signal's number, as a shell reports a
+    process the signal ended. SIGTERM's handler is installed only where SIGTERM has its default
+    action (a process started with it ignored keeps ignoring it) and in the main thread."""
+    previous = signal.getsignal(signal.SIGTERM)
+    install = (previous == signal.SIG_DFL
+               and threading.current_thread() is threading.main_thread())
+    if install:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        number = signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT
+        typer.echo(f"stopped by {number.name}: every run finished so far is kept, and a run in "
+                   "progress from its last checkpoint; run the same command again to continue",
+                   err=True)
+        raise typer.Exit(128 + number) from None
+    finally:
+        if install:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def plan_table(sweep):
@@ -319,9 +359,9 @@ class _SweepProgress:
         return (f"{len(self.ended)}/{count} done · running " + ", ".join(names) if names else
                 f"{len(self.ended)}/{count} done")
 
-    def start(self, plan):
+    def start(self, plan, facts):
         if self.current is not None:
-            self.current = (self.current[0], plan["budget"]["steps"])
+            self.current = (self.current[0], plan.budget.steps)
 
     def step(self, p):
         if self.task is not None and self.current and self.current[1]:

@@ -138,3 +138,31 @@ def test_assets_in_a_run_directory_are_never_written_to(corpus, tmp_path):
     data = encode_corpus(corpus, assets)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == before
     assert (data.train == 0).sum() == len(corpus.train)
+
+
+def test_a_sentencepiece_tokenizer_trains_and_loads_without_cpp_log_lines(text_corpus_dir):
+    """tensorflow_text's SentencePiece op logs `normalizer.cc(51) LOG(INFO) precompiled_charsmap
+    is empty` on fd 2 as it loads an identity-normalised model: a fresh process (as a newcomer's
+    first `zoo train palm-small`) trains, loads and uses one, and its stderr has no such line."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from zoo.data import load_corpus, prepare_tokenizer\n"
+            f"assets = prepare_tokenizer(load_corpus({str(text_corpus_dir)!r}), "
+            "'sentencepiece', 512)\n"
+            "print(list(assets.load().tokenize('the king')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("[")  # the model loaded and tokenized
+    assert "precompiled_charsmap" not in out.stderr and "LOG(INFO)" not in out.stderr, out.stderr
+
+
+def test_only_the_charsmap_notice_is_dropped_from_stderr(capfd):
+    """What else reaches fd 2 while a model loads (a real error) is replayed, in order."""
+    import os
+
+    with tokenizer_module._charsmap_notice_dropped():
+        os.write(2, b"before\nnormalizer.cc(51) LOG(INFO) precompiled_charsmap is empty. use "
+                    b"identity normalization.\nafter: a real error\n")
+    assert capfd.readouterr().err == "before\nafter: a real error\n"

@@ -1,6 +1,6 @@
 """`--jobs N`: the CPUs split one group per worker, workers pinned to theirs before a backend
-starts, and a sweep trained side by side equal to the same sweep trained one run at a time,
-failed cells included."""
+starts, a sweep trained side by side equal to the same sweep trained one run at a time, failed
+cells included, and workers that die with their parent (SIGKILL, SIGTERM) so a rerun goes on."""
 
 import math
 import os
@@ -183,3 +183,219 @@ def test_the_worker_module_imports_no_keras():
     code = "import sys, zoo.scaling.jobs; print('keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- workers die with their parent: SIGKILL, SIGTERM (real processes, real signals) ---
+
+def _stat(pid):
+    """(state, start time) of process `pid` from /proc, or None once it is gone."""
+    try:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], fields[19]
+
+
+def _children(parent):
+    """{pid: (command line, start time)} of the processes whose parent is `parent`."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = pathlib.Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command = pathlib.Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == parent:
+            found[int(entry)] = (command.decode(errors="replace"), fields[19])
+    return found
+
+
+def _survivors(processes, seconds=10.0):
+    """The pids of `processes` ({pid: (command, start time)}) still running (a zombie is not:
+    it runs nothing and holds no lock) after up to `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = []
+        for pid, (_, start) in processes.items():
+            stat = _stat(pid)
+            if stat is not None and stat != ("Z", start) and stat[1] == start:
+                alive.append(pid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def _default_signals():
+    """In the child before exec: the signal actions a user's interactive shell gives a command
+    (a shell that runs tests in the background may leave SIGINT ignored)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _start(command, log):
+    """`command` in its own session (a signal to it reaches it alone), output into `log`."""
+    import subprocess
+
+    with open(log, "w") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_default_signals)
+
+
+def _end(processes):
+    """Clean up after a failed test: SIGKILL what is left of the processes it started."""
+    import signal
+
+    for pid in _survivors(processes, seconds=0):
+        os.kill(pid, signal.SIGKILL)
+
+
+@two_cpus
+def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
+    """Stand-in tasks (each writes a file, then sleeps), so no backend starts in the workers:
+    the parent is SIGKILLed while both run, and neither worker nor the multiprocessing resource
+    tracker outlives it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, pathlib, sys, time\n"
+        "from zoo.scaling import jobs\n"
+        "def task(name):\n"
+        "    pathlib.Path(name).write_text(str(os.getpid()))\n"
+        "    time.sleep(600)\n"
+        "if __name__ == '__main__':\n"
+        f"    jobs.run_tasks(task, [{str(tmp_path / 'a')!r}, {str(tmp_path / 'b')!r}], 2,\n"
+        "                   print, lambda task, result: None)\n")
+    parent = _start([sys.executable, str(script)], tmp_path / "parent.log")
+    children = {}
+    try:
+        deadline = time.monotonic() + 120
+        started = [tmp_path / "a", tmp_path / "b"]
+        while not all(path.exists() and path.read_text().isdigit() for path in started):
+            assert parent.poll() is None, (tmp_path / "parent.log").read_text()
+            assert time.monotonic() < deadline, "the tasks never started"
+            time.sleep(0.1)
+        children = _children(parent.pid)
+        workers = {int(path.read_text()) for path in started}
+        assert workers <= set(children) and any("resource_tracker" in command
+                                                for command, _ in children.values())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+        assert _survivors(children) == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        _end(children)
+
+
+def test_a_worker_whose_parent_is_gone_already_exits():
+    """The race: a parent that dies before its worker asks for the death signal sends none, so
+    the worker checks that its parent is still the one that started it, and exits if not."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from zoo.scaling.jobs import _die_with_parent\n"
+            "_die_with_parent(int(sys.argv[1])); print('alive')")
+    ours = subprocess.run([sys.executable, "-c", code, str(os.getpid())], capture_output=True,
+                          text=True, timeout=60)
+    assert ours.returncode == 0 and ours.stdout == "alive\n", ours.stderr
+    gone = subprocess.run([sys.executable, "-c", code, str(os.getpid() + 10 ** 7)],
+                          capture_output=True, text=True, timeout=60)
+    assert gone.returncode == 1 and gone.stdout == "" and gone.stderr == ""
+
+
+SWEEP = ["-m", "zoo_cli.main", "sweep", "compute", "--models", "gpt2-nano", "--budgets",
+         "1e10,3e10", "--bootstrap", "20", "--jobs", "2"]
+
+
+def _sweep_until_its_workers_train(corpus, tmp_path, name):
+    """`zoo sweep ... --jobs 2` started as a user starts it, returned once each of its two
+    worker processes holds the lock of the run it trains; with its children then
+    ({pid: (command, start time)}: the workers and the resource tracker)."""
+    import sys
+    import time
+
+    sweep = _start([sys.executable, *SWEEP, "--data", str(corpus)], tmp_path / f"{name}.log")
+    results = tmp_path / "results"
+    deadline = time.monotonic() + 300
+    while True:
+        assert sweep.poll() is None, (tmp_path / f"{name}.log").read_text()
+        assert time.monotonic() < deadline, "its workers never started training"
+        children = _children(sweep.pid)
+        workers = {pid for pid, (command, _) in children.items() if "spawn_main" in command}
+        holders = set()
+        for lock in results.glob("*/run.lock") if results.is_dir() else ():
+            words = lock.read_text().split()
+            if len(words) > 1 and words[0] == "process":
+                holders.add(int(words[1]))
+        if len(workers) == 2 and holders == workers:
+            return sweep, children
+        time.sleep(0.1)
+
+
+def _rerun(corpus):
+    """The same command again, to its end: (exit status, its output)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, *SWEEP, "--data", str(corpus)], capture_output=True,
+                          text=True, timeout=600, start_new_session=True,
+                          preexec_fn=_default_signals)
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+@two_cpus
+def test_a_sweep_killed_by_sigkill_leaves_no_worker_and_a_rerun_finishes(corpus, tmp_path):
+    import signal
+
+    sweep, children = _sweep_until_its_workers_train(corpus, tmp_path, "killed")
+    try:
+        sweep.send_signal(signal.SIGKILL)
+        sweep.wait(timeout=30)
+        assert _survivors(children) == []  # the workers, their locks and the resource tracker
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.wait()
+        _end(children)
+    status, output = _rerun(corpus)
+    assert status == 0 and "in use by" not in output, output
+    assert "fits (95% bootstrap intervals)" in output
+
+
+@pytest.mark.slow
+@two_cpus
+def test_sigterm_stops_a_sweep_as_ctrl_c_does_and_a_rerun_continues(corpus, tmp_path):
+    import signal
+
+    sweep, children = _sweep_until_its_workers_train(corpus, tmp_path, "terminated")
+    try:
+        sweep.send_signal(signal.SIGTERM)
+        status = sweep.wait(timeout=120)
+        assert _survivors(children) == []
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.wait()
+        _end(children)
+    output = (tmp_path / "terminated.log").read_text()
+    assert status == 128 + signal.SIGTERM and "Traceback" not in output, output
+    stopped = [line for line in output.splitlines() if line.startswith("stopped")]
+    assert stopped == ["stopped by SIGTERM: every run finished so far is kept, and a run in "
+                       "progress from its last checkpoint; run the same command again to "
+                       "continue"], output
+    assert output.rstrip("\n").endswith(stopped[0])  # the last word
+    status, output = _rerun(corpus)
+    assert status == 0 and "in use by" not in output, output
+    assert "fits (95% bootstrap intervals)" in output

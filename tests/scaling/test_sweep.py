@@ -164,3 +164,71 @@ def test_bad_input_fails_before_anything_trains(corpus, tmp_path):
     with pytest.raises(ZooError, match="allocation"):
         sweeps.sweep_compute("gpt2-nano", budgets=BUDGETS, allocation="greedy", data=str(corpus))
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+@pytest.mark.parametrize("bad", [-1, -1000, 2.5, True, "20"])
+def test_a_bootstrap_count_below_zero_or_not_whole_is_refused_before_anything_trains(
+        corpus, tmp_path, bad):
+    for sweep, model in ((sweeps.sweep_isoflop, "llama-nano"), (sweeps.sweep_compute,
+                                                               "gpt2-nano")):
+        with pytest.raises(ZooError, match=r"^--bootstrap must be a whole number of resamples, "
+                                           rf"0 or more; received {bad!r}$"):
+            sweep(model, budgets=BUDGETS, bootstrap=bad, data=str(corpus))
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def _point(arm, budget, params, loss, seed=0):
+    """A sweep's point (`zoo.scaling.sweep._point`'s columns), tokens from the budget."""
+    tokens = budget / (6 * params)
+    return {"arm": arm, "budget": budget, "seed": seed, "params": params,
+            "non_embedding_params": params // 2, "num_layers": 1, "hidden_dim": 16,
+            "tokens": tokens, "flops": budget, "flops_6n": budget, "flops_exact": budget,
+            "loss": loss, "bits_per_byte": loss / math.log(2), "final_train_loss": loss,
+            "epochs": 0.1, "learning_rate": 1e-3, "warmup_steps": 10, "batch_size": 4,
+            "wall_seconds": 1.0, "run": f"results/{arm}-{budget}-{seed}"}
+
+
+def _unfitted_sweep(kind, points):
+    """A finished sweep whose fits could not be made, as `sweep_compute`/`sweep_isoflop` return
+    it (their `_fit`: {'error': why})."""
+    from zoo.scaling.fit import fit_compute, fit_isoflop, fit_parametric
+
+    laws = ({"compute": fit_compute} if kind == "compute" else
+            {"isoflop": fit_isoflop, "parametric": fit_parametric})
+    return {"kind": kind, "points": points, "failed": [],
+            "baseline": {"name": "KN 8-gram", "order": 8, "bits_per_byte": 2.0, "loss": 1.4},
+            "fits": {law: sweeps._fit(fit, points, bootstrap=5) for law, fit in laws.items()}}
+
+
+def test_a_sweep_whose_fit_could_not_be_made_plots_its_points_alone(tmp_path):
+    """Before: KeyError 'arms' (and 'budgets', 'E') in zoo.scaling.fit_plot."""
+    from zoo.scaling.sweep_plot import plot_sweep
+
+    one_budget = _unfitted_sweep("compute", [_point("gpt2-nano", 1e10, 8000, 3.1),
+                                             _point("llama-nano", 1e10, 9000, 3.0)])
+    assert "needs more points" in one_budget["fits"]["compute"]["error"]
+    paths, notes = plot_sweep(one_budget, tmp_path / "compute.svg")
+    assert paths == [tmp_path / "compute.svg"]
+    figure = (tmp_path / "compute.svg").read_text()
+    assert "not fitted" in figure and "llama-nano" in figure and "KN 8-gram" in figure
+    assert notes == [f"{tmp_path / 'compute.svg'}: the points alone, without the compute fit "
+                     f"({one_budget['fits']['compute']['error']})"]
+
+    two_sizes = _unfitted_sweep("isoflop", [_point("llama-nano", b, n, 3.0 - n / 1e5)
+                                            for b in BUDGETS for n in (8000, 20000)])
+    assert all("error" in fit for fit in two_sizes["fits"].values())
+    paths, notes = plot_sweep(two_sizes, tmp_path / "isoflop.png")
+    assert paths == [tmp_path / "isoflop.png", tmp_path / "isoflop-parametric.png"]
+    assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths)
+    assert [note.split(":")[0] for note in notes] == [str(path) for path in paths]
+
+
+def test_a_sweep_with_no_finished_run_writes_no_plot_and_says_why(tmp_path):
+    from zoo.scaling.sweep_plot import plot_sweep
+
+    for kind in ("compute", "isoflop"):
+        sweep = _unfitted_sweep(kind, [])
+        assert plot_sweep(sweep, tmp_path / f"{kind}.pdf") == (
+            [], [f"no plot written to {tmp_path / f'{kind}.pdf'}: no run finished, so there is "
+                 "no point to draw"])
+    assert not any(tmp_path.glob("*.pdf"))

@@ -1,9 +1,9 @@
 """`zoo.compare()`: train several models on the same data, tokenizer and FLOPs budget, and
 tabulate what each reached.
 
-Every training run is an ordinary `zoo train` run. Runs are keyed by their fully resolved
-settings (`RunPlan.key`): a finished run with the same key is reused, an unfinished one is
-resumed, so re-running a comparison is instant and an interrupted one picks up where it stopped.
+Every training run is an ordinary `zoo train` run, obtained from a `RunStore` by its plan's key:
+a finished run with the same key is reused, an unfinished one is resumed, so re-running a
+comparison is instant and an interrupted one picks up where it stopped.
 Changing any field (model, recipe, budget, data, tokenizer, seed, …) changes the key and retrains.
 The result carries the corpus's Kneser-Ney byte n-gram as `baseline` (`zoo.baselines`; None for
 pre-tokenized data), the yardstick every row must beat.
@@ -19,13 +19,13 @@ from zoo.comparison.ablation import parse_arms
 from zoo.comparison.allocation import compute_optimal_config
 from zoo.config import ModelConfig
 from zoo.errors import ZooError
+from zoo.experiments.store import RunStore
 from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
 from zoo.registry import get_recipe
 from zoo.training.loop import Reporter, mean_of_present
-from zoo.storage.runs import list_runs, results_root
 from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
-from zoo.training.trainer import plan_run, resume_run, run_config, train
+from zoo.training.trainer import plan_run, run_config
 
 DEFAULT_BUDGET = 1.5e13  # FLOPs: about one default `zoo train <family>-small` run
 LR_GRID = (1 / 3, 1.0, 3.0)  # multiples of the recipe's peak rate tried by --tune-lr
@@ -74,16 +74,17 @@ def compare(models, *, budget=None, seeds=1, ablate=None, overrides=(), tune_lr=
         plan_run(entry.preset, base, overrides=entry.changes)
 
     jobs = []
+    store = RunStore()  # one scan of the results for the whole comparison
     for entry in entries:
         if tune_lr:
-            entry.learning_rate = tune_learning_rate(entry, base, reporter)
+            entry.learning_rate = tune_learning_rate(entry, base, reporter, store)
             entry.changes = {**entry.changes, "learning_rate": entry.learning_rate}
         for seed in range(seeds):
             jobs.append((entry, seed))
     for index, (entry, seed) in enumerate(jobs):
         plan = plan_run(entry.preset, base, overrides=entry.changes, seed=seed)
         entry.learning_rate = plan.training.learning_rate
-        entry.runs.append(obtain_run(plan, reporter, index, len(jobs), entry.label, seed))
+        entry.runs.append(store.obtain(plan, reporter, index, len(jobs), entry.label, seed))
     comparison = _table(entries, budget, base.data, base.tokenizer.value, seeds, tune_lr)
     return {**comparison, "baseline": ngram_yardstick(base.data)}
 
@@ -116,25 +117,7 @@ def _allocate(entry, budget):
     return {**entry.changes, **{k: getattr(sized, k) for k in shape}}
 
 
-def obtain_run(plan, reporter, index, count, label, seed):
-    """The finished run with `plan`'s key, else that run resumed (or restarted, if it was
-    stopped before its first commit), else a new run. Damaged records are passed over."""
-    for record in reversed(list_runs()):
-        if record.setting("resolution_key") == plan.key:
-            status = "reused" if record.complete else "resumed"
-            reporter.run(index, count, label, seed, status)
-            if record.complete:
-                return record
-            return resume_run(record, reporter, plan.run.strategy.value,
-                              plan.run.backend.value if plan.run.backend else None)
-    reporter.run(index, count, label, seed, "training")
-    out = results_root() / f"{plan.preset}-{plan.key[:10]}"
-    if (out / "config.json").exists():  # same name, different settings: keep both
-        out = results_root() / f"{plan.preset}-{plan.key}"
-    return train(plan=plan, out=out, reporter=reporter)
-
-
-def tune_learning_rate(entry, run, reporter):
+def tune_learning_rate(entry, run, reporter, store):
     """Best peak rate on a log grid by final *training* loss at a fraction of the budget."""
     peak = plan_run(entry.preset, run, overrides=entry.changes).training.learning_rate
     results = {}
@@ -142,7 +125,7 @@ def tune_learning_rate(entry, run, reporter):
         rate = peak * factor
         plan = plan_run(entry.preset, run.replace(flops=run.flops * LR_TUNING_FRACTION),
                         overrides={**entry.changes, "learning_rate": rate})
-        record = obtain_run(plan, reporter, i, len(LR_GRID), f"{entry.label} lr={rate:.2g}", 0)
+        record = store.obtain(plan, reporter, i, len(LR_GRID), f"{entry.label} lr={rate:.2g}", 0)
         loss = record.summary()["final_train_loss"]
         results[rate] = loss if loss is not None and math.isfinite(loss) else math.inf
     return min(results, key=results.get)

@@ -13,13 +13,17 @@ layer, so the ids the model trains on are the ids a saved run reproduces. Assets
 it is incomplete and is rebuilt.
 """
 
+import contextlib
 import dataclasses
 import io
 import json
 import operator
+import os
 import pathlib
 import re
 import shutil
+import sys
+import tempfile
 
 from zoo.errors import ZooError, unknown
 from zoo.files import (
@@ -51,6 +55,13 @@ KERAS_HUB_SPLIT_PATTERN = (
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 )
+# What tensorflow_text's SentencePiece op (keras-hub's SentencePieceTokenizer runs it) writes
+# to fd 2, through its own copy of SentencePiece's logging, each time it loads a model with the
+# "identity" normalisation this zoo trains (see `_train_sentencepiece`).
+CHARSMAP_NOTICE = re.compile(
+    r"^normalizer\.cc\(\d+\) LOG\(INFO\) precompiled_charsmap is empty\. "
+    r"use identity normalization\.$"
+)
 BYTE_BPE_MINIMUM = 257  # 256 byte symbols and the end-of-text token
 SENTENCEPIECE_CHUNK = 1024  # characters per training "sentence": ≤ 4 KiB, SentencePiece's limit
 
@@ -76,9 +87,10 @@ class TokenizerAssets:
             return keras_hub.tokenizers.BytePairTokenizer(
                 vocabulary=vocabulary, merges=merges, unsplittable_tokens=[END_OF_TEXT]
             )
-        return keras_hub.tokenizers.SentencePieceTokenizer(
-            proto=(self.path / SENTENCEPIECE_MODEL).read_bytes()
-        )
+        with _charsmap_notice_dropped():
+            return keras_hub.tokenizers.SentencePieceTokenizer(
+                proto=(self.path / SENTENCEPIECE_MODEL).read_bytes()
+            )
 
     @property
     def metadata(self):
@@ -255,6 +267,39 @@ def _train_sentencepiece(documents, vocabulary_size, directory):
     atomic_write_bytes(directory / SENTENCEPIECE_MODEL, proto)
     processor = sentencepiece.SentencePieceProcessor(model_proto=proto)
     return processor.get_piece_size(), processor.eos_id(), settings
+
+
+@contextlib.contextmanager
+def _charsmap_notice_dropped():
+    """Run the block with file descriptor 2 captured, then replay all of it but
+    `CHARSMAP_NOTICE`, so a newcomer's first run does not print a C++ INFO line.
+
+    No knob reaches that line: the op takes no logging option, and the trainer's `minloglevel`
+    sets the level of the `sentencepiece` package's copy of the library only (it does silence
+    `_train_sentencepiece`); tensorflow_text's copy keeps its level in a symbol it does not
+    export. So the descriptor is redirected, as `zoo.quiet_import` does for TensorFlow's start-up
+    lines, and anything else written meanwhile (a real error) still reaches the terminal.
+    """
+    try:
+        fd = sys.__stderr__.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (embedded interpreters)
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(fd)
+        os.dup2(captured.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            kept = [line for line in lines if not CHARSMAP_NOTICE.match(line.rstrip("\n"))]
+            if kept:
+                os.write(fd, "".join(kept).encode())
 
 
 def _sentences(documents):

@@ -3,12 +3,16 @@
 Each takes a fit's result, the points it was fitted to (dicts or a path) and a .png/.svg/.pdf
 path, and writes the file atomically. `baseline` draws a horizontal reference line on the loss
 axes: a loss value, a `(value, label)` pair or a dict with `loss` (or `value`) and `label`,
-e.g. an n-gram model's loss.
+e.g. an n-gram model's loss. A fit that could not be made, `{'error': why}` (as a sweep records
+it), draws the points alone, titled with why.
 """
+
+import textwrap
 
 import numpy as np
 
-from zoo.files import atomic_path
+# check_plot_path: the one --plot check (`zoo compare` makes it too), free of Keras.
+from zoo.files import atomic_path, check_plot_path
 from zoo.scaling import points as _points
 from zoo.scaling.fit import predict_compute, predict_parametric
 
@@ -35,14 +39,17 @@ def plot_parametric(fit, points, path, baseline=None):
     span = np.geomspace(d.min() / 1.5, d.max() * 1.5, 100)
     for size, colour in zip(sizes, colours):
         mine = n == size
-        axes.scatter(d[mine], loss[mine], color=colour, s=14, zorder=3)
-        axes.plot(span, predict_parametric(fit, size, span), color=colour, linewidth=1,
-                  label=f"N = {size:.3g}")
+        axes.scatter(d[mine], loss[mine], color=colour, s=14, zorder=3,
+                     label=f"N = {size:.3g}" if "error" in fit else None)
+        if "error" not in fit:
+            axes.plot(span, predict_parametric(fit, size, span), color=colour, linewidth=1,
+                      label=f"N = {size:.3g}")
     _baseline(axes, baseline)
     axes.set_xscale("log")
     axes.set_xlabel("training tokens D")
     axes.set_ylabel("loss (nats per token)")
-    axes.set_title(f"L(N, D) = {fit['E']:.3g} + {fit['A']:.3g}/N^{fit['alpha']:.3f} + "
+    axes.set_title(_not_fitted("L(N, D)", fit) if "error" in fit else
+                   f"L(N, D) = {fit['E']:.3g} + {fit['A']:.3g}/N^{fit['alpha']:.3f} + "
                    f"{fit['B']:.3g}/D^{fit['beta']:.3f}" + _allocation(fit), fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7, ncol=2 if len(sizes) > 8 else 1)
@@ -59,6 +66,9 @@ def plot_isoflop(fit, points, path, baseline=None):
     loss = np.array([p["loss"] for p in points])
     compute, _ = _points.flops(points, fit.get("flops_convention", "palm"))
     groups = _points.budget_groups(points, compute)
+    if "error" in fit:
+        return _points_alone(plt, fit, n, loss, groups, "parameters N", path, baseline,
+                             title="IsoFLOP points", key="C = ")
     figure, (valleys, optima) = plt.subplots(1, 2, figsize=(12, 5), dpi=120)
     budgets = fit["budgets"]
     colours = plt.cm.plasma(np.linspace(0, 0.85, max(len(budgets), 1)))
@@ -112,6 +122,10 @@ def plot_compute(fit, points, path, baseline=None):
     compute = np.array(compute)
     loss = np.array([p["loss"] for p in points])
     members = _points.arms(points)
+    if "error" in fit:
+        return _points_alone(plt, fit, compute, loss, members,
+                             f"compute C (FLOPs, {fit.get('flops_convention', 'palm')} "
+                             "convention)", path, baseline, title="loss against compute")
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
     span = np.geomspace(compute.min() / 1.5, compute.max() * 1.5, 100)
     for arm in fit["arms"]:
@@ -134,12 +148,26 @@ def plot_compute(fit, points, path, baseline=None):
     return _save(plt, figure, path)
 
 
-def check_plot_path(path):
-    """The plot's path, or `ZooError` for a format other than .png, .svg or .pdf (the check
-    `zoo compare --plot` makes; imported on use so this module stays free of Keras)."""
-    from zoo.comparison.plot import check_plot_path as check
+def _points_alone(plt, fit, x, loss, groups, xlabel, path, baseline, *, title, key=""):
+    """The points of a fit that could not be made, one colour per group ({name: indices}),
+    titled with the reason."""
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    x = np.asarray(x)
+    for name, members in groups.items():
+        axes.scatter(x[members], loss[members], s=14, zorder=3,
+                     label=key + (_points.label(name) if key else str(name)))
+    _baseline(axes, baseline)
+    axes.set_xscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("loss (nats per token)")
+    axes.set_title(_not_fitted(title, fit), fontsize=9)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    return _save(plt, figure, path)
 
-    return check(path)
+
+def _not_fitted(title, fit):
+    return textwrap.fill(f"{title}: not fitted ({fit['error']})", 100)
 
 
 def _pyplot():

@@ -18,7 +18,7 @@ parent's TensorFlow or JAX state), and each worker gets its own share of the CPU
 * **Small, picklable tasks.** A task is plain data: the arm's preset, each run's `RunConfig` as
   its dict, its overrides and its resolution key. The worker re-plans each run (`plan_run`) and
   refuses one whose key differs from the parent's, then obtains it as a sequential sweep does
-  (`obtain_run`: reused, resumed or trained). Runs that share a `--tune-lr` grid are one task:
+  (`RunStore.obtain`: reused, resumed or trained). Runs that share a `--tune-lr` grid are one task:
   the grid is tuned once and the seeds trained after it, so no two workers ever train one run.
 * **Reporting.** Workers print nothing. Each event a worker's runs raise that a sequential
   sweep reports (a run starting, with its status; a run's messages and end; a tuning grid's
@@ -26,6 +26,14 @@ parent's TensorFlow or JAX state), and each worker gets its own share of the CPU
   in completion order, not plan order. A `RunFailed` in a worker is a failed cell, as in a
   sequential sweep; any other error ends the sweep with that error, the other workers are
   stopped, and every run already finished stays on disk to be reused by key next time.
+
+* **Workers die with the parent.** Each worker asks Linux to SIGKILL it when the parent dies
+  (`prctl(PR_SET_PDEATHSIG)`, `_die_with_parent`), so a parent killed by any signal, SIGKILL
+  included, leaves no worker training on, holding its run's lock (a rerun would be refused
+  "in use") and its memory; the multiprocessing resource tracker, which lives as long as a
+  process holds its pipe, then ends with them. A run in progress loses only what it had not
+  committed, as under Ctrl-C. (A process group the parent owns would need the parent alive to
+  signal it, and SIGKILL leaves it no chance; the death signal is the kernel's.)
 
 `jobs=1` trains in this process exactly as before, and so does a sweep with at most one run (or
 tuning grid) left to train. The library's default is 1; the command line's is `default_jobs()`.
@@ -42,6 +50,7 @@ runs' sizes, and one measurement does not give it for another.
 """
 
 import concurrent.futures
+import ctypes
 import multiprocessing
 import os
 import pickle
@@ -58,6 +67,7 @@ DEFAULT_JOBS = 2
 POLL_SECONDS = 0.2  # how often the parent relays its workers' events while it waits
 SINGLE_PROCESS_STRATEGIES = ("auto", "none")  # the strategies a worker may train under
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _events = None  # in a worker: the queue its events go to the parent by
 
@@ -162,7 +172,7 @@ def run_tasks(function, tasks, workers, on_event, on_result):
 
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_start_worker,
-        initargs=(handout, events, thread_environment(keras.backend.backend())))
+        initargs=(handout, events, thread_environment(keras.backend.backend()), os.getpid()))
     try:
         futures = {pool.submit(function, task): task for task in tasks}
         pending = set(futures)
@@ -199,16 +209,42 @@ def emit(*event):
         _events.put(event)
 
 
-def _start_worker(handout, events, environment):
-    """The worker's initializer: its CPUs and threads, before any backend is imported."""
+def _start_worker(handout, events, environment, parent):
+    """The worker's initializer: bound to its parent's life, then its CPUs and threads, before
+    any backend is imported."""
     global _events
+    _die_with_parent(parent)
     cpus = handout.get()
     # Ctrl-C reaches the whole process group: the parent decides, and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # ... with SIGTERM (`_stop`), which must end the worker even where the parent was started
+    # with SIGTERM ignored: an ignored signal is inherited across exec, and the parent would
+    # then wait for the pool forever.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     pin_process(cpus)
     os.environ.update(environment)
     _events = events
     emit("worker", os.getpid(), cpus)
+
+
+def _die_with_parent(parent):
+    """Have the kernel SIGKILL this process when `parent` (the process that spawned it) dies.
+
+    The parent's death signal (Linux `prctl(PR_SET_PDEATHSIG)`) is the one mechanism that
+    survives the parent's SIGKILL, which runs no handler and leaves nothing to stop a process
+    group. SIGKILL, not SIGTERM: nothing a worker imports can catch or ignore it, and the run's
+    commits are atomic. The signal is sent when the *thread* that spawned the worker ends;
+    `run_tasks` spawns them from its caller's thread (`submit`), which waits for the pool.
+
+    If the parent died before the call, no signal will ever come (the worker was already handed
+    to init, or a subreaper), so the parent's pid is checked after it: the standard race fix.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(code)}")
+    if os.getppid() != parent:
+        os._exit(1)  # orphaned already: nobody is waiting for this worker's results
 
 
 def _import_keras_quietly():
@@ -245,12 +281,14 @@ def train_task(task):
 
 
 def _train_task(task):
-    from zoo.comparison.runner import Entry, obtain_run, tune_learning_rate
+    from zoo.comparison.runner import Entry, tune_learning_rate
+    from zoo.experiments.store import RunStore
     from zoo.run_config import RunConfig
     from zoo.training.loop import RunFailed
     from zoo.training.trainer import plan_run
 
     outcomes, rate = [], None
+    store = RunStore()  # one scan per task
     for cell in task["cells"]:
         index = cell["index"]
         plan = plan_run(task["preset"], RunConfig.from_dict(cell["run"]),
@@ -264,15 +302,17 @@ def _train_task(task):
                 tune = task["tune"]
                 entry = Entry(tune["label"], task["preset"], dict(tune["changes"]))
                 rate = tune_learning_rate(entry, RunConfig.from_dict(tune["run"]),
-                                          _TuningRelay(index))
+                                          _TuningRelay(index), store)
             plan = plan_run(task["preset"], plan.run,
                             overrides={**cell["changes"], "learning_rate": rate})
         outcome = {"index": index, "key": plan.key, "learning_rate": rate}
         try:
-            record = obtain_run(plan, _Relay(cell), index, task["count"], cell["label"],
-                                cell["seed"])
+            record = store.obtain(plan, _Relay(cell), index, task["count"], cell["label"],
+                                  cell["seed"])
         except RunFailed as failure:
-            outcomes.append({**outcome, "status": "failed", "reason": str(failure)})
+            failed = store.find(plan.key)  # its record, so the parent need not rescan
+            outcomes.append({**outcome, "status": "failed", "reason": str(failure),
+                             "path": str(failed.path) if failed else None})
             emit("failed", index, str(failure))
             continue
         outcomes.append({**outcome, "status": "done", "path": str(record.path)})
@@ -295,7 +335,7 @@ class _Relay:
     def run(self, index, count, label, seed, status):
         emit("run", self.index, status)
 
-    def start(self, plan):
+    def start(self, plan, facts):
         pass
 
     def step(self, progress):

@@ -1,6 +1,6 @@
 """`zoo.sweep_isoflop()` and `zoo.sweep_compute()`: train a grid of runs and fit it.
 
-Every run of the grid is an ordinary run (`zoo.comparison.runner.obtain_run`): a finished run with
+Every run of the grid is an ordinary run (`zoo.experiments.store.RunStore`): a finished run with
 the same key is reused and an unfinished one resumed, so an interrupted sweep continues where it
 stopped and a repeated one only refits. The plan (runs, shapes, tokens, FLOPs, and wall time
 estimated from throughput measured on this machine) is reported before anything trains;
@@ -15,6 +15,7 @@ non-embedding`, `--flops 6n`) to show how the exponent moves.
 """
 
 import math
+import numbers
 import statistics
 import time
 
@@ -24,7 +25,6 @@ from zoo.comparison.runner import (
     LR_TUNING_FRACTION,
     ComparisonReporter,
     Entry,
-    obtain_run,
     tune_learning_rate,
 )
 from zoo.config import ModelConfig
@@ -44,7 +44,8 @@ from zoo.scaling.plan import (
     sweep_run_config,
 )
 from zoo.training.loop import RunFailed
-from zoo.storage.runs import RunRecord, list_runs
+from zoo.experiments.store import RunStore
+from zoo.storage.runs import RunRecord
 
 EPOCHS_FLAG = 4  # Muennighoff et al. 2023: up to ~4 passes are nearly as good as fresh data
 DEFAULT_BOOTSTRAP = 200
@@ -69,6 +70,7 @@ def sweep_isoflop(model, *, budgets, sizes=5, seeds=1, tune_lr=False, params="to
     compute-optimal size; fitted by Chinchilla approaches 2 (`isoflop`) and 3 (`parametric`).
     `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.scaling.jobs`)."""
     parallel.check_jobs(jobs)
+    _check_bootstrap(bootstrap)
     budgets = parse_budgets(budgets)
     check_choice("params convention", params, PARAMS_CONVENTIONS)  # not after an hour's training
     arm = parse_arms(model, overrides=overrides)
@@ -94,6 +96,7 @@ def sweep_compute(models, *, budgets, seeds=1, ablate=None, allocation="compute-
     forms it), fitted as L(C) per arm, with each arm's compute multiplier against the first.
     `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.scaling.jobs`)."""
     parallel.check_jobs(jobs)
+    _check_bootstrap(bootstrap)
     budgets = parse_budgets(budgets)
     arms = parse_arms(models, ablate=ablate, overrides=overrides)
     cells = compute_cells(arms, budgets, seeds, allocation)
@@ -105,6 +108,15 @@ def sweep_compute(models, *, budgets, seeds=1, ablate=None, allocation="compute-
         sweep["fits"] = {"compute": _fit(fit_compute, sweep["points"], bootstrap=bootstrap,
                                          reference_loss=reference)}
     return sweep
+
+
+def _check_bootstrap(bootstrap):
+    """Resamples for the intervals: 0 (no intervals) or more; a negative count would resample
+    nothing and print intervals that mean nothing, after the whole sweep had trained."""
+    if (isinstance(bootstrap, bool) or not isinstance(bootstrap, numbers.Integral)
+            or bootstrap < 0):
+        raise ZooError(f"--bootstrap must be a whole number of resamples, 0 or more; received "
+                       f"{bootstrap!r}")
 
 
 def _fit(law, points, **options):
@@ -121,8 +133,8 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
     base = sweep_run_config(run, **fields)
     parallel.check_strategy(jobs, base.strategy.value)
     planned = plan_grid(cells, base)
-    on_disk = _runs_by_key()
-    status = [_status(on_disk.get(p.plan.key)) for p in planned]
+    store = RunStore()  # the one scan of the results this sweep makes
+    status = [store.status(p.plan) for p in planned]
     to_train = [p for p, s in zip(planned, status) if s != "reused"]
     calibration = estimate.calibrate(to_train) if to_train else None
     for p, s in zip(planned, status):
@@ -155,9 +167,9 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
         return sweep
     started = time.perf_counter()
     if workers == 1:
-        finished, failed = _train_here(planned, status, on_disk, base, reporter, tune_lr)
+        finished, failed = _train_here(planned, status, store, base, reporter, tune_lr)
     else:
-        finished, failed = _train_in_workers(planned, status, on_disk, groups, base, reporter,
+        finished, failed = _train_in_workers(planned, status, store, groups, base, reporter,
                                              tune_lr, workers)
     sweep["wall_seconds"] = time.perf_counter() - started
     sweep["points"] = [_point(p, r) for p, r in finished]
@@ -168,7 +180,7 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
     return sweep
 
 
-def _train_here(planned, status, on_disk, base, reporter, tune_lr):
+def _train_here(planned, status, store, base, reporter, tune_lr):
     """([(planned run, record)] finished, [failure rows]) in plan order, one run after another
     in this process."""
     finished, failed = [], []
@@ -176,17 +188,17 @@ def _train_here(planned, status, on_disk, base, reporter, tune_lr):
     for index, (p, s) in enumerate(zip(planned, status)):
         if s == "failed":  # deterministic: the same run would fail the same way again
             reporter.run(index, len(planned), p.label, p.seed, "failed before")
-            failed.append(_failure(p, on_disk[p.plan.key]))
+            failed.append(_failure(p, store.find(p.plan.key)))
             continue
         if tune_lr:
-            p = _tuned(p, base, reporter, tuned)
+            p = _tuned(p, base, reporter, tuned, store)
         try:
-            finished.append((p, obtain_run(p.plan, reporter, index, len(planned), p.label,
-                                           p.seed)))
+            finished.append((p, store.obtain(p.plan, reporter, index, len(planned), p.label,
+                                             p.seed)))
         except RunFailed as failure:
             # One diverged cell must not end an hour's sweep: it is reported, not fitted.
             reporter.message(f"{p.label} seed {p.seed} failed: {failure}")
-            failed.append(_failure(p, _runs_by_key().get(p.plan.key)))
+            failed.append(_failure(p, store.find(p.plan.key)))
     return finished, failed
 
 
@@ -203,7 +215,7 @@ def _worker_groups(planned, status, tune_lr):
     return list(groups.values())
 
 
-def _train_in_workers(planned, status, on_disk, groups, base, reporter, tune_lr, workers):
+def _train_in_workers(planned, status, store, groups, base, reporter, tune_lr, workers):
     """As `_train_here`, with the groups' runs trained side by side in `workers` processes.
 
     The parent first takes the cells it keeps (failed before; reused), then sends the groups,
@@ -220,7 +232,7 @@ def _train_in_workers(planned, status, on_disk, groups, base, reporter, tune_lr,
             reporter.run(index, count, p.label, p.seed, "failed before")
             outcomes[index] = None
         else:
-            outcomes[index] = obtain_run(p.plan, reporter, index, count, p.label, p.seed)
+            outcomes[index] = store.obtain(p.plan, reporter, index, count, p.label, p.seed)
         _finished(reporter, index, count, p, "failed" if s == "failed" else "done")
 
     def on_event(event):
@@ -244,6 +256,8 @@ def _train_in_workers(planned, status, on_disk, groups, base, reporter, tune_lr,
             p = planned[index]
             if result["learning_rate"] is not None:
                 _at_rate(p, result["learning_rate"])
+            if result.get("path"):  # trained (or failed) in the worker: known without a rescan
+                store.add(result["key"], RunRecord(result["path"]))
             record = RunRecord(result["path"]) if result["status"] == "done" else None
             if p.plan.key != result["key"] or (
                     record is not None and record.setting("resolution_key") != p.plan.key):
@@ -254,15 +268,12 @@ def _train_in_workers(planned, status, on_disk, groups, base, reporter, tune_lr,
     tasks = [_task(planned, group, base, tune_lr) for group in sorted(
         groups, key=lambda g: -sum(planned[i].estimated_seconds for i in g))]
     parallel.run_tasks(parallel.train_task, tasks, workers, on_event, on_result)
-    after = _runs_by_key()
     finished, failed = [], []
     for index, p in enumerate(planned):
         if outcomes[index] is not None:
             finished.append((p, outcomes[index]))
-        elif status[index] == "failed" and index not in grouped:
-            failed.append(_failure(p, on_disk[p.plan.key]))
         else:
-            failed.append(_failure(p, after.get(p.plan.key)))
+            failed.append(_failure(p, store.find(p.plan.key)))
     return finished, failed
 
 
@@ -294,32 +305,18 @@ def _failure(p, record):
             "run": str(record.path) if record is not None else None}
 
 
-def _runs_by_key():
-    """{resolution key: the latest run with it}, the run `obtain_run` would take."""
-    return {record.setting("resolution_key"): record for record in list_runs()}
-
-
-def _status(record):
-    """'reused', 'resumed', 'failed' or 'training' for a planned run's record (or None)."""
-    if record is None:
-        return "training"
-    return ("reused" if record.complete else
-            "failed" if record.failure_path.exists() else "resumed")
-
-
 def _tuning_key(p):
     """The cells that share one tuning grid: one arm, budget and shape (its seeds)."""
-    config = p.plan.settings["model"]
-    return (p.arm.name, p.budget, config["num_layers"], config["hidden_dim"])
+    return (p.arm.name, p.budget, p.config.num_layers, p.config.hidden_dim)
 
 
-def _tuned(p, base, reporter, tuned):
+def _tuned(p, base, reporter, tuned, store):
     """`p` at the best of the tuning grid around the rule's rate (one grid per arm and shape)."""
     key = _tuning_key(p)
     if key not in tuned:
         entry = Entry(p.label, p.arm.preset, dict(p.changes))
         run = base.replace(flops=p.budget, batch_size=p.plan.run.batch_size)
-        tuned[key] = tune_learning_rate(entry, run, _TuningReporter(reporter))
+        tuned[key] = tune_learning_rate(entry, run, _TuningReporter(reporter), store)
     return _at_rate(p, tuned[key])
 
 
@@ -344,16 +341,15 @@ class _TuningReporter(SweepReporter):
 
 
 def _plan_row(p, status):
-    settings = p.plan.settings
     config = p.config
-    budget = settings["budget"]
+    budget = p.plan.budget
     return {
         "arm": p.arm.name, "budget": p.budget, "seed": p.seed, "size_factor": p.size_factor,
         "num_layers": config.num_layers, "hidden_dim": config.hidden_dim,
         "params": count_params(config), "non_embedding_params": count_non_embedding_params(config),
-        "batch_size": budget["batch_size"], "steps": budget["steps"], "tokens": budget["tokens"],
-        "flops": budget["flops"], "tokens_per_parameter": budget["tokens"] / count_params(config),
-        "epochs": budget["tokens"] / settings["data"]["train_tokens"],
+        "batch_size": budget.batch_size, "steps": budget.steps, "tokens": budget.tokens,
+        "flops": budget.flops, "tokens_per_parameter": budget.tokens / count_params(config),
+        "epochs": budget.tokens / p.plan.data.train_tokens,
         "learning_rate": p.learning_rate, "warmup_steps": p.warmup_steps,
         "estimated_seconds": p.estimated_seconds, "status": status, "key": p.plan.key,
     }  # fmt: skip
