@@ -17,9 +17,9 @@ not be reused by code that trains differently. What must stay stable is the key 
 import json
 import sys
 
-from zoo.comparison.runner import DEFAULT_BUDGET, _allocate, Entry, shared_run_config
+from zoo.experiments.comparison import DEFAULT_BUDGET, _allocate, Entry, shared_run_config
 from zoo.comparison.ablation import parse_arms as comparison_arms
-from zoo.scaling import plan as grid
+from zoo.experiments import grid
 from zoo.training.trainer import plan_run
 
 STUDIES = "results/reference/sweep-{}.json"

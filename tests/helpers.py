@@ -123,7 +123,7 @@ def _interrupt():
 
 
 def _statuses():
-    from zoo.comparison import ComparisonReporter
+    from zoo.experiments.comparison import ComparisonReporter
 
     class Statuses(ComparisonReporter):
         """Keeps each run's status ('reused', 'resumed', 'training') in `seen`."""

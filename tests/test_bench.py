@@ -134,7 +134,7 @@ def test_size_ladder_trains_every_contender_on_one_model_and_reports_ratios():
 
 def test_size_ladder_holds_the_shapes_the_sweep_planner_trains():
     from zoo.bench.sizes import FIXED_LADDER
-    from zoo.scaling.plan import compute_cells, parse_arms
+    from zoo.experiments.grid import compute_cells, parse_arms
     from zoo_cli.bench import size_ladder
 
     ladder = size_ladder("1e11,1e12,1e13")

@@ -5,7 +5,7 @@ initialised, and those ignore TF_CPP_MIN_LOG_LEVEL (measured: the oneDNN and "Co
 cuda drivers" lines still appear at level 3). The import therefore runs with file descriptor 2
 captured, and everything except that known chatter is replayed, so real warnings and errors
 still reach the terminal. Used by the command line (`zoo_cli.library`) and by a sweep's worker
-processes (`zoo.scaling.jobs`), which would otherwise print one copy each.
+processes (`zoo.experiments.pool`), which would otherwise print one copy each.
 """
 
 import importlib

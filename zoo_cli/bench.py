@@ -173,7 +173,7 @@ def size_ladder(sweep_budgets):
     sweep planner sizes them (the bench sits below the scaling layer, so the CLI joins them)."""
     from zoo.bench.sizes import FIXED_LADDER, SizeShape
     from zoo.comparison.allocation import compute_optimal_config
-    from zoo.scaling.plan import (SWEEP_ASPECT_TOLERANCE, batch_size_for, parse_arms,
+    from zoo.experiments.grid import (SWEEP_ASPECT_TOLERANCE, batch_size_for, parse_arms,
                                   parse_budgets, sweep_model)
 
     arm = parse_arms("gpt2")[0]

@@ -119,7 +119,7 @@ def _sweep(function, arguments, data, precision, spike_guard, strategy, backend,
             from zoo.comparison.plot import check_plot_path
 
             check_plot_path(plot)  # before hours of training, not after
-        from zoo.scaling import jobs as parallel, sweep as sweeps
+        from zoo.experiments import pool as parallel, sweep as sweeps
 
         jobs = (parallel.default_jobs(fields.get("strategy")) if jobs is None
                 else parallel.check_jobs(jobs))
@@ -166,7 +166,7 @@ def _raise_terminated(signum, frame):
 @contextlib.contextmanager
 def _stopped_by_signal():
     """Ctrl-C (SIGINT) and SIGTERM stop a sweep one way: the exception unwinds it (its worker
-    processes are stopped, `zoo.scaling.jobs`), every run finished or committed stays on disk,
+    processes are stopped, `zoo.experiments.pool`), every run finished or committed stays on disk,
     one line says so, and the exit status is 128 + the signal's number, as a shell reports a
     process the signal ended. SIGTERM's handler is installed only where SIGTERM has its default
     action (a process started with it ignored keeps ignoring it) and in the main thread."""
@@ -222,7 +222,7 @@ def _estimate_note(sweep):
 
 
 def points_table(sweep):
-    from zoo.scaling.sweep import arm_summary
+    from zoo.experiments.sweep import arm_summary
 
     table = Table(title=f"{sweep['kind']} sweep · {sweep['data']} · byte vocabulary",
                   caption="loss: validation nats per token (= per byte); epochs over the "
@@ -295,7 +295,7 @@ _FIT_KEYS = {"isoflop": ("a", "b", "tokens_per_parameter"),
 
 
 def _epochs(epochs):
-    from zoo.scaling.sweep import EPOCHS_FLAG
+    from zoo.experiments.sweep import EPOCHS_FLAG
 
     return f"{epochs:.2f}" + (" !" if epochs > EPOCHS_FLAG else "")
 

@@ -15,7 +15,7 @@ import pytest
 
 import zoo
 import zoo.generation
-import zoo.scaling.sweep
+import zoo.experiments.sweep
 from tests.helpers import invoker
 from zoo.run_config import Precision
 from zoo_cli.main import app
@@ -229,7 +229,7 @@ def test_compare_plot_is_checked_first_and_written_after(compare, monkeypatch, t
     assert compare.calls == 1  # the bad path stopped it before the comparison
 
 
-# --- zoo sweep isoflop|compute -> zoo.scaling.sweep.sweep_isoflop / sweep_compute ---
+# --- zoo sweep isoflop|compute -> zoo.experiments.sweep.sweep_isoflop / sweep_compute ---
 
 
 SWEEP = {"kind": "fake", "plan": []}
@@ -237,15 +237,15 @@ SWEEP = {"kind": "fake", "plan": []}
 
 @pytest.fixture
 def isoflop(monkeypatch):
-    recorder = Recorder(zoo.scaling.sweep.sweep_isoflop, returns=SWEEP)
-    monkeypatch.setattr(zoo.scaling.sweep, "sweep_isoflop", recorder)
+    recorder = Recorder(zoo.experiments.sweep.sweep_isoflop, returns=SWEEP)
+    monkeypatch.setattr(zoo.experiments.sweep, "sweep_isoflop", recorder)
     return recorder
 
 
 @pytest.fixture
 def compute(monkeypatch):
-    recorder = Recorder(zoo.scaling.sweep.sweep_compute, returns=SWEEP)
-    monkeypatch.setattr(zoo.scaling.sweep, "sweep_compute", recorder)
+    recorder = Recorder(zoo.experiments.sweep.sweep_compute, returns=SWEEP)
+    monkeypatch.setattr(zoo.experiments.sweep, "sweep_compute", recorder)
     return recorder
 
 
@@ -273,7 +273,7 @@ def test_sweep_isoflop_defaults(isoflop):
     assert args["sizes"] == 5 and args["seeds"] == 1 and args["params"] == "total"
     assert args["tune_lr"] is False and args["bootstrap"] == 200 and args["dry_run"] is False
     assert tuple(args["overrides"]) == ()
-    from zoo.scaling.jobs import default_jobs
+    from zoo.experiments.pool import default_jobs
 
     assert args["jobs"] == default_jobs()
     fields = isoflop.fields()

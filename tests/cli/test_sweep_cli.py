@@ -36,7 +36,7 @@ def test_dry_run_json_is_one_object(corpus):
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["kind"] == "compute" and plan["models"] == ["gpt2-nano", "llama-nano"]
-    from zoo.scaling.jobs import default_jobs
+    from zoo.experiments.pool import default_jobs
 
     assert plan["jobs"] == default_jobs()  # the default, recorded
     assert len(plan["plan"]) == 2 * 2 * 2 and plan["estimated_seconds"] > 0
@@ -118,8 +118,8 @@ def test_sweep_backend_auto_with_a_jax_strategy_plans_on_jax(corpus):
 
 
 def _finished_sweep(points, failed=()):
-    """What `zoo.scaling.sweep.sweep_compute` returns for `points`, its fit as it makes it."""
-    from zoo.scaling import sweep as sweeps
+    """What `zoo.experiments.sweep.sweep_compute` returns for `points`, its fit as it makes it."""
+    from zoo.experiments import sweep as sweeps
     from zoo.scaling.fit import fit_compute
 
     return {"kind": "compute", "data": "works", "points": list(points), "failed": list(failed),
@@ -145,7 +145,7 @@ def test_the_table_prints_when_the_fit_cannot_be_made_and_the_plot_says_why(
         monkeypatch, tmp_path, points, failed, note):
     """Before: `--plot` raised KeyError: 'arms' in zoo/scaling/fit_plot.py and the table of the
     sweep's hours of training was never printed."""
-    from zoo.scaling import sweep as sweeps
+    from zoo.experiments import sweep as sweeps
 
     monkeypatch.setattr(sweeps, "sweep_compute", lambda **kwargs: _finished_sweep(points, failed))
     plot = tmp_path / "sweep.png"

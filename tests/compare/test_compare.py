@@ -27,7 +27,7 @@ def test_compute_optimal_resizing_lands_near_20_tokens_per_parameter(budget):
 
 
 def test_kaplan_recipes_keep_their_size_and_chinchilla_resizes(corpus):
-    from zoo.comparison.runner import Entry, _allocate
+    from zoo.experiments.comparison import Entry, _allocate
 
     gopher = _allocate(Entry("gopher-small", "gopher-small", {}), 1.5e13)
     chinchilla = _allocate(Entry("chinchilla-small", "chinchilla-small", {}), 1.5e13)
@@ -107,7 +107,7 @@ def test_bad_names_exit_2_with_the_nearest(corpus, args, expected):
 @pytest.mark.slow
 def test_tune_lr_and_seeds(corpus):
     """--tune-lr picks a rate from the grid by training loss; --seeds reports the spread."""
-    from zoo.comparison.runner import LR_GRID
+    from zoo.experiments.tuning import LR_GRID
 
     result = zoo.compare("gpt2-nano", budget=6e8, data=str(corpus), seeds=2, tune_lr=True)
     (row,) = result["rows"]

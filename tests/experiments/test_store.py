@@ -4,7 +4,7 @@ import pytest
 
 import zoo
 from zoo.experiments import store as stores
-from zoo.scaling import sweep as sweeps
+from zoo.experiments import sweep as sweeps
 from tests.helpers import Statuses
 
 pytestmark = pytest.mark.usefixtures("isolated")

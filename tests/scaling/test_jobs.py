@@ -9,8 +9,8 @@ import pathlib
 import pytest
 
 from zoo.errors import ZooError
-from zoo.scaling import jobs
-from zoo.scaling import sweep as sweeps
+from zoo.experiments import pool as jobs
+from zoo.experiments import sweep as sweeps
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -180,7 +180,7 @@ def test_the_worker_module_imports_no_keras():
     import subprocess
     import sys
 
-    code = "import sys, zoo.scaling.jobs; print('keras' in sys.modules)"
+    code = "import sys, zoo.experiments.pool; print('keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -261,14 +261,13 @@ def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
     the parent is SIGKILLed while both run, and neither worker nor the multiprocessing resource
     tracker outlives it."""
     import signal
-    import subprocess
     import sys
     import time
 
     script = tmp_path / "parent.py"
     script.write_text(
         "import os, pathlib, sys, time\n"
-        "from zoo.scaling import jobs\n"
+        "from zoo.experiments import pool as jobs\n"
         "def task(name):\n"
         "    pathlib.Path(name).write_text(str(os.getpid()))\n"
         "    time.sleep(600)\n"
@@ -304,7 +303,7 @@ def test_a_worker_whose_parent_is_gone_already_exits():
     import subprocess
     import sys
 
-    code = ("import os, sys; from zoo.scaling.jobs import _die_with_parent\n"
+    code = ("import os, sys; from zoo.experiments.pool import _die_with_parent\n"
             "_die_with_parent(int(sys.argv[1])); print('alive')")
     ours = subprocess.run([sys.executable, "-c", code, str(os.getpid())], capture_output=True,
                           text=True, timeout=60)

@@ -8,8 +8,8 @@ import pytest
 
 from zoo.accounting import count_params, flops_per_token
 from zoo.errors import ZooError
-from zoo.scaling import sweep as sweeps
-from zoo.scaling.plan import (
+from zoo.experiments import sweep as sweeps
+from zoo.experiments.grid import (
     SWEEP_VOCABULARY,
     Arm,
     isoflop_shapes,
@@ -178,7 +178,7 @@ def test_a_bootstrap_count_below_zero_or_not_whole_is_refused_before_anything_tr
 
 
 def _point(arm, budget, params, loss, seed=0):
-    """A sweep's point (`zoo.scaling.sweep._point`'s columns), tokens from the budget."""
+    """A sweep's point (`zoo.experiments.sweep._point`'s columns), tokens from the budget."""
     tokens = budget / (6 * params)
     return {"arm": arm, "budget": budget, "seed": seed, "params": params,
             "non_embedding_params": params // 2, "num_layers": 1, "hidden_dim": 16,

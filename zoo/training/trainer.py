@@ -94,13 +94,15 @@ def run_config(run=None, **fields):
     return run.replace(**fields) if fields else run
 
 
-def plan_run(name, run=None, *, overrides=(), **fields):
+def plan_run(name, run=None, *, overrides=(), materials=None, **fields):
     """Resolve a run (raising `ZooError` for any bad input) without writing anything.
 
     `run` is a `RunConfig` (or None); keyword `fields` are `RunConfig` fields replacing its
     values (`plan_run("palm-nano", steps=2, seed=1)`). `overrides` is a list of "key=value"
     strings or a dict of model and training fields. Returns a `RunPlan` whose `materials` (the
     data read once, the tokenizer, initial weights) come along for training in this process.
+    `materials`: a dict a grid shares between its plans, so each data spec, tokenizer and
+    context is read and encoded once per grid (corpus facts included), not once per cell.
     """
     run = run_config(run, **fields)
     choice = backend_choice(run.backend, run.strategy.value)
@@ -126,7 +128,14 @@ def plan_run(name, run=None, *, overrides=(), **fields):
             # Continued training must keep the token ids the weights were trained with.
             init_assets = load_tokenizer(init_source.tokenizer_path)
             kind = init_assets.kind
-    data, assets, facts = prepare_materials(run.data, kind, config, init_assets)
+    shared = (run.data, Tokenizer(kind).value, config.vocabulary_size,
+              config.max_sequence_length)
+    if materials is not None and init_assets is None and shared in materials:
+        data, assets, facts = materials[shared]
+    else:
+        data, assets, facts = prepare_materials(run.data, kind, config, init_assets)
+        if materials is not None and init_assets is None:
+            materials[shared] = data, assets, facts
     return RunPlan(
         preset=recipe.name,
         model=config,

@@ -5,7 +5,7 @@ the same key is reused and an unfinished one resumed, so an interrupted sweep co
 stopped and a repeated one only refits. The plan (runs, shapes, tokens, FLOPs, and wall time
 estimated from throughput measured on this machine) is reported before anything trains;
 `dry_run=True` stops there. `jobs=N` trains up to N of the runs side by side, each in its own
-process on its own share of the CPUs (`zoo.scaling.jobs`); the result is the same.
+process on its own share of the CPUs (`zoo.experiments.pool`); the result is the same.
 
 Points are final validation losses (nats per token; with the sweep's byte vocabulary, per byte)
 of each run, with its parameters counted both ways and its FLOPs under three conventions: PaLM's
@@ -20,20 +20,17 @@ import statistics
 import time
 
 from zoo.accounting import count_non_embedding_params, count_params, flops_per_token
-from zoo.comparison.runner import (
-    LR_GRID,
-    LR_TUNING_FRACTION,
+from zoo.experiments.comparison import (
     ComparisonReporter,
     Entry,
-    tune_learning_rate,
 )
 from zoo.config import ModelConfig
 from zoo.data.pipeline import TOKENS_PREFIX
 from zoo.errors import ZooError
-from zoo.scaling import estimate, jobs as parallel
+from zoo.experiments import estimate, pool as parallel
 from zoo.scaling.fit import fit_compute, fit_isoflop, fit_parametric
 from zoo.scaling.points import PARAMS_CONVENTIONS, check_choice
-from zoo.scaling.plan import (
+from zoo.experiments.grid import (
     Arm,
     compute_cells,
     hyperparameter_rules,
@@ -45,6 +42,7 @@ from zoo.scaling.plan import (
 )
 from zoo.training.loop import RunFailed
 from zoo.experiments.store import RunStore
+from zoo.experiments.tuning import LR_GRID, LR_TUNING_FRACTION, tune_learning_rate
 from zoo.storage.runs import RunRecord
 
 EPOCHS_FLAG = 4  # Muennighoff et al. 2023: up to ~4 passes are nearly as good as fresh data
@@ -68,7 +66,7 @@ def sweep_isoflop(model, *, budgets, sizes=5, seeds=1, tune_lr=False, params="to
                   jobs=1, run=None, **fields):
     """IsoFLOP study of one model: per budget, `sizes` shapes from 1/5× to 5× the predicted
     compute-optimal size; fitted by Chinchilla approaches 2 (`isoflop`) and 3 (`parametric`).
-    `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.scaling.jobs`)."""
+    `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.experiments.pool`)."""
     parallel.check_jobs(jobs)
     _check_bootstrap(bootstrap)
     budgets = parse_budgets(budgets)
@@ -94,7 +92,7 @@ def sweep_compute(models, *, budgets, seeds=1, ablate=None, allocation="compute-
                   dry_run=False, jobs=1, run=None, **fields):
     """Loss against compute for each arm (a model, or one change of a model as `--ablate`
     forms it), fitted as L(C) per arm, with each arm's compute multiplier against the first.
-    `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.scaling.jobs`)."""
+    `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.experiments.pool`)."""
     parallel.check_jobs(jobs)
     _check_bootstrap(bootstrap)
     budgets = parse_budgets(budgets)
@@ -154,7 +152,7 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
         "hyperparameters": hyperparameter_rules(tune_lr, base.spike_guard),
         "plan": [_plan_row(p, s) for p, s in zip(planned, status)],
         # The runs' estimates added up: one run at a time. Side by side a sweep takes less
-        # (1.28× less measured with 2 jobs on 2 cores, zoo.scaling.jobs), by a factor that
+        # (1.28× less measured with 2 jobs on 2 cores, zoo.experiments.pool), by a factor that
         # depends on the machine and the runs' sizes, so the estimate is not divided by one.
         "estimated_seconds": sum(p.estimated_seconds for p in planned),
         "calibration": calibration,

@@ -281,7 +281,8 @@ def train_task(task):
 
 
 def _train_task(task):
-    from zoo.comparison.runner import Entry, tune_learning_rate
+    from zoo.experiments.comparison import Entry
+    from zoo.experiments.tuning import tune_learning_rate
     from zoo.experiments.store import RunStore
     from zoo.run_config import RunConfig
     from zoo.training.loop import RunFailed

@@ -31,7 +31,7 @@ import numpy as np
 from zoo.accounting import TOKENS_PER_PARAMETER, count_params, flops_per_token
 from zoo.comparison.ablation import parse_arms as compare_arms
 from zoo.comparison.allocation import compute_optimal_config
-from zoo.comparison.runner import shared_run_config
+from zoo.experiments.comparison import shared_run_config
 from zoo.errors import ZooError
 from zoo.overrides import parse_overrides
 from zoo.registry import get_recipe
@@ -174,6 +174,7 @@ def plan_grid(cells, base, *, tune_lr=False):
     """PlannedRuns for cells [(arm, budget, seed, factor, config)]; every run resolved now, so
     bad input fails before anything trains. `base` is the sweep's shared `RunConfig`."""
     planned = []
+    materials = {}  # each data spec read, tokenized and counted once for the whole grid
     for arm, budget, seed, factor, config in cells:
         batch = base.batch_size or batch_size_for(arm, config, budget)
         rate = learning_rate_for(arm, config)
@@ -182,7 +183,7 @@ def plan_grid(cells, base, *, tune_lr=False):
                    **{k: getattr(config, k) for k in SHAPE_FIELDS},
                    "learning_rate": rate, "warmup_steps": warmup}
         run = base.replace(flops=budget, seed=seed, batch_size=batch)
-        plan = plan_run(arm.preset, run, overrides=changes)
+        plan = plan_run(arm.preset, run, overrides=changes, materials=materials)
         planned.append(PlannedRun(arm, budget, seed, factor, changes, plan, rate, warmup))
     return planned
 
@@ -270,7 +271,7 @@ def hyperparameter_rules(tune_lr, spike_guard=False):
         "schedule": "the recipe's cosine, decayed to each run's own length",
         "batch": BATCH_RULE,
         "spike_guard": ("on (--spike-guard)" if spike_guard else
-                        "off, the sweeps' default (see zoo.scaling.plan.sweep_run_config)")
+                        "off, the sweeps' default (see zoo.experiments.grid.sweep_run_config)")
         + "; a run that fails is a failed cell, reported and not fitted",
         "shapes": (f"the family's proportions (heads, feed-forward ratio), width per layer "
                    f"within {SWEEP_ASPECT_TOLERANCE:g}× of the family's"),

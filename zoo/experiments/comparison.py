@@ -20,6 +20,7 @@ from zoo.comparison.allocation import compute_optimal_config
 from zoo.config import ModelConfig
 from zoo.errors import ZooError
 from zoo.experiments.store import RunStore
+from zoo.experiments.tuning import tune_learning_rate
 from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
 from zoo.registry import get_recipe
@@ -28,8 +29,6 @@ from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
 from zoo.training.trainer import plan_run, run_config
 
 DEFAULT_BUDGET = 1.5e13  # FLOPs: about one default `zoo train <family>-small` run
-LR_GRID = (1 / 3, 1.0, 3.0)  # multiples of the recipe's peak rate tried by --tune-lr
-LR_TUNING_FRACTION = 0.25  # of the budget, per tried rate
 
 
 @dataclasses.dataclass
@@ -115,20 +114,6 @@ def _allocate(entry, budget):
     shape = ("num_layers", "hidden_dim", "head_dim", "num_key_value_heads", "intermediate_dim",
              "attention_pattern")
     return {**entry.changes, **{k: getattr(sized, k) for k in shape}}
-
-
-def tune_learning_rate(entry, run, reporter, store):
-    """Best peak rate on a log grid by final *training* loss at a fraction of the budget."""
-    peak = plan_run(entry.preset, run, overrides=entry.changes).training.learning_rate
-    results = {}
-    for i, factor in enumerate(LR_GRID):
-        rate = peak * factor
-        plan = plan_run(entry.preset, run.replace(flops=run.flops * LR_TUNING_FRACTION),
-                        overrides={**entry.changes, "learning_rate": rate})
-        record = store.obtain(plan, reporter, i, len(LR_GRID), f"{entry.label} lr={rate:.2g}", 0)
-        loss = record.summary()["final_train_loss"]
-        results[rate] = loss if loss is not None and math.isfinite(loss) else math.inf
-    return min(results, key=results.get)
 
 
 def _table(entries, budget, data, tokenizer, seeds, tune_lr):
