@@ -43,16 +43,28 @@ class Family:
 
     def paper(self, name, *, training, reported_params, row=None, citation=None, **shape):
         """A paper-scale preset: `shape` are the architecture's keywords for this row."""
-        model = self.architecture(name=name, vocabulary_size=self.vocabulary_size,
-                                  max_sequence_length=self.max_sequence_length, **shape)
+        model = self.architecture(
+            name=name,
+            vocabulary_size=self.vocabulary_size,
+            max_sequence_length=self.max_sequence_length,
+            **shape,
+        )
         return Recipe(
             name=name, family=self.name, scale=Scale.PAPER, model=model, training=training,
             citation=citation or (f"{self.citation}, row {row}" if row else self.citation),
             reported_params=reported_params, choices=self.choices,
         )  # fmt: skip
 
-    def twins(self, training: TrainingRecipe, *, nano, small, learning_rate=SMALL_LEARNING_RATE,
-              choices=None, small_choices=()):
+    def twins(
+        self,
+        training: TrainingRecipe,
+        *,
+        nano,
+        small,
+        learning_rate=SMALL_LEARNING_RATE,
+        choices=None,
+        small_choices=(),
+    ):
         """`<family>-nano` and `<family>-small`: the architecture at shapes `nano` and `small`
         (its keywords) on the shared vocabulary, context, batch and budget (`recipes/_scaled.py`),
         trained by `training` at `learning_rate`. Their choices: the shared scaling, `choices`

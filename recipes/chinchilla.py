@@ -18,16 +18,29 @@ CHOICES = (
     "AdamW β/ε, weight decay, warmup and clipping are not published: 0.9/0.95/1e-8, weight decay "
     "0.1, Gopher's 1,500-step warmup and clip 1.0",
 )
-CHINCHILLA = Family(name="chinchilla",
-                    citation="Hoffmann et al. 2022, arXiv:2203.15556, Table 4, row Chinchilla 70B",
-                    choices=CHOICES, architecture=gopher, vocabulary_size=32_000,
-                    max_sequence_length=2048)
+CHINCHILLA = Family(
+    name="chinchilla",
+    citation="Hoffmann et al. 2022, arXiv:2203.15556, Table 4, row Chinchilla 70B",
+    choices=CHOICES,
+    architecture=gopher,
+    vocabulary_size=32_000,
+    max_sequence_length=2048,
+)
 
 RECIPES = (
-    *CHINCHILLA.twins(ADAMW_CHINCHILLA,
-                      nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, head_dim=8),
-                      small=dict(num_layers=4, hidden_dim=152, num_query_heads=4, head_dim=38)),
+    *CHINCHILLA.twins(
+        ADAMW_CHINCHILLA,
+        nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, head_dim=8),
+        small=dict(num_layers=4, hidden_dim=152, num_query_heads=4, head_dim=38),
+    ),
     # Table 4's feed-forward size 32,768 is the architecture's 4d.
-    CHINCHILLA.paper("chinchilla-70b", num_layers=80, num_query_heads=64, head_dim=128,
-                     hidden_dim=8192, training=ADAMW_CHINCHILLA, reported_params=70_000_000_000),
+    CHINCHILLA.paper(
+        "chinchilla-70b",
+        num_layers=80,
+        num_query_heads=64,
+        head_dim=128,
+        hidden_dim=8192,
+        training=ADAMW_CHINCHILLA,
+        reported_params=70_000_000_000,
+    ),
 )

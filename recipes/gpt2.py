@@ -47,26 +47,64 @@ def gpt2(*, num_layers, hidden_dim, num_query_heads, head_dim, **fields):
     )
 
 
-GPT2 = Family(name="gpt2", citation="Radford et al. 2019, GPT-2 report, Table 2", choices=CHOICES,
-              architecture=gpt2, vocabulary_size=50257, max_sequence_length=1024)
+GPT2 = Family(
+    name="gpt2",
+    citation="Radford et al. 2019, GPT-2 report, Table 2",
+    choices=CHOICES,
+    architecture=gpt2,
+    vocabulary_size=50257,
+    max_sequence_length=1024,
+)
 # Tokens are not published; 512 sequences × 1024 tokens (§2.3), GPT-3's 375M warmup tokens.
 TRAINING = ADAMW_GPT3.replace(batch_tokens=524_288, warmup_steps=715, training_tokens=None)
 
 RECIPES = (
     # 4 layers × 160 wide, 5 heads of 32: the keras-hub GPT-2 yardstick of the design notes.
-    *GPT2.twins(ADAMW_GPT3, choices=(), small_choices=("head_dim 32 instead of 64 at width 160",),
-                nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, head_dim=8),
-                small=dict(num_layers=4, hidden_dim=160, num_query_heads=5, head_dim=32)),
-    GPT2.paper("gpt2-124m", row="117M", num_layers=12, hidden_dim=768, num_query_heads=12,
-               head_dim=64, training=TRAINING.replace(learning_rate=6e-4),
-               reported_params=124_439_808),
-    GPT2.paper("gpt2-355m", row="345M", num_layers=24, hidden_dim=1024, num_query_heads=16,
-               head_dim=64, training=TRAINING.replace(learning_rate=3e-4),
-               reported_params=354_823_168),
-    GPT2.paper("gpt2-774m", row="762M", num_layers=36, hidden_dim=1280, num_query_heads=20,
-               head_dim=64, training=TRAINING.replace(learning_rate=2.5e-4),
-               reported_params=774_030_080),
-    GPT2.paper("gpt2-1.5b", row="1542M", num_layers=48, hidden_dim=1600, num_query_heads=25,
-               head_dim=64, training=TRAINING.replace(learning_rate=2e-4),
-               reported_params=1_557_611_200),
+    *GPT2.twins(
+        ADAMW_GPT3,
+        choices=(),
+        small_choices=("head_dim 32 instead of 64 at width 160",),
+        nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, head_dim=8),
+        small=dict(num_layers=4, hidden_dim=160, num_query_heads=5, head_dim=32),
+    ),
+    GPT2.paper(
+        "gpt2-124m",
+        row="117M",
+        num_layers=12,
+        hidden_dim=768,
+        num_query_heads=12,
+        head_dim=64,
+        training=TRAINING.replace(learning_rate=6e-4),
+        reported_params=124_439_808,
+    ),
+    GPT2.paper(
+        "gpt2-355m",
+        row="345M",
+        num_layers=24,
+        hidden_dim=1024,
+        num_query_heads=16,
+        head_dim=64,
+        training=TRAINING.replace(learning_rate=3e-4),
+        reported_params=354_823_168,
+    ),
+    GPT2.paper(
+        "gpt2-774m",
+        row="762M",
+        num_layers=36,
+        hidden_dim=1280,
+        num_query_heads=20,
+        head_dim=64,
+        training=TRAINING.replace(learning_rate=2.5e-4),
+        reported_params=774_030_080,
+    ),
+    GPT2.paper(
+        "gpt2-1.5b",
+        row="1542M",
+        num_layers=48,
+        hidden_dim=1600,
+        num_query_heads=25,
+        head_dim=64,
+        training=TRAINING.replace(learning_rate=2e-4),
+        reported_params=1_557_611_200,
+    ),
 )

@@ -44,24 +44,57 @@ def llama(*, hidden_dim, num_query_heads, multiple_of=256, **fields):
     })  # fmt: skip
 
 
-LLAMA = Family(name="llama", citation="Touvron et al. 2023, arXiv:2302.13971, Table 2",
-               choices=CHOICES, architecture=llama, vocabulary_size=32_000,
-               max_sequence_length=2048)
+LLAMA = Family(
+    name="llama",
+    citation="Touvron et al. 2023, arXiv:2302.13971, Table 2",
+    choices=CHOICES,
+    architecture=llama,
+    vocabulary_size=32_000,
+    max_sequence_length=2048,
+)
 
 RECIPES = (
     # SwiGLU widths rounded to multiples of 16 and 32: 256 would dwarf these widths.
-    *LLAMA.twins(ADAMW_LLAMA,
-                 nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, multiple_of=16),
-                 small=dict(num_layers=4, hidden_dim=160, num_query_heads=4, multiple_of=32)),
+    *LLAMA.twins(
+        ADAMW_LLAMA,
+        nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, multiple_of=16),
+        small=dict(num_layers=4, hidden_dim=160, num_query_heads=4, multiple_of=32),
+    ),
     # 6,738,415,616: the released checkpoint's exact count (the paper prints 6.7B).
-    LLAMA.paper("llama-7b", row="6.7B", hidden_dim=4096, num_query_heads=32, num_layers=32,
-                training=ADAMW_LLAMA, reported_params=6_738_415_616),
-    LLAMA.paper("llama-13b", row="13.0B", hidden_dim=5120, num_query_heads=40, num_layers=40,
-                training=ADAMW_LLAMA, reported_params=13_000_000_000),
-    LLAMA.paper("llama-33b", row="32.5B", hidden_dim=6656, num_query_heads=52, num_layers=60,
-                training=ADAMW_LLAMA.replace(learning_rate=1.5e-4, training_tokens=1_400 * 10**9),
-                reported_params=32_500_000_000),
-    LLAMA.paper("llama-65b", row="65.2B", hidden_dim=8192, num_query_heads=64, num_layers=80,
-                training=ADAMW_LLAMA.replace(learning_rate=1.5e-4, training_tokens=1_400 * 10**9),
-                reported_params=65_200_000_000),
+    LLAMA.paper(
+        "llama-7b",
+        row="6.7B",
+        hidden_dim=4096,
+        num_query_heads=32,
+        num_layers=32,
+        training=ADAMW_LLAMA,
+        reported_params=6_738_415_616,
+    ),
+    LLAMA.paper(
+        "llama-13b",
+        row="13.0B",
+        hidden_dim=5120,
+        num_query_heads=40,
+        num_layers=40,
+        training=ADAMW_LLAMA,
+        reported_params=13_000_000_000,
+    ),
+    LLAMA.paper(
+        "llama-33b",
+        row="32.5B",
+        hidden_dim=6656,
+        num_query_heads=52,
+        num_layers=60,
+        training=ADAMW_LLAMA.replace(learning_rate=1.5e-4, training_tokens=1_400 * 10**9),
+        reported_params=32_500_000_000,
+    ),
+    LLAMA.paper(
+        "llama-65b",
+        row="65.2B",
+        hidden_dim=8192,
+        num_query_heads=64,
+        num_layers=80,
+        training=ADAMW_LLAMA.replace(learning_rate=1.5e-4, training_tokens=1_400 * 10**9),
+        reported_params=65_200_000_000,
+    ),
 )

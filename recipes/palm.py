@@ -46,23 +46,49 @@ def palm(*, num_layers, hidden_dim, num_query_heads, head_dim=256, **fields):
     )
 
 
-PALM = Family(name="palm", citation="Chowdhery et al. 2022, arXiv:2204.02311, Table 1",
-              choices=CHOICES, architecture=palm, vocabulary_size=256_000,
-              max_sequence_length=2048)
+PALM = Family(
+    name="palm",
+    citation="Chowdhery et al. 2022, arXiv:2204.02311, Table 1",
+    choices=CHOICES,
+    architecture=palm,
+    vocabulary_size=256_000,
+    max_sequence_length=2048,
+)
 
 # Batches are the first of the paper's schedule (it doubles during training), in sequences.
 RECIPES = (
     # 4 heads of 36 = d in the small twin, as in PaLM 8B and 62B where heads × 256 = d.
-    *PALM.twins(ADAFACTOR_PALM, learning_rate=ADAFACTOR_PALM.learning_rate,
-                nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, head_dim=8),
-                small=dict(num_layers=4, hidden_dim=144, num_query_heads=4, head_dim=36)),
-    PALM.paper("palm-8b", row="PaLM 8B", num_layers=32, num_query_heads=16, hidden_dim=4096,
-               training=ADAFACTOR_PALM.replace(batch_tokens=256 * 2048),
-               reported_params=8_630_000_000),
-    PALM.paper("palm-62b", row="PaLM 62B", num_layers=64, num_query_heads=32, hidden_dim=8192,
-               training=ADAFACTOR_PALM.replace(batch_tokens=512 * 2048),
-               reported_params=62_500_000_000),
-    PALM.paper("palm-540b", row="PaLM 540B", num_layers=118, num_query_heads=48,
-               hidden_dim=18432, training=ADAFACTOR_PALM.replace(batch_tokens=512 * 2048),
-               reported_params=540_350_000_000),
+    *PALM.twins(
+        ADAFACTOR_PALM,
+        learning_rate=ADAFACTOR_PALM.learning_rate,
+        nano=dict(num_layers=2, hidden_dim=32, num_query_heads=4, head_dim=8),
+        small=dict(num_layers=4, hidden_dim=144, num_query_heads=4, head_dim=36),
+    ),
+    PALM.paper(
+        "palm-8b",
+        row="PaLM 8B",
+        num_layers=32,
+        num_query_heads=16,
+        hidden_dim=4096,
+        training=ADAFACTOR_PALM.replace(batch_tokens=256 * 2048),
+        reported_params=8_630_000_000,
+    ),
+    PALM.paper(
+        "palm-62b",
+        row="PaLM 62B",
+        num_layers=64,
+        num_query_heads=32,
+        hidden_dim=8192,
+        training=ADAFACTOR_PALM.replace(batch_tokens=512 * 2048),
+        reported_params=62_500_000_000,
+    ),
+    PALM.paper(
+        "palm-540b",
+        row="PaLM 540B",
+        num_layers=118,
+        num_query_heads=48,
+        hidden_dim=18432,
+        training=ADAFACTOR_PALM.replace(batch_tokens=512 * 2048),
+        reported_params=540_350_000_000,
+    ),
 )

@@ -68,8 +68,11 @@ def main():
     for name in args.names:
         out[name] = record(name, args.steps)
         # One line per preset: the lists are data, not for reading line by line.
-        args.out.write_text("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}"
-                                               for k, v in out.items()) + "\n}\n")
+        args.out.write_text(
+            "{\n"
+            + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in out.items())
+            + "\n}\n"
+        )
         print(name, out[name]["ended"])
 
 

@@ -37,20 +37,22 @@ def _sweep_cells(name):
 
 def _record(preset, run, overrides):
     plan = plan_run(preset, run, overrides=overrides)
-    return {"preset": preset, "run": run.identity(),
-            "overrides": {k: list(v) if isinstance(v, tuple) else v
-                          for k, v in dict(overrides).items()},
-            "key": plan.key}
+    return {
+        "preset": preset,
+        "run": run.identity(),
+        "overrides": {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dict(overrides).items()
+        },
+        "key": plan.key,
+    }
 
 
 def main(out):
     records = []
     base = grid.sweep_run_config()
-    for name in ("compute-gpt2-llama", "isoflop-llama", "compute-allocation",
-                 "compute-recipes"):
+    for name in ("compute-gpt2-llama", "isoflop-llama", "compute-allocation", "compute-recipes"):
         for p in grid.plan_grid(_sweep_cells(name), base):
-            records.append({"study": name, **_record(p.plan.preset, p.plan.run,
-                                                     p.changes)})
+            records.append({"study": name, **_record(p.plan.preset, p.plan.run, p.changes)})
             print(name, records[-1]["key"], flush=True)
     for models, ablate in (("gpt2,llama", None), ("llama", "position=learned")):
         shared = shared_run_config(None, {}, "comparison", "").replace(flops=DEFAULT_BUDGET)

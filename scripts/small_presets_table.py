@@ -24,36 +24,57 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-FAMILIES = ["gpt2", "gpt3", "mt-nlg", "jurassic1", "gopher", "chinchilla", "palm", "llama",
-            "mistral"]
+FAMILIES = [
+    "gpt2",
+    "gpt3",
+    "mt-nlg",
+    "jurassic1",
+    "gopher",
+    "chinchilla",
+    "palm",
+    "llama",
+    "mistral",
+]
 
 
 def train(name, checkout, scratch):
     out = scratch / name
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "zoo_cli.main", "train", name,
-                             "--out", str(out)], cwd=checkout, env=env, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "zoo_cli.main", "train", name, "--out", str(out)],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     row = {"exit": result.returncode, "wall_seconds": round(wall, 1)}
-    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()] \
-        if (out / "metrics.jsonl").exists() else []
-    config = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() \
-        else {}
+    metrics = (
+        [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        if (out / "metrics.jsonl").exists()
+        else []
+    )
+    config = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else {}
     row["unigram_bits_per_byte"] = config.get("data", {}).get("unigram_bits_per_byte")
     row["device"] = config.get("device")
     if (out / "summary.json").exists():
         summary = json.loads((out / "summary.json").read_text())
-        row.update(steps=summary["steps"], skipped_steps=summary["skipped_steps"],
-                   spike_guard_restarts=summary.get("spike_guard_restarts"),
-                   validation_bits_per_byte=summary["validation_bits_per_byte"])
+        row.update(
+            steps=summary["steps"],
+            skipped_steps=summary["skipped_steps"],
+            spike_guard_restarts=summary.get("spike_guard_restarts"),
+            validation_bits_per_byte=summary["validation_bits_per_byte"],
+        )
     else:
         last = metrics[-1] if metrics else {}
         lines = result.stderr.strip().splitlines()
-        row.update(steps=last.get("step", 0), skipped_steps=last.get("skipped_steps"),
-                   last_validation_bits_per_byte=last.get("validation_bits_per_byte"),
-                   error=lines[-1] if lines else None)
+        row.update(
+            steps=last.get("step", 0),
+            skipped_steps=last.get("skipped_steps"),
+            last_validation_bits_per_byte=last.get("validation_bits_per_byte"),
+            error=lines[-1] if lines else None,
+        )
     return row
 
 
@@ -64,8 +85,11 @@ def main():
     parser.add_argument("--label", default="after")
     args = parser.parse_args()
     table = json.loads(args.out.read_text()) if args.out.exists() else {}
-    revision = subprocess.run(["git", "-C", str(args.checkout), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True).stdout.strip()
+    revision = subprocess.run(
+        ["git", "-C", str(args.checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     section = table.setdefault(args.label, {"command": "zoo train NAME-small", "rows": {}})
     section.update(revision=revision, date=datetime.date.today().isoformat())
     with tempfile.TemporaryDirectory() as scratch:

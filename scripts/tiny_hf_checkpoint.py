@@ -33,13 +33,21 @@ def main():
     assets = prepare_tokenizer(load_corpus("shakespeare"), "byte_bpe", args.vocabulary_size)
     torch.manual_seed(0)
     config = transformers.GPT2Config(
-        vocab_size=assets.vocabulary_size, n_positions=256, n_embd=160, n_layer=4, n_head=5,
-        bos_token_id=assets.end_of_text_id, eos_token_id=assets.end_of_text_id)
+        vocab_size=assets.vocabulary_size,
+        n_positions=256,
+        n_embd=160,
+        n_layer=4,
+        n_head=5,
+        bos_token_id=assets.end_of_text_id,
+        eos_token_id=assets.end_of_text_id,
+    )
     transformers.GPT2LMHeadModel(config).save_pretrained(args.out, safe_serialization=True)
     for name in ("vocab.json", "merges.txt"):
         shutil.copyfile(assets.path / name, args.out / name)
-    print(f"wrote {args.out}: GPT-2, {config.n_layer} layers × {config.n_embd}, vocabulary "
-          f"{config.vocab_size}, with vocab.json and merges.txt")
+    print(
+        f"wrote {args.out}: GPT-2, {config.n_layer} layers × {config.n_embd}, vocabulary "
+        f"{config.vocab_size}, with vocab.json and merges.txt"
+    )
 
 
 if __name__ == "__main__":

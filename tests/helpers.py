@@ -51,9 +51,10 @@ def assert_one_line(result, *fragments, expected=None, empty_stdout=False):
 
 # --- corpora ---
 
-VERSE_WORDS = ("the king queen lord lady speak hath thou thee thy night day love death sword "
-               "crown france england gentle noble sweet good fair heaven earth blood honour"
-               ).split()
+VERSE_WORDS = (
+    "the king queen lord lady speak hath thou thee thy night day love death sword "
+    "crown france england gentle noble sweet good fair heaven earth blood honour"
+).split()
 
 
 def write_verse(root, count=12, lines=120, words=VERSE_WORDS, line_words=(4, 12)):

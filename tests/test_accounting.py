@@ -83,8 +83,9 @@ def test_exact_forward_count_gpt2_by_hand():
 def test_exact_and_palm_agree_for_dense_model():
     """Chinchilla Table A4 finds App. F / 6N within ~10%; PaLM's adds attention, so closer."""
     f = zoo.flops_per_token("gpt3-175b", 2048)
-    dense = zoo.flops_per_token(zoo.get_recipe("gpt3-175b").model.replace(
-        attention_pattern=("dense",)), 2048)
+    dense = zoo.flops_per_token(
+        zoo.get_recipe("gpt3-175b").model.replace(attention_pattern=("dense",)), 2048
+    )
     assert dense.training == pytest.approx(dense.palm, rel=0.02)
     assert f.training < dense.training  # banded layers compute fewer scores
 
@@ -107,7 +108,9 @@ def test_banded_layers_counted_as_computed():
 
 
 def test_chinchilla_optimal_tokens():
-    assert zoo.chinchilla_optimal_tokens("chinchilla-70b") == 20 * zoo.count_params("chinchilla-70b")
+    assert zoo.chinchilla_optimal_tokens("chinchilla-70b") == 20 * zoo.count_params(
+        "chinchilla-70b"
+    )
     # Chinchilla's own allocation: 1.4T tokens for 70B parameters.
     assert zoo.chinchilla_optimal_tokens("chinchilla-70b") == pytest.approx(1.4e12, rel=0.01)
 

@@ -76,10 +76,11 @@ def test_accelerator_detection_reads_device_files(tmp_path, monkeypatch):
 
 
 def test_choosing_imports_no_backend():
-    code = ("import sys; from zoo.backend_choice import choose_backend; choose_backend(); "
-            "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys; from zoo.backend_choice import choose_backend; choose_backend(); "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
 
 
@@ -89,12 +90,15 @@ def test_auto_in_the_library_takes_the_running_backend(monkeypatch):
     assert choice["requested"] == "auto" and choice["backend"] == running
     assert select_backend("auto") == running
     other = next(b for b in BOTH if b != running)
-    monkeypatch.setattr("zoo.training.distribution.choose_backend",
-                        lambda strategy=None: (other, f"auto: {other} (GPU: because)"))
+    monkeypatch.setattr(
+        "zoo.training.distribution.choose_backend",
+        lambda strategy=None: (other, f"auto: {other} (GPU: because)"),
+    )
     choice = backend_choice("auto")  # not an error: auto accepts what Keras already runs on
     assert choice["backend"] == running
-    assert choice["reason"] == (f"auto: {running} (Keras already runs on {running}; else "
-                                f"{other}, GPU: because)")
+    assert choice["reason"] == (
+        f"auto: {running} (Keras already runs on {running}; else {other}, GPU: because)"
+    )
     with pytest.raises(zoo.ZooError, match=f"already running on {running}"):
         select_backend(other)  # an explicit other backend still is
 
@@ -103,8 +107,11 @@ def test_the_request_is_recorded_as_given(monkeypatch):
     running = keras.backend.backend()
     assert backend_choice(running)["requested"] == running
     monkeypatch.setenv("KERAS_BACKEND", running)
-    assert backend_choice() == {"requested": "$KERAS_BACKEND", "backend": running,
-                                "reason": f"{running} (from $KERAS_BACKEND)"}
+    assert backend_choice() == {
+        "requested": "$KERAS_BACKEND",
+        "backend": running,
+        "reason": f"{running} (from $KERAS_BACKEND)",
+    }
     monkeypatch.delenv("KERAS_BACKEND")
     if running == "tensorflow":
         assert backend_choice()["requested"] == "default"

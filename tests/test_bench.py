@@ -14,8 +14,9 @@ pytestmark = pytest.mark.usefixtures("isolated")
 
 @pytest.mark.slow
 def test_anchor_runs_both_models_in_workers_and_reports_a_ratio():
-    shape = AnchorShape(num_layers=1, hidden_dim=32, num_heads=2, seq_len=32, batch_size=4,
-                        vocabulary_size=256)
+    shape = AnchorShape(
+        num_layers=1, hidden_dim=32, num_heads=2, seq_len=32, batch_size=4, vocabulary_size=256
+    )
     result = benchmark_anchor(shape, steps=2, repeats=2, peak=1e11)
     zoo_row, hub_row = result["rows"]
     assert (zoo_row["name"], hub_row["name"]) == ("zoo GPT-2", "keras-hub GPT2Backbone")
@@ -26,13 +27,13 @@ def test_anchor_runs_both_models_in_workers_and_reports_a_ratio():
         assert len(speeds["repeats"]) == 2 and speeds["min"] <= speeds["median"] <= speeds["max"]
         assert row["mfu"] == pytest.approx(speeds["median"] * result["flops_per_token"] / 1e11)
         assert row["memory"]["peak_rss_bytes"] >= row["memory"]["baseline_rss_bytes"] > 0
-    assert result["ratio"] == pytest.approx(zoo_row["tokens_per_second"]["median"]
-                                            / hub_row["tokens_per_second"]["median"])
+    assert result["ratio"] == pytest.approx(
+        zoo_row["tokens_per_second"]["median"] / hub_row["tokens_per_second"]["median"]
+    )
 
 
 def test_attention_rows_compare_banded_with_dense():
-    rows = benchmark_attention(seq_lens=(64, 128), window=32, hidden_dim=32, num_heads=2,
-                               repeats=1)
+    rows = benchmark_attention(seq_lens=(64, 128), window=32, hidden_dim=32, num_heads=2, repeats=1)
     assert [r["seq_len"] for r in rows] == [64, 128]
     for r in rows:
         assert r["speedup"] == pytest.approx(r["dense_ms"] / r["banded_ms"])
@@ -41,8 +42,14 @@ def test_attention_rows_compare_banded_with_dense():
 def test_cli_bench_writes_json_and_rejects_bad_counts(tmp_path, monkeypatch):
     import zoo.bench
 
-    monkeypatch.setattr(zoo.bench, "run_suite", lambda parts, **kw: {
-        **run_suite((), steps=1, repeats=1, reporter=lambda text: None), "parts": list(parts)})
+    monkeypatch.setattr(
+        zoo.bench,
+        "run_suite",
+        lambda parts, **kw: {
+            **run_suite((), steps=1, repeats=1, reporter=lambda text: None),
+            "parts": list(parts),
+        },
+    )
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(app, ["bench", "attention", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
@@ -57,16 +64,18 @@ def test_cli_bench_writes_json_and_rejects_bad_counts(tmp_path, monkeypatch):
 def test_generation_anchor_decodes_with_both_caches_in_workers():
     from zoo.bench.generation import benchmark_generation_anchor
 
-    shape = AnchorShape(num_layers=1, hidden_dim=32, num_heads=2, seq_len=32, batch_size=4,
-                        vocabulary_size=256)
+    shape = AnchorShape(
+        num_layers=1, hidden_dim=32, num_heads=2, seq_len=32, batch_size=4, vocabulary_size=256
+    )
     result = benchmark_generation_anchor(shape, repeats=2, prompt_tokens=4, new_tokens=6)
     zoo_row, hub_row = result["rows"]
     assert (zoo_row["name"], hub_row["name"]) == ("zoo GPT-2", "keras-hub GPT2CausalLM")
     for row in (zoo_row, hub_row):  # keys and values, one layer of width 32, float32
         assert row["cache_bytes_per_token"] == 2 * 1 * 32 * 4
         assert len(row["tokens_per_second"]["repeats"]) == 2
-    assert result["ratio"] == pytest.approx(zoo_row["tokens_per_second"]["median"]
-                                            / hub_row["tokens_per_second"]["median"])
+    assert result["ratio"] == pytest.approx(
+        zoo_row["tokens_per_second"]["median"] / hub_row["tokens_per_second"]["median"]
+    )
 
 
 @pytest.mark.slow
@@ -83,18 +92,38 @@ def test_generation_measures_the_multi_query_cache_against_its_multi_head_twin()
 def test_generation_tables_render(monkeypatch, tmp_path):
     import zoo.bench
 
-    row = {"name": "palm-small", "params": 10, "num_query_heads": 4, "num_key_value_heads": 1,
-           "cache_bytes_per_token": 1152.0, "warmup_seconds": 1.0,
-           "tokens_per_second": {"median": 2.0, "min": 1.0, "max": 3.0, "repeats": [1, 2, 3]},
-           "memory": {"peak_rss_bytes": 2**30}}
-    fake = {"generate_anchor": {"shape": AnchorShape().__dict__, "batch_size": 1,
-                                "prompt_tokens": 32, "new_tokens": 224, "rows": [row, row],
-                                "ratio": 1.0},
-            "generate": {"batch_size": 1, "prompt_tokens": 32, "new_tokens": 224, "rows": [row]}}
-    monkeypatch.setattr(zoo.bench, "run_suite", lambda parts, **kw: {
-        **run_suite((), steps=1, repeats=1, reporter=lambda text: None), **fake})
+    row = {
+        "name": "palm-small",
+        "params": 10,
+        "num_query_heads": 4,
+        "num_key_value_heads": 1,
+        "cache_bytes_per_token": 1152.0,
+        "warmup_seconds": 1.0,
+        "tokens_per_second": {"median": 2.0, "min": 1.0, "max": 3.0, "repeats": [1, 2, 3]},
+        "memory": {"peak_rss_bytes": 2**30},
+    }
+    fake = {
+        "generate_anchor": {
+            "shape": AnchorShape().__dict__,
+            "batch_size": 1,
+            "prompt_tokens": 32,
+            "new_tokens": 224,
+            "rows": [row, row],
+            "ratio": 1.0,
+        },
+        "generate": {"batch_size": 1, "prompt_tokens": 32, "new_tokens": 224, "rows": [row]},
+    }
+    monkeypatch.setattr(
+        zoo.bench,
+        "run_suite",
+        lambda parts, **kw: {
+            **run_suite((), steps=1, repeats=1, reporter=lambda text: None),
+            **fake,
+        },
+    )
     result = CliRunner(env={"COLUMNS": "160"}).invoke(
-        app, ["bench", "generate", "--out", str(tmp_path / "g.json")])
+        app, ["bench", "generate", "--out", str(tmp_path / "g.json")]
+    )
     assert result.exit_code == 0, result.output
     assert "1,152" in result.output and "4/1" in result.output and "1.00×" in result.output
     assert CliRunner().invoke(app, ["bench", "generate", "--batch-size", "0"]).exit_code == 2
@@ -107,10 +136,23 @@ def test_size_ladder_trains_every_contender_on_one_model_and_reports_ratios():
     from zoo.bench.training import AnchorShape, gpt2_config
 
     shape = SizeShape("toy", 1, 32, 2, 32, 4, 256)
-    contenders = ["zoo tensorflow", "zoo jax", "zoo torch", "keras-hub tensorflow",
-                  "transformers eager", "transformers compile", "zoo not-a-backend"]
-    result = benchmark_sizes([shape], contenders=contenders, repeats=2, seconds_per_repeat=0.05,
-                             peak=1e11, reporter=lambda text: None)
+    contenders = [
+        "zoo tensorflow",
+        "zoo jax",
+        "zoo torch",
+        "keras-hub tensorflow",
+        "transformers eager",
+        "transformers compile",
+        "zoo not-a-backend",
+    ]
+    result = benchmark_sizes(
+        [shape],
+        contenders=contenders,
+        repeats=2,
+        seconds_per_repeat=0.05,
+        peak=1e11,
+        reporter=lambda text: None,
+    )
     rows = {r["name"]: r for r in result["rows"]}
     # A contender whose worker cannot start is a row saying why, not a crashed benchmark.
     assert "exited" in rows.pop("zoo not-a-backend")["error"]
@@ -123,13 +165,18 @@ def test_size_ladder_trains_every_contender_on_one_model_and_reports_ratios():
         assert len(speeds["repeats"]) == 2 and speeds["min"] <= speeds["median"] <= speeds["max"]
         assert row["mfu"] == pytest.approx(speeds["median"] * row["flops_per_token"] / 1e11)
     (summary,) = result["sizes"]
-    zoo_best = max((r for n, r in rows.items() if n.startswith("zoo")),
-                   key=lambda r: r["tokens_per_second"]["median"])
-    peer = max((r for n, r in rows.items() if not n.startswith("zoo")),
-               key=lambda r: r["tokens_per_second"]["median"])
+    zoo_best = max(
+        (r for n, r in rows.items() if n.startswith("zoo")),
+        key=lambda r: r["tokens_per_second"]["median"],
+    )
+    peer = max(
+        (r for n, r in rows.items() if not n.startswith("zoo")),
+        key=lambda r: r["tokens_per_second"]["median"],
+    )
     assert (summary["zoo_best"], summary["fastest_peer"]) == (zoo_best["name"], peer["name"])
-    assert summary["ratio"] == pytest.approx(zoo_best["tokens_per_second"]["median"]
-                                             / peer["tokens_per_second"]["median"])
+    assert summary["ratio"] == pytest.approx(
+        zoo_best["tokens_per_second"]["median"] / peer["tokens_per_second"]["median"]
+    )
 
 
 def test_size_ladder_holds_the_shapes_the_sweep_planner_trains():
@@ -140,10 +187,13 @@ def test_size_ladder_holds_the_shapes_the_sweep_planner_trains():
     ladder = size_ladder("1e11,1e12,1e13")
     assert ladder[:3] == list(FIXED_LADDER)
     cells = compute_cells(parse_arms("gpt2"), (1e11, 1e12, 1e13), 1)
-    planned = [(c[4].num_layers, c[4].hidden_dim, c[4].num_query_heads, c[4].vocabulary_size)
-               for c in cells]
-    assert [(s.num_layers, s.hidden_dim, s.num_heads, s.vocabulary_size)
-            for s in ladder[3:]] == planned
+    planned = [
+        (c[4].num_layers, c[4].hidden_dim, c[4].num_query_heads, c[4].vocabulary_size)
+        for c in cells
+    ]
+    assert [
+        (s.num_layers, s.hidden_dim, s.num_heads, s.vocabulary_size) for s in ladder[3:]
+    ] == planned
 
 
 def test_cli_bench_sizes_rejects_bad_seconds_and_renders_its_table(monkeypatch):
@@ -152,15 +202,31 @@ def test_cli_bench_sizes_rejects_bad_seconds_and_renders_its_table(monkeypatch):
     result = CliRunner().invoke(app, ["bench", "sizes", "--seconds", "0"])
     assert result.exit_code == 2 and "--seconds must be positive" in result.stderr
     speed = {"median": 100.0, "min": 90.0, "max": 110.0, "repeats": [90.0, 100.0, 110.0]}
-    rows = [{"size": "toy", "name": name, "params": 10, "tokens_per_second": speed, "mfu": 0.1}
-            for name in ("zoo tensorflow", "transformers eager")]
+    rows = [
+        {"size": "toy", "name": name, "params": 10, "tokens_per_second": speed, "mfu": 0.1}
+        for name in ("zoo tensorflow", "transformers eager")
+    ]
     rows.append({"size": "toy", "name": "zoo torch", "error": "boom"})
-    report = {"peak_flops": 1e11, "peak_flops_source": "measured", "device": "cpu",
-              "backend": "tensorflow", "sizes": {
-                  "repeats": 3, "seconds_per_repeat": 1.0, "rows": rows,
-                  "sizes": [{"size": "toy", "zoo_best": "zoo tensorflow", "ratio": 1.0,
-                             "fastest_peer": "transformers eager",
-                             "peer_tokens_per_second": 100.0}]}}
+    report = {
+        "peak_flops": 1e11,
+        "peak_flops_source": "measured",
+        "device": "cpu",
+        "backend": "tensorflow",
+        "sizes": {
+            "repeats": 3,
+            "seconds_per_repeat": 1.0,
+            "rows": rows,
+            "sizes": [
+                {
+                    "size": "toy",
+                    "zoo_best": "zoo tensorflow",
+                    "ratio": 1.0,
+                    "fastest_peer": "transformers eager",
+                    "peer_tokens_per_second": 100.0,
+                }
+            ],
+        },
+    }
     show(report)  # renders without raising; the numbers come from the report as given
     from zoo.bench.sizes import SizeShape, benchmark_sizes
     from zoo.errors import ZooError
@@ -178,10 +244,18 @@ def test_gpu_check_script_runs_end_to_end_on_the_cpu_when_allowed(tmp_path):
     import subprocess
 
     script = pathlib.Path(__file__).parents[1] / "scripts" / "gpu_check.sh"
-    env = {**os.environ, "ALLOW_CPU": "1", "PRESET": "gpt2-nano", "STEPS": "2",
-           "TOKENS": "100000", "BACKENDS": "tensorflow", "OUT": str(tmp_path / "gpu")}
-    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True,
-                          timeout=600)
+    env = {
+        **os.environ,
+        "ALLOW_CPU": "1",
+        "PRESET": "gpt2-nano",
+        "STEPS": "2",
+        "TOKENS": "100000",
+        "BACKENDS": "tensorflow",
+        "OUT": str(tmp_path / "gpu"),
+    }
+    done = subprocess.run(
+        ["bash", str(script)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "gpu" / "gpu-check.json").read_text())
     (row,) = report["rows"]

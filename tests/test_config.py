@@ -54,8 +54,12 @@ def test_frozen():
 
 
 def test_strings_become_enums():
-    config = base(normalization="rmsnorm", norm_bias=False, attention_pattern=("dense", "local"),
-                  local_window=8)
+    config = base(
+        normalization="rmsnorm",
+        norm_bias=False,
+        attention_pattern=("dense", "local"),
+        local_window=8,
+    )
     assert config.normalization is zoo.Normalization.RMSNORM
     assert config.attention_pattern == (zoo.Attention.DENSE, zoo.Attention.LOCAL)
     assert config.layer_attentions == (zoo.Attention.DENSE, zoo.Attention.LOCAL)
@@ -192,15 +196,27 @@ def test_every_numeric_training_field_has_a_rule():
 
     from zoo.recipe import _RANGES
 
-    numeric = {f.name for f in dataclasses.fields(zoo.TrainingRecipe)
-               if not any(isinstance(t, type) and issubclass(t, enum.Enum)
-                          for t in (f.type, *typing.get_args(f.type)))}
+    numeric = {
+        f.name
+        for f in dataclasses.fields(zoo.TrainingRecipe)
+        if not any(
+            isinstance(t, type) and issubclass(t, enum.Enum)
+            for t in (f.type, *typing.get_args(f.type))
+        )
+    }
     assert set(_RANGES) == numeric
 
 
 def test_training_fields_accept_what_they_mean():
-    recipe = training(warmup_steps=0, learning_rate=1, beta_1=0.0, clip_norm=None,
-                      training_tokens=None, final_learning_rate_fraction=1, schedule="cosine")
+    recipe = training(
+        warmup_steps=0,
+        learning_rate=1,
+        beta_1=0.0,
+        clip_norm=None,
+        training_tokens=None,
+        final_learning_rate_fraction=1,
+        schedule="cosine",
+    )
     recipe = zoo.TrainingRecipe.from_dict({**recipe.to_dict(), "batch_tokens": 1e6})  # JSON's 1e6
     assert recipe.batch_tokens == 1_000_000 and type(recipe.batch_tokens) is int
     assert recipe.learning_rate == 1 and recipe.schedule is zoo.recipe.Schedule.COSINE
@@ -211,20 +227,25 @@ def test_training_fields_accept_what_they_mean():
 def test_overrides_are_checked_as_they_are_parsed():
     from zoo.overrides import apply_training_overrides, parse_overrides
 
-    with pytest.raises(zoo.ConfigError, match="^warmup_steps must be a non-negative integer; "
-                                              "received 'abc'$"):
+    with pytest.raises(
+        zoo.ConfigError, match="^warmup_steps must be a non-negative integer; received 'abc'$"
+    ):
         parse_overrides(["warmup_steps=abc"])
     for text in ("1e999", "-1e999", "NaN", "Infinity", "-Infinity"):
-        with pytest.raises(zoo.ZooError, match=f"^learning_rate must be a finite number; "
-                                               f"received '{text}'$"):
+        with pytest.raises(
+            zoo.ZooError, match=f"^learning_rate must be a finite number; received '{text}'$"
+        ):
             parse_overrides([f"learning_rate={text}"])
     with pytest.raises(zoo.UnknownNameError, match="learning_rate"):
         parse_overrides(["learnin_rate=1e999"])  # the name is checked before the value
     assert parse_overrides(["learning_rate=1e-3", "clip_norm=null"]) == (
-        {}, {"learning_rate": 1e-3, "clip_norm": None})
+        {},
+        {"learning_rate": 1e-3, "clip_norm": None},
+    )
     # Python callers get the same message, not wrapped:
-    with pytest.raises(zoo.ConfigError, match="^learning_rate must be a positive number; "
-                                              "received 'fast'$"):
+    with pytest.raises(
+        zoo.ConfigError, match="^learning_rate must be a positive number; received 'fast'$"
+    ):
         apply_training_overrides(training(), {"learning_rate": "fast"})
 
 

@@ -37,8 +37,9 @@ def write_fused_layout(model, path):
     buffer = io.BytesIO(entries["model.weights.h5"])
     with h5py.File(buffer, "r+") as weights:
         attention = []
-        weights.visit(lambda name: attention.append(name) if name.endswith("self_attention")
-                      else None)
+        weights.visit(
+            lambda name: attention.append(name) if name.endswith("self_attention") else None
+        )
         for name in attention:
             group = weights[name]
             parts = [group[p]["vars"] for p in ("query", "key", "value")]
@@ -46,8 +47,9 @@ def write_fused_layout(model, path):
             fused.attrs["name"] = "qkv"
             for index in parts[0]:  # "0": kernel on axis 1; "1": bias on axis 0
                 axis = 1 if index == "0" else 0
-                fused.create_dataset(index, data=np.concatenate([p[index][()] for p in parts],
-                                                                axis=axis))
+                fused.create_dataset(
+                    index, data=np.concatenate([p[index][()] for p in parts], axis=axis)
+                )
             for p in ("query", "key", "value"):
                 del group[p]
     entries["model.weights.h5"] = buffer.getvalue()
@@ -96,8 +98,10 @@ def test_converted_files_compute_what_the_original_did(tmp_path, name):
 
 def test_a_checkpoint_converts_to_a_model_file_without_its_optimizer(tmp_path):
     model = zoo.build("gpt2-nano")
-    model.compile(optimizer=keras.optimizers.AdamW(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.AdamW(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     x = _tokens(model.config)
     model.train_on_batch(x[:, :-1], x[:, 1:])
     old = write_fused_layout(model, tmp_path / "checkpoint.keras")

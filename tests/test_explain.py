@@ -28,8 +28,9 @@ def _check_figures(result, root):
     value formatted; returns the texts."""
     texts = set()
     for card in result["cards"]:
-        entries = list(card["measurements"]) + ([card["inference"]] if card.get("inference")
-                                                else [])
+        entries = list(card["measurements"]) + (
+            [card["inference"]] if card.get("inference") else []
+        )
         for entry in entries:
             for figure in entry.get("figures", []):
                 source = json.loads((root / entry["source"]).read_text())
@@ -59,31 +60,92 @@ def study_root(tmp_path):
     """A checkout with one synthetic ablation study and a generation benchmark."""
     reference = tmp_path / "results" / "reference"
     reference.mkdir(parents=True)
-    arms = [{"name": "llama-small", "multiplier": 1.0, "multiplier_ci": [1.0, 1.0],
-             "verdict": "baseline", "extrapolated": False},
-            {"name": "llama-small position=learned", "multiplier": 0.6173, "multiplier_ci":
-             [0.4419, 0.8832], "verdict": "worse", "extrapolated": False},
-            {"name": "llama-small num_key_value_heads=1", "multiplier": 1.0841,
-             "multiplier_ci": [0.7712, 1.5127], "verdict": "within noise",
-             "extrapolated": True}]
-    (reference / "sweep-compute-llama-ablations.json").write_text(json.dumps({
-        "budgets": [3e10, 1e11, 3e11, 1e12], "seeds": 3, "tune_lr": True,
-        "fits": {"compute": {"arms": arms, "baseline": "llama-small", "level": 0.95}}}))
-    recipes = [{"name": "gpt2-small", "multiplier": 1.0, "multiplier_ci": [1.0, 1.0],
-                "verdict": "baseline", "extrapolated": False, "reference_crossing": 3.3e16,
-                "reference_crossing_ci": [2.1e15, None], "reference_crossing_extrapolated": True},
-               {"name": "llama-small", "multiplier": 41.7, "multiplier_ci": [12.2, 390.5],
-                "verdict": "better", "extrapolated": True, "reference_crossing": None,
-                "reference_crossing_ci": [4.4e14, None], "reference_crossing_extrapolated": True}]
-    (reference / "sweep-compute-recipes.json").write_text(json.dumps({
-        "budgets": [3e10, 1e11, 3e11, 1e12], "seeds": 3, "tune_lr": True,
-        "baseline": {"name": "KN 8-gram", "order": 8, "bits_per_byte": 2.02, "loss": 1.4},
-        "fits": {"compute": {"arms": recipes, "baseline": "gpt2-small", "level": 0.95}}}))
-    (reference / "bench-generate.json").write_text(json.dumps({"generate": {"rows": [
-        {"name": "palm-small", "cache_bytes_per_token": 2560,
-         "tokens_per_second": {"median": 812.4}},
-        {"name": "palm-small, multi-head", "cache_bytes_per_token": 10240,
-         "tokens_per_second": {"median": 640.9}}]}}))
+    arms = [
+        {
+            "name": "llama-small",
+            "multiplier": 1.0,
+            "multiplier_ci": [1.0, 1.0],
+            "verdict": "baseline",
+            "extrapolated": False,
+        },
+        {
+            "name": "llama-small position=learned",
+            "multiplier": 0.6173,
+            "multiplier_ci": [0.4419, 0.8832],
+            "verdict": "worse",
+            "extrapolated": False,
+        },
+        {
+            "name": "llama-small num_key_value_heads=1",
+            "multiplier": 1.0841,
+            "multiplier_ci": [0.7712, 1.5127],
+            "verdict": "within noise",
+            "extrapolated": True,
+        },
+    ]
+    (reference / "sweep-compute-llama-ablations.json").write_text(
+        json.dumps(
+            {
+                "budgets": [3e10, 1e11, 3e11, 1e12],
+                "seeds": 3,
+                "tune_lr": True,
+                "fits": {"compute": {"arms": arms, "baseline": "llama-small", "level": 0.95}},
+            }
+        )
+    )
+    recipes = [
+        {
+            "name": "gpt2-small",
+            "multiplier": 1.0,
+            "multiplier_ci": [1.0, 1.0],
+            "verdict": "baseline",
+            "extrapolated": False,
+            "reference_crossing": 3.3e16,
+            "reference_crossing_ci": [2.1e15, None],
+            "reference_crossing_extrapolated": True,
+        },
+        {
+            "name": "llama-small",
+            "multiplier": 41.7,
+            "multiplier_ci": [12.2, 390.5],
+            "verdict": "better",
+            "extrapolated": True,
+            "reference_crossing": None,
+            "reference_crossing_ci": [4.4e14, None],
+            "reference_crossing_extrapolated": True,
+        },
+    ]
+    (reference / "sweep-compute-recipes.json").write_text(
+        json.dumps(
+            {
+                "budgets": [3e10, 1e11, 3e11, 1e12],
+                "seeds": 3,
+                "tune_lr": True,
+                "baseline": {"name": "KN 8-gram", "order": 8, "bits_per_byte": 2.02, "loss": 1.4},
+                "fits": {"compute": {"arms": recipes, "baseline": "gpt2-small", "level": 0.95}},
+            }
+        )
+    )
+    (reference / "bench-generate.json").write_text(
+        json.dumps(
+            {
+                "generate": {
+                    "rows": [
+                        {
+                            "name": "palm-small",
+                            "cache_bytes_per_token": 2560,
+                            "tokens_per_second": {"median": 812.4},
+                        },
+                        {
+                            "name": "palm-small, multi-head",
+                            "cache_bytes_per_token": 10240,
+                            "tokens_per_second": {"median": 640.9},
+                        },
+                    ]
+                }
+            }
+        )
+    )
     return tmp_path
 
 
@@ -92,8 +154,7 @@ def test_a_card_shows_the_study_figures_and_nothing_else(study_root):
     (card,) = result["cards"]
     (measured,) = card["measurements"]
     assert measured["verdict"] == "worse" and measured["against"] == "llama-small"
-    assert "0.617× [0.442, 0.883] (95% bootstrap) against llama-small: worse" in \
-        measured["summary"]
+    assert "0.617× [0.442, 0.883] (95% bootstrap) against llama-small: worse" in measured["summary"]
     assert "3 seeds × 4 budgets, 3e+10 to 1e+12 FLOPs" in measured["summary"]
     figures = _check_figures(result, study_root)
     _printed_numbers_are_sourced(render_card(card), figures)
@@ -117,8 +178,10 @@ def test_the_recipes_card_says_where_each_curve_reaches_the_n_gram_baseline(stud
     (card,) = result["cards"]
     llama = card["measurements"][0]
     assert llama["arm"] == "llama-small" and llama["verdict"] == "better"
-    assert ("its fitted curve levels off above the Kneser-Ney 8-gram baseline (never reaches "
-            "it) [4.4e+14, never] (extrapolated)") in llama["summary"]
+    assert (
+        "its fitted curve levels off above the Kneser-Ney 8-gram baseline (never reaches "
+        "it) [4.4e+14, never] (extrapolated)"
+    ) in llama["summary"]
     assert all("missing" in m for m in card["measurements"][1:])  # arms not in the file
     figures = _check_figures(result, study_root)
     _printed_numbers_are_sourced(render_card(card), figures)
@@ -127,8 +190,18 @@ def test_the_recipes_card_says_where_each_curve_reaches_the_n_gram_baseline(stud
 def test_a_missing_study_is_said_and_shows_no_number(tmp_path):
     result = cards.explain(None, root=tmp_path)
     assert {c["id"] for c in result["cards"]} >= {
-        "position", "normalization", "feedforward", "num_key_value_heads", "block",
-        "attention_pattern", "allocation", "tokenizer", "z_loss", "biases", "tie_embeddings"}
+        "position",
+        "normalization",
+        "feedforward",
+        "num_key_value_heads",
+        "block",
+        "attention_pattern",
+        "allocation",
+        "tokenizer",
+        "z_loss",
+        "biases",
+        "tie_embeddings",
+    }
     for card in result["cards"]:
         for m in card["measurements"]:
             assert m["missing"].endswith("is not committed yet") and "figures" not in m
@@ -176,8 +249,10 @@ def test_cli_unknown_choice_is_one_line_exit_2_with_suggestions():
 
 def test_explain_imports_no_backend():
     """It reads JSON only, which is why it answers at once from a fresh clone."""
-    code = ("import sys; from typer.testing import CliRunner; from zoo_cli.main import app; "
-            "r = CliRunner().invoke(app, ['explain', 'position']); assert r.exit_code == 0; "
-            "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
+    code = (
+        "import sys; from typer.testing import CliRunner; from zoo_cli.main import app; "
+        "r = CliRunner().invoke(app, ['explain', 'position']); assert r.exit_code == 0; "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

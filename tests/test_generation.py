@@ -15,12 +15,17 @@ runner = CliRunner(env={"COLUMNS": "120"})
 # Variants no preset combines, so every attention/position pairing meets the cache.
 VARIANTS = {
     "grouped-rotary": ("llama-nano", {"num_key_value_heads": 2}),
-    "banded-relative": ("gopher-nano", {"attention_pattern": ("local", "dense"), "local_window": 4}),
+    "banded-relative": (
+        "gopher-nano",
+        {"attention_pattern": ("local", "dense"), "local_window": 4},
+    ),
     "banded-rotary-mqa": ("palm-nano", {"attention_pattern": ("local",), "local_window": 3}),
     "banded-learned": ("gpt3-nano", {"local_window": 4}),
     "alibi-grouped": ("llama-nano", {"position": "alibi", "num_key_value_heads": 2}),
-    "banded-alibi-mqa": ("palm-nano", {"position": "alibi", "attention_pattern": ("local", "dense"),
-                                        "local_window": 3}),
+    "banded-alibi-mqa": (
+        "palm-nano",
+        {"position": "alibi", "attention_pattern": ("local", "dense"), "local_window": 3},
+    ),
 }
 
 
@@ -28,8 +33,12 @@ def _prompt(config, batch=2, length=6, seed=0):
     return np.random.default_rng(seed).integers(0, config.vocabulary_size, (batch, length))
 
 
-@pytest.mark.parametrize("family", [  # one family by default, every family in the slow suite
-    f if f == "llama" else pytest.param(f, marks=pytest.mark.slow) for f in FAMILIES])
+@pytest.mark.parametrize(
+    "family",
+    [  # one family by default, every family in the slow suite
+        f if f == "llama" else pytest.param(f, marks=pytest.mark.slow) for f in FAMILIES
+    ],
+)
 def test_cached_greedy_equals_recomputation_for_every_family(family):
     model = zoo.build(f"{family}-nano")
     prompt = _prompt(model.config)
@@ -108,11 +117,15 @@ def test_seeded_sampling_repeats_and_samplers_come_from_keras_hub():
     first = generate_tokens(model, prompt, 8, "top-k", seed=7, k=20)
     again = generate_tokens(model, prompt, 8, "top-k", seed=7, k=20)
     np.testing.assert_array_equal(first.token_ids, again.token_ids)
-    streamed = [generate_tokens(model, prompt, 8, "top-p", seed=7, on_token=lambda t: None)
-                for _ in range(2)]
+    streamed = [
+        generate_tokens(model, prompt, 8, "top-p", seed=7, on_token=lambda t: None)
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(streamed[0].token_ids, streamed[1].token_ids)
     assert isinstance(make_sampler("top-p", p=0.5), keras_hub.samplers.TopPSampler)
-    assert isinstance(make_sampler("temperature", temperature=0.7), keras_hub.samplers.RandomSampler)
+    assert isinstance(
+        make_sampler("temperature", temperature=0.7), keras_hub.samplers.RandomSampler
+    )
     with pytest.raises(ZooError, match="^sampler must be one of"):
         make_sampler("beam")
     with pytest.raises(ZooError, match="^top_p"):
@@ -129,10 +142,13 @@ def test_a_prompt_longer_than_the_context_is_refused_as_such():
     model = zoo.build("gpt2-nano")  # 64 positions
     with pytest.raises(ZooError) as error:
         generate_tokens(model, _prompt(model.config, length=70), 5)
-    assert str(error.value) == ("the prompt alone has 70 tokens, more than the model's context "
-                                "of 64 tokens; shorten it to at most 63")
-    with pytest.raises(ZooError, match="the prompt alone has 64 tokens, all of the model's "
-                                       "context of 64 tokens"):
+    assert str(error.value) == (
+        "the prompt alone has 70 tokens, more than the model's context "
+        "of 64 tokens; shorten it to at most 63"
+    )
+    with pytest.raises(
+        ZooError, match="the prompt alone has 64 tokens, all of the model's context of 64 tokens"
+    ):
         generate_tokens(model, _prompt(model.config, length=64), 1)
 
 
@@ -163,7 +179,7 @@ def test_generate_stops_at_the_stop_token(saved_model):
     model, assets = zoo.load_for_generation(str(path))
     tokenizer = assets.load()
     first = generate(model, tokenizer, "the king", 10)
-    new = [int(t) for t in first.token_ids[0, first.prompt_tokens:]]
+    new = [int(t) for t in first.token_ids[0, first.prompt_tokens :]]
     stop = new[2]
     stopped = generate(model, tokenizer, "the king", 10, stop_token_id=stop)
     assert stopped.new_tokens == new.index(stop) + 1  # greedy: the same tokens up to the stop
@@ -179,13 +195,32 @@ def test_cli_generate_streams_text_and_reports_speed(saved_model):
     result = runner.invoke(app, ["generate", str(path), "--prompt", "the king [b]", "-n", "12"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("the king [b]")
-    assert "12 tokens in" in result.output and "tokens/s" in result.output and "XLA on" in result.output
-    as_json = runner.invoke(app, ["generate", str(path), "-p", "the", "-n", "5", "--json",
-                                  "--sampler", "top-p", "--seed", "1"])
+    assert (
+        "12 tokens in" in result.output
+        and "tokens/s" in result.output
+        and "XLA on" in result.output
+    )
+    as_json = runner.invoke(
+        app,
+        [
+            "generate",
+            str(path),
+            "-p",
+            "the",
+            "-n",
+            "5",
+            "--json",
+            "--sampler",
+            "top-p",
+            "--seed",
+            "1",
+        ],
+    )
     assert as_json.exit_code == 0, as_json.output
     assert '"new_tokens": 5' in as_json.output
-    at_once = runner.invoke(app, ["generate", str(path), "-p", "the king [b]", "-n", "12",
-                                  "--no-stream"])
+    at_once = runner.invoke(
+        app, ["generate", str(path), "-p", "the king [b]", "-n", "12", "--no-stream"]
+    )
     assert at_once.exit_code == 0, at_once.output
     assert at_once.output.splitlines()[0] == result.output.splitlines()[0]  # same greedy text
     assert "one program" in at_once.output and "a program per step" in result.output
@@ -248,11 +283,17 @@ def test_jax_backend_decodes_the_same_tokens(tmp_path):
         prompt = _prompt(model.config, batch=1, length=5, seed=5).astype("int32")
         np.save(tmp_path / f"{variant}-prompt.npy", prompt)
         expected[variant] = generate_tokens(model, prompt, 10).token_ids
-        jobs.append([str(tmp_path / f"{variant}.keras"), str(tmp_path / f"{variant}-prompt.npy"),
-                     str(tmp_path / f"{variant}-out.npy")])
+        jobs.append(
+            [
+                str(tmp_path / f"{variant}.keras"),
+                str(tmp_path / f"{variant}-prompt.npy"),
+                str(tmp_path / f"{variant}-out.npy"),
+            ]
+        )
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    subprocess.run([sys.executable, "-c", JAX_GENERATE, json.dumps(jobs)], check=True, env=env,
-                   timeout=600)
+    subprocess.run(
+        [sys.executable, "-c", JAX_GENERATE, json.dumps(jobs)], check=True, env=env, timeout=600
+    )
     for variant, tensorflow_tokens in expected.items():
         cached, recomputed, first, second = np.load(tmp_path / f"{variant}-out.npy")
         np.testing.assert_array_equal(cached, recomputed)

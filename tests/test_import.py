@@ -69,9 +69,12 @@ def byte_bpe_files(directory, vocabulary_size):
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=vocabulary_size, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocabulary_size,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tokenizer.train_from_iterator(TEXT, trainer=trainer)
     tokenizer.model.save(str(directory))
     return tokenizer
@@ -82,8 +85,17 @@ def sentencepiece_proto():
 
     model = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(TEXT), model_writer=model, vocab_size=60, model_type="bpe",
-        hard_vocab_limit=False, minloglevel=2, unk_id=0, bos_id=1, eos_id=2, pad_id=-1)
+        sentence_iterator=iter(TEXT),
+        model_writer=model,
+        vocab_size=60,
+        model_type="bpe",
+        hard_vocab_limit=False,
+        minloglevel=2,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+    )
     return model.getvalue()
 
 
@@ -94,8 +106,14 @@ GPT2_VOCABULARY = 300  # byte-level BPE needs its 256 byte symbols
 def hf_gpt2(tmp_path_factory):
     directory = tmp_path_factory.mktemp("hf_gpt2")
     torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=GPT2_VOCABULARY, n_positions=32, n_embd=32,
-                                     n_layer=2, n_head=4, initializer_range=0.1)
+    config = transformers.GPT2Config(
+        vocab_size=GPT2_VOCABULARY,
+        n_positions=32,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        initializer_range=0.1,
+    )
     ids = tokens(GPT2_VOCABULARY)
     logits = save_hf(transformers.GPT2LMHeadModel(config), directory, ids)
     byte_bpe_files(directory, GPT2_VOCABULARY)
@@ -105,9 +123,18 @@ def hf_gpt2(tmp_path_factory):
 def hf_llama(directory, tie):
     torch.manual_seed(1)
     config = transformers.LlamaConfig(
-        vocab_size=97, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-        rms_norm_eps=1e-5, rope_theta=500.0, initializer_range=0.1, tie_word_embeddings=tie)
+        vocab_size=97,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        rms_norm_eps=1e-5,
+        rope_theta=500.0,
+        initializer_range=0.1,
+        tie_word_embeddings=tie,
+    )
     ids = tokens(97, seed=1)
     logits = save_hf(transformers.LlamaForCausalLM(config), directory, ids)
     (directory / "tokenizer.model").write_bytes(sentencepiece_proto())
@@ -145,26 +172,46 @@ def keras_hub_gpt2(tmp_path_factory):
     directory = tmp_path_factory.mktemp("keras_hub_gpt2")
     keras.utils.set_random_seed(2)
     backbone = keras_hub.models.GPT2Backbone(
-        vocabulary_size=GPT2_VOCABULARY, num_layers=2, num_heads=4, hidden_dim=32,
-        intermediate_dim=64, max_sequence_length=32, dropout=0.0)
+        vocabulary_size=GPT2_VOCABULARY,
+        num_layers=2,
+        num_heads=4,
+        hidden_dim=32,
+        intermediate_dim=64,
+        max_sequence_length=32,
+        dropout=0.0,
+    )
     hf_files = tmp_path_factory.mktemp("bpe")
     byte_bpe_files(hf_files, GPT2_VOCABULARY)
     tokenizer = keras_hub.models.GPT2Tokenizer(
         vocabulary=json.loads((hf_files / "vocab.json").read_text()),
-        merges=[m for m in (hf_files / "merges.txt").read_text().split("\n") if m][1:])
-    return save_keras_hub(backbone, keras_hub.models.GPT2CausalLM, tokenizer, directory,
-                          tokens(GPT2_VOCABULARY, seed=2))
+        merges=[m for m in (hf_files / "merges.txt").read_text().split("\n") if m][1:],
+    )
+    return save_keras_hub(
+        backbone,
+        keras_hub.models.GPT2CausalLM,
+        tokenizer,
+        directory,
+        tokens(GPT2_VOCABULARY, seed=2),
+    )
 
 
 def keras_hub_llama(directory, tie):
     keras.utils.set_random_seed(3)
     backbone = keras_hub.models.LlamaBackbone(
-        vocabulary_size=97, num_layers=2, num_query_heads=4, num_key_value_heads=2,
-        hidden_dim=32, intermediate_dim=48, rope_max_wavelength=500.0, layer_norm_epsilon=1e-5,
-        tie_word_embeddings=tie)
+        vocabulary_size=97,
+        num_layers=2,
+        num_query_heads=4,
+        num_key_value_heads=2,
+        hidden_dim=32,
+        intermediate_dim=48,
+        rope_max_wavelength=500.0,
+        layer_norm_epsilon=1e-5,
+        tie_word_embeddings=tie,
+    )
     tokenizer = keras_hub.models.LlamaTokenizer(proto=sentencepiece_proto())
-    return save_keras_hub(backbone, keras_hub.models.LlamaCausalLM, tokenizer, directory,
-                          tokens(97, seed=3))
+    return save_keras_hub(
+        backbone, keras_hub.models.LlamaCausalLM, tokenizer, directory, tokens(97, seed=3)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -175,10 +222,17 @@ def keras_hub_llama_untied(tmp_path_factory):
 # --- equivalence ---
 
 
-@pytest.mark.parametrize("reference", [
-    *(pytest.param(r, marks=pytest.mark.slow)  # torch builds the reference
-      for r in ("hf_gpt2", "hf_llama_untied", "hf_llama_tied")),
-    "keras_hub_gpt2", "keras_hub_llama_untied"])
+@pytest.mark.parametrize(
+    "reference",
+    [
+        *(
+            pytest.param(r, marks=pytest.mark.slow)  # torch builds the reference
+            for r in ("hf_gpt2", "hf_llama_untied", "hf_llama_tied")
+        ),
+        "keras_hub_gpt2",
+        "keras_hub_llama_untied",
+    ],
+)
 def test_imported_model_reproduces_reference_logits(reference, request, tmp_path):
     source, ids, expected = request.getfixturevalue(reference)
     assert np.std(expected) > 0.05  # a trivial reference would prove nothing
@@ -199,12 +253,18 @@ def reference_greedy(reference, source, prompt):
         model.generation_config.eos_token_id = None  # never stop early: compare all 20
         model.generation_config.pad_token_id = 0
         with torch.no_grad():
-            out = model.generate(torch.from_numpy(prompt).long(), do_sample=False,
-                                 max_new_tokens=GREEDY_TOKENS, min_new_tokens=None)
+            out = model.generate(
+                torch.from_numpy(prompt).long(),
+                do_sample=False,
+                max_new_tokens=GREEDY_TOKENS,
+                min_new_tokens=None,
+            )
         return out.numpy()
     backbone = keras_hub.models.Backbone.from_preset(str(source))
-    causal_lm_class = {"GPT2Backbone": keras_hub.models.GPT2CausalLM,
-                       "LlamaBackbone": keras_hub.models.LlamaCausalLM}[type(backbone).__name__]
+    causal_lm_class = {
+        "GPT2Backbone": keras_hub.models.GPT2CausalLM,
+        "LlamaBackbone": keras_hub.models.LlamaCausalLM,
+    }[type(backbone).__name__]
     causal_lm = causal_lm_class(backbone=backbone, preprocessor=None)
     causal_lm.compile(sampler="greedy")
     token_ids = np.zeros((prompt.shape[0], length), "int32")
@@ -215,8 +275,9 @@ def reference_greedy(reference, source, prompt):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("reference", ["hf_gpt2", "hf_llama_untied", "keras_hub_gpt2",
-                                       "keras_hub_llama_untied"])
+@pytest.mark.parametrize(
+    "reference", ["hf_gpt2", "hf_llama_untied", "keras_hub_gpt2", "keras_hub_llama_untied"]
+)
 def test_imported_model_greedy_generation_matches_the_reference(reference, request, tmp_path):
     source, ids, _ = request.getfixturevalue(reference)
     prompt = ids[:, :4]  # two prompts of four tokens
@@ -238,8 +299,15 @@ def test_keras_hub_tied_llama(tmp_path):
 @pytest.mark.slow
 def test_untied_gpt2(tmp_path):
     torch.manual_seed(4)
-    config = transformers.GPT2Config(vocab_size=97, n_positions=32, n_embd=32, n_layer=1,
-                                     n_head=4, initializer_range=0.1, tie_word_embeddings=False)
+    config = transformers.GPT2Config(
+        vocab_size=97,
+        n_positions=32,
+        n_embd=32,
+        n_layer=1,
+        n_head=4,
+        initializer_range=0.1,
+        tie_word_embeddings=False,
+    )
     ids = tokens(97, seed=4)
     expected = save_hf(transformers.GPT2LMHeadModel(config), tmp_path / "gpt2", ids)
     imported = read_checkpoint(tmp_path / "gpt2")
@@ -285,8 +353,10 @@ def test_sharded_checkpoint(hf_llama_untied, tmp_path):
     source, ids, expected = hf_llama_untied
     tensors = safetensors_numpy.load_file(str(source / "model.safetensors"))
     names = sorted(tensors)
-    shards = {"model-00001-of-00002.safetensors": names[::2],
-              "model-00002-of-00002.safetensors": names[1::2]}
+    shards = {
+        "model-00001-of-00002.safetensors": names[::2],
+        "model-00002-of-00002.safetensors": names[1::2],
+    }
     copy = tmp_path / "sharded"
     copy.mkdir()
     shutil.copy(source / "config.json", copy)
@@ -354,8 +424,9 @@ def _fast_tokenizer(source, tmp_path):
     """A tokenizers.Tokenizer file rebuilt from vocab.json + merges.txt, as the reference."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    tokenizer = Tokenizer(models.BPE.from_file(str(source / "vocab.json"),
-                                               str(source / "merges.txt")))
+    tokenizer = Tokenizer(
+        models.BPE.from_file(str(source / "vocab.json"), str(source / "merges.txt"))
+    )
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     path = tmp_path / "reference-tokenizer.json"
     tokenizer.save(str(path))
@@ -382,8 +453,9 @@ def test_keras_file_gets_a_tokenizer_beside_it(hf_llama_untied, tmp_path):
     np.testing.assert_allclose(zoo_logits(restored, ids), expected, atol=TOLERANCE, rtol=0)
 
 
-@pytest.mark.parametrize("reference, kind", [("keras_hub_gpt2", "byte_bpe"),
-                                             ("keras_hub_llama_untied", "sentencepiece")])
+@pytest.mark.parametrize(
+    "reference, kind", [("keras_hub_gpt2", "byte_bpe"), ("keras_hub_llama_untied", "sentencepiece")]
+)
 def test_keras_hub_tokenizer_assets_are_imported(reference, kind, request, tmp_path):
     source = request.getfixturevalue(reference)[0]
     out = import_checkpoint(source, tmp_path / "run")
@@ -464,23 +536,31 @@ def test_missing_tensor(hf_gpt2, tmp_path, out_name):
 
 @pytest.mark.slow
 def test_wrong_shape(hf_llama_untied, tmp_path):
-    bad = edited_copy(hf_llama_untied[0], tmp_path,
-                      tensors={"model.layers.0.self_attn.k_proj.weight": np.zeros((32, 32), "f4")})
-    assert_refused(bad, tmp_path, "'model.layers.0.self_attn.k_proj.weight'", "(32, 32)",
-                   "(16, 32)")
+    bad = edited_copy(
+        hf_llama_untied[0],
+        tmp_path,
+        tensors={"model.layers.0.self_attn.k_proj.weight": np.zeros((32, 32), "f4")},
+    )
+    assert_refused(
+        bad, tmp_path, "'model.layers.0.self_attn.k_proj.weight'", "(32, 32)", "(16, 32)"
+    )
 
 
 @pytest.mark.slow
 def test_unexpected_tensor(hf_llama_tied, tmp_path):
-    bad = edited_copy(hf_llama_tied[0], tmp_path,
-                      tensors={"model.layers.0.self_attn.q_norm.weight": np.ones(8, "f4")})
+    bad = edited_copy(
+        hf_llama_tied[0],
+        tmp_path,
+        tensors={"model.layers.0.self_attn.q_norm.weight": np.ones(8, "f4")},
+    )
     assert_refused(bad, tmp_path, "unexpected tensor 'model.layers.0.self_attn.q_norm.weight'")
 
 
 @pytest.mark.slow
 def test_tied_head_that_differs_is_refused(hf_llama_tied, tmp_path):
-    bad = edited_copy(hf_llama_tied[0], tmp_path,
-                      tensors={"lm_head.weight": np.ones((97, 32), "f4")})
+    bad = edited_copy(
+        hf_llama_tied[0], tmp_path, tensors={"lm_head.weight": np.ones((97, 32), "f4")}
+    )
     assert_refused(bad, tmp_path, "'lm_head.weight'", "tie_word_embeddings")
 
 
@@ -554,8 +634,9 @@ def test_keras_hub_unsupported_features(keras_hub_llama_untied, tmp_path):
     scaled["config"]["rope_position_scaling_factor"] = 8.0
     (bad / "config.json").write_text(json.dumps(scaled))
     assert_refused(bad, tmp_path, "rope_position_scaling_factor", "not supported")
-    other = dict(document, class_name="MistralBackbone",
-                 registered_name="keras_hub>MistralBackbone")
+    other = dict(
+        document, class_name="MistralBackbone", registered_name="keras_hub>MistralBackbone"
+    )
     (bad / "config.json").write_text(json.dumps(other))
     assert_refused(bad, tmp_path, "MistralBackbone", "not supported")
 
@@ -594,14 +675,21 @@ def test_import_then_continue_training_then_generate(hf_gpt2, corpus, isolated, 
     source, _, _ = hf_gpt2
     imported = tmp_path / "imported"
     assert runner.invoke(app, ["import", str(source), "--out", str(imported)]).exit_code == 0
-    continued = zoo.train("gpt2-nano", data=str(corpus), steps=3, eval_interval=3,
-                          init_from=str(imported), out=str(tmp_path / "continued"))
+    continued = zoo.train(
+        "gpt2-nano",
+        data=str(corpus),
+        steps=3,
+        eval_interval=3,
+        init_from=str(imported),
+        out=str(tmp_path / "continued"),
+    )
     config = continued.config()
     assert config["model"] == find_run(imported).config()["model"]  # 32 wide, 300 tokens
     tokenizer = load_tokenizer(imported / "tokenizer")
     assert config["tokenizer"]["vocabulary_size"] == tokenizer.vocabulary_size
     assert continued.summary()["steps"] == 3
-    result = runner.invoke(app, ["generate", str(continued.path), "-p", "the king", "-n", "5",
-                                 "--no-stop"])
+    result = runner.invoke(
+        app, ["generate", str(continued.path), "-p", "the king", "-n", "5", "--no-stop"]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("the king") and "5 tokens in" in result.output

@@ -71,11 +71,14 @@ def test_cycle_finder_finds_a_ring(tmp_path, monkeypatch):
 
 
 def test_import_zoo_loads_neither_keras_nor_tensorflow():
-    code = ("import sys, zoo; zoo.count_params('palm-540b'); zoo.architecture_card('palm-540b'); "
-            "zoo.get_recipe('llama-7b'); zoo.RunConfig(); "
-            "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, cwd=ROOT)
+    code = (
+        "import sys, zoo; zoo.count_params('palm-540b'); zoo.architecture_card('palm-540b'); "
+        "zoo.get_recipe('llama-7b'); zoo.RunConfig(); "
+        "print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert result.stdout.split() == ["False", "False"], result.stderr
 
 

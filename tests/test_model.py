@@ -33,22 +33,30 @@ def test_token_ids_in_logits_out(family):
 
 # Variants beyond the presets: banded layers under each position scheme and kv layout.
 HYBRIDS = {
-    "banded-relative-mqa": ("gopher-nano", {"attention_pattern": ("local", "dense"),
-                                             "local_window": 5, "num_key_value_heads": 1}),
-    "banded-rotary-gqa": ("llama-nano", {"attention_pattern": ("local",), "local_window": 7,
-                                          "num_key_value_heads": 2}),
+    "banded-relative-mqa": (
+        "gopher-nano",
+        {"attention_pattern": ("local", "dense"), "local_window": 5, "num_key_value_heads": 1},
+    ),
+    "banded-rotary-gqa": (
+        "llama-nano",
+        {"attention_pattern": ("local",), "local_window": 7, "num_key_value_heads": 2},
+    ),
     "parallel-learned-dropout": ("palm-nano", {"position": "learned", "dropout": 0.1}),
     "no-positions": ("gpt2-nano", {"position": "none"}),
     "alibi-gqa": ("llama-nano", {"position": "alibi", "num_key_value_heads": 2}),
-    "banded-alibi-mqa": ("palm-nano", {"position": "alibi", "attention_pattern": ("local", "dense"),
-                                        "local_window": 5}),
+    "banded-alibi-mqa": (
+        "palm-nano",
+        {"position": "alibi", "attention_pattern": ("local", "dense"), "local_window": 5},
+    ),
 }
 
 
 def _causality(model, config, cut):
     x = tokens(config, batch=2, length=config.max_sequence_length)
     y = x.copy()
-    y[:, cut + 1 :] = (y[:, cut + 1 :] + 1 + np.arange(y.shape[1] - cut - 1)) % config.vocabulary_size
+    y[:, cut + 1 :] = (
+        y[:, cut + 1 :] + 1 + np.arange(y.shape[1] - cut - 1)
+    ) % config.vocabulary_size
     a = keras.ops.convert_to_numpy(model(x))
     b = keras.ops.convert_to_numpy(model(y))
     np.testing.assert_array_equal(a[:, : cut + 1], b[:, : cut + 1])
@@ -116,11 +124,16 @@ def test_every_weight_starts_from_a_draw_of_its_own():
         model = zoo.build(name, num_layers=2)
         c = model.config
         attention = model.get_layer("decoder_block_0").self_attention
-        assert [attention.query.kernel.shape[1], attention.key.kernel.shape[1],
-                attention.value.kernel.shape[1]] == [c.num_query_heads, c.num_key_value_heads,
-                                                     c.num_key_value_heads]
-        drawn = {v.path: keras.ops.convert_to_numpy(v).ravel() for v in model.weights
-                 if len(v.shape) >= 2 and not v.name.endswith("bias")}  # biases start at 0
+        assert [
+            attention.query.kernel.shape[1],
+            attention.key.kernel.shape[1],
+            attention.value.kernel.shape[1],
+        ] == [c.num_query_heads, c.num_key_value_heads, c.num_key_value_heads]
+        drawn = {
+            v.path: keras.ops.convert_to_numpy(v).ravel()
+            for v in model.weights
+            if len(v.shape) >= 2 and not v.name.endswith("bias")
+        }  # biases start at 0
         prefixes = {}
         for path, values in drawn.items():
             assert values.std() > 0, path
@@ -131,8 +144,7 @@ def test_every_weight_starts_from_a_draw_of_its_own():
         again = zoo.build(name, num_layers=2)
         for v in again.weights:
             if v.path in drawn:
-                np.testing.assert_array_equal(keras.ops.convert_to_numpy(v).ravel(),
-                                              drawn[v.path])
+                np.testing.assert_array_equal(keras.ops.convert_to_numpy(v).ravel(), drawn[v.path])
 
 
 @pytest.mark.slow
@@ -141,11 +153,19 @@ def test_alibi_trains_end_to_end(corpus, isolated, tmp_path):
     model = zoo.build("llama-nano", position="alibi")
     assert model.position_embedding is None
     assert model.count_params() == zoo.count_params(model.config)
-    record = zoo.train("llama-nano", data=str(corpus), steps=2, batch_size=2,
-                       overrides=["position=alibi"], out=tmp_path / "alibi")
+    record = zoo.train(
+        "llama-nano",
+        data=str(corpus),
+        steps=2,
+        batch_size=2,
+        overrides=["position=alibi"],
+        out=tmp_path / "alibi",
+    )
     assert record.config()["model"]["position"] == "alibi"
-    losses = [json.loads(line)["train_loss"]
-              for line in (record.path / "metrics.jsonl").read_text().splitlines()]
+    losses = [
+        json.loads(line)["train_loss"]
+        for line in (record.path / "metrics.jsonl").read_text().splitlines()
+    ]
     assert losses and all(np.isfinite(losses))
 
 
@@ -175,7 +195,9 @@ def test_keras_round_trip_in_fresh_process(tmp_path):
         x = tokens(model.config, length=model.config.max_sequence_length)
         np.save(tmp_path / f"{family}-x.npy", x)
         expected[family] = keras.ops.convert_to_numpy(model(x))
-        jobs.append([str(path), str(tmp_path / f"{family}-x.npy"), str(tmp_path / f"{family}-y.npy")])
+        jobs.append(
+            [str(path), str(tmp_path / f"{family}-x.npy"), str(tmp_path / f"{family}-y.npy")]
+        )
     subprocess.run(
         [sys.executable, "-c", LOAD_AND_PREDICT, json.dumps(jobs)], check=True, timeout=300
     )
@@ -193,8 +215,15 @@ def test_loaded_model_keeps_its_config(tmp_path):
 
 def test_every_constructor_argument_survives_a_keras_round_trip(tmp_path):
     """config, dtype policy, name and trainable all come back from `.keras`, not just config."""
-    config = zoo.resolve_config("llama-nano", num_layers=1, hidden_dim=24, head_dim=6,
-                                num_key_value_heads=2, dropout=0.1, norm_epsilon=1e-4)
+    config = zoo.resolve_config(
+        "llama-nano",
+        num_layers=1,
+        hidden_dim=24,
+        head_dim=6,
+        num_key_value_heads=2,
+        dropout=0.1,
+        norm_epsilon=1e-4,
+    )
     model = zoo.DecoderLM(config, dtype="mixed_bfloat16", name="guarded_lm", trainable=False)
     assert model.dtype_policy.name == "mixed_bfloat16"  # set on the model, not only its layers
     saved = model.get_config()
@@ -213,14 +242,21 @@ def test_every_constructor_argument_survives_a_keras_round_trip(tmp_path):
     assert restored.trainable_weights == []
     assert keras.backend.standardize_dtype(restored.empty_cache(1, 4).dtype) == "bfloat16"
     x = tokens(config, length=9)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored(x)),
-                                  keras.ops.convert_to_numpy(model(x)))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x))
+    )
     for a, b in zip(model.weights, restored.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     # A config without a dtype (written before it was saved, then converted) loads, with the
     # default policy.
-    old = zoo.DecoderLM.from_config({"config": config.to_dict(), "name": "old", "trainable": True,
-                                     "weights_format": WEIGHTS_FORMAT})
+    old = zoo.DecoderLM.from_config(
+        {
+            "config": config.to_dict(),
+            "name": "old",
+            "trainable": True,
+            "weights_format": WEIGHTS_FORMAT,
+        }
+    )
     assert old.dtype_policy.name == keras.config.dtype_policy().name
 
 
@@ -248,8 +284,9 @@ def test_jax_backend_gives_the_same_logits(tmp_path):
         jobs.append([str(path), str(tmp_path / f"{name}-x.npy"), str(tmp_path / f"{name}-y.npy")])
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     script = "import keras; assert keras.backend.backend() == 'jax'\n" + LOAD_AND_PREDICT
-    subprocess.run([sys.executable, "-c", script, json.dumps(jobs)], check=True, env=env,
-                   timeout=300)
+    subprocess.run(
+        [sys.executable, "-c", script, json.dumps(jobs)], check=True, env=env, timeout=300
+    )
     for name in JAX_CASES:
         np.testing.assert_allclose(
             np.load(tmp_path / f"{name}-y.npy"), expected[name], rtol=1e-4, atol=1e-5

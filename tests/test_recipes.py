@@ -19,7 +19,10 @@ def test_every_preset_holds_the_types_it_declares():
         for field in INTEGER_FIELDS:
             value = getattr(training, field)
             assert type(value) is int or (field == "training_tokens" and value is None), (
-                recipe.name, field, value)
+                recipe.name,
+                field,
+                value,
+            )
         assert recipe.reported_params is None or type(recipe.reported_params) is int
         assert isinstance(recipe.choices, tuple) and all(isinstance(c, str) for c in recipe.choices)
 
@@ -52,8 +55,9 @@ def test_training_from_dict_refuses_unknown_and_missing_keys():
     data = zoo.get_recipe("gpt2-124m").training.to_dict()
     with pytest.raises(zoo.UnknownNameError) as error:
         TrainingRecipe.from_dict({**data, "learnig_rate": 1e-3})
-    assert str(error.value).startswith("unknown training field 'learnig_rate'; did you mean: "
-                                       "learning_rate")
+    assert str(error.value).startswith(
+        "unknown training field 'learnig_rate'; did you mean: learning_rate"
+    )
     del data["batch_tokens"]
     with pytest.raises(zoo.ConfigError, match="^training recipe is missing batch_tokens$"):
         TrainingRecipe.from_dict(data)
@@ -97,28 +101,56 @@ def test_twins_share_the_scaled_settings(family):
         recipe = zoo.get_recipe(f"{family}-{scale.value}")
         assert (recipe.scale, recipe.family) == (scale, family)
         assert (recipe.model.vocabulary_size, recipe.model.max_sequence_length) == (
-            vocabulary, context)
+            vocabulary,
+            context,
+        )
         training = recipe.training
         assert (training.batch_tokens, training.warmup_steps, training.training_tokens) == (
-            batch, warmup, tokens)
+            batch,
+            warmup,
+            tokens,
+        )
         assert recipe.choices[0] == _scaled.SCALED_CHOICE
         # The twins keep the family's optimizer recipe: only the per-size fields differ.
         paper = zoo.list_recipes(family=family, scale="paper")[0].training
-        assert (training.optimizer, training.beta_1, training.beta_2, training.epsilon,
-                training.schedule, training.tokenizer, training.allocation) == (
-            paper.optimizer, paper.beta_1, paper.beta_2, paper.epsilon, paper.schedule,
-            paper.tokenizer, paper.allocation)
+        assert (
+            training.optimizer,
+            training.beta_1,
+            training.beta_2,
+            training.epsilon,
+            training.schedule,
+            training.tokenizer,
+            training.allocation,
+        ) == (
+            paper.optimizer,
+            paper.beta_1,
+            paper.beta_2,
+            paper.epsilon,
+            paper.schedule,
+            paper.tokenizer,
+            paper.allocation,
+        )
 
 
 def test_mistral_7b_is_table_1():
     config = zoo.get_recipe("mistral-7b").model
-    assert (config.hidden_dim, config.num_layers, config.head_dim, config.intermediate_dim,
-            config.num_query_heads, config.num_key_value_heads, config.local_window,
-            config.max_sequence_length, config.vocabulary_size) == (
-        4096, 32, 128, 14336, 32, 8, 4096, 8192, 32000)
+    assert (
+        config.hidden_dim,
+        config.num_layers,
+        config.head_dim,
+        config.intermediate_dim,
+        config.num_query_heads,
+        config.num_key_value_heads,
+        config.local_window,
+        config.max_sequence_length,
+        config.vocabulary_size,
+    ) == (4096, 32, 128, 14336, 32, 8, 4096, 8192, 32000)
     assert config.layer_attentions == ("local",) * 32  # a sliding window on every layer
     assert (config.position.value, config.normalization.value, config.feedforward.value) == (
-        "rotary", "rmsnorm", "swiglu")
+        "rotary",
+        "rmsnorm",
+        "swiglu",
+    )
     assert config.rotary_max_wavelength == 10000.0
     assert not config.tie_embeddings and not config.use_bias and not config.scale_logits
 

@@ -6,7 +6,15 @@ import zoo
 from zoo.recipe import Scale
 
 FAMILY_FILES = [
-    "gpt2", "gpt3", "jurassic1", "mt-nlg", "gopher", "chinchilla", "palm", "llama", "mistral"
+    "gpt2",
+    "gpt3",
+    "jurassic1",
+    "mt-nlg",
+    "gopher",
+    "chinchilla",
+    "palm",
+    "llama",
+    "mistral",
 ]
 
 

@@ -12,21 +12,33 @@ from tests.helpers import write_verse
 ROOT = pathlib.Path(__file__).parents[1]
 
 # Test files that import no backend themselves; the second and this one import tests.helpers.
-BACKEND_FREE = ["tests/test_registry.py", "tests/cli/test_models_cli.py",
-                "tests/test_test_helpers.py"]
+BACKEND_FREE = [
+    "tests/test_registry.py",
+    "tests/cli/test_models_cli.py",
+    "tests/test_test_helpers.py",
+]
 
 
 def test_collecting_backend_free_tests_imports_no_backend():
     """conftest.py (its autouse seeding fixture) and tests/helpers.py import keras only when a
     test runs, so `--collect-only` of these files leaves keras, tensorflow and jax unloaded."""
-    code = ("import sys, pytest; "
-            "code = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', "
-            "*sys.argv[1:]]); "
-            "print(int(code), *(name in sys.modules for name in ('keras', 'tensorflow', 'jax')))")
-    result = subprocess.run([sys.executable, "-c", code, *BACKEND_FREE], capture_output=True,
-                            text=True, timeout=300, cwd=ROOT)
-    assert result.stdout.splitlines()[-1:] == ["0 False False False"], (result.stdout,
-                                                                      result.stderr)
+    code = (
+        "import sys, pytest; "
+        "code = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', "
+        "*sys.argv[1:]]); "
+        "print(int(code), *(name in sys.modules for name in ('keras', 'tensorflow', 'jax')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *BACKEND_FREE],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert result.stdout.splitlines()[-1:] == ["0 False False False"], (
+        result.stdout,
+        result.stderr,
+    )
 
 
 def test_verse_is_the_same_for_the_same_arguments(tmp_path):

@@ -31,9 +31,17 @@ TENSORFLOW_STRATEGIES = ("mirrored", "multi-worker", "tpu")
 JAX_STRATEGIES = ("data-parallel", "model-parallel")
 ACCELERATORS = ("cpu", "gpu", "tpu")
 # Set on Cloud TPU VMs and by TPU launchers; /dev/vfio alone is any VFIO passthrough device.
-TPU_ENVIRONMENT = ("TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "TPU_WORKER_HOSTNAMES",
-                   "TPU_SKIP_MDS_QUERY", "TPU_CHIPS_PER_HOST_BOUNDS", "TPU_HOST_BOUNDS",
-                   "TPU_PROCESS_BOUNDS", "TPU_NAME", "CLOUD_TPU_TASK_ID")
+TPU_ENVIRONMENT = (
+    "TPU_ACCELERATOR_TYPE",
+    "TPU_WORKER_ID",
+    "TPU_WORKER_HOSTNAMES",
+    "TPU_SKIP_MDS_QUERY",
+    "TPU_CHIPS_PER_HOST_BOUNDS",
+    "TPU_HOST_BOUNDS",
+    "TPU_PROCESS_BOUNDS",
+    "TPU_NAME",
+    "CLOUD_TPU_TASK_ID",
+)
 CPU_REASON = "CPU: fastest in `zoo bench sizes`"
 
 
@@ -56,8 +64,9 @@ def detect_accelerator(root="/", environ=None):
         return "gpu"
     if (root / "dev/accel0").exists():
         return "tpu"
-    if (root / "dev/vfio").is_dir() and (any(environ.get(name) for name in TPU_ENVIRONMENT)
-                                         or _installed("libtpu")):
+    if (root / "dev/vfio").is_dir() and (
+        any(environ.get(name) for name in TPU_ENVIRONMENT) or _installed("libtpu")
+    ):
         return "tpu"
     return "cpu"
 
@@ -75,8 +84,9 @@ def choose_backend(installed=None, accelerator=None, strategy=None):
     installed = installed_backends() if installed is None else tuple(installed)
     accelerator = detect_accelerator() if accelerator is None else accelerator
     if accelerator not in ACCELERATORS:
-        raise ValueError(f"accelerator must be one of {', '.join(ACCELERATORS)}; "
-                         f"received {accelerator!r}")
+        raise ValueError(
+            f"accelerator must be one of {', '.join(ACCELERATORS)}; received {accelerator!r}"
+        )
     usable = [name for name in TRAINER_BACKENDS if name in installed]
     if not usable:
         raise ZooError("backend auto needs tensorflow or jax installed; neither is")
@@ -97,5 +107,12 @@ def _installed(module):
         return False
 
 
-__all__ = ["AUTO", "JAX_STRATEGIES", "TENSORFLOW_STRATEGIES", "TRAINER_BACKENDS",
-           "choose_backend", "detect_accelerator", "installed_backends"]
+__all__ = [
+    "AUTO",
+    "JAX_STRATEGIES",
+    "TENSORFLOW_STRATEGIES",
+    "TRAINER_BACKENDS",
+    "choose_backend",
+    "detect_accelerator",
+    "installed_backends",
+]

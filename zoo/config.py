@@ -208,8 +208,10 @@ class ModelConfig:
     def check_layer_index(self, index):
         """`index` if it names one of the model's layers (how each layer is built), else raise."""
         if not 0 <= index < self.num_layers:
-            raise ValueError(f"index must be a layer of the model, 0 to {self.num_layers - 1}; "
-                             f"received index={index!r}")
+            raise ValueError(
+                f"index must be a layer of the model, 0 to {self.num_layers - 1}; "
+                f"received index={index!r}"
+            )
         return index
 
     @property
@@ -218,8 +220,11 @@ class ModelConfig:
         the fused (d, H + 2K, Q) axis that initial weights are drawn at (and that files of
         weights_format 1 stored)."""
         heads, kv = self.num_query_heads, self.num_key_value_heads
-        return {"query": (0, heads), "key": (heads, heads + kv),
-                "value": (heads + kv, heads + 2 * kv)}
+        return {
+            "query": (0, heads),
+            "key": (heads, heads + kv),
+            "value": (heads + kv, heads + 2 * kv),
+        }
 
     @property
     def layer_attentions(self):

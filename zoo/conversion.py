@@ -61,8 +61,11 @@ def convert_keras_file(source, out):
 
     document.pop("compile_config", None)  # the optimizer and loss: not carried over
     document["config"] = {**saved, "config": config.to_dict(), "weights_format": WEIGHTS_FORMAT}
-    converted = {"metadata.json": entries.get("metadata.json", b"{}"),
-                 "config.json": json.dumps(document).encode("utf-8"), WEIGHTS: weights}
+    converted = {
+        "metadata.json": entries.get("metadata.json", b"{}"),
+        "config.json": json.dumps(document).encode("utf-8"),
+        WEIGHTS: weights,
+    }
     dropped = had_optimizer or set(entries) - set(MODEL_ENTRIES)
     archive_bytes = io.BytesIO()
     with zipfile.ZipFile(archive_bytes, "w", zipfile.ZIP_STORED) as archive:
@@ -78,8 +81,9 @@ def _read_archive(source):
         with zipfile.ZipFile(source) as archive:
             entries = {name: archive.read(name) for name in archive.namelist()}
     except (OSError, zipfile.BadZipFile) as error:
-        raise ZooError(f"{source}: not a readable .keras file ({type(error).__name__}: "
-                       f"{error})") from None
+        raise ZooError(
+            f"{source}: not a readable .keras file ({type(error).__name__}: {error})"
+        ) from None
     if WEIGHTS not in entries:
         raise ZooError(f"{source}: not a .keras file (no {WEIGHTS})")
     return entries
@@ -103,8 +107,10 @@ def _split_fused_kernels(data, config, source):
         with h5py.File(buffer, "w") as new:
             _copy(old, new, config, split, source)
     if len(split) != config.num_layers:
-        raise ZooError(f"{source}: {len(split)} fused self_attention/qkv kernels for "
-                       f"num_layers={config.num_layers}; not a weights_format 1 zoo model")
+        raise ZooError(
+            f"{source}: {len(split)} fused self_attention/qkv kernels for "
+            f"num_layers={config.num_layers}; not a weights_format 1 zoo model"
+        )
     return buffer.getvalue(), len(split), had_optimizer
 
 
@@ -130,8 +136,9 @@ def _split(fused, parent, config, source):
     variables = fused["vars"]
     kernel = variables["0"][()]
     if kernel.shape != expected:
-        raise ZooError(f"{source}: {fused.name}/vars/0 has shape {kernel.shape}; the config "
-                       f"implies {expected}")
+        raise ZooError(
+            f"{source}: {fused.name}/vars/0 has shape {kernel.shape}; the config implies {expected}"
+        )
     bias = variables["1"][()] if "1" in variables else None
     for name, (start, stop) in config.qkv_head_ranges.items():
         group = parent.create_group(name)

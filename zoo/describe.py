@@ -1,7 +1,7 @@
 """Plain-data descriptions of a preset (JSON-ready), shared by `zoo list`, `zoo info` and Python.
 
-    >>> zoo.architecture_card("palm-540b")["params"]
-    540356474880
+>>> zoo.architecture_card("palm-540b")["params"]
+540356474880
 """
 
 from zoo.accounting import (

@@ -61,8 +61,7 @@ class _Document:
                 return default
             else:
                 container = "a list" if part.isdigit() else "an object"
-                raise self.damaged(f"{walked or '/'} must be {container}; found "
-                                   f"{_describe(value)}")
+                raise self.damaged(f"{walked or '/'} must be {container}; found {_describe(value)}")
             walked += f"/{part}"
         if value is None and (nullable or default is not _ABSENT):
             return None if nullable else default
@@ -80,8 +79,10 @@ _KINDS = {
     "object": (lambda v: isinstance(v, dict), "an object"),
     "list": (lambda v: isinstance(v, list), "a list"),
     "string": (lambda v: isinstance(v, str), "a string"),
-    "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-               and math.isfinite(v), "a finite number"),
+    "number": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+        "a finite number",
+    ),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
 }
 
@@ -123,8 +124,9 @@ def _check_card(document, at, studies):
         document.get(f"{at}/aliases/{j}", "string")
     for j, entry in enumerate(document.get(f"{at}/history", "list")):
         if len(document.get(f"{at}/history/{j}", "list")) != 3:
-            raise document.damaged(f"{at}/history/{j} must be [model, year, what]; found "
-                                   f"{len(entry)} entries")
+            raise document.damaged(
+                f"{at}/history/{j} must be [model, year, what]; found {len(entry)} entries"
+            )
         for k in range(3):
             document.get(f"{at}/history/{j}/{k}", "string")
     for j in range(len(document.get(f"{at}/measured", "list"))):
@@ -141,8 +143,10 @@ def _check_card(document, at, studies):
 def _check_study_name(document, pointer, studies):
     name = document.get(pointer, "string")
     if name not in studies:
-        raise document.damaged(f"{pointer} names the study {name!r}, which /studies does not "
-                               f"list (studies: {', '.join(studies)})")
+        raise document.damaged(
+            f"{pointer} names the study {name!r}, which /studies does not "
+            f"list (studies: {', '.join(studies)})"
+        )
 
 
 def choice_names(cards=None):
@@ -178,8 +182,9 @@ def explain(name=None, root=None):
     out = []
     for card in cards:
         entry = dict(card)
-        entry["measurements"] = [_measurement(m, data["studies"], root, cache)
-                                 for m in card["measured"]]
+        entry["measurements"] = [
+            _measurement(m, data["studies"], root, cache) for m in card["measured"]
+        ]
         if card.get("inference"):
             entry["inference"] = _inference(card["inference"], data["studies"], root, cache)
         entry["verdict_line"] = _verdict_line(entry)
@@ -187,10 +192,12 @@ def explain(name=None, root=None):
     return {"cards": out, "legend": LEGEND}
 
 
-LEGEND = ("compute multiplier: the compute the study's baseline arm needs to reach the loss this "
-          "arm reaches at the largest budget both trained, as a multiple of that budget (above 1 "
-          "the change helped); [low, high] is its bootstrap interval over seeds and budgets; "
-          "'within noise' when the interval contains 1")
+LEGEND = (
+    "compute multiplier: the compute the study's baseline arm needs to reach the loss this "
+    "arm reaches at the largest budget both trained, as a multiple of that budget (above 1 "
+    "the change helped); [low, high] is its bootstrap interval over seeds and budgets; "
+    "'within noise' when the interval contains 1"
+)
 
 
 def fmt(value, kind):
@@ -215,8 +222,7 @@ def _figure(document, key, pointer, kind):
         value = len(document.get(pointer, "list"))
     else:  # a multiplier or a crossing may be null: unbounded, or never reached
         value = document.get(pointer, "number", nullable=kind in ("multiplier", "crossing"))
-    return {"key": key, "value": value, "pointer": pointer, "kind": kind,
-            "text": fmt(value, kind)}
+    return {"key": key, "value": value, "pointer": pointer, "kind": kind, "text": fmt(value, kind)}
 
 
 def _pair(document, pointer):
@@ -238,8 +244,13 @@ def _study(name, studies, root, cache):
 
 def _measurement(measured, studies, root, cache):
     sweep, source, command = _study(measured["study"], studies, root, cache)
-    row = {"study": measured["study"], "arm": measured["arm"], "reads": measured["reads"],
-           "source": source, "command": command}
+    row = {
+        "study": measured["study"],
+        "arm": measured["arm"],
+        "reads": measured["reads"],
+        "source": source,
+        "command": command,
+    }
     if sweep is None:
         return {**row, "missing": f"{source} is not committed yet"}
     fit = sweep.get("/fits/compute", "object", default={})
@@ -249,34 +260,44 @@ def _measurement(measured, studies, root, cache):
     arms = sweep.get("/fits/compute/arms", "list")
     names = [sweep.get(f"/fits/compute/arms/{i}/name", "string") for i in range(len(arms))]
     if measured["arm"] not in names:
-        return {**row, "missing": f"{source} has no arm {measured['arm']!r} (arms: "
-                                  f"{', '.join(names)})"}
+        return {
+            **row,
+            "missing": f"{source} has no arm {measured['arm']!r} (arms: {', '.join(names)})",
+        }
     k = names.index(measured["arm"])
     at = f"/fits/compute/arms/{k}"
     figures = [_figure(sweep, "multiplier", f"{at}/multiplier", "multiplier")]
     ci = _pair(sweep, f"{at}/multiplier_ci")
     if ci:
-        figures += [_figure(sweep, "low", f"{at}/multiplier_ci/0", "multiplier"),
-                    _figure(sweep, "high", f"{at}/multiplier_ci/1", "multiplier"),
-                    _figure(sweep, "level", "/fits/compute/level", "percent")]
+        figures += [
+            _figure(sweep, "low", f"{at}/multiplier_ci/0", "multiplier"),
+            _figure(sweep, "high", f"{at}/multiplier_ci/1", "multiplier"),
+            _figure(sweep, "level", "/fits/compute/level", "percent"),
+        ]
     last = len(sweep.get("/budgets", "list")) - 1
     if last < 0:
         raise sweep.damaged("/budgets is empty")
-    figures += [_figure(sweep, "seeds", "/seeds", "count"),
-                _figure(sweep, "budgets", "/budgets", "length"),
-                _figure(sweep, "lowest", "/budgets/0", "flops"),
-                _figure(sweep, "highest", f"/budgets/{last}", "flops")]
+    figures += [
+        _figure(sweep, "seeds", "/seeds", "count"),
+        _figure(sweep, "budgets", "/budgets", "length"),
+        _figure(sweep, "lowest", "/budgets/0", "flops"),
+        _figure(sweep, "highest", f"/budgets/{last}", "flops"),
+    ]
     verdict = sweep.get(f"{at}/verdict", "string")
     baseline = sweep.get("/fits/compute/baseline", "string")
     text = {f["key"]: f["text"] for f in figures}
     interval = f" [{text['low']}, {text['high']}] ({text['level']} bootstrap)" if ci else ""
-    tuned = ("rate tuned per arm and budget" if sweep.get("/tune_lr", "bool", default=False)
-             else "rate by the size rule")
-    summary = (f"{text['multiplier']}×{interval} against {baseline}: {verdict}"
-               + (" (extrapolated)" if sweep.get(f"{at}/extrapolated", "bool", default=False)
-                  else "")
-               + f" · {text['seeds']} seeds × {text['budgets']} budgets, {text['lowest']} to "
-                 f"{text['highest']} FLOPs, {tuned}")
+    tuned = (
+        "rate tuned per arm and budget"
+        if sweep.get("/tune_lr", "bool", default=False)
+        else "rate by the size rule"
+    )
+    summary = (
+        f"{text['multiplier']}×{interval} against {baseline}: {verdict}"
+        + (" (extrapolated)" if sweep.get(f"{at}/extrapolated", "bool", default=False) else "")
+        + f" · {text['seeds']} seeds × {text['budgets']} budgets, {text['lowest']} to "
+        f"{text['highest']} FLOPs, {tuned}"
+    )
     if measured.get("crossing") and sweep.has(f"{at}/reference_crossing"):
         crossing = [_figure(sweep, "crossing", f"{at}/reference_crossing", "crossing")]
         reference = "the n-gram baseline"
@@ -285,19 +306,23 @@ def _measurement(measured, studies, root, cache):
             figures.append(order)
             reference = f"the Kneser-Ney {order['text']}-gram baseline"
         if _pair(sweep, f"{at}/reference_crossing_ci"):
-            crossing += [_figure(sweep, f"crossing {end}", f"{at}/reference_crossing_ci/{i}",
-                                 "crossing") for i, end in enumerate(("low", "high"))]
+            crossing += [
+                _figure(sweep, f"crossing {end}", f"{at}/reference_crossing_ci/{i}", "crossing")
+                for i, end in enumerate(("low", "high"))
+            ]
         figures += crossing
         texts = [f["text"] for f in crossing]
         interval = f" [{texts[1]}, {texts[2]}]" if len(texts) == 3 else ""
-        where = (f"levels off above {reference} (never reaches it)"
-                 if crossing[0]["value"] is None else
-                 f"reaches {reference} at {texts[0]} FLOPs")
+        where = (
+            f"levels off above {reference} (never reaches it)"
+            if crossing[0]["value"] is None
+            else f"reaches {reference} at {texts[0]} FLOPs"
+        )
         extrapolated = sweep.get(f"{at}/reference_crossing_extrapolated", "bool", default=False)
-        summary += (f" · its fitted curve {where}{interval}"
-                    + (" (extrapolated)" if extrapolated else ""))
-    return {**row, "figures": figures, "verdict": verdict, "against": baseline,
-            "summary": summary}
+        summary += f" · its fitted curve {where}{interval}" + (
+            " (extrapolated)" if extrapolated else ""
+        )
+    return {**row, "figures": figures, "verdict": verdict, "against": baseline, "summary": summary}
 
 
 def _inference(inference, studies, root, cache):
@@ -315,8 +340,10 @@ def _inference(inference, studies, root, cache):
         cache_bytes = _figure(report, f"{name} cache", f"{at}/cache_bytes_per_token", "bytes")
         speed = _figure(report, f"{name} speed", f"{at}/tokens_per_second/median", "rate")
         figures += [cache_bytes, speed]
-        lines.append(f"{name}: {cache_bytes['text']} cache bytes per token, decodes "
-                     f"{speed['text']} tokens/s (median)")
+        lines.append(
+            f"{name}: {cache_bytes['text']} cache bytes per token, decodes "
+            f"{speed['text']} tokens/s (median)"
+        )
     return {**row, "figures": figures, "summary": "; ".join(lines)}
 
 

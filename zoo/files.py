@@ -31,8 +31,10 @@ def cache_dir(*parts):
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ZooError(f"cannot create the cache directory {path} ({error.strerror}); set "
-                       "ZOO_CACHE to a writable directory") from None
+        raise ZooError(
+            f"cannot create the cache directory {path} ({error.strerror}); set "
+            "ZOO_CACHE to a writable directory"
+        ) from None
     return path
 
 

@@ -31,10 +31,12 @@ def make_sampler(name="greedy", *, temperature=1.0, k=50, p=0.9, seed=None):
     """
     import keras_hub
 
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
-            and temperature > 0):  # inf would make every sampler uniform, nan poisons them
-        raise FieldError("temperature", f"must be a positive finite number; received "
-                       f"{temperature!r}")
+    if not (
+        isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0
+    ):  # inf would make every sampler uniform, nan poisons them
+        raise FieldError(
+            "temperature", f"must be a positive finite number; received {temperature!r}"
+        )
     if name == "greedy":
         return keras_hub.samplers.GreedySampler(temperature=temperature)
     if name == "top-k":
@@ -87,18 +89,31 @@ class Decoder:
         >>> for token in Decoder(..., streaming=True).tokens(prompt_ids): ...  # (b,) per step
     """
 
-    def __init__(self, model, sampler, batch_size, prompt_length, max_length, use_cache=True,
-                 streaming=False, stop_token_id=None):
+    def __init__(
+        self,
+        model,
+        sampler,
+        batch_size,
+        prompt_length,
+        max_length,
+        use_cache=True,
+        streaming=False,
+        stop_token_id=None,
+    ):
         limit = model.config.max_sequence_length
         if prompt_length < 1:
             raise ZooError("the prompt must hold at least one token")
         if prompt_length >= limit:  # no room left for even one new token
             than = "more than" if prompt_length > limit else "all of"
-            raise ZooError(f"the prompt alone has {prompt_length} tokens, {than} the model's "
-                           f"context of {limit} tokens; shorten it to at most {limit - 1}")
+            raise ZooError(
+                f"the prompt alone has {prompt_length} tokens, {than} the model's "
+                f"context of {limit} tokens; shorten it to at most {limit - 1}"
+            )
         if max_length > limit:
-            raise ZooError(f"prompt ({prompt_length} tokens) plus new tokens exceed the model's "
-                           f"context of {limit} tokens; ask for at most {limit - prompt_length}")
+            raise ZooError(
+                f"prompt ({prompt_length} tokens) plus new tokens exceed the model's "
+                f"context of {limit} tokens; ask for at most {limit - prompt_length}"
+            )
         check_top_k(sampler, model.config.vocabulary_size)
         self.model = model
         self.sampler = sampler
@@ -168,9 +183,15 @@ class Decoder:
 
         given = ops.arange(length)[None, :] < prompt_length  # the prompt is never overwritten
         stop = None if self.stop_token_id is None else (self.stop_token_id,)
-        return self.sampler(next=next, prompt=buffer, cache=cache, index=prompt_length,
-                            mask=ops.broadcast_to(given, (b, length)), stop_token_ids=stop,
-                            model=self.model)
+        return self.sampler(
+            next=next,
+            prompt=buffer,
+            cache=cache,
+            index=prompt_length,
+            mask=ops.broadcast_to(given, (b, length)),
+            stop_token_ids=stop,
+            model=self.model,
+        )
 
     # --- driving them ---
 
@@ -194,8 +215,9 @@ class Decoder:
         b, prompt_length, _ = self.shape
         prompt_ids = np.asarray(prompt_ids, "int32")
         if prompt_ids.shape != (b, prompt_length):
-            raise ValueError(f"prompt_ids must have shape {(b, prompt_length)}; "
-                             f"received {prompt_ids.shape}")
+            raise ValueError(
+                f"prompt_ids must have shape {(b, prompt_length)}; received {prompt_ids.shape}"
+            )
         return prompt_ids
 
     def generate(self, prompt_ids):
@@ -241,8 +263,10 @@ def check_top_k(sampler, vocabulary_size):
     import keras_hub
 
     if isinstance(sampler, keras_hub.samplers.TopKSampler) and sampler.k > vocabulary_size:
-        raise FieldError("top_k", f"must be at most the vocabulary size ({vocabulary_size}); "
-                       f"received {sampler.k}")
+        raise FieldError(
+            "top_k",
+            f"must be at most the vocabulary size ({vocabulary_size}); received {sampler.k}",
+        )
 
 
 def failed_run_warning(source):
@@ -272,11 +296,15 @@ def failed_run_warning(source):
     # The reason's first clause says what happened; the rest is advice for `zoo train`.
     reason = str(failure.get("reason") or "no reason recorded").split(";")[0]
     if not run.checkpoint_path.exists():
-        raise ZooError(f"RUN_OR_FILE {str(source)!r}: the run failed at step {step} ({reason}) "
-                       "before its first commit, so it has no model to generate with")
+        raise ZooError(
+            f"RUN_OR_FILE {str(source)!r}: the run failed at step {step} ({reason}) "
+            "before its first commit, so it has no model to generate with"
+        )
     committed = (run.state() or {}).get("step", "?")
-    return (f"{run.path} failed at step {step} ({reason}); generating from its last commit "
-            f"(step {committed}), not a finished model")
+    return (
+        f"{run.path} failed at step {step} ({reason}); generating from its last commit "
+        f"(step {committed}), not a finished model"
+    )
 
 
 def load_for_generation(source, tokenizer=None):
@@ -293,13 +321,25 @@ def load_for_generation(source, tokenizer=None):
     assets = load_tokenizer(directory)
     model = load_decoder(path)
     if assets.vocabulary_size > model.config.vocabulary_size:
-        raise ZooError(f"the tokenizer in {directory} has {assets.vocabulary_size} tokens, more "
-                       f"than the model's {model.config.vocabulary_size}")
+        raise ZooError(
+            f"the tokenizer in {directory} has {assets.vocabulary_size} tokens, more "
+            f"than the model's {model.config.vocabulary_size}"
+        )
     return model, assets
 
 
-def generate_tokens(model, prompt_ids, max_new_tokens, sampler="greedy", *, use_cache=True,
-                    stop_token_id=None, seed=None, on_token=None, **sampler_options):
+def generate_tokens(
+    model,
+    prompt_ids,
+    max_new_tokens,
+    sampler="greedy",
+    *,
+    use_cache=True,
+    stop_token_id=None,
+    seed=None,
+    on_token=None,
+    **sampler_options,
+):
     """Continue each row of `prompt_ids` (b, t) by up to `max_new_tokens` tokens.
 
     `sampler` is a keras-hub sampler or one of `SAMPLERS`; generation stops early once every row
@@ -315,8 +355,16 @@ def generate_tokens(model, prompt_ids, max_new_tokens, sampler="greedy", *, use_
         raise FieldError("max_new_tokens", f"must be at least 1; received {max_new_tokens}")
     b, prompt_length = prompt_ids.shape
     streaming = on_token is not None
-    decoder = Decoder(model, sampler, b, prompt_length, prompt_length + max_new_tokens,
-                      use_cache, streaming=streaming, stop_token_id=stop_token_id)
+    decoder = Decoder(
+        model,
+        sampler,
+        b,
+        prompt_length,
+        prompt_length + max_new_tokens,
+        use_cache,
+        streaming=streaming,
+        stop_token_id=stop_token_id,
+    )
     start = time.perf_counter()
     if streaming:
         produced, stopped = [], np.zeros(b, bool)
@@ -330,8 +378,9 @@ def generate_tokens(model, prompt_ids, max_new_tokens, sampler="greedy", *, use_
         token_ids = np.concatenate([prompt_ids, np.stack(produced, axis=1)], axis=1)
     else:
         token_ids = decoder.generate(prompt_ids)
-        token_ids = token_ids[:, : prompt_length + _steps_taken(token_ids[:, prompt_length:],
-                                                                stop_token_id)]
+        token_ids = token_ids[
+            :, : prompt_length + _steps_taken(token_ids[:, prompt_length:], stop_token_id)
+        ]
     seconds = time.perf_counter() - start
     return Generation(
         token_ids=token_ids,
@@ -355,8 +404,19 @@ def _steps_taken(new, stop_token_id):
     return int(hits.argmax(axis=1).max()) + 1
 
 
-def generate(model, tokenizer, prompt, max_new_tokens=100, sampler="greedy", *, seed=None,
-             stop_token_id=None, on_text=None, use_cache=True, **sampler_options):
+def generate(
+    model,
+    tokenizer,
+    prompt,
+    max_new_tokens=100,
+    sampler="greedy",
+    *,
+    seed=None,
+    stop_token_id=None,
+    on_text=None,
+    use_cache=True,
+    **sampler_options,
+):
     """Continue the text `prompt` with `model`; `tokenizer` is a keras-hub tokenizer.
 
     `on_text(piece)` receives the new text as it is produced (whole characters: a multi-byte
@@ -370,10 +430,18 @@ def generate(model, tokenizer, prompt, max_new_tokens=100, sampler="greedy", *, 
     if ids.shape[1] == 0:
         raise ZooError("the prompt is empty after tokenization; give some text")
     stream = _TextStream(tokenizer, on_text)
-    result = generate_tokens(model, ids, max_new_tokens, sampler, use_cache=use_cache,
-                             stop_token_id=stop_token_id, seed=seed,
-                             on_token=stream.add if on_text else None, **sampler_options)
-    new = result.token_ids[0, result.prompt_tokens:]
+    result = generate_tokens(
+        model,
+        ids,
+        max_new_tokens,
+        sampler,
+        use_cache=use_cache,
+        stop_token_id=stop_token_id,
+        seed=seed,
+        on_token=stream.add if on_text else None,
+        **sampler_options,
+    )
+    new = result.token_ids[0, result.prompt_tokens :]
     if stop_token_id is not None and len(new) and new[-1] == stop_token_id:
         new = new[:-1]  # the stop token ends the text; it is not part of it
     return dataclasses.replace(result, text=_detokenize(tokenizer, new))
@@ -394,7 +462,7 @@ class _TextStream:
         if text.endswith("\ufffd"):  # a character still missing its last bytes
             return
         if text.startswith(self.sent):
-            piece, self.sent = text[len(self.sent):], text
+            piece, self.sent = text[len(self.sent) :], text
             if piece:
                 self.on_text(piece)
 

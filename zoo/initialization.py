@@ -35,8 +35,10 @@ def initializers(config):
             "attention_output": residual,
             "feedforward_output": residual,
         }
-    return {role: IndependentDraws(keras.initializers.RandomNormal(stddev=s))
-            for role, s in stds.items()}
+    return {
+        role: IndependentDraws(keras.initializers.RandomNormal(stddev=s))
+        for role, s in stds.items()
+    }
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -53,7 +53,9 @@ class DecoderLM(keras.Model):
                 dtype=dtype,
                 name="position_embedding",
             )
-        embedding_dropout = keras.layers.Dropout(config.dropout, dtype=dtype, name="embedding_dropout")
+        embedding_dropout = keras.layers.Dropout(
+            config.dropout, dtype=dtype, name="embedding_dropout"
+        )
         blocks = [_decoder_block(config, i, init, dtype) for i in range(config.num_layers)]
         final_norm = make_norm(config, "final_norm", dtype)
 
@@ -118,8 +120,11 @@ class DecoderLM(keras.Model):
         # constructor would get the graph; the guard below keeps that from happening here.
         base = super().get_config()
         if "layers" in base:  # a functional graph config: keep only what __init__ accepts
-            base = {"name": self.name, "trainable": self.trainable,
-                    "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+            base = {
+                "name": self.name,
+                "trainable": self.trainable,
+                "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            }
         return {**base, "config": self.config.to_dict(), "weights_format": WEIGHTS_FORMAT}
 
     @classmethod
@@ -168,9 +173,12 @@ def check_weights_format(found):
     if found == 1:
         raise WeightsFormatError(
             "the file was saved by an earlier zoo, with one fused self_attention/qkv kernel per "
-            "layer; convert it: zoo convert OLD.keras --out NEW.keras")
-    raise WeightsFormatError(f"the file has weights_format {found!r}, which this zoo does not "
-                             f"know (it reads {WEIGHTS_FORMAT}); upgrade zoo")
+            "layer; convert it: zoo convert OLD.keras --out NEW.keras"
+        )
+    raise WeightsFormatError(
+        f"the file has weights_format {found!r}, which this zoo does not "
+        f"know (it reads {WEIGHTS_FORMAT}); upgrade zoo"
+    )
 
 
 def build(name_or_config, **overrides):

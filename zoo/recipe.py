@@ -99,8 +99,9 @@ class TrainingRecipe:
         number = _as_number(value, integral, exact)
         if number is None or not allowed(number):
             what = words.format("integer" if integral else "number")
-            raise ConfigError(f"{name} must be {what}{' or null' if optional else ''}; "
-                              f"received {value!r}")
+            raise ConfigError(
+                f"{name} must be {what}{' or null' if optional else ''}; received {value!r}"
+            )
         return number
 
     @classmethod
@@ -109,8 +110,11 @@ class TrainingRecipe:
         for key in data:
             if key not in _DECLARED:
                 raise unknown("training field", key, list(_DECLARED))
-        missing = [f.name for f in dataclasses.fields(cls)
-                   if f.name not in data and f.default is dataclasses.MISSING]
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in data and f.default is dataclasses.MISSING
+        ]
         if missing:
             raise ConfigError(f"training recipe is missing {', '.join(missing)}")
         return cls(**{key: cls.check_field(key, value) for key, value in data.items()})
@@ -193,24 +197,35 @@ class Recipe:
         try:
             object.__setattr__(self, "scale", Scale(self.scale))
         except ValueError:
-            raise ConfigError(f"scale must be one of {', '.join(s.value for s in Scale)}; "
-                              f"received scale={self.scale!r}") from None
+            raise ConfigError(
+                f"scale must be one of {', '.join(s.value for s in Scale)}; "
+                f"received scale={self.scale!r}"
+            ) from None
         for field, kind in (("model", ModelConfig), ("training", TrainingRecipe)):
             if not isinstance(getattr(self, field), kind):
-                raise ConfigError(f"recipe {self.name!r}: {field} must be a {kind.__name__}; "
-                                  f"received {getattr(self, field)!r}")
+                raise ConfigError(
+                    f"recipe {self.name!r}: {field} must be a {kind.__name__}; "
+                    f"received {getattr(self, field)!r}"
+                )
         if self.model.name != self.name:
             raise ConfigError(f"recipe {self.name!r} holds a model named {self.model.name!r}")
         reported = self.reported_params
-        if reported is not None and (_as_number(reported, True, exact=True) is None
-                                     or reported < 1):
-            raise ConfigError(f"recipe {self.name!r}: reported_params must be a positive integer "
-                              f"or None; received {reported!r}")
+        if reported is not None and (
+            _as_number(reported, True, exact=True) is None or reported < 1
+        ):
+            raise ConfigError(
+                f"recipe {self.name!r}: reported_params must be a positive integer "
+                f"or None; received {reported!r}"
+            )
         if self.scale is Scale.PAPER and reported is None:
-            raise ConfigError(f"recipe {self.name!r}: a paper-scale preset states the paper's "
-                              "parameter count (reported_params)")
+            raise ConfigError(
+                f"recipe {self.name!r}: a paper-scale preset states the paper's "
+                "parameter count (reported_params)"
+            )
         if not isinstance(self.choices, tuple) or not all(
             isinstance(c, str) and c for c in self.choices
         ):
-            raise ConfigError(f"recipe {self.name!r}: choices must be a tuple of non-empty "
-                              f"strings; received {self.choices!r}")
+            raise ConfigError(
+                f"recipe {self.name!r}: choices must be a tuple of non-empty "
+                f"strings; received {self.choices!r}"
+            )

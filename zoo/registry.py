@@ -49,7 +49,9 @@ def list_recipes(family=None, scale=None):
         if scale not in [s.value for s in Scale] + list(Scale):
             raise unknown("scale", scale, [s.value for s in Scale])
         scale = Scale(scale)
-    return [r for r in _recipes().values() if family in (None, r.family) and scale in (None, r.scale)]
+    return [
+        r for r in _recipes().values() if family in (None, r.family) and scale in (None, r.scale)
+    ]
 
 
 def list_families():

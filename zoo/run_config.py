@@ -54,8 +54,9 @@ class RunConfigError(FieldError):
 
 
 def _field(default, *, affects_result, flag=None):
-    return dataclasses.field(default=default,
-                             metadata={"affects_result": affects_result, "flag": flag})
+    return dataclasses.field(
+        default=default, metadata={"affects_result": affects_result, "flag": flag}
+    )
 
 
 BUDGET_FIELDS = ("tokens", "flops", "chinchilla", "steps")
@@ -99,15 +100,19 @@ class RunConfig:
                     object.__setattr__(self, f.name, enum_type(value))
                 except ValueError:
                     choices = ", ".join(e.value for e in enum_type)
-                    raise RunConfigError(f.name, f"must be one of {choices}; "
-                                                 f"received {value!r}") from None
+                    raise RunConfigError(
+                        f.name, f"must be one of {choices}; received {value!r}"
+                    ) from None
         _check_text(self, "data")
         if self.init_from is not None:
             _check_text(self, "init_from")
         given = [name for name in BUDGET_FIELDS if getattr(self, name) is not None]
         if len(given) > 1:
-            raise RunConfigError(given[0], f"is one of {len(given)} budgets given "
-                                           f"({', '.join(given)}); give at most one budget")
+            raise RunConfigError(
+                given[0],
+                f"is one of {len(given)} budgets given "
+                f"({', '.join(given)}); give at most one budget",
+            )
         for name in ("tokens", "steps"):
             _check_number(self, name, integer=True, minimum=1, optional=True)
         for name in ("flops", "chinchilla"):
@@ -120,24 +125,31 @@ class RunConfig:
         _check_number(self, "patience", integer=True, minimum=1, optional=True)
         _check_number(self, "rewind_after_spikes", integer=True, minimum=1, optional=True)
         if self.rewind_after_spikes is not None and not self.spike_guard:
-            raise RunConfigError("rewind_after_spikes", "counts the spike guard's skipped "
-                                                        "steps: it needs spike_guard on")
+            raise RunConfigError(
+                "rewind_after_spikes",
+                "counts the spike guard's skipped steps: it needs spike_guard on",
+            )
         if not isinstance(self.spike_guard, bool):
-            raise RunConfigError("spike_guard", f"must be true or false; received "
-                                                f"{self.spike_guard!r}")
+            raise RunConfigError(
+                "spike_guard", f"must be true or false; received {self.spike_guard!r}"
+            )
 
     # --- identity ---
 
     def identity(self):
         """The fields that can change the result, JSON-ready: what the run key is made of."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if f.metadata["affects_result"]}
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.metadata["affects_result"]
+        }
 
     @property
     def budget(self):
         """{field: value} of the budget given (empty: the recipe's default)."""
-        return {name: getattr(self, name) for name in BUDGET_FIELDS
-                if getattr(self, name) is not None}
+        return {
+            name: getattr(self, name) for name in BUDGET_FIELDS if getattr(self, name) is not None
+        }
 
     # --- (de)serialisation ---
 
@@ -244,5 +256,14 @@ for _f in dataclasses.fields(RunConfig):  # every field must say whether it affe
     assert isinstance(_f.metadata.get("affects_result"), bool), _f.name
 
 
-__all__ = ["Backend", "FLAGS", "Precision", "RunConfig", "RunConfigError", "Strategy",
-           "TokenizerMode", "flag", "result_fields"]
+__all__ = [
+    "Backend",
+    "FLAGS",
+    "Precision",
+    "RunConfig",
+    "RunConfigError",
+    "Strategy",
+    "TokenizerMode",
+    "flag",
+    "result_fields",
+]

@@ -25,13 +25,16 @@ GPT2Backbone (TensorFlow, XLA) and transformers' GPT2LMHeadModel in a PyTorch lo
 torch.compile), each in its own worker, all timed in turns with the same steps per round.
 """
 
-app = typer.Typer(help="Benchmarks measured on this machine (not tests)." + METHOD,
-                  invoke_without_command=True)
+app = typer.Typer(
+    help="Benchmarks measured on this machine (not tests)." + METHOD, invoke_without_command=True
+)
 
 Steps = Annotated[int, typer.Option(help="Training steps per timed repeat.")]
 Repeats = Annotated[int, typer.Option(help="Timed repeats per contender (the median is shown).")]
-Out = Annotated[Optional[str], typer.Option(
-    help="Write the JSON report here (default results/bench/<parts>-<date>.json).")]
+Out = Annotated[
+    Optional[str],
+    typer.Option(help="Write the JSON report here (default results/bench/<parts>-<date>.json)."),
+]
 
 
 @app.callback()
@@ -47,13 +50,25 @@ def everything(
     generate); the families then use half the steps and two fewer repeats."""
     if ctx.invoked_subcommand is not None:
         return
-    _run(("anchor", "sizes", "families", "attention", "generate"), steps=steps, repeats=repeats,
-         out=out, backend=backend, json=json, family=(max(1, steps // 2), max(1, repeats - 2)))
+    _run(
+        ("anchor", "sizes", "families", "attention", "generate"),
+        steps=steps,
+        repeats=repeats,
+        out=out,
+        backend=backend,
+        json=json,
+        family=(max(1, steps // 2), max(1, repeats - 2)),
+    )
 
 
 @app.command("anchor")
-def anchor(steps: Steps = 10, repeats: Repeats = 5, out: Out = None,
-           backend: options.Backend = None, json: options.Json = False):
+def anchor(
+    steps: Steps = 10,
+    repeats: Repeats = 5,
+    out: Out = None,
+    backend: options.Backend = None,
+    json: options.Json = False,
+):
     """The zoo's GPT-2 against keras-hub's GPT2Backbone at one identical configuration
     (4 layers, width 256, 4 heads, sequence 256, batch 16, vocabulary 8192, AdamW, XLA)."""
     _run(("anchor",), steps=steps, repeats=repeats, out=out, backend=backend, json=json)
@@ -62,12 +77,17 @@ def anchor(steps: Steps = 10, repeats: Repeats = 5, out: Out = None,
 @app.command("sizes")
 def sizes(
     repeats: Repeats = 5,
-    seconds: Annotated[float, typer.Option(
-        help="Target seconds per timed round of the median contender (sets the steps).")] = 1.0,
-    sweep_budgets: Annotated[str, typer.Option(
-        help="FLOPs budgets whose compute-optimal sweep shapes join the ladder.")
+    seconds: Annotated[
+        float,
+        typer.Option(
+            help="Target seconds per timed round of the median contender (sets the steps)."
+        ),
+    ] = 1.0,
+    sweep_budgets: Annotated[
+        str, typer.Option(help="FLOPs budgets whose compute-optimal sweep shapes join the ladder.")
     ] = "1e11,1e12,1e13",
-    out: Out = None, json: options.Json = False,
+    out: Out = None,
+    json: options.Json = False,
 ):
     """Training tokens/s and MFU over a ladder of GPT-2 sizes: the zoo on every installed
     backend against keras-hub and transformers (eager and torch.compile), with the zoo's best
@@ -75,20 +95,37 @@ def sizes(
     if not seconds > 0:
         with user_errors() as zoo:
             raise zoo.ZooError(f"--seconds must be positive; received {seconds}")
-    _run(("sizes",), steps=1, repeats=repeats, out=out, backend=None, json=json,
-         size_seconds=seconds, sweep_budgets=sweep_budgets)
+    _run(
+        ("sizes",),
+        steps=1,
+        repeats=repeats,
+        out=out,
+        backend=None,
+        json=json,
+        size_seconds=seconds,
+        sweep_budgets=sweep_budgets,
+    )
 
 
 @app.command("families")
-def families(steps: Steps = 5, repeats: Repeats = 3, out: Out = None,
-             backend: options.Backend = None, json: options.Json = False):
+def families(
+    steps: Steps = 5,
+    repeats: Repeats = 3,
+    out: Out = None,
+    backend: options.Backend = None,
+    json: options.Json = False,
+):
     """Tokens/s and MFU of every family's -small twin at its own batch and context."""
     _run(("families",), steps=steps, repeats=repeats, out=out, backend=backend, json=json)
 
 
 @app.command("attention")
-def attention(repeats: Repeats = 5, out: Out = None, backend: options.Backend = None,
-              json: options.Json = False):
+def attention(
+    repeats: Repeats = 5,
+    out: Out = None,
+    backend: options.Backend = None,
+    json: options.Json = False,
+):
     """Banded (window 256) against dense causal attention at sequence 512 to 8192."""
     _run(("attention",), steps=1, repeats=repeats, out=out, backend=backend, json=json)
 
@@ -97,7 +134,9 @@ def attention(repeats: Repeats = 5, out: Out = None, backend: options.Backend = 
 def generate(
     repeats: Repeats = 3,
     batch_size: Annotated[int, typer.Option(help="Sequences decoded together.")] = 1,
-    out: Out = None, backend: options.Backend = None, json: options.Json = False,
+    out: Out = None,
+    backend: options.Backend = None,
+    json: options.Json = False,
 ):
     """Decoding tokens/s and key/value cache bytes per token: the zoo's GPT-2 against
     keras-hub's GPT2CausalLM.generate, then every family's -small twin (and PaLM's with
@@ -105,16 +144,25 @@ def generate(
     if batch_size < 1:
         with user_errors() as zoo:
             raise zoo.ZooError(f"--batch-size must be at least 1; received {batch_size}")
-    _run(("generate",), steps=1, repeats=repeats, out=out, backend=backend, json=json,
-         generate_batch_size=batch_size)
+    _run(
+        ("generate",),
+        steps=1,
+        repeats=repeats,
+        out=out,
+        backend=backend,
+        json=json,
+        generate_batch_size=batch_size,
+    )
 
 
 @app.command("data")
 def data(
-    corpus: Annotated[str, typer.Option("--data", help="Corpus to encode and stream.")
-                      ] = "shakespeare",
-    name: Annotated[str, typer.Option("--model", help="Preset whose context, batch and "
-                                                      "tokenizer to use.")] = "palm-small",
+    corpus: Annotated[
+        str, typer.Option("--data", help="Corpus to encode and stream.")
+    ] = "shakespeare",
+    name: Annotated[
+        str, typer.Option("--model", help="Preset whose context, batch and tokenizer to use.")
+    ] = "palm-small",
     steps: Annotated[int, typer.Option(help="Batches to time after 10 warm-up batches.")] = 500,
     json: options.Json = False,
 ):
@@ -137,8 +185,19 @@ def data(
         )
 
 
-def _run(parts, *, steps, repeats, out, backend, json, family=None, generate_batch_size=1,
-         size_seconds=1.0, sweep_budgets="1e11,1e12,1e13"):
+def _run(
+    parts,
+    *,
+    steps,
+    repeats,
+    out,
+    backend,
+    json,
+    family=None,
+    generate_batch_size=1,
+    size_seconds=1.0,
+    sweep_budgets="1e11,1e12,1e13",
+):
     options.use_backend(backend)
     status = console(stderr=True)
     with user_errors():
@@ -148,19 +207,28 @@ def _run(parts, *, steps, repeats, out, backend, json, family=None, generate_bat
         from zoo.storage.runs import results_root
 
         if steps < 1 or repeats < 1:
-            raise ZooError(f"--steps and --repeats must be at least 1; received {steps} and "
-                           f"{repeats}")
+            raise ZooError(
+                f"--steps and --repeats must be at least 1; received {steps} and {repeats}"
+            )
         select_backend(backend)
         family_steps, family_repeats = family or (steps, repeats)
         ladder = size_ladder(sweep_budgets) if "sizes" in parts else None
-        report = run_suite(parts, steps=steps, repeats=repeats, family_steps=family_steps,
-                           family_repeats=family_repeats, generate_repeats=repeats,
-                           generate_batch_size=generate_batch_size, size_shapes=ladder,
-                           size_seconds=size_seconds,
-                           reporter=lambda text: status.print(f"[dim]{text}[/]"))
+        report = run_suite(
+            parts,
+            steps=steps,
+            repeats=repeats,
+            family_steps=family_steps,
+            family_repeats=family_repeats,
+            generate_repeats=repeats,
+            generate_batch_size=generate_batch_size,
+            size_shapes=ladder,
+            size_seconds=size_seconds,
+            reporter=lambda text: status.print(f"[dim]{text}[/]"),
+        )
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = write_report(report, out or results_root() / "bench"
-                            / f"{'-'.join(parts)}-{stamp}.json")
+        path = write_report(
+            report, out or results_root() / "bench" / f"{'-'.join(parts)}-{stamp}.json"
+        )
     if json:
         print_json(report)
         return
@@ -173,19 +241,30 @@ def size_ladder(sweep_budgets):
     sweep planner sizes them (the bench sits below the scaling layer, so the CLI joins them)."""
     from zoo.bench.sizes import FIXED_LADDER, SizeShape
     from zoo.comparison.allocation import compute_optimal_config
-    from zoo.experiments.grid import (SWEEP_ASPECT_TOLERANCE, batch_size_for, parse_arms,
-                                  parse_budgets, sweep_model)
+    from zoo.experiments.grid import (
+        SWEEP_ASPECT_TOLERANCE,
+        batch_size_for,
+        parse_arms,
+        parse_budgets,
+        sweep_model,
+    )
 
     arm = parse_arms("gpt2")[0]
     config = sweep_model(arm)
     rungs = list(FIXED_LADDER)
     for budget in parse_budgets(sweep_budgets):
         shape = compute_optimal_config(config, budget, aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
-        rungs.append(SizeShape(
-            f"sweep {budget:.0e} {shape.num_layers}×{shape.hidden_dim} v{shape.vocabulary_size}",
-            shape.num_layers, shape.hidden_dim, shape.num_query_heads,
-            shape.max_sequence_length, batch_size_for(arm, shape, budget),
-            shape.vocabulary_size))
+        rungs.append(
+            SizeShape(
+                f"sweep {budget:.0e} {shape.num_layers}×{shape.hidden_dim} v{shape.vocabulary_size}",
+                shape.num_layers,
+                shape.hidden_dim,
+                shape.num_query_heads,
+                shape.max_sequence_length,
+                batch_size_for(arm, shape, budget),
+                shape.vocabulary_size,
+            )
+        )
     return rungs
 
 
@@ -193,71 +272,100 @@ def show(report):
     """Rich tables for whichever parts the report holds."""
     out = console()
     peak = report["peak_flops"]
-    out.print(f"{report['device']} · {report['backend']} · peak "
-              + (f"{peak / 1e9:.0f} GFLOP/s ({report['peak_flops_source']})" if peak
-                 else report["peak_flops_source"]))
+    out.print(
+        f"{report['device']} · {report['backend']} · peak "
+        + (
+            f"{peak / 1e9:.0f} GFLOP/s ({report['peak_flops_source']})"
+            if peak
+            else report["peak_flops_source"]
+        )
+    )
     if "anchor" in report:
         a = report["anchor"]
         shape = a["shape"]
-        table = _table(f"training: {shape['num_layers']} layers × {shape['hidden_dim']}, "
-                       f"{shape['num_heads']} heads, sequence {shape['seq_len']}, batch "
-                       f"{shape['batch_size']}, vocabulary {shape['vocabulary_size']} "
-                       f"({human(a['params'])} parameters), AdamW, XLA",
-                       SPEED_COLUMNS + ("compile+warm-up",))
+        table = _table(
+            f"training: {shape['num_layers']} layers × {shape['hidden_dim']}, "
+            f"{shape['num_heads']} heads, sequence {shape['seq_len']}, batch "
+            f"{shape['batch_size']}, vocabulary {shape['vocabulary_size']} "
+            f"({human(a['params'])} parameters), AdamW, XLA",
+            SPEED_COLUMNS + ("compile+warm-up",),
+        )
         for r in a["rows"]:
             table.add_row(*_speed_cells(r), _rss(r), f"{r['warmup_seconds']:.0f} s")
         out.print(table)
-        out.print(f"zoo / keras-hub tokens/s: [bold]{a['ratio']:.2f}×[/] (medians of "
-                  f"{len(a['rows'][0]['tokens_per_second']['repeats'])} interleaved repeats of "
-                  f"{a['steps_per_repeat']} steps)")
+        out.print(
+            f"zoo / keras-hub tokens/s: [bold]{a['ratio']:.2f}×[/] (medians of "
+            f"{len(a['rows'][0]['tokens_per_second']['repeats'])} interleaved repeats of "
+            f"{a['steps_per_repeat']} steps)"
+        )
     if "sizes" in report:
         _show_sizes(out, report["sizes"])
     if "families" in report:
-        table = _table("each family's -small twin (its own batch and context)",
-                       SPEED_COLUMNS + ("params",))
+        table = _table(
+            "each family's -small twin (its own batch and context)", SPEED_COLUMNS + ("params",)
+        )
         for r in report["families"]:
             table.add_row(*_speed_cells(r), _rss(r), human(r["params"]))
         out.print(table)
     if "attention" in report:
         rows = report["attention"]
-        table = _table(f"one attention layer, forward+backward (window {rows[0]['window']})",
-                       ("sequence", "dense ms", "banded ms", "dense/banded", "dense ms/1k tok",
-                        "banded ms/1k tok"),
-                       caption="banded cost per 1k tokens stays flat: linear in sequence length")
+        table = _table(
+            f"one attention layer, forward+backward (window {rows[0]['window']})",
+            (
+                "sequence",
+                "dense ms",
+                "banded ms",
+                "dense/banded",
+                "dense ms/1k tok",
+                "banded ms/1k tok",
+            ),
+            caption="banded cost per 1k tokens stays flat: linear in sequence length",
+        )
         for r in rows:
-            table.add_row(f"{r['seq_len']:,}", f"{r['dense_ms']:,.1f}", f"{r['banded_ms']:,.1f}",
-                          f"{r['speedup']:.1f}×", f"{r['dense_ms_per_1k_tokens']:,.1f}",
-                          f"{r['banded_ms_per_1k_tokens']:,.1f}")
+            table.add_row(
+                f"{r['seq_len']:,}",
+                f"{r['dense_ms']:,.1f}",
+                f"{r['banded_ms']:,.1f}",
+                f"{r['speedup']:.1f}×",
+                f"{r['dense_ms_per_1k_tokens']:,.1f}",
+                f"{r['banded_ms_per_1k_tokens']:,.1f}",
+            )
         out.print(table)
     if "generate_anchor" in report:
         a = report["generate_anchor"]
         shape = a["shape"]
-        table = _table(f"decoding: {shape['num_layers']} layers × {shape['hidden_dim']}, "
-                       f"{shape['num_heads']} heads, vocabulary {shape['vocabulary_size']}; "
-                       f"batch {a['batch_size']}, {a['prompt_tokens']}-token prompt, "
-                       f"{a['new_tokens']} new tokens, greedy, key/value cache, XLA",
-                       GENERATION_COLUMNS)
+        table = _table(
+            f"decoding: {shape['num_layers']} layers × {shape['hidden_dim']}, "
+            f"{shape['num_heads']} heads, vocabulary {shape['vocabulary_size']}; "
+            f"batch {a['batch_size']}, {a['prompt_tokens']}-token prompt, "
+            f"{a['new_tokens']} new tokens, greedy, key/value cache, XLA",
+            GENERATION_COLUMNS,
+        )
         for r in a["rows"]:
             table.add_row(*_generation_cells(r))
         out.print(table)
         out.print(f"zoo / keras-hub decoding tokens/s: [bold]{a['ratio']:.2f}×[/]")
     if "generate" in report:
         g = report["generate"]
-        table = _table(f"decoding each family's -small twin: batch {g['batch_size']}, "
-                       f"{g['prompt_tokens']}-token prompt, {g['new_tokens']} new tokens, "
-                       "greedy, key/value cache, XLA", GENERATION_COLUMNS,
-                       caption="cache bytes/token = 2 · layers · kv heads · head width · 4 bytes")
+        table = _table(
+            f"decoding each family's -small twin: batch {g['batch_size']}, "
+            f"{g['prompt_tokens']}-token prompt, {g['new_tokens']} new tokens, "
+            "greedy, key/value cache, XLA",
+            GENERATION_COLUMNS,
+            caption="cache bytes/token = 2 · layers · kv heads · head width · 4 bytes",
+        )
         for r in g["rows"]:
             table.add_row(*_generation_cells(r))
         out.print(table)
 
 
 def _show_sizes(out, sizes):
-    table = _table(f"training over the size ladder: medians of {sizes['repeats']} interleaved "
-                   f"rounds of about {sizes['seconds_per_repeat']:g} s",
-                   ("size", "model", "params", "tokens/s (median)", "min–max", "MFU",
-                    "vs fastest peer"),
-                   caption="vs fastest peer: this row's tokens/s over the fastest non-zoo row's")
+    table = _table(
+        f"training over the size ladder: medians of {sizes['repeats']} interleaved "
+        f"rounds of about {sizes['seconds_per_repeat']:g} s",
+        ("size", "model", "params", "tokens/s (median)", "min–max", "MFU", "vs fastest peer"),
+        caption="vs fastest peer: this row's tokens/s over the fastest non-zoo row's",
+    )
     peers = {s["size"]: s["peer_tokens_per_second"] for s in sizes["sizes"]}
     for r in sizes["rows"]:
         if "error" in r:
@@ -265,19 +373,35 @@ def _show_sizes(out, sizes):
             continue
         speed = r["tokens_per_second"]
         peer = peers.get(r["size"])
-        table.add_row(r["size"], r["name"], human(r["params"]), f"{speed['median']:,.0f}",
-                      f"{speed['min']:,.0f}–{speed['max']:,.0f}", optional(r["mfu"], ".1%"),
-                      f"{speed['median'] / peer:.2f}×" if peer else "")
+        table.add_row(
+            r["size"],
+            r["name"],
+            human(r["params"]),
+            f"{speed['median']:,.0f}",
+            f"{speed['min']:,.0f}–{speed['max']:,.0f}",
+            optional(r["mfu"], ".1%"),
+            f"{speed['median'] / peer:.2f}×" if peer else "",
+        )
     out.print(table)
     for s in sizes["sizes"]:
-        out.print(f"{s['size']}: best zoo ({s['zoo_best']}) / fastest peer "
-                  f"({s['fastest_peer']}) = [bold]{s['ratio']:.2f}×[/]" if s["ratio"] else
-                  f"{s['size']}: no peer ran")
+        out.print(
+            f"{s['size']}: best zoo ({s['zoo_best']}) / fastest peer "
+            f"({s['fastest_peer']}) = [bold]{s['ratio']:.2f}×[/]"
+            if s["ratio"]
+            else f"{s['size']}: no peer ran"
+        )
 
 
 SPEED_COLUMNS = ("model", "tokens/s (median)", "min–max", "MFU", "model GFLOP/s", "peak RSS")
-GENERATION_COLUMNS = ("model", "tokens/s (median)", "min–max", "q/kv heads", "cache bytes/token",
-                      "peak RSS", "params")
+GENERATION_COLUMNS = (
+    "model",
+    "tokens/s (median)",
+    "min–max",
+    "q/kv heads",
+    "cache bytes/token",
+    "peak RSS",
+    "params",
+)
 
 
 def _table(title, columns, caption=None):
@@ -294,12 +418,23 @@ def _rss(row):
 
 def _generation_cells(row):
     speed = row["tokens_per_second"]
-    return (row["name"], f"{speed['median']:,.1f}", f"{speed['min']:,.1f}–{speed['max']:,.1f}",
-            f"{row['num_query_heads']}/{row['num_key_value_heads']}",
-            f"{row['cache_bytes_per_token']:,.0f}", _rss(row), human(row["params"]))
+    return (
+        row["name"],
+        f"{speed['median']:,.1f}",
+        f"{speed['min']:,.1f}–{speed['max']:,.1f}",
+        f"{row['num_query_heads']}/{row['num_key_value_heads']}",
+        f"{row['cache_bytes_per_token']:,.0f}",
+        _rss(row),
+        human(row["params"]),
+    )
 
 
 def _speed_cells(row):
     speed = row["tokens_per_second"]
-    return (row["name"], f"{speed['median']:,.0f}", f"{speed['min']:,.0f}–{speed['max']:,.0f}",
-            optional(row["mfu"], ".0%"), f"{row['model_flops_per_second'] / 1e9:.1f}")
+    return (
+        row["name"],
+        f"{speed['median']:,.0f}",
+        f"{speed['min']:,.0f}–{speed['max']:,.0f}",
+        optional(row["mfu"], ".0%"),
+        f"{row['model_flops_per_second'] / 1e9:.1f}",
+    )

@@ -16,21 +16,37 @@ app = typer.Typer()
 
 @app.command("compare")
 def compare(
-    models: Annotated[str, typer.Option(help="Comma-separated presets or families, e.g. "
-                                             "gpt2,llama (the first is the reference row).")],
-    budget: Annotated[Optional[float], typer.Option(
-        help="Training FLOPs per model (6N + 12·L·H·Q·T per token); default 1.5e13.")] = None,
+    models: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated presets or families, e.g. "
+            "gpt2,llama (the first is the reference row)."
+        ),
+    ],
+    budget: Annotated[
+        Optional[float],
+        typer.Option(help="Training FLOPs per model (6N + 12·L·H·Q·T per token); default 1.5e13."),
+    ] = None,
     data: run_options.Data = "shakespeare",
     seeds: Annotated[int, typer.Option(help="Seeds per model; the table shows the spread.")] = 1,
-    ablate: Annotated[Optional[str], typer.Option(
-        help="One variant per change of the single base model: 'position=learned,"
-             "normalization=layernorm'; join dependent changes with '+'.")] = None,
+    ablate: Annotated[
+        Optional[str],
+        typer.Option(
+            help="One variant per change of the single base model: 'position=learned,"
+            "normalization=layernorm'; join dependent changes with '+'."
+        ),
+    ] = None,
     set_: options.Overrides = None,
-    tune_lr: Annotated[bool, typer.Option(
-        help="Sweep the peak learning rate (×1/3, ×1, ×3) per model at a quarter of the budget, "
-             "by training loss, and compare each at its best.")] = False,
-    tokenizer: Annotated[TokenizerMode, typer.Option(
-        help="shared (one byte-level BPE for all; default) or native.")] = TokenizerMode.SHARED,
+    tune_lr: Annotated[
+        bool,
+        typer.Option(
+            help="Sweep the peak learning rate (×1/3, ×1, ×3) per model at a quarter of the budget, "
+            "by training loss, and compare each at its best."
+        ),
+    ] = False,
+    tokenizer: Annotated[
+        TokenizerMode, typer.Option(help="shared (one byte-level BPE for all; default) or native.")
+    ] = TokenizerMode.SHARED,
     precision: run_options.PrecisionOption = Precision.FLOAT32,
     batch_size: run_options.BatchSize = None,
     grad_accum: run_options.GradAccum = 1,
@@ -38,8 +54,10 @@ def compare(
     patience: run_options.Patience = None,
     spike_guard: run_options.SpikeGuard = True,
     rewind_after_spikes: run_options.RewindAfterSpikes = None,
-    plot: Annotated[Optional[str], typer.Option(
-        help="Write validation loss against FLOPs to this .png/.svg/.pdf.")] = None,
+    plot: Annotated[
+        Optional[str],
+        typer.Option(help="Write validation loss against FLOPs to this .png/.svg/.pdf."),
+    ] = None,
     strategy: run_options.StrategyOption = None,
     backend: run_options.BackendOption = None,
     json: options.Json = False,
@@ -50,13 +68,22 @@ def compare(
     a repeated comparison is instant. Chinchilla's recipe resizes its model to ~20 tokens per
     parameter for the budget; the other recipes keep their size and spend it on tokens.
     """
-    options.use_backend(run_options.backend_name(backend),
-                        strategy=run_options.backend_name(strategy))
+    options.use_backend(
+        run_options.backend_name(backend), strategy=run_options.backend_name(strategy)
+    )
     fields = run_options.values(
-        data=data, tokenizer=tokenizer, precision=precision, batch_size=batch_size,
-        gradient_accumulation=grad_accum, eval_interval=eval_interval, patience=patience,
-        spike_guard=spike_guard, rewind_after_spikes=rewind_after_spikes, strategy=strategy,
-        backend=backend)
+        data=data,
+        tokenizer=tokenizer,
+        precision=precision,
+        batch_size=batch_size,
+        gradient_accumulation=grad_accum,
+        eval_interval=eval_interval,
+        patience=patience,
+        spike_guard=spike_guard,
+        rewind_after_spikes=rewind_after_spikes,
+        strategy=strategy,
+        backend=backend,
+    )
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
         if plot:
             from zoo.comparison.plot import check_plot_path
@@ -85,16 +112,33 @@ def compare(
 
 def _table(result):
     rows = result["rows"]
-    table = Table(title=f"equal compute: {scientific(result['budget_flops'])} FLOPs per model · "
-                        f"{result['data']} · {result['tokenizer']} tokenizer",
-                  caption="Δ = validation bits/byte minus the first row's; loss in nats/token")
-    columns = ["model", "params", "non-emb", "L×d", "tokens", "tok/param", "FLOPs", "lr",
-               "tok/s", "MFU", "train", "val", "bits/byte", "Δ"]
+    table = Table(
+        title=f"equal compute: {scientific(result['budget_flops'])} FLOPs per model · "
+        f"{result['data']} · {result['tokenizer']} tokenizer",
+        caption="Δ = validation bits/byte minus the first row's; loss in nats/token",
+    )
+    columns = [
+        "model",
+        "params",
+        "non-emb",
+        "L×d",
+        "tokens",
+        "tok/param",
+        "FLOPs",
+        "lr",
+        "tok/s",
+        "MFU",
+        "train",
+        "val",
+        "bits/byte",
+        "Δ",
+    ]
     if result["seeds"] > 1:
         columns.append("± (sd)")
     for column in columns:
-        table.add_column(column, justify="left" if column == "model" else "right",
-                         no_wrap=column == "model")
+        table.add_column(
+            column, justify="left" if column == "model" else "right", no_wrap=column == "model"
+        )
     for r in rows:
         cells = [
             r["model"], human(r["params"]), human(r["non_embedding_params"]),
@@ -112,7 +156,9 @@ def _table(result):
     if baseline:  # the yardstick every row must beat; only its bits per byte applies
         cells = [""] * len(columns)
         cells[0], cells[columns.index("bits/byte")] = (
-            baseline["name"], optional(baseline["bits_per_byte"], ".3f"))
+            baseline["name"],
+            optional(baseline["bits_per_byte"], ".3f"),
+        )
         table.add_section()
         table.add_row(*cells, style="dim")
     return table
@@ -163,17 +209,21 @@ class _ComparisonProgress:
     def run(self, index, count, label, seed, status):
         if self.overall is None:
             self.overall = self.progress.add_task("comparison", total=count, stats="")
-        self.progress.update(self.overall, completed=index, total=count,
-                             stats=f"run {index + 1}/{count}")
+        self.progress.update(
+            self.overall, completed=index, total=count, stats=f"run {index + 1}/{count}"
+        )
         if self.current is not None:
             self.progress.remove_task(self.current)
             self.current = None
         self.progress.console.print(f"[bold]{label}[/] seed {seed}: {status}")
 
     def start(self, plan, facts):
-        self.current = self.progress.add_task(plan.preset, total=plan.budget.steps,
-                                              completed=facts.get("resumed_at_step") or 0,
-                                              stats="compiling…")
+        self.current = self.progress.add_task(
+            plan.preset,
+            total=plan.budget.steps,
+            completed=facts.get("resumed_at_step") or 0,
+            stats="compiling…",
+        )
 
     def step(self, p):
         if self.current is not None:

@@ -30,12 +30,17 @@ def _complete_choice(incomplete: str):
 
 @app.command("explain")
 def explain(
-    choice: Annotated[Optional[str], typer.Argument(
-        help="A choice (position, normalization, feedforward, num_key_value_heads, block, "
-             "attention_pattern, allocation, context, tokenizer, z_loss, biases, "
-             "tie_embeddings, recipes) or an alias such as rotary, swiglu, multi-query; "
-             "without it, every choice with its measured verdict.",
-        autocompletion=_complete_choice, metavar="CHOICE")] = None,
+    choice: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="A choice (position, normalization, feedforward, num_key_value_heads, block, "
+            "attention_pattern, allocation, context, tokenizer, z_loss, biases, "
+            "tie_embeddings, recipes) or an alias such as rotary, swiglu, multi-query; "
+            "without it, every choice with its measured verdict.",
+            autocompletion=_complete_choice,
+            metavar="CHOICE",
+        ),
+    ] = None,
     json: options.Json = False,
 ):
     """What a choice is, who made it when, what its paper claimed, and what the zoo measured:
@@ -50,8 +55,10 @@ def explain(
         return
     out = console()
     if choice is None:
-        table = Table(title="what each choice bought, as the committed studies measured it",
-                      caption="zoo explain CHOICE for the card; " + escape(result["legend"]))
+        table = Table(
+            title="what each choice bought, as the committed studies measured it",
+            caption="zoo explain CHOICE for the card; " + escape(result["legend"]),
+        )
         table.add_column("choice")
         table.add_column("measured verdict")
         for card in result["cards"]:
@@ -65,11 +72,21 @@ def explain(
 def render_card(card):
     """The card as rich markup: the words from the cards file, the figures from the studies."""
     e = escape
-    lines = [f"[bold]{e(card['id'])}[/]: {e(card['title'])}", "", e(card["what"]), "",
-             "[bold]who chose what[/]"]
+    lines = [
+        f"[bold]{e(card['id'])}[/]: {e(card['title'])}",
+        "",
+        e(card["what"]),
+        "",
+        "[bold]who chose what[/]",
+    ]
     lines += [f"  {e(model)} ({e(year)}): {e(what)}" for model, year, what in card["history"]]
-    lines += ["", "[bold]what its paper claimed[/]", f"  {e(card['claim'])}", "",
-              "[bold]what the zoo measured[/]"]
+    lines += [
+        "",
+        "[bold]what its paper claimed[/]",
+        f"  {e(card['claim'])}",
+        "",
+        "[bold]what the zoo measured[/]",
+    ]
     if not card["measurements"]:
         lines.append(f"  not measured: {e(card.get('unmeasured', 'no study'))}")
     for m in card["measurements"]:
@@ -78,8 +95,10 @@ def render_card(card):
     inference = card.get("inference")
     if inference:
         lines += ["", "[bold]at inference[/]"] + _measured_lines(inference, "  ")
-    lines += ["", "[dim]what the studies show and do not show, and how they were set up: "
-                  "docs/findings.md[/]"]
+    lines += [
+        "",
+        "[dim]what the studies show and do not show, and how they were set up: docs/findings.md[/]",
+    ]
     return "\n".join(lines)
 
 
@@ -87,6 +106,9 @@ def _measured_lines(entry, indent):
     """A measurement or the inference figures: the summary and its file, or why there is none;
     then the command that reproduces it."""
     e = escape
-    lines = ([f"{indent}not measured yet: {e(entry['missing'])}"] if "missing" in entry else
-             [f"{indent}{e(entry['summary'])}", f"{indent}from {e(entry['source'])}"])
+    lines = (
+        [f"{indent}not measured yet: {e(entry['missing'])}"]
+        if "missing" in entry
+        else [f"{indent}{e(entry['summary'])}", f"{indent}from {e(entry['source'])}"]
+    )
     return lines + [f"{indent}reproduce: [cyan]{e(entry['command'])}[/]"]

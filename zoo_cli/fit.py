@@ -13,8 +13,11 @@ from zoo_cli.output import console, human, print_json, scientific, user_errors
 
 app = typer.Typer()
 LINE_SECONDS = 30  # without a terminal (a log, a pipe): a progress line this often at most
-UNITS = {"parametric": "L-BFGS-B runs", "isoflop": "bootstrap refits",
-         "compute": "bootstrap refits"}
+UNITS = {
+    "parametric": "L-BFGS-B runs",
+    "isoflop": "bootstrap refits",
+    "compute": "bootstrap refits",
+}
 
 
 class Law(str, enum.Enum):
@@ -36,34 +39,64 @@ class FlopsConvention(str, enum.Enum):
 
 @app.command("fit")
 def fit(
-    points: Annotated[str, typer.Argument(
-        help="A points table: CSV, JSONL, or a sweep's JSON (its 'points'). Columns: params, "
-             "loss, tokens or flops; optional budget, arm, seed, non_embedding_params, "
-             "flops_6n, flops_exact.", metavar="POINTS", show_default=False)],
-    law: Annotated[Law, typer.Option(
-        case_sensitive=False,
-        help="parametric: L(N, D) = E + A/N^α + B/D^β (Chinchilla approach 3); isoflop: a "
-             "parabola per budget (approach 2); compute: L(C) per arm and compute multipliers "
-             "against the first arm.")] = Law.PARAMETRIC,
-    params: Annotated[ParamsConvention, typer.Option(
-        case_sensitive=False,
-        help="N is total parameters (column params) or non-embedding ones "
-             "(non_embedding_params).")] = ParamsConvention.TOTAL,
-    flops: Annotated[FlopsConvention, typer.Option(
-        case_sensitive=False,
-        help="C is the column flops (palm: 6N + attention), flops_6n (6n; else 6·N·D) or "
-             "flops_exact (exact).")] = FlopsConvention.PALM,
-    bootstrap: Annotated[Optional[int], typer.Option(
-        min=0, help="Bootstrap refits for the intervals; default 200 (1000 for compute).")
+    points: Annotated[
+        str,
+        typer.Argument(
+            help="A points table: CSV, JSONL, or a sweep's JSON (its 'points'). Columns: params, "
+            "loss, tokens or flops; optional budget, arm, seed, non_embedding_params, "
+            "flops_6n, flops_exact.",
+            metavar="POINTS",
+            show_default=False,
+        ),
+    ],
+    law: Annotated[
+        Law,
+        typer.Option(
+            case_sensitive=False,
+            help="parametric: L(N, D) = E + A/N^α + B/D^β (Chinchilla approach 3); isoflop: a "
+            "parabola per budget (approach 2); compute: L(C) per arm and compute multipliers "
+            "against the first arm.",
+        ),
+    ] = Law.PARAMETRIC,
+    params: Annotated[
+        ParamsConvention,
+        typer.Option(
+            case_sensitive=False,
+            help="N is total parameters (column params) or non-embedding ones "
+            "(non_embedding_params).",
+        ),
+    ] = ParamsConvention.TOTAL,
+    flops: Annotated[
+        FlopsConvention,
+        typer.Option(
+            case_sensitive=False,
+            help="C is the column flops (palm: 6N + attention), flops_6n (6n; else 6·N·D) or "
+            "flops_exact (exact).",
+        ),
+    ] = FlopsConvention.PALM,
+    bootstrap: Annotated[
+        Optional[int],
+        typer.Option(
+            min=0, help="Bootstrap refits for the intervals; default 200 (1000 for compute)."
+        ),
     ] = None,
-    starts: Annotated[Optional[int], typer.Option(
-        min=1, help="Parametric only: this many random starts from the grid instead of all "
-                    "4,500 (a quicker, rougher fit).")] = None,
+    starts: Annotated[
+        Optional[int],
+        typer.Option(
+            min=1,
+            help="Parametric only: this many random starts from the grid instead of all "
+            "4,500 (a quicker, rougher fit).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the random starts.")] = 0,
     json: options.Json = False,
-    plot: Annotated[Optional[str], typer.Option(
-        help="Write the fit's figure to this .png/.svg/.pdf (checked before anything else: "
-             "format, and that it can be written).")] = None,
+    plot: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Write the fit's figure to this .png/.svg/.pdf (checked before anything else: "
+            "format, and that it can be written)."
+        ),
+    ] = None,
 ):
     """Fit a scaling law to finished runs and print its parameters with 95% intervals.
 
@@ -130,9 +163,15 @@ class FitProgress:
     def __enter__(self):
         if self.console.is_terminal:
             self.bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(),
-                TextColumn("{task.completed:,}/{task.total:,} " + self.unit), TimeElapsedColumn(),
-                TextColumn("ETA"), TimeRemainingColumn(), console=self.console, transient=True)
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,} " + self.unit),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
             self.bar.start()
         return self
 
@@ -152,9 +191,13 @@ class FitProgress:
             return
         self.shown = now
         left = (now - self.started) / done * (total - done)
-        self.console.print(f"{self.description}: {done:,}/{total:,} {self.unit} "
-                           f"({done / total:.0%}), about {_duration(left)} left",
-                           markup=False, highlight=False, soft_wrap=True)
+        self.console.print(
+            f"{self.description}: {done:,}/{total:,} {self.unit} "
+            f"({done / total:.0%}), about {_duration(left)} left",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _duration(seconds):
@@ -175,22 +218,35 @@ def _parametric_tables(fit):
                           f"· summed Huber loss {fit['huber_loss']:.3g}")  # fmt: skip
     for column in ("parameter", "value", f"{level} interval", "meaning"):
         table.add_column(column, justify="left" if column in ("parameter", "meaning") else "right")
-    meanings = {"E": "irreducible loss", "A": "size term", "B": "data term",
-                "alpha": "size exponent α", "beta": "data exponent β",
-                "a": "N_opt ∝ C^a, a = β/(α+β)", "b": "D_opt ∝ C^b, b = α/(α+β)"}
+    meanings = {
+        "E": "irreducible loss",
+        "A": "size term",
+        "B": "data term",
+        "alpha": "size exponent α",
+        "beta": "data exponent β",
+        "a": "N_opt ∝ C^a, a = β/(α+β)",
+        "b": "D_opt ∝ C^b, b = α/(α+β)",
+    }
     for key, meaning in meanings.items():
         table.add_row(key, _g(fit[key]), _interval(fit[f"{key}_ci"]), meaning)
-    table.add_row("tokens/param", _g(fit["tokens_per_parameter"]),
-                  _interval(fit["tokens_per_parameter_ci"]),
-                  f"D_opt/N_opt at C = {scientific(fit['tokens_per_parameter_flops'])}")
+    table.add_row(
+        "tokens/param",
+        _g(fit["tokens_per_parameter"]),
+        _interval(fit["tokens_per_parameter_ci"]),
+        f"D_opt/N_opt at C = {scientific(fit['tokens_per_parameter_flops'])}",
+    )
     tables = [table]
     if fit["optimal"]:
         optimal = Table(title="compute-optimal allocation of the fitted law (C = 6ND)")
         for column in ("FLOPs", "N_opt", "D_opt", "tokens/param"):
             optimal.add_column(column, justify="right")
         for row in fit["optimal"]:
-            optimal.add_row(scientific(row["flops"]), human(row["n_opt"]), human(row["d_opt"]),
-                            _g(row["tokens_per_parameter"]))
+            optimal.add_row(
+                scientific(row["flops"]),
+                human(row["n_opt"]),
+                human(row["d_opt"]),
+                _g(row["tokens_per_parameter"]),
+            )
         tables.append(optimal)
     return tables
 
@@ -205,18 +261,39 @@ def _isoflop_tables(fit):
         summary.add_column(column, justify="left" if column == "quantity" else "right")
     summary.add_row("a (N_opt ∝ C^a)", _g(fit["a"]), _interval(fit["a_ci"]))
     summary.add_row("b (D_opt ∝ C^b)", _g(fit["b"]), _interval(fit["b_ci"]))
-    summary.add_row("tokens/param at the optimum (median)", _g(fit["tokens_per_parameter"]),
-                    _interval(fit["tokens_per_parameter_ci"]))
-    budgets = Table(title="per budget", caption="edge: the parabola opens downward or its "
-                                                "minimum lies outside the sampled sizes")
-    for column in ("budget", "FLOPs", "sizes", "N_opt", "D_opt", "tokens/param", "loss", "edge",
-                   "used"):
+    summary.add_row(
+        "tokens/param at the optimum (median)",
+        _g(fit["tokens_per_parameter"]),
+        _interval(fit["tokens_per_parameter_ci"]),
+    )
+    budgets = Table(
+        title="per budget",
+        caption="edge: the parabola opens downward or its minimum lies outside the sampled sizes",
+    )
+    for column in (
+        "budget",
+        "FLOPs",
+        "sizes",
+        "N_opt",
+        "D_opt",
+        "tokens/param",
+        "loss",
+        "edge",
+        "used",
+    ):
         budgets.add_column(column, justify="right")
     for b in fit["budgets"]:
-        budgets.add_row(_budget(b["budget"]), scientific(b["flops"]), str(b["sizes"]),
-                        human(b["n_opt"]), human(b["d_opt"]), _g(b["tokens_per_parameter"]),
-                        f"{b['loss_opt']:.4f}", "yes" if b["edge"] else "no",
-                        "yes" if b["used"] else "no")
+        budgets.add_row(
+            _budget(b["budget"]),
+            scientific(b["flops"]),
+            str(b["sizes"]),
+            human(b["n_opt"]),
+            human(b["d_opt"]),
+            _g(b["tokens_per_parameter"]),
+            f"{b['loss_opt']:.4f}",
+            "yes" if b["edge"] else "no",
+            "yes" if b["used"] else "no",
+        )
     return [summary, budgets]
 
 
@@ -226,22 +303,41 @@ def _compute_tables(fit):
                   caption=f"{fit['flops_convention']} FLOPs · {fit['bootstrap']} bootstrap refits "
                           "· multiplier: the baseline's compute to reach the arm's loss at C*, "
                           "over C*")  # fmt: skip
-    for column in ("arm", "form", "points", "E", "A", "γ", "C*", "multiplier",
-                   f"{level} interval", "verdict"):
-        table.add_column(column, justify="left" if column in ("arm", "form", "verdict")
-                         else "right")
+    for column in (
+        "arm",
+        "form",
+        "points",
+        "E",
+        "A",
+        "γ",
+        "C*",
+        "multiplier",
+        f"{level} interval",
+        "verdict",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("arm", "form", "verdict") else "right"
+        )
     for arm in fit["arms"]:
         baseline = arm["verdict"] == "baseline"
         multiplier = "1" if baseline else ("∞" if arm["unreachable"] else _g(arm["multiplier"]))
         verdict = arm["verdict"] + (" (extrapolated)" if arm["extrapolated"] else "")
-        table.add_row(arm["name"], arm["form"], str(arm["points"]), _g(arm["E"]), _g(arm["A"]),
-                      _g(arm["gamma"]), scientific(arm["c_star"]), multiplier,
-                      "" if baseline else _interval(arm["multiplier_ci"], unbounded="∞"), verdict)
+        table.add_row(
+            arm["name"],
+            arm["form"],
+            str(arm["points"]),
+            _g(arm["E"]),
+            _g(arm["A"]),
+            _g(arm["gamma"]),
+            scientific(arm["c_star"]),
+            multiplier,
+            "" if baseline else _interval(arm["multiplier_ci"], unbounded="∞"),
+            verdict,
+        )
     return [table]
 
 
-TABLES = {"parametric": _parametric_tables, "isoflop": _isoflop_tables,
-          "compute": _compute_tables}
+TABLES = {"parametric": _parametric_tables, "isoflop": _isoflop_tables, "compute": _compute_tables}
 
 
 def _g(value):

@@ -13,30 +13,55 @@ app = typer.Typer()
 
 @app.command("generate")
 def generate(
-    source: Annotated[str, typer.Argument(
-        metavar="RUN_OR_FILE", help="A run id, a run directory or a .keras file (its tokenizer/ "
-        "directory beside it).", show_default=False)],
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN_OR_FILE",
+            help="A run id, a run directory or a .keras file (its tokenizer/ directory beside it).",
+            show_default=False,
+        ),
+    ],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="The text to continue.")],
-    max_new_tokens: Annotated[int, typer.Option(
-        "--max-new-tokens", "-n", help="Tokens to generate at most.")] = 100,
-    sampler: Annotated[str, typer.Option(
-        help="greedy, top-k, top-p or temperature (keras-hub's samplers).")] = "greedy",
-    top_k: Annotated[int, typer.Option(
-        "--top-k", help="k for --sampler top-k (at most the model's vocabulary size).")] = 50,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", "-n", help="Tokens to generate at most.")
+    ] = 100,
+    sampler: Annotated[
+        str, typer.Option(help="greedy, top-k, top-p or temperature (keras-hub's samplers).")
+    ] = "greedy",
+    top_k: Annotated[
+        int,
+        typer.Option(
+            "--top-k", help="k for --sampler top-k (at most the model's vocabulary size)."
+        ),
+    ] = 50,
     top_p: Annotated[float, typer.Option("--top-p", help="p for --sampler top-p.")] = 0.9,
-    temperature: Annotated[float, typer.Option(
-        help="Divides the logits (any sampler); a positive finite number.")] = 1.0,
-    seed: Annotated[Optional[int], typer.Option(
-        help="Seed of the random samplers (same seed, same text).")] = None,
-    tokenizer: Annotated[Optional[str], typer.Option(
-        help="A tokenizer directory, when the model has none beside it.")] = None,
-    cache: Annotated[bool, typer.Option(
-        "--cache/--no-cache", help="Key/value cache (default), or recompute every step.")] = True,
-    stop: Annotated[bool, typer.Option(
-        "--stop/--no-stop", help="Stop at the end-of-text token (default).")] = True,
-    stream: Annotated[bool, typer.Option(
-        "--stream/--no-stream", help="Show text as it is produced (default), or decode in one "
-        "XLA program and show it at the end (faster).")] = True,
+    temperature: Annotated[
+        float, typer.Option(help="Divides the logits (any sampler); a positive finite number.")
+    ] = 1.0,
+    seed: Annotated[
+        Optional[int], typer.Option(help="Seed of the random samplers (same seed, same text).")
+    ] = None,
+    tokenizer: Annotated[
+        Optional[str],
+        typer.Option(help="A tokenizer directory, when the model has none beside it."),
+    ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache", help="Key/value cache (default), or recompute every step."
+        ),
+    ] = True,
+    stop: Annotated[
+        bool, typer.Option("--stop/--no-stop", help="Stop at the end-of-text token (default).")
+    ] = True,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream/--no-stream",
+            help="Show text as it is produced (default), or decode in one "
+            "XLA program and show it at the end (faster).",
+        ),
+    ] = True,
     json: options.Json = False,
     backend: options.Backend = None,
 ):
@@ -78,13 +103,18 @@ def generate(
     show_prompt()
     facts = _facts(result)
     how = "a program per step" if stream else "one program"
-    cache_line = (f"key/value cache {facts['cache_bytes_per_token']:,.0f} bytes/token"
-                  if cache else "no cache")
+    cache_line = (
+        f"key/value cache {facts['cache_bytes_per_token']:,.0f} bytes/token"
+        if cache
+        else "no cache"
+    )
     out.print()
-    out.print(f"[dim]{facts['new_tokens']} tokens in {facts['seconds']:.2f} s: "
-              f"[bold]{facts['tokens_per_second']:,.1f} tokens/s[/bold] ({cache_line}, "
-              f"XLA {'on' if result.xla else 'off'}, {how}, compiled in "
-              f"{facts['compile_seconds']:.1f} s)[/]")
+    out.print(
+        f"[dim]{facts['new_tokens']} tokens in {facts['seconds']:.2f} s: "
+        f"[bold]{facts['tokens_per_second']:,.1f} tokens/s[/bold] ({cache_line}, "
+        f"XLA {'on' if result.xla else 'off'}, {how}, compiled in "
+        f"{facts['compile_seconds']:.1f} s)[/]"
+    )
 
 
 def _facts(result):

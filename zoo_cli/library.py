@@ -14,6 +14,7 @@ from zoo.backend_choice import AUTO, TRAINER_BACKENDS
 from zoo.quiet_import import import_quietly
 from zoo.run_config import Backend
 
+
 class BackendError(Exception):
     """$KERAS_BACKEND names a backend Keras cannot start on here: a user error, found before
     Keras is imported (its own failure would be a traceback)."""

@@ -63,9 +63,11 @@ Strategy = Annotated[
         show_default=False,
     ),
 ]
-BACKEND_HELP = ("Keras backend: tensorflow (default; or $KERAS_BACKEND), jax, or auto: jax on a "
-                "GPU or TPU (Keras's recommended XLA backend there), tensorflow on CPU (fastest "
-                "in `zoo bench sizes`).")
+BACKEND_HELP = (
+    "Keras backend: tensorflow (default; or $KERAS_BACKEND), jax, or auto: jax on a "
+    "GPU or TPU (Keras's recommended XLA backend there), tensorflow on CPU (fastest "
+    "in `zoo bench sizes`)."
+)
 Backend = Annotated[Optional[str], typer.Option(help=BACKEND_HELP, show_default=False)]
 
 

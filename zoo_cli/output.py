@@ -88,14 +88,17 @@ def flag_message(error):
     from zoo.run_config import FLAGS
 
     flag = FLAGS.get(field) or FIELD_FLAGS.get(field) or "--" + field.replace("_", "-")
-    return flag + message[len(field):]
+    return flag + message[len(field) :]
 
 
 def os_error_reason(error):
     """'PATH: Reason' for an `OSError`, e.g. 'results/run: Read-only file system'."""
     reason = error.strerror or str(error) or type(error).__name__
-    paths = [os.fsdecode(p) if isinstance(p, (bytes, os.PathLike)) else str(p)
-             for p in (error.filename, error.filename2) if p is not None]
+    paths = [
+        os.fsdecode(p) if isinstance(p, (bytes, os.PathLike)) else str(p)
+        for p in (error.filename, error.filename2)
+        if p is not None
+    ]
     return f"{' -> '.join(paths)}: {reason}" if paths else reason
 
 

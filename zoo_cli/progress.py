@@ -46,13 +46,15 @@ class RichReporter:
             + (f"  (resuming at step {resumed})" if resumed else ""),
             f"budget: {human(budget.tokens)} tokens = {budget.steps} steps × "
             f"{budget.batch_size} × {budget.seq_len}; {scientific(budget.flops)} FLOPs "
-            f"({budget.given_as})"
-            + (f"; estimated {_duration(eta)} at 50% MFU" if eta else ""),
+            f"({budget.given_as})" + (f"; estimated {_duration(eta)} at 50% MFU" if eta else ""),
             f"data: {plan.data.spec} · tokenizer {plan.tokenizer.kind} "
             f"({plan.tokenizer.mode}, vocabulary {plan.model.vocabulary_size})",
             f"device: {facts['device']} · peak "
-            + (f"{peak / 1e9:.0f} GFLOP/s ({facts['peak_flops_source']})" if peak
-               else facts["peak_flops_source"])
+            + (
+                f"{peak / 1e9:.0f} GFLOP/s ({facts['peak_flops_source']})"
+                if peak
+                else facts["peak_flops_source"]
+            )
             + f" · precision {plan.run.precision.value}",
             _distribution(facts),
             f"optimizer: {_optimizer(facts['optimizer'])}",
@@ -67,16 +69,21 @@ class RichReporter:
             self.console.print(line)
         self.progress.start()
         self.task = self.progress.add_task(
-            "training", total=budget.steps, completed=resumed or 0, stats="compiling…")
+            "training", total=budget.steps, completed=resumed or 0, stats="compiling…"
+        )
 
     def step(self, p):
-        stats = [f"loss {p['loss']:.3f}" if p.get("loss") is not None else "",
-                 f"lr {p['learning_rate']:.2e}"]
+        stats = [
+            f"loss {p['loss']:.3f}" if p.get("loss") is not None else "",
+            f"lr {p['learning_rate']:.2e}",
+        ]
         if p.get("tokens_per_second"):
             stats.append(f"{p['tokens_per_second']:,.0f} tok/s")
         if p.get("mfu") is not None:
             stats.append(f"MFU {p['mfu']:.0%}")
-        self.progress.update(self.task, completed=p["step"], stats=" · ".join(s for s in stats if s))
+        self.progress.update(
+            self.task, completed=p["step"], stats=" · ".join(s for s in stats if s)
+        )
 
     def evaluation(self, row):
         bpb = row.get("validation_bits_per_byte")
@@ -98,16 +105,23 @@ class RichReporter:
             ("steps / tokens", f"{summary['steps']} / {human(summary['tokens'])}"),
             ("training FLOPs", scientific(summary["flops"])),
             ("final train loss", f"{summary['final_train_loss']:.4f} nats/token"),
-            ("validation loss", f"{summary['validation_loss']:.4f} nats/token "
-                                f"({summary['validation_windows']} windows)"),
+            (
+                "validation loss",
+                f"{summary['validation_loss']:.4f} nats/token "
+                f"({summary['validation_windows']} windows)",
+            ),
         ]
         if summary.get("validation_bits_per_byte") is not None:
             rows.append(("validation bits/byte", f"{summary['validation_bits_per_byte']:.3f}"))
         if unigram:
             rows.append(("unigram bits/byte", f"{unigram:.3f}"))
         if summary.get("ngram_bits_per_byte") is not None:
-            rows.append(("KN n-gram bits/byte", f"{summary['ngram_bits_per_byte']:.3f} "
-                                                f"(order {summary['ngram_order']})"))
+            rows.append(
+                (
+                    "KN n-gram bits/byte",
+                    f"{summary['ngram_bits_per_byte']:.3f} (order {summary['ngram_order']})",
+                )
+            )
         if summary.get("tokens_per_second"):
             rows.append(("tokens/s", f"{summary['tokens_per_second']:,.0f}"))
         if summary.get("mfu") is not None:

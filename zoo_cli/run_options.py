@@ -13,40 +13,68 @@ import typer
 from zoo.run_config import Backend, Precision, Strategy, TokenizerMode  # noqa: F401  (re-exported)
 from zoo_cli.options import BACKEND_HELP
 
-Data = Annotated[str, typer.Option(
-    help="shakespeare, a path/dir/glob of .txt/.md/.jsonl, tokens:PATH (nanoGPT/llm.c .bin, "
-         ".npy) or hf:NAME.")]
+Data = Annotated[
+    str,
+    typer.Option(
+        help="shakespeare, a path/dir/glob of .txt/.md/.jsonl, tokens:PATH (nanoGPT/llm.c .bin, "
+        ".npy) or hf:NAME."
+    ),
+]
 PrecisionOption = Annotated[Precision, typer.Option("--precision", help="Compute precision.")]
-BatchSize = Annotated[Optional[int], typer.Option(
-    help="Sequences per optimizer step (default: the recipe's batch).")]
-GradAccum = Annotated[int, typer.Option(
-    "--grad-accum", help="Split each batch into this many micro-batches (gradient accumulation).")]
-EvalInterval = Annotated[Optional[int], typer.Option(
-    help="Steps between evaluations and checkpoints (default: a tenth of the run).")]
-Patience = Annotated[Optional[int], typer.Option(
-    help="Stop after this many evaluations without improvement; restore the best.")]
-SpikeGuard = Annotated[bool, typer.Option(
-    "--spike-guard/--no-spike-guard",
-    help="Skip an update whose gradient norm is over 6 robust standard deviations above the "
-         "median of the last 128 steps after the warmup; after 8 skips in a row the norm is "
-         "taken to have moved and followed. Skipped steps are counted.")]
-RewindAfterSpikes = Annotated[Optional[int], typer.Option(
-    help="PaLM's escalation: after this many skipped steps in one evaluation interval, rewind "
-         "to a checkpoint about 100 steps earlier and skip the next 200 batches (default off).",
-    show_default=False)]
-StrategyOption = Annotated[Optional[Strategy], typer.Option(
-    "--strategy",
-    help="none, mirrored, multi-worker or tpu (tensorflow); data-parallel or model-parallel "
-         "(jax); auto (default) picks by the visible devices. See the README, 'Several devices'.",
-    show_default=False)]
-BackendOption = Annotated[Optional[Backend], typer.Option(
-    "--backend", help=BACKEND_HELP, show_default=False)]
+BatchSize = Annotated[
+    Optional[int], typer.Option(help="Sequences per optimizer step (default: the recipe's batch).")
+]
+GradAccum = Annotated[
+    int,
+    typer.Option(
+        "--grad-accum",
+        help="Split each batch into this many micro-batches (gradient accumulation).",
+    ),
+]
+EvalInterval = Annotated[
+    Optional[int],
+    typer.Option(help="Steps between evaluations and checkpoints (default: a tenth of the run)."),
+]
+Patience = Annotated[
+    Optional[int],
+    typer.Option(help="Stop after this many evaluations without improvement; restore the best."),
+]
+SpikeGuard = Annotated[
+    bool,
+    typer.Option(
+        "--spike-guard/--no-spike-guard",
+        help="Skip an update whose gradient norm is over 6 robust standard deviations above the "
+        "median of the last 128 steps after the warmup; after 8 skips in a row the norm is "
+        "taken to have moved and followed. Skipped steps are counted.",
+    ),
+]
+RewindAfterSpikes = Annotated[
+    Optional[int],
+    typer.Option(
+        help="PaLM's escalation: after this many skipped steps in one evaluation interval, rewind "
+        "to a checkpoint about 100 steps earlier and skip the next 200 batches (default off).",
+        show_default=False,
+    ),
+]
+StrategyOption = Annotated[
+    Optional[Strategy],
+    typer.Option(
+        "--strategy",
+        help="none, mirrored, multi-worker or tpu (tensorflow); data-parallel or model-parallel "
+        "(jax); auto (default) picks by the visible devices. See the README, 'Several devices'.",
+        show_default=False,
+    ),
+]
+BackendOption = Annotated[
+    Optional[Backend], typer.Option("--backend", help=BACKEND_HELP, show_default=False)
+]
 
 
 def values(**options):
     """RunConfig fields from CLI values: enums as their strings, unset options left out."""
-    return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in options.items()
-            if v is not None}
+    return {
+        k: (v.value if isinstance(v, enum.Enum) else v) for k, v in options.items() if v is not None
+    }
 
 
 def backend_name(backend):
@@ -63,5 +91,5 @@ def flags_for_fields(zoo):
 
         message = str(error)
         if message.startswith(error.field):
-            message = (flag(error.field) or error.field) + message[len(error.field):]
+            message = (flag(error.field) or error.field) + message[len(error.field) :]
         raise zoo.ZooError(message) from None

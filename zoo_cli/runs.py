@@ -21,10 +21,20 @@ def runs(json: options.Json = False):
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} runs")
-    for column in ("run", "preset", "status", "steps", "tokens", "val loss", "bits/byte",
-                   "tok/s", "MFU"):
-        table.add_column(column, justify="left" if column in ("run", "preset", "status")
-                         else "right")
+    for column in (
+        "run",
+        "preset",
+        "status",
+        "steps",
+        "tokens",
+        "val loss",
+        "bits/byte",
+        "tok/s",
+        "MFU",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("run", "preset", "status") else "right"
+        )
     for r in rows:
         table.add_row(
             escape(r["run_id"]), escape(str(r["preset"] or "")), r["status"], _steps(r),
@@ -36,8 +46,9 @@ def runs(json: options.Json = False):
     out.print(table)
     for r in rows:  # what is wrong with each damaged record, below the table
         if r["status"] == "damaged":
-            out.print(f"[red]damaged[/] {escape(r['run_id'])}: {escape(r['problem'])}",
-                      soft_wrap=True)
+            out.print(
+                f"[red]damaged[/] {escape(r['run_id'])}: {escape(r['problem'])}", soft_wrap=True
+            )
 
 
 def _steps(row):
@@ -51,11 +62,15 @@ def _steps(row):
 @app.command("export")
 def export(
     run: Annotated[str, typer.Argument(help="A run id under results/ or a run directory.")],
-    out: Annotated[str, typer.Option(
-        "--out", "-o", help="Destination FILE.keras; an existing file is refused unless "
-                            "--force is given.")],
-    force: Annotated[bool, typer.Option(
-        "--force", help="Replace an existing --out file.")] = False,
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Destination FILE.keras; an existing file is refused unless --force is given.",
+        ),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
 ):
     """Write a run's trained model (or latest checkpoint) as one .keras file, without optimizer."""
     with user_errors() as zoo:

@@ -15,42 +15,62 @@ from zoo_cli.output import console, human, optional, print_json, scientific, use
 from zoo_cli.run_options import Precision
 from zoo_cli.training import RUN_FAILED
 
-app = typer.Typer(help="Train a grid of runs over FLOPs budgets and fit scaling laws to it.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Train a grid of runs over FLOPs budgets and fit scaling laws to it.", no_args_is_help=True
+)
 
-Budgets = Annotated[str, typer.Option(
-    help="Increasing training FLOPs budgets, comma-separated, e.g. 1e11,3e11,1e12.")]
+Budgets = Annotated[
+    str,
+    typer.Option(help="Increasing training FLOPs budgets, comma-separated, e.g. 1e11,3e11,1e12."),
+]
 Seeds = Annotated[int, typer.Option(help="Seeds per grid cell (0 .. K-1).")]
-TuneLr = Annotated[bool, typer.Option(
-    help="Tune the peak rate per size (×1/3, ×1, ×3 of the size rule, a quarter of the budget "
-         "each, by training loss) instead of the size rule alone.")]
+TuneLr = Annotated[
+    bool,
+    typer.Option(
+        help="Tune the peak rate per size (×1/3, ×1, ×3 of the size rule, a quarter of the budget "
+        "each, by training loss) instead of the size rule alone."
+    ),
+]
 Bootstrap = Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")]
-DryRun = Annotated[bool, typer.Option(
-    help="Print the plan and its estimated wall time, and stop before training.")]
-SpikeGuard = Annotated[bool, typer.Option(
-    "--spike-guard/--no-spike-guard",
-    help="Skip updates whose gradient norm is > 6 sd above the recent window (off in sweeps: "
-         "runs this short have no stationary window; a diverged run is reported as failed).")]
-Plot = Annotated[Optional[str], typer.Option(help="Write the fitted figures to this "
-                                                  ".png/.svg/.pdf.")]
-Jobs = Annotated[Optional[int], typer.Option(
-    help="Runs trained side by side, each in its own process pinned to its share of the CPUs "
-         "(1 to the CPUs available; the points and fits are those of --jobs 1, bit for bit). "
-         "Default: 2 (at most the CPUs; 1 on a GPU or TPU host or with a multi-device "
-         "--strategy). Measured on a 2-core machine, zoo sweep compute --models gpt2 --budgets "
-         "1e11,3e11 --seeds 2 took 84.7 s with --jobs 1 and 66.2 s with --jobs 2.",
-    show_default=False)]
+DryRun = Annotated[
+    bool, typer.Option(help="Print the plan and its estimated wall time, and stop before training.")
+]
+SpikeGuard = Annotated[
+    bool,
+    typer.Option(
+        "--spike-guard/--no-spike-guard",
+        help="Skip updates whose gradient norm is > 6 sd above the recent window (off in sweeps: "
+        "runs this short have no stationary window; a diverged run is reported as failed).",
+    ),
+]
+Plot = Annotated[
+    Optional[str], typer.Option(help="Write the fitted figures to this .png/.svg/.pdf.")
+]
+Jobs = Annotated[
+    Optional[int],
+    typer.Option(
+        help="Runs trained side by side, each in its own process pinned to its share of the CPUs "
+        "(1 to the CPUs available; the points and fits are those of --jobs 1, bit for bit). "
+        "Default: 2 (at most the CPUs; 1 on a GPU or TPU host or with a multi-device "
+        "--strategy). Measured on a 2-core machine, zoo sweep compute --models gpt2 --budgets "
+        "1e11,3e11 --seeds 2 took 84.7 s with --jobs 1 and 66.2 s with --jobs 2.",
+        show_default=False,
+    ),
+]
 
 
 @app.command("isoflop")
 def isoflop(
     model: Annotated[str, typer.Option(help="One preset or family, e.g. llama.")],
     budgets: Budgets,
-    sizes: Annotated[int, typer.Option(
-        help="Sizes per budget, from 1/5× to 5× the predicted compute-optimal size.")] = 5,
+    sizes: Annotated[
+        int,
+        typer.Option(help="Sizes per budget, from 1/5× to 5× the predicted compute-optimal size."),
+    ] = 5,
     seeds: Seeds = 1,
-    params: Annotated[str, typer.Option(
-        help="Parameters the fits count: total (default) or non-embedding.")] = "total",
+    params: Annotated[
+        str, typer.Option(help="Parameters the fits count: total (default) or non-embedding.")
+    ] = "total",
     data: run_options.Data = "shakespeare",
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,
@@ -66,25 +86,53 @@ def isoflop(
 ):
     """IsoFLOP study (Chinchilla approaches 2 and 3): per budget, sizes spanning the predicted
     optimum; prints a and b (N_opt ∝ C^a, D_opt ∝ C^b) and tokens per parameter, with intervals."""
-    _sweep("sweep_isoflop", dict(model=model, budgets=budgets, sizes=sizes, seeds=seeds,
-                                 params=params, tune_lr=tune_lr, bootstrap=bootstrap,
-                                 overrides=set_ or ()),
-           data, precision, spike_guard, strategy, backend, plot, jobs, dry_run, json)
+    _sweep(
+        "sweep_isoflop",
+        dict(
+            model=model,
+            budgets=budgets,
+            sizes=sizes,
+            seeds=seeds,
+            params=params,
+            tune_lr=tune_lr,
+            bootstrap=bootstrap,
+            overrides=set_ or (),
+        ),
+        data,
+        precision,
+        spike_guard,
+        strategy,
+        backend,
+        plot,
+        jobs,
+        dry_run,
+        json,
+    )
 
 
 @app.command("compute")
 def compute(
-    models: Annotated[str, typer.Option(help="Comma-separated presets or families; the first "
-                                             "is the baseline arm.")],
+    models: Annotated[
+        str,
+        typer.Option(help="Comma-separated presets or families; the first is the baseline arm."),
+    ],
     budgets: Budgets,
     seeds: Seeds = 1,
-    ablate: Annotated[Optional[str], typer.Option(
-        help="One arm per change of the single base model, as in zoo compare --ablate.")] = None,
-    allocation: Annotated[str, typer.Option(
-        help="compute-optimal (resize each arm to ~20 tokens per parameter per budget; "
-             "default), fixed (the arm's shape at every budget: the preset's, or --set "
-             "num_layers=… hidden_dim=…), or both, e.g. fixed,compute-optimal: every arm "
-             "under each, the first the baseline.")] = "compute-optimal",
+    ablate: Annotated[
+        Optional[str],
+        typer.Option(
+            help="One arm per change of the single base model, as in zoo compare --ablate."
+        ),
+    ] = None,
+    allocation: Annotated[
+        str,
+        typer.Option(
+            help="compute-optimal (resize each arm to ~20 tokens per parameter per budget; "
+            "default), fixed (the arm's shape at every budget: the preset's, or --set "
+            "num_layers=… hidden_dim=…), or both, e.g. fixed,compute-optimal: every arm "
+            "under each, the first the baseline."
+        ),
+    ] = "compute-optimal",
     data: run_options.Data = "shakespeare",
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,
@@ -101,19 +149,40 @@ def compute(
     """Loss against compute per arm, fitted as L(C) = E + A·C^-γ (or a power law with fewer
     than four budgets); prints each arm's compute multiplier against the first with a bootstrap
     interval and a verdict (better, worse, within noise)."""
-    _sweep("sweep_compute", dict(models=models, budgets=budgets, seeds=seeds, ablate=ablate,
-                                 allocation=allocation, tune_lr=tune_lr, bootstrap=bootstrap,
-                                 overrides=set_ or ()),
-           data, precision, spike_guard, strategy, backend, plot, jobs, dry_run, json)
+    _sweep(
+        "sweep_compute",
+        dict(
+            models=models,
+            budgets=budgets,
+            seeds=seeds,
+            ablate=ablate,
+            allocation=allocation,
+            tune_lr=tune_lr,
+            bootstrap=bootstrap,
+            overrides=set_ or (),
+        ),
+        data,
+        precision,
+        spike_guard,
+        strategy,
+        backend,
+        plot,
+        jobs,
+        dry_run,
+        json,
+    )
 
 
-def _sweep(function, arguments, data, precision, spike_guard, strategy, backend, plot, jobs,
-           dry_run, json):
+def _sweep(
+    function, arguments, data, precision, spike_guard, strategy, backend, plot, jobs, dry_run, json
+):
     # As `zoo train` chooses it: `--backend auto` with a one-backend strategy takes that backend.
-    options.use_backend(run_options.backend_name(backend),
-                        strategy=run_options.backend_name(strategy))
-    fields = run_options.values(data=data, precision=precision, spike_guard=spike_guard,
-                                strategy=strategy, backend=backend)
+    options.use_backend(
+        run_options.backend_name(backend), strategy=run_options.backend_name(strategy)
+    )
+    fields = run_options.values(
+        data=data, precision=precision, spike_guard=spike_guard, strategy=strategy, backend=backend
+    )
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
         if plot:
             from zoo.comparison.plot import check_plot_path
@@ -121,13 +190,17 @@ def _sweep(function, arguments, data, precision, spike_guard, strategy, backend,
             check_plot_path(plot)  # before hours of training, not after
         from zoo.experiments import pool as parallel, sweep as sweeps
 
-        jobs = (parallel.default_jobs(fields.get("strategy")) if jobs is None
-                else parallel.check_jobs(jobs))
+        jobs = (
+            parallel.default_jobs(fields.get("strategy"))
+            if jobs is None
+            else parallel.check_jobs(jobs)
+        )
         display = _SweepProgress(console(stderr=json))
         with _stopped_by_signal(), display:
             try:
-                result = getattr(sweeps, function)(reporter=display, dry_run=dry_run, jobs=jobs,
-                                                   **arguments, **fields)
+                result = getattr(sweeps, function)(
+                    reporter=display, dry_run=dry_run, jobs=jobs, **arguments, **fields
+                )
             except zoo.RunFailed as failure:
                 typer.echo(f"error: {failure}", err=True)
                 raise typer.Exit(RUN_FAILED) from None
@@ -141,9 +214,11 @@ def _sweep(function, arguments, data, precision, spike_guard, strategy, backend,
         out.print(fits_table(result))
         for note in _fit_notes(result):  # e.g. an interval that cannot carry its noise: said
             out.print(f"[yellow]note:[/] {note}")
-        out.print(f"wall time {result['wall_seconds']:,.0f} s (estimated "
-                  f"{result['estimated_seconds']:,.0f} s{_estimate_note(result)} before it "
-                  f"started); the runs' own training time {result['run_seconds']:,.0f} s")
+        out.print(
+            f"wall time {result['wall_seconds']:,.0f} s (estimated "
+            f"{result['estimated_seconds']:,.0f} s{_estimate_note(result)} before it "
+            f"started); the runs' own training time {result['run_seconds']:,.0f} s"
+        )
     if plot and not dry_run:  # after the table: a figure that cannot be drawn must not hide it
         with user_errors():
             from zoo.scaling.sweep_plot import plot_sweep
@@ -171,17 +246,18 @@ def _stopped_by_signal():
     process the signal ended. SIGTERM's handler is installed only where SIGTERM has its default
     action (a process started with it ignored keeps ignoring it) and in the main thread."""
     previous = signal.getsignal(signal.SIGTERM)
-    install = (previous == signal.SIG_DFL
-               and threading.current_thread() is threading.main_thread())
+    install = previous == signal.SIG_DFL and threading.current_thread() is threading.main_thread()
     if install:
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
     except KeyboardInterrupt as stop:
         number = signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT
-        typer.echo(f"stopped by {number.name}: every run finished so far is kept, and a run in "
-                   "progress from its last checkpoint; run the same command again to continue",
-                   err=True)
+        typer.echo(
+            f"stopped by {number.name}: every run finished so far is kept, and a run in "
+            "progress from its last checkpoint; run the same command again to continue",
+            err=True,
+        )
         raise typer.Exit(128 + number) from None
     finally:
         if install:
@@ -190,19 +266,47 @@ def _stopped_by_signal():
 
 def plan_table(sweep):
     note = _estimate_note(sweep).rstrip(",")
-    table = Table(title=f"{sweep['kind']} sweep plan · {len(sweep['plan'])} runs · "
-                        f"{sweep['data']} · estimated {sweep['estimated_seconds'] / 60:,.1f} min "
-                        f"on this machine{note} · {_jobs_text(sweep)}")
-    for column in ("arm", "budget", "seed", "L×d", "params", "non-emb", "batch", "steps",
-                   "tokens", "tok/param", "epochs", "lr", "warmup", "est. s", "status"):
+    table = Table(
+        title=f"{sweep['kind']} sweep plan · {len(sweep['plan'])} runs · "
+        f"{sweep['data']} · estimated {sweep['estimated_seconds'] / 60:,.1f} min "
+        f"on this machine{note} · {_jobs_text(sweep)}"
+    )
+    for column in (
+        "arm",
+        "budget",
+        "seed",
+        "L×d",
+        "params",
+        "non-emb",
+        "batch",
+        "steps",
+        "tokens",
+        "tok/param",
+        "epochs",
+        "lr",
+        "warmup",
+        "est. s",
+        "status",
+    ):
         table.add_column(column, justify="left" if column in ("arm", "status") else "right")
     for r in sweep["plan"]:
-        table.add_row(r["arm"], scientific(r["budget"]), str(r["seed"]),
-                      f"{r['num_layers']}×{r['hidden_dim']}", human(r["params"]),
-                      human(r["non_embedding_params"]), str(r["batch_size"]), str(r["steps"]),
-                      human(r["tokens"]), f"{r['tokens_per_parameter']:.1f}",
-                      _epochs(r["epochs"]), f"{r['learning_rate']:.1e}", str(r["warmup_steps"]),
-                      f"{r['estimated_seconds']:,.0f}", r["status"])
+        table.add_row(
+            r["arm"],
+            scientific(r["budget"]),
+            str(r["seed"]),
+            f"{r['num_layers']}×{r['hidden_dim']}",
+            human(r["params"]),
+            human(r["non_embedding_params"]),
+            str(r["batch_size"]),
+            str(r["steps"]),
+            human(r["tokens"]),
+            f"{r['tokens_per_parameter']:.1f}",
+            _epochs(r["epochs"]),
+            f"{r['learning_rate']:.1e}",
+            str(r["warmup_steps"]),
+            f"{r['estimated_seconds']:,.0f}",
+            r["status"],
+        )
     return table
 
 
@@ -224,23 +328,47 @@ def _estimate_note(sweep):
 def points_table(sweep):
     from zoo.experiments.sweep import arm_summary
 
-    table = Table(title=f"{sweep['kind']} sweep · {sweep['data']} · byte vocabulary",
-                  caption="loss: validation nats per token (= per byte); epochs over the "
-                          "unique training tokens, ! above 4 (Muennighoff et al. 2023)")
+    table = Table(
+        title=f"{sweep['kind']} sweep · {sweep['data']} · byte vocabulary",
+        caption="loss: validation nats per token (= per byte); epochs over the "
+        "unique training tokens, ! above 4 (Muennighoff et al. 2023)",
+    )
     for column in ("arm", "budget", "params", "loss", "bits/byte", "± (sd)", "seeds", "epochs"):
         table.add_column(column, justify="left" if column == "arm" else "right")
     for r in arm_summary(sweep["points"]):
-        table.add_row(r["arm"], scientific(r["budget"]), human(r["params"]), f"{r['loss']:.4f}",
-                      optional(r["bits_per_byte"], ".4f"), optional(r["spread"], ".4f"),
-                      str(r["seeds"]), _epochs(r["epochs"]))
+        table.add_row(
+            r["arm"],
+            scientific(r["budget"]),
+            human(r["params"]),
+            f"{r['loss']:.4f}",
+            optional(r["bits_per_byte"], ".4f"),
+            optional(r["spread"], ".4f"),
+            str(r["seeds"]),
+            _epochs(r["epochs"]),
+        )
     for f in sweep.get("failed", []):
-        table.add_row(f"{f['arm']} {f['num_layers']}×{f['hidden_dim']} FAILED at step "
-                      f"{f['step']}", scientific(f["budget"]), human(f["params"]), "", "", "",
-                      str(f["seed"]), "")
+        table.add_row(
+            f"{f['arm']} {f['num_layers']}×{f['hidden_dim']} FAILED at step {f['step']}",
+            scientific(f["budget"]),
+            human(f["params"]),
+            "",
+            "",
+            "",
+            str(f["seed"]),
+            "",
+        )
     baseline = sweep.get("baseline")
     if baseline:
-        table.add_row(f"{baseline['name']} (baseline)", "", "", f"{baseline['loss']:.4f}",
-                      f"{baseline['bits_per_byte']:.4f}", "", "", "")
+        table.add_row(
+            f"{baseline['name']} (baseline)",
+            "",
+            "",
+            f"{baseline['loss']:.4f}",
+            f"{baseline['bits_per_byte']:.4f}",
+            "",
+            "",
+            "",
+        )
     return table
 
 
@@ -256,25 +384,34 @@ def fits_table(sweep):
             for arm in fit["arms"]:
                 low, high = arm["multiplier_ci"] or (None, None)
                 where = ", extrapolated" if arm.get("extrapolated") else ""
-                table.add_row(law, f"{arm['name']} multiplier ({arm['form']}{where})",
-                              optional(arm["multiplier"], ".3g"),
-                              f"[{optional(low, '.3g')}, {optional(high, '.3g')}] · "
-                              f"{arm['verdict']}")
+                table.add_row(
+                    law,
+                    f"{arm['name']} multiplier ({arm['form']}{where})",
+                    optional(arm["multiplier"], ".3g"),
+                    f"[{optional(low, '.3g')}, {optional(high, '.3g')}] · {arm['verdict']}",
+                )
             for arm in fit["arms"]:
                 if "reference_crossing" not in arm:
                     continue
                 low, high = arm["reference_crossing_ci"] or (None, None)
                 where = " (extrapolated)" if arm["reference_crossing_extrapolated"] else ""
-                table.add_row(law, f"{arm['name']} reaches the n-gram baseline at C{where}",
-                              _crossing(arm["reference_crossing"]),
-                              escape(f"[{_crossing(low)}, {_crossing(high)}]"))
+                table.add_row(
+                    law,
+                    f"{arm['name']} reaches the n-gram baseline at C{where}",
+                    _crossing(arm["reference_crossing"]),
+                    escape(f"[{_crossing(low)}, {_crossing(high)}]"),
+                )
             continue
         for key in _FIT_KEYS[law]:
             if fit.get(key) is None:
                 continue
             interval = fit.get(f"{key}_ci") or (None, None)
-            table.add_row(law, key, f"{fit[key]:.4g}",
-                          f"[{optional(interval[0], '.4g')}, {optional(interval[1], '.4g')}]")
+            table.add_row(
+                law,
+                key,
+                f"{fit[key]:.4g}",
+                f"[{optional(interval[0], '.4g')}, {optional(interval[1], '.4g')}]",
+            )
     return table
 
 
@@ -285,13 +422,16 @@ def _crossing(flops):
 
 def _fit_notes(sweep):
     """Each fit's notes, once each, prefixed by its law (`zoo fit` prints the same notes)."""
-    notes = [f"{law}: {note}" for law, fit in sweep["fits"].items()
-             for note in fit.get("notes", [])]
+    notes = [
+        f"{law}: {note}" for law, fit in sweep["fits"].items() for note in fit.get("notes", [])
+    ]
     return list(dict.fromkeys(notes))
 
 
-_FIT_KEYS = {"isoflop": ("a", "b", "tokens_per_parameter"),
-             "parametric": ("E", "A", "B", "alpha", "beta", "a", "b")}
+_FIT_KEYS = {
+    "isoflop": ("a", "b", "tokens_per_parameter"),
+    "parametric": ("E", "A", "B", "alpha", "beta", "a", "b"),
+}
 
 
 def _epochs(epochs):
@@ -305,9 +445,15 @@ class _SweepProgress:
 
     def __init__(self, console):
         self.console = console
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                                 TextColumn("ETA"), TimeRemainingColumn(), console=console)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
         self.task = None
         self.estimates = []
         self.done = 0.0  # estimated seconds of the runs already finished
@@ -333,8 +479,9 @@ class _SweepProgress:
     def run(self, index, count, label, seed, status):
         if self.task is None:
             self.progress.start()
-            self.task = self.progress.add_task("sweep", total=max(sum(self.estimates), 1e-9),
-                                               stats="")
+            self.task = self.progress.add_task(
+                "sweep", total=max(sum(self.estimates), 1e-9), stats=""
+            )
         if self.side_by_side:  # runs start and end out of order: the bar moves as they end
             self.running[index] = f"{label} seed {seed}"
             self.progress.update(self.task, stats=self._running_text(count))
@@ -342,8 +489,9 @@ class _SweepProgress:
             return
         self.done = sum(self.estimates[:index])
         self.current = (self.estimates[index], None)
-        self.progress.update(self.task, completed=self.done,
-                             stats=f"run {index + 1}/{count} · {label} seed {seed}")
+        self.progress.update(
+            self.task, completed=self.done, stats=f"run {index + 1}/{count} · {label} seed {seed}"
+        )
         self.progress.console.print(f"[bold]{label}[/] seed {seed}: {status}")
 
     def finished(self, index, count, label, seed, status):
@@ -351,13 +499,19 @@ class _SweepProgress:
             return
         self.running.pop(index, None)
         self.ended.add(index)
-        self.progress.update(self.task, completed=sum(self.estimates[i] for i in self.ended),
-                             stats=self._running_text(count))
+        self.progress.update(
+            self.task,
+            completed=sum(self.estimates[i] for i in self.ended),
+            stats=self._running_text(count),
+        )
 
     def _running_text(self, count):
         names = list(self.running.values())
-        return (f"{len(self.ended)}/{count} done · running " + ", ".join(names) if names else
-                f"{len(self.ended)}/{count} done")
+        return (
+            f"{len(self.ended)}/{count} done · running " + ", ".join(names)
+            if names
+            else f"{len(self.ended)}/{count} done"
+        )
 
     def start(self, plan, facts):
         if self.current is not None:

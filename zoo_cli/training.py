@@ -19,15 +19,18 @@ def train(
     name: options.ModelName,
     data: run_options.Data = "shakespeare",
     tokens: Annotated[Optional[float], typer.Option(help="Budget in training tokens.")] = None,
-    flops: Annotated[Optional[float], typer.Option(help="Budget in FLOPs (6N + 12·L·H·Q·T per "
-                                                        "token).")] = None,
-    chinchilla: Annotated[Optional[float], typer.Option(
-        help="Budget as a multiple of 20 tokens per parameter.")] = None,
+    flops: Annotated[
+        Optional[float], typer.Option(help="Budget in FLOPs (6N + 12·L·H·Q·T per token).")
+    ] = None,
+    chinchilla: Annotated[
+        Optional[float], typer.Option(help="Budget as a multiple of 20 tokens per parameter.")
+    ] = None,
     steps: Annotated[Optional[int], typer.Option(help="Budget in optimizer steps.")] = None,
     set_: options.Overrides = None,
     precision: run_options.PrecisionOption = Precision.FLOAT32,
-    tokenizer: Annotated[TokenizerMode, typer.Option(
-        help="native (the paper's kind) or shared (byte-level BPE for every model).")
+    tokenizer: Annotated[
+        TokenizerMode,
+        typer.Option(help="native (the paper's kind) or shared (byte-level BPE for every model)."),
     ] = TokenizerMode.NATIVE,
     batch_size: run_options.BatchSize = None,
     grad_accum: run_options.GradAccum = 1,
@@ -36,19 +39,29 @@ def train(
     spike_guard: run_options.SpikeGuard = True,
     rewind_after_spikes: run_options.RewindAfterSpikes = None,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and data order.")] = 0,
-    out: Annotated[Optional[str], typer.Option(help="Run directory (default results/<run-id>).")
-                   ] = None,
-    resume: Annotated[bool, typer.Option(
-        help="Continue the unfinished run in --out (or the latest one of NAME) as it was "
-             "configured (options given must agree with it); a run stopped before its first "
-             "checkpoint restarts.")] = False,
+    out: Annotated[
+        Optional[str], typer.Option(help="Run directory (default results/<run-id>).")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the unfinished run in --out (or the latest one of NAME) as it was "
+            "configured (options given must agree with it); a run stopped before its first "
+            "checkpoint restarts."
+        ),
+    ] = False,
     # A flag of its own: a Typer option cannot take an optional value (`--resume [auto]`).
-    resume_auto: Annotated[bool, typer.Option(
-        "--resume-auto",
-        help="For schedulers that rerun one command: start --out when it holds nothing yet, "
-             "else as --resume; a finished run is left as it is (exit 0).")] = False,
-    init_from: Annotated[Optional[str], typer.Option(
-        help="Start from the weights of a run or a .keras file.")] = None,
+    resume_auto: Annotated[
+        bool,
+        typer.Option(
+            "--resume-auto",
+            help="For schedulers that rerun one command: start --out when it holds nothing yet, "
+            "else as --resume; a finished run is left as it is (exit 0).",
+        ),
+    ] = False,
+    init_from: Annotated[
+        Optional[str], typer.Option(help="Start from the weights of a run or a .keras file.")
+    ] = None,
     strategy: run_options.StrategyOption = None,
     backend: run_options.BackendOption = None,
 ):
@@ -57,8 +70,9 @@ def train(
     Exit status: 0 done, 2 bad input (nothing written), 3 training diverged (the last finite
     checkpoint is kept).
     """
-    options.use_backend(run_options.backend_name(backend),
-                        strategy=run_options.backend_name(strategy))
+    options.use_backend(
+        run_options.backend_name(backend), strategy=run_options.backend_name(strategy)
+    )
     fields = run_options.values(
         data=data, tokens=tokens, flops=flops, chinchilla=chinchilla, steps=steps,
         precision=precision, tokenizer=tokenizer, batch_size=batch_size,
@@ -75,10 +89,13 @@ def train(
         reporter = RichReporter(console())
         try:
             with reporter:
-                record = zoo.train(name, overrides=set_ or (), out=out, resume=resume,
-                                   reporter=reporter, **fields)
+                record = zoo.train(
+                    name, overrides=set_ or (), out=out, resume=resume, reporter=reporter, **fields
+                )
         except zoo.RunFailed as failure:
             typer.echo(f"error: {failure}", err=True)
             raise typer.Exit(RUN_FAILED) from None
-    console().print(f"run written to [bold]{record.path}[/]  (model.keras, metrics.jsonl, "
-                    f"summary.json; {human(record.summary()['params'])} parameters)")
+    console().print(
+        f"run written to [bold]{record.path}[/]  (model.keras, metrics.jsonl, "
+        f"summary.json; {human(record.summary()['params'])} parameters)"
+    )

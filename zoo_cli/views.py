@@ -156,8 +156,11 @@ def _flops_panel(card):
     grid.add_row(Text("training, exact", style="bold"), scientific(flops["training"]), "")
     grid.add_row(Text("forward, exact", style="bold"), scientific(flops["forward"]), "")
     for component, value in flops["components"].items():
-        grid.add_row(Text(f"  {component}", style="dim"), scientific(value),
-                     f"{value / flops['forward']:.1%}")
+        grid.add_row(
+            Text(f"  {component}", style="dim"),
+            scientific(value),
+            f"{value / flops['forward']:.1%}",
+        )
     return _panel(f"FLOPs per token at T = {flops['seq_len']:,}", grid)
 
 

@@ -11,9 +11,11 @@ from zoo.baselines import MAX_ORDER, KneserNey, ngram_baseline, unigram_bits_per
 from zoo.baselines.ngram import BOUNDARY, Level, discounts
 from zoo.errors import ZooError
 
-VERSE = ("Shall I compare thee to a summer's day? Thou art more lovely and more temperate: "
-         "rough winds do shake the darling buds of May, and summer's lease hath all too short "
-         "a date. Café, naïve — ünïcödé bytes too.\n")
+VERSE = (
+    "Shall I compare thee to a summer's day? Thou art more lovely and more temperate: "
+    "rough winds do shake the darling buds of May, and summer's lease hath all too short "
+    "a date. Café, naïve — ünïcödé bytes too.\n"
+)
 
 
 def bigram(a, b):
@@ -26,8 +28,20 @@ def verse_model():
 
 
 @pytest.mark.parametrize("order", range(1, MAX_ORDER + 1))
-@pytest.mark.parametrize("context", ["", "t", "summer's", "compare thee to a ", "Caf", "qzqzqzqz",
-                                     "\x00\x01", "日本語", "thee thou thy\nShall"])
+@pytest.mark.parametrize(
+    "context",
+    [
+        "",
+        "t",
+        "summer's",
+        "compare thee to a ",
+        "Caf",
+        "qzqzqzqz",
+        "\x00\x01",
+        "日本語",
+        "thee thou thy\nShall",
+    ],
+)
 def test_every_distribution_sums_to_one_and_is_positive(verse_model, order, context):
     p = verse_model.distribution(context, order)
     assert p.shape == (256,)
@@ -52,8 +66,11 @@ def test_two_documents_hand_counted():
     p1[ord("a")] += (2 - 1 / 3) / 3
     p1[ord("b")] += (1 - 1 / 3) / 3
     expected = {
-        "a": {"b": (2 - 0.5 + 0.5 * p1[ord("b")]) / 2, "a": 0.5 * p1[ord("a")] / 2,
-              "z": 0.5 * p1[ord("z")] / 2},
+        "a": {
+            "b": (2 - 0.5 + 0.5 * p1[ord("b")]) / 2,
+            "a": 0.5 * p1[ord("a")] / 2,
+            "z": 0.5 * p1[ord("z")] / 2,
+        },
         "b": {"a": 1 - 0.5 + 0.5 * p1[ord("a")], "b": 0.5 * p1[ord("b")]},
         "": {"a": 1 - 0.5 + 0.5 * p1[ord("a")], "b": 0.5 * p1[ord("b")]},  # after the boundary
         "z": {"a": p1[ord("a")], "b": p1[ord("b")], "c": p1[ord("c")]},  # unseen: P1 alone
@@ -73,8 +90,12 @@ def test_modified_discounts_from_count_of_counts():
     gamma = 0.5 * 4 + 1.25 * 2 + 1.0 * 2  # 6.5 of the 15 counts go to the level below
     lower = np.linspace(0.001, 0.002, 4)
     queries = np.array([bigram(x, b) for b in b"aehz"], dtype=np.uint64)
-    expected = [(1 - 0.5 + gamma * lower[0]) / 15, (2 - 1.25 + gamma * lower[1]) / 15,
-                (4 - 1.0 + gamma * lower[2]) / 15, gamma * lower[3] / 15]
+    expected = [
+        (1 - 0.5 + gamma * lower[0]) / 15,
+        (2 - 1.25 + gamma * lower[1]) / 15,
+        (4 - 1.0 + gamma * lower[2]) / 15,
+        gamma * lower[3] / 15,
+    ]
     np.testing.assert_allclose(level.probabilities(queries, lower), expected, rtol=1e-12)
 
 

@@ -30,8 +30,15 @@ def test_json_holds_bits_per_byte_and_how_the_order_was_chosen(corpus):
     first = runner.invoke(app, ["baseline", "--data", str(corpus), "--json"])
     assert first.exit_code == 0, first.output
     result = json.loads(first.stdout)
-    assert {"bits_per_byte", "order", "orders", "build_seconds", "cached", "data",
-            "corpus_fingerprint"} <= set(result)
+    assert {
+        "bits_per_byte",
+        "order",
+        "orders",
+        "build_seconds",
+        "cached",
+        "data",
+        "corpus_fingerprint",
+    } <= set(result)
     assert 0 < result["bits_per_byte"] < result["unigram_bits_per_byte"]
     assert sorted(map(int, result["orders"])) == list(range(1, 9))
     assert result["orders"][str(result["order"])] == min(result["orders"].values())
@@ -65,15 +72,34 @@ def test_bad_input_is_one_line(args, fragment):
 
 
 def _comparison(baseline_row):
-    row = {"model": "gpt2-nano", "params": 1e5, "non_embedding_params": 5e4, "num_layers": 2,
-           "hidden_dim": 32, "tokens": 1e4, "tokens_per_parameter": 0.1, "flops": 1e9,
-           "learning_rate": 1e-3, "tokens_per_second": None, "mfu": None,
-           "final_train_loss": 5.0, "validation_loss": 4.0, "validation_bits_per_byte": 2.5,
-           "delta_bits_per_byte": 0.0,
-           "curves": [[{"flops": 1e8, "validation_loss": 5.0},
-                       {"flops": 1e9, "validation_loss": 4.0}]]}
-    return {"budget_flops": 1e9, "data": "x", "tokenizer": "shared", "seeds": 1, "rows": [row],
-            "baseline": baseline_row}
+    row = {
+        "model": "gpt2-nano",
+        "params": 1e5,
+        "non_embedding_params": 5e4,
+        "num_layers": 2,
+        "hidden_dim": 32,
+        "tokens": 1e4,
+        "tokens_per_parameter": 0.1,
+        "flops": 1e9,
+        "learning_rate": 1e-3,
+        "tokens_per_second": None,
+        "mfu": None,
+        "final_train_loss": 5.0,
+        "validation_loss": 4.0,
+        "validation_bits_per_byte": 2.5,
+        "delta_bits_per_byte": 0.0,
+        "curves": [
+            [{"flops": 1e8, "validation_loss": 5.0}, {"flops": 1e9, "validation_loss": 4.0}]
+        ],
+    }
+    return {
+        "budget_flops": 1e9,
+        "data": "x",
+        "tokenizer": "shared",
+        "seeds": 1,
+        "rows": [row],
+        "baseline": baseline_row,
+    }
 
 
 def test_compare_shows_the_baseline_as_a_row_and_a_line(tmp_path):
@@ -97,10 +123,19 @@ def test_compare_shows_the_baseline_as_a_row_and_a_line(tmp_path):
 def test_train_summary_shows_the_ngram_beside_the_unigram():
     from zoo_cli.progress import RichReporter
 
-    summary = {"steps": 2, "tokens": 64, "flops": 1e9, "final_train_loss": 5.0,
-               "validation_loss": 4.0, "validation_windows": 3, "validation_bits_per_byte": 2.5,
-               "unigram_bits_per_byte": 4.8, "ngram_bits_per_byte": 2.1, "ngram_order": 7,
-               "wall_time": 3.0}
+    summary = {
+        "steps": 2,
+        "tokens": 64,
+        "flops": 1e9,
+        "final_train_loss": 5.0,
+        "validation_loss": 4.0,
+        "validation_windows": 3,
+        "validation_bits_per_byte": 2.5,
+        "unigram_bits_per_byte": 4.8,
+        "ngram_bits_per_byte": 2.1,
+        "ngram_order": 7,
+        "wall_time": 3.0,
+    }
     console = Console(width=120, record=True)
     RichReporter(console).end(summary)
     text = console.export_text()

@@ -44,8 +44,11 @@ class Recorder:
 
     def fields(self):
         """The `**fields` the call passed (RunConfig fields)."""
-        name = next(p.name for p in self.signature.parameters.values()
-                    if p.kind is inspect.Parameter.VAR_KEYWORD)
+        name = next(
+            p.name
+            for p in self.signature.parameters.values()
+            if p.kind is inspect.Parameter.VAR_KEYWORD
+        )
         return self.arguments.get(name, {})
 
 
@@ -69,10 +72,29 @@ def train(monkeypatch):
 
 
 def test_train_flags_arrive_as_run_config_fields(train, tmp_path):
-    result = ok(invoke("train", "gpt2-nano", "--tokens", "2e6", "--batch-size", 8,
-                       "--grad-accum", 2, "--precision", "mixed_bfloat16", "--seed", 3,
-                       "--no-spike-guard", "--set", "normalization=layernorm",
-                       "--set", "learning_rate=1e-3", "--out", tmp_path / "run"))
+    result = ok(
+        invoke(
+            "train",
+            "gpt2-nano",
+            "--tokens",
+            "2e6",
+            "--batch-size",
+            8,
+            "--grad-accum",
+            2,
+            "--precision",
+            "mixed_bfloat16",
+            "--seed",
+            3,
+            "--no-spike-guard",
+            "--set",
+            "normalization=layernorm",
+            "--set",
+            "learning_rate=1e-3",
+            "--out",
+            tmp_path / "run",
+        )
+    )
     assert "run written to results/fake-run" in result.stdout and "123.5K" in result.stdout
     assert train.calls == 1
     args = train.arguments
@@ -102,8 +124,14 @@ def test_train_defaults_arrive_as_the_run_config_defaults(train):
     assert tuple(args["overrides"]) == () and args["out"] is None and args["resume"] is False
     fields = train.fields()
     # unset options are left out, not passed as None
-    assert set(fields) == {"data", "precision", "tokenizer", "gradient_accumulation",
-                           "spike_guard", "seed"}
+    assert set(fields) == {
+        "data",
+        "precision",
+        "tokenizer",
+        "gradient_accumulation",
+        "spike_guard",
+        "seed",
+    }
     assert zoo.RunConfig(**fields) == zoo.RunConfig()
     assert zoo.RunConfig(**fields).budget == {}  # the recipe's own training_tokens
 
@@ -122,9 +150,28 @@ def test_train_budget_flags(train, flags, field, value):
 def test_train_remaining_flags(train, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # --backend sets it; restored after
     init = tmp_path / "start.keras"
-    ok(invoke("train", "gpt2-nano", "--data", tmp_path, "--tokenizer", "shared",
-              "--eval-interval", 5, "--patience", 2, "--rewind-after-spikes", 3,
-              "--init-from", init, "--strategy", "none", "--backend", "tensorflow"))
+    ok(
+        invoke(
+            "train",
+            "gpt2-nano",
+            "--data",
+            tmp_path,
+            "--tokenizer",
+            "shared",
+            "--eval-interval",
+            5,
+            "--patience",
+            2,
+            "--rewind-after-spikes",
+            3,
+            "--init-from",
+            init,
+            "--strategy",
+            "none",
+            "--backend",
+            "tensorflow",
+        )
+    )
     config = zoo.RunConfig(**train.fields())
     assert config.data == str(tmp_path) and config.tokenizer.value == "shared"
     assert config.eval_interval == 5 and config.patience == 2
@@ -163,8 +210,13 @@ def test_train_run_failed_exits_3_and_bad_input_exits_2(monkeypatch):
 
 def test_train_field_errors_name_the_flag(monkeypatch):
     def strict(name, **kwargs):  # the real zoo.train builds a RunConfig from the fields
-        zoo.RunConfig(**{k: v for k, v in kwargs.items()
-                         if k not in ("overrides", "out", "resume", "reporter")})
+        zoo.RunConfig(
+            **{
+                k: v
+                for k, v in kwargs.items()
+                if k not in ("overrides", "out", "resume", "reporter")
+            }
+        )
 
     monkeypatch.setattr(zoo, "train", strict)
     result = invoke("train", "gpt2-nano", "--grad-accum", 0)
@@ -176,8 +228,13 @@ def test_train_field_errors_name_the_flag(monkeypatch):
 #     reporter=, **fields) ---
 
 
-COMPARISON = {"rows": [], "budget_flops": 1e12, "data": "shakespeare", "tokenizer": "shared",
-              "seeds": 1}
+COMPARISON = {
+    "rows": [],
+    "budget_flops": 1e12,
+    "data": "shakespeare",
+    "tokenizer": "shared",
+    "seeds": 1,
+}
 
 
 @pytest.fixture
@@ -188,11 +245,36 @@ def compare(monkeypatch):
 
 
 def test_compare_flags(compare):
-    result = ok(invoke("compare", "--models", "gpt2-nano,llama-nano", "--budget", "1e12",
-                       "--seeds", 2, "--ablate", "position=learned,normalization=layernorm",
-                       "--set", "dropout=0.1", "--tune-lr", "--tokenizer", "native",
-                       "--precision", "mixed_bfloat16", "--batch-size", 4, "--grad-accum", 2,
-                       "--eval-interval", 5, "--patience", 3, "--no-spike-guard", "--json"))
+    result = ok(
+        invoke(
+            "compare",
+            "--models",
+            "gpt2-nano,llama-nano",
+            "--budget",
+            "1e12",
+            "--seeds",
+            2,
+            "--ablate",
+            "position=learned,normalization=layernorm",
+            "--set",
+            "dropout=0.1",
+            "--tune-lr",
+            "--tokenizer",
+            "native",
+            "--precision",
+            "mixed_bfloat16",
+            "--batch-size",
+            4,
+            "--grad-accum",
+            2,
+            "--eval-interval",
+            5,
+            "--patience",
+            3,
+            "--no-spike-guard",
+            "--json",
+        )
+    )
     assert json.loads(result.stdout) == COMPARISON  # --json: the library's dict, as is
     args = compare.arguments
     assert args["models"] == "gpt2-nano,llama-nano"  # split by the library, not the CLI
@@ -250,11 +332,36 @@ def compute(monkeypatch):
 
 
 def test_sweep_isoflop_flags(isoflop, tmp_path):
-    result = ok(invoke("sweep", "isoflop", "--model", "llama-nano", "--budgets", "1e10,3e10",
-                       "--sizes", 3, "--seeds", 2, "--params", "non-embedding",
-                       "--set", "normalization=layernorm", "--tune-lr", "--bootstrap", 50,
-                       "--data", tmp_path, "--precision", "mixed_bfloat16", "--spike-guard",
-                       "--jobs", 1, "--dry-run", "--json"))
+    result = ok(
+        invoke(
+            "sweep",
+            "isoflop",
+            "--model",
+            "llama-nano",
+            "--budgets",
+            "1e10,3e10",
+            "--sizes",
+            3,
+            "--seeds",
+            2,
+            "--params",
+            "non-embedding",
+            "--set",
+            "normalization=layernorm",
+            "--tune-lr",
+            "--bootstrap",
+            50,
+            "--data",
+            tmp_path,
+            "--precision",
+            "mixed_bfloat16",
+            "--spike-guard",
+            "--jobs",
+            1,
+            "--dry-run",
+            "--json",
+        )
+    )
     assert json.loads(result.stdout) == SWEEP
     args = isoflop.arguments
     assert args["jobs"] == 1
@@ -283,10 +390,30 @@ def test_sweep_isoflop_defaults(isoflop):
 
 def test_sweep_compute_flags_and_defaults(compute, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    ok(invoke("sweep", "compute", "--models", "gpt2-nano,llama-nano", "--budgets", "1e10,3e10",
-              "--seeds", 3, "--ablate", "position=learned", "--allocation", "fixed",
-              "--bootstrap", 10, "--strategy", "none", "--backend", "tensorflow", "--dry-run",
-              "--json"))
+    ok(
+        invoke(
+            "sweep",
+            "compute",
+            "--models",
+            "gpt2-nano,llama-nano",
+            "--budgets",
+            "1e10,3e10",
+            "--seeds",
+            3,
+            "--ablate",
+            "position=learned",
+            "--allocation",
+            "fixed",
+            "--bootstrap",
+            10,
+            "--strategy",
+            "none",
+            "--backend",
+            "tensorflow",
+            "--dry-run",
+            "--json",
+        )
+    )
     args = compute.arguments
     assert args["models"] == "gpt2-nano,llama-nano" and args["budgets"] == "1e10,3e10"
     assert args["seeds"] == 3 and args["ablate"] == "position=learned"
@@ -294,18 +421,17 @@ def test_sweep_compute_flags_and_defaults(compute, monkeypatch):
     config = zoo.RunConfig(**compute.fields())
     assert config.strategy.value == "none" and config.backend.value == "tensorflow"
 
-    ok(invoke("sweep", "compute", "--models", "gpt2-nano", "--budgets", "1e10,3e10",
-              "--dry-run"))
+    ok(invoke("sweep", "compute", "--models", "gpt2-nano", "--budgets", "1e10,3e10", "--dry-run"))
     args = compute.arguments
     assert args["seeds"] == 1 and args["ablate"] is None and args["tune_lr"] is False
     assert args["allocation"] == "compute-optimal" and args["bootstrap"] == 1000
-    assert compute.fields() == {"data": "shakespeare", "precision": "float32",
-                                "spike_guard": False}
+    assert compute.fields() == {"data": "shakespeare", "precision": "float32", "spike_guard": False}
 
 
 def test_sweep_plot_path_is_checked_before_the_sweep(isoflop, compute):
-    result = invoke("sweep", "compute", "--models", "gpt2-nano", "--budgets", "1e10,3e10",
-                    "--plot", "sweep.gif")
+    result = invoke(
+        "sweep", "compute", "--models", "gpt2-nano", "--budgets", "1e10,3e10", "--plot", "sweep.gif"
+    )
     assert result.exit_code == 2 and "--plot must end in" in result.stderr
     assert compute.calls == 0 and isoflop.calls == 0
 
@@ -337,17 +463,42 @@ def generation(monkeypatch):
     monkeypatch.setattr(zoo, "load_for_generation", load)
     monkeypatch.setattr(zoo.generation, "make_sampler", samplers)
     monkeypatch.setattr(zoo.generation, "generate", run)
-    return types.SimpleNamespace(load=load, samplers=samplers, run=run, model=model,
-                                 tokenizer=tokenizer, sampler=sampler)
+    return types.SimpleNamespace(
+        load=load, samplers=samplers, run=run, model=model, tokenizer=tokenizer, sampler=sampler
+    )
 
 
 def test_generate_flags(generation, tmp_path):
-    result = ok(invoke("generate", tmp_path / "model.keras", "--prompt", "ROMEO:", "-n", 12,
-                       "--sampler", "top-k", "--top-k", 5, "--top-p", 0.5, "--temperature",
-                       0.7, "--seed", 9, "--tokenizer", tmp_path / "tok", "--no-cache",
-                       "--no-stop", "--no-stream", "--json"))
-    assert generation.load.arguments == {"source": str(tmp_path / "model.keras"),
-                                         "tokenizer": str(tmp_path / "tok")}
+    result = ok(
+        invoke(
+            "generate",
+            tmp_path / "model.keras",
+            "--prompt",
+            "ROMEO:",
+            "-n",
+            12,
+            "--sampler",
+            "top-k",
+            "--top-k",
+            5,
+            "--top-p",
+            0.5,
+            "--temperature",
+            0.7,
+            "--seed",
+            9,
+            "--tokenizer",
+            tmp_path / "tok",
+            "--no-cache",
+            "--no-stop",
+            "--no-stream",
+            "--json",
+        )
+    )
+    assert generation.load.arguments == {
+        "source": str(tmp_path / "model.keras"),
+        "tokenizer": str(tmp_path / "tok"),
+    }
     sampler = generation.samplers.arguments
     assert sampler["name"] == "top-k" and sampler["k"] == 5 and sampler["p"] == 0.5
     assert sampler["temperature"] == 0.7 and sampler["seed"] == 9
@@ -373,5 +524,6 @@ def test_generate_defaults_stream_and_stop_at_end_of_text(generation):
     assert run["stop_token_id"] == 7  # the tokenizer's end of text
     assert callable(run["on_text"])  # streamed
     assert result.stdout.startswith("ROMEO: and more")
-    assert "2 tokens in 0.50 s" in result.stdout and "key/value cache 64 bytes/token" in \
-        result.stdout
+    assert (
+        "2 tokens in 0.50 s" in result.stdout and "key/value cache 64 bytes/token" in result.stdout
+    )

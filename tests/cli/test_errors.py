@@ -60,7 +60,10 @@ def test_help_is_unchanged():
     for args in (["--help"], ["train", "--help"], ["bench", "-h"], ["bench", "anchor", "-h"], []):
         ours, typers = runner.invoke(app, args), runner.invoke(plain, args)
         assert (ours.exit_code, ours.stdout, ours.stderr) == (
-            typers.exit_code, typers.stdout, typers.stderr), args
+            typers.exit_code,
+            typers.stdout,
+            typers.stderr,
+        ), args
         assert "Usage: zoo" in ours.stdout and "error:" not in ours.output
 
 
@@ -73,10 +76,11 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     result = runner.invoke(app, ["info", "palm"])
     assert result.exit_code == 1
     assert isinstance(result.exception, RuntimeError)
-    code = ("import sys, zoo; zoo.architecture_card = lambda name: 1 / 0; sys.argv = ['zoo', "
-            "'info', 'palm']; from zoo_cli.main import main; main()")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
+    code = (
+        "import sys, zoo; zoo.architecture_card = lambda name: 1 / 0; sys.argv = ['zoo', "
+        "'info', 'palm']; from zoo_cli.main import main; main()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr
     assert "ZeroDivisionError" in done.stderr
@@ -98,8 +102,9 @@ def trained_run(tmp_path_factory, corpus_dir):
     root = tmp_path_factory.mktemp("trained")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ZOO_CACHE", str(root / "cache"))
-        zoo.train("gpt2-nano", data=str(corpus_dir), steps=1, eval_interval=1,
-                  out=str(root / "run"))
+        zoo.train(
+            "gpt2-nano", data=str(corpus_dir), steps=1, eval_interval=1, out=str(root / "run")
+        )
     return root / "run"
 
 
@@ -192,8 +197,7 @@ def test_out_below_an_existing_file_is_one_line(kind, name, existing_file, reque
     assert existing_file.read_text() == "not a directory\n"
 
 
-def test_train_out_naming_an_existing_file_is_one_line(existing_file, request, isolated,
-                                                       tmp_path):
+def test_train_out_naming_an_existing_file_is_one_line(existing_file, request, isolated, tmp_path):
     result = runner.invoke(app, writer(request, "train", existing_file))
     assert_one_line(result, str(existing_file))
     assert existing_file.read_text() == "not a directory\n"
@@ -251,11 +255,14 @@ def test_os_error_reason_names_the_path_and_the_system_reason():
     from zoo_cli.output import os_error_reason
 
     assert os_error_reason(OSError(errno.EROFS, "Read-only file system", "/x/run")) == (
-        "/x/run: Read-only file system")
+        "/x/run: Read-only file system"
+    )
     assert os_error_reason(OSError(errno.EXDEV, "Invalid cross-device link", "/a", None, "/b")) == (
-        "/a -> /b: Invalid cross-device link")
+        "/a -> /b: Invalid cross-device link"
+    )
     assert os_error_reason(OSError(errno.ENOSPC, "No space left on device")) == (
-        "No space left on device")  # a write() names no path
+        "No space left on device"
+    )  # a write() names no path
 
 
 # --- 3. the backend, before anything imports Keras ---
@@ -281,8 +288,9 @@ def _fresh_zoo(*args, keras_backend=None, hide_jax=False):
         env["KERAS_BACKEND"] = keras_backend
     if hide_jax:
         env["HIDE_JAX"] = "1"
-    return subprocess.run([sys.executable, "-c", MAIN, *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", MAIN, *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 @pytest.mark.parametrize("args, keras_backend, hide_jax, expected", [
@@ -318,16 +326,25 @@ def test_backend_auto_is_chosen_before_keras_starts():
     which then fails on its missing model with its own one-line error."""
     from zoo.backend_choice import choose_backend
 
-    done = _fresh_zoo("generate", "m.keras", "-p", "x", "--backend", "auto",
-                      keras_backend="not-read")
+    done = _fresh_zoo(
+        "generate", "m.keras", "-p", "x", "--backend", "auto", keras_backend="not-read"
+    )
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        "error: RUN_OR_FILE 'm.keras' is neither a run nor a .keras file"]
+        "error: RUN_OR_FILE 'm.keras' is neither a run nor a .keras file"
+    ]
     assert done.stdout == "keras imported: True\n"  # on the chosen backend, not $KERAS_BACKEND
-    script = ("import os, sys; from zoo_cli.options import use_backend; use_backend('auto'); "
-              "print(os.environ['KERAS_BACKEND'], 'keras' in sys.modules)")
-    chose = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                           timeout=60, env={**os.environ, "KERAS_BACKEND": "not-read"})
+    script = (
+        "import os, sys; from zoo_cli.options import use_backend; use_backend('auto'); "
+        "print(os.environ['KERAS_BACKEND'], 'keras' in sys.modules)"
+    )
+    chose = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "KERAS_BACKEND": "not-read"},
+    )
     assert chose.stdout.split() == [choose_backend()[0], "False"], chose.stderr
 
 
@@ -342,8 +359,11 @@ def test_backend_check_in_process(monkeypatch, isolated):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a, **k: None if name == "jax" else real(name, *a, **k))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a, **k: None if name == "jax" else real(name, *a, **k),
+    )
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     result = runner.invoke(app, ["generate", "m.keras", "-p", "x", "--backend", "jax"])
     assert_one_line(result, "--backend jax needs JAX")
@@ -352,13 +372,20 @@ def test_backend_check_in_process(monkeypatch, isolated):
 
 def test_commands_that_build_nothing_import_neither_keras_nor_tensorflow():
     """`zoo list`, `zoo info`, `zoo runs` and `--help` run on the lazy `import zoo`."""
-    code = ("import sys; from typer.testing import CliRunner; from zoo_cli.main import app; "
-            "runner = CliRunner(); "
-            "codes = [runner.invoke(app, args).exit_code for args in "
-            "(['list'], ['info', 'palm-540b', '--json'], ['runs'], ['train', '--help'])]; "
-            "print(codes, 'keras' in sys.modules, 'tensorflow' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "ZOO_RESULTS": "/nonexistent"})
+    code = (
+        "import sys; from typer.testing import CliRunner; from zoo_cli.main import app; "
+        "runner = CliRunner(); "
+        "codes = [runner.invoke(app, args).exit_code for args in "
+        "(['list'], ['info', 'palm-540b', '--json'], ['runs'], ['train', '--help'])]; "
+        "print(codes, 'keras' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ZOO_RESULTS": "/nonexistent"},
+    )
     assert result.stdout.split() == ["[0,", "0,", "0,", "0]", "False", "False"], result.stderr
 
 
@@ -382,9 +409,9 @@ def test_commands_that_build_nothing_import_neither_keras_nor_tensorflow():
     ("norm_epsilon=1e999", "norm_epsilon must be a finite number; received '1e999'"),
     ("hidden_dim=abc", "hidden_dim must be a positive integer; received hidden_dim='abc'"),
 ])  # fmt: skip
-def test_bad_set_values_are_one_line_and_write_nothing(pair, expected, corpus, isolated,
-                                                       tmp_path):
-    result = runner.invoke(app, ["train", "gpt2-nano", "--data", str(corpus), "--steps", "2",
-                                 "--set", pair])
+def test_bad_set_values_are_one_line_and_write_nothing(pair, expected, corpus, isolated, tmp_path):
+    result = runner.invoke(
+        app, ["train", "gpt2-nano", "--data", str(corpus), "--steps", "2", "--set", pair]
+    )
     assert assert_one_line(result) == f"error: {expected}"
     assert written(tmp_path / "results") == []

@@ -28,8 +28,11 @@ invoke = invoker(zoo_app(), prefix=["fit"])
 
 def write_csv(path, rows):
     header = list(rows[0])
-    path.write_text(",".join(header) + "\n" + "".join(
-        ",".join(str(r.get(k, "")) for k in header) + "\n" for r in rows))
+    path.write_text(
+        ",".join(header)
+        + "\n"
+        + "".join(",".join(str(r.get(k, "")) for k in header) + "\n" for r in rows)
+    )
     return path
 
 
@@ -38,28 +41,43 @@ def isoflop_rows(seed=0):
     rng = np.random.default_rng(seed)
     rows = []
     for flops in (1e18, 1e19, 1e20):
-        centre = 0.1 * flops ** 0.46
+        centre = 0.1 * flops**0.46
         for x in np.linspace(-1.2, 1.2, 5):
             n = centre * math.exp(x)
             d = flops / (6 * n)
-            loss = (1.69 + 406.4 / n ** 0.34 + 410.7 / d ** 0.28) * math.exp(rng.normal(0, 2e-3))
+            loss = (1.69 + 406.4 / n**0.34 + 410.7 / d**0.28) * math.exp(rng.normal(0, 2e-3))
             rows.append({"params": n, "flops": flops, "loss": loss})
     return rows
 
 
 def compute_rows():
     rng = np.random.default_rng(1)
-    return [{"arm": arm, "seed": s, "params": 1e6, "flops": c,
-             "loss": 40 * (k * c) ** -0.1 * math.exp(rng.normal(0, 0.002))}
-            for arm, k in (("gelu", 1.0), ("swiglu", 2.0)) for c in (1e12, 1e13, 1e14)
-            for s in range(3)]
+    return [
+        {
+            "arm": arm,
+            "seed": s,
+            "params": 1e6,
+            "flops": c,
+            "loss": 40 * (k * c) ** -0.1 * math.exp(rng.normal(0, 0.002)),
+        }
+        for arm, k in (("gelu", 1.0), ("swiglu", 2.0))
+        for c in (1e12, 1e13, 1e14)
+        for s in range(3)
+    ]
 
 
 def parametric_rows():
     rng = np.random.default_rng(2)
-    return [{"params": n, "tokens": d, "seed": 0,
-             "loss": (1.69 + 406.4 / n ** 0.34 + 410.7 / d ** 0.28) * math.exp(rng.normal(0, 5e-3))}
-            for n in np.logspace(7, 9, 4) for d in np.logspace(9, 11, 4)]
+    return [
+        {
+            "params": n,
+            "tokens": d,
+            "seed": 0,
+            "loss": (1.69 + 406.4 / n**0.34 + 410.7 / d**0.28) * math.exp(rng.normal(0, 5e-3)),
+        }
+        for n in np.logspace(7, 9, 4)
+        for d in np.logspace(9, 11, 4)
+    ]
 
 
 @pytest.fixture
@@ -76,12 +94,32 @@ def test_isoflop_json_has_the_documented_keys(isoflop_csv, tmp_path):
     assert document["points_file"] == str(isoflop_csv)
     assert any("tokens = flops / (6 · params)" in note for note in document["notes"])
     fit = document["fits"]["isoflop"]
-    assert {"a", "b", "a_ci", "b_ci", "tokens_per_parameter", "tokens_per_parameter_ci",
-            "budgets", "points", "params_convention", "flops_convention", "bootstrap",
-            "notes"} <= set(fit)
+    assert {
+        "a",
+        "b",
+        "a_ci",
+        "b_ci",
+        "tokens_per_parameter",
+        "tokens_per_parameter_ci",
+        "budgets",
+        "points",
+        "params_convention",
+        "flops_convention",
+        "bootstrap",
+        "notes",
+    } <= set(fit)
     assert fit["bootstrap"] == 20 and fit["points"] == 15
-    assert {"budget", "flops", "n_opt", "d_opt", "loss_opt", "tokens_per_parameter", "convex",
-            "inside", "edge"} <= set(fit["budgets"][0])
+    assert {
+        "budget",
+        "flops",
+        "n_opt",
+        "d_opt",
+        "loss_opt",
+        "tokens_per_parameter",
+        "convex",
+        "inside",
+        "edge",
+    } <= set(fit["budgets"][0])
     assert 0.3 < fit["a"] < 0.6
     assert plot.read_text().startswith("<?xml")
 
@@ -94,8 +132,17 @@ def test_compute_json_and_table(tmp_path):
     fit = json.loads(result.stdout)["fits"]["compute"]
     assert fit["baseline"] == "gelu"
     base, variant = fit["arms"]
-    assert {"name", "E", "A", "gamma", "form", "multiplier", "multiplier_ci", "verdict",
-            "extrapolated"} <= set(variant)
+    assert {
+        "name",
+        "E",
+        "A",
+        "gamma",
+        "form",
+        "multiplier",
+        "multiplier_ci",
+        "verdict",
+        "extrapolated",
+    } <= set(variant)
     assert base["multiplier"] == 1.0 and variant["verdict"] == "better"
     assert variant["multiplier"] == pytest.approx(2.0, rel=0.15)
 
@@ -115,22 +162,31 @@ def test_parametric_table_and_json(tmp_path):
     for fragment in ("E + A/N^α + B/D^β", "alpha", "beta", "N_opt ∝ C^a", "40 L-BFGS-B starts"):
         assert fragment in result.stdout
     assert plot.read_bytes().startswith(b"%PDF")
-    document = json.loads(invoke(points, "--starts", "40", "--bootstrap", "3", "--json",
-                                 "--law", "parametric").stdout)
+    document = json.loads(
+        invoke(points, "--starts", "40", "--bootstrap", "3", "--json", "--law", "parametric").stdout
+    )
     fit = document["fits"]["parametric"]
     for key in ("E", "A", "B", "alpha", "beta", "a", "b"):
         assert isinstance(fit[key], float) and len(fit[f"{key}_ci"]) == 2
-    assert {"points", "params_convention", "starts", "bootstrap", "tokens_per_parameter",
-            "optimal"} <= set(fit)
+    assert {
+        "points",
+        "params_convention",
+        "starts",
+        "bootstrap",
+        "tokens_per_parameter",
+        "optimal",
+    } <= set(fit)
     assert fit["starts"] == 40 and fit["params_convention"] == "total"
 
 
 def test_options_that_do_not_apply_are_noted(isoflop_csv):
-    result = invoke(isoflop_csv, "--law", "compute", "--params", "non-embedding",
-                    "--bootstrap", "5", "--json")
+    result = invoke(
+        isoflop_csv, "--law", "compute", "--params", "non-embedding", "--bootstrap", "5", "--json"
+    )
     assert result.exit_code == 0, result.output
-    assert "--params does not apply to the compute law: ignored" in json.loads(
-        result.stdout)["notes"]
+    assert (
+        "--params does not apply to the compute law: ignored" in json.loads(result.stdout)["notes"]
+    )
 
 
 def rows_with(change):
@@ -170,8 +226,9 @@ def test_bad_input_is_one_line_and_writes_no_plot(tmp_path, case, args, fragment
     if case in ("negative", "non-finite", "no loss column"):
         assert line.startswith(f"error: {path} row ")  # the file, the row, the column
     assert not plot.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if case == "missing"
-                                                          else ["points.csv"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        [] if case == "missing" else ["points.csv"]
+    )
 
 
 def test_a_bad_plot_suffix_is_refused_before_fitting(isoflop_csv, monkeypatch):

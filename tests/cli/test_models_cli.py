@@ -156,8 +156,9 @@ def test_user_errors_print_one_line_and_exit_2():
 
 def test_help_does_not_import_the_library():
     # `zoo --help` and shell completion must not pay for importing Keras or TensorFlow.
-    code = ("import sys, zoo_cli.main; "
-            "sys.exit('keras' in sys.modules or 'tensorflow' in sys.modules)")
+    code = (
+        "import sys, zoo_cli.main; sys.exit('keras' in sys.modules or 'tensorflow' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -40,8 +40,9 @@ def model_run(tmp_path_factory):
     model = zoo.build("gpt2-nano")
     model.save(run / "model.keras")
     model.save(run / "checkpoint.keras")
-    (run / "config.json").write_text(json.dumps({"run_id": "run", "preset": "gpt2-nano",
-                                                 "budget": {"steps": 10}}))
+    (run / "config.json").write_text(
+        json.dumps({"run_id": "run", "preset": "gpt2-nano", "budget": {"steps": 10}})
+    )
     (run / "summary.json").write_text(json.dumps({"steps": 10, "tokens": 2560}))
     return run
 
@@ -54,11 +55,17 @@ def failed_run(model_run, tmp_path):
     (run / "model.keras").unlink()
     (run / "summary.json").unlink()
     (run / "state.json").write_text(json.dumps({"step": 2}))
-    (run / "failure.json").write_text(json.dumps({
-        "step": 4, "reason": "training diverged at step 4: loss is nan; the last commit (step "
-                             "2) is kept and no model.keras was written; try a lower learning "
-                             "rate (--set learning_rate=...), a smaller clip_norm or "
-                             "z_loss_weight"}))
+    (run / "failure.json").write_text(
+        json.dumps(
+            {
+                "step": 4,
+                "reason": "training diverged at step 4: loss is nan; the last commit (step "
+                "2) is kept and no model.keras was written; try a lower learning "
+                "rate (--set learning_rate=...), a smaller clip_norm or "
+                "z_loss_weight",
+            }
+        )
+    )
     return run
 
 
@@ -72,9 +79,10 @@ def test_an_existing_out_file_is_kept_unless_forced(command, model_run, tmp_path
     out = tmp_path / "theirs.keras"
     out.write_bytes(b"someone else's model, not the zoo's")
     args = [command, str(model_run), "--out", str(out)]
-    assert_one_line(runner.invoke(app, args),
-                    expected=f"error: --out {str(out)!r} already exists; pass --force to "
-                             "replace it")
+    assert_one_line(
+        runner.invoke(app, args),
+        expected=f"error: --out {str(out)!r} already exists; pass --force to replace it",
+    )
     assert out.read_bytes() == b"someone else's model, not the zoo's"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.keras"]  # nothing beside it
     forced = runner.invoke(app, [*args, "--force"])
@@ -103,12 +111,29 @@ def explain_files(tmp_path, monkeypatch):
     choices.write_text(cards.CHOICES.read_text())
     study = tmp_path / ABLATIONS
     study.parent.mkdir(parents=True)
-    arms = [{"name": "llama-small", "multiplier": 1.0, "multiplier_ci": [1.0, 1.0],
-             "verdict": "baseline"},
-            {"name": "llama-small position=learned", "multiplier": 0.62,
-             "multiplier_ci": [0.44, 0.88], "verdict": "worse"}]
-    study.write_text(json.dumps({"budgets": [3e10, 1e11], "seeds": 3, "fits": {"compute": {
-        "arms": arms, "baseline": "llama-small", "level": 0.95}}}))
+    arms = [
+        {
+            "name": "llama-small",
+            "multiplier": 1.0,
+            "multiplier_ci": [1.0, 1.0],
+            "verdict": "baseline",
+        },
+        {
+            "name": "llama-small position=learned",
+            "multiplier": 0.62,
+            "multiplier_ci": [0.44, 0.88],
+            "verdict": "worse",
+        },
+    ]
+    study.write_text(
+        json.dumps(
+            {
+                "budgets": [3e10, 1e11],
+                "seeds": 3,
+                "fits": {"compute": {"arms": arms, "baseline": "llama-small", "level": 0.95}},
+            }
+        )
+    )
     monkeypatch.setattr(cards, "CHOICES", choices)
     monkeypatch.setattr(cards, "ROOT", tmp_path)
     return choices, study
@@ -164,38 +189,60 @@ def test_a_damaged_explain_file_is_one_line_naming_it(explain_files, which, how,
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan", "0", "-1"])
 def test_a_temperature_that_is_not_positive_and_finite_is_refused(value, tmp_path):
-    result = runner.invoke(app, ["generate", str(tmp_path / "m.keras"), "-p", "x",
-                                 "--temperature", value])
+    result = runner.invoke(
+        app, ["generate", str(tmp_path / "m.keras"), "-p", "x", "--temperature", value]
+    )
     expected = repr(float(value))
-    assert_one_line(result, expected="error: --temperature must be a positive finite number; "
-                                     f"received {expected}")
+    assert_one_line(
+        result,
+        expected=f"error: --temperature must be a positive finite number; received {expected}",
+    )
 
 
 def test_top_k_beyond_the_vocabulary_is_one_line(model_run):
-    result = runner.invoke(app, ["generate", str(model_run), "-p", "the king", "--sampler",
-                                 "top-k", "--top-k", "100000", "-n", "5"])
-    assert_one_line(result, expected="error: --top-k must be at most the vocabulary size "
-                                     "(512); received 100000")
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            str(model_run),
+            "-p",
+            "the king",
+            "--sampler",
+            "top-k",
+            "--top-k",
+            "100000",
+            "-n",
+            "5",
+        ],
+    )
+    assert_one_line(
+        result, expected="error: --top-k must be at most the vocabulary size (512); received 100000"
+    )
     assert result.stdout == ""
 
 
 def test_a_failed_run_warns_before_generating(failed_run):
-    result = runner.invoke(app, ["generate", str(failed_run), "-p", "the king", "-n", "2",
-                                 "--no-stop", "--no-stream"])
+    result = runner.invoke(
+        app, ["generate", str(failed_run), "-p", "the king", "-n", "2", "--no-stop", "--no-stream"]
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
         f"warning: {failed_run} failed at step 4 (training diverged at step 4: loss is nan); "
-        "generating from its last commit (step 2), not a finished model"]
+        "generating from its last commit (step 2), not a finished model"
+    ]
     assert result.stdout.startswith("the king") and "2 tokens in" in result.stdout
 
 
 def test_a_failed_run_without_a_commit_is_refused(failed_run):
     (failed_run / "checkpoint.keras").unlink()
     result = runner.invoke(app, ["generate", str(failed_run), "-p", "the king"])
-    assert_one_line(result, expected=f"error: RUN_OR_FILE {str(failed_run)!r}: the run failed "
-                                     "at step 4 (training diverged at step 4: loss is nan) "
-                                     "before its first commit, so it has no model to generate "
-                                     "with")
+    assert_one_line(
+        result,
+        expected=f"error: RUN_OR_FILE {str(failed_run)!r}: the run failed "
+        "at step 4 (training diverged at step 4: loss is nan) "
+        "before its first commit, so it has no model to generate "
+        "with",
+    )
 
 
 # --- 4. zoo fit: --plot refused before anything heavy loads; progress with the time left ---
@@ -213,9 +260,11 @@ FRESH_ZOO = textwrap.dedent("""
 
 
 def _points_file(tmp_path):
-    rows = ["arm,params,flops,loss"] + [f"{arm},1000000,{c},{4.0 * (k * c) ** -0.05}"
-                                        for arm, k in (("a", 1), ("b", 2))
-                                        for c in (1e12, 1e13, 1e14)]
+    rows = ["arm,params,flops,loss"] + [
+        f"{arm},1000000,{c},{4.0 * (k * c) ** -0.05}"
+        for arm, k in (("a", 1), ("b", 2))
+        for c in (1e12, 1e13, 1e14)
+    ]
     path = tmp_path / "points.csv"
     path.write_text("\n".join(rows) + "\n")
     return path
@@ -230,9 +279,22 @@ def test_a_bad_plot_path_is_refused_before_anything_heavy_loads(tmp_path, plot, 
     (tmp_path / "a-file").write_text("not a directory\n")
     (tmp_path / "a-directory.png").mkdir()
     points = _points_file(tmp_path)
-    done = subprocess.run([sys.executable, "-c", FRESH_ZOO, "fit", str(points), "--law",
-                           "compute", "--plot", str(tmp_path / plot)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FRESH_ZOO,
+            "fit",
+            str(points),
+            "--law",
+            "compute",
+            "--plot",
+            str(tmp_path / plot),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --plot"), done.stderr
@@ -246,10 +308,20 @@ def test_an_unwritable_plot_directory_is_refused(tmp_path):
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        result = runner.invoke(app, ["fit", str(_points_file(tmp_path)), "--law", "compute",
-                                     "--plot", str(locked / "fit.png")])
-        assert_one_line(result, expected=f"error: --plot {str(locked / 'fit.png')!r}: {locked} "
-                                         "is not writable")
+        result = runner.invoke(
+            app,
+            [
+                "fit",
+                str(_points_file(tmp_path)),
+                "--law",
+                "compute",
+                "--plot",
+                str(locked / "fit.png"),
+            ],
+        )
+        assert_one_line(
+            result, expected=f"error: --plot {str(locked / 'fit.png')!r}: {locked} is not writable"
+        )
     finally:
         locked.chmod(0o755)
 
@@ -257,29 +329,36 @@ def test_an_unwritable_plot_directory_is_refused(tmp_path):
 def test_fits_report_their_progress_to_the_end():
     from zoo.scaling import fit_compute, fit_parametric
 
-    rows = [{"params": n, "tokens": d, "loss": 1.7 + 400 / n ** 0.34 + 400 / d ** 0.28}
-            for n in (1e7, 1e8, 1e9) for d in (1e9, 1e10, 1e11)]
+    rows = [
+        {"params": n, "tokens": d, "loss": 1.7 + 400 / n**0.34 + 400 / d**0.28}
+        for n in (1e7, 1e8, 1e9)
+        for d in (1e9, 1e10, 1e11)
+    ]
     calls = []
     fit_parametric(rows, starts=3, bootstrap=2, progress=lambda *call: calls.append(call))
     total = 3 + 3 + 2 * (17 + 3)  # starts and polishes, then each refit's
     assert calls[0] == (0, total) and calls[-1] == (total, total)
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
     calls.clear()
-    compute = [{"arm": arm, "params": 1e6, "flops": c, "loss": 4.0 * (k * c) ** -0.05}
-               for arm, k in (("a", 1), ("b", 2)) for c in (1e12, 1e13, 1e14)]
+    compute = [
+        {"arm": arm, "params": 1e6, "flops": c, "loss": 4.0 * (k * c) ** -0.05}
+        for arm, k in (("a", 1), ("b", 2))
+        for c in (1e12, 1e13, 1e14)
+    ]
     fit_compute(compute, bootstrap=5, progress=lambda *call: calls.append(call))
     assert calls == [(done, 5) for done in range(6)]
 
 
-def test_a_fit_without_a_terminal_prints_progress_lines_with_the_time_left(tmp_path,
-                                                                          monkeypatch):
+def test_a_fit_without_a_terminal_prints_progress_lines_with_the_time_left(tmp_path, monkeypatch):
     monkeypatch.setattr(fit_cli, "LINE_SECONDS", 0)  # a line at every refit, not every 30 s
-    result = runner.invoke(app, ["fit", str(_points_file(tmp_path)), "--law", "compute",
-                                 "--bootstrap", "4"])
+    result = runner.invoke(
+        app, ["fit", str(_points_file(tmp_path)), "--law", "compute", "--bootstrap", "4"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     assert [line.split(",")[0] for line in lines] == [
-        f"fitting the compute law: {k}/4 bootstrap refits ({k / 4:.0%})" for k in range(1, 5)]
+        f"fitting the compute law: {k}/4 bootstrap refits ({k / 4:.0%})" for k in range(1, 5)
+    ]
     assert all(line.endswith(" left") and ", about " in line for line in lines)
     assert lines[-1].endswith("about 0s left")
 
@@ -311,14 +390,20 @@ def test_runs_shows_a_damaged_record_and_its_problem(results):
     assert "None" not in result.stdout
     assert "10/10" in result.stdout
     problems = [line for line in result.stdout.splitlines() if line.startswith("damaged ")]
-    assert sorted(problems) == sorted([
-        f"damaged listed: {results}/listed/config.json is damaged: it holds no JSON object",
-        f"damaged shapeless: {results}/shapeless/config.json is damaged: its budget is no JSON "
-        "object",
-        f"damaged torn: {results}/torn/config.json is damaged (JSONDecodeError: Unterminated "
-        "string starting at: line 1 column 12 (char 11))",
-    ])
+    assert sorted(problems) == sorted(
+        [
+            f"damaged listed: {results}/listed/config.json is damaged: it holds no JSON object",
+            f"damaged shapeless: {results}/shapeless/config.json is damaged: its budget is no JSON "
+            "object",
+            f"damaged torn: {results}/torn/config.json is damaged (JSONDecodeError: Unterminated "
+            "string starting at: line 1 column 12 (char 11))",
+        ]
+    )
     rows = {r["run_id"]: r for r in json.loads(runner.invoke(app, ["runs", "--json"]).stdout)}
     assert {k: r["status"] for k, r in rows.items()} == {
-        "good": "complete", "torn": "damaged", "listed": "damaged", "shapeless": "damaged"}
+        "good": "complete",
+        "torn": "damaged",
+        "listed": "damaged",
+        "shapeless": "damaged",
+    }
     assert rows["listed"]["problem"].endswith("config.json is damaged: it holds no JSON object")

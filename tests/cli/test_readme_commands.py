@@ -37,17 +37,13 @@ QUICK_START = [
 # "First commands", each with the test below that runs it.
 FIRST_COMMANDS = {
     "zoo train palm-small": "test_palm_small_interrupted_resumed_exported_and_generated",
-    "zoo train llama --tokens 1e6 --set normalization=layernorm --set norm_bias=true":
-        "test_a_llama_ablation_with_a_token_budget",
-    "zoo train gpt2-small --data ~/texts/ --precision mixed_bfloat16 --patience 3":
-        "test_gpt2_small_on_a_directory_of_texts_in_bfloat16_with_patience",
+    "zoo train llama --tokens 1e6 --set normalization=layernorm --set norm_bias=true": "test_a_llama_ablation_with_a_token_budget",
+    "zoo train gpt2-small --data ~/texts/ --precision mixed_bfloat16 --patience 3": "test_gpt2_small_on_a_directory_of_texts_in_bfloat16_with_patience",
     "zoo train palm-small --resume": "test_palm_small_interrupted_resumed_exported_and_generated",
     "zoo compare --models gpt2,llama": "test_compare_gpt2_and_llama_with_the_defaults",
     "zoo runs": "test_palm_small_interrupted_resumed_exported_and_generated",
-    f"zoo export {EXAMPLE_RUN_ID} --out palm.keras":
-        "test_palm_small_interrupted_resumed_exported_and_generated",
-    f'zoo generate {EXAMPLE_RUN_ID} --prompt "ROMEO:" -n 200 --sampler top-p --seed 1':
-        "test_palm_small_interrupted_resumed_exported_and_generated",
+    f"zoo export {EXAMPLE_RUN_ID} --out palm.keras": "test_palm_small_interrupted_resumed_exported_and_generated",
+    f'zoo generate {EXAMPLE_RUN_ID} --prompt "ROMEO:" -n 200 --sampler top-p --seed 1': "test_palm_small_interrupted_resumed_exported_and_generated",
     "zoo import ./gpt2-hf/ --out gpt2.keras": "test_import_a_local_hugging_face_checkpoint",
     "zoo list": "test_the_commands_that_read_presets_and_studies",
     "zoo list --scale small": "test_the_commands_that_read_presets_and_studies",
@@ -89,7 +85,8 @@ def test_every_readme_command_is_run_by_a_test():
     for command in QUICK_START:
         assert command in ci, f".ci/run does not run the README's {command!r}"
     assert first == [c for c in FIRST_COMMANDS if c in first] and set(first) == set(
-        FIRST_COMMANDS), sorted(set(first) ^ set(FIRST_COMMANDS))
+        FIRST_COMMANDS
+    ), sorted(set(first) ^ set(FIRST_COMMANDS))
     names = {name for name, value in globals().items() if name.startswith("test_")}
     assert set(FIRST_COMMANDS.values()) <= names
     assert len(_blocks(_section("First commands"), "python")) == 1  # run by test_the_python_api
@@ -106,17 +103,30 @@ def home(tmp_path_factory):
 
 
 def _env(home):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("ZOO_CACHE", "ZOO_RESULTS", "XDG_CACHE_HOME", "MPLCONFIGDIR")}
-    return {**env, "HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3",
-            "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ZOO_CACHE", "ZOO_RESULTS", "XDG_CACHE_HOME", "MPLCONFIGDIR")
+    }
+    return {
+        **env,
+        "HOME": str(home),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    }
 
 
 def run(home, command, timeout=1800):
     """`command` through bash in `home`, as a user types it; returns the finished process."""
     started = time.perf_counter()
-    result = subprocess.run(["bash", "-c", command], cwd=home, env=_env(home),
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=home,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     result.wall = time.perf_counter() - started
     assert result.returncode == 0, (command, result.stdout[-3000:], result.stderr[-3000:])
     return result
@@ -146,14 +156,20 @@ def test_palm_small_interrupted_resumed_exported_and_generated(home):
     # Ctrl-C must reach it even when this test runs in a background job, where the shell has
     # set SIGINT to ignored (which Python would then keep): the child gets the default back.
     log = (home / "interrupted.log").open("w")  # a file, not a pipe nobody reads
-    process = subprocess.Popen(["bash", "-c", "exec zoo train palm-small"], cwd=home,
-                               env=_env(home), stdout=log, stderr=subprocess.STDOUT,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        ["bash", "-c", "exec zoo train palm-small"],
+        cwd=home,
+        env=_env(home),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 1800
     metrics = None
     while True:
         assert process.poll() is None and time.time() < deadline, (
-            home / "interrupted.log").read_text()[-3000:]
+            home / "interrupted.log"
+        ).read_text()[-3000:]
         found = list((home / "results").glob("palm-small-*/metrics.jsonl"))
         if found and len(found[0].read_text().splitlines()) >= 2:
             metrics = found[0]
@@ -176,15 +192,18 @@ def test_palm_small_interrupted_resumed_exported_and_generated(home):
     by_id = lambda command: command.replace(EXAMPLE_RUN_ID, run_dir.name)  # noqa: E731
     run(home, by_id(f"zoo export {EXAMPLE_RUN_ID} --out palm.keras"))
     assert (home / "palm.keras").stat().st_size > 0
-    generated = run(home, by_id(f'zoo generate {EXAMPLE_RUN_ID} --prompt "ROMEO:" -n 200 '
-                                "--sampler top-p --seed 1"))
+    generated = run(
+        home,
+        by_id(f'zoo generate {EXAMPLE_RUN_ID} --prompt "ROMEO:" -n 200 --sampler top-p --seed 1'),
+    )
     assert "ROMEO:" in generated.stdout and "tokens/s" in generated.stdout + generated.stderr
 
 
 @pytest.mark.slow
 def test_a_llama_ablation_with_a_token_budget(home):
-    result = run(home, "zoo train llama --tokens 1e6 --set normalization=layernorm "
-                       "--set norm_bias=true")
+    result = run(
+        home, "zoo train llama --tokens 1e6 --set normalization=layernorm --set norm_bias=true"
+    )
     run_dir = [p for p in _runs(home) if p.name.startswith("llama-small-")][-1]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["model"]["normalization"] == "layernorm" and config["model"]["norm_bias"]
@@ -200,8 +219,9 @@ def test_gpt2_small_on_a_directory_of_texts_in_bfloat16_with_patience(home):
     texts.mkdir(exist_ok=True)
     for document in shakespeare_documents()[:6]:  # six works as a user's own texts
         (texts / document.name).write_text(document.text)
-    result = run(home, "zoo train gpt2-small --data ~/texts/ --precision mixed_bfloat16 "
-                       "--patience 3")
+    result = run(
+        home, "zoo train gpt2-small --data ~/texts/ --precision mixed_bfloat16 --patience 3"
+    )
     run_dir = [p for p in _runs(home) if p.name.startswith("gpt2-small-")][-1]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["run"]["data"] == f"{texts}/" and config["run"]["precision"] == "mixed_bfloat16"
@@ -213,8 +233,14 @@ def test_gpt2_small_on_a_directory_of_texts_in_bfloat16_with_patience(home):
 
 @pytest.mark.slow
 def test_import_a_local_hugging_face_checkpoint(home):
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "tiny_hf_checkpoint.py"), "gpt2-hf"],
-                   cwd=home, env=_env(home), check=True, capture_output=True, timeout=900)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "tiny_hf_checkpoint.py"), "gpt2-hf"],
+        cwd=home,
+        env=_env(home),
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
     run(home, "zoo import ./gpt2-hf/ --out gpt2.keras")
     assert (home / "gpt2.keras").stat().st_size > 0
 
@@ -226,8 +252,12 @@ def test_compare_gpt2_and_llama_with_the_defaults(home):
     result = run(home, "zoo compare --models gpt2,llama")
     out = result.stdout
     assert "gpt2" in out and "llama" in out and "bits/byte" in out, out
-    rows = [p for p in _runs(home) if p.name.startswith(("gpt2-small-", "llama-small-"))
-            and json.loads((p / "config.json").read_text())["tokenizer"]["mode"] == "shared"]
+    rows = [
+        p
+        for p in _runs(home)
+        if p.name.startswith(("gpt2-small-", "llama-small-"))
+        and json.loads((p / "config.json").read_text())["tokenizer"]["mode"] == "shared"
+    ]
     assert len(rows) == 2
     for run_dir in rows:
         _assert_trained_well(run_dir)
@@ -242,8 +272,13 @@ def test_the_python_api(home):
 
 
 def test_the_commands_that_read_presets_and_studies(tmp_path):
-    for command in ("zoo list", "zoo list --scale small", "zoo info palm-540b", "zoo explain",
-                    "zoo explain swiglu"):
+    for command in (
+        "zoo list",
+        "zoo list --scale small",
+        "zoo info palm-540b",
+        "zoo explain",
+        "zoo explain swiglu",
+    ):
         assert run(tmp_path, command).stdout.strip(), command
     info = json.loads(run(tmp_path, "zoo info llama-7b --json").stdout)
     assert info["params"] == 6738415616

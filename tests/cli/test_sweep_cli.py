@@ -17,9 +17,24 @@ pytestmark = pytest.mark.usefixtures("isolated")
 
 @pytest.mark.slow
 def test_dry_run_prints_the_plan_and_trains_nothing(corpus, tmp_path):
-    result = runner.invoke(app, ["sweep", "isoflop", "--model", "llama-nano", "--budgets",
-                                 "1e10,3e10", "--sizes", "3", "--data", str(corpus),
-                                 "--jobs", "1", "--dry-run"])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            "isoflop",
+            "--model",
+            "llama-nano",
+            "--budgets",
+            "1e10,3e10",
+            "--sizes",
+            "3",
+            "--data",
+            str(corpus),
+            "--jobs",
+            "1",
+            "--dry-run",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "isoflop sweep plan · 6 runs" in result.stdout and "· 1 job" in result.stdout
     assert "estimated" in result.stdout and "dry run: nothing trained" in result.stdout
@@ -30,9 +45,23 @@ def test_dry_run_prints_the_plan_and_trains_nothing(corpus, tmp_path):
 
 @pytest.mark.slow
 def test_dry_run_json_is_one_object(corpus):
-    result = runner.invoke(app, ["sweep", "compute", "--models", "gpt2-nano,llama-nano",
-                                 "--budgets", "1e10,3e10", "--seeds", "2", "--data",
-                                 str(corpus), "--dry-run", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            "compute",
+            "--models",
+            "gpt2-nano,llama-nano",
+            "--budgets",
+            "1e10,3e10",
+            "--seeds",
+            "2",
+            "--data",
+            str(corpus),
+            "--dry-run",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["kind"] == "compute" and plan["models"] == ["gpt2-nano", "llama-nano"]
@@ -69,8 +98,9 @@ def test_bad_input_is_one_line_before_anything_trains(corpus, tmp_path, args, fr
     result = runner.invoke(app, ["sweep", *args, "--data", str(corpus)])
     assert result.exit_code == 2, result.output
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], \
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], (
         result.stderr
+    )
     results = tmp_path / "results"
     assert not results.exists() or not any(results.iterdir())
 
@@ -90,9 +120,11 @@ def test_sweep_chooses_its_backend_as_train_does(monkeypatch):
         raise typer.Exit(0)  # in this process Keras's backend is chosen already: stop here
 
     monkeypatch.setattr(options, "use_backend", use_backend)
-    for command in (["train", "gpt2-nano"],
-                    ["sweep", "compute", "--models", "gpt2-nano", "--budgets", "1e10,3e10"],
-                    ["sweep", "isoflop", "--model", "llama-nano", "--budgets", "1e10,3e10"]):
+    for command in (
+        ["train", "gpt2-nano"],
+        ["sweep", "compute", "--models", "gpt2-nano", "--budgets", "1e10,3e10"],
+        ["sweep", "isoflop", "--model", "llama-nano", "--budgets", "1e10,3e10"],
+    ):
         for strategy in ("data-parallel", "mirrored", "none"):
             result = runner.invoke(app, [*command, "--backend", "auto", "--strategy", strategy])
             assert result.exit_code == 0, result.output
@@ -100,18 +132,36 @@ def test_sweep_chooses_its_backend_as_train_does(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not __import__("importlib.util").util.find_spec("jax"),
-                    reason="needs jax")
+@pytest.mark.skipif(not __import__("importlib.util").util.find_spec("jax"), reason="needs jax")
 def test_sweep_backend_auto_with_a_jax_strategy_plans_on_jax(corpus):
     import subprocess
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "zoo_cli.main", "sweep", "compute", "--models", "gpt2-nano",
-         "--budgets", "1e10,3e10", "--data", str(corpus), "--backend", "auto", "--strategy",
-         "data-parallel", "--dry-run", "--json"],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "tensorflow"})  # auto decides, not the variable
+        [
+            sys.executable,
+            "-m",
+            "zoo_cli.main",
+            "sweep",
+            "compute",
+            "--models",
+            "gpt2-nano",
+            "--budgets",
+            "1e10,3e10",
+            "--data",
+            str(corpus),
+            "--backend",
+            "auto",
+            "--strategy",
+            "data-parallel",
+            "--dry-run",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )  # auto decides, not the variable
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["jobs"] == 1 and len(plan["plan"]) == 2
@@ -122,16 +172,33 @@ def _finished_sweep(points, failed=()):
     from zoo.experiments import sweep as sweeps
     from zoo.scaling.fit import fit_compute
 
-    return {"kind": "compute", "data": "works", "points": list(points), "failed": list(failed),
-            "baseline": None, "fits": {"compute": sweeps._fit(fit_compute, points,
-                                                                bootstrap=5)},
-            "wall_seconds": 20.0, "estimated_seconds": 18.0, "run_seconds": 16.0, "jobs": 1,
-            "workers": 1}
+    return {
+        "kind": "compute",
+        "data": "works",
+        "points": list(points),
+        "failed": list(failed),
+        "baseline": None,
+        "fits": {"compute": sweeps._fit(fit_compute, points, bootstrap=5)},
+        "wall_seconds": 20.0,
+        "estimated_seconds": 18.0,
+        "run_seconds": 16.0,
+        "jobs": 1,
+        "workers": 1,
+    }
 
 
 def _point(arm, budget, params, loss):
-    return {"arm": arm, "budget": budget, "seed": 0, "params": params, "tokens": budget / 6e4,
-            "flops": budget, "loss": loss, "bits_per_byte": loss / 0.6931, "epochs": 0.1}
+    return {
+        "arm": arm,
+        "budget": budget,
+        "seed": 0,
+        "params": params,
+        "tokens": budget / 6e4,
+        "flops": budget,
+        "loss": loss,
+        "bits_per_byte": loss / 0.6931,
+        "epochs": 0.1,
+    }
 
 
 @pytest.mark.parametrize("points, failed, note", [
@@ -142,15 +209,29 @@ def _point(arm, budget, params, loss):
      "no plot written to {plot}: no run finished, so there is no point to draw"),
 ])  # fmt: skip
 def test_the_table_prints_when_the_fit_cannot_be_made_and_the_plot_says_why(
-        monkeypatch, tmp_path, points, failed, note):
+    monkeypatch, tmp_path, points, failed, note
+):
     """Before: `--plot` raised KeyError: 'arms' in zoo/scaling/fit_plot.py and the table of the
     sweep's hours of training was never printed."""
     from zoo.experiments import sweep as sweeps
 
     monkeypatch.setattr(sweeps, "sweep_compute", lambda **kwargs: _finished_sweep(points, failed))
     plot = tmp_path / "sweep.png"
-    result = runner.invoke(app, ["sweep", "compute", "--models", "gpt2-nano", "--budgets",
-                                 "1e10,3e10", "--jobs", "1", "--plot", str(plot)])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            "compute",
+            "--models",
+            "gpt2-nano",
+            "--budgets",
+            "1e10,3e10",
+            "--jobs",
+            "1",
+            "--plot",
+            str(plot),
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "compute sweep · works" in out and "not fitted" in out and "wall time 20 s" in out

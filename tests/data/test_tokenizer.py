@@ -147,12 +147,13 @@ def test_a_sentencepiece_tokenizer_trains_and_loads_without_cpp_log_lines(text_c
     import subprocess
     import sys
 
-    code = ("import sys; from zoo.data import load_corpus, prepare_tokenizer\n"
-            f"assets = prepare_tokenizer(load_corpus({str(text_corpus_dir)!r}), "
-            "'sentencepiece', 512)\n"
-            "print(list(assets.load().tokenize('the king')))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+    code = (
+        "import sys; from zoo.data import load_corpus, prepare_tokenizer\n"
+        f"assets = prepare_tokenizer(load_corpus({str(text_corpus_dir)!r}), "
+        "'sentencepiece', 512)\n"
+        "print(list(assets.load().tokenize('the king')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("[")  # the model loaded and tokenized
     assert "precompiled_charsmap" not in out.stderr and "LOG(INFO)" not in out.stderr, out.stderr
@@ -163,6 +164,9 @@ def test_only_the_charsmap_notice_is_dropped_from_stderr(capfd):
     import os
 
     with tokenizer_module._charsmap_notice_dropped():
-        os.write(2, b"before\nnormalizer.cc(51) LOG(INFO) precompiled_charsmap is empty. use "
-                    b"identity normalization.\nafter: a real error\n")
+        os.write(
+            2,
+            b"before\nnormalizer.cc(51) LOG(INFO) precompiled_charsmap is empty. use "
+            b"identity normalization.\nafter: a real error\n",
+        )
     assert capfd.readouterr().err == "before\nafter: a real error\n"

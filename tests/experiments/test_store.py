@@ -25,10 +25,12 @@ def scans(monkeypatch):
     return calls
 
 
+@pytest.mark.slow  # two sweeps of two trainings (~25 s)
 def test_a_sweep_scans_the_results_once_and_reuses_every_run(corpus, scans):
     args = dict(budgets=BUDGETS, seeds=1, data=str(corpus), bootstrap=0)
     sweeps.sweep_compute("gpt2-nano", **args)
     assert len(scans) == 1  # two cells trained, the directory read once
+
     class SweepStatuses(sweeps.SweepReporter):
         seen = []
 
@@ -40,6 +42,7 @@ def test_a_sweep_scans_the_results_once_and_reuses_every_run(corpus, scans):
     assert len(scans) == 2 and reporter.seen == ["reused"] * 2
 
 
+@pytest.mark.slow  # a comparison of two trainings (~12 s)
 def test_a_comparison_scans_once(corpus, scans):
     zoo.compare("gpt2-nano,palm-nano", data=str(corpus), budget=2e8)
     assert len(scans) == 1

@@ -38,8 +38,14 @@ def _event(kind, path, to=None):
     where = _where()
     if where == "?":  # not on behalf of zoo (e.g. Keras writing ~/.keras/keras.json at import)
         return
-    EVENTS.append({"kind": kind, "path": str(path), "where": where,
-                   **({"to": str(to)} if to is not None else {})})
+    EVENTS.append(
+        {
+            "kind": kind,
+            "path": str(path),
+            "where": where,
+            **({"to": str(to)} if to is not None else {}),
+        }
+    )
     if len(EVENTS) == TARGET:
         _kill()
 
@@ -49,8 +55,11 @@ def _wrap(module, name, kind, is_write=lambda *a, **k: True):
 
     def wrapper(*args, **kwargs):
         if is_write(*args, **kwargs):
-            _event(kind, args[0] if args else kwargs.get("file", kwargs.get("dir", "")),
-                   args[1] if kind in ("os.replace", "os.rename") and len(args) > 1 else None)
+            _event(
+                kind,
+                args[0] if args else kwargs.get("file", kwargs.get("dir", "")),
+                args[1] if kind in ("os.replace", "os.rename") and len(args) > 1 else None,
+            )
         return original(*args, **kwargs)
 
     setattr(module, name, wrapper)
@@ -61,10 +70,26 @@ def _opens_for_writing(file, mode="r", *args, **kwargs):
 
 
 _wrap(builtins, "open", "open", _opens_for_writing)
-_wrap(os, "open", "os.open", lambda path, flags, *a, **k: bool(
-    flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)))
-for _name in ("replace", "rename", "unlink", "remove", "mkdir", "makedirs", "rmdir", "fsync",
-              "link", "symlink", "truncate", "chmod"):
+_wrap(
+    os,
+    "open",
+    "os.open",
+    lambda path, flags, *a, **k: bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)),
+)
+for _name in (
+    "replace",
+    "rename",
+    "unlink",
+    "remove",
+    "mkdir",
+    "makedirs",
+    "rmdir",
+    "fsync",
+    "link",
+    "symlink",
+    "truncate",
+    "chmod",
+):
     _wrap(os, _name, f"os.{_name}")
 for _name in ("rmtree", "copyfile", "copy", "copy2", "copytree", "move"):
     _wrap(shutil, _name, f"shutil.{_name}")

@@ -39,34 +39,55 @@ def world(tmp_path_factory):
     """A corpus, a warm cache, an uninterrupted reference run and its list of write events."""
     root = tmp_path_factory.mktemp("faults")
     corpus = write_verse(root / "works")  # conftest's `corpus`, once for the module
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_CACHE": str(root / "cache"),
-           "ZOO_RESULTS": str(root / "results"), "KERAS_BACKEND": "tensorflow"}
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "ZOO_CACHE": str(root / "cache"),
+        "ZOO_RESULTS": str(root / "results"),
+        "KERAS_BACKEND": "tensorflow",
+    }
     world = {"root": root, "env": env, "args": [*TRAIN, "--data", str(corpus)]}
     reference = _zoo(world, *world["args"], "--out", str(root / "reference"))
     assert reference.returncode == 0, reference.stderr[-3000:]
     events = root / "events.jsonl"
-    counted = _killer(world, 0, *world["args"], "--out", str(root / "counted"),
-                      env={"FAULT_EVENTS": str(events)})
+    counted = _killer(
+        world, 0, *world["args"], "--out", str(root / "counted"), env={"FAULT_EVENTS": str(events)}
+    )
     assert counted.returncode == 0, counted.stderr[-3000:]
     world["events"] = [json.loads(line) for line in events.read_text().splitlines()]
     assert _result(root / "counted") == _result(root / "reference")  # the runs repeat exactly
     yield world
     if os.environ.get("FAULT_REPORT"):
-        pathlib.Path(os.environ["FAULT_REPORT"]).write_text(json.dumps(
-            {"write_events": len(world["events"]), "events": world["events"],
-             "kill_points": REPORT}, indent=1))
+        pathlib.Path(os.environ["FAULT_REPORT"]).write_text(
+            json.dumps(
+                {
+                    "write_events": len(world["events"]),
+                    "events": world["events"],
+                    "kill_points": REPORT,
+                },
+                indent=1,
+            )
+        )
 
 
 def _zoo(world, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "zoo_cli.main", *args],
-                          env={**world["env"], **(env or {})}, capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "zoo_cli.main", *args],
+        env={**world["env"], **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def _killer(world, n, *args, env=None):
-    return subprocess.run([sys.executable, str(HERE / "killer.py"), str(n), *args],
-                          env={**world["env"], **(env or {})}, capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(
+        [sys.executable, str(HERE / "killer.py"), str(n), *args],
+        env={**world["env"], **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def _result(run):
@@ -75,19 +96,32 @@ def _result(run):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     probe = np.load(run / "probe.npz")
     return {
-        "summary": {k: summary[k] for k in ("steps", "final_train_loss", "validation_loss",
-                                            "best_validation_loss", "best_step",
-                                            "skipped_steps")},
-        "rows": [(r["step"], r["train_loss"], r["validation_loss"], r["learning_rate"])
-                 for r in rows],
+        "summary": {
+            k: summary[k]
+            for k in (
+                "steps",
+                "final_train_loss",
+                "validation_loss",
+                "best_validation_loss",
+                "best_step",
+                "skipped_steps",
+            )
+        },
+        "rows": [
+            (r["step"], r["train_loss"], r["validation_loss"], r["learning_rate"]) for r in rows
+        ],
         "logits": probe["logits"].tobytes(),
     }
 
 
 def _one_line_refusal(result):
     lines = result.stderr.strip().splitlines()
-    return (result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
-            and "Traceback" not in result.stderr)
+    return (
+        result.returncode == 2
+        and len(lines) == 1
+        and lines[0].startswith("error: ")
+        and "Traceback" not in result.stderr
+    )
 
 
 def _check_kill_point(world, n):
@@ -112,11 +146,18 @@ def _check_kill_point(world, n):
             assert again.returncode == 0, (n, resumed.stderr, again.stderr[-3000:])
             outcome = "refused, trained again"
     assert _result(out) == _result(world["root"] / "reference"), (n, outcome)
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".partial.")
-                or p.name.endswith(".tmp")], n
+    assert not [
+        p.name for p in out.iterdir() if p.name.startswith(".partial.") or p.name.endswith(".tmp")
+    ], n
     event = world["events"][n - 1]
-    REPORT.append({"kill_point": n, "before": event, "outcome": outcome,
-                   "resume_said": resumed.stderr.strip().splitlines()[-1:]})
+    REPORT.append(
+        {
+            "kill_point": n,
+            "before": event,
+            "outcome": outcome,
+            "resume_said": resumed.stderr.strip().splitlines()[-1:],
+        }
+    )
     return outcome
 
 
@@ -126,8 +167,11 @@ _CHECKS = itertools.count()
 def _first_commit(events):
     """Indices (1-based) of the writes from the first checkpoint through its state copy."""
     start = next(i for i, e in enumerate(events) if "checkpoint.keras" in e["path"])
-    end = next(i for i, e in enumerate(events) if i > start and "state.json" in e["path"]
-               and e["kind"] == "os.replace")
+    end = next(
+        i
+        for i, e in enumerate(events)
+        if i > start and "state.json" in e["path"] and e["kind"] == "os.replace"
+    )
     return list(range(start + 1, end + 2))
 
 
@@ -178,8 +222,9 @@ def test_one_command_finishes_a_run_killed_at_any_of_its_first_writes(world):
         assert again.returncode == 0, (n, world["events"][n - 1], again.stderr[-3000:])
         assert _result(out) == _result(world["root"] / "reference"), n
         outcomes.append(n)
-        REPORT.append({"auto_kill_point": n, "before": world["events"][n - 1],
-                       "outcome": "finished"})
+        REPORT.append(
+            {"auto_kill_point": n, "before": world["events"][n - 1], "outcome": "finished"}
+        )
     assert len(outcomes) == min(AUTO_KILL_POINTS, len(world["events"]))
 
 
@@ -199,8 +244,9 @@ def test_a_killed_comparison_reruns_to_the_same_table(world):
     whole = _zoo(world, *args, env={"ZOO_RESULTS": str(results / "whole")})
     assert whole.returncode == 0, whole.stderr[-3000:]
     events = world["root"] / "compare-events.jsonl"
-    counted = _killer(world, 0, *args, env={"ZOO_RESULTS": str(results / "counted"),
-                                            "FAULT_EVENTS": str(events)})
+    counted = _killer(
+        world, 0, *args, env={"ZOO_RESULTS": str(results / "counted"), "FAULT_EVENTS": str(events)}
+    )
     assert counted.returncode == 0, counted.stderr[-3000:]
     listed = [json.loads(line) for line in events.read_text().splitlines()]
     commits = [i + 1 for i, e in enumerate(listed) if e.get("to", "").endswith("checkpoint.keras")]

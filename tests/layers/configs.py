@@ -5,11 +5,25 @@ from zoo.config import ModelConfig
 HIDDEN = 12
 
 DEFAULTS = dict(
-    name="layer-test", vocabulary_size=16, num_layers=1, hidden_dim=HIDDEN, intermediate_dim=20,
-    num_query_heads=4, num_key_value_heads=2, head_dim=6, max_sequence_length=64,
-    position="none", normalization="layernorm", norm_bias=True, feedforward="gelu",
-    attention_pattern=("dense",), residual="serial", use_bias=False, tie_embeddings=True,
-    init="normal", scale_logits=False,
+    name="layer-test",
+    vocabulary_size=16,
+    num_layers=1,
+    hidden_dim=HIDDEN,
+    intermediate_dim=20,
+    num_query_heads=4,
+    num_key_value_heads=2,
+    head_dim=6,
+    max_sequence_length=64,
+    position="none",
+    normalization="layernorm",
+    norm_bias=True,
+    feedforward="gelu",
+    attention_pattern=("dense",),
+    residual="serial",
+    use_bias=False,
+    tie_embeddings=True,
+    init="normal",
+    scale_logits=False,
 )
 
 
@@ -25,5 +39,4 @@ def layer_config(**fields):
 
 
 def attention_config(heads, kv, head_dim, **fields):
-    return layer_config(num_query_heads=heads, num_key_value_heads=kv, head_dim=head_dim,
-                        **fields)
+    return layer_config(num_query_heads=heads, num_key_value_heads=kv, head_dim=head_dim, **fields)

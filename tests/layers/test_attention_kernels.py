@@ -141,7 +141,9 @@ def test_relative_reference_scores_written_out():
     ref = causal_attention(q + u, k, values, relative=(q + vb, r))
     np.testing.assert_allclose(ref, np.transpose(weights, (0, 2, 1, 3)), rtol=1e-10, atol=1e-12)
     out = dense_causal_attention(
-        (q + u).astype("float32"), k.astype("float32"), values.astype("float32"),
+        (q + u).astype("float32"),
+        k.astype("float32"),
+        values.astype("float32"),
         score_bias=relative_score_bias((q + vb).astype("float32"), r.astype("float32")),
     )
     np.testing.assert_allclose(
@@ -158,10 +160,12 @@ def test_dense_and_banded_alibi_match_reference(heads, kv, t):
     slopes = alibi_slopes(heads)
     dense = dense_causal_attention(q, k, v, score_bias=bias)
     banded = banded_causal_attention(q, k, v, window, score_bias=bias)
-    np.testing.assert_allclose(ops.convert_to_numpy(dense),
-                               causal_attention(q, k, v, slopes=slopes), **TOL)
-    np.testing.assert_allclose(ops.convert_to_numpy(banded),
-                               causal_attention(q, k, v, window=window, slopes=slopes), **TOL)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(dense), causal_attention(q, k, v, slopes=slopes), **TOL
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(banded), causal_attention(q, k, v, window=window, slopes=slopes), **TOL
+    )
 
 
 @pytest.mark.parametrize("window", [None, 3])
@@ -170,8 +174,14 @@ def test_decoding_path_applies_the_score_bias_at_its_positions(window):
     as a decoding step sees the cache, give the reference's last rows."""
     t, heads, kv, start = 9, 4, 2, 6
     q, k, v = _qkv(np.random.default_rng(500), t, heads, kv)
-    out = dense_causal_attention(q[:, start:], k, v, score_bias=alibi_score_bias(heads, kv, DIM),
-                                 query_start=start, window=window)
+    out = dense_causal_attention(
+        q[:, start:],
+        k,
+        v,
+        score_bias=alibi_score_bias(heads, kv, DIM),
+        query_start=start,
+        window=window,
+    )
     ref = causal_attention(q, k, v, window=window, slopes=alibi_slopes(heads))[:, start:]
     np.testing.assert_allclose(ops.convert_to_numpy(out), ref, **TOL)
 
@@ -181,11 +191,26 @@ def test_decoding_path_applies_the_score_bias_at_its_positions(window):
 
 def _config(window):
     return ModelConfig(
-        name="kernel-test", vocabulary_size=16, num_layers=1, hidden_dim=8, intermediate_dim=16,
-        num_query_heads=2, num_key_value_heads=1, head_dim=4, max_sequence_length=64,
-        position="none", normalization="layernorm", norm_bias=True, feedforward="gelu",
-        attention_pattern=("local",), residual="serial", use_bias=True, tie_embeddings=True,
-        init="normal", scale_logits=False, local_window=window,
+        name="kernel-test",
+        vocabulary_size=16,
+        num_layers=1,
+        hidden_dim=8,
+        intermediate_dim=16,
+        num_query_heads=2,
+        num_key_value_heads=1,
+        head_dim=4,
+        max_sequence_length=64,
+        position="none",
+        normalization="layernorm",
+        norm_bias=True,
+        feedforward="gelu",
+        attention_pattern=("local",),
+        residual="serial",
+        use_bias=True,
+        tie_embeddings=True,
+        init="normal",
+        scale_logits=False,
+        local_window=window,
     )
 
 

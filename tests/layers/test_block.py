@@ -33,15 +33,26 @@ BLOCK_CASES = [
 ]
 
 
-@pytest.mark.parametrize("residual,normalization,norm_bias,feedforward,position,attention,window",
-                         BLOCK_CASES)
-def test_block_wiring(residual, normalization, norm_bias, feedforward, position, attention,
-                      window):
-    layer = DecoderBlock(layer_config(
-        num_query_heads=4, num_key_value_heads=2, head_dim=4, intermediate_dim=20,
-        attention=attention, window=window, position=position, feedforward=feedforward,
-        residual=residual, normalization=normalization, norm_bias=norm_bias, norm_epsilon=1e-3,
-    ))
+@pytest.mark.parametrize(
+    "residual,normalization,norm_bias,feedforward,position,attention,window", BLOCK_CASES
+)
+def test_block_wiring(residual, normalization, norm_bias, feedforward, position, attention, window):
+    layer = DecoderBlock(
+        layer_config(
+            num_query_heads=4,
+            num_key_value_heads=2,
+            head_dim=4,
+            intermediate_dim=20,
+            attention=attention,
+            window=window,
+            position=position,
+            feedforward=feedforward,
+            residual=residual,
+            normalization=normalization,
+            norm_bias=norm_bias,
+            norm_epsilon=1e-3,
+        )
+    )
     x = _x()
     layer.build(x.shape)
     randomize_weights(layer, 1)
@@ -81,11 +92,16 @@ def test_serial_and_parallel_differ_with_the_same_weights():
 
 
 def test_residual_dropout_only_in_training():
-    layer = DecoderBlock(layer_config(num_query_heads=2, num_key_value_heads=1, head_dim=6,
-                                      intermediate_dim=16, dropout=0.5))
+    layer = DecoderBlock(
+        layer_config(
+            num_query_heads=2, num_key_value_heads=1, head_dim=6, intermediate_dim=16, dropout=0.5
+        )
+    )
     x = _x()
     layer.build(x.shape)
-    np.testing.assert_allclose(as_float64(layer(x)), as_float64(layer(x, training=False)), rtol=0, atol=0)
+    np.testing.assert_allclose(
+        as_float64(layer(x)), as_float64(layer(x, training=False)), rtol=0, atol=0
+    )
     assert np.abs(as_float64(layer(x, training=True)) - as_float64(layer(x))).max() > 1e-3
 
 
@@ -93,25 +109,49 @@ def test_residual_dropout_only_in_training():
 
 # Every field away from the helper's defaults where a layer reads it.
 RELATIVE = layer_config(
-    num_layers=6, num_query_heads=4, num_key_value_heads=2, head_dim=6,
+    num_layers=6,
+    num_query_heads=4,
+    num_key_value_heads=2,
+    head_dim=6,
     attention_pattern=("dense", "local"),
-    local_window=3, position="relative", rotary_max_wavelength=500.0, use_bias=True,
+    local_window=3,
+    position="relative",
+    rotary_max_wavelength=500.0,
+    use_bias=True,
 )
 ROTARY = layer_config(
-    num_layers=2, num_query_heads=4, num_key_value_heads=1, head_dim=6,
+    num_layers=2,
+    num_query_heads=4,
+    num_key_value_heads=1,
+    head_dim=6,
     attention_pattern=("dense", "local"),
-    local_window=3, position="rotary", rotary_max_wavelength=500.0, use_bias=True,
-    feedforward="swiglu", residual="parallel", normalization="rmsnorm", norm_bias=False,
-    norm_epsilon=1e-6, dropout=0.1, intermediate_dim=20,
+    local_window=3,
+    position="rotary",
+    rotary_max_wavelength=500.0,
+    use_bias=True,
+    feedforward="swiglu",
+    residual="parallel",
+    normalization="rmsnorm",
+    norm_bias=False,
+    norm_epsilon=1e-6,
+    dropout=0.1,
+    intermediate_dim=20,
 )
-ALIBI = RELATIVE.replace(position="alibi", num_key_value_heads=4, norm_bias=False,
-                         feedforward="swiglu", residual="parallel", dropout=0.1)
+ALIBI = RELATIVE.replace(
+    position="alibi",
+    num_key_value_heads=4,
+    norm_bias=False,
+    feedforward="swiglu",
+    residual="parallel",
+    dropout=0.1,
+)
 
 ROUND_TRIPS = {
     "attention_relative": (
         CausalSelfAttention,
         dict(
-            config=RELATIVE, index=1,
+            config=RELATIVE,
+            index=1,
             kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1),
             output_initializer=keras.initializers.RandomUniform(-0.1, 0.1, seed=2),
             name="attn_rt",
@@ -120,7 +160,8 @@ ROUND_TRIPS = {
     "attention_rotary": (
         CausalSelfAttention,
         dict(
-            config=ROTARY, index=1,
+            config=ROTARY,
+            index=1,
             kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1),
             output_initializer="he_normal",
             name="attn_rt2",
@@ -129,15 +170,18 @@ ROUND_TRIPS = {
     "attention_alibi": (
         CausalSelfAttention,
         dict(
-            config=ALIBI, index=3,
-            kernel_initializer="he_uniform", output_initializer="zeros",
+            config=ALIBI,
+            index=3,
+            kernel_initializer="he_uniform",
+            output_initializer="zeros",
             name="attn_rt3",
         ),
     ),
     "gelu": (
         GeluFeedForward,
         dict(
-            intermediate_dim=20, use_bias=False,
+            intermediate_dim=20,
+            use_bias=False,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.03, seed=3),
             output_initializer=keras.initializers.RandomNormal(stddev=0.01, seed=4),
             name="gelu_rt",
@@ -146,7 +190,8 @@ ROUND_TRIPS = {
     "swiglu": (
         SwiGLUFeedForward,
         dict(
-            intermediate_dim=20, use_bias=False,
+            intermediate_dim=20,
+            use_bias=False,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.03, seed=3),
             output_initializer=keras.initializers.RandomNormal(stddev=0.01, seed=4),
             name="swiglu_rt",
@@ -155,7 +200,8 @@ ROUND_TRIPS = {
     "block": (
         DecoderBlock,
         dict(
-            config=ROTARY, index=1,
+            config=ROTARY,
+            index=1,
             kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1),
             attention_output_initializer=keras.initializers.RandomNormal(stddev=0.01, seed=2),
             feedforward_output_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=3),
@@ -165,11 +211,18 @@ ROUND_TRIPS = {
     "block_relative": (
         DecoderBlock,
         dict(
-            config=RELATIVE.replace(num_key_value_heads=4, feedforward="swiglu",
-                                    residual="parallel", normalization="rmsnorm",
-                                    norm_bias=False, norm_epsilon=1e-6, dropout=0.1),
+            config=RELATIVE.replace(
+                num_key_value_heads=4,
+                feedforward="swiglu",
+                residual="parallel",
+                normalization="rmsnorm",
+                norm_bias=False,
+                norm_epsilon=1e-6,
+                dropout=0.1,
+            ),
             index=1,
-            kernel_initializer="he_uniform", attention_output_initializer="zeros",
+            kernel_initializer="he_uniform",
+            attention_output_initializer="zeros",
             feedforward_output_initializer="ones",
             name="block_rt2",
         ),
@@ -177,8 +230,10 @@ ROUND_TRIPS = {
     "block_alibi": (
         DecoderBlock,
         dict(
-            config=ALIBI, index=5,
-            kernel_initializer="he_uniform", attention_output_initializer="zeros",
+            config=ALIBI,
+            index=5,
+            kernel_initializer="he_uniform",
+            attention_output_initializer="zeros",
             feedforward_output_initializer="ones",
             name="block_rt3",
         ),
@@ -188,7 +243,8 @@ ROUND_TRIPS = {
 
 def test_round_trips_cover_every_layer_class():
     classes = {
-        obj for obj in (getattr(zoo.layers, n) for n in zoo.layers.__all__)
+        obj
+        for obj in (getattr(zoo.layers, n) for n in zoo.layers.__all__)
         if inspect.isclass(obj) and issubclass(obj, keras.layers.Layer)
     }
     assert classes == {cls for cls, _ in ROUND_TRIPS.values()}
@@ -199,7 +255,8 @@ def test_every_argument_is_non_default(case):
     """Guard for the round trip below: each __init__ argument differs from its default."""
     cls, kwargs = ROUND_TRIPS[case]
     params = {
-        n: p for n, p in inspect.signature(cls.__init__).parameters.items()
+        n: p
+        for n, p in inspect.signature(cls.__init__).parameters.items()
         if n not in ("self", "kwargs")
     }
     assert set(params) <= set(kwargs), f"not exercised: {set(params) - set(kwargs)}"

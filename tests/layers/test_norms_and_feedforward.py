@@ -22,8 +22,9 @@ def _x(shape=(2, 5, 16), seed=0, offset=0.7):
 @pytest.mark.parametrize("epsilon", [1e-5, 1e-6, 0.5])
 def test_rmsnorm(epsilon):
     x = _x()
-    norm = make_norm(layer_config(normalization="rmsnorm", norm_bias=False, norm_epsilon=epsilon),
-                     "n")
+    norm = make_norm(
+        layer_config(normalization="rmsnorm", norm_bias=False, norm_epsilon=epsilon), "n"
+    )
     norm.build(x.shape)
     scale = np.random.default_rng(1).uniform(0.5, 1.5, x.shape[-1]).astype("float32")
     norm.set_weights([scale])
@@ -49,8 +50,9 @@ def test_unknown_norm_is_refused_by_the_config():
 @pytest.mark.parametrize("epsilon", [1e-5, 0.5])
 def test_layernorm(bias, epsilon):
     x = _x()
-    norm = make_norm(layer_config(normalization="layernorm", norm_bias=bias, norm_epsilon=epsilon),
-                     "n")
+    norm = make_norm(
+        layer_config(normalization="layernorm", norm_bias=bias, norm_epsilon=epsilon), "n"
+    )
     norm.build(x.shape)
     rng = np.random.default_rng(2)
     gamma = rng.uniform(0.5, 1.5, x.shape[-1]).astype("float32")

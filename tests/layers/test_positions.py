@@ -21,6 +21,7 @@ from .numpy_reference import causal_attention, relative_sinusoid, rope
 def _layer(heads, kv, head_dim, **fields):
     return CausalSelfAttention(attention_config(heads, kv, head_dim, **fields))
 
+
 TOL = dict(rtol=1e-5, atol=1e-5)
 
 
@@ -136,8 +137,15 @@ RELATIVE_CASES = [
 @pytest.mark.parametrize("use_bias", [False, True])
 def test_relative_attention_layer_matches_numpy(attention, window, heads, kv, t, use_bias):
     hidden_dim, head_dim = 12, 6
-    layer = _layer(heads, kv, head_dim, attention=attention, window=window, position="relative",
-                   use_bias=use_bias)
+    layer = _layer(
+        heads,
+        kv,
+        head_dim,
+        attention=attention,
+        window=window,
+        position="relative",
+        use_bias=use_bias,
+    )
     x = np.random.default_rng(t).standard_normal((2, t, hidden_dim)).astype("float32")
     layer.build(x.shape)
     _set_random_weights(layer, seed=heads * 10 + kv)  # u and v start at zero: make them matter
@@ -186,8 +194,16 @@ ROTARY_CASES = [
 @pytest.mark.parametrize("attention,window,heads,kv,t,wavelength", ROTARY_CASES)
 def test_rotary_attention_layer_matches_numpy(attention, window, heads, kv, t, wavelength):
     hidden_dim, head_dim = 12, 8
-    layer = _layer(heads, kv, head_dim, attention=attention, window=window, position="rotary",
-                   rotary_max_wavelength=wavelength, use_bias=True)
+    layer = _layer(
+        heads,
+        kv,
+        head_dim,
+        attention=attention,
+        window=window,
+        position="rotary",
+        rotary_max_wavelength=wavelength,
+        use_bias=True,
+    )
     x = np.random.default_rng(t).standard_normal((2, t, hidden_dim)).astype("float32")
     layer.build(x.shape)
     _set_random_weights(layer, seed=t)
@@ -250,8 +266,9 @@ ALIBI_CASES = [
 
 @pytest.mark.parametrize("attention,window,heads,kv,t", ALIBI_CASES)
 def test_alibi_attention_layer_matches_numpy(attention, window, heads, kv, t):
-    layer = _layer(heads, kv, 6, attention=attention, window=window, position="alibi",
-                   use_bias=True)
+    layer = _layer(
+        heads, kv, 6, attention=attention, window=window, position="alibi", use_bias=True
+    )
     x = np.random.default_rng(t).standard_normal((2, t, 12)).astype("float32")
     layer.build(x.shape)
     _set_random_weights(layer, seed=t)
@@ -270,7 +287,11 @@ def test_alibi_layer_has_no_position_weights_and_any_sequence_length():
     inputs = keras.Input(shape=(None, 12))
     model = keras.Model(inputs, layer(inputs))
     assert sorted(w.path.split("/")[-2] for w in layer.weights) == [
-        "key", "output", "query", "value"]
+        "key",
+        "output",
+        "query",
+        "value",
+    ]
     _set_random_weights(layer, 7)
     for t in (3, 11):
         x = np.random.default_rng(t).standard_normal((2, t, 12)).astype("float32")

@@ -26,13 +26,20 @@ def allocation(law):
     return law["beta"] / (law["alpha"] + law["beta"])
 
 
-def law_points(law, *, noise=0.005, seed=0, sizes=np.logspace(7, 9.5, 6),
-               tokens=np.logspace(9, 11.5, 6)):
+def law_points(
+    law, *, noise=0.005, seed=0, sizes=np.logspace(7, 9.5, 6), tokens=np.logspace(9, 11.5, 6)
+):
     """A grid of N × D with multiplicative noise on the loss."""
     rng = np.random.default_rng(seed)
-    return [{"params": float(n), "tokens": float(d),
-             "loss": float(predict_parametric(law, n, d) * math.exp(rng.normal(0, noise)))}
-            for n in sizes for d in tokens]
+    return [
+        {
+            "params": float(n),
+            "tokens": float(d),
+            "loss": float(predict_parametric(law, n, d) * math.exp(rng.normal(0, noise))),
+        }
+        for n in sizes
+        for d in tokens
+    ]
 
 
 def within_binomial(hits, trials, rate, tail=1e-3):
@@ -78,7 +85,7 @@ def test_parametric_recovers_chinchilla(chinchilla):
     for key in ("E", "A", "B", "alpha", "beta", "a", "b", "tokens_per_parameter"):
         low, high = fit[f"{key}_ci"]
         assert low <= high
-    assert [row["flops"] for row in fit["optimal"]] == [10.0 ** k for k in range(17, 22)]
+    assert [row["flops"] for row in fit["optimal"]] == [10.0**k for k in range(17, 22)]
     assert_json_ready(fit)
 
 
@@ -98,16 +105,18 @@ def test_bootstrap_starts_reach_the_full_grid_optimum(chinchilla):
     resampled data set that finds what the full grid of 4,500 finds."""
     points, fit = chinchilla
     logs = [np.log([p[k] for p in points]) for k in ("params", "tokens", "loss")]
-    theta = np.array([math.log(fit["A"]), math.log(fit["B"]), math.log(fit["E"]),
-                      fit["alpha"], fit["beta"]])
+    theta = np.array(
+        [math.log(fit["A"]), math.log(fit["B"]), math.log(fit["E"]), fit["alpha"], fit["beta"]]
+    )
     rng = np.random.default_rng(3)
     pick = rng.integers(0, len(points), len(points))
     data = [x[pick] for x in logs]
     grid = fitting.grid_starts()
     full, full_value = fitting.fit_from_starts(*data, grid)
     subset = grid[rng.choice(len(grid), fitting.BOOTSTRAP_STARTS, replace=False)]
-    quick, quick_value = fitting.fit_from_starts(*data, np.vstack([theta, subset]),
-                                                 polish=fitting.BOOTSTRAP_POLISH)
+    quick, quick_value = fitting.fit_from_starts(
+        *data, np.vstack([theta, subset]), polish=fitting.BOOTSTRAP_POLISH
+    )
     assert quick_value == pytest.approx(full_value, rel=1e-6)
     np.testing.assert_allclose(quick[3:], full[3:], atol=1e-3)  # alpha, beta
     assert abs(full[3] - fit["alpha"]) > 1e-3  # the resample's optimum moved: a real refit
@@ -120,17 +129,24 @@ def test_the_huber_objective_is_summed_and_its_gradient_exact():
     doubled, _ = fitting.huber_objective(theta, *[np.concatenate([x, x]) for x in logs])
     assert doubled == pytest.approx(2 * value)  # a sum, not a mean
     for point in (theta, np.array([5.0, 7.0, 0.2, 0.3, 0.35]), np.array([0.0, 25, -1, 2, 0])):
-        error = optimize.check_grad(lambda t: fitting.huber_objective(t, *logs)[0],
-                                    lambda t: fitting.huber_objective(t, *logs)[1], point)
+        error = optimize.check_grad(
+            lambda t: fitting.huber_objective(t, *logs)[0],
+            lambda t: fitting.huber_objective(t, *logs)[1],
+            point,
+        )
         assert error < 1e-6 * max(1.0, np.abs(fitting.huber_objective(point, *logs)[1]).max())
 
 
 def test_optimal_allocation_minimises_the_law_at_fixed_compute():
     for flops in (1e18, 1e21, 1e24):
         found = optimize.minimize_scalar(
-            lambda log_n: predict_parametric(CHINCHILLA, math.exp(log_n),
-                                             flops / (6 * math.exp(log_n))),
-            bounds=(5, 40), method="bounded", options={"xatol": 1e-10})
+            lambda log_n: predict_parametric(
+                CHINCHILLA, math.exp(log_n), flops / (6 * math.exp(log_n))
+            ),
+            bounds=(5, 40),
+            method="bounded",
+            options={"xatol": 1e-10},
+        )
         best = optimal_allocation(CHINCHILLA, flops)
         assert best["n_opt"] == pytest.approx(math.exp(found.x), rel=1e-4)
         assert 6 * best["n_opt"] * best["d_opt"] == pytest.approx(flops)
@@ -141,8 +157,12 @@ def test_optimal_allocation_minimises_the_law_at_fixed_compute():
 def test_parametric_intervals_cover_the_truth():
     trials, hits = 30, 0
     for replicate in range(trials):
-        fit = fit_parametric(law_points(CHINCHILLA, noise=0.01, seed=100 + replicate),
-                             bootstrap=40, starts=200, seed=replicate)
+        fit = fit_parametric(
+            law_points(CHINCHILLA, noise=0.01, seed=100 + replicate),
+            bootstrap=40,
+            starts=200,
+            seed=replicate,
+        )
         hits += fit["a_ci"][0] <= allocation(CHINCHILLA) <= fit["a_ci"][1]
     assert within_binomial(hits, trials, 0.95), hits
 
@@ -170,11 +190,11 @@ def test_isoflop_recovers_the_allocation_exponent():
     assert fit["a"] == pytest.approx(allocation(CHINCHILLA), abs=0.02)
     assert fit["b"] == pytest.approx(1 - allocation(CHINCHILLA), abs=0.02)
     assert [b["flops"] for b in fit["budgets"]] == pytest.approx(list(budgets))
-    assert all(b["convex"] and b["inside"] and b["used"] and not b["edge"]
-               for b in fit["budgets"])
+    assert all(b["convex"] and b["inside"] and b["used"] and not b["edge"] for b in fit["budgets"])
     for b in fit["budgets"]:  # each valley's minimum is near the law's optimum
-        assert b["n_opt"] == pytest.approx(optimal_allocation(CHINCHILLA, b["flops"])["n_opt"],
-                                           rel=0.15)
+        assert b["n_opt"] == pytest.approx(
+            optimal_allocation(CHINCHILLA, b["flops"])["n_opt"], rel=0.15
+        )
         assert 6 * b["n_opt"] * b["d_opt"] == pytest.approx(b["flops"], rel=1e-6)
     assert fit["a_ci"][0] < fit["a"] < fit["a_ci"][1]
     assert_json_ready(fit)
@@ -185,8 +205,14 @@ def test_isoflop_flags_budgets_without_an_interior_minimum():
     points = isoflop_points(CHINCHILLA, budgets)
     centre = optimal_allocation(CHINCHILLA, 1e21)["n_opt"]
     for n in centre * np.exp([0.8, 1.4, 2.0, 2.6]):  # all larger than the optimum
-        points.append({"params": n, "flops": 1e21, "tokens": 1e21 / (6 * n),
-                       "loss": float(predict_parametric(CHINCHILLA, n, 1e21 / (6 * n)))})
+        points.append(
+            {
+                "params": n,
+                "flops": 1e21,
+                "tokens": 1e21 / (6 * n),
+                "loss": float(predict_parametric(CHINCHILLA, n, 1e21 / (6 * n))),
+            }
+        )
     fit = fit_isoflop(points, bootstrap=10)
     edge = fit["budgets"][-1]
     assert edge["edge"] and not edge["inside"] and not edge["used"]
@@ -203,8 +229,8 @@ def parabola_valleys(rng, exponent=0.5, noise=0.01):
     for flops in np.logspace(12, 15, 4):
         shift = rng.uniform(-0.3, 0.3)
         for x in np.linspace(-1.5, 1.5, 7) + shift:
-            n = 0.1 * flops ** exponent * math.exp(x)
-            loss = 3 * flops ** -0.05 + 0.08 * x * x + rng.normal(0, noise)
+            n = 0.1 * flops**exponent * math.exp(x)
+            loss = 3 * flops**-0.05 + 0.08 * x * x + rng.normal(0, noise)
             points.append({"params": n, "flops": flops, "loss": loss})
     return points
 
@@ -222,8 +248,17 @@ def test_isoflop_intervals_cover_the_truth(level):
 # --- compute multipliers ---
 
 
-def two_arms(scale, *, budgets=np.logspace(12, 15, 3), seeds=4, noise=0.002, floor=0.0,
-             amplitude=40.0, gamma=0.1, seed=0):
+def two_arms(
+    scale,
+    *,
+    budgets=np.logspace(12, 15, 3),
+    seeds=4,
+    noise=0.002,
+    floor=0.0,
+    amplitude=40.0,
+    gamma=0.1,
+    seed=0,
+):
     """Arm "v" is arm "base" with its compute scaled: L_v(C) = L_base(scale · C)."""
     rng = np.random.default_rng(seed)
     points = []
@@ -231,8 +266,15 @@ def two_arms(scale, *, budgets=np.logspace(12, 15, 3), seeds=4, noise=0.002, flo
         for flops in budgets:
             for s in range(seeds):
                 loss = (floor + amplitude * (k * flops) ** -gamma) * math.exp(rng.normal(0, noise))
-                points.append({"arm": arm, "seed": s, "params": 1e6, "flops": float(flops),
-                               "loss": float(loss)})
+                points.append(
+                    {
+                        "arm": arm,
+                        "seed": s,
+                        "params": 1e6,
+                        "flops": float(flops),
+                        "loss": float(loss),
+                    }
+                )
     return points
 
 
@@ -253,8 +295,19 @@ def test_compute_multiplier_of_a_scaled_arm():
 def test_compute_multiplier_with_a_floor():
     """L(C) = E + A·C^(−γ) at 6 budgets (this data set's interval covers 2, as 26 of 30 such
     data sets' 95% intervals did; the coverage tests below hold the fits to the rate)."""
-    fit = fit_compute(two_arms(2.0, budgets=np.logspace(12, 15, 6), seeds=3, noise=0.002,
-                               floor=1.0, amplitude=20, gamma=0.1, seed=2), bootstrap=200)
+    fit = fit_compute(
+        two_arms(
+            2.0,
+            budgets=np.logspace(12, 15, 6),
+            seeds=3,
+            noise=0.002,
+            floor=1.0,
+            amplitude=20,
+            gamma=0.1,
+            seed=2,
+        ),
+        bootstrap=200,
+    )
     base, variant = fit["arms"]
     assert base["form"] == variant["form"] == "saturating"
     assert base["E"] == pytest.approx(1.0, abs=0.05)
@@ -268,8 +321,16 @@ def test_reference_crossing_is_where_each_curve_reaches_the_reference_loss():
     """L(C) = 1 + 20·C^(−0.1) reaches 1.2 at C = (20 / 0.2)^10 = 1e20 (closed form, within an
     order of magnitude from budgets 5 decades below); inside the budgets the arm with twice the
     efficiency gets there at half the compute; a reference below E is never reached."""
-    points = two_arms(2.0, budgets=np.logspace(12, 15, 6), seeds=3, noise=0.002, floor=1.0,
-                      amplitude=20, gamma=0.1, seed=2)
+    points = two_arms(
+        2.0,
+        budgets=np.logspace(12, 15, 6),
+        seeds=3,
+        noise=0.002,
+        floor=1.0,
+        amplitude=20,
+        gamma=0.1,
+        seed=2,
+    )
     base, variant = fit_compute(points, bootstrap=200, reference_loss=1.2)["arms"]
     assert math.log10(base["reference_crossing"]) == pytest.approx(20, abs=1.0)
     low, high = base["reference_crossing_ci"]
@@ -277,10 +338,11 @@ def test_reference_crossing_is_where_each_curve_reaches_the_reference_loss():
     assert base["reference_crossing_extrapolated"]  # 1e20 is far beyond the budgets
     never = fit_compute(points, bootstrap=50, reference_loss=0.5)["arms"][0]
     assert never["reference_crossing"] is None  # infinite: E = 1 lies above 0.5
-    inside = fit_compute(points, bootstrap=50, reference_loss=1.0 + 20 * 1e13 ** -0.1)["arms"]
+    inside = fit_compute(points, bootstrap=50, reference_loss=1.0 + 20 * 1e13**-0.1)["arms"]
     assert math.log10(inside[0]["reference_crossing"]) == pytest.approx(13, abs=0.1)
     assert inside[1]["reference_crossing"] / inside[0]["reference_crossing"] == pytest.approx(
-        0.5, rel=0.1)
+        0.5, rel=0.1
+    )
     assert not inside[0]["reference_crossing_extrapolated"]
     assert_json_ready(fit_compute(points, bootstrap=20, reference_loss=1.2))
 
@@ -310,7 +372,7 @@ def test_a_worse_arm_and_an_unreachable_loss():
 def test_compute_multiplier_closed_form():
     baseline = {"E": 1.0, "A": 100.0, "gamma": 0.25}
     for k in (0.5, 1.0, 3.0):
-        variant = {"E": 1.0, "A": 100.0 * k ** -0.25, "gamma": 0.25}  # L_v(C) = L_b(kC)
+        variant = {"E": 1.0, "A": 100.0 * k**-0.25, "gamma": 0.25}  # L_v(C) = L_b(kC)
         assert compute_multiplier(baseline, variant, 1e14) == pytest.approx(k)
     assert compute_multiplier(baseline, {"E": 0.9, "A": 1e-9, "gamma": 0.25}, 1e14) == math.inf
 
@@ -319,8 +381,12 @@ def test_compute_multiplier_closed_form():
 def test_compute_intervals_cover_the_truth(level):
     trials, hits = 60, 0
     for replicate in range(trials):
-        fit = fit_compute(two_arms(1.5, noise=0.004, seed=200 + replicate), bootstrap=200,
-                          seed=replicate, level=level)
+        fit = fit_compute(
+            two_arms(1.5, noise=0.004, seed=200 + replicate),
+            bootstrap=200,
+            seed=replicate,
+            level=level,
+        )
         low, high = fit["arms"][1]["multiplier_ci"]
         hits += low <= 1.5 <= high
     assert within_binomial(hits, trials, level), hits
@@ -330,14 +396,23 @@ def test_plots_are_written_with_a_baseline_line(tmp_path):
     from zoo.scaling import plot_compute, plot_isoflop, plot_parametric
 
     valleys = isoflop_points(CHINCHILLA, [1e18, 1e19, 1e20])
-    plot_isoflop(fit_isoflop(valleys, bootstrap=5), valleys, tmp_path / "valleys.png",
-                 baseline=(3.2, "7-gram"))
+    plot_isoflop(
+        fit_isoflop(valleys, bootstrap=5),
+        valleys,
+        tmp_path / "valleys.png",
+        baseline=(3.2, "7-gram"),
+    )
     arms = two_arms(2.0)
-    plot_compute(fit_compute(arms, bootstrap=5), arms, tmp_path / "arms.svg",
-                 baseline={"loss": 2.6, "label": "7-gram"})
+    plot_compute(
+        fit_compute(arms, bootstrap=5),
+        arms,
+        tmp_path / "arms.svg",
+        baseline={"loss": 2.6, "label": "7-gram"},
+    )
     grid = law_points(CHINCHILLA, sizes=np.logspace(7, 9, 3), tokens=np.logspace(9, 11, 3))
-    plot_parametric(fit_parametric(grid, bootstrap=0, starts=20), grid, tmp_path / "law.pdf",
-                    baseline=2.5)
+    plot_parametric(
+        fit_parametric(grid, bootstrap=0, starts=20), grid, tmp_path / "law.pdf", baseline=2.5
+    )
     assert (tmp_path / "valleys.png").read_bytes().startswith(b"\x89PNG")
     assert "7-gram (2.600)" in (tmp_path / "arms.svg").read_text()
     assert (tmp_path / "law.pdf").read_bytes().startswith(b"%PDF")

@@ -16,15 +16,18 @@ ROWS = [
 
 
 def write_csv(path, header, rows):
-    path.write_text(",".join(header) + "\n" + "".join(
-        ",".join(str(v) for v in row) + "\n" for row in rows))
+    path.write_text(
+        ",".join(header) + "\n" + "".join(",".join(str(v) for v in row) + "\n" for row in rows)
+    )
     return path
 
 
 def test_csv_jsonl_and_sweep_json_read_the_same(tmp_path):
-    csv_path = write_csv(tmp_path / "p.csv", ["params", "tokens", "loss", "seed", "arm", "note"],
-                         [[r[k] for k in ("params", "tokens", "loss", "seed", "arm", "note")]
-                          for r in ROWS])
+    csv_path = write_csv(
+        tmp_path / "p.csv",
+        ["params", "tokens", "loss", "seed", "arm", "note"],
+        [[r[k] for k in ("params", "tokens", "loss", "seed", "arm", "note")] for r in ROWS],
+    )
     jsonl = tmp_path / "p.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     sweep = tmp_path / "sweep.json"
@@ -44,7 +47,8 @@ def test_tokens_from_flops_is_derived_and_noted():
     assert points[0]["tokens"] == pytest.approx(1e7) and points[3]["tokens"] == 1e8
     assert notes == ["tokens = flops / (6 · params) for 3 of 4 points (no tokens column)"]
     assert check_points(points[:3], "compute")[1] == [  # repeated by every fit
-        "tokens = flops / (6 · params) for 3 of 3 points (no tokens column)"]
+        "tokens = flops / (6 · params) for 3 of 3 points (no tokens column)"
+    ]
 
 
 @pytest.mark.parametrize("row, fragment", [
@@ -65,8 +69,9 @@ def test_bad_values_name_the_point_and_column(row, fragment):
 
 
 def test_bad_csv_rows_name_the_file_and_row(tmp_path):
-    path = write_csv(tmp_path / "p.csv", ["params", "tokens", "loss"],
-                     [[1e6, 1e7, 3.0], [2e6, 1e7, -2.5]])
+    path = write_csv(
+        tmp_path / "p.csv", ["params", "tokens", "loss"], [[1e6, 1e7, 3.0], [2e6, 1e7, -2.5]]
+    )
     with pytest.raises(ZooError) as error:
         load_points(path)
     assert str(error.value) == f"{path} row 2: loss must be positive; received '-2.5'"
@@ -94,8 +99,11 @@ def test_unreadable_files_are_one_error(tmp_path, setup, fragment):
 
 
 def grid(sizes_, budgets, **extra):
-    return [{"params": n, "flops": c, "loss": 3.0 + 0.01 * i, **extra}
-            for c in budgets for i, n in enumerate(sizes_)]
+    return [
+        {"params": n, "flops": c, "loss": 3.0 + 0.01 * i, **extra}
+        for c in budgets
+        for i, n in enumerate(sizes_)
+    ]
 
 
 def test_too_few_points_for_each_law():
@@ -105,8 +113,9 @@ def test_too_few_points_for_each_law():
         check_points(grid([1e6] * 6, [1e12]), "parametric")
     with pytest.raises(ZooError, match="at least 2 budgets with 3 or more distinct sizes"):
         check_points(grid([1e6, 2e6, 3e6], [1e12]) + grid([1e6, 2e6], [1e13]), "isoflop")
-    points, notes = check_points(grid([1e6, 2e6, 3e6], [1e12, 1e13]) + grid([1e6, 2e6], [1e14]),
-                                 "isoflop")
+    points, notes = check_points(
+        grid([1e6, 2e6, 3e6], [1e12, 1e13]) + grid([1e6, 2e6], [1e14]), "isoflop"
+    )
     assert any("fewer than 3 distinct sizes left out: 1e+14" in n for n in notes)
     arms = grid([1e6], [1e12, 1e13, 1e14], arm="base") + grid([1e6], [1e12, 1e13], arm="v")
     with pytest.raises(ZooError, match="arm 'v' has 2 points at 2 budgets"):
@@ -114,8 +123,14 @@ def test_too_few_points_for_each_law():
 
 
 def test_conventions_pick_their_columns():
-    point = {"params": 2e6, "non_embedding_params": 1e6, "tokens": 1e7, "loss": 3.0,
-             "flops": 1.3e14, "flops_exact": 1.4e14}
+    point = {
+        "params": 2e6,
+        "non_embedding_params": 1e6,
+        "tokens": 1e7,
+        "loss": 3.0,
+        "flops": 1.3e14,
+        "flops_exact": 1.4e14,
+    }
     points, _ = load_points([point])
     assert sizes(points, "total") == [2e6] and sizes(points, "non-embedding") == [1e6]
     assert flops(points, "palm")[0] == [1.3e14] and flops(points, "exact")[0] == [1.4e14]

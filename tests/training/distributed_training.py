@@ -32,16 +32,29 @@ class StepLosses(Reporter):
 def main(corpus, out, preset, *strategies):
     for strategy in strategies:
         reporter = StepLosses()
-        record = zoo.train(preset, data=corpus, steps=6, eval_interval=3, batch_size=4,
-                           strategy=strategy, out=pathlib.Path(out) / strategy, reporter=reporter)
+        record = zoo.train(
+            preset,
+            data=corpus,
+            steps=6,
+            eval_interval=3,
+            batch_size=4,
+            strategy=strategy,
+            out=pathlib.Path(out) / strategy,
+            reporter=reporter,
+        )
         config, summary = record.config(), record.summary()
-        print(json.dumps({
-            "strategy": strategy,
-            "losses": reporter.losses,
-            "validation_loss": summary["validation_loss"],
-            "xla": config["xla"],
-            "distribution": config["distribution"],
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "strategy": strategy,
+                    "losses": reporter.losses,
+                    "validation_loss": summary["validation_loss"],
+                    "xla": config["xla"],
+                    "distribution": config["distribution"],
+                }
+            ),
+            flush=True,
+        )
 
 
 def head_shards(cases):
@@ -58,13 +71,16 @@ def head_shards(cases):
         with distribution.scope():
             model = zoo.DecoderLM(config)
         mesh = distribution.keras_distribution.device_mesh
-        position = {jax.devices()[int(d.split(":")[1])]: i  # place on the "model" axis
-                    for i, d in enumerate(np.asarray(mesh.devices).reshape(-1))}
+        position = {
+            jax.devices()[int(d.split(":")[1])]: i  # place on the "model" axis
+            for i, d in enumerate(np.asarray(mesh.devices).reshape(-1))
+        }
         held = {}
         for variable in model.weights:
             leaf = variable.path.split("/self_attention/")[-1]
-            if "/self_attention/" not in variable.path or leaf.startswith(("relative", "content",
-                                                                             "position")):
+            if "/self_attention/" not in variable.path or leaf.startswith(
+                ("relative", "content", "position")
+            ):
                 continue
             axis = 0 if leaf == "output/kernel" or leaf.endswith("bias") else 1
             if leaf == "output/bias":
@@ -76,9 +92,14 @@ def head_shards(cases):
             held[variable.path] = {}
             for shard in variable.value.addressable_shards:
                 data = np.asarray(shard.data)
-                found = [next(n for n, head in enumerate(heads)
-                              if np.array_equal(np.take(data, j, axis=axis), head))
-                         for j in range(data.shape[axis])]
+                found = [
+                    next(
+                        n
+                        for n, head in enumerate(heads)
+                        if np.array_equal(np.take(data, j, axis=axis), head)
+                    )
+                    for j in range(data.shape[axis])
+                ]
                 held[variable.path][position[shard.device]] = found
         print(json.dumps({"case": [preset, count, overrides], "held": held}), flush=True)
 

@@ -48,20 +48,47 @@ def _train(preset, backend, corpus, init, out):
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     done = subprocess.run(
-        [sys.executable, "-m", "zoo_cli.main", "train", preset, "--data", str(corpus),
-         "--steps", str(STEPS), "--eval-interval", str(EVAL_INTERVAL), "--precision", "float32",
-         "--seed", "0", "--init-from", str(init), "--backend", backend, "--out", str(out)],
-        env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "zoo_cli.main",
+            "train",
+            preset,
+            "--data",
+            str(corpus),
+            "--steps",
+            str(STEPS),
+            "--eval-interval",
+            str(EVAL_INTERVAL),
+            "--precision",
+            "float32",
+            "--seed",
+            "0",
+            "--init-from",
+            str(init),
+            "--backend",
+            backend,
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     record = zoo.RunRecord(out)
     assert record.complete
     return record
 
 
-@pytest.mark.parametrize("preset", [
-    "gpt2-nano",
-    "llama-nano",
-])
+@pytest.mark.parametrize(
+    "preset",
+    [
+        "gpt2-nano",
+        "llama-nano",
+    ],
+)
 def test_tensorflow_and_jax_train_to_the_same_losses(preset, corpus, tmp_path):
     pytest.importorskip("jax")
     keras.utils.set_random_seed(0)
@@ -81,9 +108,12 @@ def test_tensorflow_and_jax_train_to_the_same_losses(preset, corpus, tmp_path):
     validation = {b: np.array([row["validation_loss"] for row in rows[b]]) for b in BACKENDS}
     train = {b: np.array([row["train_loss"] for row in rows[b]]) for b in BACKENDS}
     assert validation["tensorflow"][-1] < validation["tensorflow"][0] - 0.5  # it learned
-    difference = {name: float(np.max(np.abs(values["tensorflow"] - values["jax"])
-                                     / np.abs(values["tensorflow"])))
-                  for name, values in (("validation", validation), ("train", train))}
+    difference = {
+        name: float(
+            np.max(np.abs(values["tensorflow"] - values["jax"]) / np.abs(values["tensorflow"]))
+        )
+        for name, values in (("validation", validation), ("train", train))
+    }
     print(json.dumps({"preset": preset, "max_relative_difference": difference}))
     np.testing.assert_allclose(validation["jax"], validation["tensorflow"], rtol=RTOL)
     np.testing.assert_allclose(train["jax"], train["tensorflow"], rtol=RTOL)

@@ -28,10 +28,19 @@ pytestmark = pytest.mark.usefixtures("isolated")
 
 def _train_in_fresh_process(tmp_path, corpus, backend, preset, *strategies, devices=2):
     dump = tmp_path / "xla_dump"
-    env = {**os.environ, "KERAS_BACKEND": backend, "ZOO_CPU_DEVICES": str(devices),
-           "XLA_FLAGS": f"--xla_dump_to={dump}", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, str(SCRIPT), str(corpus), str(tmp_path / "runs"),
-                             preset, *strategies], env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "ZOO_CPU_DEVICES": str(devices),
+        "XLA_FLAGS": f"--xla_dump_to={dump}",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), str(corpus), str(tmp_path / "runs"), preset, *strategies],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     modules = [p.name for p in dump.iterdir() if p.name.endswith(".before_optimizations.txt")]
@@ -40,8 +49,9 @@ def _train_in_fresh_process(tmp_path, corpus, backend, preset, *strategies, devi
 
 @pytest.mark.slow
 def test_mirrored_compiles_each_replica_with_xla_and_matches_one_device(tmp_path, corpus):
-    runs, modules = _train_in_fresh_process(tmp_path, corpus, "tensorflow", "gpt2-nano",
-                                               "none", "mirrored")
+    runs, modules = _train_in_fresh_process(
+        tmp_path, corpus, "tensorflow", "gpt2-nano", "none", "mirrored"
+    )
     single, mirrored = runs["none"], runs["mirrored"]
     assert mirrored["distribution"]["replicas"] == 2
     assert mirrored["xla"]["effective"] and mirrored["xla"]["compiled"].startswith("per replica")
@@ -57,8 +67,16 @@ def test_mirrored_compiles_each_replica_with_xla_and_matches_one_device(tmp_path
 @pytest.mark.slow
 @pytest.mark.parametrize("devices", [2, pytest.param(4, marks=pytest.mark.slow)])
 def test_jax_data_and_model_parallel_match_one_device_and_shard(tmp_path, corpus, devices):
-    runs, modules = _train_in_fresh_process(tmp_path, corpus, "jax", "llama-nano", "none",
-                                               "data-parallel", "model-parallel", devices=devices)
+    runs, modules = _train_in_fresh_process(
+        tmp_path,
+        corpus,
+        "jax",
+        "llama-nano",
+        "none",
+        "data-parallel",
+        "model-parallel",
+        devices=devices,
+    )
     assert any("train_step" in m for m in modules)  # jax.jit's XLA programs were compiled
     single = runs["none"]
     for name in ("data-parallel", "model-parallel"):
@@ -86,8 +104,11 @@ def test_jax_data_and_model_parallel_match_one_device_and_shard(tmp_path, corpus
             path = f"decoder_block_{i}/{suffix}"
             slot = path.replace("/", "_")
             assert sharded[path] == spec, path
-            slots = {k: v for k, v in sharded.items() if k.endswith((f"{slot}_momentum",
-                                                                     f"{slot}_velocity"))}
+            slots = {
+                k: v
+                for k, v in sharded.items()
+                if k.endswith((f"{slot}_momentum", f"{slot}_velocity"))
+            }
             assert sorted(slots.values()) == [spec, spec], (path, slots)  # Adam's m and v
     # Norm scales are not sliced.
     assert not any("norm" in path for path in sharded)
@@ -141,11 +162,20 @@ def test_model_parallel_devices_hold_whole_heads_with_their_key_value_heads(tmp_
     output kernel, and the key/value heads those queries read (n·K/H for query head n) — just
     those when n divides K, all K otherwise. (One fused q|k|v kernel sliced on its head axis
     gave llama-nano's first device q0–q3, k0, k1 and its second k2, k3, v0–v3.)"""
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    }
     env.pop("ZOO_CPU_DEVICES", None)
-    result = subprocess.run([sys.executable, str(SCRIPT), "shards", json.dumps(HEAD_CASES)],
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "shards", json.dumps(HEAD_CASES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [r["case"] for r in reports] == HEAD_CASES
@@ -163,7 +193,10 @@ def test_model_parallel_devices_hold_whole_heads_with_their_key_value_heads(tmp_
                 else:
                     needed = sorted({q * kv // heads for q in queries})
                     assert held == (needed if kv % n == 0 else list(range(kv))), (
-                        report["case"], path, device)
+                        report["case"],
+                        path,
+                        device,
+                    )
         suffixes = {path.split("/self_attention/")[1] for path in report["held"]}
         expected = {"query/kernel", "key/kernel", "value/kernel", "output/kernel"}
         if config.use_bias:
@@ -186,7 +219,9 @@ def test_cli_strategy_errors_exit_2_with_one_line(corpus):
 
 
 def test_compare_checks_the_strategy_before_training(corpus):
-    result = CliRunner().invoke(app, ["compare", "--models", "gpt2-nano", "--data", str(corpus),
-                                      "--strategy", "model-parallel"])
+    result = CliRunner().invoke(
+        app,
+        ["compare", "--models", "gpt2-nano", "--data", str(corpus), "--strategy", "model-parallel"],
+    )
     assert result.exit_code == 2, result.output
     assert "use --backend jax" in result.stderr

@@ -35,6 +35,6 @@ def test_nano_runs_reproduce_recorded_losses(run, tmp_path):
     assert [r["step"] for r in got] == [r["step"] for r in GOLDEN[run]]
     for mine, recorded in zip(got, GOLDEN[run]):
         assert mine["train_loss"] == pytest.approx(recorded["train_loss"], abs=1e-5), mine["step"]
-        assert mine["validation_loss"] == pytest.approx(
-            recorded["validation_loss"], abs=1e-5
-        ), mine["step"]
+        assert mine["validation_loss"] == pytest.approx(recorded["validation_loss"], abs=1e-5), (
+            mine["step"]
+        )

@@ -18,6 +18,7 @@ def token_cross_entropy(token_ids, logits):
 def cross_entropy(token_ids, logits):
     return VALIDATION(token_ids, logits)
 
+
 VOCAB = 11
 
 

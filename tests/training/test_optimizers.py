@@ -329,5 +329,6 @@ def test_global_norm_clipping_counts_repeated_embedding_rows():
     optimizer.build([table])
     (clipped,) = optimizer._clip_gradients([sparse])
     dense = np.array([[0, 0], [6, 0], [0, 4], [0, 0]], "float32")
-    np.testing.assert_allclose(ops.convert_to_numpy(clipped), dense / np.linalg.norm(dense),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(clipped), dense / np.linalg.norm(dense), rtol=1e-6
+    )

@@ -61,26 +61,39 @@ def test_every_recorded_request_plans_to_the_same_key(monkeypatch):
 def test_training_reads_the_plan_by_attribute():
     """No settings dictionary read by string keys in zoo/training."""
     pattern = re.compile(r"settings\[|settings\.get\(")
-    found = [f"{path.relative_to(ROOT)}:{n}" for path in (ROOT / "zoo" / "training").glob("*.py")
-             for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in (ROOT / "zoo" / "training").glob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert found == []
 
 
 def test_one_corpus_read_and_one_evaluation_view_per_run(corpus, tmp_path, monkeypatch):
     reads, views = [], []
     original_load, original_view = trainer.load_corpus, trainer.evaluation_model
-    monkeypatch.setattr(trainer, "load_corpus", lambda spec: reads.append(spec)
-                        or original_load(spec))
-    monkeypatch.setattr(trainer, "evaluation_model", lambda model: views.append(model)
-                        or original_view(model))
+    monkeypatch.setattr(
+        trainer, "load_corpus", lambda spec: reads.append(spec) or original_load(spec)
+    )
+    monkeypatch.setattr(
+        trainer, "evaluation_model", lambda model: views.append(model) or original_view(model)
+    )
     zoo.train("gpt2-nano", data=str(corpus), steps=3, eval_interval=1, out=str(tmp_path / "r"))
     assert len(reads) == 1 and len(views) == 1
 
 
 def _interrupted(corpus, out, seed, at_step=2):
     with pytest.raises(KeyboardInterrupt):
-        zoo.train("gpt2-nano", data=str(corpus), steps=4, eval_interval=1, seed=seed,
-                  out=str(out), reporter=Interrupt(at_step))
+        zoo.train(
+            "gpt2-nano",
+            data=str(corpus),
+            steps=4,
+            eval_interval=1,
+            seed=seed,
+            out=str(out),
+            reporter=Interrupt(at_step),
+        )
 
 
 def test_a_checkpoint_of_another_run_is_refused(corpus, tmp_path):
@@ -91,8 +104,7 @@ def test_a_checkpoint_of_another_run_is_refused(corpus, tmp_path):
     _interrupted(corpus, other, seed=3)
     with zipfile.ZipFile(mine / "checkpoint.keras") as archive:
         identity = json.loads(archive.read(IDENTITY_MEMBER))
-    assert identity["run_key"] == json.loads((mine / "config.json").read_text())[
-        "resolution_key"]
+    assert identity["run_key"] == json.loads((mine / "config.json").read_text())["resolution_key"]
     shutil.copyfile(other / "checkpoint.keras", mine / "checkpoint.keras")
     with pytest.raises(ZooError, match="a commit of another run") as error:
         zoo.train("gpt2-nano", out=str(mine), resume=True)
@@ -123,15 +135,17 @@ def test_an_altered_checkpoint_and_a_model_in_its_place_are_refused(corpus, tmp_
 def test_resume_restarts_a_directory_killed_before_its_config(corpus, tmp_path):
     """What a kill before config.json leaves (the lock, a tokenizer copy, a temporary file):
     `--resume` with the run's options trains it, with the losses of an uninterrupted run."""
-    clean = zoo.train("gpt2-nano", data=str(corpus), steps=3, eval_interval=1,
-                      out=str(tmp_path / "clean"))
+    clean = zoo.train(
+        "gpt2-nano", data=str(corpus), steps=3, eval_interval=1, out=str(tmp_path / "clean")
+    )
     out = tmp_path / "killed"
     out.mkdir()
     (out / LOCK_NAME).write_text("process 1 (gone)\n")
     shutil.copytree(clean.tokenizer_path, out / "tokenizer")
     (out / f"{PARTIAL_PREFIX}123.config.json").write_text("{")
-    record = zoo.train("gpt2-nano", data=str(corpus), steps=3, eval_interval=1, out=str(out),
-                       resume=True)
+    record = zoo.train(
+        "gpt2-nano", data=str(corpus), steps=3, eval_interval=1, out=str(out), resume=True
+    )
     assert record.summary()["validation_loss"] == clean.summary()["validation_loss"]
 
 
@@ -141,8 +155,9 @@ def test_resume_auto_starts_continues_and_keeps_a_finished_run(corpus, tmp_path)
     with pytest.raises(KeyboardInterrupt):
         zoo.train("gpt2-nano", reporter=Interrupt(2), **options)  # started: nothing was there
     record = zoo.train("gpt2-nano", **options)  # continued
-    clean = zoo.train("gpt2-nano", data=str(corpus), steps=4, eval_interval=1,
-                      out=str(tmp_path / "clean"))
+    clean = zoo.train(
+        "gpt2-nano", data=str(corpus), steps=4, eval_interval=1, out=str(tmp_path / "clean")
+    )
     assert record.summary()["validation_loss"] == clean.summary()["validation_loss"]
     summary = record.summary_path.read_bytes()
     assert zoo.train("gpt2-nano", **options).path == record.path  # finished: left as it is
@@ -152,16 +167,24 @@ def test_resume_auto_starts_continues_and_keeps_a_finished_run(corpus, tmp_path)
 def test_resume_refuses_options_the_run_was_not_configured_with(corpus, tmp_path):
     out = tmp_path / "run"
     _interrupted(corpus, out, seed=0)
-    with pytest.raises(zoo.RunConfigError, match="^steps is 4 in the run at .*configured "
-                                                 "otherwise than 5"):
+    with pytest.raises(
+        zoo.RunConfigError, match="^steps is 4 in the run at .*configured otherwise than 5"
+    ):
         zoo.train("gpt2-nano", out=str(out), resume=True, steps=5)
     with pytest.raises(ZooError, match="holds a gpt2-nano run, not llama-nano"):
         zoo.train("llama-nano", out=str(out), resume=True)
     with pytest.raises(zoo.RunConfigError, match="^num_layers is"):
         zoo.train("gpt2-nano", out=str(out), resume=True, overrides=["num_layers=3"])
     # The options it was configured with, and where it runs, are accepted.
-    record = zoo.train("gpt2-nano", data=str(corpus), steps=4, eval_interval=1, out=str(out),
-                       resume=True, strategy="none")
+    record = zoo.train(
+        "gpt2-nano",
+        data=str(corpus),
+        steps=4,
+        eval_interval=1,
+        out=str(out),
+        resume=True,
+        strategy="none",
+    )
     assert record.complete
 
 
@@ -170,8 +193,17 @@ def test_the_command_line_resume_auto_starts_then_leaves_a_finished_run(corpus, 
 
     from zoo_cli.main import app
 
-    command = ["train", "gpt2-nano", "--data", str(corpus), "--steps", "2", "--resume-auto",
-               "--out", str(tmp_path / "run")]
+    command = [
+        "train",
+        "gpt2-nano",
+        "--data",
+        str(corpus),
+        "--steps",
+        "2",
+        "--resume-auto",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     first = CliRunner().invoke(app, command)
     assert first.exit_code == 0, first.output
     again = CliRunner().invoke(app, command)

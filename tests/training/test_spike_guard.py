@@ -37,8 +37,10 @@ SHAPES = ((3, 2), (2,))
 
 
 def _variables():
-    return [keras.Variable(np.linspace(-1, 1, 6, dtype="float32").reshape(3, 2), name="kernel"),
-            keras.Variable(np.full((2,), 0.5, "float32"), name="bias")]
+    return [
+        keras.Variable(np.linspace(-1, 1, 6, dtype="float32").reshape(3, 2), name="kernel"),
+        keras.Variable(np.full((2,), 0.5, "float32"), name="bias"),
+    ]
 
 
 def _stepper(optimizer, variables):
@@ -145,8 +147,14 @@ def test_non_finite_gradients_are_skipped_even_without_history():
     assert _counters(guard) == (1, 2, 2)
 
 
-def reference_rule(norms, threshold=6.0, window=128, min_history=MIN_HISTORY, warmup_steps=0,
-                   max_consecutive_skips=MAX_CONSECUTIVE_SKIPS):
+def reference_rule(
+    norms,
+    threshold=6.0,
+    window=128,
+    min_history=MIN_HISTORY,
+    warmup_steps=0,
+    max_consecutive_skips=MAX_CONSECUTIVE_SKIPS,
+):
     """The rule in plain NumPy (np.median of the log norms; their MAD scaled by 1 / Φ⁻¹(3/4)
     from the standard library's NormalDist): the 1-based steps it skips, and how often the
     window restarted."""
@@ -169,8 +177,12 @@ def reference_rule(norms, threshold=6.0, window=128, min_history=MIN_HISTORY, wa
             above = np.log(norm) > centre + threshold * spread
         if above and consecutive >= max_consecutive_skips:  # moved: accept, restart the window
             kept = min(max_consecutive_skips, window - 1)
-            held, consecutive, restarts, updates = held[-kept:] + [norm], 0, restarts + 1, \
-                updates + 1
+            held, consecutive, restarts, updates = (
+                held[-kept:] + [norm],
+                0,
+                restarts + 1,
+                updates + 1,
+            )
             continue
         held.append(norm)
         if above:
@@ -188,7 +200,8 @@ def first_rule(norms, threshold=6.0, window=128, min_history=16):
     for step, norm in enumerate(norms, 1):
         recent = np.asarray(held[-window:], "float64")
         if not math.isfinite(norm) or (
-                len(held) >= min_history and norm > recent.mean() + threshold * recent.std()):
+            len(held) >= min_history and norm > recent.mean() + threshold * recent.std()
+        ):
             skipped.append(step)
         else:
             held.append(norm)
@@ -232,8 +245,9 @@ def test_median_mad_and_limit_match_numpy():
     np.testing.assert_allclose(np.sort(guard.gradient_norms.numpy()), np.sort(held), rtol=1e-7)
     median, spread, limit = band(held)
     stats = guard.statistics()
-    np.testing.assert_allclose([stats["median"], stats["spread"], stats["limit"]],
-                               [median, spread, limit], rtol=1e-5)
+    np.testing.assert_allclose(
+        [stats["median"], stats["spread"], stats["limit"]], [median, spread, limit], rtol=1e-5
+    )
 
     step(_with_norm(limit * 1.001))  # just above median · exp(6 robust sd): skipped, but held
     assert _counters(guard) == (len(norms), 1, 0)
@@ -294,8 +308,13 @@ def test_the_first_rule_locked_out_gpt2_small_and_this_one_accepts_its_norms():
     run = _recorded("gradient-norms-gpt2-small-rule1.json")["gpt2-small"]
     norms = run["gradient_norm"]
     assert run["ended"].startswith("failed at step 60")
-    recorded = [step for step, before, after in zip(run["steps"], [0, *run["skipped_steps"]],
-                                                   run["skipped_steps"]) if after > before]
+    recorded = [
+        step
+        for step, before, after in zip(
+            run["steps"], [0, *run["skipped_steps"]], run["skipped_steps"]
+        )
+        if after > before
+    ]
     assert first_rule(norms) == recorded
     assert set(range(31, 61)) <= set(recorded)
     warmup = rising_steps(zoo.get_recipe("gpt2-small").training, 300)
@@ -324,8 +343,9 @@ def test_a_skipped_micro_batch_is_as_if_never_seen_under_accumulation():
     calm = [_grads(rng) for _ in range(6)]
     first, second = _grads(rng), _grads(rng)
     variables, reference_variables = _variables(), _variables()
-    guard = SpikeGuard(keras.optimizers.Adam(1e-2, gradient_accumulation_steps=2), window=8,
-                       min_history=4)
+    guard = SpikeGuard(
+        keras.optimizers.Adam(1e-2, gradient_accumulation_steps=2), window=8, min_history=4
+    )
     reference = keras.optimizers.Adam(1e-2, gradient_accumulation_steps=2)
     step, reference_step = _stepper(guard, variables), _stepper(reference, reference_variables)
     for grads in calm:
@@ -361,8 +381,12 @@ def test_compiled_model_with_the_guard_round_trips_through_keras(tmp_path):
     """mixed_bfloat16 DecoderLM, compiled with XLA; a NaN (NaN token weights) and a spike
     (token weights × 1e4) are skipped during fit; the reload keeps the buffer and counters."""
     model = zoo.DecoderLM(zoo.resolve_config("palm-nano"), dtype="mixed_bfloat16")
-    guard = make_optimizer(zoo.get_recipe("palm-nano").training, 40, model,
-                           spike_guard={"min_history": 4, "window": 16})
+    guard = make_optimizer(
+        zoo.get_recipe("palm-nano").training,
+        40,
+        model,
+        spike_guard={"min_history": 4, "window": 16},
+    )
     assert isinstance(guard, SpikeGuard)
     model.compile(optimizer=guard, loss=LanguageModelLoss(), jit_compile=True)
     x, y = _lm_batches(model, 8)
@@ -381,7 +405,8 @@ def test_compiled_model_with_the_guard_round_trips_through_keras(tmp_path):
     loaded = keras.models.load_model(path)
     restored = loaded.optimizer
     assert type(restored) is SpikeGuard and type(restored.inner_optimizer) is type(
-        guard.inner_optimizer)
+        guard.inner_optimizer
+    )
     assert restored.get_config() == guard.get_config()
     assert restored.statistics() == guard.statistics()
     _assert_identical([v.numpy() for v in restored.variables], [v.numpy() for v in guard.variables])
@@ -390,8 +415,9 @@ def test_compiled_model_with_the_guard_round_trips_through_keras(tmp_path):
     # Same state, same next step, skip rule included.
     model.fit(x[:2], y[:2], sample_weight=weights[:2], batch_size=2, verbose=0)
     loaded.fit(x[:2], y[:2], sample_weight=weights[:2], batch_size=2, verbose=0)
-    _assert_identical(_state(loaded.trainable_variables, restored),
-                      _state(model.trainable_variables, guard))
+    _assert_identical(
+        _state(loaded.trainable_variables, restored), _state(model.trainable_variables, guard)
+    )
     assert restored.statistics() == guard.statistics()
 
 
@@ -405,13 +431,19 @@ def test_make_optimizer_and_describe_see_through_the_guard():
     assert guard.warmup_steps == rising_steps(recipe, 100) == 10  # the capped warmup
     described = describe_optimizer(guard, model.trainable_variables)
     assert described.pop("spike_guard") == {
-        "rule": RULE_VERSION, "threshold": 6.0, "window": 128, "min_history": MIN_HISTORY,
-        "warmup_steps": 10, "max_consecutive_skips": MAX_CONSECUTIVE_SKIPS}
+        "rule": RULE_VERSION,
+        "threshold": 6.0,
+        "window": 128,
+        "min_history": MIN_HISTORY,
+        "warmup_steps": 10,
+        "max_consecutive_skips": MAX_CONSECUTIVE_SKIPS,
+    }
     assert described == describe_optimizer(plain, model.trainable_variables)
     assert current_learning_rate(guard) == current_learning_rate(plain)
     assert guard.weight_decay == plain.weight_decay == recipe.weight_decay
     assert [guard._use_weight_decay(v) for v in model.trainable_variables] == [
-        plain._use_weight_decay(v) for v in model.trainable_variables]
+        plain._use_weight_decay(v) for v in model.trainable_variables
+    ]
     assert float(guard.learning_rate) == current_learning_rate(plain)
     assert make_optimizer(recipe, 100, spike_guard=False).__class__ is type(plain)
     with pytest.raises(ConfigError, match="window"):
@@ -504,8 +536,13 @@ JAX_SCRIPT = COMMON + textwrap.dedent("""
 
 
 def _run(script, **env):
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env}, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -518,17 +555,23 @@ def test_the_same_skips_under_jax_jit():
         assert case["spike_same"] and case["nan_same"] and case["matches_unguarded"], case
         stats = case["stats"]
         assert (stats["accepted_steps"], stats["skipped_steps"], stats["nonfinite_steps"]) == (
-            7, 2, 1), stats
+            7,
+            2,
+            1,
+        ), stats
     stats = out["fit"]["stats"]
     assert out["fit"]["same"], out["fit"]
     assert (stats["accepted_steps"], stats["skipped_steps"], stats["nonfinite_steps"]) == (5, 1, 0)
 
 
-MIRRORED_SCRIPT = textwrap.dedent("""
+MIRRORED_SCRIPT = (
+    textwrap.dedent("""
     import os
     from zoo.training.distribution import bind_per_replica_xla, resolve_distribution, select_backend
     select_backend("tensorflow")  # splits the CPU in ZOO_CPU_DEVICES=2 before TensorFlow starts
-""") + COMMON + textwrap.dedent("""
+""")
+    + COMMON
+    + textwrap.dedent("""
     import tensorflow as tf
     import zoo
     from zoo.training.loss import LanguageModelLoss
@@ -595,6 +638,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     out["fit_stats"] = model.optimizer.statistics()
     print(json.dumps(out))
 """)
+)
 
 
 @pytest.mark.slow

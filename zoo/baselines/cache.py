@@ -38,11 +38,14 @@ def ngram_baseline(data="shakespeare", order=None):
         except ValueError as error:
             raise ZooError(str(error)) from None
     if data.startswith(TOKENS_PREFIX):
-        raise ZooError(f"the n-gram baseline needs a text corpus; {data!r} is pre-tokenized "
-                       "(token ids, no text)")
+        raise ZooError(
+            f"the n-gram baseline needs a text corpus; {data!r} is pre-tokenized "
+            "(token ids, no text)"
+        )
     corpus = load_corpus(data)
     path = cache_dir("baselines", "ngram") / (
-        f"{corpus.fingerprint}-order-{order or 'auto'}-v{VERSION}.json")
+        f"{corpus.fingerprint}-order-{order or 'auto'}-v{VERSION}.json"
+    )
     result = _read(path, corpus.fingerprint)
     if result is None:
         result = _build(corpus, order)
@@ -50,8 +53,12 @@ def ngram_baseline(data="shakespeare", order=None):
         cached = False
     else:
         cached = True
-    return {**result, "orders": {int(k): v for k, v in result["orders"].items()},
-            "cached": cached, "data": data}
+    return {
+        **result,
+        "orders": {int(k): v for k, v in result["orders"].items()},
+        "cached": cached,
+        "data": data,
+    }
 
 
 def ngram_yardstick(data):
@@ -64,27 +71,39 @@ def ngram_yardstick(data):
         result = ngram_baseline(data)
     except (ZooError, OSError):  # OSError: the cache could not be written
         return None
-    return {"name": result["name"], "order": result["order"],
-            "bits_per_byte": result["bits_per_byte"]}
+    return {
+        "name": result["name"],
+        "order": result["order"],
+        "bits_per_byte": result["bits_per_byte"],
+    }
 
 
 def _build(corpus, order):
     if corpus.train_bytes > MAX_TRAIN_BYTES:
-        raise ZooError(f"the n-gram baseline holds every n-gram in memory; the training split of "
-                       f"{corpus.source!r} has {corpus.train_bytes:,} bytes (at most "
-                       f"{MAX_TRAIN_BYTES:,})")
+        raise ZooError(
+            f"the n-gram baseline holds every n-gram in memory; the training split of "
+            f"{corpus.source!r} has {corpus.train_bytes:,} bytes (at most "
+            f"{MAX_TRAIN_BYTES:,})"
+        )
     started = time.perf_counter()
     train = [d.text for d in corpus.train]
     held_out, scores = None, {}
     if order is None:
         slice_ = split_documents("held-out", corpus.train)
-        order, scores = ngram.choose_order([d.text for d in slice_.train],
-                                           [d.text for d in slice_.validation])
+        order, scores = ngram.choose_order(
+            [d.text for d in slice_.train], [d.text for d in slice_.validation]
+        )
         if order is None:
-            raise ZooError(f"{corpus.source!r} is too small to choose an n-gram order on a "
-                           "held-out slice of its training text; give the order")
-        held_out = {"split": slice_.split, "documents": [d.name for d in slice_.validation][:50],
-                    "fit_bytes": slice_.train_bytes, "held_out_bytes": slice_.validation_bytes}
+            raise ZooError(
+                f"{corpus.source!r} is too small to choose an n-gram order on a "
+                "held-out slice of its training text; give the order"
+            )
+        held_out = {
+            "split": slice_.split,
+            "documents": [d.name for d in slice_.validation][:50],
+            "fit_bytes": slice_.train_bytes,
+            "held_out_bytes": slice_.validation_bytes,
+        }
     validation = [d.text for d in corpus.validation]
     bits = ngram.KneserNey(train, order).bits_per_byte(validation, [order])[order]
     return {
@@ -111,8 +130,12 @@ def _read(path, fingerprint):
         result = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(result, dict) or result.get("corpus_fingerprint") != fingerprint \
-            or result.get("version") != VERSION or "bits_per_byte" not in result:
+    if (
+        not isinstance(result, dict)
+        or result.get("corpus_fingerprint") != fingerprint
+        or result.get("version") != VERSION
+        or "bits_per_byte" not in result
+    ):
         return None
     return result
 

@@ -53,7 +53,7 @@ def ngram_keys(stream, max_order):
     full = np.zeros(len(stream), dtype=np.uint64)  # (positions,)
     for n in range(1, max_order + 1):
         shift = np.uint64(8 * (n - 1))
-        full[n - 1:] |= stream[: max(len(stream) - n + 1, 0)].astype(np.uint64) << shift
+        full[n - 1 :] |= stream[: max(len(stream) - n + 1, 0)].astype(np.uint64) << shift
         yield n, full[real]
 
 
@@ -150,8 +150,10 @@ class KneserNey:
         keys = dict(ngram_keys(encode(texts), max(orders)))
         if not len(keys[1]):
             return {order: None for order in orders}
-        return {order: float(-np.log2(p).sum() / len(p))
-                for order, p in self._orders(keys, orders).items()}
+        return {
+            order: float(-np.log2(p).sum() / len(p))
+            for order, p in self._orders(keys, orders).items()
+        }
 
     def distribution(self, context, order):
         """P(w | context) for all 256 byte values w, shape (256,). `context` is bytes (or str);
@@ -171,8 +173,11 @@ class KneserNey:
 
 def check_order(order, max_order=MAX_ORDER):
     """`order` as an int in 1..max_order, or `ValueError` (the caller words the user's error)."""
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) \
-            or not 1 <= order <= max_order:
+    if (
+        isinstance(order, bool)
+        or not isinstance(order, (int, np.integer))
+        or not 1 <= order <= max_order
+    ):
         raise ValueError(f"order must be an integer from 1 to {max_order}; received {order!r}")
     return int(order)
 

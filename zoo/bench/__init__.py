@@ -16,13 +16,18 @@ from zoo.files import atomic_write_json
 
 # Deferred (PEP 562): a benchmark worker (`python -m zoo.bench.serve`) imports this package
 # first, and a `transformers` worker must not start Keras or TensorFlow by doing so.
-_API = {"benchmark_attention": "zoo.bench.attention",
-        "benchmark_generation": "zoo.bench.generation",
-        "benchmark_generation_anchor": "zoo.bench.generation",
-        "benchmark_pipeline": "zoo.bench.pipeline",
-        "benchmark_anchor": "zoo.bench.training", "benchmark_families": "zoo.bench.training",
-        "AnchorShape": "zoo.bench.training", "benchmark_sizes": "zoo.bench.sizes",
-        "FIXED_LADDER": "zoo.bench.sizes", "SizeShape": "zoo.bench.sizes"}
+_API = {
+    "benchmark_attention": "zoo.bench.attention",
+    "benchmark_generation": "zoo.bench.generation",
+    "benchmark_generation_anchor": "zoo.bench.generation",
+    "benchmark_pipeline": "zoo.bench.pipeline",
+    "benchmark_anchor": "zoo.bench.training",
+    "benchmark_families": "zoo.bench.training",
+    "AnchorShape": "zoo.bench.training",
+    "benchmark_sizes": "zoo.bench.sizes",
+    "FIXED_LADDER": "zoo.bench.sizes",
+    "SizeShape": "zoo.bench.sizes",
+}
 
 
 def __getattr__(name):
@@ -31,10 +36,20 @@ def __getattr__(name):
     raise AttributeError(f"module 'zoo.bench' has no attribute {name!r}")
 
 
-def run_suite(parts=("anchor", "families", "attention", "generate"), steps=10, repeats=5,
-              family_steps=5, family_repeats=3, families=None, seq_lens=None,
-              generate_repeats=3, generate_batch_size=1, size_shapes=None,
-              size_seconds=1.0, reporter=print):
+def run_suite(
+    parts=("anchor", "families", "attention", "generate"),
+    steps=10,
+    repeats=5,
+    family_steps=5,
+    family_repeats=3,
+    families=None,
+    seq_lens=None,
+    generate_repeats=3,
+    generate_batch_size=1,
+    size_shapes=None,
+    size_seconds=1.0,
+    reporter=print,
+):
     """The benchmark `parts` as one JSON-ready dict; `reporter(text)` hears what is running.
 
     The families use fewer steps and repeats by default: eight compilations already dominate.
@@ -50,23 +65,35 @@ def run_suite(parts=("anchor", "families", "attention", "generate"), steps=10, r
     from zoo.training.hardware import device_description, peak_flops
 
     peak, source = peak_flops(fresh=True)
-    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "backend": keras.backend.backend(), "device": " ".join(device_description()),
-              "peak_flops": peak, "peak_flops_source": source, "environment": environment(),
-              "methodology": __doc__.split("Methodology (also `zoo bench --help`): ")[1].strip()}
+    report = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "backend": keras.backend.backend(),
+        "device": " ".join(device_description()),
+        "peak_flops": peak,
+        "peak_flops_source": source,
+        "environment": environment(),
+        "methodology": __doc__.split("Methodology (also `zoo bench --help`): ")[1].strip(),
+    }
     if "anchor" in parts:
         reporter("training throughput: the zoo's GPT-2 against keras-hub's GPT2Backbone …")
         report["anchor"] = benchmark_anchor(AnchorShape(), steps=steps, repeats=repeats, peak=peak)
     if "families" in parts:
         reporter("training throughput of each family's -small twin …")
-        report["families"] = benchmark_families(families, steps=family_steps,
-                                                repeats=family_repeats, peak=peak)
+        report["families"] = benchmark_families(
+            families, steps=family_steps, repeats=family_repeats, peak=peak
+        )
     if "sizes" in parts:
-        reporter("training throughput over the size ladder: the zoo on each backend against "
-                 "keras-hub and transformers …")
-        report["sizes"] = benchmark_sizes(size_shapes or FIXED_LADDER, repeats=repeats,
-                                          seconds_per_repeat=size_seconds, peak=peak,
-                                          reporter=reporter)
+        reporter(
+            "training throughput over the size ladder: the zoo on each backend against "
+            "keras-hub and transformers …"
+        )
+        report["sizes"] = benchmark_sizes(
+            size_shapes or FIXED_LADDER,
+            repeats=repeats,
+            seconds_per_repeat=size_seconds,
+            peak=peak,
+            reporter=reporter,
+        )
     if "attention" in parts:
         reporter("banded against dense attention by sequence length …")
         kwargs = {"seq_lens": seq_lens} if seq_lens else {}
@@ -74,10 +101,12 @@ def run_suite(parts=("anchor", "families", "attention", "generate"), steps=10, r
     if "generate" in parts:
         reporter("decoding: the zoo's GPT-2 against keras-hub's GPT2CausalLM.generate …")
         report["generate_anchor"] = benchmark_generation_anchor(
-            AnchorShape(), batch_size=generate_batch_size, repeats=generate_repeats)
+            AnchorShape(), batch_size=generate_batch_size, repeats=generate_repeats
+        )
         reporter("decoding speed and key/value cache of each family's -small twin …")
-        report["generate"] = benchmark_generation(families, batch_size=generate_batch_size,
-                                                  repeats=generate_repeats)
+        report["generate"] = benchmark_generation(
+            families, batch_size=generate_batch_size, repeats=generate_repeats
+        )
     return report
 
 

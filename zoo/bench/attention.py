@@ -16,14 +16,17 @@ from zoo.layers.attention import CausalSelfAttention
 SEQUENCE_LENGTHS = (512, 1024, 2048, 4096, 8192)
 
 
-def benchmark_attention(seq_lens=SEQUENCE_LENGTHS, window=256, hidden_dim=256, num_heads=4,
-                        repeats=5):
+def benchmark_attention(
+    seq_lens=SEQUENCE_LENGTHS, window=256, hidden_dim=256, num_heads=4, repeats=5
+):
     """Rows of median forward+backward milliseconds for dense and banded layers at each length."""
     rows = []
     for seq_len in seq_lens:
         x = np.random.default_rng(0).normal(size=(1, seq_len, hidden_dim)).astype("float32")
-        steps = {kind: _forward_backward(kind, window, hidden_dim, num_heads, x)
-                 for kind in ("dense", "local")}
+        steps = {
+            kind: _forward_backward(kind, window, hidden_dim, num_heads, x)
+            for kind in ("dense", "local")
+        }
         for step in steps.values():
             step()  # compile
         times = interleaved(steps, repeats)
@@ -43,12 +46,27 @@ def benchmark_attention(seq_lens=SEQUENCE_LENGTHS, window=256, hidden_dim=256, n
 def _forward_backward(attention, window, hidden_dim, num_heads, x):
     """A no-argument callable running one compiled forward+backward pass and blocking on it."""
     config = ModelConfig(
-        name="attention-bench", vocabulary_size=1, num_layers=1, hidden_dim=hidden_dim,
-        intermediate_dim=4 * hidden_dim, num_query_heads=num_heads, num_key_value_heads=num_heads,
-        head_dim=hidden_dim // num_heads, max_sequence_length=x.shape[1], position="rotary",
-        normalization="rmsnorm", norm_bias=False, feedforward="swiglu",
-        attention_pattern=(attention,), residual="serial", use_bias=False, tie_embeddings=True,
-        init="normal", scale_logits=False, local_window=window)
+        name="attention-bench",
+        vocabulary_size=1,
+        num_layers=1,
+        hidden_dim=hidden_dim,
+        intermediate_dim=4 * hidden_dim,
+        num_query_heads=num_heads,
+        num_key_value_heads=num_heads,
+        head_dim=hidden_dim // num_heads,
+        max_sequence_length=x.shape[1],
+        position="rotary",
+        normalization="rmsnorm",
+        norm_bias=False,
+        feedforward="swiglu",
+        attention_pattern=(attention,),
+        residual="serial",
+        use_bias=False,
+        tie_embeddings=True,
+        init="normal",
+        scale_logits=False,
+        local_window=window,
+    )
     layer = CausalSelfAttention(config)
     layer.build(x.shape)
     if keras.backend.backend() == "jax":

@@ -37,10 +37,14 @@ class GenerationContender:
         self.tokens_per_step = new_tokens  # per sequence: what tokens/s reports
         self.model_flops = None
         vocabulary_size = model.config.vocabulary_size
-        self.prompt = np.random.default_rng(0).integers(
-            0, vocabulary_size, (batch_size, prompt_tokens)).astype("int32")
-        self.decoder = Decoder(model, make_sampler("greedy"), batch_size, prompt_tokens,
-                               prompt_tokens + new_tokens)
+        self.prompt = (
+            np.random.default_rng(0)
+            .integers(0, vocabulary_size, (batch_size, prompt_tokens))
+            .astype("int32")
+        )
+        self.decoder = Decoder(
+            model, make_sampler("greedy"), batch_size, prompt_tokens, prompt_tokens + new_tokens
+        )
         c = model.config
         self.facts = {
             "cache_bytes": self.decoder.cache_bytes,
@@ -63,10 +67,14 @@ class KerasHubGenerationContender:
 
         keras.utils.set_random_seed(0)
         backbone = keras_hub.models.GPT2Backbone(
-            vocabulary_size=shape.vocabulary_size, num_layers=shape.num_layers,
-            num_heads=shape.num_heads, hidden_dim=shape.hidden_dim,
-            intermediate_dim=4 * shape.hidden_dim, dropout=0.0,
-            max_sequence_length=prompt_tokens + new_tokens)
+            vocabulary_size=shape.vocabulary_size,
+            num_layers=shape.num_layers,
+            num_heads=shape.num_heads,
+            hidden_dim=shape.hidden_dim,
+            intermediate_dim=4 * shape.hidden_dim,
+            dropout=0.0,
+            max_sequence_length=prompt_tokens + new_tokens,
+        )
         self.model = keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)
         self.model.compile(sampler="greedy")
         self.name = "keras-hub GPT2CausalLM"
@@ -75,24 +83,33 @@ class KerasHubGenerationContender:
         length = prompt_tokens + new_tokens
         token_ids = np.zeros((batch_size, length), "int32")
         token_ids[:, :prompt_tokens] = np.random.default_rng(0).integers(
-            0, shape.vocabulary_size, (batch_size, prompt_tokens))
+            0, shape.vocabulary_size, (batch_size, prompt_tokens)
+        )
         mask = np.zeros((batch_size, length), bool)
         mask[:, :prompt_tokens] = True
         self.inputs = {"token_ids": token_ids, "padding_mask": mask}
         c = backbone
         itemsize = np.dtype(self.model.compute_dtype).itemsize
-        self.facts = {"cache_bytes_per_token": 2 * c.num_layers * c.hidden_dim * itemsize,
-                      "num_key_value_heads": c.num_heads, "num_query_heads": c.num_heads}
+        self.facts = {
+            "cache_bytes_per_token": 2 * c.num_layers * c.hidden_dim * itemsize,
+            "num_key_value_heads": c.num_heads,
+            "num_query_heads": c.num_heads,
+        }
 
     def run(self, steps):
         for _ in range(steps):
             self.model.generate(self.inputs, stop_token_ids=None)
 
 
-def generation_spec(name, config, batch_size=1, prompt_tokens=PROMPT_TOKENS,
-                    new_tokens=NEW_TOKENS):
-    return {"kind": "generate", "name": name, "config": config.to_dict(),
-            "batch_size": batch_size, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens}
+def generation_spec(name, config, batch_size=1, prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS):
+    return {
+        "kind": "generate",
+        "name": name,
+        "config": config.to_dict(),
+        "batch_size": batch_size,
+        "prompt_tokens": prompt_tokens,
+        "new_tokens": new_tokens,
+    }
 
 
 def build_contender(spec):
@@ -104,12 +121,14 @@ def build_contender(spec):
     if spec["kind"] == "generate-keras-hub":
         return KerasHubGenerationContender(AnchorShape(**spec["shape"]), *lengths)
     keras.utils.set_random_seed(0)
-    return GenerationContender(spec["name"], DecoderLM(ModelConfig.from_dict(spec["config"])),
-                               *lengths)
+    return GenerationContender(
+        spec["name"], DecoderLM(ModelConfig.from_dict(spec["config"])), *lengths
+    )
 
 
-def benchmark_generation_anchor(shape=AnchorShape(), batch_size=1, repeats=3,
-                                prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS):
+def benchmark_generation_anchor(
+    shape=AnchorShape(), batch_size=1, repeats=3, prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS
+):
     """The zoo's GPT-2 against keras-hub's `GPT2CausalLM.generate` at one configuration."""
     config = gpt2_config(shape).replace(max_sequence_length=prompt_tokens + new_tokens)
     specs = {
@@ -118,23 +137,32 @@ def benchmark_generation_anchor(shape=AnchorShape(), batch_size=1, repeats=3,
             "kind": "generate-keras-hub", "shape": dataclasses.asdict(shape),
             "batch_size": batch_size, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens},
     }  # fmt: skip
-    with Worker(specs["zoo GPT-2"], warmup=1) as ours, \
-            Worker(specs["keras-hub GPT2CausalLM"], warmup=1) as theirs:
+    with (
+        Worker(specs["zoo GPT-2"], warmup=1) as ours,
+        Worker(specs["keras-hub GPT2CausalLM"], warmup=1) as theirs,
+    ):
         workers = {"zoo GPT-2": ours, "keras-hub GPT2CausalLM": theirs}
         if ours.built["params"] != theirs.built["params"]:
-            raise AssertionError(f"not the same model: {ours.built['params']} parameters "
-                                 f"against keras-hub's {theirs.built['params']}")
-        times = interleaved({name: (lambda w=w: w.run(1)) for name, w in workers.items()},
-                            repeats)
+            raise AssertionError(
+                f"not the same model: {ours.built['params']} parameters "
+                f"against keras-hub's {theirs.built['params']}"
+            )
+        times = interleaved({name: (lambda w=w: w.run(1)) for name, w in workers.items()}, repeats)
         rows = [_row(name, worker, times[name], new_tokens) for name, worker in workers.items()]
-    return {"shape": dataclasses.asdict(shape), "params": ours.built["params"],
-            "batch_size": batch_size, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens,
-            "rows": rows,
-            "ratio": rows[0]["tokens_per_second"]["median"] / rows[1]["tokens_per_second"]["median"]}
+    return {
+        "shape": dataclasses.asdict(shape),
+        "params": ours.built["params"],
+        "batch_size": batch_size,
+        "prompt_tokens": prompt_tokens,
+        "new_tokens": new_tokens,
+        "rows": rows,
+        "ratio": rows[0]["tokens_per_second"]["median"] / rows[1]["tokens_per_second"]["median"],
+    }
 
 
-def benchmark_generation(families=None, batch_size=1, repeats=3, prompt_tokens=PROMPT_TOKENS,
-                         new_tokens=NEW_TOKENS):
+def benchmark_generation(
+    families=None, batch_size=1, repeats=3, prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS
+):
     """Decoding tokens/s and cache bytes per token of each family's -small twin, plus PaLM's
     -small twin with multi-head attention: {"batch_size", "prompt_tokens", "new_tokens",
     "rows"}."""
@@ -147,19 +175,28 @@ def benchmark_generation(families=None, batch_size=1, repeats=3, prompt_tokens=P
             entries.append((f"{recipe.name}, multi-head", multi_head))
     rows = []
     for name, config in entries:
-        with Worker(generation_spec(name, config, batch_size, prompt_tokens, new_tokens),
-                    warmup=1) as worker:
+        with Worker(
+            generation_spec(name, config, batch_size, prompt_tokens, new_tokens), warmup=1
+        ) as worker:
             times = [worker.run(1) for _ in range(repeats)]
             rows.append(_row(name, worker, times, new_tokens))
-    return {"batch_size": batch_size, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens,
-            "rows": rows}
+    return {
+        "batch_size": batch_size,
+        "prompt_tokens": prompt_tokens,
+        "new_tokens": new_tokens,
+        "rows": rows,
+    }
 
 
 def _row(name, worker, times, new_tokens):
     built = worker.built
-    return {"name": name, "params": built["params"],
-            "tokens_per_second": Timing([new_tokens / t for t in times]).to_dict(),
-            "cache_bytes_per_token": built["cache_bytes_per_token"],
-            "num_key_value_heads": built["num_key_value_heads"],
-            "num_query_heads": built["num_query_heads"],
-            "warmup_seconds": built["warmup_seconds"], "memory": worker.memory()}
+    return {
+        "name": name,
+        "params": built["params"],
+        "tokens_per_second": Timing([new_tokens / t for t in times]).to_dict(),
+        "cache_bytes_per_token": built["cache_bytes_per_token"],
+        "num_key_value_heads": built["num_key_value_heads"],
+        "num_query_heads": built["num_query_heads"],
+        "warmup_seconds": built["warmup_seconds"],
+        "memory": worker.memory(),
+    }

@@ -9,8 +9,9 @@ def benchmark_pipeline(name, data="shakespeare", steps=500):
     """Tokens/s of the training input pipeline alone, at `name`'s context and batch."""
     recipe = get_recipe(name)
     config = recipe.model
-    tokens, _ = prepare_data(data, recipe.training.tokenizer, config.vocabulary_size,
-                             config.max_sequence_length)
+    tokens, _ = prepare_data(
+        data, recipe.training.tokenizer, config.vocabulary_size, config.max_sequence_length
+    )
     budget = resolve_budget(config, recipe.training, steps=1)
     speed = measure_pipeline(tokens.train, budget.seq_len, budget.batch_size, steps=steps)
     return {

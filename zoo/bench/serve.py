@@ -37,9 +37,11 @@ def _build(spec):
     if kind.startswith("size-"):
         from zoo.bench import sizes
 
-        return {"size-zoo": sizes.zoo_size_contender,
-                "size-keras-hub": sizes.keras_hub_size_contender,
-                "size-transformers": sizes.TransformersContender}[kind](spec)
+        return {
+            "size-zoo": sizes.zoo_size_contender,
+            "size-keras-hub": sizes.keras_hub_size_contender,
+            "size-transformers": sizes.TransformersContender,
+        }[kind](spec)
     if kind.startswith("generate"):
         from zoo.bench import generation
 
@@ -51,12 +53,15 @@ def _build(spec):
 
     recipe_training = TrainingRecipe.from_dict(spec["training"])
     if spec["kind"] == "keras-hub":
-        return training.keras_hub_contender(training.AnchorShape(**spec["shape"]),
-                                            recipe_training)
-    config = ModelConfig.from_dict(spec["config"]) if "config" in spec \
+        return training.keras_hub_contender(training.AnchorShape(**spec["shape"]), recipe_training)
+    config = (
+        ModelConfig.from_dict(spec["config"])
+        if "config" in spec
         else get_recipe(spec["preset"]).model
-    return training.zoo_contender(spec["name"], config, recipe_training, spec["batch_size"],
-                                  spec["seq_len"])
+    )
+    return training.zoo_contender(
+        spec["name"], config, recipe_training, spec["batch_size"], spec["seq_len"]
+    )
 
 
 def serve():
@@ -68,16 +73,21 @@ def serve():
         op = request["op"]
         if op == "build":
             contender = _build(request["spec"])
-            reply = {"params": contender.model.count_params(),
-                     "flops_per_token": contender.model_flops,
-                     "tokens_per_step": contender.tokens_per_step,
-                     "warmup_seconds": seconds(lambda: contender.run(request.get("warmup", 3))),
-                     **getattr(contender, "facts", {})}
+            reply = {
+                "params": contender.model.count_params(),
+                "flops_per_token": contender.model_flops,
+                "tokens_per_step": contender.tokens_per_step,
+                "warmup_seconds": seconds(lambda: contender.run(request.get("warmup", 3))),
+                **getattr(contender, "facts", {}),
+            }
         elif op == "run":
             reply = {"seconds": seconds(lambda: contender.run(request["steps"]))}
         elif op == "memory":
-            reply = {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                     "baseline_rss_bytes": baseline, "device_peak_bytes": _device_peak_bytes()}
+            reply = {
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "baseline_rss_bytes": baseline,
+                "device_peak_bytes": _device_peak_bytes(),
+            }
         else:
             raise ValueError(f"unknown request {op!r}")
         sys.stdout.write(json.dumps(reply) + "\n")

@@ -62,8 +62,10 @@ FIXED_LADDER = (
 def installed_contenders():
     """The contenders this machine can run, in table order: the zoo on each installed Keras
     backend, then the peers."""
-    have = {name: importlib.util.find_spec(name) is not None
-            for name in ("jax", "torch", "keras_hub", "transformers")}
+    have = {
+        name: importlib.util.find_spec(name) is not None
+        for name in ("jax", "torch", "keras_hub", "transformers")
+    }
     names = ["zoo tensorflow"]
     names += [f"zoo {b}" for b in ("jax", "torch") if have[b]]
     if have["keras_hub"]:
@@ -77,20 +79,42 @@ def _spec(name, shape, training):
     shape_dict = dataclasses.asdict(shape)
     if name.startswith("zoo "):
         backend = name.split()[1]
-        return {"kind": "size-zoo", "name": name, "shape": shape_dict, "training": training,
-                "jit_compile": backend != "torch" or TORCH_JIT}, backend
+        return {
+            "kind": "size-zoo",
+            "name": name,
+            "shape": shape_dict,
+            "training": training,
+            "jit_compile": backend != "torch" or TORCH_JIT,
+        }, backend
     if name == "keras-hub tensorflow":
-        return {"kind": "size-keras-hub", "name": name, "shape": shape_dict,
-                "training": training}, "tensorflow"
+        return {
+            "kind": "size-keras-hub",
+            "name": name,
+            "shape": shape_dict,
+            "training": training,
+        }, "tensorflow"
     if name in ("transformers eager", "transformers compile"):
-        return {"kind": "size-transformers", "name": name, "shape": shape_dict,
-                "training": training, "compile": name.endswith("compile")}, "torch"
-    raise ZooError(f"unknown contender {name!r}: 'zoo BACKEND', 'keras-hub tensorflow', "
-                   "'transformers eager' or 'transformers compile'")
+        return {
+            "kind": "size-transformers",
+            "name": name,
+            "shape": shape_dict,
+            "training": training,
+            "compile": name.endswith("compile"),
+        }, "torch"
+    raise ZooError(
+        f"unknown contender {name!r}: 'zoo BACKEND', 'keras-hub tensorflow', "
+        "'transformers eager' or 'transformers compile'"
+    )
 
 
-def benchmark_sizes(shapes=FIXED_LADDER, contenders=None, repeats=5, seconds_per_repeat=1.0,
-                    peak=None, reporter=print):
+def benchmark_sizes(
+    shapes=FIXED_LADDER,
+    contenders=None,
+    repeats=5,
+    seconds_per_repeat=1.0,
+    peak=None,
+    reporter=print,
+):
     """{'rows': one per shape and contender, 'sizes': one summary per shape}: see the module."""
     from zoo.registry import get_recipe
 
@@ -99,12 +123,16 @@ def benchmark_sizes(shapes=FIXED_LADDER, contenders=None, repeats=5, seconds_per
     rows, sizes = [], []
     for shape in shapes:
         reporter(f"{shape.label}: building {len(contenders)} contenders …")
-        size_rows = _benchmark_shape(shape, contenders, training, repeats, seconds_per_repeat,
-                                     peak)
+        size_rows = _benchmark_shape(shape, contenders, training, repeats, seconds_per_repeat, peak)
         rows += size_rows
         sizes.append(_summary(shape, size_rows))
-    return {"contenders": contenders, "repeats": repeats,
-            "seconds_per_repeat": seconds_per_repeat, "rows": rows, "sizes": sizes}
+    return {
+        "contenders": contenders,
+        "repeats": repeats,
+        "seconds_per_repeat": seconds_per_repeat,
+        "rows": rows,
+        "sizes": sizes,
+    }
 
 
 def _benchmark_shape(shape, contenders, training, repeats, seconds_per_repeat, peak):
@@ -129,14 +157,21 @@ def _benchmark_shape(shape, contenders, training, repeats, seconds_per_repeat, p
                 continue
             worker = workers[name]
             speed = Timing([steps * worker.built["tokens_per_step"] / t for t in times[name]])
-            rows.append({"size": shape.label, "name": name, "params": params[name],
-                         "tokens_per_second": speed.to_dict(),
-                         "mfu": speed.median * flops / peak if peak else None,
-                         "model_flops_per_second": speed.median * flops,
-                         "flops_per_token": flops, "steps_per_repeat": steps,
-                         "warmup_seconds": worker.built["warmup_seconds"],
-                         "facts": worker.built.get("facts", {}),
-                         "memory": worker.memory()})
+            rows.append(
+                {
+                    "size": shape.label,
+                    "name": name,
+                    "params": params[name],
+                    "tokens_per_second": speed.to_dict(),
+                    "mfu": speed.median * flops / peak if peak else None,
+                    "model_flops_per_second": speed.median * flops,
+                    "flops_per_token": flops,
+                    "steps_per_repeat": steps,
+                    "warmup_seconds": worker.built["warmup_seconds"],
+                    "facts": worker.built.get("facts", {}),
+                    "memory": worker.memory(),
+                }
+            )
         return rows
     finally:
         for worker in workers.values():
@@ -152,16 +187,22 @@ def _steps_per_repeat(workers, target):
 def _summary(shape, rows):
     """The zoo's best backend against the fastest peer at one size (medians)."""
     ok = [r for r in rows if "error" not in r]
-    zoo = max((r for r in ok if r["name"].startswith("zoo ")),
-              key=lambda r: r["tokens_per_second"]["median"])
+    zoo = max(
+        (r for r in ok if r["name"].startswith("zoo ")),
+        key=lambda r: r["tokens_per_second"]["median"],
+    )
     peers = [r for r in ok if not r["name"].startswith("zoo ")]
     peer = max(peers, key=lambda r: r["tokens_per_second"]["median"]) if peers else None
-    return {"size": shape.label, "shape": dataclasses.asdict(shape), "params": zoo["params"],
-            "zoo_best": zoo["name"], "zoo_tokens_per_second": zoo["tokens_per_second"]["median"],
-            "fastest_peer": peer and peer["name"],
-            "peer_tokens_per_second": peer and peer["tokens_per_second"]["median"],
-            "ratio": peer and zoo["tokens_per_second"]["median"]
-            / peer["tokens_per_second"]["median"]}
+    return {
+        "size": shape.label,
+        "shape": dataclasses.asdict(shape),
+        "params": zoo["params"],
+        "zoo_best": zoo["name"],
+        "zoo_tokens_per_second": zoo["tokens_per_second"]["median"],
+        "fastest_peer": peer and peer["name"],
+        "peer_tokens_per_second": peer and peer["tokens_per_second"]["median"],
+        "ratio": peer and zoo["tokens_per_second"]["median"] / peer["tokens_per_second"]["median"],
+    }
 
 
 # --- the worker's side: contenders built inside `zoo.bench.serve` ---------------------------
@@ -179,9 +220,14 @@ def zoo_size_contender(spec):
 
     shape = SizeShape(**spec["shape"])
     anchor = AnchorShape(**{k: v for k, v in spec["shape"].items() if k != "label"})
-    contender = zoo_contender(spec["name"], gpt2_config(anchor),
-                              TrainingRecipe.from_dict(spec["training"]), shape.batch_size,
-                              shape.seq_len, jit_compile=spec["jit_compile"])
+    contender = zoo_contender(
+        spec["name"],
+        gpt2_config(anchor),
+        TrainingRecipe.from_dict(spec["training"]),
+        shape.batch_size,
+        shape.seq_len,
+        jit_compile=spec["jit_compile"],
+    )
     contender.facts = {"facts": _threads()}
     return contender
 
@@ -218,10 +264,18 @@ class TransformersContender:
         training = spec["training"]
         torch.manual_seed(0)
         config = transformers.GPT2Config(
-            vocab_size=shape.vocabulary_size, n_positions=shape.seq_len, n_embd=shape.hidden_dim,
-            n_layer=shape.num_layers, n_head=shape.num_heads, n_inner=4 * shape.hidden_dim,
-            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=None,
-            eos_token_id=None)
+            vocab_size=shape.vocabulary_size,
+            n_positions=shape.seq_len,
+            n_embd=shape.hidden_dim,
+            n_layer=shape.num_layers,
+            n_head=shape.num_heads,
+            n_inner=4 * shape.hidden_dim,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            bos_token_id=None,
+            eos_token_id=None,
+        )
         self.module = transformers.GPT2LMHeadModel(config)
         self.model = self  # serve reads `contender.model.count_params()`
         self.forward = torch.compile(self.module) if spec["compile"] else self.module
@@ -236,8 +290,13 @@ class TransformersContender:
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
         self.optimizer = torch.optim.AdamW(
-            self.parameters, lr=peak, betas=(training["beta_1"], training["beta_2"]),
-            eps=training["epsilon"], weight_decay=training["weight_decay"], foreach=True)
+            self.parameters,
+            lr=peak,
+            betas=(training["beta_1"], training["beta_2"]),
+            eps=training["epsilon"],
+            weight_decay=training["weight_decay"],
+            foreach=True,
+        )
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, rate)
         self.clip_norm = training["clip_norm"]
         tokens = torch.from_numpy(_tokens(shape.vocabulary_size, shape.seq_len).astype("int64"))
@@ -246,10 +305,14 @@ class TransformersContender:
         self.tokens_per_step = shape.batch_size * shape.seq_len
         self.model_flops = None
         self.cursor = 0
-        self.facts = {"facts": {"torch_threads": torch.get_num_threads(),
-                                "compiled": bool(spec["compile"]),
-                                "torch": torch.__version__,
-                                "transformers": transformers.__version__}}
+        self.facts = {
+            "facts": {
+                "torch_threads": torch.get_num_threads(),
+                "compiled": bool(spec["compile"]),
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+            }
+        }
 
     def count_params(self):
         return sum(p.numel() for p in self.parameters)
@@ -260,11 +323,12 @@ class TransformersContender:
         for _ in range(steps):
             start = self.cursor % (SAMPLES - self.batch_size + 1)
             self.cursor += self.batch_size
-            x = self.inputs[start:start + self.batch_size]
-            y = self.targets[start:start + self.batch_size]
+            x = self.inputs[start : start + self.batch_size]
+            y = self.targets[start : start + self.batch_size]
             logits = self.forward(input_ids=x).logits
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                                     y.reshape(-1))
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+            )
             loss.backward()
             if self.clip_norm:
                 torch.nn.utils.clip_grad_norm_(self.parameters, self.clip_norm, foreach=True)

@@ -21,8 +21,12 @@ class Timing:
         return statistics.median(self.values)
 
     def to_dict(self):
-        return {"median": self.median, "min": min(self.values), "max": max(self.values),
-                "repeats": list(self.values)}
+        return {
+            "median": self.median,
+            "min": min(self.values),
+            "max": max(self.values),
+            "repeats": list(self.values),
+        }
 
 
 def seconds(fn):

@@ -53,7 +53,10 @@ class Contender:
         # zoo.data.pipeline.without_autotuning), so the ratio compares models, not input stalls.
         self.dataset = without_autotuning(
             tf.data.Dataset.from_tensor_slices((inputs, targets))
-            .repeat().batch(batch_size, drop_remainder=True).prefetch(PREFETCH_BATCHES))
+            .repeat()
+            .batch(batch_size, drop_remainder=True)
+            .prefetch(PREFETCH_BATCHES)
+        )
 
     def run(self, steps):
         self.model.fit(self.dataset, steps_per_epoch=steps, epochs=1, verbose=0)
@@ -67,23 +70,38 @@ def _tokens(vocabulary_size, seq_len, seed=0):
 def gpt2_config(shape):
     """The zoo's GPT-2 at `shape`."""
     return get_recipe("gpt2-small").model.replace(
-        name="gpt2-bench", vocabulary_size=shape.vocabulary_size, num_layers=shape.num_layers,
-        hidden_dim=shape.hidden_dim, intermediate_dim=4 * shape.hidden_dim,
-        num_query_heads=shape.num_heads, num_key_value_heads=shape.num_heads,
-        head_dim=shape.hidden_dim // shape.num_heads, max_sequence_length=shape.seq_len,
-        dropout=0.0)
+        name="gpt2-bench",
+        vocabulary_size=shape.vocabulary_size,
+        num_layers=shape.num_layers,
+        hidden_dim=shape.hidden_dim,
+        intermediate_dim=4 * shape.hidden_dim,
+        num_query_heads=shape.num_heads,
+        num_key_value_heads=shape.num_heads,
+        head_dim=shape.hidden_dim // shape.num_heads,
+        max_sequence_length=shape.seq_len,
+        dropout=0.0,
+    )
 
 
 def zoo_contender(name, config, training, batch_size, seq_len, total_steps=1000, jit_compile=True):
     """`config` compiled as `zoo train` compiles it (optimizer, loss, XLA on the whole step)."""
     keras.utils.set_random_seed(0)
     model = DecoderLM(config)
-    model.compile(optimizer=make_optimizer(training, total_steps, model),
-                  loss=LanguageModelLoss(z_loss_weight=config.z_loss_weight),
-                  jit_compile=jit_compile)
+    model.compile(
+        optimizer=make_optimizer(training, total_steps, model),
+        loss=LanguageModelLoss(z_loss_weight=config.z_loss_weight),
+        jit_compile=jit_compile,
+    )
     tokens = _tokens(config.vocabulary_size, seq_len)
-    return Contender(name, model, tokens[:, :-1], tokens[:, 1:], batch_size, seq_len,
-                     flops_per_token(config, seq_len).palm)
+    return Contender(
+        name,
+        model,
+        tokens[:, :-1],
+        tokens[:, 1:],
+        batch_size,
+        seq_len,
+        flops_per_token(config, seq_len).palm,
+    )
 
 
 def keras_hub_contender(shape, training, total_steps=1000):
@@ -92,21 +110,39 @@ def keras_hub_contender(shape, training, total_steps=1000):
 
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.GPT2Backbone(
-        vocabulary_size=shape.vocabulary_size, num_layers=shape.num_layers,
-        num_heads=shape.num_heads, hidden_dim=shape.hidden_dim,
-        intermediate_dim=4 * shape.hidden_dim, dropout=0.0, max_sequence_length=shape.seq_len)
+        vocabulary_size=shape.vocabulary_size,
+        num_layers=shape.num_layers,
+        num_heads=shape.num_heads,
+        hidden_dim=shape.hidden_dim,
+        intermediate_dim=4 * shape.hidden_dim,
+        dropout=0.0,
+        max_sequence_length=shape.seq_len,
+    )
     model = keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)
     optimizer = keras.optimizers.AdamW(
         learning_rate=make_schedule(training, total_steps, training.learning_rate),
-        weight_decay=training.weight_decay, beta_1=training.beta_1, beta_2=training.beta_2,
-        epsilon=training.epsilon, clipnorm=training.clip_norm)
-    model.compile(optimizer=optimizer,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=True)
+        weight_decay=training.weight_decay,
+        beta_1=training.beta_1,
+        beta_2=training.beta_2,
+        epsilon=training.epsilon,
+        clipnorm=training.clip_norm,
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
     tokens = _tokens(shape.vocabulary_size, shape.seq_len)
     inputs = {"token_ids": tokens[:, :-1], "padding_mask": np.ones_like(tokens[:, :-1], bool)}
-    return Contender("keras-hub GPT2Backbone", model, inputs, tokens[:, 1:], shape.batch_size,
-                     shape.seq_len, None)
+    return Contender(
+        "keras-hub GPT2Backbone",
+        model,
+        inputs,
+        tokens[:, 1:],
+        shape.batch_size,
+        shape.seq_len,
+        None,
+    )
 
 
 def benchmark_anchor(shape=AnchorShape(), steps=10, repeats=5, peak=None):
@@ -125,16 +161,18 @@ def benchmark_anchor(shape=AnchorShape(), steps=10, repeats=5, peak=None):
     with Worker(specs["zoo GPT-2"]) as ours, Worker(specs["keras-hub GPT2Backbone"]) as theirs:
         workers = {"zoo GPT-2": ours, "keras-hub GPT2Backbone": theirs}
         if ours.built["params"] != theirs.built["params"]:
-            raise AssertionError(f"not the same model: {ours.built['params']} parameters "
-                                 f"against keras-hub's {theirs.built['params']}")
+            raise AssertionError(
+                f"not the same model: {ours.built['params']} parameters "
+                f"against keras-hub's {theirs.built['params']}"
+            )
         flops = ours.built["flops_per_token"]  # identical architectures, one count for both
-        times = interleaved({name: (lambda w=w: w.run(steps)) for name, w in workers.items()},
-                            repeats)
+        times = interleaved(
+            {name: (lambda w=w: w.run(steps)) for name, w in workers.items()}, repeats
+        )
         rows = []
         for name, worker in workers.items():
             speed = Timing([steps * worker.built["tokens_per_step"] / t for t in times[name]])
-            rows.append({**_row(name, speed, flops, peak, worker.built),
-                         "memory": worker.memory()})
+            rows.append({**_row(name, speed, flops, peak, worker.built), "memory": worker.memory()})
     return {
         "shape": dataclasses.asdict(shape),
         "params": ours.built["params"],
@@ -151,20 +189,32 @@ def benchmark_families(families=None, steps=5, repeats=3, peak=None):
     for family in families or list_families():
         recipe = get_recipe(f"{family}-small")
         seq_len = recipe.model.max_sequence_length
-        spec = {"kind": "zoo", "name": recipe.name, "preset": recipe.name,
-                "training": recipe.training.to_dict(), "seq_len": seq_len,
-                "batch_size": max(1, recipe.training.batch_tokens // seq_len)}
+        spec = {
+            "kind": "zoo",
+            "name": recipe.name,
+            "preset": recipe.name,
+            "training": recipe.training.to_dict(),
+            "seq_len": seq_len,
+            "batch_size": max(1, recipe.training.batch_tokens // seq_len),
+        }
         with Worker(spec) as worker:
             times = [worker.run(steps) for _ in range(repeats)]
             speed = Timing([steps * worker.built["tokens_per_step"] / t for t in times])
-            rows.append({**_row(recipe.name, speed, worker.built["flops_per_token"], peak,
-                                worker.built),
-                         "params": worker.built["params"], "memory": worker.memory()})
+            rows.append(
+                {
+                    **_row(recipe.name, speed, worker.built["flops_per_token"], peak, worker.built),
+                    "params": worker.built["params"],
+                    "memory": worker.memory(),
+                }
+            )
     return rows
 
 
 def _row(name, speed, flops_per_token, peak, built):
-    return {"name": name, "tokens_per_second": speed.to_dict(),
-            "mfu": speed.median * flops_per_token / peak if peak else None,
-            "model_flops_per_second": speed.median * flops_per_token,
-            "warmup_seconds": built["warmup_seconds"]}
+    return {
+        "name": name,
+        "tokens_per_second": speed.to_dict(),
+        "mfu": speed.median * flops_per_token / peak if peak else None,
+        "model_flops_per_second": speed.median * flops_per_token,
+        "warmup_seconds": built["warmup_seconds"],
+    }

@@ -29,9 +29,13 @@ class Worker:
         """`env`: variables set for the worker on top of this process's (e.g. KERAS_BACKEND)."""
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "zoo.bench.serve"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self.stderr, text=True,
-            env={**os.environ, **(env or {})})
+            [sys.executable, "-m", "zoo.bench.serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
         self.built = self.request({"op": "build", "spec": spec, "warmup": warmup})
 
     def request(self, message):
@@ -42,8 +46,9 @@ class Worker:
             self.process.wait()
             self.stderr.seek(0)
             tail = self.stderr.read().strip().splitlines()[-1:] or ["(no output)"]
-            raise ZooError(f"benchmark worker exited with status {self.process.returncode}: "
-                           f"{tail[0]}")
+            raise ZooError(
+                f"benchmark worker exited with status {self.process.returncode}: {tail[0]}"
+            )
         return json.loads(line)
 
     def run(self, steps):

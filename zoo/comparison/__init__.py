@@ -6,5 +6,4 @@ from zoo.comparison.ablation import parse_ablations
 from zoo.comparison.allocation import compute_optimal_config, tokens_per_parameter
 from zoo.comparison.plot import plot_comparison
 
-__all__ = ["compute_optimal_config", "parse_ablations", "plot_comparison",
-           "tokens_per_parameter"]
+__all__ = ["compute_optimal_config", "parse_ablations", "plot_comparison", "tokens_per_parameter"]

@@ -50,7 +50,9 @@ def parse_arms(models, ablate=None, overrides=()):
     common = {**model_fields, **training_fields}
     variants = parse_ablations(ablate) if ablate else []
     if variants and len(names) != 1:
-        raise FieldError("ablate", f"takes one base model; received {len(names)}: {', '.join(names)}")
+        raise FieldError(
+            "ablate", f"takes one base model; received {len(names)}: {', '.join(names)}"
+        )
     arms = []
     for name in names:
         recipe = get_recipe(name)  # raises with the nearest names for a typo
@@ -58,4 +60,3 @@ def parse_arms(models, ablate=None, overrides=()):
         for changes in variants:
             arms.append((variant_label(recipe.name, changes), recipe.name, {**common, **changes}))
     return arms
-

@@ -24,8 +24,9 @@ def tokens_per_parameter(config, flops):
     return tokens / count_params(config)
 
 
-def compute_optimal_config(config, flops, target=TOKENS_PER_PARAMETER,
-                           aspect_tolerance=ASPECT_TOLERANCE):
+def compute_optimal_config(
+    config, flops, target=TOKENS_PER_PARAMETER, aspect_tolerance=ASPECT_TOLERANCE
+):
     """`config` resized along its family's proportions so `flops` buys ~`target` tokens/param.
 
     `aspect_tolerance` bounds width per layer to within that factor of the family's; sweeps

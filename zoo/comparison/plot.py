@@ -19,20 +19,38 @@ def plot_comparison(comparison, path):
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
     for row in comparison["rows"]:
         curve = row["curves"][0]  # the first seed's curve; the table carries the spread
-        axes.plot([p["flops"] for p in curve], [p["validation_loss"] for p in curve],
-                  marker="o", markersize=3, label=_legend(row))
+        axes.plot(
+            [p["flops"] for p in curve],
+            [p["validation_loss"] for p in curve],
+            marker="o",
+            markersize=3,
+            label=_legend(row),
+        )
     for i, level in enumerate(_baseline_levels(comparison)):
         baseline = comparison["baseline"]
-        axes.axhline(level, color="black", linestyle=":", linewidth=1,
-                     label=f"{baseline['name']}, {baseline['bits_per_byte']:.3f} bits/byte"
-                     if i == 0 else None)
-    axes.axvline(comparison["budget_flops"], color="grey", linestyle="--", linewidth=1,
-                 label=f"budget {comparison['budget_flops']:.2g} FLOPs")
+        axes.axhline(
+            level,
+            color="black",
+            linestyle=":",
+            linewidth=1,
+            label=f"{baseline['name']}, {baseline['bits_per_byte']:.3f} bits/byte"
+            if i == 0
+            else None,
+        )
+    axes.axvline(
+        comparison["budget_flops"],
+        color="grey",
+        linestyle="--",
+        linewidth=1,
+        label=f"budget {comparison['budget_flops']:.2g} FLOPs",
+    )
     axes.set_xscale("log")
     axes.set_xlabel("training compute (FLOPs, 6N + 12·L·H·Q·T per token)")
     axes.set_ylabel("validation loss (nats per token)")
-    axes.set_title(f"validation loss against compute · {comparison['data']} · "
-                   f"{comparison['tokenizer']} tokenizer")
+    axes.set_title(
+        f"validation loss against compute · {comparison['data']} · "
+        f"{comparison['tokenizer']} tokenizer"
+    )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()
@@ -60,5 +78,7 @@ def _baseline_levels(comparison):
 
 
 def _legend(row):
-    return (f"{row['model']} ({row['params'] / 1e6:.2f}M params, "
-            f"{row['validation_bits_per_byte']:.3f} bits/byte)")
+    return (
+        f"{row['model']} ({row['params'] / 1e6:.2f}M params, "
+        f"{row['validation_bits_per_byte']:.3f} bits/byte)"
+    )

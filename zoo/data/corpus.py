@@ -84,7 +84,9 @@ def _path_documents(spec):
         elif file.suffix in TEXT_SUFFIXES:
             documents.append(Document(name, _read_utf8(file)))
         else:
-            raise ZooError(f"{file}: unsupported file type {file.suffix!r} (use .txt, .md or .jsonl)")
+            raise ZooError(
+                f"{file}: unsupported file type {file.suffix!r} (use .txt, .md or .jsonl)"
+            )
     return documents
 
 
@@ -118,7 +120,9 @@ def _huggingface_documents(name):
     try:
         import datasets
     except ImportError:
-        raise ZooError("hf: corpora need the optional 'datasets' package (pip install datasets)") from None
+        raise ZooError(
+            "hf: corpora need the optional 'datasets' package (pip install datasets)"
+        ) from None
     dataset_name, _, split = name.partition(":")
     try:
         dataset = datasets.load_dataset(dataset_name, split=split or "train")

@@ -49,8 +49,18 @@ class ComparisonReporter(Reporter):
         """Run `index` of `count` starts; status is 'reused', 'resumed' or 'training'."""
 
 
-def compare(models, *, budget=None, seeds=1, ablate=None, overrides=(), tune_lr=False,
-            reporter=None, run=None, **fields):
+def compare(
+    models,
+    *,
+    budget=None,
+    seeds=1,
+    ablate=None,
+    overrides=(),
+    tune_lr=False,
+    reporter=None,
+    run=None,
+    **fields,
+):
     """Train (or reuse) each model at an equal FLOPs budget; returns the comparison as a dict.
 
     `run` (a `RunConfig`) and `fields` set the run options every model shares: data, tokenizer
@@ -59,15 +69,21 @@ def compare(models, *, budget=None, seeds=1, ablate=None, overrides=(), tune_lr=
     """
     reporter = reporter or ComparisonReporter()
     budget = DEFAULT_BUDGET if budget is None else budget
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) \
-            or not math.isfinite(budget) or not budget > 0:
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, (int, float))
+        or not math.isfinite(budget)
+        or not budget > 0
+    ):
         raise ZooError(f"budget must be a positive, finite number of FLOPs; received {budget!r}")
     budget = float(budget)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ZooError(f"seeds must be at least 1; received {seeds!r}")
     base = shared_run_config(run, fields, "comparison", "budget, seeds").replace(flops=budget)
-    entries = [Entry(label, preset, changes)
-               for label, preset, changes in parse_arms(models, ablate, overrides)]
+    entries = [
+        Entry(label, preset, changes)
+        for label, preset, changes in parse_arms(models, ablate, overrides)
+    ]
     for entry in entries:  # resolve everything (and fail on bad input) before training
         entry.changes = _allocate(entry, budget)
         plan_run(entry.preset, base, overrides=entry.changes)
@@ -95,11 +111,14 @@ def shared_run_config(run, fields, owner, own_options):
     if run is None:
         fields.setdefault("tokenizer", "shared")
     base = run_config(run, **fields)
-    fixed = sorted(set(BUDGET_FIELDS + ("seed", "init_from")) & {
-        k for k, v in base.to_dict().items() if v != RunConfig.__dataclass_fields__[k].default})
+    fixed = sorted(
+        set(BUDGET_FIELDS + ("seed", "init_from"))
+        & {k for k, v in base.to_dict().items() if v != RunConfig.__dataclass_fields__[k].default}
+    )
     if fixed:
-        raise RunConfigError(fixed[0], f"is set by the {owner} itself ({own_options}); it "
-                                       "cannot be given")
+        raise RunConfigError(
+            fixed[0], f"is set by the {owner} itself ({own_options}); it cannot be given"
+        )
     return base
 
 
@@ -111,8 +130,14 @@ def _allocate(entry, budget):
     if training.allocation is not Allocation.COMPUTE_OPTIMAL:
         return entry.changes
     sized = compute_optimal_config(recipe.model.replace(**model_changes), budget)
-    shape = ("num_layers", "hidden_dim", "head_dim", "num_key_value_heads", "intermediate_dim",
-             "attention_pattern")
+    shape = (
+        "num_layers",
+        "hidden_dim",
+        "head_dim",
+        "num_key_value_heads",
+        "intermediate_dim",
+        "attention_pattern",
+    )
     return {**entry.changes, **{k: getattr(sized, k) for k in shape}}
 
 
@@ -153,8 +178,14 @@ def _table(entries, budget, data, tokenizer, seeds, tune_lr):
         value = row["validation_bits_per_byte"]
         row["delta_bits_per_byte"] = (value - reference if None not in (value, reference)
                                       else None)  # fmt: skip
-    return {"budget_flops": budget, "data": data, "tokenizer": tokenizer, "seeds": seeds,
-            "tune_lr": tune_lr, "rows": rows}
+    return {
+        "budget_flops": budget,
+        "data": data,
+        "tokenizer": tokenizer,
+        "seeds": seeds,
+        "tune_lr": tune_lr,
+        "rows": rows,
+    }
 
 
 def _non_embedding(config):

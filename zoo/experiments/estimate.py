@@ -29,8 +29,11 @@ def step_flops(planned):
 def calibrate(planned_runs):
     """{'overhead_seconds', 'seconds_per_flop', 'compile_seconds', 'anchors'} for the plan."""
     ordered = sorted(planned_runs, key=step_flops)
-    anchors = [ordered[0]] if step_flops(ordered[0]) == step_flops(ordered[-1]) else \
-        [ordered[0], ordered[-1]]
+    anchors = (
+        [ordered[0]]
+        if step_flops(ordered[0]) == step_flops(ordered[-1])
+        else [ordered[0], ordered[-1]]
+    )
     measured = [_measure(p) for p in anchors]
     if len(measured) == 1:
         overhead, per_flop = 0.0, measured[0]["step_seconds"] / measured[0]["step_flops"]
@@ -40,9 +43,12 @@ def calibrate(planned_runs):
         overhead = max(t0 - per_flop * f0, 0.0)
         if per_flop == 0.0:  # the dearer step was no slower: all overhead, at its cost
             per_flop, overhead = 0.0, max(t0, t1)
-    return {"overhead_seconds": overhead, "seconds_per_flop": per_flop,
-            "compile_seconds": max(m["compile_seconds"] for m in measured),
-            "anchors": measured}
+    return {
+        "overhead_seconds": overhead,
+        "seconds_per_flop": per_flop,
+        "compile_seconds": max(m["compile_seconds"] for m in measured),
+        "anchors": measured,
+    }
 
 
 def estimate_seconds(planned, calibration, done_fraction=0.0):
@@ -65,16 +71,22 @@ def _measure(planned):
 
     plan = planned.plan
     budget = plan.budget
-    key = {"device": list(device_description()), "model": plan.model.to_dict(),
-           "training": plan.training.to_dict(), "batch_size": budget.batch_size,
-           "seq_len": budget.seq_len, "precision": plan.run.precision.value}
+    key = {
+        "device": list(device_description()),
+        "model": plan.model.to_dict(),
+        "training": plan.training.to_dict(),
+        "batch_size": budget.batch_size,
+        "seq_len": budget.seq_len,
+        "precision": plan.run.precision.value,
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     path = cache_dir("throughput") / f"{digest}.json"
     if path.exists():
         return json.loads(path.read_text())
     config = plan.model
-    contender = zoo_contender("calibration", config, plan.training, budget.batch_size,
-                              budget.seq_len)
+    contender = zoo_contender(
+        "calibration", config, plan.training, budget.batch_size, budget.seq_len
+    )
     with warnings.catch_warnings():
         # Keras warns that fit's default shuffle does not apply to a tf.data.Dataset: true,
         # and the contender's batches are random already.
@@ -87,8 +99,12 @@ def _measure(planned):
             start = time.perf_counter()
             contender.run(CALIBRATION_STEPS)
             best = min(best, (time.perf_counter() - start) / CALIBRATION_STEPS)
-    result = {"step_seconds": best, "step_flops": step_flops(planned),
-              "compile_seconds": compile_seconds, "shape": f"{config.num_layers}×"
-              f"{config.hidden_dim}", "batch_size": budget.batch_size}
+    result = {
+        "step_seconds": best,
+        "step_flops": step_flops(planned),
+        "compile_seconds": compile_seconds,
+        "shape": f"{config.num_layers}×{config.hidden_dim}",
+        "batch_size": budget.batch_size,
+    }
     atomic_write_json(path, result)
     return result

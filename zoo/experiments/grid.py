@@ -43,15 +43,25 @@ SWEEP_ASPECT_TOLERANCE = 3.0  # width per layer within 3× of the family's (sing
 MIN_STEPS = 200  # optimizer steps a run gets at least (by shrinking its batch)
 LR_SIZE_EXPONENT = -1 / 3  # Porian et al. 2024: tuned peak rate ∝ N^-0.33
 ALLOCATIONS = ("compute-optimal", "fixed")
-SHAPE_FIELDS = ("num_layers", "hidden_dim", "head_dim", "num_key_value_heads",
-                "intermediate_dim", "attention_pattern")
+SHAPE_FIELDS = (
+    "num_layers",
+    "hidden_dim",
+    "head_dim",
+    "num_key_value_heads",
+    "intermediate_dim",
+    "attention_pattern",
+)
 
-LR_RULE = (f"peak learning rate = the recipe's -small rate × (N / N_small)^{LR_SIZE_EXPONENT:.2f} "
-           "(Porian et al. 2024), N counting every parameter")
+LR_RULE = (
+    f"peak learning rate = the recipe's -small rate × (N / N_small)^{LR_SIZE_EXPONENT:.2f} "
+    "(Porian et al. 2024), N counting every parameter"
+)
 WARMUP_RULE = "warmup ≈ N tokens (ceil(N / tokens per step) updates, at most a tenth of the run)"
 BATCH_RULE = f"the recipe's batch, smaller where a run would take fewer than {MIN_STEPS} steps"
-VOCABULARY_RULE = (f"bytes: the byte-level BPE at {SWEEP_VOCABULARY} tokens (no merges), so loss "
-                   "per token is loss per byte")
+VOCABULARY_RULE = (
+    f"bytes: the byte-level BPE at {SWEEP_VOCABULARY} tokens (no merges), so loss "
+    "per token is loss per byte"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,13 +106,13 @@ def parse_budgets(budgets):
             try:
                 values.append(float(part))
             except ValueError:
-                raise ZooError(f"--budgets takes FLOPs separated by commas, e.g. 1e11,3e11; "
-                               f"received {part!r}") from None
+                raise ZooError(
+                    f"--budgets takes FLOPs separated by commas, e.g. 1e11,3e11; received {part!r}"
+                ) from None
     else:
         values = [float(v) for v in budgets or ()]
     if len(values) < 2:
-        raise ZooError(f"--budgets needs at least two budgets to fit a law; received "
-                       f"{len(values)}")
+        raise ZooError(f"--budgets needs at least two budgets to fit a law; received {len(values)}")
     for value in values:
         if not math.isfinite(value) or value <= 0:
             raise ZooError(f"--budgets must be positive and finite; received {value:g}")
@@ -137,16 +147,19 @@ def isoflop_shapes(config, budget, sizes, span=SIZE_SPAN):
     shapes, seen = [], set()
     for factor in np.geomspace(1 / span, span, sizes):
         target = TOKENS_PER_PARAMETER / float(factor) ** 2
-        shape = compute_optimal_config(config, budget, target=target,
-                                       aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
+        shape = compute_optimal_config(
+            config, budget, target=target, aspect_tolerance=SWEEP_ASPECT_TOLERANCE
+        )
         key = (shape.num_layers, shape.hidden_dim)
         if key not in seen:
             seen.add(key)
             shapes.append((float(factor), shape))
     if len(shapes) < sizes:
-        raise ZooError(f"only {len(shapes)} distinct shapes of {config.name} exist between "
-                       f"1/{span:g}× and {span:g}× the compute-optimal size at {budget:.3g} "
-                       f"FLOPs (wanted {sizes}); raise the smallest budget or ask for fewer sizes")
+        raise ZooError(
+            f"only {len(shapes)} distinct shapes of {config.name} exist between "
+            f"1/{span:g}× and {span:g}× the compute-optimal size at {budget:.3g} "
+            f"FLOPs (wanted {sizes}); raise the smallest budget or ask for fewer sizes"
+        )
     return shapes
 
 
@@ -179,9 +192,13 @@ def plan_grid(cells, base, *, tune_lr=False):
         batch = base.batch_size or batch_size_for(arm, config, budget)
         rate = learning_rate_for(arm, config)
         warmup = max(1, math.ceil(count_params(config) / (batch * config.max_sequence_length)))
-        changes = {**arm.changes, "vocabulary_size": config.vocabulary_size,
-                   **{k: getattr(config, k) for k in SHAPE_FIELDS},
-                   "learning_rate": rate, "warmup_steps": warmup}
+        changes = {
+            **arm.changes,
+            "vocabulary_size": config.vocabulary_size,
+            **{k: getattr(config, k) for k in SHAPE_FIELDS},
+            "learning_rate": rate,
+            "warmup_steps": warmup,
+        }
         run = base.replace(flops=budget, seed=seed, batch_size=batch)
         plan = plan_run(arm.preset, run, overrides=changes, materials=materials)
         planned.append(PlannedRun(arm, budget, seed, factor, changes, plan, rate, warmup))
@@ -206,8 +223,9 @@ def sweep_run_config(run=None, **fields):
 
 def isoflop_cells(arm, budgets, sizes, seeds):
     if isinstance(sizes, bool) or not isinstance(sizes, int) or sizes < 3:
-        raise ZooError(f"--sizes must be at least 3 (a parabola has three parameters); "
-                       f"received {sizes!r}")
+        raise ZooError(
+            f"--sizes must be at least 3 (a parabola has three parameters); received {sizes!r}"
+        )
     _check_seeds(seeds)
     config = sweep_model(arm)
     cells = []
@@ -220,15 +238,22 @@ def isoflop_cells(arm, budgets, sizes, seeds):
 
 def parse_allocations(allocation):
     """'compute-optimal', 'fixed' or a comma-separated list of both -> a tuple, checked."""
-    names = tuple(a.strip() for a in (allocation.split(",") if isinstance(allocation, str)
-                                      else allocation or ()) if a.strip())
+    names = tuple(
+        a.strip()
+        for a in (allocation.split(",") if isinstance(allocation, str) else allocation or ())
+        if a.strip()
+    )
     for name in names:
         if name not in ALLOCATIONS:
-            raise ZooError(f"--allocation must be one of {', '.join(ALLOCATIONS)} (or both, "
-                           f"comma-separated); received {name!r}")
+            raise ZooError(
+                f"--allocation must be one of {', '.join(ALLOCATIONS)} (or both, "
+                f"comma-separated); received {name!r}"
+            )
     if not names or len(set(names)) != len(names):
-        raise ZooError(f"--allocation lists each of {', '.join(ALLOCATIONS)} at most once; "
-                       f"received {allocation!r}")
+        raise ZooError(
+            f"--allocation lists each of {', '.join(ALLOCATIONS)} at most once; "
+            f"received {allocation!r}"
+        )
     return names
 
 
@@ -244,15 +269,21 @@ def compute_cells(arms, budgets, seeds, allocation="compute-optimal"):
     for arm in arms:
         config = sweep_model(arm)
         for name in allocations:
-            named = (arm if len(allocations) == 1 else
-                     dataclasses.replace(arm, name=f"{arm.name} ({name})"))
+            named = (
+                arm
+                if len(allocations) == 1
+                else dataclasses.replace(arm, name=f"{arm.name} ({name})")
+            )
             for budget in budgets:
-                shape = (compute_optimal_config(config, budget,
-                                                aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
-                         if name == "compute-optimal" else config)
+                shape = (
+                    compute_optimal_config(config, budget, aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
+                    if name == "compute-optimal"
+                    else config
+                )
                 for seed in range(seeds):
-                    cells.append((named, budget, seed, 1.0 if name == "compute-optimal"
-                                  else None, shape))
+                    cells.append(
+                        (named, budget, seed, 1.0 if name == "compute-optimal" else None, shape)
+                    )
     return cells
 
 
@@ -264,15 +295,23 @@ def _check_seeds(seeds):
 def hyperparameter_rules(tune_lr, spike_guard=False):
     return {
         "vocabulary": VOCABULARY_RULE,
-        "learning_rate": ("per size: the best of ×1/3, ×1, ×3 of the rule's rate by final "
-                          "training loss at a quarter of the budget; rule: " + LR_RULE)
-        if tune_lr else LR_RULE,
+        "learning_rate": (
+            "per size: the best of ×1/3, ×1, ×3 of the rule's rate by final "
+            "training loss at a quarter of the budget; rule: " + LR_RULE
+        )
+        if tune_lr
+        else LR_RULE,
         "warmup": WARMUP_RULE,
         "schedule": "the recipe's cosine, decayed to each run's own length",
         "batch": BATCH_RULE,
-        "spike_guard": ("on (--spike-guard)" if spike_guard else
-                        "off, the sweeps' default (see zoo.experiments.grid.sweep_run_config)")
+        "spike_guard": (
+            "on (--spike-guard)"
+            if spike_guard
+            else "off, the sweeps' default (see zoo.experiments.grid.sweep_run_config)"
+        )
         + "; a run that fails is a failed cell, reported and not fitted",
-        "shapes": (f"the family's proportions (heads, feed-forward ratio), width per layer "
-                   f"within {SWEEP_ASPECT_TOLERANCE:g}× of the family's"),
+        "shapes": (
+            f"the family's proportions (heads, feed-forward ratio), width per layer "
+            f"within {SWEEP_ASPECT_TOLERANCE:g}× of the family's"
+        ),
     }

@@ -91,9 +91,11 @@ def check_strategy(jobs, strategy):
     """Several jobs share this host's CPUs one run per process: a strategy that spreads one run
     over devices or hosts is refused with them."""
     if jobs > 1 and strategy not in SINGLE_PROCESS_STRATEGIES:
-        raise ZooError(f"--jobs {jobs} trains each run in its own process on a share of this "
-                       f"host's CPUs; it cannot be combined with --strategy {strategy} (use "
-                       "--jobs 1)")
+        raise ZooError(
+            f"--jobs {jobs} trains each run in its own process on a share of this "
+            f"host's CPUs; it cannot be combined with --strategy {strategy} (use "
+            "--jobs 1)"
+        )
 
 
 def default_jobs(strategy=None):
@@ -138,8 +140,10 @@ def thread_environment(backend, environ=None, cpus=None):
     """
     environ = os.environ if environ is None else environ
     count = str(len(available_cpus()) if cpus is None else cpus)
-    return {**{name: environ.get(name) or count for name in THREAD_VARIABLES},
-            "KERAS_BACKEND": backend}
+    return {
+        **{name: environ.get(name) or count for name in THREAD_VARIABLES},
+        "KERAS_BACKEND": backend,
+    }
 
 
 def run_tasks(function, tasks, workers, on_event, on_result):
@@ -171,14 +175,18 @@ def run_tasks(function, tasks, workers, on_event, on_result):
                 on_event(event)
 
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_start_worker,
-        initargs=(handout, events, thread_environment(keras.backend.backend()), os.getpid()))
+        max_workers=workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(handout, events, thread_environment(keras.backend.backend()), os.getpid()),
+    )
     try:
         futures = {pool.submit(function, task): task for task in tasks}
         pending = set(futures)
         while pending:
             done, pending = concurrent.futures.wait(
-                pending, timeout=POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED)
+                pending, timeout=POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED
+            )
             relay()
             for future in done:
                 on_result(futures[future], future.result())
@@ -292,28 +300,38 @@ def _train_task(task):
     store = RunStore()  # one scan per task
     for cell in task["cells"]:
         index = cell["index"]
-        plan = plan_run(task["preset"], RunConfig.from_dict(cell["run"]),
-                        overrides=cell["changes"])
+        plan = plan_run(task["preset"], RunConfig.from_dict(cell["run"]), overrides=cell["changes"])
         if plan.key != cell["key"]:
-            raise ZooError(f"{cell['label']} seed {cell['seed']} re-planned in a worker process "
-                           f"has key {plan.key}, not the sweep's {cell['key']}; refusing to "
-                           "train it (run the sweep with --jobs 1)")
+            raise ZooError(
+                f"{cell['label']} seed {cell['seed']} re-planned in a worker process "
+                f"has key {plan.key}, not the sweep's {cell['key']}; refusing to "
+                "train it (run the sweep with --jobs 1)"
+            )
         if task["tune"] is not None:
             if rate is None:
                 tune = task["tune"]
                 entry = Entry(tune["label"], task["preset"], dict(tune["changes"]))
-                rate = tune_learning_rate(entry, RunConfig.from_dict(tune["run"]),
-                                          _TuningRelay(index), store)
-            plan = plan_run(task["preset"], plan.run,
-                            overrides={**cell["changes"], "learning_rate": rate})
+                rate = tune_learning_rate(
+                    entry, RunConfig.from_dict(tune["run"]), _TuningRelay(index), store
+                )
+            plan = plan_run(
+                task["preset"], plan.run, overrides={**cell["changes"], "learning_rate": rate}
+            )
         outcome = {"index": index, "key": plan.key, "learning_rate": rate}
         try:
-            record = store.obtain(plan, _Relay(cell), index, task["count"], cell["label"],
-                                  cell["seed"])
+            record = store.obtain(
+                plan, _Relay(cell), index, task["count"], cell["label"], cell["seed"]
+            )
         except RunFailed as failure:
             failed = store.find(plan.key)  # its record, so the parent need not rescan
-            outcomes.append({**outcome, "status": "failed", "reason": str(failure),
-                             "path": str(failed.path) if failed else None})
+            outcomes.append(
+                {
+                    **outcome,
+                    "status": "failed",
+                    "reason": str(failure),
+                    "path": str(failed.path) if failed else None,
+                }
+            )
             emit("failed", index, str(failure))
             continue
         outcomes.append({**outcome, "status": "done", "path": str(record.path)})
@@ -378,9 +396,20 @@ def _sendable(error):
         pass
     if isinstance(error, ZooError):
         return ZooError(str(error))
-    return RuntimeError(f"{type(error).__name__}: {error}\n\nin the worker:\n"
-                        + "".join(traceback.format_exception(error)))
+    return RuntimeError(
+        f"{type(error).__name__}: {error}\n\nin the worker:\n"
+        + "".join(traceback.format_exception(error))
+    )
 
 
-__all__ = ["DEFAULT_JOBS", "available_cpus", "check_jobs", "check_strategy", "default_jobs",
-           "run_tasks", "split_cpus", "thread_environment", "train_task"]
+__all__ = [
+    "DEFAULT_JOBS",
+    "available_cpus",
+    "check_jobs",
+    "check_strategy",
+    "default_jobs",
+    "run_tasks",
+    "split_cpus",
+    "thread_environment",
+    "train_task",
+]

@@ -28,8 +28,9 @@ class RunStore:
         if self._by_key is None:
             self.scans += 1
             # list_runs is oldest first, so the latest run with a key is the one kept.
-            self._by_key = {record.setting("resolution_key"): record
-                            for record in list_runs(self.root)}
+            self._by_key = {
+                record.setting("resolution_key"): record for record in list_runs(self.root)
+            }
             self._by_key.pop(None, None)  # damaged or pre-key records
         return self._by_key
 
@@ -46,8 +47,7 @@ class RunStore:
         record = self.find(plan.key)
         if record is None:
             return TRAINING
-        return (REUSED if record.complete else
-                FAILED if record.failure_path.exists() else RESUMED)
+        return REUSED if record.complete else FAILED if record.failure_path.exists() else RESUMED
 
     def obtain(self, plan, reporter, index, count, label, seed):
         """The finished run of `plan`, else that run resumed, else a new run; `reporter.run`
@@ -58,8 +58,12 @@ class RunStore:
             return record
         if record is not None:
             reporter.run(index, count, label, seed, RESUMED)
-            record = resume_run(record, reporter, plan.run.strategy.value,
-                                plan.run.backend.value if plan.run.backend else None)
+            record = resume_run(
+                record,
+                reporter,
+                plan.run.strategy.value,
+                plan.run.backend.value if plan.run.backend else None,
+            )
         else:
             reporter.run(index, count, label, seed, TRAINING)
             out = self.root / f"{plan.preset}-{plan.key[:10]}"

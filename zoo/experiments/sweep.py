@@ -61,9 +61,22 @@ class SweepReporter(ComparisonReporter):
         carry no per-step progress."""
 
 
-def sweep_isoflop(model, *, budgets, sizes=5, seeds=1, tune_lr=False, params="total",
-                  bootstrap=DEFAULT_BOOTSTRAP, overrides=(), reporter=None, dry_run=False,
-                  jobs=1, run=None, **fields):
+def sweep_isoflop(
+    model,
+    *,
+    budgets,
+    sizes=5,
+    seeds=1,
+    tune_lr=False,
+    params="total",
+    bootstrap=DEFAULT_BOOTSTRAP,
+    overrides=(),
+    reporter=None,
+    dry_run=False,
+    jobs=1,
+    run=None,
+    **fields,
+):
     """IsoFLOP study of one model: per budget, `sizes` shapes from 1/5× to 5× the predicted
     compute-optimal size; fitted by Chinchilla approaches 2 (`isoflop`) and 3 (`parametric`).
     `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.experiments.pool`)."""
@@ -75,21 +88,47 @@ def sweep_isoflop(model, *, budgets, sizes=5, seeds=1, tune_lr=False, params="to
     if len(arm) != 1:
         raise ZooError(f"--model takes one model; received {len(arm)}")
     cells = isoflop_cells(arm[0], budgets, sizes, seeds)
-    sweep = _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, kind="isoflop",
-                 request={"model": arm[0].name, "budgets": list(budgets), "sizes": sizes,
-                          "seeds": seeds, "params_convention": params})
+    sweep = _run(
+        cells,
+        run,
+        fields,
+        reporter,
+        dry_run,
+        tune_lr,
+        jobs,
+        kind="isoflop",
+        request={
+            "model": arm[0].name,
+            "budgets": list(budgets),
+            "sizes": sizes,
+            "seeds": seeds,
+            "params_convention": params,
+        },
+    )
     if not dry_run:
         sweep["fits"] = {
             "isoflop": _fit(fit_isoflop, sweep["points"], params=params, bootstrap=bootstrap),
-            "parametric": _fit(fit_parametric, sweep["points"], params=params,
-                               bootstrap=bootstrap),
+            "parametric": _fit(fit_parametric, sweep["points"], params=params, bootstrap=bootstrap),
         }
     return sweep
 
 
-def sweep_compute(models, *, budgets, seeds=1, ablate=None, allocation="compute-optimal",
-                  tune_lr=False, bootstrap=DEFAULT_BOOTSTRAP * 5, overrides=(), reporter=None,
-                  dry_run=False, jobs=1, run=None, **fields):
+def sweep_compute(
+    models,
+    *,
+    budgets,
+    seeds=1,
+    ablate=None,
+    allocation="compute-optimal",
+    tune_lr=False,
+    bootstrap=DEFAULT_BOOTSTRAP * 5,
+    overrides=(),
+    reporter=None,
+    dry_run=False,
+    jobs=1,
+    run=None,
+    **fields,
+):
     """Loss against compute for each arm (a model, or one change of a model as `--ablate`
     forms it), fitted as L(C) per arm, with each arm's compute multiplier against the first.
     `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.experiments.pool`)."""
@@ -98,23 +137,39 @@ def sweep_compute(models, *, budgets, seeds=1, ablate=None, allocation="compute-
     budgets = parse_budgets(budgets)
     arms = parse_arms(models, ablate=ablate, overrides=overrides)
     cells = compute_cells(arms, budgets, seeds, allocation)
-    sweep = _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, kind="compute",
-                 request={"models": [a.name for a in arms], "budgets": list(budgets),
-                          "seeds": seeds, "allocation": allocation})
+    sweep = _run(
+        cells,
+        run,
+        fields,
+        reporter,
+        dry_run,
+        tune_lr,
+        jobs,
+        kind="compute",
+        request={
+            "models": [a.name for a in arms],
+            "budgets": list(budgets),
+            "seeds": seeds,
+            "allocation": allocation,
+        },
+    )
     if not dry_run:
         reference = (sweep.get("baseline") or {}).get("loss")  # the n-gram baseline's
-        sweep["fits"] = {"compute": _fit(fit_compute, sweep["points"], bootstrap=bootstrap,
-                                         reference_loss=reference)}
+        sweep["fits"] = {
+            "compute": _fit(
+                fit_compute, sweep["points"], bootstrap=bootstrap, reference_loss=reference
+            )
+        }
     return sweep
 
 
 def _check_bootstrap(bootstrap):
     """Resamples for the intervals: 0 (no intervals) or more; a negative count would resample
     nothing and print intervals that mean nothing, after the whole sweep had trained."""
-    if (isinstance(bootstrap, bool) or not isinstance(bootstrap, numbers.Integral)
-            or bootstrap < 0):
-        raise ZooError(f"--bootstrap must be a whole number of resamples, 0 or more; received "
-                       f"{bootstrap!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, numbers.Integral) or bootstrap < 0:
+        raise ZooError(
+            f"--bootstrap must be a whole number of resamples, 0 or more; received {bootstrap!r}"
+        )
 
 
 def _fit(law, points, **options):
@@ -167,8 +222,9 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
     if workers == 1:
         finished, failed = _train_here(planned, status, store, base, reporter, tune_lr)
     else:
-        finished, failed = _train_in_workers(planned, status, store, groups, base, reporter,
-                                             tune_lr, workers)
+        finished, failed = _train_in_workers(
+            planned, status, store, groups, base, reporter, tune_lr, workers
+        )
     sweep["wall_seconds"] = time.perf_counter() - started
     sweep["points"] = [_point(p, r) for p, r in finished]
     # The runs' own training time, whether trained now or reused: what the sweep cost.
@@ -191,8 +247,9 @@ def _train_here(planned, status, store, base, reporter, tune_lr):
         if tune_lr:
             p = _tuned(p, base, reporter, tuned, store)
         try:
-            finished.append((p, store.obtain(p.plan, reporter, index, len(planned), p.label,
-                                             p.seed)))
+            finished.append(
+                (p, store.obtain(p.plan, reporter, index, len(planned), p.label, p.seed))
+            )
         except RunFailed as failure:
             # One diverged cell must not end an hour's sweep: it is reported, not fitted.
             reporter.message(f"{p.label} seed {p.seed} failed: {failure}")
@@ -258,13 +315,18 @@ def _train_in_workers(planned, status, store, groups, base, reporter, tune_lr, w
                 store.add(result["key"], RunRecord(result["path"]))
             record = RunRecord(result["path"]) if result["status"] == "done" else None
             if p.plan.key != result["key"] or (
-                    record is not None and record.setting("resolution_key") != p.plan.key):
-                raise ZooError(f"{p.label} seed {p.seed}: its worker trained key "
-                               f"{result['key']}, not the sweep's {p.plan.key}")
+                record is not None and record.setting("resolution_key") != p.plan.key
+            ):
+                raise ZooError(
+                    f"{p.label} seed {p.seed}: its worker trained key "
+                    f"{result['key']}, not the sweep's {p.plan.key}"
+                )
             outcomes[index] = record
 
-    tasks = [_task(planned, group, base, tune_lr) for group in sorted(
-        groups, key=lambda g: -sum(planned[i].estimated_seconds for i in g))]
+    tasks = [
+        _task(planned, group, base, tune_lr)
+        for group in sorted(groups, key=lambda g: -sum(planned[i].estimated_seconds for i in g))
+    ]
     parallel.run_tasks(parallel.train_task, tasks, workers, on_event, on_result)
     finished, failed = [], []
     for index, p in enumerate(planned):
@@ -282,9 +344,17 @@ def _task(planned, group, base, tune_lr):
     if tune_lr:  # the grid `_tuned` would run for the group's first cell
         run = base.replace(flops=first.budget, batch_size=first.plan.run.batch_size)
         tune = {"label": first.label, "changes": dict(first.changes), "run": run.to_dict()}
-    cells = [{"index": i, "label": planned[i].label, "seed": planned[i].seed,
-              "run": planned[i].plan.run.to_dict(), "changes": dict(planned[i].changes),
-              "key": planned[i].plan.key} for i in group]
+    cells = [
+        {
+            "index": i,
+            "label": planned[i].label,
+            "seed": planned[i].seed,
+            "run": planned[i].plan.run.to_dict(),
+            "changes": dict(planned[i].changes),
+            "key": planned[i].plan.key,
+        }
+        for i in group
+    ]
     return {"preset": first.arm.preset, "count": len(planned), "tune": tune, "cells": cells}
 
 
@@ -297,10 +367,23 @@ def _finished(reporter, index, count, p, status):
 def _failure(p, record):
     row = _plan_row(p, "failed")
     failure = record.failure() if record is not None else None
-    return {**{k: row[k] for k in ("arm", "budget", "seed", "num_layers", "hidden_dim",
-                                   "params", "learning_rate")},
-            "step": failure and failure.get("step"), "reason": failure and failure.get("reason"),
-            "run": str(record.path) if record is not None else None}
+    return {
+        **{
+            k: row[k]
+            for k in (
+                "arm",
+                "budget",
+                "seed",
+                "num_layers",
+                "hidden_dim",
+                "params",
+                "learning_rate",
+            )
+        },
+        "step": failure and failure.get("step"),
+        "reason": failure and failure.get("reason"),
+        "run": str(record.path) if record is not None else None,
+    }
 
 
 def _tuning_key(p):
@@ -386,8 +469,12 @@ def _baseline(data, records):
     settings = records[0].config()["data"]
     tokens, nbytes = settings["validation_tokens"], settings["validation_bytes"]
     nats_per_token = baseline["bits_per_byte"] * math.log(2) * nbytes / tokens
-    return {"name": f"KN {baseline['order']}-gram", "order": baseline["order"],
-            "bits_per_byte": baseline["bits_per_byte"], "loss": nats_per_token}
+    return {
+        "name": f"KN {baseline['order']}-gram",
+        "order": baseline["order"],
+        "bits_per_byte": baseline["bits_per_byte"],
+        "loss": nats_per_token,
+    }
 
 
 def arm_summary(points):
@@ -398,11 +485,18 @@ def arm_summary(points):
     rows = []
     for (arm, budget, params), group in groups.items():
         bpb = [g["bits_per_byte"] for g in group if g["bits_per_byte"] is not None]
-        rows.append({"arm": arm, "budget": budget, "params": params,
-                     "loss": statistics.fmean(g["loss"] for g in group),
-                     "bits_per_byte": statistics.fmean(bpb) if bpb else None,
-                     "spread": statistics.stdev(bpb) if len(bpb) > 1 else None,
-                     "seeds": len(group), "epochs": max(g["epochs"] for g in group)})
+        rows.append(
+            {
+                "arm": arm,
+                "budget": budget,
+                "params": params,
+                "loss": statistics.fmean(g["loss"] for g in group),
+                "bits_per_byte": statistics.fmean(bpb) if bpb else None,
+                "spread": statistics.stdev(bpb) if len(bpb) > 1 else None,
+                "seeds": len(group),
+                "epochs": max(g["epochs"] for g in group),
+            }
+        )
     return rows
 
 

@@ -21,8 +21,11 @@ def tune_learning_rate(cell, run, reporter, store):
     results = {}
     for i, factor in enumerate(LR_GRID):
         rate = peak * factor
-        plan = plan_run(cell.preset, run.replace(flops=run.flops * LR_TUNING_FRACTION),
-                        overrides={**cell.changes, "learning_rate": rate})
+        plan = plan_run(
+            cell.preset,
+            run.replace(flops=run.flops * LR_TUNING_FRACTION),
+            overrides={**cell.changes, "learning_rate": rate},
+        )
         record = store.obtain(plan, reporter, i, len(LR_GRID), f"{cell.label} lr={rate:.2g}", 0)
         loss = record.summary()["final_train_loss"]
         results[rate] = loss if loss is not None and math.isfinite(loss) else math.inf

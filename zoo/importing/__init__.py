@@ -98,16 +98,20 @@ def _source_config(source):
     if not has_weights:
         refuse_pickles(source)  # before anything else: say why a .bin checkpoint is refused
     if not (source / "config.json").is_file():
-        raise ZooError(f"{source}: unknown checkpoint layout (no config.json; expected a Hugging "
-                       "Face directory or a keras-hub preset)")
+        raise ZooError(
+            f"{source}: unknown checkpoint layout (no config.json; expected a Hugging "
+            "Face directory or a keras-hub preset)"
+        )
     return read_json(source / "config.json")
 
 
 def _read_hugging_face(source, document, name):
     where = str(source / "config.json")
     if not isinstance(document, dict) or "model_type" not in document:
-        raise ZooError(f"{where}: unknown checkpoint layout (neither a Hugging Face model_type "
-                       "nor a keras-hub backbone class_name)")
+        raise ZooError(
+            f"{where}: unknown checkpoint layout (neither a Hugging Face model_type "
+            "nor a keras-hub backbone class_name)"
+        )
     fields = Fields(document, where)
     model_type = huggingface.family(fields)
     config = huggingface.to_model_config(fields, name)
@@ -118,8 +122,16 @@ def _read_hugging_face(source, document, name):
     tensors = SourceTensors(read_safetensors(files), str(source))
     weights = huggingface.map_weights(tensors, config, model_type)
     tensors.finish()
-    return _checkpoint(source, HUGGING_FACE, model_type, config, weights, tensors.taken,
-                       file_digests(files, source), fields.get("eos_token_id"))
+    return _checkpoint(
+        source,
+        HUGGING_FACE,
+        model_type,
+        config,
+        weights,
+        tensors.taken,
+        file_digests(files, source),
+        fields.get("eos_token_id"),
+    )
 
 
 def _read_keras_hub(source, document, name):
@@ -134,8 +146,16 @@ def _read_keras_hub(source, document, name):
     tensors = SourceTensors(variables, str(source))
     weights = kerashub.map_weights(tensors, config, model_type)
     tensors.finish()
-    return _checkpoint(source, KERAS_HUB, model_type, config, weights, tensors.taken,
-                       file_digests([weights_file], source), None)
+    return _checkpoint(
+        source,
+        KERAS_HUB,
+        model_type,
+        config,
+        weights,
+        tensors.taken,
+        file_digests([weights_file], source),
+        None,
+    )
 
 
 def _checkpoint(source, layout, model_type, config, weights, taken, digests, eos_token_id):
@@ -204,8 +224,10 @@ def _write_keras_file(checkpoint, out):
     tokenizer_dir = out.with_name("tokenizer")
     tokenizer = checkpoint.tokenizer
     if tokenizer and tokenizer_dir.exists() and not tokenizer.same_as(tokenizer_dir):
-        raise ZooError(f"{tokenizer_dir} already holds a different tokenizer; write the .keras "
-                       "file to another directory")
+        raise ZooError(
+            f"{tokenizer_dir} already holds a different tokenizer; write the .keras "
+            "file to another directory"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     if not tokenizer or tokenizer_dir.exists():
         return atomic_save(out, checkpoint.model.save)
@@ -235,15 +257,17 @@ def _write_run(checkpoint, out):
             **environment(),
         })  # fmt: skip
         # A summary marks the run complete, so `zoo train --resume` never picks it up.
-        record.write_summary({
-            "imported": True,
-            "steps": 0,
-            "tokens": 0,
-            "params": checkpoint.params,
-            "final_train_loss": None,
-            "validation_loss": None,
-            "validation_bits_per_byte": None,
-        })
+        record.write_summary(
+            {
+                "imported": True,
+                "steps": 0,
+                "tokens": 0,
+                "params": checkpoint.params,
+                "final_train_loss": None,
+                "validation_loss": None,
+                "validation_bits_per_byte": None,
+            }
+        )
     return out
 
 

@@ -17,7 +17,6 @@ Name formats (transformers 4.x and 5.x write the same tensor names):
             RotaryEmbedding, so q/k need no permutation.
 """
 
-
 from zoo.errors import ZooError
 from zoo.importing.fields import Fields, model_config
 
@@ -29,8 +28,10 @@ LLAMA_DEFAULT_CONTEXT = 2048  # LlamaConfig's default max_position_embeddings
 def family(fields):
     model_type = fields.values.get("model_type")
     if model_type not in FAMILIES:
-        raise ZooError(f"{fields.where}: model_type={model_type!r} is not supported (supported: "
-                       f"{', '.join(FAMILIES)})")
+        raise ZooError(
+            f"{fields.where}: model_type={model_type!r} is not supported (supported: "
+            f"{', '.join(FAMILIES)})"
+        )
     return model_type
 
 
@@ -53,14 +54,23 @@ def map_weights(tensors, config, model_type):
 
 
 def _gpt2_config(fields, name):
-    fields.only("activation_function", GPT2_ACTIVATIONS, "gelu_new",
-                "the zoo's GELU is the tanh approximation: gelu_new or gelu_pytorch_tanh")
+    fields.only(
+        "activation_function",
+        GPT2_ACTIVATIONS,
+        "gelu_new",
+        "the zoo's GELU is the tanh approximation: gelu_new or gelu_pytorch_tanh",
+    )
     fields.only("scale_attn_weights", (True,), True, "attention scores are always scaled by 1/√Q")
-    fields.only("scale_attn_by_inverse_layer_idx", (False,), False,
-                "no per-layer attention scaling in the zoo")
+    fields.only(
+        "scale_attn_by_inverse_layer_idx",
+        (False,),
+        False,
+        "no per-layer attention scaling in the zoo",
+    )
     fields.only("reorder_and_upcast_attn", (False,), False, "not implemented in the zoo")
-    fields.only("add_cross_attention", (False,), False,
-                "decoder-only models have no cross-attention")
+    fields.only(
+        "add_cross_attention", (False,), False, "decoder-only models have no cross-attention"
+    )
     hidden_dim = fields.positive_int("n_embd")
     num_heads = fields.positive_int("n_head")
     if hidden_dim % num_heads:
@@ -128,8 +138,10 @@ def _llama_config(fields, name):
     hidden_dim = fields.positive_int("hidden_size")
     num_query_heads = fields.positive_int("num_attention_heads")
     if "head_dim" not in fields.values and hidden_dim % num_query_heads:
-        raise ZooError(f"{fields.where}: num_attention_heads={num_query_heads} does not divide "
-                       f"hidden_size={hidden_dim}")
+        raise ZooError(
+            f"{fields.where}: num_attention_heads={num_query_heads} does not divide "
+            f"hidden_size={hidden_dim}"
+        )
     return model_config(
         fields.where,
         "llama",
@@ -156,12 +168,16 @@ def _rope_theta(fields):
     if parameters is None:
         return fields.positive_float("rope_theta", 10000.0)
     if not isinstance(parameters, dict) or parameters.get("rope_type", "default") != "default":
-        raise fields.unsupported("rope_parameters", parameters,
-                                 "only rope_type 'default' (unscaled rotary positions)")
+        raise fields.unsupported(
+            "rope_parameters", parameters, "only rope_type 'default' (unscaled rotary positions)"
+        )
     extra = sorted(set(parameters) - {"rope_theta", "rope_type"})
     if extra:
-        raise fields.unsupported("rope_parameters", parameters,
-                                 f"unexpected entry {extra[0]!r} for default rotary positions")
+        raise fields.unsupported(
+            "rope_parameters",
+            parameters,
+            f"unexpected entry {extra[0]!r} for default rotary positions",
+        )
     theta = Fields(parameters, f"{fields.where} rope_parameters")
     return theta.positive_float("rope_theta", 10000.0)
 
@@ -204,5 +220,8 @@ def _output_head(tensors, c, embeddings):
     if c.tie_embeddings:
         tensors.take_duplicate("lm_head.weight", shape, of=embeddings, prefixed=False)
         return {}
-    return {"token_embedding/reverse_embeddings":
-            tensors.take("lm_head.weight", shape, prefixed=False).T}
+    return {
+        "token_embedding/reverse_embeddings": tensors.take(
+            "lm_head.weight", shape, prefixed=False
+        ).T
+    }

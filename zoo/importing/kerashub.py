@@ -30,7 +30,7 @@ LLAMA_CONTEXT = 2048
 
 
 def backbone_class(document):
-    """"GPT2Backbone"/"LlamaBackbone" if config.json describes a keras-hub backbone, else None."""
+    """ "GPT2Backbone"/"LlamaBackbone" if config.json describes a keras-hub backbone, else None."""
     if not isinstance(document, dict):
         return None
     registered = str(document.get("registered_name") or "")
@@ -42,8 +42,9 @@ def backbone_class(document):
 
 def family(name, where):
     if name not in BACKBONES:
-        raise ZooError(f"{where}: keras-hub {name} is not supported (supported: "
-                       f"{', '.join(BACKBONES)})")
+        raise ZooError(
+            f"{where}: keras-hub {name} is not supported (supported: {', '.join(BACKBONES)})"
+        )
     return BACKBONES[name]
 
 
@@ -60,7 +61,8 @@ def read_variables(directory, document):
         backbone = _load_backbone(directory)
     except (ValueError, KeyError, TypeError, OSError) as error:
         if "tie_word_embeddings" in (document.get("config") or {}) or (
-                backbone_class(document) != "LlamaBackbone"):
+            backbone_class(document) != "LlamaBackbone"
+        ):
             raise _load_error(directory, error) from None
         # keras-hub 0.32's LlamaBackbone.get_config omits tie_word_embeddings, so a tied preset
         # rebuilds untied and misses its output kernel; the saved config cannot tell us, so
@@ -85,15 +87,17 @@ def _load_backbone(directory, **overrides):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        backbone = keras_hub.models.Backbone.from_preset(str(directory), dtype="float32",
-                                                         **overrides)
+        backbone = keras_hub.models.Backbone.from_preset(
+            str(directory), dtype="float32", **overrides
+        )
     for warning in caught:
         message = str(warning.message)
         if any(marker in message for marker in _PARTIAL_LOAD):
             raise ValueError(f"part of {WEIGHTS_FILE} was not loaded: {message.splitlines()[0]}")
         if not issubclass(warning.category, (DeprecationWarning, PendingDeprecationWarning)):
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     return backbone
 
 
@@ -117,8 +121,9 @@ def _gpt2_config(fields, name):
     hidden_dim = fields.positive_int("hidden_dim")
     num_heads = fields.positive_int("num_heads")
     if hidden_dim % num_heads:
-        raise ZooError(f"{fields.where}: num_heads={num_heads} does not divide "
-                       f"hidden_dim={hidden_dim}")
+        raise ZooError(
+            f"{fields.where}: num_heads={num_heads} does not divide hidden_dim={hidden_dim}"
+        )
     return model_config(
         fields.where,
         "gpt2",
@@ -138,16 +143,26 @@ def _gpt2_config(fields, name):
 
 
 def _llama_config(fields, name):
-    fields.only("rope_position_scaling_factor", (1, 1.0), 1.0,
-                "only unscaled rotary positions are supported")
-    for scaling in ("rope_frequency_adjustment_factor", "rope_low_freq_factor",
-                    "rope_high_freq_factor", "rope_pretraining_sequence_length"):
+    fields.only(
+        "rope_position_scaling_factor",
+        (1, 1.0),
+        1.0,
+        "only unscaled rotary positions are supported",
+    )
+    for scaling in (
+        "rope_frequency_adjustment_factor",
+        "rope_low_freq_factor",
+        "rope_high_freq_factor",
+        "rope_pretraining_sequence_length",
+    ):
         fields.only(scaling, (None,), None, "Llama 3.1 frequency scaling is not implemented")
     hidden_dim = fields.positive_int("hidden_dim")
     num_query_heads = fields.positive_int("num_query_heads")
     if hidden_dim % num_query_heads:
-        raise ZooError(f"{fields.where}: num_query_heads={num_query_heads} does not divide "
-                       f"hidden_dim={hidden_dim}")
+        raise ZooError(
+            f"{fields.where}: num_query_heads={num_query_heads} does not divide "
+            f"hidden_dim={hidden_dim}"
+        )
     return model_config(
         fields.where,
         "llama",
@@ -174,22 +189,27 @@ def _embeddings(tensors, c):
     weights = {"token_embedding/embeddings": tensors.take("token_embedding/embeddings", (V, d))}
     if not c.tie_embeddings:
         weights["token_embedding/reverse_embeddings"] = tensors.take(
-            "token_embedding/reverse_embeddings", (d, V))
+            "token_embedding/reverse_embeddings", (d, V)
+        )
     return weights
 
 
 def _attention(tensors, c, src, dst, bias):
     """keras-hub's query/key/value/attention_output EinsumDense weights: the zoo's own shapes."""
     d, H, K, Q = c.hidden_dim, c.num_query_heads, c.num_key_value_heads, c.head_dim
-    table = [("self_attention/query/kernel", "self_attention/query/kernel", (d, H, Q)),
-             ("self_attention/key/kernel", "self_attention/key/kernel", (d, K, Q)),
-             ("self_attention/value/kernel", "self_attention/value/kernel", (d, K, Q)),
-             ("self_attention/output/kernel", "self_attention/attention_output/kernel", (H, Q, d))]
+    table = [
+        ("self_attention/query/kernel", "self_attention/query/kernel", (d, H, Q)),
+        ("self_attention/key/kernel", "self_attention/key/kernel", (d, K, Q)),
+        ("self_attention/value/kernel", "self_attention/value/kernel", (d, K, Q)),
+        ("self_attention/output/kernel", "self_attention/attention_output/kernel", (H, Q, d)),
+    ]
     if bias:
-        table += [("self_attention/query/bias", "self_attention/query/bias", (H, Q)),
-                  ("self_attention/key/bias", "self_attention/key/bias", (K, Q)),
-                  ("self_attention/value/bias", "self_attention/value/bias", (K, Q)),
-                  ("self_attention/output/bias", "self_attention/attention_output/bias", (d,))]
+        table += [
+            ("self_attention/query/bias", "self_attention/query/bias", (H, Q)),
+            ("self_attention/key/bias", "self_attention/key/bias", (K, Q)),
+            ("self_attention/value/bias", "self_attention/value/bias", (K, Q)),
+            ("self_attention/output/bias", "self_attention/attention_output/bias", (d,)),
+        ]
     return _copied(tensors, src, dst, table)
 
 

@@ -45,8 +45,10 @@ class SourceTensors:
             raise ZooError(f"{self.origin}: tensor {full!r} is missing; the zoo model needs it")
         tensor = self._tensors.pop(full)
         if tuple(tensor.shape) != tuple(shape):
-            raise ZooError(f"{self.origin}: tensor {full!r} has shape {tuple(tensor.shape)}; the "
-                           f"config implies {tuple(shape)}")
+            raise ZooError(
+                f"{self.origin}: tensor {full!r} has shape {tuple(tensor.shape)}; the "
+                f"config implies {tuple(shape)}"
+            )
         self.taken += 1
         return np.asarray(tensor, dtype=np.float32)
 
@@ -58,8 +60,10 @@ class SourceTensors:
             return
         tensor = self.take(name, shape, prefixed=prefixed)
         if not np.array_equal(tensor, of):
-            raise ZooError(f"{self.origin}: tensor {full!r} differs from the embedding, but the "
-                           "config ties them (tie_word_embeddings); refusing to drop it")
+            raise ZooError(
+                f"{self.origin}: tensor {full!r} differs from the embedding, but the "
+                "config ties them (tie_word_embeddings); refusing to drop it"
+            )
 
     def drop_buffers(self, is_buffer):
         """Forget non-learned buffers (causal masks, rotary frequencies) the zoo recomputes."""
@@ -71,8 +75,10 @@ class SourceTensors:
         if self._tensors:
             names = sorted(self._tensors)
             more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
-            raise ZooError(f"{self.origin}: unexpected tensor {names[0]!r}{more}; the zoo model "
-                           "has no place for it")
+            raise ZooError(
+                f"{self.origin}: unexpected tensor {names[0]!r}{more}; the zoo model "
+                "has no place for it"
+            )
 
 
 def safetensors_files(directory):
@@ -94,17 +100,20 @@ def safetensors_files(directory):
 
 
 def pickle_files(directory):
-    return sorted(p.name for p in directory.iterdir()
-                  if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES)
+    return sorted(
+        p.name for p in directory.iterdir() if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES
+    )
 
 
 def refuse_pickles(directory):
     """A checkpoint only in pickle formats is refused, unopened."""
     found = pickle_files(directory)
     if found:
-        raise ZooError(f"{directory}: weights only in pickle files ({', '.join(found[:3])}) and no "
-                       "safetensors; pickle files are never loaded (they can run code) — "
-                       "convert the checkpoint to safetensors first")
+        raise ZooError(
+            f"{directory}: weights only in pickle files ({', '.join(found[:3])}) and no "
+            "safetensors; pickle files are never loaded (they can run code) — "
+            "convert the checkpoint to safetensors first"
+        )
 
 
 def read_safetensors(files):

@@ -21,8 +21,10 @@ from zoo.importing.fields import read_json
 from zoo.recipe import Tokenizer
 
 KERAS_HUB_ASSETS = "assets/tokenizer"
-BYTE_BPE_SOURCES = (("vocab.json", "merges.txt"),
-                    (f"{KERAS_HUB_ASSETS}/vocabulary.json", f"{KERAS_HUB_ASSETS}/merges.txt"))
+BYTE_BPE_SOURCES = (
+    ("vocab.json", "merges.txt"),
+    (f"{KERAS_HUB_ASSETS}/vocabulary.json", f"{KERAS_HUB_ASSETS}/merges.txt"),
+)
 SENTENCEPIECE_SOURCES = ("tokenizer.model", f"{KERAS_HUB_ASSETS}/vocabulary.spm")
 HF_FAST_TOKENIZER = "tokenizer.json"
 
@@ -70,9 +72,11 @@ def find_tokenizer(directory, model_type, eos_token_id, vocabulary_size):
     if isinstance(tokenizer, str):
         return None, tokenizer
     if tokenizer.vocabulary_size > vocabulary_size:
-        raise ZooError(f"{directory}: the tokenizer ({', '.join(tokenizer.sources)}) has "
-                       f"{tokenizer.vocabulary_size} tokens but the model only "
-                       f"{vocabulary_size}")
+        raise ZooError(
+            f"{directory}: the tokenizer ({', '.join(tokenizer.sources)}) has "
+            f"{tokenizer.vocabulary_size} tokens but the model only "
+            f"{vocabulary_size}"
+        )
     _check_loads(tokenizer, directory)
     return tokenizer, f"{tokenizer.kind.value} from {', '.join(tokenizer.sources)}"
 
@@ -104,17 +108,25 @@ def _from_fast_tokenizer(directory):
 
 
 def _byte_bpe_tokenizer(directory, vocabulary, merges, sources):
-    if not isinstance(vocabulary, dict) or not vocabulary or not all(
-            isinstance(i, int) and not isinstance(i, bool) and i >= 0
-            for i in vocabulary.values()):
+    if (
+        not isinstance(vocabulary, dict)
+        or not vocabulary
+        or not all(
+            isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in vocabulary.values()
+        )
+    ):
         raise ZooError(f"{directory / sources[0]}: not a vocabulary (token -> integer id)")
     if END_OF_TEXT not in vocabulary:
-        return (f"none ({sources[0]} has no {END_OF_TEXT} token, which the zoo separates "
-                "documents with)")
+        return (
+            f"none ({sources[0]} has no {END_OF_TEXT} token, which the zoo separates "
+            "documents with)"
+        )
     return ImportedTokenizer(
         kind=Tokenizer.BYTE_BPE,
-        files={"vocab.json": json.dumps(vocabulary, ensure_ascii=False).encode("utf-8"),
-               "merges.txt": merges},
+        files={
+            "vocab.json": json.dumps(vocabulary, ensure_ascii=False).encode("utf-8"),
+            "merges.txt": merges,
+        },
         vocabulary_size=max(vocabulary.values()) + 1,
         end_of_text_id=vocabulary[END_OF_TEXT],
         end_of_text=END_OF_TEXT,
@@ -127,8 +139,10 @@ def _sentencepiece(directory, eos_token_id):
         if (directory / name).is_file():
             return _sentencepiece_tokenizer(directory, name, eos_token_id)
     if (directory / HF_FAST_TOKENIZER).is_file():
-        return (f"none (only {HF_FAST_TOKENIZER}, which cannot be turned back into a "
-                "SentencePiece model; add the checkpoint's tokenizer.model)")
+        return (
+            f"none (only {HF_FAST_TOKENIZER}, which cannot be turned back into a "
+            "SentencePiece model; add the checkpoint's tokenizer.model)"
+        )
     return "none (no tokenizer.model or keras-hub assets/tokenizer/vocabulary.spm)"
 
 
@@ -166,5 +180,7 @@ def _check_loads(tokenizer, directory):
             load_tokenizer(scratch).load()
         except ValueError as error:
             reason = (str(error).strip().splitlines() or ["failed"])[0]
-            raise ZooError(f"{directory}: keras-hub cannot load the tokenizer "
-                           f"({', '.join(tokenizer.sources)}): {reason}") from None
+            raise ZooError(
+                f"{directory}: keras-hub cannot load the tokenizer "
+                f"({', '.join(tokenizer.sources)}): {reason}"
+            ) from None

@@ -34,8 +34,14 @@ class CausalSelfAttention(keras.layers.Layer):
         output_initializer: for the output projection (GPT-2 scales it with depth).
     """
 
-    def __init__(self, config, index=0, kernel_initializer="glorot_uniform",
-                 output_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        config,
+        index=0,
+        kernel_initializer="glorot_uniform",
+        output_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.config = as_model_config(config)
         self.index = self.config.check_layer_index(index)
@@ -46,12 +52,15 @@ class CausalSelfAttention(keras.layers.Layer):
     def build(self, input_shape):
         c = self.config
         if input_shape[-1] != c.hidden_dim:
-            raise ValueError(f"{self.name} takes inputs of width hidden_dim={c.hidden_dim}; "
-                             f"received shape {tuple(input_shape)}")
+            raise ValueError(
+                f"{self.name} takes inputs of width hidden_dim={c.hidden_dim}; "
+                f"received shape {tuple(input_shape)}"
+            )
         heads, q = c.num_query_heads, c.head_dim
         self.query, self.key, self.value = (
             self._projection(name, start, stop, input_shape)
-            for name, (start, stop) in c.qkv_head_ranges.items())
+            for name, (start, stop) in c.qkv_head_ranges.items()
+        )
         self.output_projection = keras.layers.EinsumDense(
             "btnh,nhd->btd",
             output_shape=(None, c.hidden_dim),
@@ -71,7 +80,8 @@ class CausalSelfAttention(keras.layers.Layer):
             # W_R maps a d-wide sinusoid of each distance to per-head keys; u, v are the
             # position-independent content and position biases of Transformer-XL §3.3.
             self.relative_kernel = self.add_weight(
-                name="relative_kernel", shape=(c.hidden_dim, heads, q),
+                name="relative_kernel",
+                shape=(c.hidden_dim, heads, q),
                 initializer=self.kernel_initializer,
             )
             self.content_bias = self.add_weight(
@@ -90,8 +100,9 @@ class CausalSelfAttention(keras.layers.Layer):
             "btd,dnh->btnh",
             output_shape=(None, stop - start, c.head_dim),
             bias_axes="nh" if c.use_bias else None,
-            kernel_initializer=HeadSlice(self.kernel_initializer, start, stop,
-                                         c.num_query_heads + 2 * c.num_key_value_heads),
+            kernel_initializer=HeadSlice(
+                self.kernel_initializer, start, stop, c.num_query_heads + 2 * c.num_key_value_heads
+            ),
             dtype=self.dtype_policy,
             name=name,
         )
@@ -184,11 +195,17 @@ class HeadSlice(keras.initializers.Initializer):
 
     def __call__(self, shape, dtype=None):
         if len(shape) != 3 or shape[1] != self.stop - self.start:
-            raise ValueError(f"HeadSlice({self.start}, {self.stop}) initializes (d, "
-                             f"{self.stop - self.start}, Q) kernels; received shape {shape}")
+            raise ValueError(
+                f"HeadSlice({self.start}, {self.stop}) initializes (d, "
+                f"{self.stop - self.start}, Q) kernels; received shape {shape}"
+            )
         fused = self.initializer((shape[0], self.heads, shape[2]), dtype=dtype)
         return fused[:, self.start : self.stop]
 
     def get_config(self):
-        return {"initializer": keras.initializers.serialize(self.initializer),
-                "start": self.start, "stop": self.stop, "heads": self.heads}
+        return {
+            "initializer": keras.initializers.serialize(self.initializer),
+            "start": self.start,
+            "stop": self.stop,
+            "heads": self.heads,
+        }

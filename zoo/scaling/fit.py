@@ -18,6 +18,7 @@ import itertools
 import math
 
 import numpy as np
+
 # scipy, not a hand-written optimiser: its L-BFGS-B and least squares are what the papers used
 from scipy import optimize
 from threadpoolctl import threadpool_limits
@@ -83,16 +84,23 @@ def fit_from_starts(log_n, log_d, log_loss, starts, polish=POLISH, advance=None)
     ends = []
     with one_blas_thread():
         for start in starts:
-            found = optimize.minimize(huber_objective, start, args=(log_n, log_d, log_loss),
-                                      jac=True, method="L-BFGS-B")
+            found = optimize.minimize(
+                huber_objective, start, args=(log_n, log_d, log_loss), jac=True, method="L-BFGS-B"
+            )
             if np.isfinite(found.fun):
                 ends.append((float(found.fun), found.x))
             advance(1)
         ends.sort(key=lambda end: end[0])
         best, best_value = None, math.inf
         for value, theta in ends[:polish]:
-            found = optimize.minimize(huber_objective, theta, args=(log_n, log_d, log_loss),
-                                      jac=True, method="L-BFGS-B", options=TIGHT)
+            found = optimize.minimize(
+                huber_objective,
+                theta,
+                args=(log_n, log_d, log_loss),
+                jac=True,
+                method="L-BFGS-B",
+                options=TIGHT,
+            )
             if np.isfinite(found.fun) and found.fun < min(value, best_value):
                 best, best_value = found.x, float(found.fun)
             elif value < best_value:
@@ -134,8 +142,9 @@ def one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def fit_parametric(points, *, params="total", bootstrap=200, seed=0, starts=None, level=LEVEL,
-                   progress=None):
+def fit_parametric(
+    points, *, params="total", bootstrap=200, seed=0, starts=None, level=LEVEL, progress=None
+):
     """Chinchilla approach 3 on `points` (dicts or a path); see the module's docstring.
 
     `progress(done, total)`, if given, is called as the L-BFGS-B runs finish (the main fit's
@@ -160,8 +169,10 @@ def fit_parametric(points, *, params="total", bootstrap=200, seed=0, starts=None
     grid = grid_starts()
     if starts is not None:
         grid = grid[rng.choice(len(grid), size=min(int(starts), len(grid)), replace=False)]
-    advance = _progress(progress, fit_runs(len(grid))
-                        + int(bootstrap) * fit_runs(BOOTSTRAP_STARTS + 1, BOOTSTRAP_POLISH))
+    advance = _progress(
+        progress,
+        fit_runs(len(grid)) + int(bootstrap) * fit_runs(BOOTSTRAP_STARTS + 1, BOOTSTRAP_POLISH),
+    )
     theta, value = fit_from_starts(log_n, log_d, log_loss, grid, advance=advance)
     if theta is None:
         raise ZooError("the parametric fit failed from every start")
@@ -171,9 +182,14 @@ def fit_parametric(points, *, params="total", bootstrap=200, seed=0, starts=None
     for _ in range(int(bootstrap)):
         pick = rng.integers(0, len(points), len(points))
         subset = all_starts[rng.choice(len(all_starts), BOOTSTRAP_STARTS, replace=False)]
-        found, _ = fit_from_starts(log_n[pick], log_d[pick], log_loss[pick],
-                                   np.vstack([theta, subset]), polish=BOOTSTRAP_POLISH,
-                                   advance=advance)
+        found, _ = fit_from_starts(
+            log_n[pick],
+            log_d[pick],
+            log_loss[pick],
+            np.vstack([theta, subset]),
+            polish=BOOTSTRAP_POLISH,
+            advance=advance,
+        )
         if found is not None:
             replicates.append(_law(found))
     main = _law(theta)
@@ -183,10 +199,11 @@ def fit_parametric(points, *, params="total", bootstrap=200, seed=0, starts=None
     result["tokens_per_parameter_flops"] = c_top
     result["tokens_per_parameter"] = _tokens_per_parameter(main, c_top)
     result["tokens_per_parameter_ci"] = _interval(
-        [_tokens_per_parameter(r, c_top) for r in replicates], level)
+        [_tokens_per_parameter(r, c_top) for r in replicates], level
+    )
     c_low = float(np.min(6 * n * d))
     decades = range(math.ceil(math.log10(c_low)), math.floor(math.log10(c_top)) + 1)
-    result["optimal"] = [optimal_allocation(main, 10.0 ** k) for k in list(decades)[:12]]
+    result["optimal"] = [optimal_allocation(main, 10.0**k) for k in list(decades)[:12]]
     result.update(huber_loss=value, huber_delta=HUBER_DELTA, points=len(points),
                   params_convention=params, starts=len(grid), bootstrap=len(replicates),
                   bootstrap_starts=BOOTSTRAP_STARTS + 1, level=level, seed=seed,
@@ -197,8 +214,15 @@ def fit_parametric(points, *, params="total", bootstrap=200, seed=0, starts=None
 def _law(theta):
     a, b, e, alpha, beta = (float(v) for v in theta)
     total = alpha + beta
-    return {"E": _exp(e), "A": _exp(a), "B": _exp(b), "alpha": alpha, "beta": beta,
-            "a": beta / total if total > 0 else None, "b": alpha / total if total > 0 else None}
+    return {
+        "E": _exp(e),
+        "A": _exp(a),
+        "B": _exp(b),
+        "alpha": alpha,
+        "beta": beta,
+        "a": beta / total if total > 0 else None,
+        "b": alpha / total if total > 0 else None,
+    }
 
 
 def predict_parametric(fit, n, d):
@@ -231,8 +255,9 @@ def _tokens_per_parameter(law, flops):
 # --- approach 2: IsoFLOP valleys ---
 
 
-def fit_isoflop(points, *, params="total", flops="palm", bootstrap=200, seed=0, level=LEVEL,
-                progress=None):
+def fit_isoflop(
+    points, *, params="total", flops="palm", bootstrap=200, seed=0, level=LEVEL, progress=None
+):
     """Chinchilla approach 2 on `points` (dicts or a path); `progress(done, total)`, if given,
     is called as the bootstrap refits finish.
 
@@ -269,19 +294,30 @@ def fit_isoflop(points, *, params="total", flops="palm", bootstrap=200, seed=0, 
     budgets = []
     for key, members in groups.items():
         valley = _valley(log_n[members], loss[members], log_d[members])
-        budgets.append({"budget": key, "flops": float(np.exp(log_c[members].mean())),
-                        "points": len(members), "sizes": len(set(log_n[members])), **valley})
+        budgets.append(
+            {
+                "budget": key,
+                "flops": float(np.exp(log_c[members].mean())),
+                "points": len(members),
+                "sizes": len(set(log_n[members])),
+                **valley,
+            }
+        )
     clean = [b for b in budgets if not b["edge"]]
     if len(clean) >= 2:
         used = clean
         if len(clean) < len(budgets):
-            notes.append("budgets at the edge (no interior minimum) left out of the power laws: "
-                         + ", ".join(_points.label(b["budget"]) for b in budgets if b["edge"]))
+            notes.append(
+                "budgets at the edge (no interior minimum) left out of the power laws: "
+                + ", ".join(_points.label(b["budget"]) for b in budgets if b["edge"])
+            )
     else:
         used = budgets
-        notes.append(f"only {len(clean)} budget(s) have a convex valley with its minimum inside "
-                     "the sampled sizes; the power laws use the edge budgets' clipped optima, "
-                     "so a and b are bounds, not estimates: widen the size grid")
+        notes.append(
+            f"only {len(clean)} budget(s) have a convex valley with its minimum inside "
+            "the sampled sizes; the power laws use the edge budgets' clipped optima, "
+            "so a and b are bounds, not estimates: widen the size grid"
+        )
     for b in budgets:
         b["used"] = any(b is u for u in used)
     a, n_coefficient = _line([b["flops"] for b in used], [b["n_opt"] for b in used])
@@ -291,21 +327,27 @@ def fit_isoflop(points, *, params="total", flops="palm", bootstrap=200, seed=0, 
     rng = np.random.default_rng(seed)
     used_members = [groups[b["budget"]] for b in used]
     used_flops = [b["flops"] for b in used]
-    resamplers = [_residuals(log_n[m], loss[m], np.polyval(b["parabola"], log_n[m]), 3)
-                  for m, b in zip(used_members, used)]
+    resamplers = [
+        _residuals(log_n[m], loss[m], np.polyval(b["parabola"], log_n[m]), 3)
+        for m, b in zip(used_members, used)
+    ]
     exact = [_points.label(b["budget"]) for b in used if b["points"] <= 3]
     if exact and bootstrap:
-        notes.append(f"budgets {', '.join(exact)} have 3 points for the parabola's 3 "
-                     "coefficients: no residuals to resample, so the intervals miss their noise")
+        notes.append(
+            f"budgets {', '.join(exact)} have 3 points for the parabola's 3 "
+            "coefficients: no residuals to resample, so the intervals miss their noise"
+        )
     draws = {"a": [], "b": [], "tokens_per_parameter": []}
     advance = _progress(progress, int(bootstrap))
     for _ in range(int(bootstrap)):
-        optima = [_valley(log_n[m], draw(rng), log_d[m])
-                  for m, draw in zip(used_members, resamplers)]
+        optima = [
+            _valley(log_n[m], draw(rng), log_d[m]) for m, draw in zip(used_members, resamplers)
+        ]
         draws["a"].append(_line(used_flops, [v["n_opt"] for v in optima])[0])
         draws["b"].append(_line(used_flops, [v["d_opt"] for v in optima])[0])
         draws["tokens_per_parameter"].append(
-            float(np.median([v["tokens_per_parameter"] for v in optima])))
+            float(np.median([v["tokens_per_parameter"] for v in optima]))
+        )
         advance(1)
     result = {
         "a": a, "a_ci": _interval(draws["a"], level),
@@ -336,9 +378,16 @@ def _valley(x, loss, log_d):
         best = int(np.argmin(loss))
         at, loss_opt = float(x[best]), float(loss[best])
     log_d_opt = float(np.polyval(np.polyfit(x, log_d, 2), at))
-    return {"n_opt": _exp(at), "d_opt": _exp(log_d_opt), "loss_opt": loss_opt,
-            "tokens_per_parameter": _exp(log_d_opt - at), "convex": convex, "inside": inside,
-            "edge": not (convex and inside), "parabola": [float(c) for c in coefficients]}
+    return {
+        "n_opt": _exp(at),
+        "d_opt": _exp(log_d_opt),
+        "loss_opt": loss_opt,
+        "tokens_per_parameter": _exp(log_d_opt - at),
+        "convex": convex,
+        "inside": inside,
+        "edge": not (convex and inside),
+        "parabola": [float(c) for c in coefficients],
+    }
 
 
 def _residuals(cells, y, fitted, parameters):
@@ -376,8 +425,9 @@ def _line(x, y):
 # --- compute multipliers ---
 
 
-def fit_compute(points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL,
-                reference_loss=None, progress=None):
+def fit_compute(
+    points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL, reference_loss=None, progress=None
+):
     """L(C) per arm and each arm's compute multiplier against the first arm (the baseline);
     `progress(done, total)`, if given, is called as the bootstrap refits finish.
 
@@ -419,22 +469,44 @@ def fit_compute(points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL,
         form = "saturating" if len(budgets) >= 4 else "power"
         fit = _fit_curve(compute[members], loss[members], form)
         fitted = np.log(predict_compute(fit, compute[members]))
-        draw = _residuals(budget_of, np.log(loss[members]), fitted,
-                          3 if form == "saturating" else 2)
-        arms.append({"name": name, "members": members, "budgets": len(budgets), "form": form,
-                     "fit": fit, "draw": draw})
+        draw = _residuals(
+            budget_of, np.log(loss[members]), fitted, 3 if form == "saturating" else 2
+        )
+        arms.append(
+            {
+                "name": name,
+                "members": members,
+                "budgets": len(budgets),
+                "form": form,
+                "fit": fit,
+                "draw": draw,
+            }
+        )
     baseline = arms[0]
     replicates = []
     advance = _progress(progress, int(bootstrap))
     for _ in range(int(bootstrap)):
-        replicates.append([_fit_curve(compute[arm["members"]], np.exp(arm["draw"](rng)),
-                                      arm["form"], start=arm["fit"]) for arm in arms])
+        replicates.append(
+            [
+                _fit_curve(
+                    compute[arm["members"]], np.exp(arm["draw"](rng)), arm["form"], start=arm["fit"]
+                )
+                for arm in arms
+            ]
+        )
         advance(1)
     rows = []
     for k, arm in enumerate(arms):
         fit = arm["fit"]
-        row = {"name": arm["name"], "points": len(arm["members"]), "budgets": arm["budgets"],
-               "form": arm["form"], "E": fit["E"], "A": fit["A"], "gamma": fit["gamma"]}
+        row = {
+            "name": arm["name"],
+            "points": len(arm["members"]),
+            "budgets": arm["budgets"],
+            "form": arm["form"],
+            "E": fit["E"],
+            "A": fit["A"],
+            "gamma": fit["gamma"],
+        }
         for key in ("E", "A", "gamma"):
             row[f"{key}_ci"] = _interval([r[k][key] for r in replicates], level)
         if k == 0:
@@ -447,28 +519,43 @@ def fit_compute(points, *, flops="palm", bootstrap=1000, seed=0, level=LEVEL,
             multiplier = compute_multiplier(baseline["fit"], fit, c_star)
             target = predict_compute(fit, c_star)
             seen = loss[baseline["members"]]
-            ci = _interval([compute_multiplier(r[0], r[k], c_star) for r in replicates], level,
-                           keep_infinite=True)
+            ci = _interval(
+                [compute_multiplier(r[0], r[k], c_star) for r in replicates],
+                level,
+                keep_infinite=True,
+            )
             row.update(c_star=c_star, loss_at_c_star=target, multiplier=multiplier,
                        multiplier_ci=ci, verdict=_verdict(ci),
                        extrapolated=bool(not seen.min() <= target <= seen.max()),
                        unreachable=math.isinf(multiplier))  # fmt: skip
             if ci and math.isinf(ci[1]):
-                notes.append(f"arm {arm['name']!r}: the interval's high end is unbounded (some "
-                             "bootstrap baselines never reach its loss); shown as null")
+                notes.append(
+                    f"arm {arm['name']!r}: the interval's high end is unbounded (some "
+                    "bootstrap baselines never reach its loss); shown as null"
+                )
         if reference_loss is not None:
             crossing = compute_to_reach(fit, reference_loss)
             seen = compute[arm["members"]]
-            row.update(reference_crossing=crossing,
-                       reference_crossing_ci=_interval(
-                           [compute_to_reach(r[k], reference_loss) for r in replicates], level,
-                           keep_infinite=True),
-                       reference_crossing_extrapolated=bool(
-                           not seen.min() <= crossing <= seen.max()))
+            row.update(
+                reference_crossing=crossing,
+                reference_crossing_ci=_interval(
+                    [compute_to_reach(r[k], reference_loss) for r in replicates],
+                    level,
+                    keep_infinite=True,
+                ),
+                reference_crossing_extrapolated=bool(not seen.min() <= crossing <= seen.max()),
+            )
         rows.append(row)
-    result = {"arms": rows, "baseline": baseline["name"], "flops_convention": flops,
-              "bootstrap": int(bootstrap), "level": level, "seed": seed,
-              "reference_loss": reference_loss, "notes": notes}
+    result = {
+        "arms": rows,
+        "baseline": baseline["name"],
+        "flops_convention": flops,
+        "bootstrap": int(bootstrap),
+        "level": level,
+        "seed": seed,
+        "reference_loss": reference_loss,
+        "notes": notes,
+    }
     return _plain(result)
 
 
@@ -533,8 +620,9 @@ def _fit_curve(compute, loss, form, start=None):
     best = None
     for guess in guesses:
         guess[2] = min(max(guess[2], 0.0), 10.0)
-        found = optimize.least_squares(residuals, guess, bounds=([0, -np.inf, 0],
-                                                                 [ceiling, np.inf, 10]))
+        found = optimize.least_squares(
+            residuals, guess, bounds=([0, -np.inf, 0], [ceiling, np.inf, 10])
+        )
         if best is None or found.cost < best.cost:
             best = found
     e, log_a, gamma = (float(v) for v in best.x)

@@ -39,18 +39,33 @@ def plot_parametric(fit, points, path, baseline=None):
     span = np.geomspace(d.min() / 1.5, d.max() * 1.5, 100)
     for size, colour in zip(sizes, colours):
         mine = n == size
-        axes.scatter(d[mine], loss[mine], color=colour, s=14, zorder=3,
-                     label=f"N = {size:.3g}" if "error" in fit else None)
+        axes.scatter(
+            d[mine],
+            loss[mine],
+            color=colour,
+            s=14,
+            zorder=3,
+            label=f"N = {size:.3g}" if "error" in fit else None,
+        )
         if "error" not in fit:
-            axes.plot(span, predict_parametric(fit, size, span), color=colour, linewidth=1,
-                      label=f"N = {size:.3g}")
+            axes.plot(
+                span,
+                predict_parametric(fit, size, span),
+                color=colour,
+                linewidth=1,
+                label=f"N = {size:.3g}",
+            )
     _baseline(axes, baseline)
     axes.set_xscale("log")
     axes.set_xlabel("training tokens D")
     axes.set_ylabel("loss (nats per token)")
-    axes.set_title(_not_fitted("L(N, D)", fit) if "error" in fit else
-                   f"L(N, D) = {fit['E']:.3g} + {fit['A']:.3g}/N^{fit['alpha']:.3f} + "
-                   f"{fit['B']:.3g}/D^{fit['beta']:.3f}" + _allocation(fit), fontsize=9)
+    axes.set_title(
+        _not_fitted("L(N, D)", fit)
+        if "error" in fit
+        else f"L(N, D) = {fit['E']:.3g} + {fit['A']:.3g}/N^{fit['alpha']:.3f} + "
+        f"{fit['B']:.3g}/D^{fit['beta']:.3f}" + _allocation(fit),
+        fontsize=9,
+    )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7, ncol=2 if len(sizes) > 8 else 1)
     return _save(plt, figure, path)
@@ -67,8 +82,18 @@ def plot_isoflop(fit, points, path, baseline=None):
     compute, _ = _points.flops(points, fit.get("flops_convention", "palm"))
     groups = _points.budget_groups(points, compute)
     if "error" in fit:
-        return _points_alone(plt, fit, n, loss, groups, "parameters N", path, baseline,
-                             title="IsoFLOP points", key="C = ")
+        return _points_alone(
+            plt,
+            fit,
+            n,
+            loss,
+            groups,
+            "parameters N",
+            path,
+            baseline,
+            title="IsoFLOP points",
+            key="C = ",
+        )
     figure, (valleys, optima) = plt.subplots(1, 2, figsize=(12, 5), dpi=120)
     budgets = fit["budgets"]
     colours = plt.cm.plasma(np.linspace(0, 0.85, max(len(budgets), 1)))
@@ -77,11 +102,24 @@ def plot_isoflop(fit, points, path, baseline=None):
         valleys.scatter(n[members], loss[members], color=colour, s=14, zorder=3)
         x = np.log(n[members])
         grid = np.linspace(x.min(), x.max(), 100)
-        valleys.plot(np.exp(grid), np.polyval(budget["parabola"], grid), color=colour,
-                     linewidth=1, linestyle="--" if budget["edge"] else "-",
-                     label=f"C = {budget['flops']:.2g}" + (" (edge)" if budget["edge"] else ""))
-        valleys.scatter([budget["n_opt"]], [budget["loss_opt"]], color=colour, marker="*",
-                        s=80, edgecolor="black", linewidth=0.5, zorder=4)
+        valleys.plot(
+            np.exp(grid),
+            np.polyval(budget["parabola"], grid),
+            color=colour,
+            linewidth=1,
+            linestyle="--" if budget["edge"] else "-",
+            label=f"C = {budget['flops']:.2g}" + (" (edge)" if budget["edge"] else ""),
+        )
+        valleys.scatter(
+            [budget["n_opt"]],
+            [budget["loss_opt"]],
+            color=colour,
+            marker="*",
+            s=80,
+            edgecolor="black",
+            linewidth=0.5,
+            zorder=4,
+        )
     _baseline(valleys, baseline)
     valleys.set_xscale("log")
     valleys.set_xlabel("parameters N")
@@ -96,18 +134,29 @@ def plot_isoflop(fit, points, path, baseline=None):
     for key, exponent, marker, name in (("n_opt", "a", "o", "N_opt"), ("d_opt", "b", "s", "D_opt")):
         values = np.array([b[key] for b in budgets])
         coefficient = fit[f"{key[0]}_coefficient"]
-        line, = optima.plot(span, coefficient * span ** fit[exponent], linewidth=1,
-                            label=f"{name} ∝ C^{fit[exponent]:.3f} {_ci(fit, exponent)}")
+        (line,) = optima.plot(
+            span,
+            coefficient * span ** fit[exponent],
+            linewidth=1,
+            label=f"{name} ∝ C^{fit[exponent]:.3f} {_ci(fit, exponent)}",
+        )
         optima.scatter(c[used], values[used], color=line.get_color(), marker=marker, zorder=3)
         if (~used).any():
-            optima.scatter(c[~used], values[~used], facecolors="none",
-                           edgecolors=line.get_color(), marker=marker, zorder=3)
+            optima.scatter(
+                c[~used],
+                values[~used],
+                facecolors="none",
+                edgecolors=line.get_color(),
+                marker=marker,
+                zorder=3,
+            )
     optima.set_xscale("log")
     optima.set_yscale("log")
     optima.set_xlabel(f"compute C (FLOPs, {fit.get('flops_convention', 'palm')} convention)")
     optima.set_ylabel("compute-optimal N and D")
-    optima.set_title(f"tokens per parameter at the optimum ≈ {fit['tokens_per_parameter']:.3g}",
-                     fontsize=9)
+    optima.set_title(
+        f"tokens per parameter at the optimum ≈ {fit['tokens_per_parameter']:.3g}", fontsize=9
+    )
     optima.grid(True, which="both", alpha=0.3)
     optima.legend(fontsize=8)
     return _save(plt, figure, path)
@@ -123,9 +172,17 @@ def plot_compute(fit, points, path, baseline=None):
     loss = np.array([p["loss"] for p in points])
     members = _points.arms(points)
     if "error" in fit:
-        return _points_alone(plt, fit, compute, loss, members,
-                             f"compute C (FLOPs, {fit.get('flops_convention', 'palm')} "
-                             "convention)", path, baseline, title="loss against compute")
+        return _points_alone(
+            plt,
+            fit,
+            compute,
+            loss,
+            members,
+            f"compute C (FLOPs, {fit.get('flops_convention', 'palm')} convention)",
+            path,
+            baseline,
+            title="loss against compute",
+        )
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
     span = np.geomspace(compute.min() / 1.5, compute.max() * 1.5, 100)
     for arm in fit["arms"]:
@@ -133,11 +190,18 @@ def plot_compute(fit, points, path, baseline=None):
         label = arm["name"]
         if arm["verdict"] != "baseline":
             low, high = arm["multiplier_ci"] or (None, None)
-            label += (f": ×{_number(arm['multiplier'])} [{_number(low)}, {_number(high)}] "
-                      f"{arm['verdict']}")
+            label += (
+                f": ×{_number(arm['multiplier'])} [{_number(low)}, {_number(high)}] "
+                f"{arm['verdict']}"
+            )
         dots = axes.scatter(compute[mine], loss[mine], s=14, zorder=3)
-        axes.plot(span, predict_compute(arm, span), color=dots.get_facecolor()[0], linewidth=1,
-                  label=f"{label} ({arm['form']})")
+        axes.plot(
+            span,
+            predict_compute(arm, span),
+            color=dots.get_facecolor()[0],
+            linewidth=1,
+            label=f"{label} ({arm['form']})",
+        )
     _baseline(axes, baseline)
     axes.set_xscale("log")
     axes.set_xlabel(f"compute C (FLOPs, {fit.get('flops_convention', 'palm')} convention)")
@@ -154,8 +218,13 @@ def _points_alone(plt, fit, x, loss, groups, xlabel, path, baseline, *, title, k
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
     x = np.asarray(x)
     for name, members in groups.items():
-        axes.scatter(x[members], loss[members], s=14, zorder=3,
-                     label=key + (_points.label(name) if key else str(name)))
+        axes.scatter(
+            x[members],
+            loss[members],
+            s=14,
+            zorder=3,
+            label=key + (_points.label(name) if key else str(name)),
+        )
     _baseline(axes, baseline)
     axes.set_xscale("log")
     axes.set_xlabel(xlabel)
@@ -199,8 +268,13 @@ def _baseline(axes, baseline):
         value, label = baseline
     else:
         value, label = baseline, "baseline"
-    axes.axhline(float(value), color="grey", linestyle=":", linewidth=1.2,
-                 label=f"{label} ({float(value):.3f})")
+    axes.axhline(
+        float(value),
+        color="grey",
+        linestyle=":",
+        linewidth=1.2,
+        label=f"{label} ({float(value):.3f})",
+    )
 
 
 def _allocation(fit):

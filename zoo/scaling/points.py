@@ -25,8 +25,17 @@ PARAMS_CONVENTIONS = ("total", "non-embedding")
 FLOPS_CONVENTIONS = ("palm", "6n", "exact")
 
 # Columns read as positive finite numbers wherever a point has them.
-POSITIVE = ("params", "loss", "tokens", "flops", "non_embedding_params", "flops_6n",
-            "flops_exact", "bits_per_byte", "epochs")
+POSITIVE = (
+    "params",
+    "loss",
+    "tokens",
+    "flops",
+    "non_embedding_params",
+    "flops_6n",
+    "flops_exact",
+    "bits_per_byte",
+    "epochs",
+)
 PARAMETERS = {"parametric": 5}  # E, A, B, alpha, beta
 TOKENS_FROM_FLOPS = "tokens_from_flops"
 TOKENS_NOTE = "tokens = flops / (6 · params) for {count} of {total} points (no tokens column)"
@@ -44,8 +53,11 @@ def load_points(source):
         rows, where = _as_rows(source), "point"
     points = [_clean(row, f"{where} {i}") for i, row in enumerate(rows, 1)]
     if not points:
-        raise ZooError("no points: the list is empty" if where == "point"
-                       else f"points file {str(source)!r} holds no points")
+        raise ZooError(
+            "no points: the list is empty"
+            if where == "point"
+            else f"points file {str(source)!r} holds no points"
+        )
     return points, _derivation_notes(points)
 
 
@@ -61,11 +73,15 @@ def check_points(points, law, params_convention="total", flops_convention="palm"
         n = sizes(points, params_convention)
         d = tokens(points)
         if len(points) <= PARAMETERS["parametric"]:
-            raise ZooError(f"the parametric law has 5 parameters (E, A, B, alpha, beta) and needs "
-                           f"more points than that; received {len(points)}")
+            raise ZooError(
+                f"the parametric law has 5 parameters (E, A, B, alpha, beta) and needs "
+                f"more points than that; received {len(points)}"
+            )
         if len(set(n)) < 2 or len(set(d)) < 2:
-            raise ZooError("the parametric law needs at least 2 distinct sizes and 2 distinct "
-                           f"token counts; received {len(set(n))} and {len(set(d))}")
+            raise ZooError(
+                "the parametric law needs at least 2 distinct sizes and 2 distinct "
+                f"token counts; received {len(set(n))} and {len(set(d))}"
+            )
     elif law == "isoflop":
         n = sizes(points, params_convention)
         tokens(points)
@@ -76,21 +92,27 @@ def check_points(points, law, params_convention="total", flops_convention="palm"
         enough = [key for key, count in good.items() if count >= 3]
         if len(enough) < 2:
             detail = ", ".join(f"{label(key)}: {count}" for key, count in good.items())
-            raise ZooError("the isoflop fit needs at least 2 budgets with 3 or more distinct "
-                           f"sizes each; distinct sizes per budget: {detail}")
+            raise ZooError(
+                "the isoflop fit needs at least 2 budgets with 3 or more distinct "
+                f"sizes each; distinct sizes per budget: {detail}"
+            )
         dropped = [key for key in groups if key not in enough]
         if dropped:
-            notes.append(f"budgets with fewer than 3 distinct sizes left out: "
-                         f"{', '.join(label(k) for k in dropped)}")
+            notes.append(
+                f"budgets with fewer than 3 distinct sizes left out: "
+                f"{', '.join(label(k) for k in dropped)}"
+            )
     else:
         c, flops_notes = flops(points, flops_convention)
         notes += flops_notes
         for name, members in arms(points).items():
             budgets = budget_groups([points[i] for i in members], [c[i] for i in members])
             if len(members) < 3 or len(budgets) < 2:
-                raise ZooError(f"arm {name!r} has {len(members)} points at {len(budgets)} budgets; "
-                               "the compute fit needs more points than its 2 parameters "
-                               "(A, gamma), at 2 budgets or more")
+                raise ZooError(
+                    f"arm {name!r} has {len(members)} points at {len(budgets)} budgets; "
+                    "the compute fit needs more points than its 2 parameters "
+                    "(A, gamma), at 2 budgets or more"
+                )
     return points, notes
 
 
@@ -104,8 +126,10 @@ def sizes(points, convention="total"):
 
 
 def tokens(points):
-    return [_require(p, "tokens", i, "the fit (or give flops and params)")
-            for i, p in enumerate(points, 1)]
+    return [
+        _require(p, "tokens", i, "the fit (or give flops and params)")
+        for i, p in enumerate(points, 1)
+    ]
 
 
 def flops(points, convention="palm"):
@@ -122,15 +146,20 @@ def flops(points, convention="palm"):
             if "flops_6n" in p:
                 values.append(p["flops_6n"])
             else:
-                values.append(6 * _require(p, "params", i, "--flops 6n")
-                              * _require(p, "tokens", i, "--flops 6n"))
+                values.append(
+                    6
+                    * _require(p, "params", i, "--flops 6n")
+                    * _require(p, "tokens", i, "--flops 6n")
+                )
                 derived += 1
         if derived:
             notes.append(f"flops_6n = 6 · params · tokens for {derived} of {len(points)} points")
     else:
         if all("flops" not in p for p in points):
-            values = [6 * _require(p, "params", i, "flops") * _require(p, "tokens", i, "flops")
-                      for i, p in enumerate(points, 1)]
+            values = [
+                6 * _require(p, "params", i, "flops") * _require(p, "tokens", i, "flops")
+                for i, p in enumerate(points, 1)
+            ]
             notes.append("no flops column: compute C = 6 · params · tokens")
         else:
             values = [_require(p, "flops", i, "--flops palm") for i, p in enumerate(points, 1)]
@@ -235,8 +264,9 @@ def _as_rows(points):
     try:
         rows = list(points)
     except TypeError:
-        raise ZooError(f"points must be a path or a list of dicts; received {type(points).__name__}"
-                       ) from None
+        raise ZooError(
+            f"points must be a path or a list of dicts; received {type(points).__name__}"
+        ) from None
     for i, row in enumerate(rows, 1):
         if not isinstance(row, dict):
             raise ZooError(f"point {i} is not a dict: {row!r}"[:200])
@@ -274,8 +304,7 @@ def _positive(value, column, where):
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ZooError(f"{where}: {column} must be a positive number; received {value!r}"
-                       ) from None
+        raise ZooError(f"{where}: {column} must be a positive number; received {value!r}") from None
     if not math.isfinite(number):
         raise ZooError(f"{where}: {column} must be finite; received {value!r}")
     if number <= 0:

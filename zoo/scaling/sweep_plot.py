@@ -21,10 +21,22 @@ def plot_sweep(sweep, path):
     if not sweep["points"]:
         return [], [f"no plot written to {path}: no run finished, so there is no point to draw"]
     baseline = sweep.get("baseline")
-    line = {"loss": baseline["loss"], "label": f"{baseline['name']} baseline, "
-            f"{baseline['bits_per_byte']:.3f} bits/byte"} if baseline else None
-    figures = [("compute", path)] if sweep["kind"] == "compute" else [
-        ("isoflop", path), ("parametric", path.with_name(f"{path.stem}-parametric{path.suffix}"))]
+    line = (
+        {
+            "loss": baseline["loss"],
+            "label": f"{baseline['name']} baseline, {baseline['bits_per_byte']:.3f} bits/byte",
+        }
+        if baseline
+        else None
+    )
+    figures = (
+        [("compute", path)]
+        if sweep["kind"] == "compute"
+        else [
+            ("isoflop", path),
+            ("parametric", path.with_name(f"{path.stem}-parametric{path.suffix}")),
+        ]
+    )
     notes = []
     for law, target in figures:
         fit = sweep["fits"][law]

@@ -68,14 +68,18 @@ class RunLock:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise ZooError(f"{self.path} is in use by {holder}; wait for it to finish or choose "
-                           "another output directory") from None
+            raise ZooError(
+                f"{self.path} is in use by {holder}; wait for it to finish or choose "
+                "another output directory"
+            ) from None
         handle.seek(0)
         handle.truncate()
         started = datetime.datetime.now().isoformat(timespec="seconds")
         command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))
-        handle.write(f"process {os.getpid()} on {socket.gethostname()} "
-                     f"(started {started}: {command[:200]})\n")
+        handle.write(
+            f"process {os.getpid()} on {socket.gethostname()} "
+            f"(started {started}: {command[:200]})\n"
+        )
         handle.flush()
         RunLock._held[key] = handle
         self._owner = key
@@ -93,22 +97,35 @@ def prepare_directory(record):
     """Make `record.path` ready for a new run while holding its lock: refuse a directory that
     holds a run or anything else that is not ours, and remove a killed setup's leftovers."""
     if record.config_path.exists():
-        raise ZooError(f"{record.path} already holds a run; resume it or choose another "
-                       "output directory")
-    foreign = sorted(p.name for p in record.path.iterdir()
-                     if p.name not in SETUP_LEFTOVERS and not _is_partial(p.name))
+        raise ZooError(
+            f"{record.path} already holds a run; resume it or choose another output directory"
+        )
+    foreign = sorted(
+        p.name
+        for p in record.path.iterdir()
+        if p.name not in SETUP_LEFTOVERS and not _is_partial(p.name)
+    )
     if foreign:
-        raise ZooError(f"{record.path} is not empty and holds no zoo run (it has {foreign[0]}); "
-                       "choose another output directory")
+        raise ZooError(
+            f"{record.path} is not empty and holds no zoo run (it has {foreign[0]}); "
+            "choose another output directory"
+        )
     remove_partials(record.path)
 
 
 def restart_directory(record):
     """Clear everything a run wrote after its config.json, for a restart from step 0 (a run
     killed before its first commit). config.json and tokenizer/ stay: they define the run."""
-    for path in (record.metrics_path, record.state_path, record.summary_path, record.model_path,
-                 record.probe_path, record.best_weights_path, record.checkpoint_path,
-                 record.failure_path):
+    for path in (
+        record.metrics_path,
+        record.state_path,
+        record.summary_path,
+        record.model_path,
+        record.probe_path,
+        record.best_weights_path,
+        record.checkpoint_path,
+        record.failure_path,
+    ):
         if path.exists():
             path.unlink()
     for directory in (record.tensorboard_path, record.path / HISTORY):
@@ -127,6 +144,7 @@ def commit(record, model, state, best_weights=None, run_key=None):
     `best_weights`: a weights file to embed (patience), or None; `run_key`: the run's key,
     recorded with the digests of what the commit holds. Returns the path committed.
     """
+
     def save(path):
         model.save(path)
         with zipfile.ZipFile(path, "a") as archive:
@@ -135,8 +153,11 @@ def commit(record, model, state, best_weights=None, run_key=None):
                 archive.write(best_weights, BEST_MEMBER)
         if run_key is not None:
             with zipfile.ZipFile(path, "a") as archive:
-                identity = {"run_key": run_key, "step": state["step"],
-                            "sha256": _member_digests(archive)}
+                identity = {
+                    "run_key": run_key,
+                    "step": state["step"],
+                    "sha256": _member_digests(archive),
+                }
                 archive.writestr(IDENTITY_MEMBER, json_text(identity))
         _fsync(path)
 
@@ -176,6 +197,7 @@ def rewind_target(record, before_step):
 def commit_rewound(record, source, state):
     """Publish the earlier commit `source` again as the last commit, with `state` (its own,
     plus where the rewind leaves the data) in place of the state inside it. One rename."""
+
     def save(path):
         with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
             for item in old.infolist():
@@ -209,8 +231,10 @@ def committed_state(record):
             if STATE_MEMBER in archive.namelist():
                 return json.loads(archive.read(STATE_MEMBER))
     except (OSError, zipfile.BadZipFile, json.JSONDecodeError) as error:
-        raise ZooError(f"{record.checkpoint_path} is damaged ({type(error).__name__}: {error}); "
-                       "the run cannot be resumed from it") from None
+        raise ZooError(
+            f"{record.checkpoint_path} is damaged ({type(error).__name__}: {error}); "
+            "the run cannot be resumed from it"
+        ) from None
     legacy = record.read_json(record.state_path)
     return None if legacy is None else {**legacy, "legacy": True}
 
@@ -239,17 +263,29 @@ def check_commit_identity(record, run_key, state):
             identity = json.loads(archive.read(IDENTITY_MEMBER))
             digests = _member_digests(archive)
     except (OSError, zipfile.BadZipFile, json.JSONDecodeError) as error:
-        raise ZooError(f"{record.checkpoint_path} is damaged ({type(error).__name__}: {error}); "
-                       "the run cannot be resumed from it") from None
+        raise ZooError(
+            f"{record.checkpoint_path} is damaged ({type(error).__name__}: {error}); "
+            "the run cannot be resumed from it"
+        ) from None
     if identity.get("run_key") != run_key:
-        raise ZooError(f"{record.checkpoint_path} is a commit of another run (key "
-                       f"{identity.get('run_key')}, this run's is {run_key}); refusing to resume "
-                       "from it")
+        raise ZooError(
+            f"{record.checkpoint_path} is a commit of another run (key "
+            f"{identity.get('run_key')}, this run's is {run_key}); refusing to resume "
+            "from it"
+        )
     if identity.get("sha256") != digests or identity.get("step") != state["step"]:
-        changed = sorted(set(digests) ^ set(identity.get("sha256") or {}) | {
-            name for name in digests if (identity.get("sha256") or {}).get(name) != digests[name]})
-        raise ZooError(f"{record.checkpoint_path} changed since it was committed "
-                       f"({', '.join(changed) or 'its step'}); refusing to resume from it")
+        changed = sorted(
+            set(digests) ^ set(identity.get("sha256") or {})
+            | {
+                name
+                for name in digests
+                if (identity.get("sha256") or {}).get(name) != digests[name]
+            }
+        )
+        raise ZooError(
+            f"{record.checkpoint_path} changed since it was committed "
+            f"({', '.join(changed) or 'its step'}); refusing to resume from it"
+        )
 
 
 def extract_best_weights(record, destination):
@@ -273,15 +309,19 @@ def check_restored(record, optimizer_iterations, state, accumulation):
     if expected is None:  # legacy: no guard, so every micro-batch of every step was applied
         expected = consumed
     elif expected + state.get("skipped_steps", 0) != consumed:
-        raise ZooError(f"{record.path}: the committed state is inconsistent (step "
-                       f"{state['step']} of {accumulation} micro-batches each, but {expected} "
-                       f"applied and {state.get('skipped_steps', 0)} skipped); refusing to "
-                       "resume")
+        raise ZooError(
+            f"{record.path}: the committed state is inconsistent (step "
+            f"{state['step']} of {accumulation} micro-batches each, but {expected} "
+            f"applied and {state.get('skipped_steps', 0)} skipped); refusing to "
+            "resume"
+        )
     if optimizer_iterations != expected:
-        raise ZooError(f"{record.path}: the checkpoint's optimizer has applied "
-                       f"{optimizer_iterations} micro-batches but its state records "
-                       f"{expected} (step {state['step']}); refusing to resume a run whose "
-                       "checkpoint and state disagree")
+        raise ZooError(
+            f"{record.path}: the checkpoint's optimizer has applied "
+            f"{optimizer_iterations} micro-batches but its state records "
+            f"{expected} (step {state['step']}); refusing to resume a run whose "
+            "checkpoint and state disagree"
+        )
 
 
 def _fsync(path):
@@ -294,6 +334,17 @@ def _fsync(path):
         os.close(fd)
 
 
-__all__ = ["RunLock", "check_commit_identity", "check_restored", "commit", "commit_rewound", "committed_state",
-           "extract_best_weights", "keep_in_history", "prepare_directory", "read_state",
-           "restart_directory", "rewind_target"]
+__all__ = [
+    "RunLock",
+    "check_commit_identity",
+    "check_restored",
+    "commit",
+    "commit_rewound",
+    "committed_state",
+    "extract_best_weights",
+    "keep_in_history",
+    "prepare_directory",
+    "read_state",
+    "restart_directory",
+    "rewind_target",
+]

@@ -25,7 +25,9 @@ def model_source(run_or_file, option="model"):
     except ZooError:
         path = pathlib.Path(run_or_file)
         if path.suffix != ".keras" or not path.is_file():
-            raise ZooError(f"{option} {str(run_or_file)!r} is neither a run nor a .keras file") from None
+            raise ZooError(
+                f"{option} {str(run_or_file)!r} is neither a run nor a .keras file"
+            ) from None
         tokenizer = path.with_name("tokenizer")
         return path, tokenizer if tokenizer.is_dir() else None
     path = run.model_path if run.model_path.exists() else run.checkpoint_path
@@ -44,7 +46,9 @@ def saved_model_config(path):
             raise ZooError(f"{path}: holds a {saved.get('class_name')}, not a zoo DecoderLM")
         return ModelConfig.from_dict(saved["config"]["config"])
     except (OSError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as error:
-        raise ZooError(f"{path}: not a readable .keras file ({type(error).__name__}: {error})") from None
+        raise ZooError(
+            f"{path}: not a readable .keras file ({type(error).__name__}: {error})"
+        ) from None
 
 
 def load_decoder(path):

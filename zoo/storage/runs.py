@@ -78,11 +78,11 @@ class RunRecord:
         if not self.metrics_path.exists():
             return []
         try:
-            return [json.loads(line) for line in self.metrics_path.read_text().splitlines()
-                    if line]
+            return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ZooError(f"{self.metrics_path} is damaged ({type(error).__name__}: "
-                           f"{error})") from None
+            raise ZooError(
+                f"{self.metrics_path} is damaged ({type(error).__name__}: {error})"
+            ) from None
 
     def write_metrics(self, rows):
         """Rewrite metrics.jsonl whole (atomically); runs log tens of rows, not millions."""
@@ -110,8 +110,9 @@ def find_run(run_or_path):
     for candidate in (pathlib.Path(run_or_path), results_root() / str(run_or_path)):
         if (candidate / "config.json").exists():
             return RunRecord(candidate)
-    raise ZooError(f"no run at {run_or_path!r} (looked for config.json there and under "
-                   f"{results_root()}/)")
+    raise ZooError(
+        f"no run at {run_or_path!r} (looked for config.json there and under {results_root()}/)"
+    )
 
 
 def list_runs(root=None):
@@ -136,20 +137,35 @@ def run_rows():
             failure = run.failure()
             # Valid JSON of the wrong shape is as damaged as a torn file.
             state_path = run.checkpoint_path if run.checkpoint_path.exists() else run.state_path
-            for path, value in ((run.config_path, config), (run.summary_path, summary),
-                                (state_path, state), (run.metrics_path, (metrics or [{}])[-1]),
-                                (run.failure_path, failure)):
+            for path, value in (
+                (run.config_path, config),
+                (run.summary_path, summary),
+                (state_path, state),
+                (run.metrics_path, (metrics or [{}])[-1]),
+                (run.failure_path, failure),
+            ):
                 if value is not None and not isinstance(value, dict):
                     raise ZooError(f"{path} is damaged: it holds no JSON object")
             budget = config.get("budget") or {}
             if not isinstance(budget, dict):
                 raise ZooError(f"{run.config_path} is damaged: its budget is no JSON object")
         except ZooError as error:  # one damaged record must not hide the others
-            rows.append({"run_id": run.path.name, "path": str(run.path), "preset": None,
-                         "status": "damaged", "problem": str(error), "steps": None,
-                         "total_steps": None, "tokens": None, "validation_loss": None,
-                         "validation_bits_per_byte": None, "tokens_per_second": None,
-                         "mfu": None})
+            rows.append(
+                {
+                    "run_id": run.path.name,
+                    "path": str(run.path),
+                    "preset": None,
+                    "status": "damaged",
+                    "problem": str(error),
+                    "steps": None,
+                    "total_steps": None,
+                    "tokens": None,
+                    "validation_loss": None,
+                    "validation_bits_per_byte": None,
+                    "tokens_per_second": None,
+                    "mfu": None,
+                }
+            )
             continue
         source = summary or (metrics or [{}])[-1]
         rows.append({

@@ -52,8 +52,9 @@ class Budget:
         }
 
 
-def resolve_budget(config, training, batch_size=None, tokens=None, flops=None, chinchilla=None,
-                   steps=None):
+def resolve_budget(
+    config, training, batch_size=None, tokens=None, flops=None, chinchilla=None, steps=None
+):
     """A `Budget` for `config` trained with `training` (a TrainingRecipe) at full context."""
     given = {k: v for k, v in
              {"tokens": tokens, "flops": flops, "chinchilla": chinchilla, "steps": steps}.items()
@@ -83,8 +84,12 @@ def resolve_budget(config, training, batch_size=None, tokens=None, flops=None, c
             wanted = training.training_tokens
             given = {"recipe default tokens": wanted}
         else:
-            raise ZooError(f"{config.name} has no default budget; give one of tokens, flops, "
-                           "chinchilla or steps")
+            raise ZooError(
+                f"{config.name} has no default budget; give one of tokens, flops, "
+                "chinchilla or steps"
+            )
         total_steps = max(1, math.ceil(wanted / tokens_per_step))
-    label = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in given.items())
+    label = ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in given.items()
+    )
     return Budget(total_steps, batch_size, seq_len, per_token, label)

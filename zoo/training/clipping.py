@@ -18,6 +18,7 @@ class DenseGradientClipping:
         if self.global_clipnorm and keras.backend.backend() == "tensorflow":
             import tensorflow as tf  # only on the TensorFlow backend
 
-            grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
-                     for g in grads]
+            grads = [
+                tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads
+            ]
         return super()._clip_gradients(grads)

@@ -79,14 +79,23 @@ def backend_choice(backend=None, strategy=None):
             choices = ", ".join(BACKENDS if backend else TRAINER_BACKENDS)
             hint = " (auto is a --backend choice)" if name == AUTO else ""
             raise RunConfigError(source, f"must be one of {choices}; received {name!r}{hint}")
-        reason = (f"{name} (requested)" if backend else f"{name} (from $KERAS_BACKEND)"
-                  if environment else f"{name} (Keras's default)")
+        reason = (
+            f"{name} (requested)"
+            if backend
+            else f"{name} (from $KERAS_BACKEND)"
+            if environment
+            else f"{name} (Keras's default)"
+        )
     if name == "jax" and importlib.util.find_spec("jax") is None:
-        raise RunConfigError("backend", "jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)")
+        raise RunConfigError(
+            "backend", "jax needs JAX: pip install -e '.[jax]' (jax[cuda12] on GPUs)"
+        )
     if running is not None:
         if running != name:
-            raise ZooError(f"Keras is already running on {running}: set KERAS_BACKEND={name} "
-                           f"before importing zoo (the CLI's --backend does this)")
+            raise ZooError(
+                f"Keras is already running on {running}: set KERAS_BACKEND={name} "
+                f"before importing zoo (the CLI's --backend does this)"
+            )
     else:
         os.environ["KERAS_BACKEND"] = name
     _split_cpu(name)
@@ -126,8 +135,9 @@ def _split_cpu(backend):
             cpu, [tf.config.LogicalDeviceConfiguration()] * count
         )
     except RuntimeError:
-        raise ZooError(f"{CPU_DEVICES_VARIABLE}={count} must be set before TensorFlow starts"
-                       ) from None
+        raise ZooError(
+            f"{CPU_DEVICES_VARIABLE}={count} must be set before TensorFlow starts"
+        ) from None
 
 
 @dataclasses.dataclass
@@ -168,16 +178,22 @@ class Distribution:
 
         model_axis = _model_axis(len(self.devices))
         data_axis = len(self.devices) // model_axis
-        mesh = keras.distribution.DeviceMesh((data_axis, model_axis), ("batch", "model"),
-                                             self.devices)
+        mesh = keras.distribution.DeviceMesh(
+            (data_axis, model_axis), ("batch", "model"), self.devices
+        )
         layouts, replicated = megatron_layouts(config, model_axis)
         layout_map = keras.distribution.LayoutMap(mesh)
         for pattern, axes in layouts.items():
             layout_map[pattern] = axes
-        distribution = keras.distribution.ModelParallel(layout_map=layout_map,
-                                                        batch_dim_name="batch")
-        return dataclasses.replace(self, keras_distribution=distribution, replicated=replicated,
-                                   mesh={"data": data_axis, "model": model_axis})
+        distribution = keras.distribution.ModelParallel(
+            layout_map=layout_map, batch_dim_name="batch"
+        )
+        return dataclasses.replace(
+            self,
+            keras_distribution=distribution,
+            replicated=replicated,
+            mesh={"data": data_axis, "model": model_axis},
+        )
 
     @property
     def worker_index(self):
@@ -189,16 +205,22 @@ class Distribution:
     def check_batch(self, micro_batch):
         """Each data-parallel replica must get an equal share of every (micro-)batch."""
         if micro_batch % self.replicas:
-            raise RunConfigError("strategy", f"{self.strategy}: the batch of {micro_batch} sequences "
-                           f"does not split over {self.replicas} replicas; choose a multiple")
+            raise RunConfigError(
+                "strategy",
+                f"{self.strategy}: the batch of {micro_batch} sequences "
+                f"does not split over {self.replicas} replicas; choose a multiple",
+            )
 
     def xla_setting(self):
         """What XLA compiles under this strategy (recorded as `config.json` "xla")."""
         if self.per_replica_xla:
             return "per replica: forward, loss and gradients (optimizer and all-reduce outside)"
         if self.backend == "jax":
-            return "whole step (jax.jit over the sharded step)" if self.keras_distribution \
+            return (
+                "whole step (jax.jit over the sharded step)"
+                if self.keras_distribution
                 else "whole step (jax.jit)"
+            )
         return "whole step (tf.function(jit_compile=True))"
 
     def describe(self):
@@ -218,14 +240,22 @@ _RESOLVED = {}  # one tf.distribute strategy per process (multi-worker must be c
 def check_strategy(strategy="auto", backend=None):
     """Validate the names (cheap: creates nothing); returns the backend's name."""
     if strategy not in STRATEGIES:
-        raise RunConfigError("strategy", f"must be one of {', '.join(STRATEGIES)}; received {strategy!r}")
+        raise RunConfigError(
+            "strategy", f"must be one of {', '.join(STRATEGIES)}; received {strategy!r}"
+        )
     backend = select_backend(backend, strategy)
     if strategy in TENSORFLOW_STRATEGIES and backend != "tensorflow":
-        raise RunConfigError("strategy", f"{strategy} is a tf.distribute strategy: use --backend "
-                       f"tensorflow (on jax: {', '.join(JAX_STRATEGIES)})")
+        raise RunConfigError(
+            "strategy",
+            f"{strategy} is a tf.distribute strategy: use --backend "
+            f"tensorflow (on jax: {', '.join(JAX_STRATEGIES)})",
+        )
     if strategy in JAX_STRATEGIES and backend != "jax":
-        raise RunConfigError("strategy", f"{strategy} is Keras's JAX distribution API: use --backend jax "
-                       f"(on tensorflow: {', '.join(TENSORFLOW_STRATEGIES)})")
+        raise RunConfigError(
+            "strategy",
+            f"{strategy} is Keras's JAX distribution API: use --backend jax "
+            f"(on tensorflow: {', '.join(TENSORFLOW_STRATEGIES)})",
+        )
     return backend
 
 
@@ -274,14 +304,21 @@ def _tensorflow_distribution(strategy):
     if strategy == "mirrored":
         devices = [d.name for d in _accelerators_or_cpus()]
         if len(devices) < 2:
-            raise RunConfigError("strategy", f"mirrored needs at least 2 devices; this machine shows "
-                           f"{len(devices)} (set {CPU_DEVICES_VARIABLE}=2 to split the CPU)")
-        return Distribution("mirrored", "tensorflow", devices,
-                            tf.distribute.MirroredStrategy(devices))
+            raise RunConfigError(
+                "strategy",
+                f"mirrored needs at least 2 devices; this machine shows "
+                f"{len(devices)} (set {CPU_DEVICES_VARIABLE}=2 to split the CPU)",
+            )
+        return Distribution(
+            "mirrored", "tensorflow", devices, tf.distribute.MirroredStrategy(devices)
+        )
     if strategy == "multi-worker":
         if not os.environ.get("TF_CONFIG"):
-            raise RunConfigError("strategy", "multi-worker reads the cluster from TF_CONFIG, which is "
-                           "not set (see the README, 'Several hosts')")
+            raise RunConfigError(
+                "strategy",
+                "multi-worker reads the cluster from TF_CONFIG, which is "
+                "not set (see the README, 'Several hosts')",
+            )
         resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
         mirrored = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
         devices = list(mirrored.extended.worker_devices)
@@ -292,7 +329,9 @@ def _tensorflow_distribution(strategy):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
-        raise RunConfigError("strategy", f"tpu: no TPU reachable ({str(error).splitlines()[0]})") from None
+        raise RunConfigError(
+            "strategy", f"tpu: no TPU reachable ({str(error).splitlines()[0]})"
+        ) from None
     tpu = tf.distribute.TPUStrategy(resolver)
     return Distribution("tpu", "tensorflow", list(tpu.extended.worker_devices), tpu)
 
@@ -304,13 +343,20 @@ def _jax_distribution(strategy):
     if strategy == "none":
         return Distribution("none", "jax", devices[:1])
     if len(devices) < 2:
-        raise RunConfigError("strategy", f"{strategy} needs at least 2 devices; JAX shows {len(devices)} "
-                       f"(set {CPU_DEVICES_VARIABLE}=2 to split the CPU)")
+        raise RunConfigError(
+            "strategy",
+            f"{strategy} needs at least 2 devices; JAX shows {len(devices)} "
+            f"(set {CPU_DEVICES_VARIABLE}=2 to split the CPU)",
+        )
     if strategy == "data-parallel":
         mesh = keras.distribution.DeviceMesh((len(devices),), ("batch",), devices)
-        return Distribution("data-parallel", "jax", devices,
-                            keras_distribution=keras.distribution.DataParallel(device_mesh=mesh),
-                            mesh={"data": len(devices), "model": 1})
+        return Distribution(
+            "data-parallel",
+            "jax",
+            devices,
+            keras_distribution=keras.distribution.DataParallel(device_mesh=mesh),
+            mesh={"data": len(devices), "model": 1},
+        )
     # model-parallel: the layout map needs the model's shapes, see `Distribution.configure`.
     return Distribution("model-parallel", "jax", devices)
 
@@ -335,26 +381,42 @@ def megatron_layouts(config, model_axis):
     Optimizer slots take their variable's layout, so Adam's moments are sliced alike.
     """
     groups = [
-        ("token_embedding vocabulary", config.vocabulary_size, {
-            "token_embedding/embeddings": ("model", None),
-            "token_embedding/reverse_embeddings": (None, "model"),
-        }),
-        ("self_attention/{query,output} heads", config.num_query_heads, {
-            r".*/self_attention/query/kernel": (None, "model", None),
-            r".*/self_attention/query/bias": ("model", None),
-            r".*/self_attention/output/kernel": ("model", None, None),
-        }),
+        (
+            "token_embedding vocabulary",
+            config.vocabulary_size,
+            {
+                "token_embedding/embeddings": ("model", None),
+                "token_embedding/reverse_embeddings": (None, "model"),
+            },
+        ),
+        (
+            "self_attention/{query,output} heads",
+            config.num_query_heads,
+            {
+                r".*/self_attention/query/kernel": (None, "model", None),
+                r".*/self_attention/query/bias": ("model", None),
+                r".*/self_attention/output/kernel": ("model", None, None),
+            },
+        ),
         # K divides H, so an axis that divides K divides H: key/value heads are only sliced
         # together with their query heads.
-        ("self_attention/{key,value} heads", config.num_key_value_heads, {
-            r".*/self_attention/(key|value)/kernel": (None, "model", None),
-            r".*/self_attention/(key|value)/bias": ("model", None),
-        }),
-        ("feedforward/{gate,up,down} width", config.intermediate_dim, {
-            r".*/feedforward/(gate|up)/kernel": (None, "model"),
-            r".*/feedforward/(gate|up)/bias": ("model",),
-            r".*/feedforward/down/kernel": ("model", None),
-        }),
+        (
+            "self_attention/{key,value} heads",
+            config.num_key_value_heads,
+            {
+                r".*/self_attention/(key|value)/kernel": (None, "model", None),
+                r".*/self_attention/(key|value)/bias": ("model", None),
+            },
+        ),
+        (
+            "feedforward/{gate,up,down} width",
+            config.intermediate_dim,
+            {
+                r".*/feedforward/(gate|up)/kernel": (None, "model"),
+                r".*/feedforward/(gate|up)/bias": ("model",),
+                r".*/feedforward/down/kernel": ("model", None),
+            },
+        ),
     ]
     layouts, replicated = {}, []
     for what, size, patterns in groups:
@@ -389,6 +451,7 @@ def xla_train_step(model, data):
 
     x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
     if getattr(model, "_xla_gradients", None) is None:
+
         def replica_loss_and_gradients(x, y, w):  # the name XLA's HLO modules carry
             return _loss_and_gradients(model, x, y, w)
 
@@ -409,6 +472,7 @@ def xla_test_step(model, data):
 
     x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
     if getattr(model, "_xla_loss", None) is None:
+
         def replica_loss(x, y, w):
             y_pred = model(x, training=False)
             return model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=w, training=False)
@@ -426,8 +490,9 @@ def _loss_and_gradients(model, x, y, sample_weight):
 
     with tf.GradientTape() as tape:
         y_pred = model(x, training=True)
-        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                  training=True)
+        loss = model.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+        )
         scaled = model.optimizer.scale_loss(loss)
     return loss, tape.gradient(scaled, model.trainable_weights)
 
@@ -443,6 +508,17 @@ def variable_layouts(model):
     return specs
 
 
-__all__ = ["BACKENDS", "STRATEGIES", "Distribution", "megatron_layouts", "resolve_distribution",
-           "backend_choice", "bind_per_replica_xla", "check_strategy", "select_backend",
-           "variable_layouts", "xla_test_step", "xla_train_step"]
+__all__ = [
+    "BACKENDS",
+    "STRATEGIES",
+    "Distribution",
+    "megatron_layouts",
+    "resolve_distribution",
+    "backend_choice",
+    "bind_per_replica_xla",
+    "check_strategy",
+    "select_backend",
+    "variable_layouts",
+    "xla_test_step",
+    "xla_train_step",
+]

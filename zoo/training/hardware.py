@@ -57,8 +57,9 @@ def peak_flops(precision="float32", fresh=False):
     kind, name = device_description()
     if kind == "cpu" and fresh:
         rates = matmul_flops()
-        return max(rates), (f"measured now: best of {len(rates)} XLA float32 {MATMUL_SIZE}³ "
-                            f"matmuls on {name}")
+        return max(rates), (
+            f"measured now: best of {len(rates)} XLA float32 {MATMUL_SIZE}³ matmuls on {name}"
+        )
     if kind == "cpu":
         return measured_cpu_peak(), f"measured: XLA float32 {MATMUL_SIZE}³ matmul on {name}"
     for key, (bf16, fp32) in ACCELERATOR_PEAKS.items():

@@ -74,8 +74,16 @@ class Reporter:
 class _StepProgress(keras.callbacks.Callback):
     """Per-step timing and reporting; tokens/s excludes the first step (it includes compilation)."""
 
-    def __init__(self, reporter, first_step, total_steps, tokens_per_micro_step, accumulation,
-                 flops_per_token, peak_flops):
+    def __init__(
+        self,
+        reporter,
+        first_step,
+        total_steps,
+        tokens_per_micro_step,
+        accumulation,
+        flops_per_token,
+        peak_flops,
+    ):
         super().__init__()
         self.reporter = reporter
         self.micro_step = first_step * accumulation
@@ -99,10 +107,14 @@ class _StepProgress(keras.callbacks.Callback):
         # Keras reports the running mean of the interval, so it turns non-finite at the first
         # non-finite step; the guard's counter catches a non-finite gradient with a finite loss.
         nonfinite = nonfinite_gradients(self.model.optimizer)
-        if self.failure is None and ((loss is not None and not math.isfinite(loss))
-                                     or nonfinite > self.nonfinite_before):
-            what = (f"the training loss became {loss}" if loss is not None
-                    and not math.isfinite(loss) else "the gradient norm became non-finite")
+        if self.failure is None and (
+            (loss is not None and not math.isfinite(loss)) or nonfinite > self.nonfinite_before
+        ):
+            what = (
+                f"the training loss became {loss}"
+                if loss is not None and not math.isfinite(loss)
+                else "the gradient norm became non-finite"
+            )
             self.failure = (-(-self.micro_step // self.accumulation), what)
             self.model.stop_training = True  # at once: the rest of the interval is not run
             return
@@ -122,7 +134,7 @@ class _StepProgress(keras.callbacks.Callback):
         })  # fmt: skip
 
     def tokens_per_second(self, recent=None):
-        times = self.times[-(recent + 1):] if recent else self.times
+        times = self.times[-(recent + 1) :] if recent else self.times
         if len(times) < 2:
             return None
         return (len(times) - 1) * self.tokens_per_micro_step / (times[-1] - times[0])
@@ -212,8 +224,9 @@ def nonfinite_gradients(optimizer):
     return _guard_reading(optimizer, "nonfinite_steps", int, 0)
 
 
-def run_intervals(*, model, evaluation_view, record, plan, data, sample, reporter, state,
-                  peak_flops):
+def run_intervals(
+    *, model, evaluation_view, record, plan, data, sample, reporter, state, peak_flops
+):
     """Train from `state["step"]` to the budget, committing after every evaluation; returns the
     metric rows and the final state. Raises `RunFailed` when training turns non-finite and
     `Rewind` when PaLM's escalation is due.
@@ -234,33 +247,50 @@ def run_intervals(*, model, evaluation_view, record, plan, data, sample, reporte
 
     for point in evaluation_points(plan.budget.steps, plan.eval_interval, state["step"]):
         before = _GuardCounts.read(model.optimizer)
-        history, progress = _train_interval(model, plan, data, state, point, reporter,
-                                            peak_flops)
+        history, progress = _train_interval(model, plan, data, state, point, reporter, peak_flops)
         _check_health(progress, state)
         skipped = _report_guard(model.optimizer, before, state, point, reporter)
         state["step"] = point
-        row = _evaluate(model, evaluation_view, plan, data, sample, history, progress, point,
-                        started, peak_flops, state)
+        row = _evaluate(
+            model,
+            evaluation_view,
+            plan,
+            data,
+            sample,
+            history,
+            progress,
+            point,
+            started,
+            peak_flops,
+            state,
+        )
         rows.append(row)
         reporter.evaluation(row)
         _log_tensorboard(tensorboard, row)
         improved = _count_patience(state, row, plan.run.patience)
-        state.update(evaluations=len(rows), wall_time=row["wall_time"],
-                     optimizer_iterations=applied_micro_batches(model.optimizer))
+        state.update(
+            evaluations=len(rows),
+            wall_time=row["wall_time"],
+            optimizer_iterations=applied_micro_batches(model.optimizer),
+        )
         # The decision to rewind is committed with the step, so a kill before the rewind is
         # published leads to the same rewind on resume.
-        state["rewind_due"] = bool(rewind_after and skipped >= rewind_after
-                                   and point < plan.budget.steps)
+        state["rewind_due"] = bool(
+            rewind_after and skipped >= rewind_after and point < plan.budget.steps
+        )
         record.write_metrics(rows)
-        _commit(model, record, state, best=(improved if plan.run.patience else None),
-                run_key=plan.key)
+        _commit(
+            model, record, state, best=(improved if plan.run.patience else None), run_key=plan.key
+        )
         if rewind_after:
             keep_in_history(record, state, keep_from_step=point - REWIND_STEPS)
         if state["rewind_due"]:
             raise Rewind(point, skipped, dict(state))
         if state["stopped_early"]:
-            reporter.message(f"no improvement in {plan.run.patience} evaluations: stopping at "
-                             f"step {point}, restoring step {state['best_step']}")
+            reporter.message(
+                f"no improvement in {plan.run.patience} evaluations: stopping at "
+                f"step {point}, restoring step {state['best_step']}"
+            )
             _restore_best(model, record)
             break
     return rows, state
@@ -269,17 +299,32 @@ def run_intervals(*, model, evaluation_view, record, plan, data, sample, reporte
 def _train_interval(model, plan, data, state, point, reporter, peak_flops):
     """`fit` from `state["step"]` to `point` on the data in its seeded order."""
     accumulation = plan.run.gradient_accumulation
-    progress = _StepProgress(reporter, state["step"], plan.budget.steps,
-                             plan.micro_batch * plan.budget.seq_len, accumulation,
-                             plan.budget.flops_per_token, peak_flops)
+    progress = _StepProgress(
+        reporter,
+        state["step"],
+        plan.budget.steps,
+        plan.micro_batch * plan.budget.seq_len,
+        accumulation,
+        plan.budget.flops_per_token,
+        peak_flops,
+    )
     # A rewind (PaLM's escalation) leaves the data `data_offset` batches further on.
     position = state["step"] + state.get("data_offset", 0)
-    dataset = train_dataset(data.train, plan.budget.seq_len, plan.micro_batch, plan.run.seed,
-                            start_step=position * accumulation)
-    history = model.fit(dataset, steps_per_epoch=(point - state["step"]) * accumulation,
-                        epochs=1, verbose=0,
-                        shuffle=False,  # the dataset is already in its seeded order
-                        callbacks=[progress])
+    dataset = train_dataset(
+        data.train,
+        plan.budget.seq_len,
+        plan.micro_batch,
+        plan.run.seed,
+        start_step=position * accumulation,
+    )
+    history = model.fit(
+        dataset,
+        steps_per_epoch=(point - state["step"]) * accumulation,
+        epochs=1,
+        verbose=0,
+        shuffle=False,  # the dataset is already in its seeded order
+        callbacks=[progress],
+    )
     return history, progress
 
 
@@ -291,9 +336,12 @@ def _check_health(progress, state):
         return
     step, what = progress.failure
     last = f"step {state['step']}" if state["step"] else "none: nothing was committed"
-    raise RunFailed(f"training diverged at step {step}: {what}; the last commit ({last}) is "
-                    "kept and no model.keras was written; try a lower learning rate "
-                    "(learning_rate), a smaller clip_norm or z_loss_weight", step)
+    raise RunFailed(
+        f"training diverged at step {step}: {what}; the last commit ({last}) is "
+        "kept and no model.keras was written; try a lower learning rate "
+        "(learning_rate), a smaller clip_norm or z_loss_weight",
+        step,
+    )
 
 
 class _GuardCounts:
@@ -312,16 +360,19 @@ def _report_guard(optimizer, before, state, point, reporter):
     in the interval."""
     restarts = guard_restarts(optimizer)
     if restarts > before.restarts:
-        reporter.message(f"steps {state['step'] + 1}-{point}: the gradient norm moved to a new "
-                         f"level; the spike guard skipped {optimizer.max_consecutive_skips} "
-                         "steps in a row, then took it as its new level")
+        reporter.message(
+            f"steps {state['step'] + 1}-{point}: the gradient norm moved to a new "
+            f"level; the spike guard skipped {optimizer.max_consecutive_skips} "
+            "steps in a row, then took it as its new level"
+        )
     state["spike_guard_restarts"] = restarts
     state["skipped_steps"] = skipped_steps(optimizer)
     return state["skipped_steps"] - before.skipped
 
 
-def _evaluate(model, view, plan, data, sample, history, progress, point, started, peak_flops,
-              state):
+def _evaluate(
+    model, view, plan, data, sample, history, progress, point, started, peak_flops, state
+):
     """The interval's metrics row: training loss, validation loss on `sample`, speed."""
     tokens_per_step = plan.budget.tokens_per_step
     validation = validation_loss(view, sample, plan.micro_batch)
@@ -344,11 +395,13 @@ def _evaluate(model, view, plan, data, sample, history, progress, point, started
 def _count_patience(state, row, patience):
     """Update the best validation loss and the early stop in `state`; True when it improved."""
     validation = row["validation_loss"]
-    improved = state.get("best_validation_loss") is None or validation < state[
-        "best_validation_loss"]
+    improved = (
+        state.get("best_validation_loss") is None or validation < state["best_validation_loss"]
+    )
     if improved:
-        state.update(best_validation_loss=validation, best_step=row["step"],
-                     evaluations_since_best=0)
+        state.update(
+            best_validation_loss=validation, best_step=row["step"], evaluations_since_best=0
+        )
     else:
         state["evaluations_since_best"] += 1
     state["stopped_early"] = bool(patience and state["evaluations_since_best"] >= patience)
@@ -360,20 +413,33 @@ def rewind_run(record, rewind, reporter):
     with the data moved `REWIND_SKIP_BATCHES` batches on, so training resumes from there."""
     done = rewind.state.get("rewinds", [])
     if len(done) >= MAX_REWINDS:
-        raise RunFailed(f"spikes persist after {MAX_REWINDS} rewinds (last: {rewind}); the "
-                        "last commit is kept; try a lower learning rate", rewind.step)
+        raise RunFailed(
+            f"spikes persist after {MAX_REWINDS} rewinds (last: {rewind}); the "
+            "last commit is kept; try a lower learning rate",
+            rewind.step,
+        )
     target = rewind_target(record, rewind.step - REWIND_STEPS)
     earlier = read_state(target)
-    event = {"at_step": rewind.step, "skipped_steps": rewind.skipped, "to_step": earlier["step"],
-             "skipped_batches": REWIND_SKIP_BATCHES}
-    commit_rewound(record, target, {
-        **earlier,
-        "data_offset": rewind.state.get("data_offset", 0) + REWIND_SKIP_BATCHES,
-        "rewinds": [*done, event],
-        "rewind_due": False,
-    })
-    reporter.message(f"{rewind}: rewinding to step {earlier['step']} and skipping the next "
-                     f"{REWIND_SKIP_BATCHES} batches (PaLM §5.1)")
+    event = {
+        "at_step": rewind.step,
+        "skipped_steps": rewind.skipped,
+        "to_step": earlier["step"],
+        "skipped_batches": REWIND_SKIP_BATCHES,
+    }
+    commit_rewound(
+        record,
+        target,
+        {
+            **earlier,
+            "data_offset": rewind.state.get("data_offset", 0) + REWIND_SKIP_BATCHES,
+            "rewinds": [*done, event],
+            "rewind_due": False,
+        },
+    )
+    reporter.message(
+        f"{rewind}: rewinding to step {earlier['step']} and skipping the next "
+        f"{REWIND_SKIP_BATCHES} batches (PaLM §5.1)"
+    )
 
 
 def _commit(model, record, state, best, run_key):

@@ -40,7 +40,11 @@ class ClippedAdam(DenseGradientClipping, keras.optimizers.Adam):
 
 
 def make_optimizer(
-    recipe, total_steps, model=None, learning_rate=None, gradient_accumulation_steps=None,
+    recipe,
+    total_steps,
+    model=None,
+    learning_rate=None,
+    gradient_accumulation_steps=None,
     spike_guard=None,
 ):
     """The optimizer of `recipe` for a run of `total_steps` applied updates.
@@ -122,8 +126,10 @@ def make_optimizer(
     if spike_guard is True:
         spike_guard = {}
     if not isinstance(spike_guard, dict):
-        raise ConfigError("spike_guard must be None, a bool or a dict of SpikeGuard arguments; "
-                          f"received spike_guard={spike_guard!r}")
+        raise ConfigError(
+            "spike_guard must be None, a bool or a dict of SpikeGuard arguments; "
+            f"received spike_guard={spike_guard!r}"
+        )
     arguments = {"warmup_steps": rising_steps(recipe, total_steps), **spike_guard}
     try:
         return SpikeGuard(optimizer, **arguments)
@@ -182,10 +188,12 @@ def describe_optimizer(optimizer, variables=None):
         out["decayed_variables"] = int(decayed)
         out["excluded_variables"] = len(variables) - int(decayed)
     if guard is not None:
-        out["spike_guard"] = {"rule": guard.rule_version, "threshold": guard.threshold,
-                              "window": guard.window, "min_history": guard.min_history,
-                              "warmup_steps": guard.warmup_steps,
-                              "max_consecutive_skips": guard.max_consecutive_skips}
+        out["spike_guard"] = {
+            "rule": guard.rule_version,
+            "threshold": guard.threshold,
+            "window": guard.window,
+            "min_history": guard.min_history,
+            "warmup_steps": guard.warmup_steps,
+            "max_consecutive_skips": guard.max_consecutive_skips,
+        }
     return out
-
-

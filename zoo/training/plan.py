@@ -41,8 +41,10 @@ RESULT_VERSION = 2
 def _fact(default=None, *, affects_result, keyed=None, omit_none=False):
     """A plan field; `keyed` = (section, name) places it inside another part of the key, and
     `omit_none` leaves it out of the key (and the record) while it is None."""
-    return dataclasses.field(default=default, metadata={
-        "affects_result": affects_result, "keyed": keyed, "omit_none": omit_none})
+    return dataclasses.field(
+        default=default,
+        metadata={"affects_result": affects_result, "keyed": keyed, "omit_none": omit_none},
+    )
 
 
 def identity(part):
@@ -59,8 +61,11 @@ class _Facts:
     """Shared by the facts dataclasses: identity and JSON by field metadata."""
 
     def identity(self):
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.metadata["affects_result"]}
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.metadata["affects_result"]
+        }
 
     def to_dict(self):
         out = {}
@@ -75,8 +80,7 @@ class _Facts:
     @classmethod
     def from_dict(cls, data):
         names = {f.name for f in dataclasses.fields(cls)} - {"details"}
-        known = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()
-                 if k in names}
+        known = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
         rest = {k: v for k, v in data.items() if k not in names}
         if "details" in {f.name for f in dataclasses.fields(cls)}:
             return cls(**known, details=rest)
@@ -143,8 +147,12 @@ class RunPlan:
     # The data read while planning, the tokenizer and `init_from` weights, so that a plan made in
     # this process trains without reading the corpus again (`zoo.training.trainer.Materials`).
     # Neither identity nor record: None for a plan read back from a record.
-    materials: object = dataclasses.field(default=None, compare=False, repr=False, metadata={
-        "affects_result": False, "recorded": False})
+    materials: object = dataclasses.field(
+        default=None,
+        compare=False,
+        repr=False,
+        metadata={"affects_result": False, "recorded": False},
+    )
 
     # --- identity ---
 
@@ -203,7 +211,8 @@ class RunPlan:
                 run=RunConfig.from_dict(data["run"]),
                 data=DataFacts.from_dict(data["data"]),
                 tokenizer=TokenizerFacts.from_dict(data["tokenizer"]),
-                init_from=InitSource.from_dict(data["init_from"]) if data.get("init_from")
+                init_from=InitSource.from_dict(data["init_from"])
+                if data.get("init_from")
                 else None,
                 eval_interval=data["eval_interval"],
                 spike_guard_rule=data.get("spike_guard_rule"),
@@ -211,8 +220,9 @@ class RunPlan:
                 backend_choice=data.get("backend_choice"),
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise ZooError(f"the run record is damaged or not a zoo run's ({type(error).__name__}: "
-                           f"{error})") from None
+            raise ZooError(
+                f"the run record is damaged or not a zoo run's ({type(error).__name__}: {error})"
+            ) from None
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -250,5 +260,13 @@ def _budget(data):
     return Budget(**{k: v for k, v in data.items() if k in names})
 
 
-__all__ = ["DataFacts", "EVALUATIONS", "InitSource", "RESULT_VERSION", "RunPlan",
-           "TokenizerFacts", "default_eval_interval", "upgrade_record"]
+__all__ = [
+    "DataFacts",
+    "EVALUATIONS",
+    "InitSource",
+    "RESULT_VERSION",
+    "RunPlan",
+    "TokenizerFacts",
+    "default_eval_interval",
+    "upgrade_record",
+]

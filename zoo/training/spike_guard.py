@@ -118,24 +118,39 @@ class SpikeGuard(keras.optimizers.Optimizer):
     inner optimizer's.
     """
 
-    def __init__(self, inner_optimizer, threshold=6.0, window=128, min_history=MIN_HISTORY,
-                 warmup_steps=0, max_consecutive_skips=MAX_CONSECUTIVE_SKIPS, name=None):
+    def __init__(
+        self,
+        inner_optimizer,
+        threshold=6.0,
+        window=128,
+        min_history=MIN_HISTORY,
+        warmup_steps=0,
+        max_consecutive_skips=MAX_CONSECUTIVE_SKIPS,
+        name=None,
+    ):
         if not isinstance(inner_optimizer, keras.optimizers.Optimizer):
-            raise TypeError(f"SpikeGuard wraps a keras.optimizers.Optimizer; received "
-                            f"{inner_optimizer!r}")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
-                or not threshold > 0 or not math.isfinite(threshold):
+            raise TypeError(
+                f"SpikeGuard wraps a keras.optimizers.Optimizer; received {inner_optimizer!r}"
+            )
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, (int, float))
+            or not threshold > 0
+            or not math.isfinite(threshold)
+        ):
             raise ValueError(f"threshold must be a positive number; received {threshold!r}")
         if not _is_int(window) or window < 2:
             raise ValueError(f"window must be an integer >= 2; received {window!r}")
         if not _is_int(min_history) or not 2 <= min_history <= window:
-            raise ValueError(f"min_history must be an integer in [2, window={window}]; "
-                             f"received {min_history!r}")
+            raise ValueError(
+                f"min_history must be an integer in [2, window={window}]; received {min_history!r}"
+            )
         if not _is_int(warmup_steps) or warmup_steps < 0:
             raise ValueError(f"warmup_steps must be an integer >= 0; received {warmup_steps!r}")
         if not _is_int(max_consecutive_skips) or max_consecutive_skips < 1:
-            raise ValueError(f"max_consecutive_skips must be an integer >= 1; received "
-                             f"{max_consecutive_skips!r}")
+            raise ValueError(
+                f"max_consecutive_skips must be an integer >= 1; received {max_consecutive_skips!r}"
+            )
         # Like LossScaleOptimizer: the base arguments (clipping, decay, ...) belong to the inner
         # optimizer, and the wrapper's own learning rate and iteration count are never used.
         super().__init__(learning_rate=0.0, name=name)
@@ -151,13 +166,13 @@ class SpikeGuard(keras.optimizers.Optimizer):
     def build(self, var_list):
         if self.built:
             return
-        self._gradient_norms = self.add_variable((self.window,), dtype="float32",
-                                                 name="gradient_norms")
+        self._gradient_norms = self.add_variable(
+            (self.window,), dtype="float32", name="gradient_norms"
+        )
         self._accepted_steps = self.add_variable((), dtype="int", name="accepted_steps")
         self._skipped_steps = self.add_variable((), dtype="int", name="skipped_steps")
         self._nonfinite_steps = self.add_variable((), dtype="int", name="nonfinite_steps")
-        self._last_gradient_norm = self.add_variable((), dtype="float32",
-                                                     name="last_gradient_norm")
+        self._last_gradient_norm = self.add_variable((), dtype="float32", name="last_gradient_norm")
         self._history = self.add_variable((), dtype="int", name="history")
         self._consecutive_skips = self.add_variable((), dtype="int", name="consecutive_skips")
         self._restarts = self.add_variable((), dtype="int", name="restarts")
@@ -214,8 +229,10 @@ class SpikeGuard(keras.optimizers.Optimizer):
 
     def _built_variable(self, name):
         if not self.built:
-            raise ValueError(f"{type(self).__name__} has no {name[1:]} before it is built "
-                             f"(build it, or apply a step)")
+            raise ValueError(
+                f"{type(self).__name__} has no {name[1:]} before it is built "
+                f"(build it, or apply a step)"
+            )
         return getattr(self, name)
 
     def statistics(self):
@@ -243,8 +260,10 @@ class SpikeGuard(keras.optimizers.Optimizer):
         grads = list(grads)
         if trainable_variables is None:
             if not self.built:
-                raise ValueError("When passing `grads` without `variables`, the optimizer must "
-                                 "already be built: call `optimizer.build(trainable_variables)`.")
+                raise ValueError(
+                    "When passing `grads` without `variables`, the optimizer must "
+                    "already be built: call `optimizer.build(trainable_variables)`."
+                )
             variables = list(self._trainable_variables)
         else:
             variables = list(trainable_variables)
@@ -285,16 +304,14 @@ class SpikeGuard(keras.optimizers.Optimizer):
         judging = ops.greater_equal(history, self.min_history)
         above = ops.logical_and(judging, ops.greater(norm, limit))
         consecutive = _read(self._consecutive_skips)
-        moved = ops.logical_and(above, ops.greater_equal(consecutive,
-                                                         self.max_consecutive_skips))
+        moved = ops.logical_and(above, ops.greater_equal(consecutive, self.max_consecutive_skips))
         spike = ops.logical_and(above, ops.logical_not(moved))
         accept = ops.logical_and(finite, ops.logical_not(spike))
 
         state = variables + [v for v in self.inner_optimizer.variables if v is not None]
         before = [_read(v) for v in state]
         self.inner_optimizer.apply(grads, variables)
-        writes = [(v, ops.where(accept, _read(v), old))
-                  for v, old in zip(state, before)]
+        writes = [(v, ops.where(accept, _read(v), old)) for v, old in zip(state, before)]
         writes += self._own_updates(norm, ops.logical_and(finite, warmed), finite, spike, moved)
         write(writes)
 
@@ -318,22 +335,22 @@ class SpikeGuard(keras.optimizers.Optimizer):
         k = min(self.max_consecutive_skips, self.window - 1)
         appended = ops.where(ops.equal(slots, ops.mod(history, self.window)), norm, norms)
         recent = ops.take(norms, ops.mod(history - k + slots, self.window))
-        restarted = ops.where(ops.less(slots, k), recent,
-                              ops.where(ops.equal(slots, k), norm, 0.0))
+        restarted = ops.where(ops.less(slots, k), recent, ops.where(ops.equal(slots, k), norm, 0.0))
         new_norms = ops.where(held, ops.where(moved, restarted, appended), norms)
-        new_history = ops.where(held, ops.where(moved, ops.cast(k + 1, history.dtype),
-                                                history + 1), history)
+        new_history = ops.where(
+            held, ops.where(moved, ops.cast(k + 1, history.dtype), history + 1), history
+        )
         consecutive = _read(self._consecutive_skips)
-        new_consecutive = ops.where(spike, consecutive + 1,
-                                    ops.where(finite, ops.zeros_like(consecutive), consecutive))
+        new_consecutive = ops.where(
+            spike, consecutive + 1, ops.where(finite, ops.zeros_like(consecutive), consecutive)
+        )
         accept = ops.logical_and(finite, ops.logical_not(spike))
         count = lambda flag: ops.cast(flag, history.dtype)  # noqa: E731
         return [
             (self._gradient_norms, new_norms),
             (self._accepted_steps, _read(self._accepted_steps) + count(accept)),
             (self._skipped_steps, _read(self._skipped_steps) + count(ops.logical_not(accept))),
-            (self._nonfinite_steps, _read(self._nonfinite_steps)
-             + count(ops.logical_not(finite))),
+            (self._nonfinite_steps, _read(self._nonfinite_steps) + count(ops.logical_not(finite))),
             (self._last_gradient_norm, norm),
             (self._history, new_history),
             (self._consecutive_skips, new_consecutive),
@@ -390,8 +407,9 @@ class SpikeGuard(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        inner = keras.saving.deserialize_keras_object(config.pop("inner_optimizer"),
-                                                      custom_objects=custom_objects)
+        inner = keras.saving.deserialize_keras_object(
+            config.pop("inner_optimizer"), custom_objects=custom_objects
+        )
         return cls(inner, **config)
 
 
@@ -451,8 +469,9 @@ def _merge_assign_all(writes):
     def assign(strategy, values):
         for variable, value in zip(variables, values):
             target = variable.value if isinstance(variable, keras.Variable) else variable
-            strategy.extended.update(target, lambda var, x: var.assign(tf.cast(x, var.dtype)),
-                                     args=(value,), group=False)
+            strategy.extended.update(
+                target, lambda var, x: var.assign(tf.cast(x, var.dtype)), args=(value,), group=False
+            )
 
     tf.distribute.get_replica_context().merge_call(assign, args=(values,))
 
@@ -472,8 +491,10 @@ def _gradients_already_reduced(optimizer):
     """
     name = "_all_reduce_sum_gradients"
     if not callable(getattr(type(optimizer), name, None)):
-        raise TypeError(f"{type(optimizer).__name__} has no {name}: this Keras no longer reduces "
-                        "gradients where SpikeGuard expects, so it cannot run under a strategy")
+        raise TypeError(
+            f"{type(optimizer).__name__} has no {name}: this Keras no longer reduces "
+            "gradients where SpikeGuard expects, so it cannot run under a strategy"
+        )
     key = id(optimizer)
     with _REDUCED_LOCK:
         if not _REDUCED_DEPTH.get(key):

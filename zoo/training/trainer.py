@@ -117,8 +117,11 @@ def plan_run(name, run=None, *, overrides=(), materials=None, **fields):
     training = apply_training_overrides(recipe.training, training_overrides)
     budget = resolve_budget(config, training, run.batch_size, **run.budget)
     if budget.batch_size % run.gradient_accumulation:
-        raise RunConfigError("gradient_accumulation", f"must divide the batch of "
-                             f"{budget.batch_size} sequences; received {run.gradient_accumulation}")
+        raise RunConfigError(
+            "gradient_accumulation",
+            f"must divide the batch of "
+            f"{budget.batch_size} sequences; received {run.gradient_accumulation}",
+        )
     kind = SHARED_TOKENIZER if run.tokenizer is TokenizerMode.SHARED else training.tokenizer
     init_assets = initial_weights = None
     if init_source:
@@ -128,8 +131,7 @@ def plan_run(name, run=None, *, overrides=(), materials=None, **fields):
             # Continued training must keep the token ids the weights were trained with.
             init_assets = load_tokenizer(init_source.tokenizer_path)
             kind = init_assets.kind
-    shared = (run.data, Tokenizer(kind).value, config.vocabulary_size,
-              config.max_sequence_length)
+    shared = (run.data, Tokenizer(kind).value, config.vocabulary_size, config.max_sequence_length)
     if materials is not None and init_assets is None and shared in materials:
         data, assets, facts = materials[shared]
     else:
@@ -143,9 +145,13 @@ def plan_run(name, run=None, *, overrides=(), materials=None, **fields):
         budget=budget,
         run=run,
         data=facts,
-        tokenizer=TokenizerFacts.from_dict({"mode": run.tokenizer.value,
-                                            "kind": Tokenizer(kind).value,
-                                            **(assets.describe() if assets else {})}),
+        tokenizer=TokenizerFacts.from_dict(
+            {
+                "mode": run.tokenizer.value,
+                "kind": Tokenizer(kind).value,
+                **(assets.describe() if assets else {}),
+            }
+        ),
         init_from=init_source,
         eval_interval=run.eval_interval or default_eval_interval(budget.steps),
         spike_guard_rule=SPIKE_GUARD_RULE if run.spike_guard else None,
@@ -155,8 +161,9 @@ def plan_run(name, run=None, *, overrides=(), materials=None, **fields):
     )
 
 
-def train(name=None, run=None, *, overrides=(), out=None, resume=False, reporter=None,
-          plan=None, **fields):
+def train(
+    name=None, run=None, *, overrides=(), out=None, resume=False, reporter=None, plan=None, **fields
+):
     """Train preset `name` and return its `RunRecord`.
 
     `run` is a `RunConfig` and `fields` replace its values (`zoo.train("palm-small", steps=100)`);
@@ -200,9 +207,11 @@ def _train_new(plan, out, reporter):
 def _resume(name, run, overrides, out, resume, reporter, plan, fields):
     """`train(..., resume=True or "auto")`: continue, restart or start, as the directory says."""
     if run is not None or plan is not None:
-        raise RunConfigError("run" if run is not None else "plan",
-                             "cannot be given when resuming: give the fields that differ "
-                             "from the defaults, as the command line does")
+        raise RunConfigError(
+            "run" if run is not None else "plan",
+            "cannot be given when resuming: give the fields that differ "
+            "from the defaults, as the command line does",
+        )
     if out is None and resume == "auto":
         raise RunConfigError("resume", "'auto' needs the run's directory (out)")
     record = _run_to_resume(name, out, must_exist=resume is True)
@@ -231,19 +240,26 @@ def _check_same_run(record, recorded, name, overrides, fields):
             continue  # where it runs, not what it computes
         asked = recorded.run.replace(**{field: value})
         if getattr(asked, field) != getattr(recorded.run, field):
-            raise RunConfigError(field, f"is {getattr(recorded.run, field)!r} in the run at "
-                                        f"{record.path}, which was configured otherwise than "
-                                        f"{value!r}; resume it as it was or choose another "
-                                        "output directory")
+            raise RunConfigError(
+                field,
+                f"is {getattr(recorded.run, field)!r} in the run at "
+                f"{record.path}, which was configured otherwise than "
+                f"{value!r}; resume it as it was or choose another "
+                "output directory",
+            )
     model_changes, training_changes = parse_overrides(overrides)
     for part, changes in (("model", model_changes), ("training", training_changes)):
         recorded_part = getattr(recorded, part)
         for field, value in changes.items():
-            if getattr(recorded_part.replace(**{field: value}), field) != getattr(recorded_part,
-                                                                                  field):
-                raise RunConfigError(field, f"is {getattr(recorded_part, field)!r} in the run at "
-                                            f"{record.path}, which was configured otherwise "
-                                            f"than {value!r}")
+            if getattr(recorded_part.replace(**{field: value}), field) != getattr(
+                recorded_part, field
+            ):
+                raise RunConfigError(
+                    field,
+                    f"is {getattr(recorded_part, field)!r} in the run at "
+                    f"{record.path}, which was configured otherwise "
+                    f"than {value!r}",
+                )
 
 
 def _start(record, plan, distribution, reporter):
@@ -265,25 +281,36 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
         remove_partials(record.path)  # temporary files of a killed writer
         recorded = record.config()
         if recorded is None:
-            raise ZooError(f"{record.path} holds no run to resume (it was stopped before it "
-                           "started): train it again without resuming")
+            raise ZooError(
+                f"{record.path} holds no run to resume (it was stopped before it "
+                "started): train it again without resuming"
+            )
         version = upgrade_record(recorded)["result_version"]  # before parsing what it changed
         if version != RESULT_VERSION:
-            raise ZooError(f"{record.path} was started by trainer version {version}, which "
-                           f"trains differently from this one ({RESULT_VERSION}; see "
-                           "zoo.training.plan.RESULT_VERSION): train it again without resuming")
+            raise ZooError(
+                f"{record.path} was started by trainer version {version}, which "
+                f"trains differently from this one ({RESULT_VERSION}; see "
+                "zoo.training.plan.RESULT_VERSION): train it again without resuming"
+            )
         plan = RunPlan.from_record(recorded)
         rule = plan.spike_guard_rule or 1  # guarded runs before rules were numbered: rule 1
         if plan.run.spike_guard and rule != SPIKE_GUARD_RULE:
-            raise ZooError(f"{record.path} was started with spike guard rule {rule}, which skips "
-                           f"other steps than this zoo's rule {SPIKE_GUARD_RULE} (see "
-                           "zoo.training.spike_guard): train it again without resuming")
+            raise ZooError(
+                f"{record.path} was started with spike guard rule {rule}, which skips "
+                f"other steps than this zoo's rule {SPIKE_GUARD_RULE} (see "
+                "zoo.training.spike_guard): train it again without resuming"
+            )
         if strategy or backend:
-            plan = plan.replace(run=plan.run.replace(
-                **{k: v for k, v in (("strategy", strategy), ("backend", backend)) if v}))
+            plan = plan.replace(
+                run=plan.run.replace(
+                    **{k: v for k, v in (("strategy", strategy), ("backend", backend)) if v}
+                )
+            )
         choice = backend_choice(plan.run.backend, plan.run.strategy.value)
-        plan = plan.replace(backend=check_strategy(plan.run.strategy.value, choice["backend"]),
-                            backend_choice=choice)
+        plan = plan.replace(
+            backend=check_strategy(plan.run.strategy.value, choice["backend"]),
+            backend_choice=choice,
+        )
         distribution = _distribution(plan, plan.run.strategy.value, plan.backend)
         assets = load_tokenizer(record.tokenizer_path) if record.tokenizer_path.exists() else None
         materials = load_materials(plan, assets)
@@ -291,10 +318,10 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
             restart_directory(record)
             if materials.assets and not record.tokenizer_path.exists():
                 materials.assets.copy_to(record.tokenizer_path)
-            return _execute(record, plan, materials, reporter or Reporter(), distribution,
-                            resume=False)
-        return _execute(record, plan, materials, reporter or Reporter(), distribution,
-                        resume=True)
+            return _execute(
+                record, plan, materials, reporter or Reporter(), distribution, resume=False
+            )
+        return _execute(record, plan, materials, reporter or Reporter(), distribution, resume=True)
 
 
 def load_materials(plan, assets=None):
@@ -335,42 +362,53 @@ def _train_in_scope(record, plan, materials, reporter, distribution, resume):
         check_commit_identity(record, plan.key, state)
         model = keras.models.load_model(record.checkpoint_path)
         if getattr(model, "optimizer", None) is None:
-            raise ZooError(f"{record.checkpoint_path} holds no optimizer: it is not a checkpoint "
-                           "of a run (a model.keras put in its place?); refusing to resume")
+            raise ZooError(
+                f"{record.checkpoint_path} holds no optimizer: it is not a checkpoint "
+                "of a run (a model.keras put in its place?); refusing to resume"
+            )
         optimizer = model.optimizer
-        check_restored(record, applied_micro_batches(optimizer), state,
-                       plan.run.gradient_accumulation)
+        check_restored(
+            record, applied_micro_batches(optimizer), state, plan.run.gradient_accumulation
+        )
     else:
         model = DecoderLM(plan.model, dtype=plan.run.precision.value)
         if materials.initial_weights is not None:
             try:
                 model.set_weights(materials.initial_weights)
             except ValueError as error:
-                raise ZooError(f"init_from {plan.init_from.path}: its weights do not fit the "
-                               f"model ({error})") from None
-        optimizer = make_optimizer(plan.training, plan.budget.steps, model,
-                                   gradient_accumulation_steps=plan.run.gradient_accumulation,
-                                   spike_guard=plan.run.spike_guard)
+                raise ZooError(
+                    f"init_from {plan.init_from.path}: its weights do not fit the model ({error})"
+                ) from None
+        optimizer = make_optimizer(
+            plan.training,
+            plan.budget.steps,
+            model,
+            gradient_accumulation_steps=plan.run.gradient_accumulation,
+            spike_guard=plan.run.spike_guard,
+        )
         state = {"step": 0, "evaluations": 0, "best_validation_loss": None, "wall_time": 0.0}
     # Under a TensorFlow strategy, Keras cannot compile the whole step with XLA: the replica's
     # forward, loss and gradients are compiled instead (zoo.training.distribution).
     if distribution.per_replica_xla:
         bind_per_replica_xla(model)
-    model.compile(optimizer=optimizer, loss=loss,
-                  jit_compile=not distribution.per_replica_xla)
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=not distribution.per_replica_xla)
     # Built now, so that slots exist before the first step (model parallelism records their
     # layouts) and no variable is created inside a compiled step.
     model.optimizer.build(model.trainable_variables)
     facts = _run_facts(record, plan, model, distribution)
     if not resume:
-        record.write_config({"run_id": record.path.name, **plan.to_dict(),
-                             "resolution_key": plan.key, **facts})
-    reporter.start(plan, {"run_id": record.path.name, **facts,
-                          "resumed_at_step": state["step"] if resume else None})
+        record.write_config(
+            {"run_id": record.path.name, **plan.to_dict(), "resolution_key": plan.key, **facts}
+        )
+    reporter.start(
+        plan,
+        {"run_id": record.path.name, **facts, "resumed_at_step": state["step"] if resume else None},
+    )
 
     windows = validation_windows(materials.data.validation, plan.model.max_sequence_length)
-    sample = validation_windows(materials.data.validation, plan.model.max_sequence_length,
-                                plan.run.eval_windows)
+    sample = validation_windows(
+        materials.data.validation, plan.model.max_sequence_length, plan.run.eval_windows
+    )
     view = evaluation_model(model)  # built and compiled once for the run
     started = time.perf_counter()
     rewound = False
@@ -389,8 +427,18 @@ def _train_in_scope(record, plan, materials, reporter, distribution, resume):
         raise
     if rewound:
         return _train_in_scope(record, plan, materials, reporter, distribution, resume=True)
-    final = _finish(model, view, record, plan, materials.data, windows, rows, state,
-                    time.perf_counter() - started, facts["xla"])
+    final = _finish(
+        model,
+        view,
+        record,
+        plan,
+        materials.data,
+        windows,
+        rows,
+        state,
+        time.perf_counter() - started,
+        facts["xla"],
+    )
     reporter.end(final)
     return record
 
@@ -399,20 +447,24 @@ def _run_facts(record, plan, model, distribution):
     """What this session runs on and how (never read back by training): beside the plan in
     config.json, and the progress display's header."""
     peak, peak_source = _peak(plan.run.precision, distribution)
-    described = {"requested": plan.run.strategy.value, **distribution.describe(),
-                 "backend_choice": plan.backend_choice}
+    described = {
+        "requested": plan.run.strategy.value,
+        **distribution.describe(),
+        "backend_choice": plan.backend_choice,
+    }
     if distribution.strategy == "model-parallel":
-        described["sharded"] = {path: list(spec)
-                                for path, spec in variable_layouts(model).items()}
+        described["sharded"] = {path: list(spec) for path, spec in variable_layouts(model).items()}
     return {
         "distribution": described,
         "device": " ".join(device_description()),
         "peak_flops": peak,
         "peak_flops_source": peak_source,
         "estimated_seconds": plan.budget.estimated_seconds(peak),
-        "xla": {"requested": True,
-                "effective": bool(model.jit_compile or distribution.per_replica_xla),
-                "compiled": distribution.xla_setting()},
+        "xla": {
+            "requested": True,
+            "effective": bool(model.jit_compile or distribution.per_replica_xla),
+            "compiled": distribution.xla_setting(),
+        },
         "optimizer": describe_optimizer(model.optimizer, model.trainable_variables),
         **environment(),
     }
@@ -472,8 +524,10 @@ def prepare_materials(spec, kind, config, assets=None):
     if assets is None:
         assets = prepare_tokenizer(corpus, kind, config.vocabulary_size)
     elif assets.vocabulary_size > config.vocabulary_size:
-        raise ZooError(f"the tokenizer has {assets.vocabulary_size} tokens but the model only "
-                       f"{config.vocabulary_size}")
+        raise ZooError(
+            f"the tokenizer has {assets.vocabulary_size} tokens but the model only "
+            f"{config.vocabulary_size}"
+        )
     data = encode_corpus(corpus, assets)
     check_context(data, config.max_sequence_length)
     facts = {
@@ -492,8 +546,10 @@ def _ngram_facts(spec):
     """The Kneser-Ney byte n-gram yardstick of a text corpus, for the summary: built once per
     corpus (seconds) and cached; None for pre-tokenized data or where it cannot be had."""
     yardstick = ngram_yardstick(spec) or {}
-    return {"ngram_bits_per_byte": yardstick.get("bits_per_byte"),
-            "ngram_order": yardstick.get("order")}
+    return {
+        "ngram_bits_per_byte": yardstick.get("bits_per_byte"),
+        "ngram_order": yardstick.get("order"),
+    }
 
 
 def _run_to_resume(name, out, must_exist=True):
@@ -513,8 +569,9 @@ def _run_to_resume(name, out, must_exist=True):
 def _init_source(init_from):
     """Where initial weights come from: a run directory or a .keras file, and its tokenizer."""
     path, tokenizer = model_source(init_from, option="--init-from")
-    return InitSource(path=str(path.resolve()),
-                      tokenizer_path=str(tokenizer.resolve()) if tokenizer else None)
+    return InitSource(
+        path=str(path.resolve()), tokenizer_path=str(tokenizer.resolve()) if tokenizer else None
+    )
 
 
 # Fields that may differ from an --init-from model: they change no weight's shape or meaning.
@@ -529,10 +586,21 @@ def _init_from_config(source, model_overrides):
             continue
         asked = getattr(config.replace(**{field: value}), field)  # normalised: enums, tuples
         if asked != getattr(config, field):
-            raise FieldError("overrides", f"{field}: the architecture comes from --init-from "
-                           f"{source.path}, which has {field}={getattr(config, field)!r}")
+            raise FieldError(
+                "overrides",
+                f"{field}: the architecture comes from --init-from "
+                f"{source.path}, which has {field}={getattr(config, field)!r}",
+            )
     return config.replace(**model_overrides) if model_overrides else config
 
 
-__all__ = ["Materials", "RESULT_VERSION", "Reporter", "RunPlan", "plan_run", "resume_run",
-           "run_config", "train"]
+__all__ = [
+    "Materials",
+    "RESULT_VERSION",
+    "Reporter",
+    "RunPlan",
+    "plan_run",
+    "resume_run",
+    "run_config",
+    "train",
+]

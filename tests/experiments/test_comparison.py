@@ -20,8 +20,16 @@ def test_compute_optimal_resizing_lands_near_20_tokens_per_parameter(budget):
     sized = compute_optimal_config(base, budget)
     assert tokens_per_parameter(sized, budget) == pytest.approx(20, rel=0.10)
     # The family's choices survive; only the shape moved.
-    for field in ("position", "normalization", "feedforward", "residual", "use_bias",
-                  "tie_embeddings", "vocabulary_size", "max_sequence_length"):
+    for field in (
+        "position",
+        "normalization",
+        "feedforward",
+        "residual",
+        "use_bias",
+        "tie_embeddings",
+        "vocabulary_size",
+        "max_sequence_length",
+    ):
         assert getattr(sized, field) == getattr(base, field)
     assert sized.intermediate_dim == 4 * sized.hidden_dim
 
@@ -36,8 +44,10 @@ def test_kaplan_recipes_keep_their_size_and_chinchilla_resizes(corpus):
 
 
 def test_every_ablated_variant_differs_in_exactly_one_field(corpus):
-    text = ("position=learned,normalization=layernorm,feedforward=gelu,"
-            "attention_pattern=dense,local+local_window=8")
+    text = (
+        "position=learned,normalization=layernorm,feedforward=gelu,"
+        "attention_pattern=dense,local+local_window=8"
+    )
     variants = parse_ablations(text)
     assert variants[3] == {"attention_pattern": ("dense", "local"), "local_window": 8}
     assert [len(v) for v in variants] == [1, 1, 1, 2]  # '+' joins changes that need each other
@@ -52,20 +62,55 @@ def test_every_ablated_variant_differs_in_exactly_one_field(corpus):
 
 @pytest.mark.slow
 def test_compare_reuses_only_identical_runs_and_json_schema(corpus, tmp_path):
-    args = ["compare", "--models", "gpt2-nano,palm-nano", "--data", str(corpus),
-            "--budget", "1e9", "--json", "--plot", str(tmp_path / "p.svg")]
+    args = [
+        "compare",
+        "--models",
+        "gpt2-nano,palm-nano",
+        "--data",
+        str(corpus),
+        "--budget",
+        "1e9",
+        "--json",
+        "--plot",
+        str(tmp_path / "p.svg"),
+    ]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     result = json.loads(first.stdout)
-    assert set(result) == {"budget_flops", "data", "tokenizer", "seeds", "tune_lr", "rows",
-                           "baseline"}
+    assert set(result) == {
+        "budget_flops",
+        "data",
+        "tokenizer",
+        "seeds",
+        "tune_lr",
+        "rows",
+        "baseline",
+    }
     assert set(result["baseline"]) == {"name", "order", "bits_per_byte"}
     assert result["baseline"]["name"] == f"KN n-gram (order {result['baseline']['order']})"
-    row_keys = {"model", "preset", "changes", "params", "non_embedding_params", "num_layers",
-                "hidden_dim", "tokens", "flops", "tokens_per_parameter", "learning_rate",
-                "tokens_per_second", "mfu", "final_train_loss", "validation_loss",
-                "validation_bits_per_byte", "bits_per_byte_spread", "delta_bits_per_byte",
-                "seeds", "runs", "curves"}
+    row_keys = {
+        "model",
+        "preset",
+        "changes",
+        "params",
+        "non_embedding_params",
+        "num_layers",
+        "hidden_dim",
+        "tokens",
+        "flops",
+        "tokens_per_parameter",
+        "learning_rate",
+        "tokens_per_second",
+        "mfu",
+        "final_train_loss",
+        "validation_loss",
+        "validation_bits_per_byte",
+        "bits_per_byte_spread",
+        "delta_bits_per_byte",
+        "seeds",
+        "runs",
+        "curves",
+    }
     assert [set(r) for r in result["rows"]] == [row_keys, row_keys]
     assert [r["model"] for r in result["rows"]] == ["gpt2-nano", "palm-nano"]
     assert result["rows"][0]["delta_bits_per_byte"] == 0.0

@@ -20,10 +20,21 @@ def _changed(field, corpus, tmp_path):
         for path in sorted(corpus.iterdir()):
             (other / path.name).write_text(path.read_text().replace("king", "knave"))
     return {
-        "data": str(other), "tokenizer": "shared", "tokens": 4 * 32 * 16, "flops": 1e9,
-        "chinchilla": 0.001, "steps": 3, "batch_size": 8, "precision": "mixed_bfloat16",
-        "seed": 1, "eval_interval": 7, "eval_windows": 8, "gradient_accumulation": 2,
-        "patience": 3, "init_from": "__init__", "spike_guard": False,
+        "data": str(other),
+        "tokenizer": "shared",
+        "tokens": 4 * 32 * 16,
+        "flops": 1e9,
+        "chinchilla": 0.001,
+        "steps": 3,
+        "batch_size": 8,
+        "precision": "mixed_bfloat16",
+        "seed": 1,
+        "eval_interval": 7,
+        "eval_windows": 8,
+        "gradient_accumulation": 2,
+        "patience": 3,
+        "init_from": "__init__",
+        "spike_guard": False,
         "rewind_after_spikes": 2,
     }[field]
 
@@ -52,17 +63,32 @@ def test_strategy_backend_and_output_do_not_change_the_key(corpus):
     assert plan_run("gpt2-nano", base.replace(backend="tensorflow")).key == key
 
 
-COMPARE_FIELDS = ["data", "tokenizer", "batch_size", "precision", "eval_interval",
-                  "eval_windows", "gradient_accumulation", "patience", "spike_guard",
-                  "rewind_after_spikes"]
+COMPARE_FIELDS = [
+    "data",
+    "tokenizer",
+    "batch_size",
+    "precision",
+    "eval_interval",
+    "eval_windows",
+    "gradient_accumulation",
+    "patience",
+    "spike_guard",
+    "rewind_after_spikes",
+]
 
 
 @pytest.mark.slow
 def test_compare_retrains_for_each_result_field_and_reuses_otherwise(corpus, tmp_path):
     """One comparison, then each field the comparison takes changed alone: each retrains; the
     budget and the seeds are the comparison's own (--budget, --seeds), tested beside."""
-    assert set(COMPARE_FIELDS) | {"tokens", "flops", "chinchilla", "steps", "seed",
-                                  "init_from"} == set(result_fields())
+    assert set(COMPARE_FIELDS) | {
+        "tokens",
+        "flops",
+        "chinchilla",
+        "steps",
+        "seed",
+        "init_from",
+    } == set(result_fields())
     base = dict(data=str(corpus), budget=2e8, tokenizer="native")
 
     def statuses(**changes):
@@ -81,8 +107,13 @@ def test_compare_retrains_for_each_result_field_and_reuses_otherwise(corpus, tmp
 
 @pytest.mark.slow
 def test_compare_reuses_a_run_trained_into_any_directory(corpus, tmp_path):
-    record = zoo.train("gpt2-nano", data=str(corpus), flops=2e8, tokenizer="shared",
-                       out=str(tmp_path / "results" / "named-by-hand"))
+    record = zoo.train(
+        "gpt2-nano",
+        data=str(corpus),
+        flops=2e8,
+        tokenizer="shared",
+        out=str(tmp_path / "results" / "named-by-hand"),
+    )
     reporter = Statuses()
     result = zoo.compare("gpt2-nano", data=str(corpus), budget=2e8, reporter=reporter)
     assert reporter.seen == ["reused"]
@@ -106,5 +137,6 @@ def test_an_interrupted_comparison_reruns_to_the_same_table(corpus, tmp_path, mo
     monkeypatch.setenv("ZOO_RESULTS", str(tmp_path / "fresh"))  # uninterrupted, elsewhere
     whole = zoo.compare("gpt2-nano,palm-nano", **args)
     keys = ("validation_loss", "final_train_loss", "tokens", "params")
-    assert [{k: r[k] for k in keys} for r in rerun["rows"]] == \
-        [{k: r[k] for k in keys} for r in whole["rows"]]
+    assert [{k: r[k] for k in keys} for r in rerun["rows"]] == [
+        {k: r[k] for k in keys} for r in whole["rows"]
+    ]

@@ -14,7 +14,10 @@ from zoo.experiments import sweep as sweeps
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
-BUDGETS = (1e10, 3e10)  # two llama-nano runs, the cheapest sweep tests/scaling/test_sweep.py has
+BUDGETS = (
+    1e10,
+    3e10,
+)  # two llama-nano runs, the cheapest sweep tests/experiments/test_sweep.py has
 two_cpus = pytest.mark.skipif(len(jobs.available_cpus()) < 2, reason="needs 2 CPUs")
 
 
@@ -38,8 +41,13 @@ def test_jobs_must_be_between_one_and_the_cpus_available():
     assert jobs.check_jobs(1) == 1 and jobs.check_jobs(cpus) == cpus
     assert 1 <= jobs.default_jobs() <= min(jobs.DEFAULT_JOBS, cpus)
     assert jobs.default_jobs("multi-worker") == jobs.default_jobs("mirrored") == 1
-    for bad, fragment in [(0, "at least 1"), (-2, "at least 1"), (True, "at least 1"),
-                          (2.0, "at least 1"), (cpus + 1, f"at most the {cpus} CPUs")]:
+    for bad, fragment in [
+        (0, "at least 1"),
+        (-2, "at least 1"),
+        (True, "at least 1"),
+        (2.0, "at least 1"),
+        (cpus + 1, f"at most the {cpus} CPUs"),
+    ]:
         with pytest.raises(ZooError, match=fragment):
             jobs.check_jobs(bad)
     with pytest.raises(ZooError, match="--jobs"):  # before anything is planned or written
@@ -54,10 +62,12 @@ def test_a_workers_thread_pools_keep_the_size_one_job_has():
     """Pools the size of the worker's group would change the sums' order and so the losses:
     they keep the parent's sizes (its setting, else its CPU count), confined by the affinity."""
     assert jobs.thread_environment("jax", environ={}, cpus=8) == {
-        "TF_NUM_INTRAOP_THREADS": "8", "TF_NUM_INTEROP_THREADS": "8", "OMP_NUM_THREADS": "8",
-        "KERAS_BACKEND": "jax"}
-    given = jobs.thread_environment("tensorflow", environ={"TF_NUM_INTRAOP_THREADS": "3"},
-                                    cpus=8)
+        "TF_NUM_INTRAOP_THREADS": "8",
+        "TF_NUM_INTEROP_THREADS": "8",
+        "OMP_NUM_THREADS": "8",
+        "KERAS_BACKEND": "jax",
+    }
+    given = jobs.thread_environment("tensorflow", environ={"TF_NUM_INTRAOP_THREADS": "3"}, cpus=8)
     assert given["TF_NUM_INTRAOP_THREADS"] == "3" and given["TF_NUM_INTEROP_THREADS"] == "8"
 
 
@@ -68,12 +78,22 @@ def test_workers_are_pinned_to_their_group_and_errors_reach_the_parent():
 
     groups = jobs.split_cpus(jobs.available_cpus(), 2)
     results = []
-    jobs.run_tasks(os.sched_getaffinity, [0, 0], 2, results.append,
-                   lambda task, result: results.append(tuple(sorted(result))))
+    jobs.run_tasks(
+        os.sched_getaffinity,
+        [0, 0],
+        2,
+        results.append,
+        lambda task, result: results.append(tuple(sorted(result))),
+    )
     assert len(results) == 2 and set(results) <= set(groups)
     seen = {}
-    jobs.run_tasks(os.getenv, ["TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "KERAS_BACKEND",
-                               "XLA_FLAGS"], 2, results.append, seen.__setitem__)
+    jobs.run_tasks(
+        os.getenv,
+        ["TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "KERAS_BACKEND", "XLA_FLAGS"],
+        2,
+        results.append,
+        seen.__setitem__,
+    )
     one_job = os.environ.get("TF_NUM_INTRAOP_THREADS") or str(len(jobs.available_cpus()))
     assert seen["TF_NUM_INTRAOP_THREADS"] == one_job  # the pool of one job, on fewer CPUs
     assert seen["KERAS_BACKEND"] == keras.backend.backend()
@@ -103,11 +123,16 @@ def _same(parallel, sequential):
     for a, b in zip(parallel["points"], sequential["points"]):
         assert pathlib.Path(a["run"]).name == pathlib.Path(b["run"]).name  # named by key
         assert (a["arm"], a["budget"], a["seed"], a["params"], a["tokens"]) == (
-            b["arm"], b["budget"], b["seed"], b["params"], b["tokens"])
+            b["arm"],
+            b["budget"],
+            b["seed"],
+            b["params"],
+            b["tokens"],
+        )
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
-    assert [(f["arm"], f["budget"], f["seed"], f["step"], f["reason"])
-            for f in parallel["failed"]] == [(f["arm"], f["budget"], f["seed"], f["step"],
-                                              f["reason"]) for f in sequential["failed"]]
+    assert [
+        (f["arm"], f["budget"], f["seed"], f["step"], f["reason"]) for f in parallel["failed"]
+    ] == [(f["arm"], f["budget"], f["seed"], f["step"], f["reason"]) for f in sequential["failed"]]
 
 
 def _close(a, b):
@@ -152,25 +177,51 @@ def test_a_sweep_side_by_side_equals_the_sweep_one_run_at_a_time(corpus, tmp_pat
 @two_cpus
 def test_a_cell_that_fails_in_a_worker_is_a_failed_cell_and_the_sweep_finishes(corpus):
     reporter = Events()
-    result = sweeps.sweep_compute("llama-nano", ablate="learning_rate=1e6", budgets=BUDGETS,
-                                  data=str(corpus), bootstrap=20, jobs=2, reporter=reporter)
+    result = sweeps.sweep_compute(
+        "llama-nano",
+        ablate="learning_rate=1e6",
+        budgets=BUDGETS,
+        data=str(corpus),
+        bootstrap=20,
+        jobs=2,
+        reporter=reporter,
+    )
     assert result["workers"] == 2 and len(result["plan"]) == 4
     assert [(p["arm"], p["budget"]) for p in result["points"]] == [
-        ("llama-nano", 1e10), ("llama-nano", 3e10)]
+        ("llama-nano", 1e10),
+        ("llama-nano", 3e10),
+    ]
     assert all(math.isfinite(p["loss"]) for p in result["points"])
     failed = [(f["arm"], f["budget"]) for f in result["failed"]]
-    assert failed == [("llama-nano learning_rate=1000000.0", 1e10),
-                      ("llama-nano learning_rate=1000000.0", 3e10)]
+    assert failed == [
+        ("llama-nano learning_rate=1000000.0", 1e10),
+        ("llama-nano learning_rate=1000000.0", 3e10),
+    ]
     for row in result["failed"]:
         assert "diverged" in row["reason"] and row["step"] and pathlib.Path(row["run"]).is_dir()
-    assert sorted(reporter.finished_runs) == [(0, "done"), (1, "done"), (2, "failed"),
-                                              (3, "failed")]
+    assert sorted(reporter.finished_runs) == [
+        (0, "done"),
+        (1, "done"),
+        (2, "failed"),
+        (3, "failed"),
+    ]
     assert sum("failed: training diverged" in m for m in reporter.messages) == 2
     again = Events()  # rerun: the failed cells are known and not retried
-    rerun = sweeps.sweep_compute("llama-nano", ablate="learning_rate=1e6", budgets=BUDGETS,
-                                 data=str(corpus), bootstrap=20, jobs=2, reporter=again)
-    assert sorted(again.seen) == [(0, "reused"), (1, "reused"), (2, "failed before"),
-                                  (3, "failed before")]
+    rerun = sweeps.sweep_compute(
+        "llama-nano",
+        ablate="learning_rate=1e6",
+        budgets=BUDGETS,
+        data=str(corpus),
+        bootstrap=20,
+        jobs=2,
+        reporter=again,
+    )
+    assert sorted(again.seen) == [
+        (0, "reused"),
+        (1, "reused"),
+        (2, "failed before"),
+        (3, "failed before"),
+    ]
     _same(rerun, result)
 
 
@@ -186,6 +237,7 @@ def test_the_worker_module_imports_no_keras():
 
 
 # --- workers die with their parent: SIGKILL, SIGTERM (real processes, real signals) ---
+
 
 def _stat(pid):
     """(state, start time) of process `pid` from /proc, or None once it is gone."""
@@ -243,8 +295,13 @@ def _start(command, log):
     import subprocess
 
     with open(log, "w") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=_default_signals)
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_default_signals,
+        )
 
 
 def _end(processes):
@@ -273,7 +330,8 @@ def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
         "    time.sleep(600)\n"
         "if __name__ == '__main__':\n"
         f"    jobs.run_tasks(task, [{str(tmp_path / 'a')!r}, {str(tmp_path / 'b')!r}], 2,\n"
-        "                   print, lambda task, result: None)\n")
+        "                   print, lambda task, result: None)\n"
+    )
     parent = _start([sys.executable, str(script)], tmp_path / "parent.log")
     children = {}
     try:
@@ -285,8 +343,9 @@ def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
             time.sleep(0.1)
         children = _children(parent.pid)
         workers = {int(path.read_text()) for path in started}
-        assert workers <= set(children) and any("resource_tracker" in command
-                                                for command, _ in children.values())
+        assert workers <= set(children) and any(
+            "resource_tracker" in command for command, _ in children.values()
+        )
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=30)
         assert _survivors(children) == []
@@ -303,18 +362,37 @@ def test_a_worker_whose_parent_is_gone_already_exits():
     import subprocess
     import sys
 
-    code = ("import os, sys; from zoo.experiments.pool import _die_with_parent\n"
-            "_die_with_parent(int(sys.argv[1])); print('alive')")
-    ours = subprocess.run([sys.executable, "-c", code, str(os.getpid())], capture_output=True,
-                          text=True, timeout=60)
+    code = (
+        "import os, sys; from zoo.experiments.pool import _die_with_parent\n"
+        "_die_with_parent(int(sys.argv[1])); print('alive')"
+    )
+    ours = subprocess.run(
+        [sys.executable, "-c", code, str(os.getpid())], capture_output=True, text=True, timeout=60
+    )
     assert ours.returncode == 0 and ours.stdout == "alive\n", ours.stderr
-    gone = subprocess.run([sys.executable, "-c", code, str(os.getpid() + 10 ** 7)],
-                          capture_output=True, text=True, timeout=60)
+    gone = subprocess.run(
+        [sys.executable, "-c", code, str(os.getpid() + 10**7)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert gone.returncode == 1 and gone.stdout == "" and gone.stderr == ""
 
 
-SWEEP = ["-m", "zoo_cli.main", "sweep", "compute", "--models", "gpt2-nano", "--budgets",
-         "1e10,3e10", "--bootstrap", "20", "--jobs", "2"]
+SWEEP = [
+    "-m",
+    "zoo_cli.main",
+    "sweep",
+    "compute",
+    "--models",
+    "gpt2-nano",
+    "--budgets",
+    "1e10,3e10",
+    "--bootstrap",
+    "20",
+    "--jobs",
+    "2",
+]
 
 
 def _sweep_until_its_workers_train(corpus, tmp_path, name):
@@ -347,9 +425,14 @@ def _rerun(corpus):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, *SWEEP, "--data", str(corpus)], capture_output=True,
-                          text=True, timeout=600, start_new_session=True,
-                          preexec_fn=_default_signals)
+    done = subprocess.run(
+        [sys.executable, *SWEEP, "--data", str(corpus)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+    )
     return done.returncode, done.stdout + done.stderr
 
 
@@ -391,9 +474,11 @@ def test_sigterm_stops_a_sweep_as_ctrl_c_does_and_a_rerun_continues(corpus, tmp_
     output = (tmp_path / "terminated.log").read_text()
     assert status == 128 + signal.SIGTERM and "Traceback" not in output, output
     stopped = [line for line in output.splitlines() if line.startswith("stopped")]
-    assert stopped == ["stopped by SIGTERM: every run finished so far is kept, and a run in "
-                       "progress from its last checkpoint; run the same command again to "
-                       "continue"], output
+    assert stopped == [
+        "stopped by SIGTERM: every run finished so far is kept, and a run in "
+        "progress from its last checkpoint; run the same command again to "
+        "continue"
+    ], output
     assert output.rstrip("\n").endswith(stopped[0])  # the last word
     status, output = _rerun(corpus)
     assert status == 0 and "in use by" not in output, output

@@ -39,10 +39,15 @@ class Statuses(sweeps.SweepReporter):
 
 def test_budgets_must_increase_and_be_finite():
     assert parse_budgets("1e10, 3e10") == (1e10, 3e10)
-    for text, fragment in [("3e10,1e10", "must increase"), ("1e10,1e10", "must increase"),
-                           ("1e10,inf", "positive and finite"), ("1e10,nan", "finite"),
-                           ("1e10,-1", "positive"), ("1e10", "at least two"),
-                           ("1e10,abc", "separated by commas")]:
+    for text, fragment in [
+        ("3e10,1e10", "must increase"),
+        ("1e10,1e10", "must increase"),
+        ("1e10,inf", "positive and finite"),
+        ("1e10,nan", "finite"),
+        ("1e10,-1", "positive"),
+        ("1e10", "at least two"),
+        ("1e10,abc", "separated by commas"),
+    ]:
         with pytest.raises(ZooError, match=fragment):
             parse_budgets(text)
 
@@ -51,8 +56,11 @@ def test_arms_are_models_or_one_models_ablations():
     arms = parse_arms("gpt2,llama")
     assert [a.name for a in arms] == ["gpt2-small", "llama-small"]
     ablated = parse_arms("llama", ablate="normalization=layernorm,feedforward=gelu")
-    assert [a.changes for a in ablated] == [{}, {"normalization": "layernorm"},
-                                            {"feedforward": "gelu"}]
+    assert [a.changes for a in ablated] == [
+        {},
+        {"normalization": "layernorm"},
+        {"feedforward": "gelu"},
+    ]
     with pytest.raises(ZooError, match="nope"):
         parse_arms("gpt2,nope")
     with pytest.raises(ZooError, match="one base model"):
@@ -87,13 +95,15 @@ def test_learning_rate_falls_with_size_as_the_rule_says():
 @pytest.mark.slow
 def test_dry_run_plans_and_estimates_without_training(corpus, tmp_path):
     reporter = Statuses()
-    plan = sweeps.sweep_isoflop("llama-nano", budgets=BUDGETS, sizes=3, data=str(corpus),
-                                dry_run=True, reporter=reporter)
+    plan = sweeps.sweep_isoflop(
+        "llama-nano", budgets=BUDGETS, sizes=3, data=str(corpus), dry_run=True, reporter=reporter
+    )
     assert reporter.plan is plan and reporter.seen == []
     assert len(plan["plan"]) == 6 and "points" not in plan
     assert all(r["status"] == "training" and r["estimated_seconds"] > 0 for r in plan["plan"])
     assert plan["estimated_seconds"] == pytest.approx(
-        sum(r["estimated_seconds"] for r in plan["plan"]))
+        sum(r["estimated_seconds"] for r in plan["plan"])
+    )
     for row in plan["plan"]:  # each run is sized to its budget
         assert row["flops"] == pytest.approx(row["budget"], rel=0.05)
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
@@ -139,7 +149,9 @@ def test_a_tiny_sweep_survives_interruption_and_reruns_only_what_is_missing(corp
     assert len(result["points"]) == 6
     for point in result["points"]:
         assert math.isfinite(point["loss"]) and point["params"] > 0
-        assert point["flops"] == pytest.approx(point["budget"], rel=0.1)  # whole steps of 4,096 tokens
+        assert point["flops"] == pytest.approx(
+            point["budget"], rel=0.1
+        )  # whole steps of 4,096 tokens
         assert point["epochs"] > 0
     assert set(result["fits"]) == {"isoflop", "parametric"}
     repeat = Statuses()
@@ -168,11 +180,14 @@ def test_bad_input_fails_before_anything_trains(corpus, tmp_path):
 
 @pytest.mark.parametrize("bad", [-1, -1000, 2.5, True, "20"])
 def test_a_bootstrap_count_below_zero_or_not_whole_is_refused_before_anything_trains(
-        corpus, tmp_path, bad):
-    for sweep, model in ((sweeps.sweep_isoflop, "llama-nano"), (sweeps.sweep_compute,
-                                                               "gpt2-nano")):
-        with pytest.raises(ZooError, match=r"^--bootstrap must be a whole number of resamples, "
-                                           rf"0 or more; received {bad!r}$"):
+    corpus, tmp_path, bad
+):
+    for sweep, model in ((sweeps.sweep_isoflop, "llama-nano"), (sweeps.sweep_compute, "gpt2-nano")):
+        with pytest.raises(
+            ZooError,
+            match=r"^--bootstrap must be a whole number of resamples, "
+            rf"0 or more; received {bad!r}$",
+        ):
             sweep(model, budgets=BUDGETS, bootstrap=bad, data=str(corpus))
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
 
@@ -180,12 +195,28 @@ def test_a_bootstrap_count_below_zero_or_not_whole_is_refused_before_anything_tr
 def _point(arm, budget, params, loss, seed=0):
     """A sweep's point (`zoo.experiments.sweep._point`'s columns), tokens from the budget."""
     tokens = budget / (6 * params)
-    return {"arm": arm, "budget": budget, "seed": seed, "params": params,
-            "non_embedding_params": params // 2, "num_layers": 1, "hidden_dim": 16,
-            "tokens": tokens, "flops": budget, "flops_6n": budget, "flops_exact": budget,
-            "loss": loss, "bits_per_byte": loss / math.log(2), "final_train_loss": loss,
-            "epochs": 0.1, "learning_rate": 1e-3, "warmup_steps": 10, "batch_size": 4,
-            "wall_seconds": 1.0, "run": f"results/{arm}-{budget}-{seed}"}
+    return {
+        "arm": arm,
+        "budget": budget,
+        "seed": seed,
+        "params": params,
+        "non_embedding_params": params // 2,
+        "num_layers": 1,
+        "hidden_dim": 16,
+        "tokens": tokens,
+        "flops": budget,
+        "flops_6n": budget,
+        "flops_exact": budget,
+        "loss": loss,
+        "bits_per_byte": loss / math.log(2),
+        "final_train_loss": loss,
+        "epochs": 0.1,
+        "learning_rate": 1e-3,
+        "warmup_steps": 10,
+        "batch_size": 4,
+        "wall_seconds": 1.0,
+        "run": f"results/{arm}-{budget}-{seed}",
+    }
 
 
 def _unfitted_sweep(kind, points):
@@ -193,29 +224,41 @@ def _unfitted_sweep(kind, points):
     it (their `_fit`: {'error': why})."""
     from zoo.scaling.fit import fit_compute, fit_isoflop, fit_parametric
 
-    laws = ({"compute": fit_compute} if kind == "compute" else
-            {"isoflop": fit_isoflop, "parametric": fit_parametric})
-    return {"kind": kind, "points": points, "failed": [],
-            "baseline": {"name": "KN 8-gram", "order": 8, "bits_per_byte": 2.0, "loss": 1.4},
-            "fits": {law: sweeps._fit(fit, points, bootstrap=5) for law, fit in laws.items()}}
+    laws = (
+        {"compute": fit_compute}
+        if kind == "compute"
+        else {"isoflop": fit_isoflop, "parametric": fit_parametric}
+    )
+    return {
+        "kind": kind,
+        "points": points,
+        "failed": [],
+        "baseline": {"name": "KN 8-gram", "order": 8, "bits_per_byte": 2.0, "loss": 1.4},
+        "fits": {law: sweeps._fit(fit, points, bootstrap=5) for law, fit in laws.items()},
+    }
 
 
 def test_a_sweep_whose_fit_could_not_be_made_plots_its_points_alone(tmp_path):
     """Before: KeyError 'arms' (and 'budgets', 'E') in zoo.scaling.fit_plot."""
     from zoo.scaling.sweep_plot import plot_sweep
 
-    one_budget = _unfitted_sweep("compute", [_point("gpt2-nano", 1e10, 8000, 3.1),
-                                             _point("llama-nano", 1e10, 9000, 3.0)])
+    one_budget = _unfitted_sweep(
+        "compute", [_point("gpt2-nano", 1e10, 8000, 3.1), _point("llama-nano", 1e10, 9000, 3.0)]
+    )
     assert "needs more points" in one_budget["fits"]["compute"]["error"]
     paths, notes = plot_sweep(one_budget, tmp_path / "compute.svg")
     assert paths == [tmp_path / "compute.svg"]
     figure = (tmp_path / "compute.svg").read_text()
     assert "not fitted" in figure and "llama-nano" in figure and "KN 8-gram" in figure
-    assert notes == [f"{tmp_path / 'compute.svg'}: the points alone, without the compute fit "
-                     f"({one_budget['fits']['compute']['error']})"]
+    assert notes == [
+        f"{tmp_path / 'compute.svg'}: the points alone, without the compute fit "
+        f"({one_budget['fits']['compute']['error']})"
+    ]
 
-    two_sizes = _unfitted_sweep("isoflop", [_point("llama-nano", b, n, 3.0 - n / 1e5)
-                                            for b in BUDGETS for n in (8000, 20000)])
+    two_sizes = _unfitted_sweep(
+        "isoflop",
+        [_point("llama-nano", b, n, 3.0 - n / 1e5) for b in BUDGETS for n in (8000, 20000)],
+    )
     assert all("error" in fit for fit in two_sizes["fits"].values())
     paths, notes = plot_sweep(two_sizes, tmp_path / "isoflop.png")
     assert paths == [tmp_path / "isoflop.png", tmp_path / "isoflop-parametric.png"]
@@ -229,6 +272,10 @@ def test_a_sweep_with_no_finished_run_writes_no_plot_and_says_why(tmp_path):
     for kind in ("compute", "isoflop"):
         sweep = _unfitted_sweep(kind, [])
         assert plot_sweep(sweep, tmp_path / f"{kind}.pdf") == (
-            [], [f"no plot written to {tmp_path / f'{kind}.pdf'}: no run finished, so there is "
-                 "no point to draw"])
+            [],
+            [
+                f"no plot written to {tmp_path / f'{kind}.pdf'}: no run finished, so there is "
+                "no point to draw"
+            ],
+        )
     assert not any(tmp_path.glob("*.pdf"))
