@@ -145,7 +145,7 @@ class RunConfig:
         }
 
     @property
-    def budget(self):
+    def given_budget(self):
         """{field: value} of the budget given (empty: the recipe's default)."""
         return {
             name: getattr(self, name) for name in BUDGET_FIELDS if getattr(self, name) is not None

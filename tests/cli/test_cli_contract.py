@@ -108,7 +108,7 @@ def test_train_flags_arrive_as_run_config_fields(train, tmp_path):
     assert fields["precision"] == "mixed_bfloat16" and fields["spike_guard"] is False
     config = zoo.RunConfig(**fields)
     assert config.tokens == 2_000_000 and isinstance(config.tokens, int)
-    assert config.budget == {"tokens": 2_000_000}
+    assert config.given_budget == {"tokens": 2_000_000}
     assert config.batch_size == 8 and config.gradient_accumulation == 2 and config.seed == 3
     assert config.precision is Precision.MIXED_BFLOAT16
     assert config.spike_guard is False
@@ -133,7 +133,7 @@ def test_train_defaults_arrive_as_the_run_config_defaults(train):
         "seed",
     }
     assert zoo.RunConfig(**fields) == zoo.RunConfig()
-    assert zoo.RunConfig(**fields).budget == {}  # the recipe's own training_tokens
+    assert zoo.RunConfig(**fields).given_budget == {}  # the recipe's own training_tokens
 
 
 @pytest.mark.parametrize("flags, field, value", [
@@ -144,7 +144,7 @@ def test_train_defaults_arrive_as_the_run_config_defaults(train):
 def test_train_budget_flags(train, flags, field, value):
     ok(invoke("train", "gpt2-nano", *flags))
     config = zoo.RunConfig(**train.fields())
-    assert config.budget == {field: value}
+    assert config.given_budget == {field: value}
 
 
 def test_train_remaining_flags(train, tmp_path, monkeypatch):
@@ -286,7 +286,7 @@ def test_compare_flags(compare):
     assert config.precision.value == "mixed_bfloat16"
     assert config.batch_size == 4 and config.gradient_accumulation == 2
     assert config.eval_interval == 5 and config.patience == 3 and config.spike_guard is False
-    assert config.budget == {}  # the comparison's budget is its own argument, not a field
+    assert config.given_budget == {}  # the comparison's budget is its own argument, not a field
     assert "seed" not in compare.fields()  # seeds are the comparison's: 0 .. seeds - 1
 
 

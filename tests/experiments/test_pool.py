@@ -50,7 +50,7 @@ def test_jobs_must_be_between_one_and_the_cpus_available():
     ]:
         with pytest.raises(ZooError, match=fragment):
             jobs.check_jobs(bad)
-    with pytest.raises(ZooError, match="--jobs"):  # before anything is planned or written
+    with pytest.raises(ZooError, match="^jobs"):  # before anything is planned or written
         sweeps.sweep_compute("llama-nano", budgets=BUDGETS, jobs=cpus + 1)
     jobs.check_strategy(1, "multi-worker")
     jobs.check_strategy(2, "auto")

@@ -165,8 +165,8 @@ def test_bad_input_fails_before_anything_trains(corpus, tmp_path):
     for kwargs, fragment in [
         (dict(budgets="3e10,1e10"), "must increase"),
         (dict(budgets="1e10,inf"), "finite"),
-        (dict(budgets=BUDGETS, sizes=1), "--sizes must be at least 3"),
-        (dict(budgets=BUDGETS, seeds=0), "--seeds"),
+        (dict(budgets=BUDGETS, sizes=1), "^sizes must be at least 3"),
+        (dict(budgets=BUDGETS, seeds=0), "^seeds"),
         (dict(budgets=BUDGETS, params="kaplan"), "params convention"),
     ]:
         with pytest.raises(ZooError, match=fragment):
@@ -185,7 +185,7 @@ def test_a_bootstrap_count_below_zero_or_not_whole_is_refused_before_anything_tr
     for sweep, model in ((sweeps.sweep_isoflop, "llama-nano"), (sweeps.sweep_compute, "gpt2-nano")):
         with pytest.raises(
             ZooError,
-            match=r"^--bootstrap must be a whole number of resamples, "
+            match=r"^bootstrap must be a whole number of resamples, "
             rf"0 or more; received {bad!r}$",
         ):
             sweep(model, budgets=BUDGETS, bootstrap=bad, data=str(corpus))

@@ -32,7 +32,7 @@ from zoo.accounting import TOKENS_PER_PARAMETER, count_params, flops_per_token
 from zoo.comparison.ablation import parse_arms as compare_arms
 from zoo.comparison.allocation import compute_optimal_config
 from zoo.experiments.comparison import shared_run_config
-from zoo.errors import ZooError
+from zoo.errors import FieldError, ZooError
 from zoo.overrides import parse_overrides
 from zoo.registry import get_recipe
 from zoo.training.trainer import plan_run
@@ -78,7 +78,7 @@ class PlannedRun:
     """One run of the grid, resolved (`plan` is the trainer's `RunPlan`)."""
 
     arm: Arm
-    budget: float  # the nominal FLOPs budget of its grid cell
+    flops: float  # the nominal FLOPs budget of its grid cell (the JSON rows call it "budget")
     seed: int
     size_factor: float  # multiple of the predicted compute-optimal size (None: fixed size)
     changes: dict  # everything passed to plan_run as overrides
@@ -90,7 +90,7 @@ class PlannedRun:
     @property
     def label(self):
         config = self.plan.model
-        return f"{self.arm.name} {config.num_layers}×{config.hidden_dim} @ {self.budget:.2g}"
+        return f"{self.arm.name} {config.num_layers}×{config.hidden_dim} @ {self.flops:.2g}"
 
     @property
     def config(self):
@@ -106,19 +106,21 @@ def parse_budgets(budgets):
             try:
                 values.append(float(part))
             except ValueError:
-                raise ZooError(
-                    f"--budgets takes FLOPs separated by commas, e.g. 1e11,3e11; received {part!r}"
+                raise FieldError(
+                    "budgets", f"takes FLOPs separated by commas, e.g. 1e11,3e11; received {part!r}"
                 ) from None
     else:
         values = [float(v) for v in budgets or ()]
     if len(values) < 2:
-        raise ZooError(f"--budgets needs at least two budgets to fit a law; received {len(values)}")
+        raise FieldError(
+            "budgets", f"needs at least two budgets to fit a law; received {len(values)}"
+        )
     for value in values:
         if not math.isfinite(value) or value <= 0:
-            raise ZooError(f"--budgets must be positive and finite; received {value:g}")
+            raise FieldError("budgets", f"must be positive and finite; received {value:g}")
     for low, high in zip(values, values[1:]):
         if not high > low:
-            raise ZooError(f"--budgets must increase; {high:g} follows {low:g}")
+            raise FieldError("budgets", f"must increase; {high:g} follows {low:g}")
     return tuple(values)
 
 
@@ -223,8 +225,8 @@ def sweep_run_config(run=None, **fields):
 
 def isoflop_cells(arm, budgets, sizes, seeds):
     if isinstance(sizes, bool) or not isinstance(sizes, int) or sizes < 3:
-        raise ZooError(
-            f"--sizes must be at least 3 (a parabola has three parameters); received {sizes!r}"
+        raise FieldError(
+            "sizes", f"must be at least 3 (a parabola has three parameters); received {sizes!r}"
         )
     _check_seeds(seeds)
     config = sweep_model(arm)
@@ -245,14 +247,15 @@ def parse_allocations(allocation):
     )
     for name in names:
         if name not in ALLOCATIONS:
-            raise ZooError(
-                f"--allocation must be one of {', '.join(ALLOCATIONS)} (or both, "
-                f"comma-separated); received {name!r}"
+            raise FieldError(
+                "allocation",
+                f"must be one of {', '.join(ALLOCATIONS)} (or both, "
+                f"comma-separated); received {name!r}",
             )
     if not names or len(set(names)) != len(names):
-        raise ZooError(
-            f"--allocation lists each of {', '.join(ALLOCATIONS)} at most once; "
-            f"received {allocation!r}"
+        raise FieldError(
+            "allocation",
+            f"lists each of {', '.join(ALLOCATIONS)} at most once; received {allocation!r}",
         )
     return names
 
@@ -289,7 +292,7 @@ def compute_cells(arms, budgets, seeds, allocation="compute-optimal"):
 
 def _check_seeds(seeds):
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ZooError(f"--seeds must be at least 1; received {seeds!r}")
+        raise FieldError("seeds", f"must be at least 1; received {seeds!r}")
 
 
 def hyperparameter_rules(tune_lr, spike_guard=False):

@@ -58,7 +58,7 @@ import signal
 import sys
 import traceback
 
-from zoo.errors import ZooError
+from zoo.errors import FieldError, ZooError
 from zoo.quiet_import import import_quietly
 
 # The command line's jobs unless told (never more than the CPUs): 2 measured 1.28× faster than
@@ -81,9 +81,9 @@ def check_jobs(jobs):
     """`jobs` as an int, or `ZooError` unless it is between 1 and the CPUs available."""
     cpus = len(available_cpus())
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ZooError(f"--jobs must be at least 1; received {jobs!r}")
+        raise FieldError("jobs", f"must be at least 1; received {jobs!r}")
     if jobs > cpus:
-        raise ZooError(f"--jobs must be at most the {cpus} CPUs available here; received {jobs}")
+        raise FieldError("jobs", f"must be at most the {cpus} CPUs available here; received {jobs}")
     return jobs
 
 
@@ -91,10 +91,11 @@ def check_strategy(jobs, strategy):
     """Several jobs share this host's CPUs one run per process: a strategy that spreads one run
     over devices or hosts is refused with them."""
     if jobs > 1 and strategy not in SINGLE_PROCESS_STRATEGIES:
-        raise ZooError(
-            f"--jobs {jobs} trains each run in its own process on a share of this "
+        raise FieldError(
+            "jobs",
+            f"{jobs} trains each run in its own process on a share of this "
             f"host's CPUs; it cannot be combined with --strategy {strategy} (use "
-            "--jobs 1)"
+            "--jobs 1)",
         )
 
 

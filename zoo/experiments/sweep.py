@@ -26,7 +26,7 @@ from zoo.experiments.comparison import (
 )
 from zoo.config import ModelConfig
 from zoo.data.pipeline import TOKENS_PREFIX
-from zoo.errors import ZooError
+from zoo.errors import FieldError, ZooError
 from zoo.experiments import estimate, pool as parallel
 from zoo.scaling.fit import fit_compute, fit_isoflop, fit_parametric
 from zoo.scaling.points import PARAMS_CONVENTIONS, check_choice
@@ -86,7 +86,7 @@ def sweep_isoflop(
     check_choice("params convention", params, PARAMS_CONVENTIONS)  # not after an hour's training
     arm = parse_arms(model, overrides=overrides)
     if len(arm) != 1:
-        raise ZooError(f"--model takes one model; received {len(arm)}")
+        raise FieldError("model", f"takes one model; received {len(arm)}")
     cells = isoflop_cells(arm[0], budgets, sizes, seeds)
     sweep = _run(
         cells,
@@ -167,8 +167,8 @@ def _check_bootstrap(bootstrap):
     """Resamples for the intervals: 0 (no intervals) or more; a negative count would resample
     nothing and print intervals that mean nothing, after the whole sweep had trained."""
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, numbers.Integral) or bootstrap < 0:
-        raise ZooError(
-            f"--bootstrap must be a whole number of resamples, 0 or more; received {bootstrap!r}"
+        raise FieldError(
+            "bootstrap", f"must be a whole number of resamples, 0 or more; received {bootstrap!r}"
         )
 
 
@@ -342,7 +342,7 @@ def _task(planned, group, base, tune_lr):
     first = planned[group[0]]
     tune = None
     if tune_lr:  # the grid `_tuned` would run for the group's first cell
-        run = base.replace(flops=first.budget, batch_size=first.plan.run.batch_size)
+        run = base.replace(flops=first.flops, batch_size=first.plan.run.batch_size)
         tune = {"label": first.label, "changes": dict(first.changes), "run": run.to_dict()}
     cells = [
         {
@@ -388,7 +388,7 @@ def _failure(p, record):
 
 def _tuning_key(p):
     """The cells that share one tuning grid: one arm, budget and shape (its seeds)."""
-    return (p.arm.name, p.budget, p.config.num_layers, p.config.hidden_dim)
+    return (p.arm.name, p.flops, p.config.num_layers, p.config.hidden_dim)
 
 
 def _tuned(p, base, reporter, tuned, store):
@@ -396,7 +396,7 @@ def _tuned(p, base, reporter, tuned, store):
     key = _tuning_key(p)
     if key not in tuned:
         entry = Entry(p.label, p.arm.preset, dict(p.changes))
-        run = base.replace(flops=p.budget, batch_size=p.plan.run.batch_size)
+        run = base.replace(flops=p.flops, batch_size=p.plan.run.batch_size)
         tuned[key] = tune_learning_rate(entry, run, _TuningReporter(reporter), store)
     return _at_rate(p, tuned[key])
 
@@ -425,7 +425,7 @@ def _plan_row(p, status):
     config = p.config
     budget = p.plan.budget
     return {
-        "arm": p.arm.name, "budget": p.budget, "seed": p.seed, "size_factor": p.size_factor,
+        "arm": p.arm.name, "budget": p.flops, "seed": p.seed, "size_factor": p.size_factor,
         "num_layers": config.num_layers, "hidden_dim": config.hidden_dim,
         "params": count_params(config), "non_embedding_params": count_non_embedding_params(config),
         "batch_size": budget.batch_size, "steps": budget.steps, "tokens": budget.tokens,
@@ -444,7 +444,7 @@ def _point(p, record):
     n = count_params(config)
     per_token = flops_per_token(config, config.max_sequence_length)
     return {
-        "arm": p.arm.name, "budget": p.budget, "seed": p.seed,
+        "arm": p.arm.name, "budget": p.flops, "seed": p.seed,
         "params": n, "non_embedding_params": count_non_embedding_params(config),
         "num_layers": config.num_layers, "hidden_dim": config.hidden_dim,
         "tokens": tokens, "flops": summary["flops"], "flops_6n": 6.0 * n * tokens,

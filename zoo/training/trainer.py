@@ -115,7 +115,7 @@ def plan_run(name, run=None, *, overrides=(), materials=None, **fields):
     else:
         config = recipe.model.replace(**model_overrides) if model_overrides else recipe.model
     training = apply_training_overrides(recipe.training, training_overrides)
-    budget = resolve_budget(config, training, run.batch_size, **run.budget)
+    budget = resolve_budget(config, training, run.batch_size, **run.given_budget)
     if budget.batch_size % run.gradient_accumulation:
         raise RunConfigError(
             "gradient_accumulation",
