@@ -96,6 +96,7 @@ def _interrupted(corpus, out, seed, at_step=2):
         )
 
 
+@pytest.mark.slow  # trains two or three runs (~10 s)
 def test_a_checkpoint_of_another_run_is_refused(corpus, tmp_path):
     """The probe's case: another run's commit at the same step put in this run's place resumed
     and exited 0 with a wrong result. Now the commit's run key refuses it."""
@@ -111,6 +112,7 @@ def test_a_checkpoint_of_another_run_is_refused(corpus, tmp_path):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.slow  # trains two or three runs (~10 s)
 def test_an_altered_checkpoint_and_a_model_in_its_place_are_refused(corpus, tmp_path):
     out = tmp_path / "run"
     _interrupted(corpus, out, seed=0)
@@ -132,6 +134,7 @@ def test_an_altered_checkpoint_and_a_model_in_its_place_are_refused(corpus, tmp_
         zoo.train("gpt2-nano", out=str(out), resume=True)
 
 
+@pytest.mark.slow  # trains two or three runs (~10 s)
 def test_resume_restarts_a_directory_killed_before_its_config(corpus, tmp_path):
     """What a kill before config.json leaves (the lock, a tokenizer copy, a temporary file):
     `--resume` with the run's options trains it, with the losses of an uninterrupted run."""
@@ -149,6 +152,7 @@ def test_resume_restarts_a_directory_killed_before_its_config(corpus, tmp_path):
     assert record.summary()["validation_loss"] == clean.summary()["validation_loss"]
 
 
+@pytest.mark.slow  # trains two or three runs (~10 s)
 def test_resume_auto_starts_continues_and_keeps_a_finished_run(corpus, tmp_path):
     out = tmp_path / "auto"
     options = dict(data=str(corpus), steps=4, eval_interval=1, out=str(out), resume="auto")
@@ -164,6 +168,7 @@ def test_resume_auto_starts_continues_and_keeps_a_finished_run(corpus, tmp_path)
     assert record.summary_path.read_bytes() == summary
 
 
+@pytest.mark.slow  # trains two or three runs (~10 s)
 def test_resume_refuses_options_the_run_was_not_configured_with(corpus, tmp_path):
     out = tmp_path / "run"
     _interrupted(corpus, out, seed=0)
