@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import zoo
 from tests.helpers import Interrupt
-from zoo.storage.commits import STATE_MEMBER
+from zoo.storage.commits import IDENTITY_MEMBER, STATE_MEMBER
 from zoo_cli.main import app
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -51,7 +51,7 @@ def test_a_checkpoint_and_a_state_that_disagree_are_refused(corpus, tmp_path):
         zipfile.ZipFile(tmp_path / "legacy.keras", "w") as new,
     ):
         for name in old.namelist():
-            if name != STATE_MEMBER:
+            if name not in (STATE_MEMBER, IDENTITY_MEMBER):  # neither existed then
                 new.writestr(name, old.read(name))
     os.replace(tmp_path / "legacy.keras", out / "checkpoint.keras")
     state = json.loads((out / "state.json").read_text())
