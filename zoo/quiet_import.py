@@ -8,6 +8,7 @@ still reach the terminal. Used by the command line (`zoo_cli.library`) and by a 
 processes (`zoo.experiments.pool`), which would otherwise print one copy each.
 """
 
+import contextlib
 import importlib
 import os
 import re
@@ -24,22 +25,31 @@ STARTUP_NOISE = re.compile(
 
 def import_quietly(module):
     """`importlib.import_module(module)` with the start-up chatter on fd 2 filtered out."""
+    with stderr_filtered(STARTUP_NOISE):
+        return importlib.import_module(module)
+
+
+@contextlib.contextmanager
+def stderr_filtered(noise):
+    """Run the block with file descriptor 2 captured, then replay every line of it that the
+    regular expression `noise` does not match (native libraries write there, below Python)."""
     try:
         fd = sys.__stderr__.fileno()
     except (AttributeError, OSError, ValueError):  # no real stderr (embedded interpreters)
-        return importlib.import_module(module)
+        yield
+        return
     with tempfile.TemporaryFile() as captured:
         sys.stderr.flush()
         saved = os.dup(fd)
         os.dup2(captured.fileno(), fd)
         try:
-            return importlib.import_module(module)
+            yield
         finally:
             sys.stderr.flush()
             os.dup2(saved, fd)
             os.close(saved)
             captured.seek(0)
             lines = captured.read().decode(errors="replace").splitlines(keepends=True)
-            kept = [line for line in lines if not STARTUP_NOISE.match(line.rstrip("\n"))]
+            kept = [line for line in lines if not noise.match(line.rstrip("\n"))]
             if kept:
                 os.write(fd, "".join(kept).encode())

@@ -13,17 +13,13 @@ layer, so the ids the model trains on are the ids a saved run reproduces. Assets
 it is incomplete and is rebuilt.
 """
 
-import contextlib
 import dataclasses
 import io
 import json
 import operator
-import os
 import pathlib
 import re
 import shutil
-import sys
-import tempfile
 
 from zoo.errors import ZooError, unknown
 from zoo.files import (
@@ -33,6 +29,7 @@ from zoo.files import (
     atomic_write_json,
     cache_dir,
 )
+from zoo.quiet_import import stderr_filtered
 from zoo.recipe import Tokenizer
 
 METADATA = "tokenizer.json"
@@ -269,37 +266,16 @@ def _train_sentencepiece(documents, vocabulary_size, directory):
     return processor.get_piece_size(), processor.eos_id(), settings
 
 
-@contextlib.contextmanager
 def _charsmap_notice_dropped():
-    """Run the block with file descriptor 2 captured, then replay all of it but
-    `CHARSMAP_NOTICE`, so a newcomer's first run does not print a C++ INFO line.
+    """Capture file descriptor 2 around the block and replay all of it but `CHARSMAP_NOTICE`,
+    so a newcomer's first run does not print a C++ INFO line.
 
     No knob reaches that line: the op takes no logging option, and the trainer's `minloglevel`
     sets the level of the `sentencepiece` package's copy of the library only (it does silence
     `_train_sentencepiece`); tensorflow_text's copy keeps its level in a symbol it does not
-    export. So the descriptor is redirected, as `zoo.quiet_import` does for TensorFlow's start-up
-    lines, and anything else written meanwhile (a real error) still reaches the terminal.
+    export. So the descriptor is filtered, as for TensorFlow's start-up lines.
     """
-    try:
-        fd = sys.__stderr__.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stderr (embedded interpreters)
-        yield
-        return
-    with tempfile.TemporaryFile() as captured:
-        sys.stderr.flush()
-        saved = os.dup(fd)
-        os.dup2(captured.fileno(), fd)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, fd)
-            os.close(saved)
-            captured.seek(0)
-            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
-            kept = [line for line in lines if not CHARSMAP_NOTICE.match(line.rstrip("\n"))]
-            if kept:
-                os.write(fd, "".join(kept).encode())
+    return stderr_filtered(CHARSMAP_NOTICE)
 
 
 def _sentences(documents):
