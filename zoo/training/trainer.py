@@ -235,30 +235,22 @@ def _check_same_run(record, recorded, name, overrides, fields):
     configured."""
     if name is not None and get_recipe(name).name != recorded.preset:
         raise ZooError(f"{record.path} holds a {recorded.preset} run, not {get_recipe(name).name}")
-    for field, value in fields.items():
-        if field in ("strategy", "backend"):
-            continue  # where it runs, not what it computes
-        asked = recorded.run.replace(**{field: value})
-        if getattr(asked, field) != getattr(recorded.run, field):
-            raise RunConfigError(
-                field,
-                f"is {getattr(recorded.run, field)!r} in the run at "
-                f"{record.path}, which was configured otherwise than "
-                f"{value!r}; resume it as it was or choose another "
-                "output directory",
-            )
+    # Strategy and backend say where it runs, not what it computes: they may differ.
+    run_changes = {k: v for k, v in fields.items() if k not in ("strategy", "backend")}
     model_changes, training_changes = parse_overrides(overrides)
-    for part, changes in (("model", model_changes), ("training", training_changes)):
+    for part, changes in (
+        ("run", run_changes),
+        ("model", model_changes),
+        ("training", training_changes),
+    ):
         recorded_part = getattr(recorded, part)
         for field, value in changes.items():
-            if getattr(recorded_part.replace(**{field: value}), field) != getattr(
-                recorded_part, field
-            ):
+            had = getattr(recorded_part, field)
+            if getattr(recorded_part.replace(**{field: value}), field) != had:  # normalised
                 raise RunConfigError(
                     field,
-                    f"is {getattr(recorded_part, field)!r} in the run at "
-                    f"{record.path}, which was configured otherwise "
-                    f"than {value!r}",
+                    f"is {had!r} in the run at {record.path}, which was configured otherwise "
+                    f"than {value!r}; resume it as it was or choose another output directory",
                 )
 
 
