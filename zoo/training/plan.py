@@ -79,11 +79,16 @@ class _Facts:
 
     @classmethod
     def from_dict(cls, data):
-        names = {f.name for f in dataclasses.fields(cls)} - {"details"}
-        known = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
-        rest = {k: v for k, v in data.items() if k not in names}
-        if "details" in {f.name for f in dataclasses.fields(cls)}:
-            return cls(**known, details=rest)
+        """From `to_dict()`: lists back to tuples; keys that are not fields go to `details`
+        where the class keeps them, else are dropped."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in data.items()
+            if k in names and k != "details"
+        }
+        if "details" in names:
+            known["details"] = {k: v for k, v in data.items() if k not in names}
         return cls(**known)
 
 
