@@ -3,9 +3,10 @@
 Both sides train, each in its own worker process (`zoo.bench.worker`), on the same random token
 batches with `fit`, XLA (`jit_compile=True`) and AdamW at the same hyperparameters: the zoo model
 with the zoo's optimizer and loss as `zoo train` builds them, less the spike guard (a bench
-measures the step, and keras-hub's side has no guard to match), keras-hub's `GPT2CausalLM` as its documentation sets it up (sparse
-categorical cross-entropy from logits). Model FLOPs per token are PaLM's 6N + 12·L·H·Q·T for
-both, since the two architectures are identical (the parameter counts are checked equal).
+measures the step, and keras-hub's side has no guard to match), keras-hub's `GPT2CausalLM` as
+its documentation sets it up (sparse categorical cross-entropy from logits). Model FLOPs per
+token are PaLM's 6N + 12·L·H·Q·T for both, since the two architectures are identical (the
+parameter counts are checked equal).
 """
 
 import dataclasses
@@ -84,7 +85,9 @@ def gpt2_config(shape):
 
 
 def zoo_contender(name, config, training, batch_size, seq_len, total_steps=1000, jit_compile=True):
-    """`config` compiled as `zoo train` compiles it (optimizer, loss, XLA on the whole step)."""
+    """`config` compiled with `zoo train`'s optimizer, loss and XLA on the whole step, but
+    without its spike guard, with the whole batch in one update (no gradient accumulation), in
+    Keras's global dtype policy (float32 unless set) rather than the run's precision."""
     keras.utils.set_random_seed(0)
     model = DecoderLM(config)
     model.compile(

@@ -2,9 +2,11 @@
 
 A step costs a fixed overhead plus time proportional to its FLOPs (batch × context × FLOPs per
 token): t = a + b·F. Two anchors fix a and b: the plan's cheapest and dearest steps, each compiled
-and timed as `zoo train` compiles it (`zoo.bench.training.zoo_contender`: the same optimizer,
-loss and XLA, without the spike guard, which sweeps leave off by default). Every other run is placed on that line, and evaluation (interval windows plus the
-final full pass) is charged at a third of a training step's cost per token (forward only).
+and timed by `zoo.bench.training.zoo_contender`, with `zoo train`'s optimizer, loss and XLA but
+no spike guard (which sweeps leave off by default), the whole batch in one update and float32
+whatever the run's precision. Every other run is placed on that line, and evaluation (interval
+windows plus the final full pass) is charged at a third of a training step's cost per token
+(forward only).
 Measurements are cached per device and shape, so a repeated `--dry-run` is instant.
 """
 
