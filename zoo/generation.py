@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.errors import FieldError, ZooError
+from zoo.errors import FieldError, Placeholder, Setting, ZooError
 
 SAMPLERS = ("greedy", "top-k", "top-p", "temperature")
 
@@ -296,9 +296,10 @@ def failed_run_warning(source):
     # The reason's first clause says what happened; the rest is advice for `zoo train`.
     reason = str(failure.get("reason") or "no reason recorded").split(";")[0]
     if not run.checkpoint_path.exists():
-        raise ZooError(
-            f"RUN_OR_FILE {str(source)!r}: the run failed at step {step} ({reason}) "
-            "before its first commit, so it has no model to generate with"
+        raise FieldError(
+            "source",
+            f"{str(source)!r}: the run failed at step {step} ({reason}) "
+            "before its first commit, so it has no model to generate with",
         )
     committed = (run.state() or {}).get("step", "?")
     return (
@@ -313,11 +314,13 @@ def load_for_generation(source, tokenizer=None):
     from zoo.data.tokenizer import load_tokenizer
     from zoo.storage.models import load_decoder, model_source, saved_model_config
 
-    path, beside = model_source(source, option="RUN_OR_FILE")
+    path, beside = model_source(source, field="source")
     saved_model_config(path)  # not a zoo model: say so before anything about tokenizers
     directory = tokenizer or beside
     if directory is None:
-        raise ZooError(f"{path} has no tokenizer/ beside it; pass --tokenizer DIR")
+        raise ZooError(
+            f"{path} has no tokenizer/ beside it; pass ", Setting("tokenizer", Placeholder("DIR"))
+        )
     assets = load_tokenizer(directory)
     model = load_decoder(path)
     if assets.vocabulary_size > model.config.vocabulary_size:

@@ -67,7 +67,7 @@ def generate(
 ):
     """Continue --prompt with a run's model, streaming the text; tokens/s at the end."""
     options.use_backend(backend)
-    with user_errors() as zoo:
+    with user_errors(flags={"source": "RUN_OR_FILE"}) as zoo:
         from zoo.generation import failed_run_warning, generate as run_generation, make_sampler
 
         # The options first, so a bad one is refused on its own line, before any warning.

@@ -8,12 +8,14 @@ import contextlib
 import errno
 import json
 import os
+import shlex
 import sys
 
 import typer
 import typer.core
 from rich.console import Console
 
+from zoo.errors import ZooError
 from zoo_cli.library import BackendError, load_zoo
 
 USAGE_ERROR = 2
@@ -51,11 +53,13 @@ def fail(message):
 
 
 @contextlib.contextmanager
-def user_errors(keras=True):
+def user_errors(keras=True, flags=None):
     """Turn any `zoo.ZooError` raised inside into `error: <message>` on stderr and exit 2.
 
     Yields the `zoo` module; `keras=False` for commands that never build a model (listing,
-    describing, run records, fits), which then never import Keras or TensorFlow.
+    describing, run records, fits), which then never import Keras or TensorFlow. The message
+    names flags, not fields (`flag_message`); `flags` maps the command's own fields whose flag
+    or argument is not the usual one (`{"source": "RUN_OR_FILE"}`).
 
     So too an `OSError` (a read-only or full disk, a file where a directory is wanted): the
     user fixes those, so they are named with their path and the system's reason, not traced.
@@ -68,27 +72,50 @@ def user_errors(keras=True):
     try:
         yield zoo
     except zoo.ZooError as error:
-        fail(flag_message(error))
+        fail(flag_message(error, flags))
     except OSError as error:
         if error.errno == errno.EPIPE:
             raise
         fail(os_error_reason(error))
 
 
-# Fields whose flag is not `--` + the field with dashes (run fields: zoo.run_config.FLAGS).
-FIELD_FLAGS = {"overrides": "--set", "run_or_file": "RUN_OR_FILE"}
+# Fields whose flag is not `--` + the field with dashes (run fields: zoo.run_config.FLAGS), and
+# the environment variable the library names as it names a field.
+FIELD_FLAGS = {"overrides": "--set", "KERAS_BACKEND": "KERAS_BACKEND"}
 
 
-def flag_message(error):
-    """The message of `error`, a `FieldError` naming its field, with the field's flag instead."""
-    field = getattr(error, "field", None)
-    message = str(error)
-    if field is None or not message.startswith(field):
-        return message
+def field_flag(field, flags=None):
+    """The command line's name for the library's `field`: `--grad-accum` for
+    gradient_accumulation, `--set` for overrides, `--top-k` for top_k."""
     from zoo.run_config import FLAGS
 
-    flag = FLAGS.get(field) or FIELD_FLAGS.get(field) or "--" + field.replace("_", "-")
-    return flag + message[len(field) :]
+    for table in (flags or {}, FLAGS, FIELD_FLAGS):
+        if table.get(field):
+            return table[field]
+    return "--" + field.replace("_", "-")
+
+
+def flag_setting(setting, flags=None):
+    """A `zoo.errors.Setting` as typed on the command line: `--force`, `--no-spike-guard`,
+    `--backend jax`, `--tokenizer DIR`."""
+    name = field_flag(setting.field, flags)
+    if setting.value is True:
+        return name
+    if setting.value is False:
+        return "--no-" + name.removeprefix("--")
+    return f"{name} {shlex.quote(str(setting.value))}"
+
+
+def flag_message(error, flags=None):
+    """The message of a `ZooError` as the command line says it: its `Setting`s as flags
+    (`pass --force`), and a `FieldError`'s leading field as its flag (`--out ...`)."""
+    if not isinstance(error, ZooError):
+        return str(error)
+    message = error.render(lambda setting: flag_setting(setting, flags))
+    field = getattr(error, "field", None)
+    if field is None or not message.startswith(field):
+        return message
+    return field_flag(field, flags) + message[len(field) :]
 
 
 def os_error_reason(error):

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import zoo
 from tests.helpers import assert_one_line, write_verse
+from zoo.errors import Placeholder, Setting
 from zoo_cli.main import app
 
 runner = CliRunner(env={"COLUMNS": "120"})
@@ -263,6 +264,36 @@ def test_os_error_reason_names_the_path_and_the_system_reason():
     assert os_error_reason(OSError(errno.ENOSPC, "No space left on device")) == (
         "No space left on device"
     )  # a write() names no path
+
+
+@pytest.mark.parametrize("setting, flag", [
+    (Setting("force"), "--force"),
+    (Setting("spike_guard", False), "--no-spike-guard"),
+    (Setting("backend", "jax"), "--backend jax"),
+    (Setting("gradient_accumulation", 4), "--grad-accum 4"),  # the run field's declared flag
+    (Setting("overrides", "dropout=0.1"), "--set dropout=0.1"),
+    (Setting("init_from", "/my runs/m.keras"), "--init-from '/my runs/m.keras'"),  # as typed
+    (Setting("tokenizer", Placeholder("DIR")), "--tokenizer DIR"),
+])  # fmt: skip
+def test_library_settings_are_printed_as_flags(setting, flag):
+    """The library names fields (`pass force=True`); the command line prints flags."""
+    from zoo_cli.output import flag_message
+
+    error = zoo.FieldError("out", "'m.keras' is taken; pass ", setting, " instead")
+    assert str(error) == f"out 'm.keras' is taken; pass {setting} instead"
+    assert flag_message(error) == f"--out 'm.keras' is taken; pass {flag} instead"
+    # a command maps its own fields: zoo generate's `source` is its RUN_OR_FILE argument
+    error = zoo.FieldError("source", "'m.keras': see ", setting)
+    assert flag_message(error, {"source": "RUN_OR_FILE"}) == f"RUN_OR_FILE 'm.keras': see {flag}"
+
+
+def test_an_existing_out_is_refused_naming_the_force_flag(tmp_path, isolated):
+    out = tmp_path / "theirs.keras"
+    out.write_bytes(b"someone else's model")
+    result = runner.invoke(app, ["export", "no-such-run", "--out", str(out)])
+    assert_one_line(
+        result, expected=f"error: --out {str(out)!r} already exists; pass --force to replace it"
+    )
 
 
 # --- 3. the backend, before anything imports Keras ---

@@ -204,8 +204,9 @@ def rows_with(change):
     ("too few", [], ["5 parameters", "received 4"]),
     ("fine", ["--law", "linear"], ["'linear' is not one of 'parametric', 'isoflop', 'compute'"]),
     ("fine", ["--params", "non-embedding", "--law", "isoflop"],
-     ["point 1 has no 'non_embedding_params'"]),
-    ("fine", ["--flops", "exact", "--law", "isoflop"], ["point 1 has no 'flops_exact'"]),
+     ["point 1 has no 'non_embedding_params', which --params non-embedding needs"]),
+    ("fine", ["--flops", "exact", "--law", "isoflop"],
+     ["point 1 has no 'flops_exact', which --flops exact needs"]),
     ("fine", ["--bootstrap", "-1"], ["Invalid value for '--bootstrap'"]),
 ])  # fmt: skip
 def test_bad_input_is_one_line_and_writes_no_plot(tmp_path, case, args, fragments):

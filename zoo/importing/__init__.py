@@ -14,7 +14,7 @@ keras-hub from its own preset; pickle files (`pytorch_model.bin`, `*.pt`, ...) a
 import dataclasses
 import pathlib
 
-from zoo.errors import FieldError, ZooError
+from zoo.errors import FieldError, Setting, ZooError
 from zoo.files import atomic_directory, atomic_save
 from zoo.importing import huggingface, kerashub
 from zoo.importing.fields import Fields, read_json
@@ -201,7 +201,9 @@ def check_destination(out, force=False):
         if out.is_dir():
             raise FieldError("out", f"{str(out)!r} is a directory; a .keras path must name a file")
         if not force and (out.exists() or out.is_symlink()):
-            raise FieldError("out", f"{str(out)!r} already exists; pass --force to replace it")
+            raise FieldError(
+                "out", f"{str(out)!r} already exists; pass ", Setting("force"), " to replace it"
+            )
         return
     if out.suffix.lower() in FILE_SUFFIXES:
         raise FieldError("out", f"{str(out)!r}: expected FILE.keras or a run directory")

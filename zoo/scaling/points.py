@@ -18,7 +18,7 @@ import json
 import math
 import pathlib
 
-from zoo.errors import ZooError
+from zoo.errors import Setting, ZooError
 
 LAWS = ("parametric", "isoflop", "compute")
 PARAMS_CONVENTIONS = ("total", "non-embedding")
@@ -122,7 +122,7 @@ def check_points(points, law, params_convention="total", flops_convention="palm"
 def sizes(points, convention="total"):
     """N for each point: `params`, or `non_embedding_params` for the non-embedding convention."""
     column = "params" if convention == "total" else "non_embedding_params"
-    return [_require(p, column, i, f"--params {convention}") for i, p in enumerate(points, 1)]
+    return [_require(p, column, i, Setting("params", convention)) for i, p in enumerate(points, 1)]
 
 
 def tokens(points):
@@ -138,7 +138,10 @@ def flops(points, convention="palm"):
     falls back to 6 · params · tokens, and says so."""
     notes = []
     if convention == "exact":
-        values = [_require(p, "flops_exact", i, "--flops exact") for i, p in enumerate(points, 1)]
+        values = [
+            _require(p, "flops_exact", i, Setting("flops", "exact"))
+            for i, p in enumerate(points, 1)
+        ]
     elif convention == "6n":
         values = []
         derived = 0
@@ -148,8 +151,8 @@ def flops(points, convention="palm"):
             else:
                 values.append(
                     6
-                    * _require(p, "params", i, "--flops 6n")
-                    * _require(p, "tokens", i, "--flops 6n")
+                    * _require(p, "params", i, Setting("flops", "6n"))
+                    * _require(p, "tokens", i, Setting("flops", "6n"))
                 )
                 derived += 1
         if derived:
@@ -162,7 +165,9 @@ def flops(points, convention="palm"):
             ]
             notes.append("no flops column: compute C = 6 · params · tokens")
         else:
-            values = [_require(p, "flops", i, "--flops palm") for i, p in enumerate(points, 1)]
+            values = [
+                _require(p, "flops", i, Setting("flops", "palm")) for i, p in enumerate(points, 1)
+            ]
     return values, notes
 
 
@@ -328,8 +333,10 @@ def _key(value, column, where):
 
 
 def _require(point, column, index, why):
+    """`point[column]`; else a `ZooError` saying that `why` (text, or the `Setting` that chose
+    the column) needs it."""
     if column not in point:
-        raise ZooError(f"point {index} has no {column!r}, which {why} needs")
+        raise ZooError(f"point {index} has no {column!r}, which ", why, " needs")
     return point[column]
 
 

@@ -7,32 +7,32 @@ import zipfile
 import keras
 
 from zoo.config import ModelConfig
-from zoo.errors import FieldError, ZooError
+from zoo.errors import FieldError, Setting, ZooError
 from zoo.files import atomic_save
 from zoo.model import DecoderLM  # registers the zoo layers for safe-mode loading
 from zoo.storage.runs import find_run
 
 
-def model_source(run_or_file, option="model"):
+def model_source(run_or_file, field="run_or_file"):
     """(model file, tokenizer directory or None) of a run id, a run directory or a .keras file.
 
     A run gives its trained model, else its latest checkpoint, and its tokenizer/; a .keras file
     gives the `tokenizer/` directory beside it, if there is one (what `zoo export` and `zoo
-    import` write). `option` names the argument in errors.
+    import` write). Errors are `FieldError`s of `field`, the caller's name for `run_or_file`.
     """
     try:
         run = find_run(run_or_file)
     except ZooError:
         path = pathlib.Path(run_or_file)
         if path.suffix != ".keras" or not path.is_file():
-            raise ZooError(
-                f"{option} {str(run_or_file)!r} is neither a run nor a .keras file"
+            raise FieldError(
+                field, f"{str(run_or_file)!r} is neither a run nor a .keras file"
             ) from None
         tokenizer = path.with_name("tokenizer")
         return path, tokenizer if tokenizer.is_dir() else None
     path = run.model_path if run.model_path.exists() else run.checkpoint_path
     if not path.exists():
-        raise ZooError(f"{option} {str(run_or_file)!r}: the run has no model or checkpoint yet")
+        raise FieldError(field, f"{str(run_or_file)!r}: the run has no model or checkpoint yet")
     return path, run.tokenizer_path if run.tokenizer_path.is_dir() else None
 
 
@@ -73,7 +73,9 @@ def export_model(run_or_path, out, force=False):
     if out.is_dir():
         raise FieldError("out", f"{str(out)!r} is a directory; a .keras path must name a file")
     if not force and (out.exists() or out.is_symlink()):
-        raise FieldError("out", f"{str(out)!r} already exists; pass --force to replace it")
+        raise FieldError(
+            "out", f"{str(out)!r} already exists; pass ", Setting("force"), " to replace it"
+        )
     run = find_run(run_or_path)
     source = run.model_path if run.model_path.exists() else run.checkpoint_path
     if not source.exists():

@@ -22,7 +22,7 @@ from zoo.data.pipeline import (
     validation_windows,
 )
 from zoo.data.tokenizer import load_tokenizer, prepare_tokenizer
-from zoo.errors import FieldError, ZooError
+from zoo.errors import FieldError, Setting, ZooError
 from zoo.files import atomic_save, remove_partials
 from zoo.model import DecoderLM
 from zoo.overrides import apply_training_overrides, parse_overrides
@@ -560,7 +560,7 @@ def _run_to_resume(name, out, must_exist=True):
 
 def _init_source(init_from):
     """Where initial weights come from: a run directory or a .keras file, and its tokenizer."""
-    path, tokenizer = model_source(init_from, option="--init-from")
+    path, tokenizer = model_source(init_from, field="init_from")
     return InitSource(
         path=str(path.resolve()), tokenizer_path=str(tokenizer.resolve()) if tokenizer else None
     )
@@ -580,8 +580,9 @@ def _init_from_config(source, model_overrides):
         if asked != getattr(config, field):
             raise FieldError(
                 "overrides",
-                f"{field}: the architecture comes from --init-from "
-                f"{source.path}, which has {field}={getattr(config, field)!r}",
+                f"{field}: the architecture comes from ",
+                Setting("init_from", source.path),
+                f", which has {field}={getattr(config, field)!r}",
             )
     return config.replace(**model_overrides) if model_overrides else config
 
