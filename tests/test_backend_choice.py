@@ -44,6 +44,20 @@ def test_a_one_backend_strategy_decides(strategy, expected):
     assert choose_backend(BOTH, "cpu", strategy="auto")[0] == "tensorflow"
 
 
+def test_strategies_and_their_backends_come_from_the_run_config():
+    """`zoo.run_config.Strategy` is the one list: backend_choice's tuples are read from it."""
+    from zoo.backend_choice import JAX_STRATEGIES, TENSORFLOW_STRATEGIES
+    from zoo.run_config import Strategy
+
+    assert TENSORFLOW_STRATEGIES == ("mirrored", "multi-worker", "tpu")
+    assert JAX_STRATEGIES == ("data-parallel", "model-parallel")
+    assert Strategy.on(None) == (Strategy.AUTO, Strategy.NONE)  # either backend
+    for strategy in Strategy:  # the enum member itself, as RunConfig holds it
+        name, reason = choose_backend(BOTH, "cpu", strategy=strategy)
+        assert name == (strategy.backend.value if strategy.backend else "tensorflow")
+        assert "Strategy." not in reason
+
+
 def test_nothing_installed_or_an_unknown_accelerator_is_refused():
     with pytest.raises(zoo.ZooError, match="backend auto needs tensorflow or jax"):
         choose_backend(installed=(), accelerator="cpu")
@@ -115,8 +129,10 @@ def test_the_request_is_recorded_as_given(monkeypatch):
     monkeypatch.delenv("KERAS_BACKEND")
     if running == "tensorflow":
         assert backend_choice()["requested"] == "default"
-    monkeypatch.setenv("KERAS_BACKEND", "auto")  # a --backend choice, not a Keras backend
-    with pytest.raises(zoo.RunConfigError, match="auto is a --backend choice"):
+    monkeypatch.setenv("KERAS_BACKEND", "auto")  # a backend= choice, not a Keras backend
+    with pytest.raises(
+        zoo.RunConfigError, match="auto is not a Keras backend: pass backend='auto'"
+    ):
         backend_choice()
 
 

@@ -8,7 +8,8 @@ are candidates (tensorflow and jax; not torch).
 The rule (`choose_backend`):
 
 1. A strategy that exists on one backend only decides it (`mirrored`, `multi-worker` and `tpu`
-   are tf.distribute's; `data-parallel` and `model-parallel` Keras's JAX distribution API).
+   are tf.distribute's; `data-parallel` and `model-parallel` Keras's JAX distribution API:
+   `zoo.run_config.Strategy.backend`).
 2. On a GPU or TPU, an XLA backend: jax if it is installed (Keras's recommended backend for
    XLA on accelerators), else tensorflow.
 3. On CPU, tensorflow: `zoo bench sizes` measured the zoo on TensorFlow+XLA the fastest of the
@@ -23,12 +24,14 @@ import importlib.util
 import os
 import pathlib
 
-from zoo.errors import ZooError
+from zoo.errors import FieldError
+from zoo.run_config import Backend, Strategy
 
-AUTO = "auto"
-TRAINER_BACKENDS = ("tensorflow", "jax")  # Keras backends the trainer runs on (torch: no)
-TENSORFLOW_STRATEGIES = ("mirrored", "multi-worker", "tpu")
-JAX_STRATEGIES = ("data-parallel", "model-parallel")
+AUTO = Backend.AUTO.value
+# Keras backends the trainer runs on (torch: no): the Backend choices but auto.
+TRAINER_BACKENDS = tuple(b.value for b in Backend if b is not Backend.AUTO)
+TENSORFLOW_STRATEGIES = tuple(s.value for s in Strategy.on(Backend.TENSORFLOW))
+JAX_STRATEGIES = tuple(s.value for s in Strategy.on(Backend.JAX))
 ACCELERATORS = ("cpu", "gpu", "tpu")
 # Set on Cloud TPU VMs and by TPU launchers; /dev/vfio alone is any VFIO passthrough device.
 TPU_ENVIRONMENT = (
@@ -78,9 +81,9 @@ def choose_backend(installed=None, accelerator=None, strategy=None):
     'cpu', 'gpu' or 'tpu' (default: `detect_accelerator()`); `strategy`: the run's strategy
     name, when one is given.
     """
-    if strategy in TENSORFLOW_STRATEGIES or strategy in JAX_STRATEGIES:
-        name = "tensorflow" if strategy in TENSORFLOW_STRATEGIES else "jax"
-        return name, f"auto: {name} (strategy {strategy} runs on {name} only)"
+    needed = _strategy_backend(strategy)
+    if needed is not None:
+        return needed, f"auto: {needed} (strategy {Strategy(strategy).value} runs on {needed} only)"
     installed = installed_backends() if installed is None else tuple(installed)
     accelerator = detect_accelerator() if accelerator is None else accelerator
     if accelerator not in ACCELERATORS:
@@ -89,7 +92,7 @@ def choose_backend(installed=None, accelerator=None, strategy=None):
         )
     usable = [name for name in TRAINER_BACKENDS if name in installed]
     if not usable:
-        raise ZooError("backend auto needs tensorflow or jax installed; neither is")
+        raise FieldError("backend", "auto needs tensorflow or jax installed; neither is")
     kind = accelerator.upper()
     if accelerator in ("gpu", "tpu"):
         if "jax" in usable:
@@ -98,6 +101,16 @@ def choose_backend(installed=None, accelerator=None, strategy=None):
     if "tensorflow" in usable:
         return "tensorflow", f"auto: tensorflow ({CPU_REASON})"
     return "jax", "auto: jax (CPU: tensorflow is not installed)"
+
+
+def _strategy_backend(strategy):
+    """The backend name `strategy` runs on only, or None (either backend, or not a strategy:
+    the strategy's own check names that)."""
+    try:
+        needed = Strategy(strategy).backend
+    except ValueError:
+        return None
+    return None if needed is None else needed.value
 
 
 def _installed(module):

@@ -5,7 +5,7 @@ the rest: the data, the tokenizer mode, the budget, the batch, precision, seed, 
 gradient accumulation, patience, the starting weights, the spike guard, and where it runs.
 
 Each field declares whether it can change the run's result (`affects_result`). The run's identity
-key (`zoo.training.trainer.RunPlan.key`) is built from exactly those fields, so no list of "fields
+key (`zoo.training.plan.RunPlan.key`) is built from exactly those fields, so no list of "fields
 that matter" is kept by hand: a new field must say which it is, or this module fails to import.
 Strategy and backend do not affect the result (the same run on other hardware should give the
 same losses, to round-off); neither does the output directory, which is not a field at all.
@@ -33,20 +33,46 @@ class TokenizerMode(str, enum.Enum):
     SHARED = "shared"  # one byte-level BPE for every model, for comparisons
 
 
-class Strategy(str, enum.Enum):
-    AUTO = "auto"
-    NONE = "none"
-    MIRRORED = "mirrored"
-    MULTI_WORKER = "multi-worker"
-    TPU = "tpu"
-    DATA_PARALLEL = "data-parallel"
-    MODEL_PARALLEL = "model-parallel"
-
-
 class Backend(str, enum.Enum):
     TENSORFLOW = "tensorflow"
     JAX = "jax"
     AUTO = "auto"  # chosen for the hardware before Keras starts (zoo.backend_choice)
+
+
+class Strategy(str, enum.Enum):
+    """Where a run's steps go: the one list of strategy names (`zoo.training.distribution`
+    creates them, `zoo.backend_choice` and the command line's help read them from here)."""
+
+    AUTO = "auto"  # picked from the visible devices
+    NONE = "none"  # one device
+    MIRRORED = "mirrored"  # tf.distribute's: one host's devices
+    MULTI_WORKER = "multi-worker"  # tf.distribute's: several hosts (TF_CONFIG)
+    TPU = "tpu"  # tf.distribute's
+    DATA_PARALLEL = "data-parallel"  # Keras's JAX distribution API
+    MODEL_PARALLEL = "model-parallel"  # Keras's JAX distribution API: Megatron-LM's slicing
+
+    @property
+    def backend(self):
+        """The one `Backend` this strategy runs on, or None where either will do (auto, none)."""
+        return STRATEGY_BACKENDS[self]
+
+    @classmethod
+    def on(cls, backend):
+        """The strategies that need `backend` (None: those that run on either), in order."""
+        return tuple(s for s in cls if s.backend == backend)
+
+
+# Every strategy says which backend it needs (None: either), or this module fails to import.
+STRATEGY_BACKENDS = {
+    Strategy.AUTO: None,
+    Strategy.NONE: None,
+    Strategy.MIRRORED: Backend.TENSORFLOW,
+    Strategy.MULTI_WORKER: Backend.TENSORFLOW,
+    Strategy.TPU: Backend.TENSORFLOW,
+    Strategy.DATA_PARALLEL: Backend.JAX,
+    Strategy.MODEL_PARALLEL: Backend.JAX,
+}
+assert set(STRATEGY_BACKENDS) == set(Strategy), set(Strategy) - set(STRATEGY_BACKENDS)
 
 
 class RunConfigError(FieldError):
@@ -262,6 +288,7 @@ __all__ = [
     "Precision",
     "RunConfig",
     "RunConfigError",
+    "STRATEGY_BACKENDS",
     "Strategy",
     "TokenizerMode",
     "flag",

@@ -5,6 +5,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from zoo.recipe import Scale
+from zoo.run_config import Backend as RunBackend, Strategy as RunStrategy
 from zoo_cli.library import JAX_MISSING, backend_problem, load_zoo
 
 
@@ -55,14 +56,29 @@ Overrides = Annotated[
         "--set learning_rate=1e-3.",
     ),
 ]
-Strategy = Annotated[
-    Optional[str],
-    typer.Option(
-        help="none, mirrored, multi-worker or tpu (tensorflow); data-parallel or model-parallel "
-        "(jax); auto (default) picks by the visible devices. See the README, 'Several devices'.",
-        show_default=False,
-    ),
-]
+
+
+def _strategy_help():
+    """--strategy's help, from `zoo.run_config.Strategy` and the backend each one runs on."""
+
+    def listed(strategies):
+        names = [s.value for s in strategies]
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+    anywhere = [s for s in RunStrategy.on(None) if s is not RunStrategy.AUTO]
+    groups = [f"{listed(anywhere)} (either backend)"] + [
+        f"{listed(RunStrategy.on(backend))} ({backend.value} only)"
+        for backend in RunBackend
+        if RunStrategy.on(backend)
+    ]
+    return (
+        f"{'; '.join(groups)}; {RunStrategy.AUTO.value} (default) picks by the visible "
+        "devices. See the README, 'Several devices'."
+    )
+
+
+STRATEGY_HELP = _strategy_help()
+Strategy = Annotated[Optional[str], typer.Option(help=STRATEGY_HELP, show_default=False)]
 BACKEND_HELP = (
     "Keras backend: tensorflow (default; or $KERAS_BACKEND), jax, or auto: jax on a "
     "GPU or TPU (Keras's recommended XLA backend there), tensorflow on CPU (fastest "
@@ -84,7 +100,7 @@ def use_backend(backend, strategy=None):
     import os
     import sys
 
-    from zoo_cli.output import fail
+    from zoo_cli.output import fail, flag_message
 
     if not backend:
         return
@@ -100,7 +116,7 @@ def use_backend(backend, strategy=None):
         try:
             chosen, reason = choose_backend(strategy=strategy)
         except ZooError as error:
-            fail(f"--{error}")  # "backend auto needs ..."
+            fail(flag_message(error))  # "--backend auto needs ..."
         if backend_problem(chosen, "--backend"):
             fail(f"--backend {reason}, which {JAX_MISSING}")
         backend = chosen

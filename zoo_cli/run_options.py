@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from zoo.run_config import Backend, Precision, Strategy, TokenizerMode  # noqa: F401  (re-exported)
-from zoo_cli.options import BACKEND_HELP
+from zoo_cli.options import BACKEND_HELP, STRATEGY_HELP
 
 Data = Annotated[
     str,
@@ -60,8 +60,7 @@ StrategyOption = Annotated[
     Optional[Strategy],
     typer.Option(
         "--strategy",
-        help="none, mirrored, multi-worker or tpu (tensorflow); data-parallel or model-parallel "
-        "(jax); auto (default) picks by the visible devices. See the README, 'Several devices'.",
+        help=STRATEGY_HELP,
         show_default=False,
     ),
 ]
@@ -87,9 +86,6 @@ def flags_for_fields(zoo):
     try:
         yield
     except zoo.RunConfigError as error:
-        from zoo.run_config import flag
+        from zoo_cli.output import flag_message
 
-        message = str(error)
-        if message.startswith(error.field):
-            message = (flag(error.field) or error.field) + message[len(error.field) :]
-        raise zoo.ZooError(message) from None
+        raise zoo.ZooError(flag_message(error)) from None

@@ -224,6 +224,31 @@ def test_train_field_errors_name_the_flag(monkeypatch):
     assert result.stderr.startswith("error: --grad-accum must be an integer at least 1")
 
 
+def test_train_errors_name_other_fields_as_flags(monkeypatch):
+    """A library message that points at another field (`use backend='jax'`) names its flag."""
+    from zoo.training.distribution import check_strategy
+
+    def strict(name, **kwargs):
+        check_strategy("data-parallel", "tensorflow")
+
+    monkeypatch.setattr(zoo, "train", strict)
+    result = invoke("train", "gpt2-nano")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: --strategy data-parallel is Keras's JAX distribution API: use --backend jax "
+        "(on tensorflow: mirrored, multi-worker, tpu)"
+    )
+
+
+def test_strategy_help_is_read_from_the_run_config():
+    from zoo_cli.options import STRATEGY_HELP
+
+    assert STRATEGY_HELP.startswith(
+        "none (either backend); mirrored, multi-worker or tpu (tensorflow only); "
+        "data-parallel or model-parallel (jax only); auto (default) picks by the visible devices."
+    )
+
+
 # --- zoo compare -> zoo.compare(models, budget=, seeds=, ablate=, overrides=, tune_lr=,
 #     reporter=, **fields) ---
 

@@ -26,14 +26,8 @@ import json
 import os
 import sys
 
-from zoo.backend_choice import (
-    AUTO,
-    JAX_STRATEGIES,
-    TENSORFLOW_STRATEGIES,
-    TRAINER_BACKENDS,
-    choose_backend,
-)
-from zoo.errors import ZooError
+from zoo.backend_choice import AUTO, TRAINER_BACKENDS, choose_backend
+from zoo.errors import Setting, ZooError
 from zoo.run_config import Backend, RunConfigError, Strategy
 
 STRATEGIES = tuple(s.value for s in Strategy)  # the RunConfig's vocabulary, as plain names
@@ -77,8 +71,10 @@ def backend_choice(backend=None, strategy=None):
         if name not in TRAINER_BACKENDS:
             source = "backend" if backend else "KERAS_BACKEND"
             choices = ", ".join(BACKENDS if backend else TRAINER_BACKENDS)
-            hint = " (auto is a --backend choice)" if name == AUTO else ""
-            raise RunConfigError(source, f"must be one of {choices}; received {name!r}{hint}")
+            hint = []
+            if name == AUTO:  # KERAS_BACKEND=auto: Keras knows no such backend
+                hint = [" (auto is not a Keras backend: pass ", Setting("backend", AUTO), ")"]
+            raise RunConfigError(source, f"must be one of {choices}; received {name!r}", *hint)
         reason = (
             f"{name} (requested)"
             if backend
@@ -93,8 +89,10 @@ def backend_choice(backend=None, strategy=None):
     if running is not None:
         if running != name:
             raise ZooError(
-                f"Keras is already running on {running}: set KERAS_BACKEND={name} "
-                f"before importing zoo (the CLI's --backend does this)"
+                f"Keras is already running on {running}: choose {name} before Keras is "
+                f"imported (KERAS_BACKEND={name}, or ",
+                Setting("backend", name),
+                ")",
             )
     else:
         os.environ["KERAS_BACKEND"] = name
@@ -172,7 +170,7 @@ class Distribution:
 
     def configure(self, config):
         """This distribution for a model `config`: model parallelism needs its shapes."""
-        if self.strategy != "model-parallel":
+        if self.strategy != Strategy.MODEL_PARALLEL:
             return self
         import keras
 
@@ -198,7 +196,7 @@ class Distribution:
     @property
     def worker_index(self):
         """This host's index in a multi-worker cluster (None elsewhere); 0 is the chief."""
-        if self.strategy != "multi-worker":
+        if self.strategy != Strategy.MULTI_WORKER:
             return None
         return self.tf_strategy.cluster_resolver.task_id
 
@@ -244,17 +242,19 @@ def check_strategy(strategy="auto", backend=None):
             "strategy", f"must be one of {', '.join(STRATEGIES)}; received {strategy!r}"
         )
     backend = select_backend(backend, strategy)
-    if strategy in TENSORFLOW_STRATEGIES and backend != "tensorflow":
+    needed = Strategy(strategy).backend
+    if needed is not None and needed != backend:
+        what = {
+            Backend.TENSORFLOW: "a tf.distribute strategy",
+            Backend.JAX: "Keras's JAX distribution API",
+        }[needed]
+        other = Backend.JAX if needed == Backend.TENSORFLOW else Backend.TENSORFLOW
+        elsewhere = ", ".join(s.value for s in Strategy.on(other))
         raise RunConfigError(
             "strategy",
-            f"{strategy} is a tf.distribute strategy: use --backend "
-            f"tensorflow (on jax: {', '.join(JAX_STRATEGIES)})",
-        )
-    if strategy in JAX_STRATEGIES and backend != "jax":
-        raise RunConfigError(
-            "strategy",
-            f"{strategy} is Keras's JAX distribution API: use --backend jax "
-            f"(on tensorflow: {', '.join(TENSORFLOW_STRATEGIES)})",
+            f"{Strategy(strategy).value} is {what}: use ",
+            Setting("backend", needed),
+            f" (on {other.value}: {elsewhere})",
         )
     return backend
 
@@ -268,7 +268,7 @@ def resolve_distribution(strategy="auto", backend=None):
 
 
 def _create(strategy, backend):
-    if strategy == "auto":
+    if strategy == Strategy.AUTO:
         strategy = _auto(backend)
     if backend == "jax":
         return _jax_distribution(strategy)
@@ -280,13 +280,15 @@ def _auto(backend):
     if backend == "jax":
         import keras
 
-        return "data-parallel" if len(keras.distribution.list_devices()) > 1 else "none"
+        several = len(keras.distribution.list_devices()) > 1
+        return (Strategy.DATA_PARALLEL if several else Strategy.NONE).value
     if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
-        return "tpu"
+        return Strategy.TPU.value
     cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
     if len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1:
-        return "multi-worker"
-    return "mirrored" if len(_accelerators_or_cpus()) > 1 else "none"
+        return Strategy.MULTI_WORKER.value
+    several = len(_accelerators_or_cpus()) > 1
+    return (Strategy.MIRRORED if several else Strategy.NONE).value
 
 
 def _accelerators_or_cpus():
@@ -298,10 +300,10 @@ def _accelerators_or_cpus():
 def _tensorflow_distribution(strategy):
     import tensorflow as tf
 
-    if strategy == "none":
+    if strategy == Strategy.NONE:
         device = _accelerators_or_cpus()[0].name
-        return Distribution("none", "tensorflow", [device])
-    if strategy == "mirrored":
+        return Distribution(Strategy.NONE.value, "tensorflow", [device])
+    if strategy == Strategy.MIRRORED:
         devices = [d.name for d in _accelerators_or_cpus()]
         if len(devices) < 2:
             raise RunConfigError(
@@ -310,9 +312,9 @@ def _tensorflow_distribution(strategy):
                 f"{len(devices)} (set {CPU_DEVICES_VARIABLE}=2 to split the CPU)",
             )
         return Distribution(
-            "mirrored", "tensorflow", devices, tf.distribute.MirroredStrategy(devices)
+            Strategy.MIRRORED.value, "tensorflow", devices, tf.distribute.MirroredStrategy(devices)
         )
-    if strategy == "multi-worker":
+    if strategy == Strategy.MULTI_WORKER:
         if not os.environ.get("TF_CONFIG"):
             raise RunConfigError(
                 "strategy",
@@ -322,8 +324,8 @@ def _tensorflow_distribution(strategy):
         resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
         mirrored = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
         devices = list(mirrored.extended.worker_devices)
-        return Distribution("multi-worker", "tensorflow", devices, mirrored)
-    # tpu
+        return Distribution(Strategy.MULTI_WORKER.value, "tensorflow", devices, mirrored)
+    # Strategy.TPU
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -333,32 +335,32 @@ def _tensorflow_distribution(strategy):
             "strategy", f"tpu: no TPU reachable ({str(error).splitlines()[0]})"
         ) from None
     tpu = tf.distribute.TPUStrategy(resolver)
-    return Distribution("tpu", "tensorflow", list(tpu.extended.worker_devices), tpu)
+    return Distribution(Strategy.TPU.value, "tensorflow", list(tpu.extended.worker_devices), tpu)
 
 
 def _jax_distribution(strategy):
     import keras
 
     devices = keras.distribution.list_devices()
-    if strategy == "none":
-        return Distribution("none", "jax", devices[:1])
+    if strategy == Strategy.NONE:
+        return Distribution(Strategy.NONE.value, "jax", devices[:1])
     if len(devices) < 2:
         raise RunConfigError(
             "strategy",
             f"{strategy} needs at least 2 devices; JAX shows {len(devices)} "
             f"(set {CPU_DEVICES_VARIABLE}=2 to split the CPU)",
         )
-    if strategy == "data-parallel":
+    if strategy == Strategy.DATA_PARALLEL:
         mesh = keras.distribution.DeviceMesh((len(devices),), ("batch",), devices)
         return Distribution(
-            "data-parallel",
+            Strategy.DATA_PARALLEL.value,
             "jax",
             devices,
             keras_distribution=keras.distribution.DataParallel(device_mesh=mesh),
             mesh={"data": len(devices), "model": 1},
         )
     # model-parallel: the layout map needs the model's shapes, see `Distribution.configure`.
-    return Distribution("model-parallel", "jax", devices)
+    return Distribution(Strategy.MODEL_PARALLEL.value, "jax", devices)
 
 
 def _model_axis(device_count):
