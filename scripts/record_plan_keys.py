@@ -4,8 +4,8 @@ The keys are the identities under which runs are found and reused (`zoo.training
 to how plans are built must leave them as they are, or every local run trained before it would
 be retrained. This script records, for each cell of each committed sweep study and for the
 headline comparisons, the request (`preset`, the `RunConfig`, the model and training overrides)
-and the key the code plans for it; `tests/training/test_plan_keys.py` re-plans every request
-and compares.
+and the key the code plans for it; `tests/training/test_run_identity.py` re-plans every
+request and compares; `tests/experiments/test_comparison.py` plans the comparisons again.
 
 The committed studies themselves were trained before trainer result version 2 (docs/scaling.md),
 so the keys in their JSON records are, by design, not the keys a plan has now: those runs must
@@ -17,8 +17,7 @@ not be reused by code that trains differently. What must stay stable is the key 
 import json
 import sys
 
-from zoo.experiments.comparison import DEFAULT_BUDGET, _allocate, Entry, shared_run_config
-from zoo.comparison.ablation import parse_arms as comparison_arms
+from zoo.experiments.comparison import DEFAULT_BUDGET, plan_comparison
 from zoo.experiments import grid
 from zoo.training.trainer import plan_run
 
@@ -55,10 +54,12 @@ def main(out):
             records.append({"study": name, **_record(p.plan.preset, p.plan.run, p.changes)})
             print(name, records[-1]["key"], flush=True)
     for models, ablate in (("gpt2,llama", None), ("llama", "position=learned")):
-        shared = shared_run_config(None, {}, "comparison", "").replace(flops=DEFAULT_BUDGET)
-        for label, preset, changes in comparison_arms(models, ablate, ()):
-            changes = _allocate(Entry(label, preset, changes), DEFAULT_BUDGET)
-            records.append({"study": f"compare {models}", **_record(preset, shared, changes)})
+        shared = grid.shared_run_config(None, {}, "comparison", "").replace(flops=DEFAULT_BUDGET)
+        arms = grid.parse_arms(models, ablate)
+        for p in plan_comparison(arms, DEFAULT_BUDGET, 1, shared):
+            records.append(
+                {"study": f"compare {models}", **_record(p.plan.preset, shared, p.changes)}
+            )
     json.dump(records, open(out, "w"), indent=1)
     print(f"{len(records)} keys -> {out}")
 

@@ -60,6 +60,14 @@ def compare(
     ] = None,
     strategy: run_options.StrategyOption = None,
     backend: run_options.BackendOption = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            help="Runs trained side by side, each in its own process on its share of the CPUs, "
+            "as zoo sweep --jobs does (the table is the same). Default 1: one run at a time, "
+            "each with its steps shown."
+        ),
+    ] = 1,
     json: options.Json = False,
 ):
     """Train each model at the same FLOPs budget on the same data and tokenizer, and compare.
@@ -94,7 +102,7 @@ def compare(
             try:
                 result = zoo.compare(models, budget=budget, seeds=seeds, ablate=ablate,
                                      overrides=set_ or (), tune_lr=tune_lr, reporter=display,
-                                     **fields)  # fmt: skip
+                                     jobs=jobs, **fields)  # fmt: skip
             except zoo.RunFailed as failure:
                 typer.echo(f"error: {failure}", err=True)
                 raise typer.Exit(RUN_FAILED) from None

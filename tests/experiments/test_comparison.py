@@ -35,11 +35,12 @@ def test_compute_optimal_resizing_lands_near_20_tokens_per_parameter(budget):
 
 
 def test_kaplan_recipes_keep_their_size_and_chinchilla_resizes(corpus):
-    from zoo.experiments.comparison import Entry, _allocate
+    from zoo.experiments.comparison import _allocate
+    from zoo.experiments.grid import Arm
 
-    gopher = _allocate(Entry("gopher-small", "gopher-small", {}), 1.5e13)
-    chinchilla = _allocate(Entry("chinchilla-small", "chinchilla-small", {}), 1.5e13)
-    assert gopher == {}
+    gopher, resized = _allocate(Arm("gopher-small", "gopher-small", {}), 1.5e13)
+    chinchilla, optimal = _allocate(Arm("chinchilla-small", "chinchilla-small", {}), 1.5e13)
+    assert (gopher, resized, optimal) == ({}, False, True)
     assert chinchilla["num_layers"] * chinchilla["hidden_dim"] < 4 * 152
 
 
@@ -163,3 +164,44 @@ def test_tune_lr_and_seeds(corpus):
     configs = [zoo.find_run(path).config() for path in row["runs"]]
     assert [c["run"]["seed"] for c in configs] == [0, 1]
     assert all(c["training"]["learning_rate"] == row["learning_rate"] for c in configs)
+
+
+@pytest.mark.parametrize("models, ablate", [("gpt2,llama", None), ("llama", "position=learned")])
+def test_the_comparison_grid_plans_the_recorded_keys(models, ablate, monkeypatch):
+    """`zoo compare` is a one-budget grid: planned as one, its runs keep the keys recorded
+    (scripts/record_plan_keys.py) before it was, so earlier comparisons are still reused."""
+    import pathlib
+
+    from zoo.experiments import grid
+    from zoo.experiments.comparison import DEFAULT_BUDGET, plan_comparison
+
+    monkeypatch.delenv("ZOO_CACHE")  # the recorded keys are of Shakespeare's shared tokenizer
+    path = pathlib.Path(__file__).parents[1] / "training" / "data" / "plan-keys.json"
+    recorded = [r["key"] for r in json.loads(path.read_text()) if r["study"] == f"compare {models}"]
+    base = grid.shared_run_config(None, {}, "comparison", "").replace(flops=DEFAULT_BUDGET)
+    planned = plan_comparison(grid.parse_arms(models, ablate), DEFAULT_BUDGET, 1, base)
+    assert [p.plan.key for p in planned] == recorded
+
+
+@pytest.mark.slow
+def test_compare_trains_its_grid_in_workers_and_a_diverged_arm_fails_at_the_end(corpus):
+    """`jobs=2` trains the comparison's runs side by side; the same comparison at `jobs=1` then
+    finds every run by its key (the same table). An arm that diverges does not stop the others:
+    they finish, and the comparison raises `RunFailed` naming it."""
+    from tests.helpers import Statuses
+
+    request = dict(budget=3e8, data=str(corpus), eval_interval=4)
+    side_by_side = zoo.compare("gpt2-nano,llama-nano", jobs=2, **request)
+    statuses = Statuses()
+    again = zoo.compare("gpt2-nano,llama-nano", jobs=1, reporter=statuses, **request)
+    assert statuses.seen == ["reused", "reused"]
+    assert again["rows"] == side_by_side["rows"]
+
+    statuses = Statuses()
+    with pytest.raises(zoo.RunFailed, match="^1 of 2 runs failed; first gpt2-nano learning_rate="):
+        zoo.compare("gpt2-nano", ablate="learning_rate=1e6", reporter=statuses, **request)
+    assert statuses.seen == ["reused", "training"]  # the base arm was found, the variant failed
+    statuses = Statuses()
+    with pytest.raises(zoo.RunFailed):  # a rerun does not train the failed run again
+        zoo.compare("gpt2-nano", ablate="learning_rate=1e6", reporter=statuses, **request)
+    assert statuses.seen == ["reused", "failed before"]

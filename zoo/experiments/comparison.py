@@ -1,10 +1,14 @@
 """`zoo.compare()`: train several models on the same data, tokenizer and FLOPs budget, and
 tabulate what each reached.
 
-Every training run is an ordinary `zoo train` run, obtained from a `RunStore` by its plan's key:
-a finished run with the same key is reused, an unfinished one is resumed, so re-running a
-comparison is instant and an interrupted one picks up where it stopped.
-Changing any field (model, recipe, budget, data, tokenizer, seed, …) changes the key and retrains.
+A comparison is a one-budget grid (`zoo.experiments.grid.PlannedRun`s: each arm at each seed)
+plus a table. Every run is an ordinary `zoo train` run, obtained from a `RunStore` by its plan's
+key: a finished run with the same key is reused, an unfinished one is resumed, so re-running a
+comparison is instant and an interrupted one picks up where it stopped. Changing any field
+(model, recipe, budget, data, tokenizer, seed, …) changes the key and retrains. The grid is
+trained by the sweep's executors (`zoo.experiments.execution`): here, or side by side with
+`jobs`. A run that diverges does not stop the others; the comparison then raises `RunFailed`
+naming it, and a rerun reuses every run that finished.
 The result carries the corpus's Kneser-Ney byte n-gram as `baseline` (`zoo.baselines`; None for
 pre-tokenized data), the yardstick every row must beat.
 """
@@ -15,31 +19,27 @@ import statistics
 
 from zoo.accounting import count_non_embedding_params
 from zoo.baselines import ngram_yardstick
-from zoo.comparison.ablation import parse_arms
 from zoo.comparison.allocation import compute_optimal_config
 from zoo.config import ModelConfig
-from zoo.errors import ZooError
+from zoo.errors import FieldError
+from zoo.experiments import execution, pool
+from zoo.experiments.grid import PlannedRun, parse_arms, shared_run_config
 from zoo.experiments.store import RunStore
-from zoo.experiments.tuning import tune_learning_rate
 from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
 from zoo.registry import get_recipe
-from zoo.training.loop import Reporter, mean_of_present
-from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
-from zoo.training.trainer import plan_run, run_config
+from zoo.training.loop import Reporter, RunFailed, mean_of_present
+from zoo.training.trainer import plan_run
 
 DEFAULT_BUDGET = 1.5e13  # FLOPs: about one default `zoo train <family>-small` run
-
-
-@dataclasses.dataclass
-class Entry:
-    """One row of a comparison: a preset with changes, trained with one or more seeds."""
-
-    label: str
-    preset: str
-    changes: dict  # model and training overrides relative to the preset
-    learning_rate: float = None
-    runs: list = dataclasses.field(default_factory=list)  # RunRecord per seed
+SHAPE_FIELDS = (
+    "num_layers",
+    "hidden_dim",
+    "head_dim",
+    "num_key_value_heads",
+    "intermediate_dim",
+    "attention_pattern",
+)
 
 
 class ComparisonReporter(Reporter):
@@ -58,6 +58,7 @@ def compare(
     overrides=(),
     tune_lr=False,
     reporter=None,
+    jobs=1,
     run=None,
     **fields,
 ):
@@ -65,7 +66,8 @@ def compare(
 
     `run` (a `RunConfig`) and `fields` set the run options every model shares: data, tokenizer
     (default shared), precision, batch_size, gradient_accumulation, eval_interval, patience,
-    spike_guard, strategy, backend. The budget is `budget` and the seeds are 0 .. seeds - 1.
+    spike_guard, strategy, backend. The budget is `budget` and the seeds are 0 .. seeds - 1;
+    `jobs` runs train side by side (as `zoo sweep --jobs`).
     """
     reporter = reporter or ComparisonReporter()
     budget = DEFAULT_BUDGET if budget is None else budget
@@ -75,83 +77,87 @@ def compare(
         or not math.isfinite(budget)
         or not budget > 0
     ):
-        raise ZooError(f"budget must be a positive, finite number of FLOPs; received {budget!r}")
+        raise FieldError(
+            "budget", f"must be a positive, finite number of FLOPs; received {budget!r}"
+        )
     budget = float(budget)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ZooError(f"seeds must be at least 1; received {seeds!r}")
+        raise FieldError("seeds", f"must be at least 1; received {seeds!r}")
+    pool.check_jobs(jobs)
     base = shared_run_config(run, fields, "comparison", "budget, seeds").replace(flops=budget)
-    entries = [
-        Entry(label, preset, changes)
-        for label, preset, changes in parse_arms(models, ablate, overrides)
-    ]
-    for entry in entries:  # resolve everything (and fail on bad input) before training
-        entry.changes = _allocate(entry, budget)
-        plan_run(entry.preset, base, overrides=entry.changes)
-
-    jobs = []
+    pool.check_strategy(jobs, base.strategy.value)
+    arms = parse_arms(models, ablate, overrides)
+    planned = plan_comparison(arms, budget, seeds, base)  # bad input fails before any training
     store = RunStore()  # one scan of the results for the whole comparison
-    for entry in entries:
-        if tune_lr:
-            entry.learning_rate = tune_learning_rate(entry, base, reporter, store)
-            entry.changes = {**entry.changes, "learning_rate": entry.learning_rate}
-        for seed in range(seeds):
-            jobs.append((entry, seed))
-    for index, (entry, seed) in enumerate(jobs):
-        plan = plan_run(entry.preset, base, overrides=entry.changes, seed=seed)
-        entry.learning_rate = plan.training.learning_rate
-        entry.runs.append(store.obtain(plan, reporter, index, len(jobs), entry.label, seed))
-    comparison = _table(entries, budget, base.data, base.tokenizer.value, seeds, tune_lr)
+    status = [store.status(p.plan) for p in planned]
+    chosen = execution.choose(planned, status, tune_lr, jobs)
+    finished, failed = chosen.run(planned, status, store, base, reporter, tune_lr)
+    if failed:
+        first = failed[0]
+        where = f" (kept in {first['run']})" if first["run"] else ""
+        raise RunFailed(
+            f"{len(failed)} of {len(planned)} runs failed; first {first['arm']} seed "
+            f"{first['seed']} at step {first['step']}: {first['reason']}{where}",
+            first["step"],
+        )
+    comparison = _table(arms, finished, budget, base.data, base.tokenizer.value, seeds, tune_lr)
     return {**comparison, "baseline": ngram_yardstick(base.data)}
 
 
-def shared_run_config(run, fields, owner, own_options):
-    """The `RunConfig` every run of a comparison or sweep (`owner`) shares. The budget, seed and
-    starting weights are the owner's own (`own_options` names its options), so giving one is
-    refused. Without `run`, every model gets the shared tokenizer: equal footing."""
-    if run is None:
-        fields.setdefault("tokenizer", "shared")
-    base = run_config(run, **fields)
-    fixed = sorted(
-        set(BUDGET_FIELDS + ("seed", "init_from"))
-        & {k for k, v in base.to_dict().items() if v != RunConfig.__dataclass_fields__[k].default}
-    )
-    if fixed:
-        raise RunConfigError(
-            fixed[0], f"is set by the {owner} itself ({own_options}); it cannot be given"
-        )
-    return base
+def plan_comparison(arms, budget, seeds, base):
+    """The comparison's grid: every arm (resized first if its recipe allocates compute-optimally)
+    at every seed, each a `PlannedRun` named by its arm."""
+    planned = []
+    materials = {}  # the data read, tokenized and counted once for every run
+    for arm in arms:
+        changes, optimal = _allocate(arm, budget)
+        for seed in range(seeds):
+            plan = plan_run(
+                arm.preset, base.replace(seed=seed), overrides=changes, materials=materials
+            )
+            planned.append(
+                PlannedRun(
+                    arm,
+                    budget,
+                    seed,
+                    size_factor=1.0 if optimal else None,
+                    changes=changes,
+                    plan=plan,
+                    learning_rate=plan.training.learning_rate,
+                    warmup_steps=plan.training.warmup_steps,
+                    label=arm.name,
+                )
+            )
+    return planned
 
 
-def _allocate(entry, budget):
-    """Chinchilla-style recipes resize to the budget; the others keep their size."""
-    recipe = get_recipe(entry.preset)
-    model_changes, training_changes = parse_overrides(entry.changes)
+def _allocate(arm, budget):
+    """(changes, compute-optimal?): Chinchilla-style recipes resize to the budget; the others
+    keep their size."""
+    recipe = get_recipe(arm.preset)
+    model_changes, training_changes = parse_overrides(arm.changes)
     training = dataclasses.replace(recipe.training, **training_changes)
     if training.allocation is not Allocation.COMPUTE_OPTIMAL:
-        return entry.changes
+        return dict(arm.changes), False
     sized = compute_optimal_config(recipe.model.replace(**model_changes), budget)
-    shape = (
-        "num_layers",
-        "hidden_dim",
-        "head_dim",
-        "num_key_value_heads",
-        "intermediate_dim",
-        "attention_pattern",
-    )
-    return {**entry.changes, **{k: getattr(sized, k) for k in shape}}
+    return {**arm.changes, **{k: getattr(sized, k) for k in SHAPE_FIELDS}}, True
 
 
-def _table(entries, budget, data, tokenizer, seeds, tune_lr):
+def _table(arms, finished, budget, data, tokenizer, seeds, tune_lr):
+    """One row per arm, over its seeds' runs (all finished: a failure has raised before)."""
     rows = []
-    for entry in entries:
-        summaries = [r.summary() for r in entry.runs]
-        config = entry.runs[0].config()
+    for arm in arms:
+        mine = [(p, record) for p, record in finished if p.arm == arm]
+        runs = [record for _, record in mine]
+        p = mine[0][0]  # its seeds share changes and (tuned or not) learning rate
+        summaries = [r.summary() for r in runs]
+        config = runs[0].config()
         first = summaries[0]
         bpb = [s["validation_bits_per_byte"] for s in summaries]
         row = {
-            "model": entry.label,
-            "preset": entry.preset,
-            "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in entry.changes.items()},
+            "model": arm.name,
+            "preset": arm.preset,
+            "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in p.changes.items()},
             "params": first["params"],
             "non_embedding_params": _non_embedding(config),
             "num_layers": config["model"]["num_layers"],
@@ -159,7 +165,7 @@ def _table(entries, budget, data, tokenizer, seeds, tune_lr):
             "tokens": first["tokens"],
             "flops": first["flops"],
             "tokens_per_parameter": first["tokens"] / first["params"],
-            "learning_rate": entry.learning_rate,
+            "learning_rate": p.learning_rate,
             "tokens_per_second": mean_of_present([s["tokens_per_second"] for s in summaries]),
             "mfu": mean_of_present([s["mfu"] for s in summaries]),
             "final_train_loss": mean_of_present([s["final_train_loss"] for s in summaries]),
@@ -168,9 +174,9 @@ def _table(entries, budget, data, tokenizer, seeds, tune_lr):
             "bits_per_byte_spread": statistics.stdev(bpb) if len(bpb) > 1 and None not in bpb
             else None,
             "seeds": len(summaries),
-            "runs": [str(r.path) for r in entry.runs],
+            "runs": [str(r.path) for r in runs],
             "curves": [[{"flops": m["flops"], "validation_loss": m["validation_loss"]}
-                        for m in r.metrics()] for r in entry.runs],
+                        for m in r.metrics()] for r in runs],
         }  # fmt: skip
         rows.append(row)
     reference = rows[0]["validation_bits_per_byte"] if rows else None

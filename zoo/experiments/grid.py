@@ -28,14 +28,19 @@ import math
 
 import numpy as np
 
-from zoo.accounting import TOKENS_PER_PARAMETER, count_params, flops_per_token
+from zoo.accounting import (
+    TOKENS_PER_PARAMETER,
+    count_non_embedding_params,
+    count_params,
+    flops_per_token,
+)
 from zoo.comparison.ablation import parse_arms as compare_arms
 from zoo.comparison.allocation import compute_optimal_config
-from zoo.experiments.comparison import shared_run_config
 from zoo.errors import FieldError, ZooError
 from zoo.overrides import parse_overrides
 from zoo.registry import get_recipe
-from zoo.training.trainer import plan_run
+from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
+from zoo.training.trainer import plan_run, run_config
 
 SWEEP_VOCABULARY = 257  # the byte-level BPE with no merges: 256 bytes and end-of-text
 SIZE_SPAN = 5.0  # IsoFLOP sizes span 1/SIZE_SPAN to SIZE_SPAN times the predicted optimum
@@ -86,11 +91,14 @@ class PlannedRun:
     learning_rate: float
     warmup_steps: int
     estimated_seconds: float = None
+    label: str = None  # how progress names it; by default "<arm> <layers>×<width> @ <budget>"
 
-    @property
-    def label(self):
-        config = self.plan.model
-        return f"{self.arm.name} {config.num_layers}×{config.hidden_dim} @ {self.flops:.2g}"
+    def __post_init__(self):
+        if self.label is None:
+            config = self.plan.model
+            self.label = (
+                f"{self.arm.name} {config.num_layers}×{config.hidden_dim} @ {self.flops:.2g}"
+            )
 
     @property
     def config(self):
@@ -207,6 +215,24 @@ def plan_grid(cells, base, *, tune_lr=False):
     return planned
 
 
+def shared_run_config(run, fields, owner, own_options):
+    """The `RunConfig` every run of a comparison or sweep (`owner`) shares. The budget, seed and
+    starting weights are the owner's own (`own_options` names its options), so giving one is
+    refused. Without `run`, every model gets the shared tokenizer: equal footing."""
+    if run is None:
+        fields.setdefault("tokenizer", "shared")
+    base = run_config(run, **fields)
+    fixed = sorted(
+        set(BUDGET_FIELDS + ("seed", "init_from"))
+        & {k for k, v in base.to_dict().items() if v != RunConfig.__dataclass_fields__[k].default}
+    )
+    if fixed:
+        raise RunConfigError(
+            fixed[0], f"is set by the {owner} itself ({own_options}); it cannot be given"
+        )
+    return base
+
+
 def sweep_run_config(run=None, **fields):
     """The shared `RunConfig` of a sweep: the budget and seed are the sweep's own."""
     if run is None:
@@ -308,7 +334,7 @@ def hyperparameter_rules(tune_lr, spike_guard=False):
         "schedule": "the recipe's cosine, decayed to each run's own length",
         "batch": BATCH_RULE,
         "spike_guard": (
-            "on (--spike-guard)"
+            "on"
             if spike_guard
             else "off, the sweeps' default (see zoo.experiments.grid.sweep_run_config)"
         )
@@ -317,4 +343,43 @@ def hyperparameter_rules(tune_lr, spike_guard=False):
             f"the family's proportions (heads, feed-forward ratio), width per layer "
             f"within {SWEEP_ASPECT_TOLERANCE:g}× of the family's"
         ),
+    }
+
+
+def plan_row(p, status):
+    """The plan table's row of planned run `p` (status: reused, resumed, training, failed)."""
+    config = p.config
+    budget = p.plan.budget
+    return {
+        "arm": p.arm.name, "budget": p.flops, "seed": p.seed, "size_factor": p.size_factor,
+        "num_layers": config.num_layers, "hidden_dim": config.hidden_dim,
+        "params": count_params(config), "non_embedding_params": count_non_embedding_params(config),
+        "batch_size": budget.batch_size, "steps": budget.steps, "tokens": budget.tokens,
+        "flops": budget.flops, "tokens_per_parameter": budget.tokens / count_params(config),
+        "epochs": budget.tokens / p.plan.data.train_tokens,
+        "learning_rate": p.learning_rate, "warmup_steps": p.warmup_steps,
+        "estimated_seconds": p.estimated_seconds, "status": status, "key": p.plan.key,
+    }  # fmt: skip
+
+
+def failure_row(p, record):
+    """The row of a planned run that failed (`record`: its run, or None if it never started)."""
+    row = plan_row(p, "failed")
+    failure = record.failure() if record is not None else None
+    return {
+        **{
+            k: row[k]
+            for k in (
+                "arm",
+                "budget",
+                "seed",
+                "num_layers",
+                "hidden_dim",
+                "params",
+                "learning_rate",
+            )
+        },
+        "step": failure and failure.get("step"),
+        "reason": failure and failure.get("reason"),
+        "run": str(record.path) if record is not None else None,
     }

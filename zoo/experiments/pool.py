@@ -58,14 +58,16 @@ import signal
 import sys
 import traceback
 
-from zoo.errors import FieldError, ZooError
+from zoo.errors import FieldError, Setting, ZooError
 from zoo.quiet_import import import_quietly
+from zoo.run_config import Strategy
 
 # The command line's jobs unless told (never more than the CPUs): 2 measured 1.28× faster than
 # 1 on the 2-core development machine (see the module docstring).
 DEFAULT_JOBS = 2
 POLL_SECONDS = 0.2  # how often the parent relays its workers' events while it waits
-SINGLE_PROCESS_STRATEGIES = ("auto", "none")  # the strategies a worker may train under
+# The strategies a worker may train under: those that keep one run in one process.
+SINGLE_PROCESS_STRATEGIES = (Strategy.AUTO, Strategy.NONE)
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -93,9 +95,12 @@ def check_strategy(jobs, strategy):
     if jobs > 1 and strategy not in SINGLE_PROCESS_STRATEGIES:
         raise FieldError(
             "jobs",
-            f"{jobs} trains each run in its own process on a share of this "
-            f"host's CPUs; it cannot be combined with --strategy {strategy} (use "
-            "--jobs 1)",
+            f"{jobs} trains each run in its own process on a share of this host's CPUs; it "
+            "cannot be combined with ",
+            Setting("strategy", strategy),
+            " (use ",
+            Setting("jobs", 1),
+            ")",
         )
 
 
@@ -290,8 +295,7 @@ def train_task(task):
 
 
 def _train_task(task):
-    from zoo.experiments.comparison import Entry
-    from zoo.experiments.tuning import tune_learning_rate
+    from zoo.experiments.tuning import TuningCell, tune_learning_rate
     from zoo.experiments.store import RunStore
     from zoo.run_config import RunConfig
     from zoo.training.loop import RunFailed
@@ -305,15 +309,17 @@ def _train_task(task):
         if plan.key != cell["key"]:
             raise ZooError(
                 f"{cell['label']} seed {cell['seed']} re-planned in a worker process "
-                f"has key {plan.key}, not the sweep's {cell['key']}; refusing to "
-                "train it (run the sweep with --jobs 1)"
+                f"has key {plan.key}, not the grid's {cell['key']}; refusing to "
+                "train it (run it with ",
+                Setting("jobs", 1),
+                ")",
             )
         if task["tune"] is not None:
             if rate is None:
                 tune = task["tune"]
-                entry = Entry(tune["label"], task["preset"], dict(tune["changes"]))
+                tuning_cell = TuningCell(tune["label"], task["preset"], dict(tune["changes"]))
                 rate = tune_learning_rate(
-                    entry, RunConfig.from_dict(tune["run"]), _TuningRelay(index), store
+                    tuning_cell, RunConfig.from_dict(tune["run"]), _TuningRelay(index), store
                 )
             plan = plan_run(
                 task["preset"], plan.run, overrides={**cell["changes"], "learning_rate": rate}

@@ -20,14 +20,12 @@ import statistics
 import time
 
 from zoo.accounting import count_non_embedding_params, count_params, flops_per_token
-from zoo.experiments.comparison import (
-    ComparisonReporter,
-    Entry,
-)
+from zoo.experiments.comparison import ComparisonReporter
 from zoo.config import ModelConfig
 from zoo.data.pipeline import TOKENS_PREFIX
 from zoo.errors import FieldError, ZooError
 from zoo.experiments import estimate, pool as parallel
+from zoo.experiments.execution import choose as execution_for
 from zoo.scaling.fit import fit_compute, fit_isoflop, fit_parametric
 from zoo.scaling.points import PARAMS_CONVENTIONS, check_choice
 from zoo.experiments.grid import (
@@ -38,12 +36,11 @@ from zoo.experiments.grid import (
     parse_arms,
     parse_budgets,
     plan_grid,
+    plan_row,
     sweep_run_config,
 )
-from zoo.training.loop import RunFailed
 from zoo.experiments.store import RunStore
-from zoo.experiments.tuning import LR_GRID, LR_TUNING_FRACTION, tune_learning_rate
-from zoo.storage.runs import RunRecord
+from zoo.experiments.tuning import LR_GRID, LR_TUNING_FRACTION
 
 EPOCHS_FLAG = 4  # Muennighoff et al. 2023: up to ~4 passes are nearly as good as fresh data
 DEFAULT_BOOTSTRAP = 200
@@ -196,8 +193,7 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
         else:
             tuning = len(LR_GRID) * LR_TUNING_FRACTION if tune_lr else 0.0  # its grid's runs
             p.estimated_seconds = estimate.estimate_seconds(p, calibration) * (1 + tuning)
-    groups = _worker_groups(planned, status, tune_lr) if jobs > 1 else []
-    workers = min(jobs, len(groups)) if len(groups) > 1 else 1  # 1: in this process
+    execution = execution_for(planned, status, tune_lr, jobs)
     sweep = {
         "kind": kind,
         **request,
@@ -205,26 +201,21 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
         "tokenizer": base.tokenizer.value,
         "tune_lr": tune_lr,
         "hyperparameters": hyperparameter_rules(tune_lr, base.spike_guard),
-        "plan": [_plan_row(p, s) for p, s in zip(planned, status)],
+        "plan": [plan_row(p, s) for p, s in zip(planned, status)],
         # The runs' estimates added up: one run at a time. Side by side a sweep takes less
         # (1.28× less measured with 2 jobs on 2 cores, zoo.experiments.pool), by a factor that
         # depends on the machine and the runs' sizes, so the estimate is not divided by one.
         "estimated_seconds": sum(p.estimated_seconds for p in planned),
         "calibration": calibration,
         "jobs": jobs,
-        "workers": workers,
+        "workers": execution.workers,
         "baseline": None,
     }
     reporter.planned(sweep)
     if dry_run:
         return sweep
     started = time.perf_counter()
-    if workers == 1:
-        finished, failed = _train_here(planned, status, store, base, reporter, tune_lr)
-    else:
-        finished, failed = _train_in_workers(
-            planned, status, store, groups, base, reporter, tune_lr, workers
-        )
+    finished, failed = execution.run(planned, status, store, base, reporter, tune_lr)
     sweep["wall_seconds"] = time.perf_counter() - started
     sweep["points"] = [_point(p, r) for p, r in finished]
     # The runs' own training time, whether trained now or reused: what the sweep cost.
@@ -232,208 +223,6 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
     sweep["failed"] = failed
     sweep["baseline"] = _baseline(base.data, [r for _, r in finished])
     return sweep
-
-
-def _train_here(planned, status, store, base, reporter, tune_lr):
-    """([(planned run, record)] finished, [failure rows]) in plan order, one run after another
-    in this process."""
-    finished, failed = [], []
-    tuned = {}
-    for index, (p, s) in enumerate(zip(planned, status)):
-        if s == "failed":  # deterministic: the same run would fail the same way again
-            reporter.run(index, len(planned), p.label, p.seed, "failed before")
-            failed.append(_failure(p, store.find(p.plan.key)))
-            continue
-        if tune_lr:
-            p = _tuned(p, base, reporter, tuned, store)
-        try:
-            finished.append(
-                (p, store.obtain(p.plan, reporter, index, len(planned), p.label, p.seed))
-            )
-        except RunFailed as failure:
-            # One diverged cell must not end an hour's sweep: it is reported, not fitted.
-            reporter.message(f"{p.label} seed {p.seed} failed: {failure}")
-            failed.append(_failure(p, store.find(p.plan.key)))
-    return finished, failed
-
-
-def _worker_groups(planned, status, tune_lr):
-    """The indices of the cells worker processes train, grouped so that no two workers ever
-    train one run: by tuning grid under `tune_lr` (the grid is tuned once, then its seeds are
-    trained), else by run key; plan order within each group. Failed cells, and (without
-    `tune_lr`, where their keys are final) reused ones, stay with the parent."""
-    groups = {}
-    for index, (p, s) in enumerate(zip(planned, status)):
-        if s == "failed" or (s == "reused" and not tune_lr):
-            continue
-        groups.setdefault(_tuning_key(p) if tune_lr else p.plan.key, []).append(index)
-    return list(groups.values())
-
-
-def _train_in_workers(planned, status, store, groups, base, reporter, tune_lr, workers):
-    """As `_train_here`, with the groups' runs trained side by side in `workers` processes.
-
-    The parent first takes the cells it keeps (failed before; reused), then sends the groups,
-    the longest (estimated) first so that the last to finish is a short one, and reports each
-    run's events as they come (completion order). The result is assembled in plan order.
-    """
-    count = len(planned)
-    outcomes = {}  # index -> record (finished) or None (failed)
-    grouped = {index for group in groups for index in group}
-    for index, (p, s) in enumerate(zip(planned, status)):
-        if index in grouped:
-            continue
-        if s == "failed":
-            reporter.run(index, count, p.label, p.seed, "failed before")
-            outcomes[index] = None
-        else:
-            outcomes[index] = store.obtain(p.plan, reporter, index, count, p.label, p.seed)
-        _finished(reporter, index, count, p, "failed" if s == "failed" else "done")
-
-    def on_event(event):
-        kind, index, payload = event
-        p = planned[index]
-        if kind == "run":
-            reporter.run(index, count, p.label, p.seed, payload)
-        elif kind == "message":
-            reporter.message(payload)
-        elif kind == "end":
-            reporter.end(payload)
-        elif kind == "failed":
-            reporter.message(f"{p.label} seed {p.seed} failed: {payload}")
-            _finished(reporter, index, count, p, "failed")
-        elif kind == "done":
-            _finished(reporter, index, count, p, "done")
-
-    def on_result(task, results):
-        for result in results:
-            index = result["index"]
-            p = planned[index]
-            if result["learning_rate"] is not None:
-                _at_rate(p, result["learning_rate"])
-            if result.get("path"):  # trained (or failed) in the worker: known without a rescan
-                store.add(result["key"], RunRecord(result["path"]))
-            record = RunRecord(result["path"]) if result["status"] == "done" else None
-            if p.plan.key != result["key"] or (
-                record is not None and record.setting("resolution_key") != p.plan.key
-            ):
-                raise ZooError(
-                    f"{p.label} seed {p.seed}: its worker trained key "
-                    f"{result['key']}, not the sweep's {p.plan.key}"
-                )
-            outcomes[index] = record
-
-    tasks = [
-        _task(planned, group, base, tune_lr)
-        for group in sorted(groups, key=lambda g: -sum(planned[i].estimated_seconds for i in g))
-    ]
-    parallel.run_tasks(parallel.train_task, tasks, workers, on_event, on_result)
-    finished, failed = [], []
-    for index, p in enumerate(planned):
-        if outcomes[index] is not None:
-            finished.append((p, outcomes[index]))
-        else:
-            failed.append(_failure(p, store.find(p.plan.key)))
-    return finished, failed
-
-
-def _task(planned, group, base, tune_lr):
-    """What a worker needs to re-plan and train one group's runs: plain, picklable data."""
-    first = planned[group[0]]
-    tune = None
-    if tune_lr:  # the grid `_tuned` would run for the group's first cell
-        run = base.replace(flops=first.flops, batch_size=first.plan.run.batch_size)
-        tune = {"label": first.label, "changes": dict(first.changes), "run": run.to_dict()}
-    cells = [
-        {
-            "index": i,
-            "label": planned[i].label,
-            "seed": planned[i].seed,
-            "run": planned[i].plan.run.to_dict(),
-            "changes": dict(planned[i].changes),
-            "key": planned[i].plan.key,
-        }
-        for i in group
-    ]
-    return {"preset": first.arm.preset, "count": len(planned), "tune": tune, "cells": cells}
-
-
-def _finished(reporter, index, count, p, status):
-    hook = getattr(reporter, "finished", None)  # a SweepReporter's; other reporters may lack it
-    if hook is not None:
-        hook(index, count, p.label, p.seed, status)
-
-
-def _failure(p, record):
-    row = _plan_row(p, "failed")
-    failure = record.failure() if record is not None else None
-    return {
-        **{
-            k: row[k]
-            for k in (
-                "arm",
-                "budget",
-                "seed",
-                "num_layers",
-                "hidden_dim",
-                "params",
-                "learning_rate",
-            )
-        },
-        "step": failure and failure.get("step"),
-        "reason": failure and failure.get("reason"),
-        "run": str(record.path) if record is not None else None,
-    }
-
-
-def _tuning_key(p):
-    """The cells that share one tuning grid: one arm, budget and shape (its seeds)."""
-    return (p.arm.name, p.flops, p.config.num_layers, p.config.hidden_dim)
-
-
-def _tuned(p, base, reporter, tuned, store):
-    """`p` at the best of the tuning grid around the rule's rate (one grid per arm and shape)."""
-    key = _tuning_key(p)
-    if key not in tuned:
-        entry = Entry(p.label, p.arm.preset, dict(p.changes))
-        run = base.replace(flops=p.flops, batch_size=p.plan.run.batch_size)
-        tuned[key] = tune_learning_rate(entry, run, _TuningReporter(reporter), store)
-    return _at_rate(p, tuned[key])
-
-
-def _at_rate(p, rate):
-    """`p` re-planned at peak learning rate `rate`."""
-    from zoo.training.trainer import plan_run
-
-    p.learning_rate = rate
-    p.changes = {**p.changes, "learning_rate": rate}
-    p.plan = plan_run(p.arm.preset, p.plan.run, overrides=p.changes)
-    return p
-
-
-class _TuningReporter(SweepReporter):
-    """A tuning grid's runs, reported as messages inside the sweep's run in progress."""
-
-    def __init__(self, sweep_reporter):
-        self.sweep_reporter = sweep_reporter
-
-    def run(self, index, count, label, seed, status):
-        self.sweep_reporter.message(f"tuning {label}: {status}")
-
-
-def _plan_row(p, status):
-    config = p.config
-    budget = p.plan.budget
-    return {
-        "arm": p.arm.name, "budget": p.flops, "seed": p.seed, "size_factor": p.size_factor,
-        "num_layers": config.num_layers, "hidden_dim": config.hidden_dim,
-        "params": count_params(config), "non_embedding_params": count_non_embedding_params(config),
-        "batch_size": budget.batch_size, "steps": budget.steps, "tokens": budget.tokens,
-        "flops": budget.flops, "tokens_per_parameter": budget.tokens / count_params(config),
-        "epochs": budget.tokens / p.plan.data.train_tokens,
-        "learning_rate": p.learning_rate, "warmup_steps": p.warmup_steps,
-        "estimated_seconds": p.estimated_seconds, "status": status, "key": p.plan.key,
-    }  # fmt: skip
 
 
 def _point(p, record):

@@ -3,20 +3,31 @@
 `--tune-lr` tries the cell's peak rate × 1/3, 1 and 3 at a quarter of its budget each and keeps
 the rate with the lowest final *training* loss (the validation set stays unseen by the choice).
 Each tried rate is an ordinary run obtained from the `RunStore`, so a repeated tuning is reused.
+A grid tunes once per arm and shape (`tuning_key`); its seeds are then trained at that rate.
 """
 
+import dataclasses
 import math
 
+from zoo.training.loop import Reporter
 from zoo.training.trainer import plan_run
 
 LR_GRID = (1 / 3, 1.0, 3.0)  # multiples of the recipe's peak rate tried by --tune-lr
 LR_TUNING_FRACTION = 0.25  # of the budget, per tried rate
 
 
+@dataclasses.dataclass(frozen=True)
+class TuningCell:
+    """What a tuning grid is built around: a preset with changes, named for the progress."""
+
+    label: str
+    preset: str
+    changes: dict
+
+
 def tune_learning_rate(cell, run, reporter, store):
-    """The best peak rate for `cell` (anything with `label`, `preset` and `changes`: a
-    comparison's row, a sweep's arm at one shape) trained with `run` (a `RunConfig` whose budget
-    is `flops`)."""
+    """The best peak rate for `cell` (a `TuningCell`) trained with `run` (a `RunConfig` whose
+    budget is `flops`)."""
     peak = plan_run(cell.preset, run, overrides=cell.changes).training.learning_rate
     results = {}
     for i, factor in enumerate(LR_GRID):
@@ -32,4 +43,51 @@ def tune_learning_rate(cell, run, reporter, store):
     return min(results, key=results.get)
 
 
-__all__ = ["LR_GRID", "LR_TUNING_FRACTION", "tune_learning_rate"]
+def tuning_key(p):
+    """The planned runs that share one tuning grid: one arm, budget and shape (its seeds)."""
+    return (p.arm.name, p.flops, p.config.num_layers, p.config.hidden_dim)
+
+
+def tuning_run(p, base):
+    """The `RunConfig` the tuning grid of planned run `p` trains with (before the fraction)."""
+    return base.replace(flops=p.flops, batch_size=p.plan.run.batch_size)
+
+
+class Tuner:
+    """Tunes each grid once (`tuning_key`) and re-plans the grid's runs at the rate found."""
+
+    def __init__(self, base, reporter, store):
+        self.base, self.reporter, self.store = base, reporter, store
+        self.rates = {}
+
+    def tuned(self, p):
+        """`p` at the best of the tuning grid around the rule's rate."""
+        key = tuning_key(p)
+        if key not in self.rates:
+            cell = TuningCell(p.label, p.arm.preset, dict(p.changes))
+            self.rates[key] = tune_learning_rate(
+                cell, tuning_run(p, self.base), _TuningReporter(self.reporter), self.store
+            )
+        return at_rate(p, self.rates[key])
+
+
+def at_rate(p, rate):
+    """Planned run `p` re-planned at peak learning rate `rate` (changed in place, returned)."""
+    p.learning_rate = rate
+    p.changes = {**p.changes, "learning_rate": rate}
+    p.plan = plan_run(p.arm.preset, p.plan.run, overrides=p.changes)
+    return p
+
+
+class _TuningReporter(Reporter):
+    """A tuning grid's runs, reported as messages inside the grid's run in progress (their
+    steps and evaluations are not shown: the grid's own runs are the table's rows)."""
+
+    def __init__(self, reporter):
+        self._reporter = reporter
+
+    def run(self, index, count, label, seed, status):
+        self._reporter.message(f"tuning {label}: {status}")
+
+
+__all__ = ["LR_GRID", "LR_TUNING_FRACTION", "Tuner", "TuningCell", "tune_learning_rate"]
