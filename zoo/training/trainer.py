@@ -51,6 +51,7 @@ from zoo.training.loop import (
     validation_loss,
 )
 from zoo.training.loss import LanguageModelLoss
+from zoo.training.memory_maps import check_map_headroom
 from zoo.training.optimizers import describe_optimizer, make_optimizer
 from zoo.training.plan import (
     RESULT_VERSION,
@@ -187,6 +188,7 @@ def train(
 
 def _train_new(plan, out, reporter):
     """A new run of `plan` in `out` (or a fresh directory under the results root)."""
+    check_map_headroom()  # before anything is written
     distribution = _distribution(plan, plan.run.strategy.value, plan.backend)
     path = pathlib.Path(out or results_root() / new_run_id(plan.preset))
     if distribution.worker_index:  # only the chief writes the run; the others keep their own
@@ -269,6 +271,7 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
 
     It runs under the strategy it was started with unless `strategy` names another.
     """
+    check_map_headroom()
     with RunLock(record.path):
         remove_partials(record.path)  # temporary files of a killed writer
         recorded = record.config()
