@@ -30,8 +30,7 @@ QUICK_START = [
     'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && '
     "zoo train palm-small",
     "python -m pytest -q",
-    "python -m pytest -q -m slow --deselect "
-    "tests/faults/test_kill_points.py::test_kill_at_every_write",
+    "bash scripts/slow_suite.sh --deselect tests/faults/test_kill_points.py::test_kill_at_every_write",
 ]
 
 # "First commands", each with the test below that runs it.
