@@ -95,6 +95,7 @@ def test_a_run_stopped_before_its_first_commit_restarts_and_matches(corpus, tmp_
     assert not (out / ".partial.999.0.checkpoint.keras").exists()
 
 
+@pytest.mark.slow  # several trainings: the default suite keeps its 3 minutes
 def test_resume_refuses_other_result_options_and_restores_the_run_config(corpus, tmp_path):
     out = tmp_path / "results" / "run"
     with pytest.raises(KeyboardInterrupt):

@@ -323,6 +323,7 @@ def test_the_first_rule_locked_out_gpt2_small_and_this_one_accepts_its_norms():
     assert skipped == [] and reference_rule(norms, warmup_steps=warmup) == ([], 0)
 
 
+@pytest.mark.slow  # several trainings: the default suite keeps its 3 minutes
 def test_every_small_presets_default_run_is_accepted():
     """Every `-small` preset's default `zoo train` (300 steps), norms recorded with a guard that
     skipped nothing: the rule skips none of them, in NumPy and in the real guard."""

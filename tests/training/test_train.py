@@ -263,6 +263,7 @@ def test_runs_and_export(corpus, tmp_path):
     assert bad.exit_code == 2 and ".keras" in bad.stderr
 
 
+@pytest.mark.slow  # several trainings: the default suite keeps its 3 minutes
 def test_backend_auto_is_recorded_resumes_and_keeps_the_key(corpus, tmp_path):
     """`backend="auto"` in the library: config.json records the choice and why, the run header
     shows it, a run resumes under `auto`, and the key is that of any other backend."""
