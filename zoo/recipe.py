@@ -38,6 +38,19 @@ class Allocation(str, enum.Enum):
     FIXED = "fixed"  # Kaplan-era: keep the model's size, spend the budget on tokens
     COMPUTE_OPTIMAL = "compute_optimal"  # Chinchilla: resize to ~20 tokens per parameter
 
+    @property
+    def label(self):
+        """The name the command line and the sweeps' records use: `compute-optimal`."""
+        return self.value.replace("_", "-")
+
+    @classmethod
+    def parse(cls, text):
+        """An allocation from either spelling (`compute-optimal` or `compute_optimal`), or
+        None when `text` names none."""
+        if isinstance(text, cls):
+            return text
+        return next((a for a in cls if text in (a.value, a.label)), None)
+
 
 class Scale(str, enum.Enum):
     PAPER = "paper"  # the published model

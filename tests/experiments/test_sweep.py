@@ -279,3 +279,20 @@ def test_a_sweep_with_no_finished_run_writes_no_plot_and_says_why(tmp_path):
             ],
         )
     assert not any(tmp_path.glob("*.pdf"))
+
+
+def test_an_allocation_is_the_recipes_type_in_either_spelling():
+    """One `Allocation` for recipes and sweeps: the command line's `compute-optimal` and the
+    recipe's `compute_optimal` are one value; arms and records keep the dashed name."""
+    from zoo.experiments.grid import Arm, compute_cells, parse_allocations
+    from zoo.recipe import Allocation
+
+    both = (Allocation.FIXED, Allocation.COMPUTE_OPTIMAL)
+    assert parse_allocations("fixed,compute-optimal") == both
+    assert parse_allocations("fixed, compute_optimal") == both
+    assert parse_allocations([Allocation.FIXED, "compute-optimal"]) == both
+    for bad, fragment in [("greedy", "received 'greedy'"), ("fixed,fixed", "at most once")]:
+        with pytest.raises(ZooError, match=f"^allocation .*{fragment}"):
+            parse_allocations(bad)
+    cells = compute_cells([Arm("gpt2-nano", "gpt2-nano", {})], (1e10,), 1, "fixed,compute_optimal")
+    assert [arm.name for arm, *_ in cells] == ["gpt2-nano (fixed)", "gpt2-nano (compute-optimal)"]

@@ -38,6 +38,7 @@ from zoo.comparison.ablation import parse_arms as compare_arms
 from zoo.comparison.allocation import compute_optimal_config
 from zoo.errors import FieldError, ZooError
 from zoo.overrides import parse_overrides
+from zoo.recipe import Allocation
 from zoo.registry import get_recipe
 from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
 from zoo.training.trainer import plan_run, run_config
@@ -47,7 +48,7 @@ SIZE_SPAN = 5.0  # IsoFLOP sizes span 1/SIZE_SPAN to SIZE_SPAN times the predict
 SWEEP_ASPECT_TOLERANCE = 3.0  # width per layer within 3× of the family's (single runs: 1.5×)
 MIN_STEPS = 200  # optimizer steps a run gets at least (by shrinking its batch)
 LR_SIZE_EXPONENT = -1 / 3  # Porian et al. 2024: tuned peak rate ∝ N^-0.33
-ALLOCATIONS = ("compute-optimal", "fixed")
+ALLOCATIONS = (Allocation.COMPUTE_OPTIMAL, Allocation.FIXED)  # in the order sweeps list them
 SHAPE_FIELDS = (
     "num_layers",
     "hidden_dim",
@@ -265,28 +266,31 @@ def isoflop_cells(arm, budgets, sizes, seeds):
 
 
 def parse_allocations(allocation):
-    """'compute-optimal', 'fixed' or a comma-separated list of both -> a tuple, checked."""
+    """'compute-optimal', 'fixed' or a comma-separated list of both (or `Allocation`s) -> a
+    tuple of `zoo.recipe.Allocation`, checked."""
     names = tuple(
-        a.strip()
+        a if isinstance(a, Allocation) else a.strip()
         for a in (allocation.split(",") if isinstance(allocation, str) else allocation or ())
-        if a.strip()
+        if isinstance(a, Allocation) or a.strip()
     )
+    choices = ", ".join(a.label for a in ALLOCATIONS)
+    allocations = []
     for name in names:
-        if name not in ALLOCATIONS:
+        parsed = Allocation.parse(name)
+        if parsed is None:
             raise FieldError(
                 "allocation",
-                f"must be one of {', '.join(ALLOCATIONS)} (or both, "
-                f"comma-separated); received {name!r}",
+                f"must be one of {choices} (or both, comma-separated); received {name!r}",
             )
-    if not names or len(set(names)) != len(names):
+        allocations.append(parsed)
+    if not allocations or len(set(allocations)) != len(allocations):
         raise FieldError(
-            "allocation",
-            f"lists each of {', '.join(ALLOCATIONS)} at most once; received {allocation!r}",
+            "allocation", f"lists each of {choices} at most once; received {allocation!r}"
         )
-    return names
+    return tuple(allocations)
 
 
-def compute_cells(arms, budgets, seeds, allocation="compute-optimal"):
+def compute_cells(arms, budgets, seeds, allocation=Allocation.COMPUTE_OPTIMAL):
     """Cells of a loss-against-compute sweep. `allocation` is one allocation or a list: with
     two, every arm is trained under each (named "<arm> (<allocation>)"), so the sweep compares
     allocations of one recipe and optimizer. Fixed arms keep the arm's own shape (the preset's,
@@ -297,22 +301,21 @@ def compute_cells(arms, budgets, seeds, allocation="compute-optimal"):
     cells = []
     for arm in arms:
         config = sweep_model(arm)
-        for name in allocations:
+        for chosen in allocations:
+            optimal = chosen is Allocation.COMPUTE_OPTIMAL
             named = (
                 arm
                 if len(allocations) == 1
-                else dataclasses.replace(arm, name=f"{arm.name} ({name})")
+                else dataclasses.replace(arm, name=f"{arm.name} ({chosen.label})")
             )
             for budget in budgets:
                 shape = (
                     compute_optimal_config(config, budget, aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
-                    if name == "compute-optimal"
+                    if optimal
                     else config
                 )
                 for seed in range(seeds):
-                    cells.append(
-                        (named, budget, seed, 1.0 if name == "compute-optimal" else None, shape)
-                    )
+                    cells.append((named, budget, seed, 1.0 if optimal else None, shape))
     return cells
 
 

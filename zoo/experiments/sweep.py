@@ -24,6 +24,7 @@ from zoo.experiments.comparison import ComparisonReporter
 from zoo.config import ModelConfig
 from zoo.data.pipeline import TOKENS_PREFIX
 from zoo.errors import FieldError, ZooError
+from zoo.recipe import Allocation
 from zoo.experiments import estimate, pool as parallel
 from zoo.experiments.execution import choose as execution_for
 from zoo.scaling.fit import fit_compute, fit_isoflop, fit_parametric
@@ -34,6 +35,7 @@ from zoo.experiments.grid import (
     hyperparameter_rules,
     isoflop_cells,
     parse_arms,
+    parse_allocations,
     parse_budgets,
     plan_grid,
     plan_row,
@@ -116,7 +118,7 @@ def sweep_compute(
     budgets,
     seeds=1,
     ablate=None,
-    allocation="compute-optimal",
+    allocation=Allocation.COMPUTE_OPTIMAL,
     tune_lr=False,
     bootstrap=DEFAULT_BOOTSTRAP * 5,
     overrides=(),
@@ -133,7 +135,8 @@ def sweep_compute(
     _check_bootstrap(bootstrap)
     budgets = parse_budgets(budgets)
     arms = parse_arms(models, ablate=ablate, overrides=overrides)
-    cells = compute_cells(arms, budgets, seeds, allocation)
+    allocations = parse_allocations(allocation)
+    cells = compute_cells(arms, budgets, seeds, allocations)
     sweep = _run(
         cells,
         run,
@@ -147,7 +150,7 @@ def sweep_compute(
             "models": [a.name for a in arms],
             "budgets": list(budgets),
             "seeds": seeds,
-            "allocation": allocation,
+            "allocation": ",".join(a.label for a in allocations),
         },
     )
     if not dry_run:
