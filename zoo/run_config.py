@@ -20,6 +20,7 @@ import math
 import numbers
 from typing import Optional
 
+from zoo.data_spec import DEFAULT_DATA
 from zoo.errors import FieldError
 
 
@@ -96,7 +97,7 @@ class RunConfig:
     parameter) and `steps`; with none, the recipe's own `training_tokens` applies.
     """
 
-    data: str = _field("shakespeare", affects_result=True)
+    data: str = _field(DEFAULT_DATA, affects_result=True)  # a zoo.data_spec.DataSpec's text
     tokenizer: TokenizerMode = _field(TokenizerMode.NATIVE, affects_result=True)
     tokens: Optional[int] = _field(None, affects_result=True)
     flops: Optional[float] = _field(None, affects_result=True)
@@ -205,7 +206,7 @@ class RunConfig:
         distribution = settings.get("distribution", {})
         init = settings.get("init_from") or {}
         return cls(
-            data=settings.get("data", {}).get("spec", "shakespeare"),
+            data=settings.get("data", {}).get("spec", DEFAULT_DATA),
             tokenizer=settings.get("tokenizer", {}).get("mode", "native"),
             batch_size=settings.get("budget", {}).get("batch_size"),
             precision=settings.get("precision", "float32"),

@@ -21,7 +21,9 @@ Order = Annotated[
 
 @app.command("baseline")
 def baseline(
-    data: run_options.Data = "shakespeare", order: Order = None, json: options.Json = False
+    data: run_options.Data = run_options.DEFAULT_DATA,
+    order: Order = None,
+    json: options.Json = False,
 ):
     """Score an interpolated Kneser-Ney byte n-gram on the validation split every run uses.
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from zoo_cli import options
+from zoo_cli import options, run_options
 from zoo_cli.output import console, human, optional, print_json, user_errors
 
 METHOD = """
@@ -159,7 +159,7 @@ def generate(
 def data(
     corpus: Annotated[
         str, typer.Option("--data", help="Corpus to encode and stream.")
-    ] = "shakespeare",
+    ] = run_options.DEFAULT_DATA,
     name: Annotated[
         str, typer.Option("--model", help="Preset whose context, batch and tokenizer to use.")
     ] = "palm-small",

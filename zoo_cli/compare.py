@@ -27,7 +27,7 @@ def compare(
         Optional[float],
         typer.Option(help="Training FLOPs per model (6N + 12·L·H·Q·T per token); default 1.5e13."),
     ] = None,
-    data: run_options.Data = "shakespeare",
+    data: run_options.Data = run_options.DEFAULT_DATA,
     seeds: Annotated[int, typer.Option(help="Seeds per model; the table shows the spread.")] = 1,
     ablate: Annotated[
         Optional[str],

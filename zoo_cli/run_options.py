@@ -11,14 +11,12 @@ from typing import Annotated, Optional
 import typer
 
 from zoo.run_config import Backend, Precision, Strategy, TokenizerMode  # noqa: F401  (re-exported)
+from zoo.data_spec import DATA_HELP, DEFAULT_DATA  # noqa: F401  (re-exported)
 from zoo_cli.options import BACKEND_HELP, STRATEGY_HELP
 
 Data = Annotated[
     str,
-    typer.Option(
-        help="shakespeare, a path/dir/glob of .txt/.md/.jsonl, tokens:PATH (nanoGPT/llm.c .bin, "
-        ".npy) or hf:NAME."
-    ),
+    typer.Option(help=DATA_HELP),
 ]
 PrecisionOption = Annotated[Precision, typer.Option("--precision", help="Compute precision.")]
 BatchSize = Annotated[

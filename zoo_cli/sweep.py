@@ -70,7 +70,7 @@ def isoflop(
     params: Annotated[
         str, typer.Option(help="Parameters the fits count: total (default) or non-embedding.")
     ] = "total",
-    data: run_options.Data = "shakespeare",
+    data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,
     bootstrap: Bootstrap = 200,
@@ -132,7 +132,7 @@ def compute(
             "under each, the first the baseline."
         ),
     ] = "compute-optimal",
-    data: run_options.Data = "shakespeare",
+    data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,
     bootstrap: Bootstrap = 1000,

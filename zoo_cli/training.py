@@ -17,7 +17,7 @@ RUN_FAILED = 3  # valid input, but training could not go on (non-finite loss); 2
 @app.command("train")
 def train(
     name: options.ModelName,
-    data: run_options.Data = "shakespeare",
+    data: run_options.Data = run_options.DEFAULT_DATA,
     tokens: Annotated[Optional[float], typer.Option(help="Budget in training tokens.")] = None,
     flops: Annotated[
         Optional[float], typer.Option(help="Budget in FLOPs (6N + 12·L·H·Q·T per token).")

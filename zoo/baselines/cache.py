@@ -17,7 +17,7 @@ import time
 from zoo.baselines import ngram
 from zoo.baselines.unigram import unigram_bits_per_byte
 from zoo.data.corpus import load_corpus, split_documents
-from zoo.data.pipeline import TOKENS_PREFIX
+from zoo.data_spec import DEFAULT_DATA, DataSpec
 from zoo.errors import ZooError
 from zoo.files import atomic_write_json, cache_dir
 
@@ -26,7 +26,7 @@ METHOD = "interpolated modified Kneser-Ney (Chen & Goodman) over UTF-8 bytes"
 MAX_TRAIN_BYTES = 100_000_000  # every n-gram is held in memory: ~60 bytes of RAM per byte
 
 
-def ngram_baseline(data="shakespeare", order=None):
+def ngram_baseline(data=DEFAULT_DATA, order=None):
     """The KN byte n-gram's validation bits per byte on corpus `data` (a `load_corpus` spec),
     as a dict: `bits_per_byte`, `order`, `selection`, `orders` (order -> bits per byte on the
     held-out slice of training; empty when `order` is given), `held_out`, `unigram_bits_per_byte`
@@ -37,7 +37,7 @@ def ngram_baseline(data="shakespeare", order=None):
             order = ngram.check_order(order)
         except ValueError as error:
             raise ZooError(str(error)) from None
-    if data.startswith(TOKENS_PREFIX):
+    if not DataSpec.of(data).has_text:
         raise ZooError(
             f"the n-gram baseline needs a text corpus; {data!r} is pre-tokenized "
             "(token ids, no text)"
@@ -65,7 +65,7 @@ def ngram_yardstick(data):
     """{"name", "order", "bits_per_byte"} of `data`'s n-gram baseline, or None where there is
     none (pre-tokenized data, a corpus too large, an unwritable cache): for the summaries,
     tables and plots of trained models, which go on without it."""
-    if data.startswith(TOKENS_PREFIX):
+    if not DataSpec.of(data).has_text:
         return None
     try:
         result = ngram_baseline(data)

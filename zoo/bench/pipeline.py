@@ -1,11 +1,12 @@
 """Benchmarks behind `zoo bench` (measurements, never assertions)."""
 
 from zoo.data.pipeline import measure_pipeline, prepare_data
+from zoo.data_spec import DEFAULT_DATA
 from zoo.registry import get_recipe
 from zoo.training.budget import resolve_budget
 
 
-def benchmark_pipeline(name, data="shakespeare", steps=500):
+def benchmark_pipeline(name, data=DEFAULT_DATA, steps=500):
     """Tokens/s of the training input pipeline alone, at `name`'s context and batch."""
     recipe = get_recipe(name)
     config = recipe.model

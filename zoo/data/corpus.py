@@ -19,6 +19,7 @@ import pathlib
 
 from zoo.data.documents import Corpus, Document
 from zoo.data.shakespeare import shakespeare_documents
+from zoo.data_spec import DataKind, DataSpec
 from zoo.errors import ZooError
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -27,10 +28,11 @@ VALIDATION_EVERY = 10
 
 def load_corpus(spec):
     """A `Corpus` from a source spec; bad input raises `ZooError` with a one-line reason."""
-    if spec == "shakespeare":
+    parsed = DataSpec.of(spec)
+    if parsed.kind is DataKind.SHAKESPEARE:
         documents = shakespeare_documents()
-    elif spec.startswith("hf:"):
-        documents = _huggingface_documents(spec[3:])
+    elif parsed.kind is DataKind.HUGGINGFACE:
+        documents = _huggingface_documents(parsed.location)
     else:
         documents = _path_documents(spec)
     documents = [d for d in documents if d.text.strip()]

@@ -10,7 +10,6 @@ uninterrupted run would have seen.
 """
 
 import json
-import os
 import pathlib
 import time
 
@@ -21,10 +20,10 @@ from zoo.data.corpus import load_corpus
 from zoo.data.token_data import TokenData
 from zoo.data.token_shards import load_token_shards
 from zoo.data.tokenizer import prepare_tokenizer, whole_number
+from zoo.data_spec import DataKind, DataSpec
 from zoo.errors import ZooError
 from zoo.files import atomic_path, atomic_write_json, cache_dir
 
-TOKENS_PREFIX = "tokens:"
 ENCODED = "encoded.json"
 ENCODING_FORMAT = 1
 ENCODE_BATCH = 64  # documents per keras-hub call: its Rust backend encodes a batch in parallel
@@ -35,10 +34,10 @@ def prepare_data(spec, kind, vocabulary_size, seq_len):
     seq_len = whole_number("seq_len", seq_len)
     if seq_len < 1:
         raise ZooError(f"seq_len must be positive, got {seq_len}")
-    spec = os.fspath(spec)
-    if spec.startswith(TOKENS_PREFIX):
+    spec = DataSpec.of(spec)
+    if spec.kind is DataKind.TOKENS:
         vocabulary_size = whole_number("vocabulary_size", vocabulary_size)
-        data, assets = load_token_shards(spec[len(TOKENS_PREFIX) :]), None
+        data, assets = load_token_shards(spec.location), None
         largest = max(int(data.train.max()), int(data.validation.max()))
         if largest >= vocabulary_size:
             raise ZooError(
@@ -46,7 +45,7 @@ def prepare_data(spec, kind, vocabulary_size, seq_len):
                 f"(set vocabulary_size to at least {largest + 1})"
             )
     else:
-        corpus = load_corpus(spec)
+        corpus = load_corpus(spec.text)
         assets = prepare_tokenizer(corpus, kind, vocabulary_size)
         data = encode_corpus(corpus, assets)
     check_context(data, seq_len)

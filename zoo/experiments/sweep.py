@@ -22,7 +22,7 @@ import time
 from zoo.accounting import count_non_embedding_params, count_params, flops_per_token
 from zoo.experiments.comparison import ComparisonReporter
 from zoo.config import ModelConfig
-from zoo.data.pipeline import TOKENS_PREFIX
+from zoo.data_spec import DataSpec
 from zoo.errors import FieldError, ZooError
 from zoo.recipe import Allocation
 from zoo.experiments import estimate, pool as parallel
@@ -253,7 +253,7 @@ def _point(p, record):
 
 def _baseline(data, records):
     """The n-gram baseline in bits per byte and, for loss plots, in the runs' nats per token."""
-    if data.startswith(TOKENS_PREFIX) or not records:
+    if not DataSpec.of(data).has_text or not records:
         return None  # no text to count characters of, or no run to convert units with
     from zoo.baselines import ngram_baseline
 

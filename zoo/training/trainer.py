@@ -15,13 +15,13 @@ import numpy as np
 from zoo.baselines import ngram_yardstick, unigram_bits_per_byte
 from zoo.data.corpus import load_corpus
 from zoo.data.pipeline import (
-    TOKENS_PREFIX,
     check_context,
     encode_corpus,
     prepare_data,
     validation_windows,
 )
 from zoo.data.tokenizer import load_tokenizer, prepare_tokenizer
+from zoo.data_spec import DataSpec
 from zoo.errors import FieldError, Setting, ZooError
 from zoo.files import atomic_save, remove_partials
 from zoo.model import DecoderLM
@@ -512,7 +512,7 @@ def _finish(model, view, record, plan, data, windows, rows, state, seconds, xla)
 def prepare_materials(spec, kind, config, assets=None):
     """(TokenData, TokenizerAssets or None, DataFacts) of a data spec, from one corpus read:
     the tokenizer trained for the corpus (cached), or `assets` when given."""
-    if spec.startswith(TOKENS_PREFIX):
+    if not DataSpec.of(spec).has_text:  # token ids: no corpus, no tokenizer of ours
         data, assets = prepare_data(spec, kind, config.vocabulary_size, config.max_sequence_length)
         return data, assets, DataFacts.from_dict({"spec": spec, **data.describe()})
     corpus = load_corpus(spec)
