@@ -78,7 +78,6 @@ def _strategy_help():
 
 
 STRATEGY_HELP = _strategy_help()
-Strategy = Annotated[Optional[str], typer.Option(help=STRATEGY_HELP, show_default=False)]
 BACKEND_HELP = (
     "Keras backend: tensorflow (default; or $KERAS_BACKEND), jax, or auto: jax on a "
     "GPU or TPU (Keras's recommended XLA backend there), tensorflow on CPU (fastest "

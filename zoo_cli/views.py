@@ -164,10 +164,6 @@ def _flops_panel(card):
     return _panel(f"FLOPs per token at T = {flops['seq_len']:,}", grid)
 
 
-def _training_panel(card):
-    return _panel("Training recipe (paper)", _pairs(card["training"]))
-
-
 def attention_summary(pattern, local_window):
     """('dense', 'local'), 256 -> 'dense/local(256)'."""
     return "/".join(f"local({local_window})" if a == "local" else a for a in pattern)

@@ -23,7 +23,7 @@ from zoo.comparison.allocation import compute_optimal_config
 from zoo.config import ModelConfig
 from zoo.errors import FieldError
 from zoo.experiments import execution, pool
-from zoo.experiments.grid import PlannedRun, parse_arms, shared_run_config
+from zoo.experiments.grid import SHAPE_FIELDS, PlannedRun, parse_arms, shared_run_config
 from zoo.experiments.store import RunStore
 from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
@@ -32,14 +32,6 @@ from zoo.training.loop import Reporter, RunFailed, mean_of_present
 from zoo.training.trainer import plan_run
 
 DEFAULT_BUDGET = 1.5e13  # FLOPs: about one default `zoo train <family>-small` run
-SHAPE_FIELDS = (
-    "num_layers",
-    "hidden_dim",
-    "head_dim",
-    "num_key_value_heads",
-    "intermediate_dim",
-    "attention_pattern",
-)
 
 
 class ComparisonReporter(Reporter):
