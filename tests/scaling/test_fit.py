@@ -417,3 +417,58 @@ def test_plots_are_written_with_a_baseline_line(tmp_path):
     assert "7-gram (2.600)" in (tmp_path / "arms.svg").read_text()
     assert (tmp_path / "law.pdf").read_bytes().startswith(b"%PDF")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arms.svg", "law.pdf", "valleys.png"]
+
+
+def _trending(multiplier_at, *, budgets=np.logspace(12, 13.5, 4), seeds=3, noise=0.002, seed=0):
+    """Arm "v" reaches at C what the baseline reaches at multiplier_at(C)·C: a known per-budget
+    multiplier, with seeds' noise on ln L. The baseline has a floor (4 budgets: saturating)."""
+    rng = np.random.default_rng(seed)
+
+    def law(c):
+        return 1.5 + 60.0 * c**-0.15
+
+    points = []
+    for arm in ("base", "v"):
+        for flops in budgets:
+            scale = 1.0 if arm == "base" else multiplier_at(flops)
+            for s in range(seeds):
+                loss = law(scale * flops) * math.exp(rng.normal(0, noise))
+                points.append({"arm": arm, "seed": s, "params": 1e6, "flops": float(flops),
+                               "budget": float(flops), "loss": float(loss)})  # fmt: skip
+    return points
+
+
+@pytest.mark.parametrize(
+    "multiplier_at, verdict",
+    [
+        (lambda c: 2.0, "stable"),
+        (lambda c: 2.0 * (c / 1e12) ** 0.4, "growing"),
+        (lambda c: 4.0 * (c / 1e12) ** -0.35, "shrinking"),
+        (lambda c: 0.4 * (c / 1e12) ** -0.3, "growing"),  # worse, and more so with compute
+        (lambda c: 0.3 * (c / 1e12) ** 0.3, "shrinking"),  # worse, and less so
+        (lambda c: 0.3 * (c / 1e12) ** 0.55, "sign flips"),  # worse at 1e12, better at 3e13
+    ],
+)
+def test_each_arm_gets_a_multiplier_per_budget_and_a_trend(multiplier_at, verdict):
+    fit = fit_compute(_trending(multiplier_at), bootstrap=300)
+    base, variant = fit["arms"]
+    assert [b["multiplier"] for b in base["by_budget"]] == [1.0] * 4 and base["trend"] is None
+    for row in variant["by_budget"]:
+        truth = multiplier_at(row["budget"])
+        assert row["multiplier"] == pytest.approx(truth, rel=0.25)
+        low, high = row["multiplier_ci"]
+        assert low <= row["multiplier"] <= high
+    trend = variant["trend"]
+    assert trend["verdict"] == verdict, trend
+    top = 10**13.5
+    assert trend["at_top"] == pytest.approx(multiplier_at(top), rel=0.3)
+    assert trend["at_top_ci"][0] <= trend["at_top"] <= trend["at_top_ci"][1]
+    assert_json_ready(fit)
+
+
+def test_a_trend_needs_two_budgets_both_arms_trained():
+    budgets = np.logspace(12, 13.5, 4)
+    points = [p for p in _trending(lambda c: 2.0)
+              if p["flops"] in (budgets[:2] if p["arm"] == "base" else budgets[1:])]  # fmt: skip
+    variant = fit_compute(points, bootstrap=50)["arms"][1]
+    assert len(variant["by_budget"]) == 1 and variant["trend"]["verdict"] == "one budget"

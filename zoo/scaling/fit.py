@@ -450,8 +450,15 @@ def fit_compute(
     its E lies above it), with `reference_crossing_ci` from the same replicates and
     `reference_crossing_extrapolated` when it lies outside the arm's observed compute.
 
+    Each arm also gets `by_budget`, one entry per budget both it and the baseline trained
+    (`budget, compute, loss, seeds, multiplier, multiplier_ci, verdict`: the compute the
+    baseline's curve needs to reach the arm's observed loss there, as a multiple of it), and a
+    `trend` across them (`_trend`: stable, growing, shrinking or sign flips, with the slope and
+    the fitted multiplier at the top budget); the baseline's entries are 1.
+
     Returns `arms` (each `name, points, budgets, form, E, A, gamma` with `_ci`, `c_star,
-    loss_at_c_star, multiplier, multiplier_ci, verdict, extrapolated, unreachable`),
+    loss_at_c_star, multiplier, multiplier_ci, verdict, extrapolated, unreachable, by_budget,
+    trend`),
     `baseline`, `flops_convention`, `bootstrap`, `level`, `seed`, `reference_loss` and `notes`.
     """
     points, notes = _points.check_points(points, "compute", flops_convention=flops)
@@ -477,21 +484,22 @@ def fit_compute(
                 "name": name,
                 "members": members,
                 "budgets": len(budgets),
+                "groups": budgets,  # budget -> indices into members
                 "form": form,
                 "fit": fit,
                 "draw": draw,
             }
         )
     baseline = arms[0]
-    replicates = []
+    replicates, drawn = [], []  # per replicate: each arm's refit, and its drawn ln L
     advance = _progress(progress, int(bootstrap))
     for _ in range(int(bootstrap)):
+        draws = [arm["draw"](rng) for arm in arms]
+        drawn.append(draws)
         replicates.append(
             [
-                _fit_curve(
-                    compute[arm["members"]], np.exp(arm["draw"](rng)), arm["form"], start=arm["fit"]
-                )
-                for arm in arms
+                _fit_curve(compute[arm["members"]], np.exp(draw), arm["form"], start=arm["fit"])
+                for arm, draw in zip(arms, draws)
             ]
         )
         advance(1)
@@ -513,7 +521,10 @@ def fit_compute(
             top = float(compute[arm["members"]].max())
             row.update(c_star=top, loss_at_c_star=predict_compute(fit, top),
                        multiplier=1.0, multiplier_ci=[1.0, 1.0], verdict="baseline",
-                       extrapolated=False, unreachable=False)  # fmt: skip
+                       extrapolated=False, unreachable=False, trend=None,
+                       by_budget=[{"budget": b, "seeds": len(local), "multiplier": 1.0,
+                                   "multiplier_ci": [1.0, 1.0], "verdict": "baseline"}
+                                  for b, local in arm["groups"].items()])  # fmt: skip
         else:
             c_star = float(min(compute[baseline["members"]].max(), compute[arm["members"]].max()))
             multiplier = compute_multiplier(baseline["fit"], fit, c_star)
@@ -528,6 +539,11 @@ def fit_compute(
                        multiplier_ci=ci, verdict=_verdict(ci),
                        extrapolated=bool(not seen.min() <= target <= seen.max()),
                        unreachable=math.isinf(multiplier))  # fmt: skip
+            by_budget = _multipliers_by_budget(arms, k, compute, loss, replicates, drawn, level)
+            trend = _trend(by_budget, level)
+            for entry in by_budget:
+                del entry["replicates"]
+            row.update(by_budget=by_budget, trend=trend)
             if ci and math.isinf(ci[1]):
                 notes.append(
                     f"arm {arm['name']!r}: the interval's high end is unbounded (some "
@@ -557,6 +573,80 @@ def fit_compute(
         "notes": notes,
     }
     return _plain(result)
+
+
+def _multipliers_by_budget(arms, k, compute, loss, replicates, drawn, level):
+    """Arm k's multiplier at each budget the baseline also trained: C_baseline(ℓ_b) / C_b, ℓ_b
+    the arm's observed loss there (the geometric mean over its seeds) and C_b its compute —
+    how much more compute the baseline's fitted curve needs to reach what the arm reached at
+    that budget. Intervals from the same replicates (refitted baseline, resampled seeds)."""
+    arm, baseline = arms[k], arms[0]
+    rows = []
+    for budget, local in arm["groups"].items():
+        if budget not in baseline["groups"]:
+            continue
+        members = arm["members"][local]
+        c_b = float(np.exp(np.log(compute[members]).mean()))
+        observed = float(np.exp(np.log(loss[members]).mean()))
+        values = [
+            _multiplier_to_reach(r[0], math.exp(float(d[k][local].mean())), c_b)
+            for r, d in zip(replicates, drawn)
+        ]
+        ci = _interval(values, level, keep_infinite=True)
+        rows.append({"budget": budget, "compute": c_b, "loss": observed, "seeds": len(local),
+                     "multiplier": _multiplier_to_reach(baseline["fit"], observed, c_b),
+                     "multiplier_ci": ci, "verdict": _verdict(ci), "replicates": values})  # fmt: skip
+    return rows
+
+
+def _multiplier_to_reach(baseline_fit, loss, compute):
+    exponent = _log_compute_to_reach(baseline_fit, loss) - math.log(compute)
+    return math.inf if exponent > 700 else math.exp(exponent)
+
+
+TREND_VERDICTS = ("stable", "growing", "shrinking", "sign flips", "one budget")
+# A multiplier that moves by less than this slope of ln m against ln C (about 12% per tenfold
+# compute) is called stable even when its interval excludes 0: a baseline curve fitted to a few
+# budgets bends the multipliers by about that much (measured on synthetic arms with a constant
+# multiplier of 2: slopes of -0.04 [-0.06, -0.01]).
+STABLE_SLOPE = 0.05
+
+
+def _trend(by_budget, level):
+    """How an arm's multiplier moves with compute: the slope of ln(multiplier) against ln C over
+    its budgets (least squares), with its bootstrap interval, and a verdict — "sign flips" when
+    one budget's interval lies wholly above 1 and another's wholly below; else, against the
+    arm's direction (better: ln m > 0), "growing" when the slope's interval excludes 0 away from
+    1, "shrinking" when it excludes 0 towards 1, "stable" otherwise or when the slope is under
+    `STABLE_SLOPE`; "one budget" when there is
+    only one. `at_top`: the fitted line's multiplier at the top budget, with its interval.
+    Replicates where the baseline never reaches the arm's loss at some budget are left out."""
+    rows = [r for r in by_budget if r["multiplier"] is not None and math.isfinite(r["multiplier"])]
+    if len(rows) < 2:
+        return {"verdict": "one budget", "slope": None, "slope_ci": None, "at_top": None,
+                "at_top_ci": None, "budgets": len(rows)}  # fmt: skip
+    x = np.log([r["compute"] for r in rows])
+    top = float(x.max())
+
+    def line(values):
+        slope, intercept = np.polyfit(x, np.log(values), 1)
+        return float(slope), float(math.exp(intercept + slope * top))
+
+    slope, at_top = line([r["multiplier"] for r in rows])
+    fits = [line(v) for v in zip(*(r["replicates"] for r in rows))
+            if all(0 < m < math.inf for m in v)]  # fmt: skip
+    slope_ci = _interval([f[0] for f in fits], level)
+    at_top_ci = _interval([f[1] for f in fits], level)
+    verdicts = {r["verdict"] for r in rows}
+    direction = 1.0 if sum(math.log(r["multiplier"]) for r in rows) >= 0 else -1.0
+    if {"better", "worse"} <= verdicts:
+        verdict = "sign flips"
+    elif slope_ci is None or slope_ci[0] <= 0 <= slope_ci[1] or abs(slope) < STABLE_SLOPE:
+        verdict = "stable"
+    else:
+        verdict = "growing" if direction * slope > 0 else "shrinking"
+    return {"verdict": verdict, "slope": slope, "slope_ci": slope_ci, "at_top": at_top,
+            "at_top_ci": at_top_ci, "budgets": len(rows)}  # fmt: skip
 
 
 def predict_compute(fit, flops):
