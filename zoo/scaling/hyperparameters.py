@@ -1,0 +1,136 @@
+"""Learning rate and batch as power laws in compute, fitted from full-length grids.
+
+The procedure is DeepSeek LLM's (DeepSeek-AI 2024, arXiv:2401.02954, §3.1): at each of several
+small budgets, a grid of (peak learning rate, batch) runs, each trained to the budget's full
+length; the runs whose loss lies within `tolerance` (0.25%) of that budget's best are
+"near-optimal"; then η_opt = a·C^b and B_opt = c·C^d are straight lines in log-log through the
+near-optimal runs of every budget (least squares). DeepSeek's fit over 1e17–2e19 FLOPs was
+η_opt = 0.3118·C^−0.125 and B_opt = 0.2920·C^0.3271 (batch in tokens). The rule is then
+extrapolated to larger budgets, where a small grid checks it (`check_rule`).
+
+Seeds of one (budget, rate, batch) cell are averaged (geometric mean of the loss) before the
+band is drawn. Intervals: the near-optimal runs are resampled within each budget (a stratified
+case bootstrap), so every replicate keeps every budget. Pure numpy; no Keras.
+"""
+
+import math
+
+import numpy as np
+
+from zoo.errors import FieldError, ZooError
+
+NEAR_OPTIMAL = 0.0025  # DeepSeek LLM: within 0.25% of the budget's best loss
+LEVEL = 0.95
+
+
+def fit_hyperparameter_rule(points, *, tolerance=NEAR_OPTIMAL, bootstrap=1000, seed=0,
+                            level=LEVEL):  # fmt: skip
+    """The rule fitted to grid `points` (dicts with `budget` in FLOPs, `learning_rate`, `loss`
+    and, where the batch was varied, `batch_tokens`), one rule per `arm` (the first arm's
+    procedure is every arm's). Returns {'arms': [{'name', 'budgets', 'near_optimal': [cells],
+    'learning_rate': {'a', 'b', 'a_ci', 'b_ci'}, 'batch_tokens': the same or None when one
+    batch was tried}], 'tolerance', 'bootstrap', 'level'}."""
+    if not 0 <= tolerance < 1:
+        raise FieldError("tolerance", f"must be in [0, 1); received {tolerance!r}")
+    arms = {}
+    for point in points:
+        arms.setdefault(str(point.get("arm", "all")), []).append(point)
+    rng = np.random.default_rng(seed)
+    return {
+        "arms": [
+            _fit_arm(name, rows, tolerance, bootstrap, rng, level) for name, rows in arms.items()
+        ],  # fmt: skip
+        "tolerance": tolerance,
+        "bootstrap": int(bootstrap),
+        "level": level,
+    }
+
+
+def predict_rule(line, flops):
+    """a·C^b of one fitted line (`learning_rate` or `batch_tokens` of an arm)."""
+    return line["a"] * float(flops) ** line["b"]
+
+
+def check_rule(rule, points, *, tolerance=NEAR_OPTIMAL):
+    """The rule against a check grid at a larger budget (points as for the fit, one budget):
+    the grid's best rate, the rule's rate and their ratio, and whether the grid cell nearest the
+    rule's rate (in log) is near-optimal there."""
+    cells = _cells(points)
+    budgets = {c["budget"] for c in cells}
+    if len(budgets) != 1:
+        raise ZooError(f"a check grid is one budget; received {len(budgets)}")
+    (budget,) = budgets
+    best = min(cells, key=lambda c: c["loss"])
+    predicted = predict_rule(rule["learning_rate"], budget)
+    nearest = min(cells, key=lambda c: abs(math.log(c["learning_rate"] / predicted)))
+    return {
+        "budget": budget,
+        "best_learning_rate": best["learning_rate"],
+        "predicted_learning_rate": predicted,
+        "ratio": predicted / best["learning_rate"],
+        "nearest_loss_excess": nearest["loss"] / best["loss"] - 1,
+        "near_optimal": nearest["loss"] <= best["loss"] * (1 + tolerance),
+    }
+
+
+def _fit_arm(name, rows, tolerance, bootstrap, rng, level):
+    cells = _cells(rows)
+    by_budget = {}
+    for cell in cells:
+        by_budget.setdefault(cell["budget"], []).append(cell)
+    if len(by_budget) < 2:
+        raise ZooError(f"arm {name!r}: a rule in compute needs grids at 2 budgets or more")
+    near = []
+    for group in by_budget.values():
+        best = min(c["loss"] for c in group)
+        near.append([c for c in group if c["loss"] <= best * (1 + tolerance)])
+    result = {"name": name, "budgets": sorted(by_budget), "near_optimal": sum(near, [])}
+    for field in ("learning_rate", "batch_tokens"):
+        if any(c[field] is None for c in cells) or len({c[field] for c in cells}) < 2:
+            result[field] = None  # not varied: nothing to fit
+            continue
+        a, b = _line(near, field)
+        replicates = [_line([[g[i] for i in rng.integers(0, len(g), len(g))] for g in near],
+                            field) for _ in range(int(bootstrap))]  # fmt: skip
+        result[field] = {
+            "a": a,
+            "b": b,
+            "a_ci": _interval([r[0] for r in replicates], level),
+            "b_ci": _interval([r[1] for r in replicates], level),
+        }
+    return result
+
+
+def _cells(rows):
+    """Seeds of one (arm, budget, rate, batch) cell merged: the geometric mean of their loss."""
+    cells = {}
+    for row in rows:
+        for field in ("budget", "learning_rate", "loss"):
+            value = row.get(field)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise FieldError(field, f"must be a positive, finite number; received {value!r}")
+        key = (float(row["budget"]), float(row["learning_rate"]), row.get("batch_tokens"))
+        cells.setdefault(key, []).append(math.log(row["loss"]))
+    return [{"budget": budget, "learning_rate": rate, "batch_tokens": batch,
+             "loss": math.exp(sum(losses) / len(losses)), "seeds": len(losses)}
+            for (budget, rate, batch), losses in cells.items()]  # fmt: skip
+
+
+def _line(groups, field):
+    """(a, b) of ln y = ln a + b·ln C through every cell of `groups` (least squares)."""
+    cells = [c for group in groups for c in group]
+    x = np.log([c["budget"] for c in cells])
+    y = np.log([c[field] for c in cells])
+    if np.ptp(x) == 0:
+        return float(math.exp(y.mean())), 0.0
+    b, ln_a = np.polyfit(x, y, 1)
+    return float(math.exp(ln_a)), float(b)
+
+
+def _interval(values, level):
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail]) if values else (None, None)
+    return None if low is None else [float(low), float(high)]
+
+
+__all__ = ["NEAR_OPTIMAL", "check_rule", "fit_hyperparameter_rule", "predict_rule"]
