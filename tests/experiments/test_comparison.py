@@ -205,3 +205,34 @@ def test_compare_trains_its_grid_in_workers_and_a_diverged_arm_fails_at_the_end(
     with pytest.raises(zoo.RunFailed):  # a rerun does not train the failed run again
         zoo.compare("gpt2-nano", ablate="learning_rate=1e6", reporter=statuses, **request)
     assert statuses.seen == ["reused", "failed before"]
+
+
+@pytest.mark.parametrize("preset", ["gpt2", "gpt3-2.7b", "palm-8b", "llama-7b", "mistral-7b"])
+@pytest.mark.parametrize("budget", [1e12, 3e13])
+def test_papers_shapes_keep_whole_heads_of_a_fixed_width_and_the_layers_asked(preset, budget):
+    """`head_dim` fixes the head width (heads follow the width) and `min_layers` the depth, as
+    Kaplan's and Chinchilla's small models were sized; key/value grouping is the family's."""
+    base = zoo.get_recipe(preset).model.replace(vocabulary_size=257)
+    sized = compute_optimal_config(base, budget, aspect_tolerance=3.0, min_layers=2, head_dim=32)
+    assert sized.num_layers >= 2 and sized.head_dim == 32
+    assert sized.hidden_dim == 32 * sized.num_query_heads
+    if base.num_key_value_heads == 1:
+        assert sized.num_key_value_heads == 1  # multi-query stays multi-query
+    else:
+        group = base.num_query_heads // base.num_key_value_heads
+        assert sized.num_query_heads == group * sized.num_key_value_heads
+    assert sized.intermediate_dim == round(
+        base.intermediate_dim / base.hidden_dim * sized.hidden_dim
+    )
+    assert sized.attention_pattern == base.attention_pattern[: sized.num_layers]
+    for field in ("position", "normalization", "feedforward", "residual", "tie_embeddings"):
+        assert getattr(sized, field) == getattr(base, field)
+
+
+def test_without_the_new_arguments_the_shapes_are_as_before():
+    """The default keeps the family's head count: the shapes the committed studies trained."""
+    base = zoo.get_recipe("llama").model.replace(vocabulary_size=257)
+    sized = compute_optimal_config(base, 1e11, aspect_tolerance=3.0)
+    assert sized.num_query_heads == base.num_query_heads
+    with pytest.raises(zoo.ZooError, match="head_dim must be even"):
+        compute_optimal_config(base, 1e11, head_dim=31)
