@@ -296,3 +296,27 @@ def test_an_allocation_is_the_recipes_type_in_either_spelling():
             parse_allocations(bad)
     cells = compute_cells([Arm("gpt2-nano", "gpt2-nano", {})], (1e10,), 1, "fixed,compute_optimal")
     assert [arm.name for arm, *_ in cells] == ["gpt2-nano (fixed)", "gpt2-nano (compute-optimal)"]
+
+
+@pytest.mark.slow
+def test_the_committed_studies_grids_plan_the_recorded_keys(monkeypatch):
+    """Every cell of the four committed sweep studies, planned through the grid as a rerun of
+    the study would plan it (scripts/record_plan_keys.py), has the key recorded for it, so a
+    change to shapes, rates or batches that moved a key would show here, not as retraining."""
+    import importlib.util
+    import json
+    import pathlib
+
+    from zoo.experiments import grid
+
+    root = pathlib.Path(__file__).parents[2]
+    spec = importlib.util.spec_from_file_location("record", root / "scripts/record_plan_keys.py")
+    record = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record)
+    monkeypatch.delenv("ZOO_CACHE")  # the recorded keys are of Shakespeare's shared tokenizer
+    monkeypatch.chdir(root)  # the studies are read from results/reference
+    recorded = json.loads((root / "tests/training/data/plan-keys.json").read_text())
+    base = grid.sweep_run_config()
+    for name in ("compute-gpt2-llama", "isoflop-llama", "compute-allocation", "compute-recipes"):
+        keys = [p.plan.key for p in grid.plan_grid(record._sweep_cells(name), base)]
+        assert keys == [r["key"] for r in recorded if r["study"] == name], name
