@@ -49,6 +49,18 @@ def assert_one_line(result, *fragments, expected=None, empty_stdout=False):
     return lines[0]
 
 
+# --- committed JSON ---
+
+
+def json_pointer(document, pointer):
+    """The value at a JSON pointer ('/fits/compute/arms/1/multiplier', '~1' for '/') of a
+    loaded JSON document: how the tests check that a printed figure is its source's."""
+    for part in pointer.strip("/").split("/"):
+        key = part.replace("~1", "/").replace("~0", "~")
+        document = document[int(part)] if isinstance(document, list) else document[key]
+    return document
+
+
 # --- corpora ---
 
 VERSE_WORDS = (

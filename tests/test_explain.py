@@ -9,18 +9,13 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers import json_pointer
 from zoo import explain as cards
 from zoo_cli.explain import render_card
 from zoo_cli.main import app
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?%?")
 ABLATIONS = "results/reference/sweep-compute-llama-ablations.json"
-
-
-def _resolve(document, pointer):
-    for part in pointer.strip("/").split("/"):
-        document = document[int(part)] if isinstance(document, list) else document[part]
-    return document
 
 
 def _check_figures(result, root):
@@ -34,7 +29,7 @@ def _check_figures(result, root):
         for entry in entries:
             for figure in entry.get("figures", []):
                 source = json.loads((root / entry["source"]).read_text())
-                value = _resolve(source, figure["pointer"])
+                value = json_pointer(source, figure["pointer"])
                 if figure["kind"] == "length":
                     value = len(value)
                 assert figure["value"] == value, (entry["source"], figure)

@@ -24,7 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]  # the checkout holding resul
 _ABSENT = object()
 
 
-class _Document:
+class Document:
     """A JSON file whose values are read by JSON pointer and checked as they are read, so a
     damaged file (cut short, a list for an object, a string for a number) is one `ZooError`
     naming the file, the pointer and what is wrong, never a traceback from deep inside."""
@@ -104,13 +104,15 @@ def _escape(key):
 
 
 def load_cards():
-    """The cards file: {'cards': [...], 'studies': {name: {file, command}}}, checked whole
-    (every field a card shows), so a damaged file is one `ZooError` naming what is wrong."""
-    document = _Document(CHOICES)
+    """The cards file: {'cards': [...], 'studies': {name: {file, command, question (optional:
+    the study's question, which `zoo report` shows)}}}, checked whole (every field a card
+    shows), so a damaged file is one `ZooError` naming what is wrong."""
+    document = Document(CHOICES)
     studies = document.get("/studies", "object")
     for name in studies:
         for key in ("file", "command"):
             document.get(f"/studies/{_escape(name)}/{key}", "string")
+        document.get(f"/studies/{_escape(name)}/question", "string", default=None)
     for i in range(len(document.get("/cards", "list"))):
         _check_card(document, f"/cards/{i}", studies)
     return document.data
@@ -201,14 +203,17 @@ LEGEND = (
 
 
 def fmt(value, kind):
-    """The printed text of a figure: `kind` multiplier (3 significant digits), flops (2),
-    percent, crossing (FLOPs, or never), or count, length, bytes, rate (tokens/s): integers."""
+    """The printed text of a figure: `kind` multiplier or number (a fitted exponent, a ratio:
+    3 significant digits), flops (2), loss (bits or nats per byte: 3 decimals), percent,
+    crossing (FLOPs, or never), or count, length, bytes, rate (tokens/s): integers."""
     if kind == "crossing":  # None: the curve never reaches the baseline (its E lies above)
         return "never" if value is None else f"{value:.2g}"
     if value is None:
         return "unbounded"
-    if kind == "multiplier":
+    if kind in ("multiplier", "number"):
         return f"{value:.3g}"
+    if kind == "loss":
+        return f"{value:.3f}"
     if kind == "flops":
         return f"{value:.2g}"
     if kind == "percent":
@@ -216,8 +221,10 @@ def fmt(value, kind):
     return f"{round(value):,}"
 
 
-def _figure(document, key, pointer, kind):
-    """The figure at `pointer` of a study, checked to be a number (or a list, for a length)."""
+def figure(document, key, pointer, kind):
+    """The figure at `pointer` of a study (a `Document`), checked to be a number (or a list,
+    for a length): {'key', 'value', 'pointer', 'kind', 'text'}, `text` being `fmt`'s. `zoo
+    report` makes every number on its page with this too."""
     if kind == "length":
         value = len(document.get(pointer, "list"))
     else:  # a multiplier or a crossing may be null: unbounded, or never reached
@@ -234,11 +241,11 @@ def _pair(document, pointer):
 
 
 def _study(name, studies, root, cache):
-    """(the study's `_Document` or None, its path relative to the checkout, its command)."""
+    """(the study's `Document` or None, its path relative to the checkout, its command)."""
     study = studies[name]
     path = root / study["file"]
     if study["file"] not in cache:
-        cache[study["file"]] = _Document(path) if path.exists() else None
+        cache[study["file"]] = Document(path) if path.exists() else None
     return cache[study["file"]], study["file"], study["command"]
 
 
@@ -266,22 +273,22 @@ def _measurement(measured, studies, root, cache):
         }
     k = names.index(measured["arm"])
     at = f"/fits/compute/arms/{k}"
-    figures = [_figure(sweep, "multiplier", f"{at}/multiplier", "multiplier")]
+    figures = [figure(sweep, "multiplier", f"{at}/multiplier", "multiplier")]
     ci = _pair(sweep, f"{at}/multiplier_ci")
     if ci:
         figures += [
-            _figure(sweep, "low", f"{at}/multiplier_ci/0", "multiplier"),
-            _figure(sweep, "high", f"{at}/multiplier_ci/1", "multiplier"),
-            _figure(sweep, "level", "/fits/compute/level", "percent"),
+            figure(sweep, "low", f"{at}/multiplier_ci/0", "multiplier"),
+            figure(sweep, "high", f"{at}/multiplier_ci/1", "multiplier"),
+            figure(sweep, "level", "/fits/compute/level", "percent"),
         ]
     last = len(sweep.get("/budgets", "list")) - 1
     if last < 0:
         raise sweep.damaged("/budgets is empty")
     figures += [
-        _figure(sweep, "seeds", "/seeds", "count"),
-        _figure(sweep, "budgets", "/budgets", "length"),
-        _figure(sweep, "lowest", "/budgets/0", "flops"),
-        _figure(sweep, "highest", f"/budgets/{last}", "flops"),
+        figure(sweep, "seeds", "/seeds", "count"),
+        figure(sweep, "budgets", "/budgets", "length"),
+        figure(sweep, "lowest", "/budgets/0", "flops"),
+        figure(sweep, "highest", f"/budgets/{last}", "flops"),
     ]
     verdict = sweep.get(f"{at}/verdict", "string")
     baseline = sweep.get("/fits/compute/baseline", "string")
@@ -299,15 +306,15 @@ def _measurement(measured, studies, root, cache):
         f"{text['highest']} FLOPs, {tuned}"
     )
     if measured.get("crossing") and sweep.has(f"{at}/reference_crossing"):
-        crossing = [_figure(sweep, "crossing", f"{at}/reference_crossing", "crossing")]
+        crossing = [figure(sweep, "crossing", f"{at}/reference_crossing", "crossing")]
         reference = "the n-gram baseline"
         if sweep.get("/baseline/order", "number", default=None):
-            order = _figure(sweep, "order", "/baseline/order", "count")
+            order = figure(sweep, "order", "/baseline/order", "count")
             figures.append(order)
             reference = f"the Kneser-Ney {order['text']}-gram baseline"
         if _pair(sweep, f"{at}/reference_crossing_ci"):
             crossing += [
-                _figure(sweep, f"crossing {end}", f"{at}/reference_crossing_ci/{i}", "crossing")
+                figure(sweep, f"crossing {end}", f"{at}/reference_crossing_ci/{i}", "crossing")
                 for i, end in enumerate(("low", "high"))
             ]
         figures += crossing
@@ -337,8 +344,8 @@ def _inference(inference, studies, root, cache):
     lines, figures = [], []
     for name in inference["rows"]:
         at = f"/generate/rows/{names.index(name)}"
-        cache_bytes = _figure(report, f"{name} cache", f"{at}/cache_bytes_per_token", "bytes")
-        speed = _figure(report, f"{name} speed", f"{at}/tokens_per_second/median", "rate")
+        cache_bytes = figure(report, f"{name} cache", f"{at}/cache_bytes_per_token", "bytes")
+        speed = figure(report, f"{name} speed", f"{at}/tokens_per_second/median", "rate")
         figures += [cache_bytes, speed]
         lines.append(
             f"{name}: {cache_bytes['text']} cache bytes per token, decodes "
@@ -361,4 +368,4 @@ def _normal(name):
     return name.strip().lower().replace("_", "-")
 
 
-__all__ = ["explain", "find_card", "choice_names", "fmt"]
+__all__ = ["Document", "choice_names", "explain", "figure", "find_card", "fmt"]
