@@ -99,7 +99,9 @@ def atomic_directory(path):
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes directories private
-        if path.exists():
+        if path.is_symlink() or path.is_file():  # what a caller chose to replace (`--force`)
+            path.unlink()
+        elif path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
