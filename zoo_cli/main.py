@@ -38,6 +38,7 @@ from zoo_cli import (  # noqa: E402
     generate,
     importing,
     models,
+    report,
     runs,
     sweep,
     training,
@@ -64,6 +65,7 @@ app.add_typer(sweep.app, name="sweep")  # zoo sweep isoflop, zoo sweep compute
 app.add_typer(fit.app)  # zoo fit
 app.add_typer(bench.app, name="bench")  # zoo bench …
 app.add_typer(explain.app)  # zoo explain
+app.add_typer(report.app)  # zoo report
 
 
 def main():

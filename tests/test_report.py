@@ -1,0 +1,330 @@
+"""`zoo report`: every committed study and figure is on the page, every value shown there is its
+source's (file and JSON pointer, as tests/test_explain.py checks the cards) and the page's own
+words hold no digit; an `--out` it must not replace is one line, exit 2, nothing written; no
+backend is imported. The slow test opens the page in headless Chromium."""
+
+import importlib
+import json
+import pathlib
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers import assert_one_line, json_pointer
+from zoo import explain
+from zoo.report import report
+from zoo_cli.main import app
+
+ROOT = explain.ROOT
+REFERENCE = ROOT / "results" / "reference"
+runner = CliRunner(env={"COLUMNS": "120"})
+VOID = {"img", "br", "meta", "link", "hr", "input"}
+
+
+class Page(HTMLParser):
+    """What a page shows: its elements that name a source (`data-source`, `data-kind`, their
+    text), its images, its sections' ids, and its loose text (outside those elements, scripts
+    and styles)."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.sourced, self.images, self.sections, self.loose, self._open = [], [], [], [], []
+        self.feed(text)
+        assert not self._open, self._open  # every element closed
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag == "section":
+            self.sections.append(attrs["id"])
+        if tag in VOID:
+            return
+        record = None
+        if "data-source" in attrs:
+            record = {"source": attrs["data-source"], "kind": attrs["data-kind"], "text": ""}
+            self.sourced.append(record)
+        self._open.append((tag, record))
+
+    def handle_endtag(self, tag):
+        assert self._open and self._open[-1][0] == tag, (tag, self._open[-3:])
+        self._open.pop()
+
+    def handle_data(self, data):
+        for tag, record in reversed(self._open):
+            if record is not None:
+                record["text"] += data
+                return
+            if tag in ("script", "style"):
+                return
+        self.loose.append(data)
+
+
+def check_page(page, root):
+    """Every sourced element shows its source's value (a number as `explain.fmt` writes it),
+    and the page's own words hold no digit: so it shows no number that is not in a committed
+    file. Returns how many elements were checked."""
+    documents = {}
+
+    def load(file):
+        if file not in documents:
+            path = explain.CHOICES if file == "zoo/choices.json" else root / file
+            documents[file] = json.loads(path.read_text())
+        return documents[file]
+
+    for element in page.sourced:
+        source, kind, text = element["source"], element["kind"], element["text"]
+        if kind == "constant":
+            module, name = source.rsplit(".", 1)
+            assert getattr(importlib.import_module(module), name) == text, element
+        elif kind == "file":
+            assert (root / source).is_file(), element
+            assert text in (source, pathlib.PurePath(source).name, pathlib.PurePath(source).stem)
+        elif kind == "command" and "#" not in source:  # a command found in a script or page
+            written = (root / source).read_text()
+            for word in shlex.split(text):
+                assert word in written or pathlib.PurePath(word).name in written, (word, element)
+        else:
+            file, pointer = source.split("#", 1)
+            value = json_pointer(load(file), pointer)
+            if kind in ("text", "command"):
+                assert value == text, element
+            else:
+                value = len(value) if kind == "length" else value
+                assert text == explain.fmt(value, kind), (element, value)
+    loose = " ".join(page.loose)
+    assert not re.findall(r".{0,40}\d.{0,40}", loose), re.findall(r".{0,40}\d.{0,40}", loose)
+    return len(page.sourced)
+
+
+def _studies_with_figures():
+    """The committed JSON files that a committed figure belongs to (NAME.png, NAME-*.png)."""
+    stems = [p.stem for p in REFERENCE.glob("*.json")]
+    owners = {}
+    for plot in REFERENCE.glob("*.png"):
+        owner = max((s for s in stems if plot.stem == s or plot.stem.startswith(s + "-")), key=len)
+        owners.setdefault(owner, []).append(plot.name)
+    return owners
+
+
+def test_every_committed_study_and_figure_is_on_the_page(tmp_path):
+    written = report(tmp_path / "report")
+    out = tmp_path / "report"
+    page = Page((out / "index.html").read_text())
+    figures = sorted(p.name for p in REFERENCE.glob("*.png"))
+    assert written["figures"] == len(figures) and sorted(page.images) == figures
+    for name in figures:  # copied beside the page, byte for byte
+        assert (out / name).read_bytes() == (REFERENCE / name).read_bytes()
+    owners = _studies_with_figures()
+    assert set(owners) <= set(page.sections)
+    assert written["studies"] == len([s for s in page.sections if s in {
+        p.stem for p in REFERENCE.glob("*.json")}])  # fmt: skip
+    commands = [e for e in page.sourced if e["kind"] == "command"]
+    assert len(commands) == written["studies"]  # every study says how to reproduce it
+    manifest = json.loads((out / "report.json").read_text())
+    assert manifest["written_by"] == "zoo report"
+    assert sorted(manifest["files"]) == sorted(p.name for p in out.iterdir())
+
+
+def test_every_value_on_the_page_is_its_committed_source(tmp_path):
+    report(tmp_path / "report")
+    page = Page((tmp_path / "report" / "index.html").read_text())
+    assert check_page(page, ROOT) > 500
+    kinds = {e["kind"] for e in page.sourced}
+    assert {"multiplier", "flops", "loss", "count", "text", "command", "file"} <= kinds
+    # the cards that read a study show what `zoo explain` shows for it
+    card = explain.explain("position")["cards"][0]["measurements"][0]
+    shown = {(e["source"], e["text"]) for e in page.sourced}
+    for figure in card["figures"][:3]:
+        assert (f"{card['source']}#{figure['pointer']}", figure["text"]) in shown
+
+
+def _arm(name, multiplier, ci, verdict, **more):
+    return {"name": name, "gamma": 0.05, "gamma_ci": [0.04, 0.06], "multiplier": multiplier,
+            "multiplier_ci": ci, "verdict": verdict, "extrapolated": False, **more}  # fmt: skip
+
+
+def _sweep(by_budget):
+    """A compute sweep of two arms over two budgets; with `by_budget`, as fit_compute now
+    writes it (each arm's multiplier per budget and its trend)."""
+    variant = {}
+    if by_budget:
+        variant = {
+            "by_budget": [
+                {"budget": 1e11, "seeds": 2, "multiplier": 1.7, "multiplier_ci": [1.2, 2.5],
+                 "verdict": "better"},
+                {"budget": 1e12, "seeds": 2, "multiplier": 2.9, "multiplier_ci": [1.9, None],
+                 "verdict": "better"},
+            ],
+            "trend": {"verdict": "growing", "slope": 0.23, "slope_ci": [0.11, 0.37],
+                      "at_top": 2.85, "at_top_ci": [1.8, 4.6], "budgets": 2},
+        }  # fmt: skip
+    points = [
+        {"arm": arm, "budget": b, "seed": 0, "params": p, "num_layers": 1, "hidden_dim": 16,
+         "tokens": 20 * p, "loss": 2.0, "bits_per_byte": bpb}
+        for arm, b, p, bpb in (("llama-small", 1e11, 9000, 3.1), ("llama-small", 1e12, 30000, 2.8),
+                               ("llama-small x", 1e11, 9100, 3.0), ("llama-small x", 1e12, 31000, 2.7))
+    ]  # fmt: skip
+    return {
+        "kind": "compute", "models": ["llama-small", "llama-small x"], "budgets": [1e11, 1e12],
+        "seeds": 2, "tune_lr": False, "data": "shakespeare", "tokenizer": "shared",
+        "baseline": {"name": "KN 8-gram", "order": 8, "bits_per_byte": 2.02, "loss": 1.4},
+        "points": points,
+        "fits": {"compute": {
+            "baseline": "llama-small", "level": 0.95, "flops_convention": "palm", "notes": [],
+            "arms": [_arm("llama-small", 1.0, [1.0, 1.0], "baseline", trend=None),
+                     _arm("llama-small x", 2.4, [1.5, 3.9], "better", **variant)]}},
+    }  # fmt: skip
+
+
+@pytest.fixture
+def study_root(tmp_path):
+    """A checkout of two synthetic compute sweeps: one fitted before per-budget multipliers
+    (as the committed studies were), one after; a figure for each."""
+    reference = tmp_path / "results" / "reference"
+    reference.mkdir(parents=True)
+    for name, by_budget in (("sweep-compute-old", False), ("sweep-compute-new", True)):
+        (reference / f"{name}.json").write_text(json.dumps(_sweep(by_budget)))
+        shutil.copyfile(REFERENCE / "sweep-compute-gpt2-llama.png", reference / f"{name}.png")
+    return tmp_path
+
+
+def test_a_trend_is_shown_where_the_fit_has_one_and_its_absence_said(study_root, tmp_path):
+    written = report(tmp_path / "out", root=study_root)
+    assert (written["studies"], written["figures"]) == (2, 2)
+    text = (tmp_path / "out" / "index.html").read_text()
+    page = Page(text)
+    check_page(page, study_root)
+    new, old = (text[text.index(f'id="sweep-compute-{n}"') :] for n in ("new", "old"))
+    new, old = new[: new.index("</section>")], old[: old.index("</section>")]
+    shown = {e["source"].split("#")[-1]: e["text"] for e in page.sourced}
+    assert shown["/fits/compute/arms/1/trend/verdict"] == "growing"
+    assert shown["/fits/compute/arms/1/by_budget/1/multiplier_ci/1"] == "unbounded"
+    assert "its multiplier at each budget" in new and "predates" not in new
+    assert "Not in this study: its fit predates the per-budget multipliers" in old
+    assert "the best run beats counting" not in old and "no run of this study beats" in old
+
+
+def test_a_damaged_study_is_one_line_naming_it(study_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(explain, "ROOT", study_root)
+    study = study_root / "results" / "reference" / "sweep-compute-new.json"
+    data = json.loads(study.read_text())
+    data["fits"]["compute"]["arms"][1]["multiplier"] = "2.4"
+    study.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    line = assert_one_line(runner.invoke(app, ["report", "--out", str(out)]))
+    assert line == (
+        f"error: {study} is damaged: /fits/compute/arms/1/multiplier must be a finite number; "
+        'found the string "2.4"'
+    )
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+
+
+def test_cli_writes_and_rewrites_its_own_directory(study_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(explain, "ROOT", study_root)
+    out = tmp_path / "pages" / "report"
+    first = runner.invoke(app, ["report", "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    assert first.stdout.startswith(f"wrote {out / 'index.html'}: 2 studies, 2 figures beside it")
+    page = (out / "index.html").read_bytes()
+    again = runner.invoke(app, ["report", "--out", str(out)])  # its own: replaced, no --force
+    assert again.exit_code == 0, again.output
+    assert (out / "index.html").read_bytes() == page  # the same files, the same page
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report"]  # no staging left
+
+
+def _file(out):
+    out.write_text("someone's notes")
+
+
+def _directory(out):
+    out.mkdir()
+    (out / "notes.txt").write_text("someone's notes")
+
+
+def _report_and_more(out):
+    _directory(out)
+    (out / "report.json").write_text(json.dumps({"written_by": "zoo report", "files": []}))
+
+
+@pytest.mark.parametrize("make, what", [
+    (_file, "not a directory"),
+    (_directory, "a directory zoo report did not write"),
+    (_report_and_more, "a directory zoo report did not write"),
+])  # fmt: skip
+def test_cli_refuses_an_out_it_did_not_write(study_root, tmp_path, monkeypatch, make, what):
+    monkeypatch.setattr(explain, "ROOT", study_root)
+    out = tmp_path / "theirs"
+    make(out)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert_one_line(
+        runner.invoke(app, ["report", "--out", str(out)]),
+        expected=f"error: --out {str(out)!r} already exists and is {what}; pass --force to "
+        "replace it",
+    )
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+    forced = runner.invoke(app, ["report", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["index.html", "report.json", "sweep-compute-new.png", "sweep-compute-old.png"]
+    )
+
+
+def test_cli_refuses_the_studies_own_directory_even_with_force(study_root, monkeypatch):
+    monkeypatch.setattr(explain, "ROOT", study_root)
+    reference = study_root / "results" / "reference"
+    before = sorted(p.name for p in reference.iterdir())
+    for out in (reference, reference / "report", study_root / "results"):
+        line = assert_one_line(runner.invoke(app, ["report", "--out", str(out), "--force"]))
+        assert line.startswith(f"error: --out {str(out)!r} holds or lies inside the studies")
+    assert sorted(p.name for p in reference.iterdir()) == before
+
+
+def test_cli_without_committed_studies_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(explain, "ROOT", tmp_path / "wheel")
+    line = assert_one_line(runner.invoke(app, ["report", "--out", str(tmp_path / "out")]))
+    assert line.startswith("error: no committed studies under ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_imports_no_backend(tmp_path):
+    """It reads JSON only (not even numpy), which is why it answers at once."""
+    code = (
+        "import sys; from typer.testing import CliRunner; from zoo_cli.main import app; "
+        f"r = CliRunner().invoke(app, ['report', '--out', {str(tmp_path / 'r')!r}]); "
+        "assert r.exit_code == 0, r.output; print(sorted(m for m in ('keras', 'tensorflow', "
+        "'jax', 'torch', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_the_page_opens_in_headless_chromium(tmp_path):
+    """A real browser loads every figure (naturalWidth > 0, counted by the page's own script
+    after `load`) and shows every study's section."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("chromium is not installed (Debian's chromium package; .ci/run installs it)")
+    written = report(tmp_path / "report")
+    page = (tmp_path / "report" / "index.html").as_uri()
+    started = time.perf_counter()
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page],
+        capture_output=True, text=True, timeout=180, check=True,
+    ).stdout  # fmt: skip
+    print(f"chromium --dump-dom: {time.perf_counter() - started:.1f} s")
+    loaded = re.search(r'data-figures-loaded="(\d+)/(\d+)"', dom)
+    assert loaded, dom[-2000:]
+    figures = len(list(REFERENCE.glob("*.png")))
+    assert int(loaded[1]) == int(loaded[2]) == written["figures"] == figures
+    for study in _studies_with_figures():
+        assert f'<section id="{study}">' in dom, study

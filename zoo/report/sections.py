@@ -1,0 +1,334 @@
+"""One function per kind of study: what its JSON holds, as the page's question, setup, table,
+trend and scale (HTML). Every value shown is an element naming its source (`Study.n`, `.s`);
+the words around them are this module's and hold no digit (tests/test_report.py checks)."""
+
+from zoo.report.studies import choice, file_element
+
+
+def question(study, context):
+    """The cards file's question for this study, when it has one."""
+    for name, entry in context["studies"].items():
+        if entry["file"] == study.path and entry.get("question"):
+            return choice(f"/studies/{name}/question", entry["question"])
+    return None
+
+
+def table(header, rows):
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _rate(s):
+    return (
+        "learning rate tuned per arm and budget"
+        if s.get("/tune_lr", "bool", default=False)
+        else "learning rate by the size rule"
+    )
+
+
+def compute(s, context):
+    fit = "/fits/compute"
+    arms = [f"{fit}/arms/{i}" for i in range(s.count(f"{fit}/arms"))]
+    baseline = s.s(f"{fit}/baseline") if s.value(f"{fit}/baseline") else "the first arm"
+    names = ", ".join(s.s(f"{a}/name") for a in arms) or s.listed("/models")
+    setup = f"Arms: {names}. Budgets: {s.listed('/budgets', 'flops')} FLOPs"
+    if s.value(f"{fit}/flops_convention"):
+        setup += f" (counted by the {s.s(f'{fit}/flops_convention')} convention)"
+    setup += f"; seeds per arm and budget: {s.n('/seeds', 'count')}"
+    if s.value("/allocation"):
+        setup += f"; allocation: {s.s('/allocation')}"
+    setup += f"; {_rate(s)}; data: {s.s('/data')}, tokenizer: {s.s('/tokenizer')}."
+    parts = {
+        "question": question(s, context)
+        or (
+            f"How much training compute does each arm save, or cost, against {baseline}, when "
+            "every arm trains at the same budgets and its loss is fitted as a curve in compute?"
+        ),
+        "setup": setup,
+        "scale": scale(s),
+    }
+    if not arms:
+        why = s.s(f"{fit}/error") if s.value(f"{fit}/error") else "the file holds none"
+        return {**parts, "table": f"<p>No fit: {why}.</p>", "trend": ""}
+    crossing = any(s.has(f"{a}/reference_crossing") for a in arms)
+    trend = any(s.value(f"{a}/trend") or s.value(f"{a}/by_budget") for a in arms)
+    header = [
+        "arm",
+        "γ: loss falls as C<sup>−γ</sup>",
+        f"compute multiplier against {baseline}",
+        "verdict",
+    ]
+    header += ["its fitted curve reaches the n-gram baseline at (FLOPs)"] * crossing
+    header += ["its multiplier at each budget, and the trend across them"] * trend
+    rows = []
+    for a in arms:
+        row = [
+            s.s(f"{a}/name"),
+            s.n(f"{a}/gamma", "number") + s.interval(f"{a}/gamma_ci", "number"),
+            s.n(f"{a}/multiplier", "multiplier")
+            + "×"
+            + s.interval(f"{a}/multiplier_ci", "multiplier")
+            + (" extrapolated" if s.value(f"{a}/extrapolated") else ""),
+            s.s(f"{a}/verdict"),
+        ]
+        if crossing:
+            row.append(
+                s.n(f"{a}/reference_crossing", "crossing")
+                + s.interval(f"{a}/reference_crossing_ci", "crossing")
+                + (" extrapolated" if s.value(f"{a}/reference_crossing_extrapolated") else "")
+                if s.has(f"{a}/reference_crossing")
+                else "—"
+            )
+        if trend:
+            row.append(_trend(s, a))
+        rows.append(row)
+    notes = "".join(f"<li>{s.s(f'{fit}/notes/{i}')}</li>" for i in range(s.count(f"{fit}/notes")))
+    return {
+        **parts,
+        "table": table(header, rows) + (f"<ul>{notes}</ul>" if notes else ""),
+        "trend": _trend_paragraph(s, trend),
+    }
+
+
+def _trend(s, arm):
+    """An arm's multipliers per budget and their trend (`fit_compute`'s `by_budget`, `trend`)."""
+    if s.value(f"{arm}/verdict") == "baseline":  # its multipliers are 1 by definition
+        return s.s(f"{arm}/verdict")
+    budgets = "; ".join(
+        f"{s.n(f'{b}/budget', 'flops')}: {s.n(f'{b}/multiplier', 'multiplier')}×"
+        f"{s.interval(f'{b}/multiplier_ci', 'multiplier')} {s.s(f'{b}/verdict')}"
+        for b in (f"{arm}/by_budget/{i}" for i in range(s.count(f"{arm}/by_budget")))
+    )
+    t = f"{arm}/trend"
+    if not s.value(t):
+        return budgets or "—"
+    text = s.s(f"{t}/verdict")
+    if s.value(f"{t}/slope") is not None:
+        text += (
+            f": slope of ln m on ln C {s.n(f'{t}/slope', 'number')}"
+            f"{s.interval(f'{t}/slope_ci', 'number')}"
+        )
+    if s.value(f"{t}/at_top") is not None:
+        text += (
+            f"; the fitted line at the top budget {s.n(f'{t}/at_top', 'multiplier')}×"
+            f"{s.interval(f'{t}/at_top_ci', 'multiplier')}"
+        )
+    return f"{text}<br>{budgets}" if budgets else text
+
+
+def _trend_paragraph(s, has_trend):
+    if has_trend:
+        return (
+            "<p><b>The trend across budgets.</b> The last column gives each arm's multiplier "
+            "at every budget both it and the baseline trained, and how it moves with compute "
+            "(the slope of its logarithm on the logarithm of compute): stable, growing, "
+            "shrinking, or sign flips.</p>"
+        )
+    return (
+        "<p><b>The trend across budgets.</b> Not in this study: its fit predates the "
+        "per-budget multipliers that <code>zoo.scaling.fit.fit_compute</code> now gives each "
+        "arm (<code>by_budget</code>, and a <code>trend</code>: stable, growing, shrinking or "
+        "sign flips), so its multipliers are read at the largest budget alone. "
+        f"<code>zoo fit {file_element(s.path, s.path)} --law compute</code> refits its "
+        "committed points with them, without training.</p>"
+    )
+
+
+def scale(s):
+    """The range of the study's runs (parameters, layers, tokens) and where its best run
+    stands against the n-gram baseline, from its `points`."""
+    points = [f"/points/{i}" for i in range(s.count("/points"))]
+    parts = []
+    for key, what in (("params", "parameters"), ("num_layers", "layers"), ("tokens", "tokens")):
+        known = [p for p in points if s.value(f"{p}/{key}") is not None]
+        if not known:
+            continue
+        low = min(known, key=lambda p: s.get(f"{p}/{key}", "number"))
+        high = max(known, key=lambda p: s.get(f"{p}/{key}", "number"))
+        span = s.n(f"{low}/{key}", "count")
+        if s.value(f"{low}/{key}") != s.value(f"{high}/{key}"):
+            span += f" to {s.n(f'{high}/{key}', 'count')}"
+        parts.append(f"{what} {span}")
+    if not parts:
+        return ""
+    text = "Its runs: " + ", ".join(parts) + "."
+    scored = [p for p in points if s.value(f"{p}/bits_per_byte") is not None]
+    if not scored:
+        return text
+    best = min(scored, key=lambda p: s.get(f"{p}/bits_per_byte", "number"))
+    shape = ""
+    if s.value(f"{best}/num_layers") is not None and s.value(f"{best}/hidden_dim") is not None:
+        shape = f"{s.n(f'{best}/num_layers', 'count')}×{s.n(f'{best}/hidden_dim', 'count')}, "
+    text += (
+        f" The best single run, {s.s(f'{best}/arm')} at {s.n(f'{best}/budget', 'flops')} FLOPs "
+        f"({shape}{s.n(f'{best}/params', 'count')} parameters, "
+        f"{s.n(f'{best}/tokens', 'count')} tokens), scores "
+        f"{s.n(f'{best}/bits_per_byte', 'loss')} bits per byte on the validation text"
+    )
+    yardstick = s.value("/baseline/bits_per_byte")
+    if yardstick is None:
+        return text + "."
+    beaten = s.get(f"{best}/bits_per_byte", "number") < s.get("/baseline/bits_per_byte", "number")
+    return text + (
+        f"; the {s.s('/baseline/name')} scores {s.n('/baseline/bits_per_byte', 'loss')} on the "
+        "same text, so "
+        + ("the best run beats counting." if beaten else "no run of this study beats counting.")
+    )
+
+
+def isoflop(s, context):
+    rate = _rate(s).replace("per arm and budget", "per size")
+    setup = (
+        f"Model: {s.s('/model')}. Budgets: {s.listed('/budgets', 'flops')} FLOPs; "
+        f"sizes per budget: {s.n('/sizes', 'count')}, seeds per size: {s.n('/seeds', 'count')}; "
+        f"parameters counted: {s.s('/params_convention')}; {rate}; data: {s.s('/data')}, "
+        f"tokenizer: {s.s('/tokenizer')}."
+    )
+    fits = [(study, law) for study in (s, *s.refits) for law in ("isoflop", "parametric")]
+    rows, notes = [], {}  # a note the refits repeat is shown once
+    for study, law in fits:
+        at = f"/fits/{law}"
+        if not study.value(at):
+            continue
+        named = "IsoFLOP parabolas (Chinchilla's second approach)"
+        if law == "parametric":
+            named = "the law L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup> (its third)"
+        per = study.n(f"{at}/tokens_per_parameter", "count")
+        per += study.interval(f"{at}/tokens_per_parameter_ci", "count")
+        if study.value(f"{at}/tokens_per_parameter_flops") is not None:
+            per += f" at {study.n(f'{at}/tokens_per_parameter_flops', 'flops')} FLOPs"
+        rows.append(
+            [
+                named,
+                file_element(study.path),
+                study.s(f"{at}/params_convention"),
+                study.s(f"{at}/flops_convention") if study.value(f"{at}/flops_convention") else "—",
+                study.n(f"{at}/a", "number") + study.interval(f"{at}/a_ci", "number"),
+                study.n(f"{at}/b", "number") + study.interval(f"{at}/b_ci", "number"),
+                per,
+            ]
+        )
+        for i in range(study.count(f"{at}/notes")):
+            notes.setdefault(study.get(f"{at}/notes/{i}", "string"), study.s(f"{at}/notes/{i}"))
+    header = [
+        "fit",
+        "file",
+        "parameters counted",
+        "FLOPs counted",
+        "a: N<sub>opt</sub> ∝ C<sup>a</sup>",
+        "b: D<sub>opt</sub> ∝ C<sup>b</sup>",
+        "tokens per parameter at the optimum",
+    ]
+    budgets = [f"/fits/isoflop/budgets/{i}" for i in range(s.count("/fits/isoflop/budgets"))]
+    valleys = table(
+        ["budget (FLOPs)", "N<sub>opt</sub>", "D<sub>opt</sub>", "tokens per parameter",
+         "loss at the optimum (nats per byte)", "in the power laws"],
+        [[s.n(f"{b}/budget", "flops"), s.n(f"{b}/n_opt", "count"), s.n(f"{b}/d_opt", "count"),
+          s.n(f"{b}/tokens_per_parameter", "count"), s.n(f"{b}/loss_opt", "loss"),
+          "yes" if s.value(f"{b}/used") else "no: its minimum is at an edge"]
+         for b in budgets],
+    )  # fmt: skip
+    return {
+        "question": question(s, context)
+        or (
+            f"At each budget, which size of {s.s('/model')} reaches the lowest loss, and how "
+            "do the best size and its training tokens grow with compute?"
+        ),
+        "setup": setup,
+        "table": table(header, rows)
+        + ("<ul>" + "".join(f"<li>{n}</li>" for n in notes.values()) + "</ul>" if notes else "")
+        + ("<p>Each budget's valley (the IsoFLOP fit above):</p>" + valleys if budgets else ""),
+        "scale": scale(s),
+    }
+
+
+def comparison(s, context):
+    rows = [f"/rows/{i}" for i in range(s.count("/rows"))]
+    models = ", ".join(s.s(f"{r}/model") for r in rows)
+    tuned = "tuned" if s.get("/tune_lr", "bool", default=False) else "each recipe's own"
+    header = ["model", "parameters", "non-embedding", "layers × width", "tokens",
+              "tokens per parameter", "learning rate", "validation bits per byte",
+              "difference from the first row"]  # fmt: skip
+    cells = [
+        [s.s(f"{r}/model"), s.n(f"{r}/params", "count"),
+         s.n(f"{r}/non_embedding_params", "count"),
+         f"{s.n(f'{r}/num_layers', 'count')}×{s.n(f'{r}/hidden_dim', 'count')}",
+         s.n(f"{r}/tokens", "count"), s.n(f"{r}/tokens_per_parameter", "number"),
+         s.n(f"{r}/learning_rate", "number"), s.n(f"{r}/validation_bits_per_byte", "loss"),
+         s.n(f"{r}/delta_bits_per_byte", "loss")]
+        for r in rows
+    ]  # fmt: skip
+    return {
+        "question": question(s, context)
+        or (
+            f"Given the same training compute, {s.n('/budget_flops', 'flops')} FLOPs each, "
+            f"which of {models} reaches the lower validation loss?"
+        ),
+        "setup": (
+            f"Budget: {s.n('/budget_flops', 'flops')} FLOPs per model; "
+            f"seeds: {s.n('/seeds', 'count')}; learning rate: {tuned}; data: {s.s('/data')}, "
+            f"tokenizer: {s.s('/tokenizer')}."
+        ),
+        "table": table(header, cells),
+        "scale": "The table gives each model's parameters, shape and tokens; this file holds "
+        "no n-gram baseline to set them against.",
+    }
+
+
+def generate(s, context):
+    g = "/generate"
+    rows = [f"{g}/rows/{i}" for i in range(s.count(f"{g}/rows"))]
+    cells = [
+        [s.s(f"{r}/name"), s.n(f"{r}/params", "count"), s.n(f"{r}/num_query_heads", "count"),
+         s.n(f"{r}/num_key_value_heads", "count"), s.n(f"{r}/cache_bytes_per_token", "bytes"),
+         s.n(f"{r}/tokens_per_second/median", "rate")]
+        for r in rows
+    ]  # fmt: skip
+    return {
+        "question": question(s, context)
+        or "How fast does each model decode, and how much cache does it keep per token?",
+        "setup": (
+            f"Decoding with the key/value cache: batch {s.n(f'{g}/batch_size', 'count')}, a "
+            f"prompt of {s.n(f'{g}/prompt_tokens', 'count')} tokens, "
+            f"{s.n(f'{g}/new_tokens', 'count')} new tokens; {s.s('/backend')} on "
+            f"{s.s('/device')}."
+        ),
+        "table": table(
+            [
+                "model",
+                "parameters",
+                "query heads",
+                "key/value heads",
+                "cache bytes per token",
+                "tokens per second (median)",
+            ],
+            cells,
+        ),
+    }
+
+
+def ngram(s, context):
+    return {
+        "question": question(s, context)
+        or (
+            "How well does a model built by counting predict the validation text? It is the "
+            "yardstick each study's curves are read against."
+        ),
+        "setup": (
+            f"{s.s('/method')}, built from {s.n('/train_bytes', 'count')} training bytes of "
+            f"{s.s('/data')}; its order chosen on the {s.s('/selection')} "
+            f"({s.s('/held_out/split')}), then scored on {s.n('/validation_bytes', 'count')} "
+            "validation bytes."
+        ),
+        "table": table(
+            ["model", "validation bits per byte"],
+            [
+                [f"order {s.n('/order', 'count')}, the one chosen", s.n("/bits_per_byte", "loss")],
+                ["bytes counted alone (unigram)", s.n("/unigram_bits_per_byte", "loss")],
+            ],
+        ),
+    }
+
+
+__all__ = ["comparison", "compute", "generate", "isoflop", "ngram"]
