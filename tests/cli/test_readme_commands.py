@@ -50,6 +50,7 @@ FIRST_COMMANDS = {
     "zoo info llama-7b --json": "test_the_commands_that_read_presets_and_studies",
     "zoo explain": "test_the_commands_that_read_presets_and_studies",
     "zoo explain swiglu": "test_the_commands_that_read_presets_and_studies",
+    "zoo report": "test_the_commands_that_read_presets_and_studies",
 }
 
 
@@ -281,3 +282,6 @@ def test_the_commands_that_read_presets_and_studies(tmp_path):
         assert run(tmp_path, command).stdout.strip(), command
     info = json.loads(run(tmp_path, "zoo info llama-7b --json").stdout)
     assert info["params"] == 6738415616
+    written = run(tmp_path, "zoo report")  # into results/report/ under the working directory
+    page = tmp_path / "results" / "report" / "index.html"
+    assert f"wrote {page.relative_to(tmp_path)}" in written.stdout and page.stat().st_size > 0
