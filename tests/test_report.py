@@ -277,6 +277,17 @@ def test_cli_refuses_an_out_it_did_not_write(study_root, tmp_path, monkeypatch, 
     )
 
 
+def test_cli_refuses_an_out_below_a_file(study_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(explain, "ROOT", study_root)
+    (tmp_path / "notes").write_text("someone's notes")
+    out = tmp_path / "notes" / "report"
+    assert_one_line(
+        runner.invoke(app, ["report", "--out", str(out), "--force"]),
+        expected=f"error: --out {str(out)!r}: {tmp_path / 'notes'} is a file, not a directory",
+    )
+    assert (tmp_path / "notes").read_text() == "someone's notes"
+
+
 def test_cli_refuses_the_studies_own_directory_even_with_force(study_root, monkeypatch):
     monkeypatch.setattr(explain, "ROOT", study_root)
     reference = study_root / "results" / "reference"

@@ -71,6 +71,11 @@ def _check_out(out, reference, force):
     target, studies = out.resolve(), reference.resolve()
     if target.is_relative_to(studies) or studies.is_relative_to(target):
         raise FieldError("out", f"{str(out)!r} holds or lies inside the studies ({studies})")
+    existing = target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FieldError("out", f"{str(out)!r}: {existing} is a file, not a directory")
     if force or not (out.exists() or out.is_symlink()) or _ours(out):
         return
     what = "a directory zoo report did not write" if out.is_dir() else "not a directory"
