@@ -121,20 +121,21 @@ def find_studies(root):
     """(the studies the page draws, in its order; the figures no study owns; the other files:
     benchmarks and tables with no fit). A study owns NAME.png and NAME-*.png (the longest
     NAME that fits: `zoo sweep isoflop --plot X.png` also writes X-parametric.png); a refit
-    (`zoo fit` of a study's points) is shown in the study it refits."""
+    (`zoo fit` of an IsoFLOP study's points) is shown, with its figures, in the study it
+    refits; a figure of a file the page does not draw is listed with the other files."""
     reference = pathlib.Path(root) / REFERENCE
     every = [Study(root, f"{REFERENCE}/{p.name}") for p in sorted(reference.glob("*.json"))]
     by_path = {s.path: s for s in every}
-    placed = set()
-    for study in every:
+    shown_in = {s.path: s for s in every if s.kind in KINDS}  # the section showing each file
+    for study in every:  # the isoflop section has a row per refit; other kinds have none yet
         owner = by_path.get(study.value("/points_file")) if study.kind == "refit" else None
-        if owner is not None:
+        if owner is not None and owner.kind == "isoflop":
             owner.refits.append(study)
-            placed.add(study.path)
+            shown_in[study.path] = owner
     orphans = []
     for plot in sorted(reference.glob("*.png")):
         owners = [s for s in every if plot.stem == s.stem or plot.stem.startswith(s.stem + "-")]
-        owner = max(owners, key=lambda s: len(s.stem), default=None)
+        owner = shown_in.get(max(owners, key=lambda s: len(s.stem)).path) if owners else None
         (owner.figures if owner else orphans).append(f"{REFERENCE}/{plot.name}")
     for study in every:  # NAME.png first, then NAME-*.png
         study.figures.sort(key=lambda f: (pathlib.PurePath(f).stem != study.stem, f))
@@ -142,7 +143,7 @@ def find_studies(root):
     drawn = [s for s in every if s.kind in KINDS]
     kinds = list(KINDS)
     drawn.sort(key=lambda s: (kinds.index(s.kind), s.path not in named, _position(named, s)))
-    others = [s for s in every if s.kind not in KINDS and s.path not in placed]
+    others = [s for s in every if s.path not in shown_in]
     return drawn, orphans, others
 
 
