@@ -334,6 +334,37 @@ def _compute_tables(fit):
             "" if baseline else _interval(arm["multiplier_ci"], unbounded="∞"),
             verdict,
         )
+    return [table, *_trend_table(fit, level)]
+
+
+def _trend_table(fit, level):
+    """Each arm's multiplier at every budget both it and the baseline trained, and its trend."""
+    arms = [arm for arm in fit["arms"] if arm.get("trend")]
+    if not arms:
+        return []
+    budgets = list(dict.fromkeys(b["budget"] for arm in arms for b in arm["by_budget"]))
+    table = Table(title="compute multiplier at each budget, and its trend across them",
+                  caption="at a budget: the baseline's compute to reach the arm's observed loss "
+                          f"there, over that budget, with its {level} interval · trend: the "
+                          "slope of ln(multiplier) on ln C; at top: the fitted line at the top "
+                          "budget")  # fmt: skip
+    for column in ("arm", *(_budget(b) for b in budgets), "trend", "slope", "at top"):
+        table.add_column(column, justify="left" if column in ("arm", "trend") else "right")
+    for arm in arms:
+        cells = {b["budget"]: b for b in arm["by_budget"]}
+        trend = arm["trend"]
+        table.add_row(
+            arm["name"],
+            *(
+                f"{_g(cells[b]['multiplier'])} {_interval(cells[b]['multiplier_ci'], '∞')}"
+                if b in cells
+                else "—"
+                for b in budgets
+            ),
+            trend["verdict"],
+            f"{_g(trend['slope'])} {_interval(trend['slope_ci'])}",
+            f"{_g(trend['at_top'])} {_interval(trend['at_top_ci'])}",
+        )
     return [table]
 
 

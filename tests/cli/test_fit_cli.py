@@ -145,11 +145,15 @@ def test_compute_json_and_table(tmp_path):
     } <= set(variant)
     assert base["multiplier"] == 1.0 and variant["verdict"] == "better"
     assert variant["multiplier"] == pytest.approx(2.0, rel=0.15)
+    # The multiplier at each budget, and its trend across them (a constant 2 here).
+    assert [b["multiplier"] for b in variant["by_budget"]] == pytest.approx([2.0] * 3, rel=0.3)
+    assert variant["trend"]["verdict"] == "stable"
 
     plot = tmp_path / "arms.png"
     table = invoke(points, "--law", "compute", "--bootstrap", "50", "--plot", plot)
     assert table.exit_code == 0, table.output
     assert "swiglu" in table.stdout and "better" in table.stdout
+    assert "compute multiplier at each budget" in table.stdout and "stable" in table.stdout
     assert f"plot written to {plot}" in table.stdout
     assert plot.read_bytes().startswith(b"\x89PNG")
 
