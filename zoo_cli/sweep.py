@@ -46,6 +46,14 @@ SpikeGuard = Annotated[
 Plot = Annotated[
     Optional[str], typer.Option(help="Write the fitted figures to this .png/.svg/.pdf.")
 ]
+Shapes = Annotated[
+    str,
+    typer.Option(
+        help="How resized shapes are made: family-heads (the family's number of heads, from one "
+        "layer: the 3e10–1e12 studies; default) or papers (at least 2 layers, 32-wide heads "
+        "whose number follows the width, as Kaplan et al. and Chinchilla sized small models)."
+    ),
+]
 Jobs = Annotated[
     Optional[int],
     typer.Option(
@@ -70,6 +78,7 @@ def isoflop(
     params: Annotated[
         str, typer.Option(help="Parameters the fits count: total (default) or non-embedding.")
     ] = "total",
+    shapes: Shapes = "family-heads",
     data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,
@@ -93,6 +102,7 @@ def isoflop(
             sizes=sizes,
             seeds=seeds,
             params=params,
+            shapes=shapes,
             tune_lr=tune_lr,
             bootstrap=bootstrap,
             overrides=set_ or (),
@@ -132,6 +142,7 @@ def compute(
             "under each, the first the baseline."
         ),
     ] = "compute-optimal",
+    shapes: Shapes = "family-heads",
     data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,
@@ -156,6 +167,7 @@ def compute(
             seeds=seeds,
             ablate=ablate,
             allocation=allocation,
+            shapes=shapes,
             tune_lr=tune_lr,
             bootstrap=bootstrap,
             overrides=set_ or (),

@@ -320,3 +320,22 @@ def test_the_committed_studies_grids_plan_the_recorded_keys(monkeypatch):
     for name in ("compute-gpt2-llama", "isoflop-llama", "compute-allocation", "compute-recipes"):
         keys = [p.plan.key for p in grid.plan_grid(record._sweep_cells(name), base)]
         assert keys == [r["key"] for r in recorded if r["study"] == name], name
+
+
+def test_papers_shapes_give_every_cell_two_layers_and_32_wide_heads(corpus):
+    """`shapes="papers"`: the rule issue 24's studies use; recorded in the sweep's request."""
+    from zoo.experiments.grid import compute_cells, isoflop_shapes, parse_arms, sweep_model
+
+    arms = parse_arms("gpt2,gpt3,palm,llama")
+    for arm, budget, _, _, shape in compute_cells(arms, (1e12, 3e13), 1, shapes="papers"):
+        assert shape.num_layers >= 2 and shape.head_dim == 32, (arm.name, budget)
+    llama = sweep_model(parse_arms("llama")[0])
+    sizes = [s for _, s in isoflop_shapes(llama, 1e13, 5, shapes="papers")]
+    assert all(s.num_layers >= 2 and s.head_dim == 32 for s in sizes)
+    counted = [count_params(s) for s in sizes]
+    assert counted == sorted(counted) and len(set(counted)) == 5
+    from zoo.experiments.grid import hyperparameter_rules
+
+    assert hyperparameter_rules(False, shapes="papers")["shapes"].startswith("papers: at least 2")
+    with pytest.raises(ZooError, match="^shapes must be one of family-heads, papers; received 'x'"):
+        sweeps.sweep_compute("llama-nano", budgets="1e12,3e12", shapes="x", data=str(corpus))

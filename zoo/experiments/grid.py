@@ -49,9 +49,10 @@ SWEEP_ASPECT_TOLERANCE = 3.0  # width per layer within 3× of the family's (sing
 MIN_STEPS = 200  # optimizer steps a run gets at least (by shrinking its batch)
 LR_SIZE_EXPONENT = -1 / 3  # Porian et al. 2024: tuned peak rate ∝ N^-0.33
 ALLOCATIONS = (Allocation.COMPUTE_OPTIMAL, Allocation.FIXED)  # in the order sweeps list them
-SHAPE_FIELDS = (
+SHAPE_FIELDS = (  # what a resized shape sets (the papers' shapes change the number of heads)
     "num_layers",
     "hidden_dim",
+    "num_query_heads",
     "head_dim",
     "num_key_value_heads",
     "intermediate_dim",
@@ -148,19 +149,69 @@ def sweep_model(arm):
     return get_recipe(arm.preset).model.replace(**model_changes)
 
 
-def isoflop_shapes(config, budget, sizes, span=SIZE_SPAN):
+@dataclasses.dataclass(frozen=True)
+class ShapeRule:
+    """How a sweep shapes the sizes it resizes to (`compute_optimal_config`'s constraints)."""
+
+    name: str
+    min_layers: int
+    head_dim: int  # None: the family's number of heads, their width following the model's
+    description: str
+
+    def resize(self, config, budget, target=TOKENS_PER_PARAMETER):
+        return compute_optimal_config(
+            config,
+            budget,
+            target=target,
+            aspect_tolerance=SWEEP_ASPECT_TOLERANCE,
+            min_layers=self.min_layers,
+            head_dim=self.head_dim,
+        )
+
+
+SHAPE_RULES = {
+    rule.name: rule
+    for rule in (
+        ShapeRule(
+            "family-heads",
+            1,
+            None,
+            "the family's number of heads at any depth from one layer (the 3e10–1e12 studies)",
+        ),
+        ShapeRule(
+            "papers",
+            2,
+            32,
+            "at least 2 layers, heads 32 wide whose number follows the width (Kaplan et al. "
+            "and Chinchilla sized their small models with 64-wide heads)",
+        ),
+    )
+}
+DEFAULT_SHAPES = "family-heads"
+
+
+def parse_shapes(shapes):
+    """A `ShapeRule` from its name (or itself)."""
+    if isinstance(shapes, ShapeRule):
+        return shapes
+    if shapes not in SHAPE_RULES:
+        raise FieldError("shapes", f"must be one of {', '.join(SHAPE_RULES)}; received {shapes!r}")
+    return SHAPE_RULES[shapes]
+
+
+def isoflop_shapes(config, budget, sizes, span=SIZE_SPAN, shapes=DEFAULT_SHAPES):
     """`sizes` shapes of `config` spanning 1/span–span× the size predicted compute-optimal
-    (20 tokens per parameter) at `budget`, shaped along the family's proportions.
+    (20 tokens per parameter) at `budget`, shaped along the family's proportions by the
+    `shapes` rule.
 
     At a fixed budget D ∝ 1/N, so a size f times the optimum trains on 20/f² tokens per
     parameter: the allocation search is asked for that ratio. Returns [(factor, config)].
     """
+    rule = parse_shapes(shapes)
     shapes, seen = [], set()
     for factor in np.geomspace(1 / span, span, sizes):
         target = TOKENS_PER_PARAMETER / float(factor) ** 2
-        shape = compute_optimal_config(
-            config, budget, target=target, aspect_tolerance=SWEEP_ASPECT_TOLERANCE
-        )
+        shape = rule.resize(config, budget, target=target)
         key = (shape.num_layers, shape.hidden_dim)
         if key not in seen:
             seen.add(key)
@@ -250,7 +301,7 @@ def sweep_run_config(run=None, **fields):
     return shared_run_config(run, fields, "sweep", "budgets, seeds")
 
 
-def isoflop_cells(arm, budgets, sizes, seeds):
+def isoflop_cells(arm, budgets, sizes, seeds, shapes=DEFAULT_SHAPES):
     if isinstance(sizes, bool) or not isinstance(sizes, int) or sizes < 3:
         raise FieldError(
             "sizes", f"must be at least 3 (a parabola has three parameters); received {sizes!r}"
@@ -259,7 +310,7 @@ def isoflop_cells(arm, budgets, sizes, seeds):
     config = sweep_model(arm)
     cells = []
     for budget in budgets:
-        for factor, shape in isoflop_shapes(config, budget, sizes):
+        for factor, shape in isoflop_shapes(config, budget, sizes, shapes=shapes):
             for seed in range(seeds):
                 cells.append((arm, budget, seed, factor, shape))
     return cells
@@ -290,13 +341,16 @@ def parse_allocations(allocation):
     return tuple(allocations)
 
 
-def compute_cells(arms, budgets, seeds, allocation=Allocation.COMPUTE_OPTIMAL):
+def compute_cells(
+    arms, budgets, seeds, allocation=Allocation.COMPUTE_OPTIMAL, shapes=DEFAULT_SHAPES
+):
     """Cells of a loss-against-compute sweep. `allocation` is one allocation or a list: with
     two, every arm is trained under each (named "<arm> (<allocation>)"), so the sweep compares
     allocations of one recipe and optimizer. Fixed arms keep the arm's own shape (the preset's,
     or one set with `--set num_layers=… hidden_dim=…`) at every budget; compute-optimal arms are
-    resized per budget along the same proportions."""
+    resized per budget along the same proportions, by the `shapes` rule."""
     allocations = parse_allocations(allocation)
+    rule = parse_shapes(shapes)
     _check_seeds(seeds)
     cells = []
     for arm in arms:
@@ -309,11 +363,7 @@ def compute_cells(arms, budgets, seeds, allocation=Allocation.COMPUTE_OPTIMAL):
                 else dataclasses.replace(arm, name=f"{arm.name} ({chosen.label})")
             )
             for budget in budgets:
-                shape = (
-                    compute_optimal_config(config, budget, aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
-                    if optimal
-                    else config
-                )
+                shape = rule.resize(config, budget) if optimal else config
                 for seed in range(seeds):
                     cells.append((named, budget, seed, 1.0 if optimal else None, shape))
     return cells
@@ -324,7 +374,7 @@ def _check_seeds(seeds):
         raise FieldError("seeds", f"must be at least 1; received {seeds!r}")
 
 
-def hyperparameter_rules(tune_lr, spike_guard=False):
+def hyperparameter_rules(tune_lr, spike_guard=False, shapes=DEFAULT_SHAPES):
     return {
         "vocabulary": VOCABULARY_RULE,
         "learning_rate": (
@@ -343,8 +393,9 @@ def hyperparameter_rules(tune_lr, spike_guard=False):
         )
         + "; a run that fails is a failed cell, reported and not fitted",
         "shapes": (
-            f"the family's proportions (heads, feed-forward ratio), width per layer "
-            f"within {SWEEP_ASPECT_TOLERANCE:g}× of the family's"
+            f"{parse_shapes(shapes).name}: {parse_shapes(shapes).description}; the family's "
+            f"feed-forward ratio, width per layer within {SWEEP_ASPECT_TOLERANCE:g}× of the "
+            "family's"
         ),
     }
 

@@ -36,7 +36,9 @@ from zoo.experiments.grid import (
     isoflop_cells,
     parse_arms,
     parse_allocations,
+    DEFAULT_SHAPES,
     parse_budgets,
+    parse_shapes,
     plan_grid,
     plan_row,
     sweep_run_config,
@@ -68,6 +70,7 @@ def sweep_isoflop(
     seeds=1,
     tune_lr=False,
     params="total",
+    shapes=DEFAULT_SHAPES,
     bootstrap=DEFAULT_BOOTSTRAP,
     overrides=(),
     reporter=None,
@@ -86,7 +89,8 @@ def sweep_isoflop(
     arm = parse_arms(model, overrides=overrides)
     if len(arm) != 1:
         raise FieldError("model", f"takes one model; received {len(arm)}")
-    cells = isoflop_cells(arm[0], budgets, sizes, seeds)
+    rule = parse_shapes(shapes)
+    cells = isoflop_cells(arm[0], budgets, sizes, seeds, shapes=rule)
     sweep = _run(
         cells,
         run,
@@ -102,6 +106,7 @@ def sweep_isoflop(
             "sizes": sizes,
             "seeds": seeds,
             "params_convention": params,
+            "shapes": rule.name,
         },
     )
     if not dry_run:
@@ -119,6 +124,7 @@ def sweep_compute(
     seeds=1,
     ablate=None,
     allocation=Allocation.COMPUTE_OPTIMAL,
+    shapes=DEFAULT_SHAPES,
     tune_lr=False,
     bootstrap=DEFAULT_BOOTSTRAP * 5,
     overrides=(),
@@ -136,7 +142,8 @@ def sweep_compute(
     budgets = parse_budgets(budgets)
     arms = parse_arms(models, ablate=ablate, overrides=overrides)
     allocations = parse_allocations(allocation)
-    cells = compute_cells(arms, budgets, seeds, allocations)
+    rule = parse_shapes(shapes)
+    cells = compute_cells(arms, budgets, seeds, allocations, shapes=rule)
     sweep = _run(
         cells,
         run,
@@ -151,6 +158,7 @@ def sweep_compute(
             "budgets": list(budgets),
             "seeds": seeds,
             "allocation": ",".join(a.label for a in allocations),
+            "shapes": rule.name,
         },
     )
     if not dry_run:
@@ -203,7 +211,9 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
         "data": base.data,
         "tokenizer": base.tokenizer.value,
         "tune_lr": tune_lr,
-        "hyperparameters": hyperparameter_rules(tune_lr, base.spike_guard),
+        "hyperparameters": hyperparameter_rules(
+            tune_lr, base.spike_guard, request.get("shapes", DEFAULT_SHAPES)
+        ),
         "plan": [plan_row(p, s) for p, s in zip(planned, status)],
         # The runs' estimates added up: one run at a time. Side by side a sweep takes less
         # (1.28× less measured with 2 jobs on 2 cores, zoo.experiments.pool), by a factor that
