@@ -66,6 +66,7 @@ _API = {
     "load_points": "zoo.scaling",
     "sweep_compute": "zoo.experiments.sweep",
     "sweep_isoflop": "zoo.experiments.sweep",
+    "sweep_rates": "zoo.experiments.sweep",
     "export_model": "zoo.storage.models",
     "RunRecord": "zoo.storage.runs",
     "find_run": "zoo.storage.runs",

@@ -184,6 +184,68 @@ def compute(
     )
 
 
+@app.command("rates")
+def rates(
+    models: Annotated[
+        str, typer.Option(help="Comma-separated presets or families: one rule fitted per arm.")
+    ],
+    budgets: Budgets,
+    seeds: Seeds = 1,
+    rate_factors: Annotated[
+        str,
+        typer.Option(help="Peak learning rates tried, as multiples of the size rule's rate."),
+    ] = "0.25,0.5,1,2,4",
+    batch_factors: Annotated[
+        str,
+        typer.Option(help="Batches tried, as multiples of the grid's batch (1: not varied)."),
+    ] = "1",
+    ablate: Annotated[
+        Optional[str],
+        typer.Option(
+            help="One arm per change of the single base model, as in zoo compare --ablate."
+        ),
+    ] = None,
+    shapes: Shapes = "papers",
+    data: run_options.Data = run_options.DEFAULT_DATA,
+    set_: options.Overrides = None,
+    bootstrap: Bootstrap = 200,
+    precision: run_options.PrecisionOption = Precision.FLOAT32,
+    spike_guard: SpikeGuard = False,
+    strategy: run_options.StrategyOption = None,
+    backend: run_options.BackendOption = None,
+    jobs: Jobs = None,
+    dry_run: DryRun = False,
+    json: options.Json = False,
+):
+    """Learning rate (and batch) as power laws in compute (DeepSeek LLM's procedure): every arm's
+    compute-optimal shape at each budget, trained to full length at each rate (and batch); the
+    near-optimal runs (validation loss within 0.25% of the budget's best) give η_opt = a·C^b
+    (and B_opt = c·C^d) per arm. Shapes default to the papers' here."""
+    _sweep(
+        "sweep_rates",
+        dict(
+            models=models,
+            budgets=budgets,
+            seeds=seeds,
+            rate_factors=rate_factors,
+            batch_factors=batch_factors,
+            ablate=ablate,
+            shapes=shapes,
+            bootstrap=bootstrap,
+            overrides=set_ or (),
+        ),
+        data,
+        precision,
+        spike_guard,
+        strategy,
+        backend,
+        None,
+        jobs,
+        dry_run,
+        json,
+    )
+
+
 def _sweep(
     function, arguments, data, precision, spike_guard, strategy, backend, plot, jobs, dry_run, json
 ):
@@ -412,6 +474,20 @@ def fits_table(sweep):
                     _crossing(arm["reference_crossing"]),
                     escape(f"[{_crossing(low)}, {_crossing(high)}]"),
                 )
+            continue
+        if law == "rates":
+            for arm in fit["arms"]:
+                for field, symbol in (("learning_rate", "η_opt"), ("batch_tokens", "B_opt")):
+                    line = arm[field]
+                    if line is None:
+                        continue
+                    low, high = line["b_ci"] or (None, None)
+                    table.add_row(
+                        law,
+                        f"{arm['name']} {symbol} = {line['a']:.3g}·C^b",
+                        f"b = {line['b']:.3g}",
+                        f"[{optional(low, '.3g')}, {optional(high, '.3g')}]",
+                    )
             continue
         for key in _FIT_KEYS[law]:
             if fit.get(key) is None:

@@ -93,6 +93,12 @@ def test_dry_run_json_is_one_object(corpus):
      "--bootstrap must be a whole number of resamples, 0 or more; received -1"),
     (["isoflop", "--model", "llama-nano", "--budgets", "1e10,3e10", "--bootstrap", "-20"],
      "--bootstrap must be a whole number of resamples, 0 or more; received -20"),
+    (["rates", "--models", "llama-nano", "--budgets", "1e10,3e10", "--rate-factors", "1,0"],
+     "--rate-factors takes positive multipliers, e.g. 0.5,1,2; received '0'"),
+    (["rates", "--models", "llama-nano", "--budgets", "1e10,3e10", "--batch-factors", "2,2"],
+     "--batch-factors needs distinct multipliers"),
+    (["compute", "--models", "gpt2-nano", "--budgets", "1e10,3e10", "--shapes", "tall"],
+     "--shapes must be one of family-heads, papers; received 'tall'"),
 ])  # fmt: skip
 def test_bad_input_is_one_line_before_anything_trains(corpus, tmp_path, args, fragment):
     result = runner.invoke(app, ["sweep", *args, "--data", str(corpus)])

@@ -339,3 +339,52 @@ def test_papers_shapes_give_every_cell_two_layers_and_32_wide_heads(corpus):
     assert hyperparameter_rules(False, shapes="papers")["shapes"].startswith("papers: at least 2")
     with pytest.raises(ZooError, match="^shapes must be one of family-heads, papers; received 'x'"):
         sweeps.sweep_compute("llama-nano", budgets="1e12,3e12", shapes="x", data=str(corpus))
+
+
+def test_a_rate_grid_trains_each_cell_at_every_rate_and_batch_for_its_whole_budget(corpus):
+    """`rate_grid`: a transform of a planned grid; each run keeps its budget and its shape."""
+    from zoo.experiments.grid import compute_cells, parse_arms, plan_grid, sweep_run_config
+    from zoo.experiments.tuning import rate_grid
+
+    base = sweep_run_config(data=str(corpus))
+    planned = plan_grid(compute_cells(parse_arms("llama-nano"), (1e10, 3e10), 1), base)
+    grid = rate_grid(planned, (0.5, 1.0, 2.0), (0.5, 1.0))
+    assert len(grid) == 2 * 3 * 2
+    for p in planned:
+        mine = [g for g in grid if g.flops == p.flops]
+        rates = sorted({g.learning_rate for g in mine})
+        assert rates == pytest.approx([p.learning_rate * f for f in (0.5, 1.0, 2.0)])
+        assert {g.plan.run.batch_size for g in mine} == {
+            p.plan.run.batch_size,
+            max(1, round(p.plan.run.batch_size / 2)),
+        }
+        assert all(g.plan.run.flops == p.flops and g.config == p.config for g in mine)
+        assert all(g.plan.training.learning_rate == g.learning_rate for g in mine)
+        assert len({g.plan.key for g in mine}) == 6 and len({g.label for g in mine}) == 6
+    for bad in ("0.5,-1", "1,1", "x"):
+        with pytest.raises(ZooError, match="^rate_factors"):
+            sweeps.sweep_rates("llama-nano", budgets="1e10,3e10", rate_factors=bad)
+
+
+@pytest.mark.slow
+def test_a_rates_sweep_fits_the_rule_per_arm_and_reruns_from_its_runs(corpus):
+    class Statuses(sweeps.SweepReporter):
+        def __init__(self):
+            self.seen = []
+
+        def run(self, index, count, label, seed, status):
+            self.seen.append(status)
+
+    request = dict(budgets="1e10,3e10", rate_factors="0.5,1,2", shapes="family-heads",
+                   data=str(corpus), bootstrap=20)  # fmt: skip
+    sweep = sweeps.sweep_rates("llama-nano", **request)
+    assert sweep["kind"] == "rates" and len(sweep["points"]) == 6 and not sweep["failed"]
+    (arm,) = sweep["fits"]["rates"]["arms"]
+    assert arm["name"] == "llama-nano" and arm["batch_tokens"] is None
+    rate = arm["learning_rate"]
+    assert rate["a"] > 0 and math.isfinite(rate["b"]) and rate["b_ci"][0] <= rate["b"]
+    assert {p["learning_rate"] for p in sweep["points"]} >= {c["learning_rate"]
+                                                           for c in arm["near_optimal"]}  # fmt: skip
+    statuses = Statuses()
+    again = sweeps.sweep_rates("llama-nano", reporter=statuses, **request)
+    assert statuses.seen == ["reused"] * 6 and again["fits"] == sweep["fits"]

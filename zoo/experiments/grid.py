@@ -374,15 +374,22 @@ def _check_seeds(seeds):
         raise FieldError("seeds", f"must be at least 1; received {seeds!r}")
 
 
-def hyperparameter_rules(tune_lr, spike_guard=False, shapes=DEFAULT_SHAPES):
-    return {
-        "vocabulary": VOCABULARY_RULE,
-        "learning_rate": (
+def hyperparameter_rules(tune_lr, spike_guard=False, shapes=DEFAULT_SHAPES, rate_factors=None):
+    if rate_factors:  # a rates sweep's grid
+        rate = (
+            f"each of ×{', ×'.join(f'{f:g}' for f in rate_factors)} the rule's rate, every run "
+            "full length; rule: " + LR_RULE
+        )
+    elif tune_lr:
+        rate = (
             "per size: the best of ×1/3, ×1, ×3 of the rule's rate by final "
             "training loss at a quarter of the budget; rule: " + LR_RULE
         )
-        if tune_lr
-        else LR_RULE,
+    else:
+        rate = LR_RULE
+    return {
+        "vocabulary": VOCABULARY_RULE,
+        "learning_rate": rate,
         "warmup": WARMUP_RULE,
         "schedule": "the recipe's cosine, decayed to each run's own length",
         "batch": BATCH_RULE,

@@ -44,7 +44,8 @@ from zoo.experiments.grid import (
     sweep_run_config,
 )
 from zoo.experiments.store import RunStore
-from zoo.experiments.tuning import LR_GRID, LR_TUNING_FRACTION
+from zoo.experiments.tuning import LR_GRID, LR_TUNING_FRACTION, RATE_FACTORS, rate_grid
+from zoo.scaling.hyperparameters import fit_hyperparameter_rule
 
 EPOCHS_FLAG = 4  # Muennighoff et al. 2023: up to ~4 passes are nearly as good as fresh data
 DEFAULT_BOOTSTRAP = 200
@@ -171,6 +172,100 @@ def sweep_compute(
     return sweep
 
 
+def sweep_rates(
+    models,
+    *,
+    budgets,
+    seeds=1,
+    rate_factors=RATE_FACTORS,
+    batch_factors=(1.0,),
+    shapes="papers",
+    ablate=None,
+    bootstrap=DEFAULT_BOOTSTRAP,
+    overrides=(),
+    reporter=None,
+    dry_run=False,
+    jobs=1,
+    run=None,
+    **fields,
+):
+    """Learning rate (and batch) as power laws in compute, DeepSeek LLM's way: at each budget
+    every arm's compute-optimal shape (`shapes`, the papers' by default) is trained to its full
+    length at the size rule's rate × each of `rate_factors` (and its batch × each of
+    `batch_factors`); the near-optimal runs by validation loss (within 0.25% of the budget's
+    best) give η_opt = a·C^b (and B_opt = c·C^d) per arm (`zoo.scaling.hyperparameters`)."""
+    parallel.check_jobs(jobs)
+    _check_bootstrap(bootstrap)
+    budgets = parse_budgets(budgets)
+    rate_factors = _factors("rate_factors", rate_factors)
+    batch_factors = _factors("batch_factors", batch_factors)
+    rule = parse_shapes(shapes)
+    arms = parse_arms(models, ablate=ablate, overrides=overrides)
+    cells = compute_cells(arms, budgets, seeds, Allocation.COMPUTE_OPTIMAL, shapes=rule)
+    sweep = _run(
+        cells,
+        run,
+        fields,
+        reporter,
+        dry_run,
+        False,
+        jobs,
+        kind="rates",
+        request={
+            "models": [a.name for a in arms],
+            "budgets": list(budgets),
+            "seeds": seeds,
+            "rate_factors": list(rate_factors),
+            "batch_factors": list(batch_factors),
+            "shapes": rule.name,
+        },
+        transform=lambda planned: rate_grid(planned, rate_factors, batch_factors),
+    )
+    if not dry_run:
+        sweep["fits"] = {
+            "rates": _fit(
+                fit_hyperparameter_rule, _rule_points(sweep["points"]), bootstrap=bootstrap
+            )  # fmt: skip
+        }
+    return sweep
+
+
+def _factors(field, factors):
+    """'0.5,1,2' or numbers -> a tuple of distinct, positive, finite multipliers."""
+    if isinstance(factors, str):
+        parts = [p.strip() for p in factors.split(",") if p.strip()]
+    else:
+        parts = list(factors or ())
+    values = []
+    for part in parts:
+        try:
+            value = float(part)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise FieldError(field, f"takes positive multipliers, e.g. 0.5,1,2; received {part!r}")
+        values.append(value)
+    if not values or len(set(values)) != len(values):
+        raise FieldError(field, f"needs distinct multipliers; received {factors!r}")
+    return tuple(values)
+
+
+def _rule_points(points):
+    """A rates sweep's points as `fit_hyperparameter_rule` reads them: validation loss, the
+    peak rate and the batch in tokens, per arm and budget."""
+    return [
+        {
+            "arm": p["arm"],
+            "budget": p["budget"],
+            "learning_rate": p["learning_rate"],
+            "batch_tokens": p["batch_tokens"],
+            "loss": p["loss"],
+        }
+        for p in points
+        if p["loss"] is not None
+    ]
+
+
 def _check_bootstrap(bootstrap):
     """Resamples for the intervals: 0 (no intervals) or more; a negative count would resample
     nothing and print intervals that mean nothing, after the whole sweep had trained."""
@@ -189,11 +284,15 @@ def _fit(law, points, **options):
         return {"error": str(error)}
 
 
-def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request):
+def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request, transform=None):
+    """Plan the cells (then `transform` the planned runs, e.g. into a rate grid), estimate,
+    report the plan, train what is not reused, and collect the points."""
     reporter = reporter or SweepReporter()
     base = sweep_run_config(run, **fields)
     parallel.check_strategy(jobs, base.strategy.value)
     planned = plan_grid(cells, base)
+    if transform is not None:
+        planned = transform(planned)
     store = RunStore()  # the one scan of the results this sweep makes
     status = [store.status(p.plan) for p in planned]
     to_train = [p for p, s in zip(planned, status) if s != "reused"]
@@ -212,7 +311,10 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request)
         "tokenizer": base.tokenizer.value,
         "tune_lr": tune_lr,
         "hyperparameters": hyperparameter_rules(
-            tune_lr, base.spike_guard, request.get("shapes", DEFAULT_SHAPES)
+            tune_lr,
+            base.spike_guard,
+            request.get("shapes", DEFAULT_SHAPES),
+            request.get("rate_factors"),
         ),
         "plan": [plan_row(p, s) for p, s in zip(planned, status)],
         # The runs' estimates added up: one run at a time. Side by side a sweep takes less
@@ -257,6 +359,7 @@ def _point(p, record):
         "learning_rate": settings["training"]["learning_rate"],
         "warmup_steps": settings["training"]["warmup_steps"],
         "batch_size": settings["budget"]["batch_size"],
+        "batch_tokens": settings["budget"]["batch_size"] * config.max_sequence_length,
         "wall_seconds": summary.get("wall_time"), "run": str(record.path),
     }  # fmt: skip
 
@@ -302,4 +405,12 @@ def arm_summary(points):
     return rows
 
 
-__all__ = ["Arm", "EPOCHS_FLAG", "SweepReporter", "arm_summary", "sweep_compute", "sweep_isoflop"]
+__all__ = [
+    "Arm",
+    "EPOCHS_FLAG",
+    "SweepReporter",
+    "arm_summary",
+    "sweep_compute",
+    "sweep_isoflop",
+    "sweep_rates",
+]

@@ -9,6 +9,8 @@ A grid tunes once per arm and shape (`tuning_key`); its seeds are then trained a
 import dataclasses
 import math
 
+from zoo.accounting import count_params
+
 from zoo.training.loop import Reporter
 from zoo.training.trainer import plan_run
 
@@ -41,6 +43,43 @@ def tune_learning_rate(cell, run, reporter, store):
         loss = record.summary()["final_train_loss"]
         results[rate] = loss if loss is not None and math.isfinite(loss) else math.inf
     return min(results, key=results.get)
+
+
+RATE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)  # a rates sweep's default grid, × the rule's rate
+
+
+def rate_grid(planned, rate_factors=RATE_FACTORS, batch_factors=(1.0,)):
+    """A full-length grid around each planned run: the rule's peak rate × each of
+    `rate_factors`, its batch × each of `batch_factors` (at least one sequence), warmup
+    re-derived for the batch as the grid derives it (≈ N tokens). Every run keeps its budget, so
+    the grid measures what a rate does over the whole run (not a fraction of it, as `--tune-lr`
+    does). Returns new `PlannedRun`s, labelled with their factors."""
+    grid = []
+    materials = {}  # the data read once for the whole grid
+    for p in planned:
+        seq_len = p.config.max_sequence_length
+        for batch_factor in batch_factors:
+            batch = max(1, round(p.plan.run.batch_size * batch_factor))
+            run = p.plan.run.replace(batch_size=batch)
+            warmup = max(1, math.ceil(count_params(p.config) / (batch * seq_len)))
+            for rate_factor in rate_factors:
+                rate = p.learning_rate * rate_factor
+                changes = {**p.changes, "learning_rate": rate, "warmup_steps": warmup}
+                plan = plan_run(p.arm.preset, run, overrides=changes, materials=materials)
+                label = f"{p.label} lr×{rate_factor:g}" + (
+                    f" batch×{batch_factor:g}" if len(batch_factors) > 1 else ""
+                )
+                grid.append(
+                    dataclasses.replace(
+                        p,
+                        changes=changes,
+                        plan=plan,
+                        learning_rate=rate,
+                        warmup_steps=warmup,
+                        label=label,
+                    )  # fmt: skip
+                )
+    return grid
 
 
 def tuning_key(p):
@@ -90,4 +129,12 @@ class _TuningReporter(Reporter):
         self._reporter.message(f"tuning {label}: {status}")
 
 
-__all__ = ["LR_GRID", "LR_TUNING_FRACTION", "Tuner", "TuningCell", "tune_learning_rate"]
+__all__ = [
+    "LR_GRID",
+    "LR_TUNING_FRACTION",
+    "RATE_FACTORS",
+    "Tuner",
+    "TuningCell",
+    "rate_grid",
+    "tune_learning_rate",
+]
