@@ -54,6 +54,14 @@ Shapes = Annotated[
         "whose number follows the width, as Kaplan et al. and Chinchilla sized small models)."
     ),
 ]
+Rates = Annotated[
+    Optional[str],
+    typer.Option(
+        help="A rates sweep's JSON (zoo sweep rates --json > F): each arm's peak rate (and batch, "
+        "where fitted) from its fitted law in compute, instead of the size rule.",
+        show_default=False,
+    ),
+]
 Jobs = Annotated[
     Optional[int],
     typer.Option(
@@ -79,6 +87,7 @@ def isoflop(
         str, typer.Option(help="Parameters the fits count: total (default) or non-embedding.")
     ] = "total",
     shapes: Shapes = "family-heads",
+    rates: Rates = None,
     data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,
@@ -103,6 +112,7 @@ def isoflop(
             seeds=seeds,
             params=params,
             shapes=shapes,
+            rates=rates,
             tune_lr=tune_lr,
             bootstrap=bootstrap,
             overrides=set_ or (),
@@ -143,6 +153,7 @@ def compute(
         ),
     ] = "compute-optimal",
     shapes: Shapes = "family-heads",
+    rates: Rates = None,
     data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,
@@ -168,6 +179,7 @@ def compute(
             ablate=ablate,
             allocation=allocation,
             shapes=shapes,
+            rates=rates,
             tune_lr=tune_lr,
             bootstrap=bootstrap,
             overrides=set_ or (),
@@ -206,6 +218,14 @@ def rates(
         ),
     ] = None,
     shapes: Shapes = "papers",
+    check: Annotated[
+        Optional[str],
+        typer.Option(
+            help="An earlier rates sweep's JSON: centre the grid on its fitted rule (one budget is "
+            "enough) and check the rule there instead of fitting one.",
+            show_default=False,
+        ),
+    ] = None,
     data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
     bootstrap: Bootstrap = 200,
@@ -231,6 +251,7 @@ def rates(
             batch_factors=batch_factors,
             ablate=ablate,
             shapes=shapes,
+            check=check,
             bootstrap=bootstrap,
             overrides=set_ or (),
         ),
@@ -473,6 +494,16 @@ def fits_table(sweep):
                     f"{arm['name']} reaches the n-gram baseline at C{where}",
                     _crossing(arm["reference_crossing"]),
                     escape(f"[{_crossing(low)}, {_crossing(high)}]"),
+                )
+            continue
+        if law == "check":
+            for row in fit["arms"]:
+                table.add_row(
+                    law,
+                    f"{row['arm']} at {row['budget']:.3g}: rule's rate / grid's best",
+                    f"{row['ratio']:.3g}",
+                    f"nearest run {row['nearest_loss_excess']:+.2%} · "
+                    + ("near-optimal" if row["near_optimal"] else "not near-optimal"),
                 )
             continue
         if law == "rates":

@@ -367,7 +367,11 @@ def test_a_rate_grid_trains_each_cell_at_every_rate_and_batch_for_its_whole_budg
 
 
 @pytest.mark.slow
-def test_a_rates_sweep_fits_the_rule_per_arm_and_reruns_from_its_runs(corpus):
+def test_a_rates_sweep_fits_the_rule_per_arm_reruns_and_checks_it_higher(corpus, tmp_path):
+    import json
+
+    from zoo.scaling.hyperparameters import predict_rule
+
     class Statuses(sweeps.SweepReporter):
         def __init__(self):
             self.seen = []
@@ -388,3 +392,40 @@ def test_a_rates_sweep_fits_the_rule_per_arm_and_reruns_from_its_runs(corpus):
     statuses = Statuses()
     again = sweeps.sweep_rates("llama-nano", reporter=statuses, **request)
     assert statuses.seen == ["reused"] * 6 and again["fits"] == sweep["fits"]
+
+    # The rule extrapolated to a larger budget, and checked there by a grid centred on it.
+    fitted = tmp_path / "rates.json"
+    fitted.write_text(json.dumps(sweep))
+    check = sweeps.sweep_rates("llama-nano", budgets="1e11", rate_factors="0.5,1,2", check=fitted,
+                               shapes="family-heads", data=str(corpus))  # fmt: skip
+    (row,) = check["fits"]["check"]["arms"]
+    assert row["budget"] == 1e11 and row["arm"] == "llama-nano"
+    assert row["predicted_learning_rate"] == pytest.approx(predict_rule(rate, 1e11))
+    assert row["ratio"] in [pytest.approx(1 / f) for f in (0.5, 1.0, 2.0)]
+
+
+def test_a_fitted_rule_sets_each_arms_rate_and_batch(corpus, tmp_path):
+    import json
+
+    from zoo.experiments.grid import RateRule, compute_cells, parse_arms, plan_grid
+    from zoo.experiments.grid import sweep_run_config
+
+    rule = tmp_path / "rates.json"
+    line = {"a": 0.5, "b": -0.1}
+    batch = {"a": 2.0, "b": 0.3}
+    arms = [{"name": "llama-nano", "learning_rate": line, "batch_tokens": batch}]
+    rule.write_text(json.dumps({"kind": "rates", "fits": {"rates": {"arms": arms}}}))
+    base = sweep_run_config(data=str(corpus))
+    cells = compute_cells(parse_arms("llama-nano"), (1e10, 3e10), 1)
+    for p in plan_grid(cells, base, rule=RateRule.load(rule)):
+        assert p.learning_rate == pytest.approx(0.5 * p.flops**-0.1)
+        wanted = round(2.0 * p.flops**0.3 / p.config.max_sequence_length)
+        assert p.plan.run.batch_size == min(wanted, p.plan.run.batch_size) >= 1
+        assert p.plan.training.learning_rate == p.learning_rate
+    with pytest.raises(ZooError, match="^rates .* has no rule for gpt2-nano .it has llama-nano"):
+        sweeps.sweep_compute("gpt2-nano", budgets="1e10,3e10", rates=rule, data=str(corpus))
+    with pytest.raises(ZooError, match="^tune_lr cannot be combined with a fitted rule"):
+        sweeps.sweep_compute("llama-nano", budgets="1e10,3e10", rates=rule, tune_lr=True)
+    (tmp_path / "bad.json").write_text('{"fits": {}}')
+    with pytest.raises(ZooError, match="^check .* is not a rates sweep's JSON"):
+        sweeps.sweep_rates("llama-nano", budgets="1e10", check=tmp_path / "bad.json")

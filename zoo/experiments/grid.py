@@ -24,7 +24,9 @@ The settings a sweep needs and a single run does not (each stated in the sweep's
 """
 
 import dataclasses
+import json
 import math
+import pathlib
 
 import numpy as np
 
@@ -40,6 +42,7 @@ from zoo.errors import FieldError, ZooError
 from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
 from zoo.registry import get_recipe
+from zoo.scaling.hyperparameters import predict_rule
 from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
 from zoo.training.trainer import plan_run, run_config
 
@@ -107,7 +110,7 @@ class PlannedRun:
         return self.plan.model
 
 
-def parse_budgets(budgets):
+def parse_budgets(budgets, minimum=2):
     """'1e11,3e11' or a sequence -> a tuple of strictly increasing, positive, finite floats."""
     if isinstance(budgets, str):
         parts = [p.strip() for p in budgets.split(",") if p.strip()]
@@ -121,9 +124,11 @@ def parse_budgets(budgets):
                 ) from None
     else:
         values = [float(v) for v in budgets or ()]
-    if len(values) < 2:
+    if len(values) < minimum:
         raise FieldError(
-            "budgets", f"needs at least two budgets to fit a law; received {len(values)}"
+            "budgets",
+            f"needs at least {minimum} budget{'s' if minimum > 1 else ''}"
+            f"{' to fit a law' if minimum > 1 else ''}; received {len(values)}",
         )
     for value in values:
         if not math.isfinite(value) or value <= 0:
@@ -245,14 +250,63 @@ def batch_size_for(arm, config, budget):
     return int(max(1, min(batch, math.floor(tokens / (MIN_STEPS * seq_len)))))
 
 
-def plan_grid(cells, base, *, tune_lr=False):
+@dataclasses.dataclass(frozen=True)
+class RateRule:
+    """Learning rate and batch per arm as laws in compute, fitted by a rates sweep
+    (`zoo sweep rates`; `zoo.scaling.hyperparameters`), read from its JSON."""
+
+    source: str
+    arms: dict  # arm name -> {"learning_rate": {a, b, ...}, "batch_tokens": the same or None}
+
+    @classmethod
+    def load(cls, path):
+        try:
+            data = json.loads(pathlib.Path(path).read_text())
+            arms = {arm["name"]: arm for arm in data["fits"]["rates"]["arms"]}
+            for arm in arms.values():
+                float(arm["learning_rate"]["a"]), float(arm["learning_rate"]["b"])
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+            raise FieldError(
+                "rates",
+                f"{str(path)!r} is not a rates sweep's JSON with a fitted rule "
+                f"({type(error).__name__}: {error})",
+            ) from None
+        return cls(str(path), arms)
+
+    def for_arm(self, arm):
+        # An arm of a two-allocation sweep ("llama-small (fixed)") takes its model's rule.
+        for name in (arm.name, arm.name.split(" (")[0], arm.preset):
+            if name in self.arms:
+                return self.arms[name]
+        raise FieldError(
+            "rates", f"{self.source} has no rule for {arm.name} (it has {', '.join(self.arms)})"
+        )
+
+    def learning_rate(self, arm, budget):
+        return predict_rule(self.for_arm(arm)["learning_rate"], budget)
+
+    def batch_size(self, arm, config, budget):
+        """Sequences per step from the batch law (None where the rule fitted none), at least
+        one and small enough for `MIN_STEPS` steps, as `batch_size_for` keeps the recipe's."""
+        line = self.for_arm(arm).get("batch_tokens")
+        if line is None:
+            return None
+        seq_len = config.max_sequence_length
+        tokens = budget / flops_per_token(config, seq_len).palm
+        wanted = round(predict_rule(line, budget) / seq_len)
+        return int(max(1, min(wanted, math.floor(tokens / (MIN_STEPS * seq_len)))))
+
+
+def plan_grid(cells, base, *, tune_lr=False, rule=None):
     """PlannedRuns for cells [(arm, budget, seed, factor, config)]; every run resolved now, so
-    bad input fails before anything trains. `base` is the sweep's shared `RunConfig`."""
+    bad input fails before anything trains. `base` is the sweep's shared `RunConfig`; `rule`, a
+    `RateRule`, sets each run's peak rate and batch instead of the size rule."""
     planned = []
     materials = {}  # each data spec read, tokenized and counted once for the whole grid
     for arm, budget, seed, factor, config in cells:
-        batch = base.batch_size or batch_size_for(arm, config, budget)
-        rate = learning_rate_for(arm, config)
+        batch = base.batch_size or (rule and rule.batch_size(arm, config, budget))
+        batch = batch or batch_size_for(arm, config, budget)
+        rate = rule.learning_rate(arm, budget) if rule else learning_rate_for(arm, config)
         warmup = max(1, math.ceil(count_params(config) / (batch * config.max_sequence_length)))
         changes = {
             **arm.changes,
@@ -374,11 +428,19 @@ def _check_seeds(seeds):
         raise FieldError("seeds", f"must be at least 1; received {seeds!r}")
 
 
-def hyperparameter_rules(tune_lr, spike_guard=False, shapes=DEFAULT_SHAPES, rate_factors=None):
+def hyperparameter_rules(
+    tune_lr, spike_guard=False, shapes=DEFAULT_SHAPES, rate_factors=None, rates=None
+):
+    rule = (
+        f"η_opt = a·C^b per arm (and B_opt = c·C^d where fitted), from the rates sweep {rates} "
+        "(DeepSeek LLM's procedure)"
+        if rates
+        else LR_RULE
+    )
     if rate_factors:  # a rates sweep's grid
         rate = (
             f"each of ×{', ×'.join(f'{f:g}' for f in rate_factors)} the rule's rate, every run "
-            "full length; rule: " + LR_RULE
+            "full length; rule: " + rule
         )
     elif tune_lr:
         rate = (
@@ -386,13 +448,14 @@ def hyperparameter_rules(tune_lr, spike_guard=False, shapes=DEFAULT_SHAPES, rate
             "training loss at a quarter of the budget; rule: " + LR_RULE
         )
     else:
-        rate = LR_RULE
+        rate = rule
     return {
         "vocabulary": VOCABULARY_RULE,
         "learning_rate": rate,
         "warmup": WARMUP_RULE,
         "schedule": "the recipe's cosine, decayed to each run's own length",
-        "batch": BATCH_RULE,
+        "batch": (f"the batch law of {rates} where it fitted one, else " if rates else "")
+        + BATCH_RULE,
         "spike_guard": (
             "on"
             if spike_guard

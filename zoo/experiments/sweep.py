@@ -23,7 +23,7 @@ from zoo.accounting import count_non_embedding_params, count_params, flops_per_t
 from zoo.experiments.comparison import ComparisonReporter
 from zoo.config import ModelConfig
 from zoo.data_spec import DataSpec
-from zoo.errors import FieldError, ZooError
+from zoo.errors import FieldError, Setting, ZooError
 from zoo.recipe import Allocation
 from zoo.experiments import estimate, pool as parallel
 from zoo.experiments.execution import choose as execution_for
@@ -37,6 +37,7 @@ from zoo.experiments.grid import (
     parse_arms,
     parse_allocations,
     DEFAULT_SHAPES,
+    RateRule,
     parse_budgets,
     parse_shapes,
     plan_grid,
@@ -45,7 +46,7 @@ from zoo.experiments.grid import (
 )
 from zoo.experiments.store import RunStore
 from zoo.experiments.tuning import LR_GRID, LR_TUNING_FRACTION, RATE_FACTORS, rate_grid
-from zoo.scaling.hyperparameters import fit_hyperparameter_rule
+from zoo.scaling.hyperparameters import check_rule, fit_hyperparameter_rule
 
 EPOCHS_FLAG = 4  # Muennighoff et al. 2023: up to ~4 passes are nearly as good as fresh data
 DEFAULT_BOOTSTRAP = 200
@@ -70,6 +71,7 @@ def sweep_isoflop(
     sizes=5,
     seeds=1,
     tune_lr=False,
+    rates=None,
     params="total",
     shapes=DEFAULT_SHAPES,
     bootstrap=DEFAULT_BOOTSTRAP,
@@ -91,6 +93,7 @@ def sweep_isoflop(
     if len(arm) != 1:
         raise FieldError("model", f"takes one model; received {len(arm)}")
     rule = parse_shapes(shapes)
+    rate_rule = _rate_rule(rates, tune_lr)
     cells = isoflop_cells(arm[0], budgets, sizes, seeds, shapes=rule)
     sweep = _run(
         cells,
@@ -108,7 +111,9 @@ def sweep_isoflop(
             "seeds": seeds,
             "params_convention": params,
             "shapes": rule.name,
+            "rates": rates and str(rates),
         },
+        rule=rate_rule,
     )
     if not dry_run:
         sweep["fits"] = {
@@ -127,6 +132,7 @@ def sweep_compute(
     allocation=Allocation.COMPUTE_OPTIMAL,
     shapes=DEFAULT_SHAPES,
     tune_lr=False,
+    rates=None,
     bootstrap=DEFAULT_BOOTSTRAP * 5,
     overrides=(),
     reporter=None,
@@ -144,6 +150,7 @@ def sweep_compute(
     arms = parse_arms(models, ablate=ablate, overrides=overrides)
     allocations = parse_allocations(allocation)
     rule = parse_shapes(shapes)
+    rate_rule = _rate_rule(rates, tune_lr)
     cells = compute_cells(arms, budgets, seeds, allocations, shapes=rule)
     sweep = _run(
         cells,
@@ -160,7 +167,9 @@ def sweep_compute(
             "seeds": seeds,
             "allocation": ",".join(a.label for a in allocations),
             "shapes": rule.name,
+            "rates": rates and str(rates),
         },
+        rule=rate_rule,
     )
     if not dry_run:
         reference = (sweep.get("baseline") or {}).get("loss")  # the n-gram baseline's
@@ -180,6 +189,7 @@ def sweep_rates(
     rate_factors=RATE_FACTORS,
     batch_factors=(1.0,),
     shapes="papers",
+    check=None,
     ablate=None,
     bootstrap=DEFAULT_BOOTSTRAP,
     overrides=(),
@@ -193,10 +203,16 @@ def sweep_rates(
     every arm's compute-optimal shape (`shapes`, the papers' by default) is trained to its full
     length at the size rule's rate × each of `rate_factors` (and its batch × each of
     `batch_factors`); the near-optimal runs by validation loss (within 0.25% of the budget's
-    best) give η_opt = a·C^b (and B_opt = c·C^d) per arm (`zoo.scaling.hyperparameters`)."""
+    best) give η_opt = a·C^b (and B_opt = c·C^d) per arm (`zoo.scaling.hyperparameters`).
+
+    `check`: the JSON of an earlier rates sweep; the grid is then centred on its fitted rule
+    (at larger budgets, one is enough) and each arm's rule is checked against it instead of
+    fitted (`check_rule`: the grid's best rate against the rule's, and whether the run nearest
+    the rule's rate is near-optimal)."""
     parallel.check_jobs(jobs)
     _check_bootstrap(bootstrap)
-    budgets = parse_budgets(budgets)
+    rate_rule = _rate_rule(check, False, field="check")
+    budgets = parse_budgets(budgets, minimum=1 if check else 2)
     rate_factors = _factors("rate_factors", rate_factors)
     batch_factors = _factors("batch_factors", batch_factors)
     rule = parse_shapes(shapes)
@@ -218,16 +234,45 @@ def sweep_rates(
             "rate_factors": list(rate_factors),
             "batch_factors": list(batch_factors),
             "shapes": rule.name,
+            "check": check and str(check),
         },
         transform=lambda planned: rate_grid(planned, rate_factors, batch_factors),
+        rule=rate_rule,
     )
-    if not dry_run:
+    if not dry_run and rate_rule is not None:
+        sweep["fits"] = {"check": _check(rate_rule, arms, _rule_points(sweep["points"]))}
+    elif not dry_run:
         sweep["fits"] = {
             "rates": _fit(
                 fit_hyperparameter_rule, _rule_points(sweep["points"]), bootstrap=bootstrap
             )  # fmt: skip
         }
     return sweep
+
+
+def _rate_rule(path, tune_lr, field="rates"):
+    """The `RateRule` of a rates sweep's JSON at `path` (None: none given)."""
+    if path is None:
+        return None
+    if tune_lr:
+        raise FieldError(
+            "tune_lr", "cannot be combined with a fitted rule (", Setting(field, str(path)), ")"
+        )
+    try:
+        return RateRule.load(path)
+    except FieldError as error:
+        raise FieldError(field, *error.parts[2:]) from None
+
+
+def _check(rule, arms, points):
+    """Each arm's rule against the check grid, per budget (`check_rule`)."""
+    rows = []
+    for arm in arms:
+        mine = [p for p in points if p["arm"] == arm.name]
+        for budget in sorted({p["budget"] for p in mine}):
+            at = [p for p in mine if p["budget"] == budget]
+            rows.append({"arm": arm.name, **check_rule(rule.for_arm(arm), at)})
+    return {"arms": rows}
 
 
 def _factors(field, factors):
@@ -284,13 +329,26 @@ def _fit(law, points, **options):
         return {"error": str(error)}
 
 
-def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request, transform=None):
+def _run(
+    cells,
+    run,
+    fields,
+    reporter,
+    dry_run,
+    tune_lr,
+    jobs,
+    *,
+    kind,
+    request,
+    transform=None,
+    rule=None,
+):
     """Plan the cells (then `transform` the planned runs, e.g. into a rate grid), estimate,
     report the plan, train what is not reused, and collect the points."""
     reporter = reporter or SweepReporter()
     base = sweep_run_config(run, **fields)
     parallel.check_strategy(jobs, base.strategy.value)
-    planned = plan_grid(cells, base)
+    planned = plan_grid(cells, base, rule=rule)
     if transform is not None:
         planned = transform(planned)
     store = RunStore()  # the one scan of the results this sweep makes
@@ -315,6 +373,7 @@ def _run(cells, run, fields, reporter, dry_run, tune_lr, jobs, *, kind, request,
             base.spike_guard,
             request.get("shapes", DEFAULT_SHAPES),
             request.get("rate_factors"),
+            request.get("rates") or request.get("check"),
         ),
         "plan": [plan_row(p, s) for p, s in zip(planned, status)],
         # The runs' estimates added up: one run at a time. Side by side a sweep takes less
