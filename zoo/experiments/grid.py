@@ -110,8 +110,9 @@ class PlannedRun:
         return self.plan.model
 
 
-def parse_budgets(budgets, minimum=2):
-    """'1e11,3e11' or a sequence -> a tuple of strictly increasing, positive, finite floats."""
+def parse_budgets(budgets, for_fit=True):
+    """'1e11,3e11' or a sequence -> a tuple of strictly increasing, positive, finite floats; at
+    least two `for_fit` (a law in compute), else at least one (a check at one budget)."""
     if isinstance(budgets, str):
         parts = [p.strip() for p in budgets.split(",") if p.strip()]
         values = []
@@ -124,11 +125,11 @@ def parse_budgets(budgets, minimum=2):
                 ) from None
     else:
         values = [float(v) for v in budgets or ()]
-    if len(values) < minimum:
+    if len(values) < (2 if for_fit else 1):
         raise FieldError(
             "budgets",
-            f"needs at least {minimum} budget{'s' if minimum > 1 else ''}"
-            f"{' to fit a law' if minimum > 1 else ''}; received {len(values)}",
+            "needs at least two budgets to fit a law" if for_fit else "needs a budget",
+            f"; received {len(values)}",
         )
     for value in values:
         if not math.isfinite(value) or value <= 0:

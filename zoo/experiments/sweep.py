@@ -212,7 +212,7 @@ def sweep_rates(
     parallel.check_jobs(jobs)
     _check_bootstrap(bootstrap)
     rate_rule = _rate_rule(check, False, field="check")
-    budgets = parse_budgets(budgets, minimum=1 if check else 2)
+    budgets = parse_budgets(budgets, for_fit=check is None)
     rate_factors = _factors("rate_factors", rate_factors)
     batch_factors = _factors("batch_factors", batch_factors)
     rule = parse_shapes(shapes)
