@@ -251,3 +251,31 @@ def test_explain_imports_no_backend():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_card_states_its_scale_trend_and_the_papers_effect_at_theirs():
+    """The committed study behind the position card: the scale it was measured at (and that no
+    run beats the n-gram), that its fit predates trends, and the published effect at 125M."""
+    (card,) = cards.explain("position")["cards"]
+    (measured,) = card["measurements"]
+    assert measured["scale"].startswith("scale: parameters ")
+    assert measured["scale"].endswith("no run beats counting")
+    assert measured["trend"].startswith("trend: none in this study's fit")
+    assert measured["papers"].startswith("papers: validation loss 2.809 with a learned table")
+    assert measured["papers"].endswith("worse; the zoo's direction agrees")
+    _printed_numbers_are_sourced(render_card(card), _check_figures({"cards": [card]}, cards.ROOT))
+
+
+@pytest.mark.parametrize(
+    "direction, verdict, agreement",
+    [
+        ("worse", "worse", "agrees"),
+        ("better", "worse", "disagrees"),
+        ("neutral", "within noise", "agrees"),
+        ("worse", "within noise", "cannot tell (within noise here)"),
+        ("neutral", "better", "disagrees (the zoo finds it better; the paper, no clear effect)"),
+    ],
+)
+def test_the_zoo_agrees_with_a_paper_only_in_its_direction(direction, verdict, agreement):
+    papers = {"effect": "e", "scale": "s", "source": "p", "direction": direction}
+    assert cards._papers(papers, verdict).endswith(f"the zoo's direction {agreement}")

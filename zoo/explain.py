@@ -136,6 +136,15 @@ def _check_card(document, at, studies):
         for key in ("arm", "reads"):
             document.get(f"{at}/measured/{j}/{key}", "string")
         document.get(f"{at}/measured/{j}/crossing", "bool", default=False)
+        if document.get(f"{at}/measured/{j}/papers", "object", default=None) is not None:
+            for key in ("effect", "scale", "source", "direction"):
+                document.get(f"{at}/measured/{j}/papers/{key}", "string")
+            direction = document.get(f"{at}/measured/{j}/papers/direction", "string")
+            if direction not in PAPER_DIRECTIONS:
+                raise document.damaged(
+                    f"{at}/measured/{j}/papers/direction must be one of "
+                    f"{', '.join(PAPER_DIRECTIONS)}; found {direction!r}"
+                )
     if document.get(f"{at}/inference", "object", default=None) is not None:
         _check_study_name(document, f"{at}/inference/study", studies)
         for j in range(len(document.get(f"{at}/inference/rows", "list"))):
@@ -329,7 +338,100 @@ def _measurement(measured, studies, root, cache):
         summary += f" · its fitted curve {where}{interval}" + (
             " (extrapolated)" if extrapolated else ""
         )
-    return {**row, "figures": figures, "verdict": verdict, "against": baseline, "summary": summary}
+    scale_figures, scale = _scale(sweep)
+    trend_figures, trend = _trend(sweep, at)
+    figures += scale_figures + trend_figures
+    return {**row, "figures": figures, "verdict": verdict, "against": baseline,
+            "summary": summary, "scale": scale, "trend": trend,
+            "papers": _papers(measured.get("papers"), verdict)}  # fmt: skip
+
+
+PAPER_DIRECTIONS = ("better", "worse", "neutral")  # the published effect of the arm's change
+
+
+def _papers(papers, verdict):
+    """The published effect at its published scale, and whether the zoo's verdict agrees: the
+    same direction (or within noise where the paper found none) agrees; within noise where the
+    paper found an effect cannot tell; the other direction disagrees."""
+    if papers is None:
+        return None
+    direction = papers["direction"]
+    if verdict == "within noise":
+        agreement = "agrees" if direction == "neutral" else "cannot tell (within noise here)"
+    elif direction == "neutral":
+        agreement = f"disagrees (the zoo finds it {verdict}; the paper, no clear effect)"
+    else:
+        agreement = "agrees" if verdict == direction else "disagrees"
+    return (
+        f"papers: {papers['effect']} ({papers['scale']}; {papers['source']}): "
+        f"{direction}; the zoo's direction {agreement}"
+    )
+
+
+def _scale(sweep):
+    """(figures, line) of the scale a study's numbers come from: its runs' parameters, layers,
+    tokens and epochs, smallest to largest, and where its best run stands against the n-gram
+    baseline; ([], None) for a study without points. A multiplier means little without it: at
+    10^4 parameters an effect can be an artefact of the budget (docs/findings.md)."""
+    count = len(sweep.get("/points", "list", default=[]))
+    if not count:
+        return [], None
+    figures, parts = [], []
+    for key, what, kind in (("params", "parameters", "count"), ("num_layers", "layers", "count"),
+                            ("tokens", "tokens", "count"), ("epochs", "epochs", "number")):  # fmt: skip
+        known = [
+            (value, i)
+            for i in range(count)
+            if (value := sweep.get(f"/points/{i}/{key}", "number", default=None)) is not None
+        ]
+        if not known:
+            continue
+        low = figure(sweep, f"{key} low", f"/points/{min(known)[1]}/{key}", kind)
+        high = figure(sweep, f"{key} high", f"/points/{max(known)[1]}/{key}", kind)
+        figures += [low, high]
+        same = low["text"] == high["text"]
+        parts.append(f"{what} {low['text']}" + ("" if same else f" to {high['text']}"))
+    line = "scale: " + ", ".join(parts)
+    scored = [
+        (value, i)
+        for i in range(count)
+        if (value := sweep.get(f"/points/{i}/bits_per_byte", "number", default=None)) is not None
+    ]
+    if scored:
+        best = figure(
+            sweep, "best bits per byte", f"/points/{min(scored)[1]}/bits_per_byte", "loss"
+        )
+        figures.append(best)
+        line += f"; its best run scores {best['text']} bits per byte"
+        if sweep.get("/baseline/bits_per_byte", "number", default=None) is not None:
+            ngram = figure(sweep, "n-gram bits per byte", "/baseline/bits_per_byte", "loss")
+            figures.append(ngram)
+            beaten = best["value"] < ngram["value"]
+            line += f", the n-gram baseline {ngram['text']}: " + (
+                "it beats counting" if beaten else "no run beats counting"
+            )
+    return figures, line
+
+
+def _trend(sweep, at):
+    """(figures, line) of the arm's multiplier across budgets, where its fit has one."""
+    if sweep.get(f"{at}/trend", "object", default=None) is None:
+        return [], (
+            "trend: none in this study's fit (fitted before per-budget multipliers; "
+            "`zoo fit FILE --law compute` refits its points with them)"
+        )
+    verdict = sweep.get(f"{at}/trend/verdict", "string")
+    if sweep.get(f"{at}/trend/at_top", "number", default=None) is None:
+        return [], f"trend across budgets: {verdict}"
+    top = figure(sweep, "at top", f"{at}/trend/at_top", "multiplier")
+    figures = [top]
+    line = f"trend across budgets: {verdict}; the fitted line gives {top['text']}×"
+    if _pair(sweep, f"{at}/trend/at_top_ci"):
+        low = figure(sweep, "at top low", f"{at}/trend/at_top_ci/0", "multiplier")
+        high = figure(sweep, "at top high", f"{at}/trend/at_top_ci/1", "multiplier")
+        figures += [low, high]
+        line += f" [{low['text']}, {high['text']}]"
+    return figures, line + " at the top budget"
 
 
 def _inference(inference, studies, root, cache):

@@ -109,6 +109,10 @@ def _measured_lines(entry, indent):
     lines = (
         [f"{indent}not measured yet: {e(entry['missing'])}"]
         if "missing" in entry
-        else [f"{indent}{e(entry['summary'])}", f"{indent}from {e(entry['source'])}"]
+        else [
+            f"{indent}{e(entry['summary'])}",
+            *(f"{indent}{e(entry[key])}" for key in ("scale", "trend", "papers") if entry.get(key)),
+            f"{indent}from {e(entry['source'])}",
+        ]
     )
     return lines + [f"{indent}reproduce: [cyan]{e(entry['command'])}[/]"]
