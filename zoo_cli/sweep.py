@@ -80,8 +80,15 @@ def isoflop(
     budgets: Budgets,
     sizes: Annotated[
         int,
-        typer.Option(help="Sizes per budget, from 1/5× to 5× the predicted compute-optimal size."),
+        typer.Option(help="Sizes per budget, from 1/5× to 5× the size at --center."),
     ] = 5,
+    center: Annotated[
+        float,
+        typer.Option(
+            help="Tokens per parameter of the middle size: Chinchilla's 20 (default), or the "
+            "optimum an earlier study measured."
+        ),
+    ] = 20.0,
     seeds: Seeds = 1,
     params: Annotated[
         str, typer.Option(help="Parameters the fits count: total (default) or non-embedding.")
@@ -109,6 +116,7 @@ def isoflop(
             model=model,
             budgets=budgets,
             sizes=sizes,
+            center=center,
             seeds=seeds,
             params=params,
             shapes=shapes,

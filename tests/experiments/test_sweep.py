@@ -429,3 +429,19 @@ def test_a_fitted_rule_sets_each_arms_rate_and_batch(corpus, tmp_path):
     (tmp_path / "bad.json").write_text('{"fits": {}}')
     with pytest.raises(ZooError, match="^check .* is not a rates sweep's JSON"):
         sweeps.sweep_rates("llama-nano", budgets="1e10", check=tmp_path / "bad.json")
+
+
+def test_an_isoflop_study_centres_its_sizes_where_it_is_asked():
+    """`center`: the middle size trains on that many tokens per parameter (an earlier study's
+    measured optimum instead of Chinchilla's 20): more tokens per parameter, smaller sizes."""
+    from zoo.comparison.allocation import tokens_per_parameter
+    from zoo.experiments.grid import isoflop_cells, parse_arms
+
+    arm = parse_arms("llama")[0]
+    chinchilla = isoflop_cells(arm, (3e13,), 5, 1, shapes="papers")
+    measured = isoflop_cells(arm, (3e13,), 5, 1, shapes="papers", center=95.0)
+    middle = [count_params(cell[4]) for cell in (chinchilla[2], measured[2])]
+    assert middle[1] < middle[0]
+    assert tokens_per_parameter(measured[2][4], 3e13) == pytest.approx(95.0, rel=0.5)
+    with pytest.raises(ZooError, match="^center must be a positive number"):
+        isoflop_cells(arm, (1e13,), 5, 1, center=0)

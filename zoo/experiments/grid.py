@@ -205,7 +205,9 @@ def parse_shapes(shapes):
     return SHAPE_RULES[shapes]
 
 
-def isoflop_shapes(config, budget, sizes, span=SIZE_SPAN, shapes=DEFAULT_SHAPES):
+def isoflop_shapes(
+    config, budget, sizes, span=SIZE_SPAN, shapes=DEFAULT_SHAPES, center=TOKENS_PER_PARAMETER
+):
     """`sizes` shapes of `config` spanning 1/span–span× the size predicted compute-optimal
     (20 tokens per parameter) at `budget`, shaped along the family's proportions by the
     `shapes` rule.
@@ -216,7 +218,7 @@ def isoflop_shapes(config, budget, sizes, span=SIZE_SPAN, shapes=DEFAULT_SHAPES)
     rule = parse_shapes(shapes)
     shapes, seen = [], set()
     for factor in np.geomspace(1 / span, span, sizes):
-        target = TOKENS_PER_PARAMETER / float(factor) ** 2
+        target = center / float(factor) ** 2
         shape = rule.resize(config, budget, target=target)
         key = (shape.num_layers, shape.hidden_dim)
         if key not in seen:
@@ -225,7 +227,7 @@ def isoflop_shapes(config, budget, sizes, span=SIZE_SPAN, shapes=DEFAULT_SHAPES)
     if len(shapes) < sizes:
         raise ZooError(
             f"only {len(shapes)} distinct shapes of {config.name} exist between "
-            f"1/{span:g}× and {span:g}× the compute-optimal size at {budget:.3g} "
+            f"1/{span:g}× and {span:g}× the size at {center:g} tokens per parameter at {budget:.3g} "
             f"FLOPs (wanted {sizes}); raise the smallest budget or ask for fewer sizes"
         )
     return shapes
@@ -356,7 +358,14 @@ def sweep_run_config(run=None, **fields):
     return shared_run_config(run, fields, "sweep", "budgets, seeds")
 
 
-def isoflop_cells(arm, budgets, sizes, seeds, shapes=DEFAULT_SHAPES):
+def isoflop_cells(arm, budgets, sizes, seeds, shapes=DEFAULT_SHAPES, center=TOKENS_PER_PARAMETER):
+    """Cells of an IsoFLOP study: per budget, `sizes` shapes around the size that trains on
+    `center` tokens per parameter (Chinchilla's 20 by default; a study may centre on the
+    optimum an earlier one measured)."""
+    if isinstance(center, bool) or not isinstance(center, (int, float)) or not 0 < center < 1e6:
+        raise FieldError(
+            "center", f"must be a positive number of tokens per parameter; received {center!r}"
+        )
     if isinstance(sizes, bool) or not isinstance(sizes, int) or sizes < 3:
         raise FieldError(
             "sizes", f"must be at least 3 (a parabola has three parameters); received {sizes!r}"
@@ -365,7 +374,7 @@ def isoflop_cells(arm, budgets, sizes, seeds, shapes=DEFAULT_SHAPES):
     config = sweep_model(arm)
     cells = []
     for budget in budgets:
-        for factor, shape in isoflop_shapes(config, budget, sizes, shapes=shapes):
+        for factor, shape in isoflop_shapes(config, budget, sizes, shapes=shapes, center=center):
             for seed in range(seeds):
                 cells.append((arm, budget, seed, factor, shape))
     return cells

@@ -72,6 +72,7 @@ def sweep_isoflop(
     seeds=1,
     tune_lr=False,
     rates=None,
+    center=20.0,
     params="total",
     shapes=DEFAULT_SHAPES,
     bootstrap=DEFAULT_BOOTSTRAP,
@@ -82,8 +83,8 @@ def sweep_isoflop(
     run=None,
     **fields,
 ):
-    """IsoFLOP study of one model: per budget, `sizes` shapes from 1/5× to 5× the predicted
-    compute-optimal size; fitted by Chinchilla approaches 2 (`isoflop`) and 3 (`parametric`).
+    """IsoFLOP study of one model: per budget, `sizes` shapes from 1/5× to 5× the size that
+    trains on `center` tokens per parameter (Chinchilla's 20 by default); fitted by Chinchilla approaches 2 (`isoflop`) and 3 (`parametric`).
     `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.experiments.pool`)."""
     parallel.check_jobs(jobs)
     _check_bootstrap(bootstrap)
@@ -94,7 +95,7 @@ def sweep_isoflop(
         raise FieldError("model", f"takes one model; received {len(arm)}")
     rule = parse_shapes(shapes)
     rate_rule = _rate_rule(rates, tune_lr)
-    cells = isoflop_cells(arm[0], budgets, sizes, seeds, shapes=rule)
+    cells = isoflop_cells(arm[0], budgets, sizes, seeds, shapes=rule, center=center)
     sweep = _run(
         cells,
         run,
@@ -110,6 +111,7 @@ def sweep_isoflop(
             "sizes": sizes,
             "seeds": seeds,
             "params_convention": params,
+            "center_tokens_per_parameter": center,
             "shapes": rule.name,
             "rates": rates and str(rates),
         },
