@@ -57,6 +57,13 @@ studies() {
         "${common[@]}" --rates "$out/rates-llama-ablations.json"
     write compute-context zoo sweep compute --models llama --ablate "$contexts" "${common[@]}" \
         --rates "$out/rates-context.json"
+    # Allocation: a fixed size (the papers-shape compute-optimal LLaMA at 3e12, 2x64 with two
+    # 32-wide heads and LLaMA's feed-forward ratio) at every budget against resizing per
+    # budget; both arms take LLaMA's rule (its runs are the recipes study's where the shapes agree).
+    write compute-allocation zoo sweep compute --models llama --allocation fixed,compute-optimal \
+        --set num_layers=2 --set hidden_dim=64 --set num_query_heads=2 --set head_dim=32 \
+        --set num_key_value_heads=2 --set intermediate_dim=179 "${common[@]}" \
+        --rates "$out/rates-recipes.json"
 }
 
 case $step in
