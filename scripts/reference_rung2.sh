@@ -4,8 +4,8 @@
 #   - the papers' shapes (zoo sweep --shapes papers: at least 2 layers, 32-wide heads), so GPT-3's
 #     banded layers, the parallel block and depth can show at all;
 #   - every arm's peak learning rate from its own law in compute, DeepSeek LLM's procedure:
-#     a full-length grid (x1/4 ... x4 of the size rule) at 1e12 and 3e12 FLOPs (zoo sweep rates),
-#     eta_opt = a*C^b fitted per arm, extrapolated, and checked at 3e13 with a small grid for the
+#     a full-length grid (x1/8 ... x8 of the size rule) at 1e12, 3e12 and 1e13 FLOPs (zoo sweep
+#     rates), eta_opt = a*C^b fitted per arm, extrapolated, and checked at 3e13 with a small grid for the
 #     baseline and one variant (zoo sweep rates --check);
 #   - 3 seeds per cell, the same seeds for every arm.
 # Every run is reused by its key, so running this again continues where it stopped; a study's
@@ -38,7 +38,10 @@ write() {  # write NAME COMMAND...: the JSON of a complete sweep, moved into pla
 }
 
 rates() {  # the rule per arm, from full-length grids at the two smallest budgets
-    local grid=(--budgets 1e12,3e12 --rate-factors 0.25,0.5,1,2,4 --shapes papers "${jobs[@]}")
+    # Seven rates a factor of 2 apart at three budgets: a first try with five rates at two
+    # budgets left PaLM's best rate at the grid's edge and one run per budget in each band.
+    local grid=(--budgets 1e12,3e12,1e13 --rate-factors 0.125,0.25,0.5,1,2,4,8 --shapes papers
+                "${jobs[@]}")
     write rates-recipes zoo sweep rates --models "$recipes" "${grid[@]}"
     write rates-llama-ablations zoo sweep rates --models llama --ablate "$ablations" "${grid[@]}"
     write rates-context zoo sweep rates --models llama --ablate "$contexts" "${grid[@]}"

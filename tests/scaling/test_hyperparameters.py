@@ -72,3 +72,15 @@ def test_bad_grids_are_refused():
         fit_hyperparameter_rule([{"budget": 1e18, "learning_rate": 1e-3, "loss": math.nan}])
     with pytest.raises(ZooError, match="^tolerance"):
         fit_hyperparameter_rule(_grid([1e18, 1e19]), tolerance=1.5)
+
+
+def test_an_optimum_at_the_edge_of_the_grid_and_single_runs_are_said():
+    """A grid whose best rate is its largest, with one run per budget in the band: the fit says
+    both instead of passing a line through them silently."""
+    points = [p for p in _grid(np.logspace(17, 18, 2), batches=False, seeds=1)
+              if p["learning_rate"] <= _optimum(RATE, p["budget"]) * 1.3]  # fmt: skip
+    (arm,) = fit_hyperparameter_rule(points, bootstrap=10, tolerance=0.0)["arms"]
+    assert any("at the edge of the grid" in note for note in arm["notes"])
+    assert any("one near-optimal run per budget" in note for note in arm["notes"])
+    (clean,) = fit_hyperparameter_rule(_grid(np.logspace(17, 18, 2)), bootstrap=10)["arms"]
+    assert not any("edge" in note for note in clean["notes"])

@@ -36,10 +36,10 @@ def fit_hyperparameter_rule(points, *, tolerance=NEAR_OPTIMAL, bootstrap=1000, s
     for point in points:
         arms.setdefault(str(point.get("arm", "all")), []).append(point)
     rng = np.random.default_rng(seed)
+    fitted = [_fit_arm(name, rows, tolerance, bootstrap, rng, level) for name, rows in arms.items()]
     return {
-        "arms": [
-            _fit_arm(name, rows, tolerance, bootstrap, rng, level) for name, rows in arms.items()
-        ],  # fmt: skip
+        "arms": fitted,
+        "notes": [note for arm in fitted for note in arm["notes"]],  # what the tables print
         "tolerance": tolerance,
         "bootstrap": int(bootstrap),
         "level": level,
@@ -80,11 +80,24 @@ def _fit_arm(name, rows, tolerance, bootstrap, rng, level):
         by_budget.setdefault(cell["budget"], []).append(cell)
     if len(by_budget) < 2:
         raise ZooError(f"arm {name!r}: a rule in compute needs grids at 2 budgets or more")
-    near = []
-    for group in by_budget.values():
-        best = min(c["loss"] for c in group)
-        near.append([c for c in group if c["loss"] <= best * (1 + tolerance)])
-    result = {"name": name, "budgets": sorted(by_budget), "near_optimal": sum(near, [])}
+    near, notes = [], []
+    for budget, group in by_budget.items():
+        best = min(group, key=lambda c: c["loss"])
+        near.append([c for c in group if c["loss"] <= best["loss"] * (1 + tolerance)])
+        for field, what in (("learning_rate", "rate"), ("batch_tokens", "batch")):
+            tried = {c[field] for c in group}
+            if len(tried) > 2 and best[field] in (min(tried), max(tried)):
+                notes.append(
+                    f"arm {name!r} at {budget:.3g} FLOPs: the best {what} ({best[field]:.3g}) is "
+                    "at the edge of the grid, so the optimum may lie outside it: widen the grid"
+                )
+    if all(len(group) == 1 for group in near):
+        notes.append(
+            f"arm {name!r}: one near-optimal run per budget, so the line passes through single "
+            "runs and its interval shows no noise: more seeds or budgets"
+        )
+    result = {"name": name, "budgets": sorted(by_budget), "near_optimal": sum(near, []),
+              "notes": notes}  # fmt: skip
     for field in ("learning_rate", "batch_tokens"):
         if any(c[field] is None for c in cells) or len({c[field] for c in cells}) < 2:
             result[field] = None  # not varied: nothing to fit
