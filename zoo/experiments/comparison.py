@@ -23,7 +23,13 @@ from zoo.comparison.allocation import compute_optimal_config
 from zoo.config import ModelConfig
 from zoo.errors import FieldError
 from zoo.experiments import execution, pool
-from zoo.experiments.grid import SHAPE_FIELDS, PlannedRun, parse_arms, shared_run_config
+from zoo.experiments.grid import (
+    SHAPE_FIELDS,
+    PlannedRun,
+    check_seeds,
+    parse_arms,
+    shared_run_config,
+)
 from zoo.experiments.store import RunStore
 from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
@@ -73,8 +79,7 @@ def compare(
             "budget", f"must be a positive, finite number of FLOPs; received {budget!r}"
         )
     budget = float(budget)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise FieldError("seeds", f"must be at least 1; received {seeds!r}")
+    check_seeds(seeds)
     pool.check_jobs(jobs)
     base = shared_run_config(run, fields, "comparison", "budget, seeds").replace(flops=budget)
     pool.check_strategy(jobs, base.strategy.value)

@@ -247,10 +247,21 @@ def learning_rate_for(arm, config):
 def batch_size_for(arm, config, budget):
     """The recipe's batch (sequences), smaller when the run would take < MIN_STEPS steps."""
     recipe = get_recipe(arm.preset)
+    return within_min_steps(recipe.training.batch_tokens, config, budget)
+
+
+def within_min_steps(batch_tokens, config, budget):
+    """Sequences per step for `batch_tokens`: at least one, and few enough that `budget` buys
+    `MIN_STEPS` optimizer steps."""
     seq_len = config.max_sequence_length
-    batch = max(1, round(recipe.training.batch_tokens / seq_len))
+    batch = max(1, round(batch_tokens / seq_len))
     tokens = budget / flops_per_token(config, seq_len).palm
     return int(max(1, min(batch, math.floor(tokens / (MIN_STEPS * seq_len)))))
+
+
+def warmup_for(config, batch):
+    """Warmup updates: about N tokens at `batch` sequences per step (at least one)."""
+    return max(1, math.ceil(count_params(config) / (batch * config.max_sequence_length)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,7 +273,9 @@ class RateRule:
     arms: dict  # arm name -> {"learning_rate": {a, b, ...}, "batch_tokens": the same or None}
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, field="rates"):
+        """The rule in the JSON at `path`; a `FieldError` of `field` (the option that named
+        it) when it holds none."""
         try:
             data = json.loads(pathlib.Path(path).read_text())
             arms = {arm["name"]: arm for arm in data["fits"]["rates"]["arms"]}
@@ -270,7 +283,7 @@ class RateRule:
                 float(arm["learning_rate"]["a"]), float(arm["learning_rate"]["b"])
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
             raise FieldError(
-                "rates",
+                field,
                 f"{str(path)!r} is not a rates sweep's JSON with a fitted rule "
                 f"({type(error).__name__}: {error})",
             ) from None
@@ -294,10 +307,7 @@ class RateRule:
         line = self.for_arm(arm).get("batch_tokens")
         if line is None:
             return None
-        seq_len = config.max_sequence_length
-        tokens = budget / flops_per_token(config, seq_len).palm
-        wanted = round(predict_rule(line, budget) / seq_len)
-        return int(max(1, min(wanted, math.floor(tokens / (MIN_STEPS * seq_len)))))
+        return within_min_steps(predict_rule(line, budget), config, budget)
 
 
 def plan_grid(cells, base, *, tune_lr=False, rule=None):
@@ -310,7 +320,7 @@ def plan_grid(cells, base, *, tune_lr=False, rule=None):
         batch = base.batch_size or (rule and rule.batch_size(arm, config, budget))
         batch = batch or batch_size_for(arm, config, budget)
         rate = rule.learning_rate(arm, budget) if rule else learning_rate_for(arm, config)
-        warmup = max(1, math.ceil(count_params(config) / (batch * config.max_sequence_length)))
+        warmup = warmup_for(config, batch)
         changes = {
             **arm.changes,
             "vocabulary_size": config.vocabulary_size,
@@ -370,7 +380,7 @@ def isoflop_cells(arm, budgets, sizes, seeds, shapes=DEFAULT_SHAPES, center=TOKE
         raise FieldError(
             "sizes", f"must be at least 3 (a parabola has three parameters); received {sizes!r}"
         )
-    _check_seeds(seeds)
+    check_seeds(seeds)
     config = sweep_model(arm)
     cells = []
     for budget in budgets:
@@ -415,7 +425,7 @@ def compute_cells(
     resized per budget along the same proportions, by the `shapes` rule."""
     allocations = parse_allocations(allocation)
     rule = parse_shapes(shapes)
-    _check_seeds(seeds)
+    check_seeds(seeds)
     cells = []
     for arm in arms:
         config = sweep_model(arm)
@@ -433,7 +443,8 @@ def compute_cells(
     return cells
 
 
-def _check_seeds(seeds):
+def check_seeds(seeds):
+    """Seeds 0 .. seeds - 1: at least one, a whole number."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise FieldError("seeds", f"must be at least 1; received {seeds!r}")
 
@@ -459,6 +470,7 @@ def hyperparameter_rules(
         )
     else:
         rate = rule
+    shape_rule = parse_shapes(shapes)
     return {
         "vocabulary": VOCABULARY_RULE,
         "learning_rate": rate,
@@ -473,7 +485,7 @@ def hyperparameter_rules(
         )
         + "; a run that fails is a failed cell, reported and not fitted",
         "shapes": (
-            f"{parse_shapes(shapes).name}: {parse_shapes(shapes).description}; the family's "
+            f"{shape_rule.name}: {shape_rule.description}; the family's "
             f"feed-forward ratio, width per layer within {SWEEP_ASPECT_TOLERANCE:g}× of the "
             "family's"
         ),

@@ -260,10 +260,7 @@ def _rate_rule(path, tune_lr, field="rates"):
         raise FieldError(
             "tune_lr", "cannot be combined with a fitted rule (", Setting(field, str(path)), ")"
         )
-    try:
-        return RateRule.load(path)
-    except FieldError as error:
-        raise FieldError(field, *error.parts[2:]) from None
+    return RateRule.load(path, field)
 
 
 def _check(rule, arms, points):

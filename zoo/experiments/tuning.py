@@ -9,7 +9,7 @@ A grid tunes once per arm and shape (`tuning_key`); its seeds are then trained a
 import dataclasses
 import math
 
-from zoo.accounting import count_params
+from zoo.experiments.grid import warmup_for
 
 from zoo.training.loop import Reporter
 from zoo.training.trainer import plan_run
@@ -57,11 +57,10 @@ def rate_grid(planned, rate_factors=RATE_FACTORS, batch_factors=(1.0,)):
     grid = []
     materials = {}  # the data read once for the whole grid
     for p in planned:
-        seq_len = p.config.max_sequence_length
         for batch_factor in batch_factors:
             batch = max(1, round(p.plan.run.batch_size * batch_factor))
             run = p.plan.run.replace(batch_size=batch)
-            warmup = max(1, math.ceil(count_params(p.config) / (batch * seq_len)))
+            warmup = warmup_for(p.config, batch)
             for rate_factor in rate_factors:
                 rate = p.learning_rate * rate_factor
                 changes = {**p.changes, "learning_rate": rate, "warmup_steps": warmup}

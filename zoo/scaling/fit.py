@@ -660,9 +660,7 @@ def compute_multiplier(baseline_fit, variant_fit, c_star):
     """C_baseline(ℓ) / C* with ℓ = L_variant(C*): the compute the baseline needs to reach the
     loss the variant reaches at C*, as a multiple of C*. `math.inf` when the baseline never
     reaches ℓ (ℓ ≤ its E). Fits are dicts with `E`, `A`, `gamma`: L(C) = E + A·C^(−γ)."""
-    reach = _log_compute_to_reach(baseline_fit, predict_compute(variant_fit, c_star))
-    exponent = reach - math.log(c_star)
-    return math.inf if exponent > 700 else math.exp(exponent)
+    return _multiplier_to_reach(baseline_fit, predict_compute(variant_fit, c_star), c_star)
 
 
 def compute_to_reach(fit, loss):
