@@ -179,14 +179,16 @@ def test_size_ladder_trains_every_contender_on_one_model_and_reports_ratios():
     )
 
 
-def test_size_ladder_holds_the_shapes_the_sweep_planner_trains():
+@pytest.mark.parametrize("shapes", ["family-heads", "papers"])
+def test_size_ladder_holds_the_shapes_the_sweep_planner_trains(shapes):
     from zoo.bench.sizes import FIXED_LADDER
     from zoo.experiments.grid import compute_cells, parse_arms
     from zoo_cli.bench import size_ladder
 
-    ladder = size_ladder("1e11,1e12,1e13")
+    budgets = (1e11, 1e12, 1e13) if shapes == "family-heads" else (1e12, 3e12, 1e13, 3e13)
+    ladder = size_ladder(",".join(f"{b:.0e}" for b in budgets), shapes)
     assert ladder[:3] == list(FIXED_LADDER)
-    cells = compute_cells(parse_arms("gpt2"), (1e11, 1e12, 1e13), 1)
+    cells = compute_cells(parse_arms("gpt2"), budgets, 1, shapes=shapes)
     planned = [
         (c[4].num_layers, c[4].hidden_dim, c[4].num_query_heads, c[4].vocabulary_size)
         for c in cells
@@ -194,6 +196,8 @@ def test_size_ladder_holds_the_shapes_the_sweep_planner_trains():
     assert [
         (s.num_layers, s.hidden_dim, s.num_heads, s.vocabulary_size) for s in ladder[3:]
     ] == planned
+    if shapes == "papers":  # the rule the rung-2 studies train at: 32-wide heads, 2+ layers
+        assert all(s.hidden_dim // s.num_heads == 32 and s.num_layers >= 2 for s in ladder[3:])
 
 
 def test_cli_bench_sizes_rejects_bad_seconds_and_renders_its_table(monkeypatch):

@@ -86,6 +86,7 @@ def sizes(
     sweep_budgets: Annotated[
         str, typer.Option(help="FLOPs budgets whose compute-optimal sweep shapes join the ladder.")
     ] = "1e11,1e12,1e13",
+    shapes: options.Shapes = "family-heads",
     out: Out = None,
     json: options.Json = False,
 ):
@@ -104,6 +105,7 @@ def sizes(
         json=json,
         size_seconds=seconds,
         sweep_budgets=sweep_budgets,
+        sweep_shapes=shapes,
     )
 
 
@@ -197,6 +199,7 @@ def _run(
     generate_batch_size=1,
     size_seconds=1.0,
     sweep_budgets="1e11,1e12,1e13",
+    sweep_shapes="family-heads",
 ):
     options.use_backend(backend)
     status = console(stderr=True)
@@ -212,7 +215,7 @@ def _run(
             )
         select_backend(backend)
         family_steps, family_repeats = family or (steps, repeats)
-        ladder = size_ladder(sweep_budgets) if "sizes" in parts else None
+        ladder = size_ladder(sweep_budgets, sweep_shapes) if "sizes" in parts else None
         report = run_suite(
             parts,
             steps=steps,
@@ -236,27 +239,29 @@ def _run(
     console().print(f"report written to {path}")
 
 
-def size_ladder(sweep_budgets):
-    """The fixed rungs, then GPT-2's compute-optimal sweep shapes at `sweep_budgets`, as the
-    sweep planner sizes them (the bench sits below the scaling layer, so the CLI joins them)."""
+def size_ladder(sweep_budgets, shapes="family-heads"):
+    """The fixed rungs, then GPT-2's compute-optimal sweep shapes at `sweep_budgets` under the
+    sweep's shape rule `shapes`, as the sweep planner sizes them (the bench sits below the
+    scaling layer, so the CLI joins them)."""
     from zoo.bench.sizes import FIXED_LADDER, SizeShape
-    from zoo.comparison.allocation import compute_optimal_config
     from zoo.experiments.grid import (
-        SWEEP_ASPECT_TOLERANCE,
         batch_size_for,
         parse_arms,
         parse_budgets,
+        parse_shapes,
         sweep_model,
     )
 
     arm = parse_arms("gpt2")[0]
     config = sweep_model(arm)
+    rule = parse_shapes(shapes)
     rungs = list(FIXED_LADDER)
     for budget in parse_budgets(sweep_budgets):
-        shape = compute_optimal_config(config, budget, aspect_tolerance=SWEEP_ASPECT_TOLERANCE)
+        shape = rule.resize(config, budget)
         rungs.append(
             SizeShape(
-                f"sweep {budget:.0e} {shape.num_layers}×{shape.hidden_dim} v{shape.vocabulary_size}",
+                f"sweep {budget:.0e} {shape.num_layers}×{shape.hidden_dim}"
+                f"/{shape.num_query_heads}h v{shape.vocabulary_size}",
                 shape.num_layers,
                 shape.hidden_dim,
                 shape.num_query_heads,

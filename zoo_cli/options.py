@@ -120,3 +120,13 @@ def use_backend(backend, strategy=None):
             fail(f"--backend {reason}, which {JAX_MISSING}")
         backend = chosen
     os.environ["KERAS_BACKEND"] = backend
+
+
+Shapes = Annotated[
+    str,
+    typer.Option(
+        help="How resized shapes are made: family-heads (the family's number of heads, from one "
+        "layer: the 3e10–1e12 studies) or papers (at least 2 layers, 32-wide heads "
+        "whose number follows the width, as Kaplan et al. and Chinchilla sized small models)."
+    ),
+]

@@ -46,14 +46,6 @@ SpikeGuard = Annotated[
 Plot = Annotated[
     Optional[str], typer.Option(help="Write the fitted figures to this .png/.svg/.pdf.")
 ]
-Shapes = Annotated[
-    str,
-    typer.Option(
-        help="How resized shapes are made: family-heads (the family's number of heads, from one "
-        "layer: the 3e10–1e12 studies; default) or papers (at least 2 layers, 32-wide heads "
-        "whose number follows the width, as Kaplan et al. and Chinchilla sized small models)."
-    ),
-]
 Rates = Annotated[
     Optional[str],
     typer.Option(
@@ -93,7 +85,7 @@ def isoflop(
     params: Annotated[
         str, typer.Option(help="Parameters the fits count: total (default) or non-embedding.")
     ] = "total",
-    shapes: Shapes = "family-heads",
+    shapes: options.Shapes = "family-heads",
     rates: Rates = None,
     data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
@@ -160,7 +152,7 @@ def compute(
             "under each, the first the baseline."
         ),
     ] = "compute-optimal",
-    shapes: Shapes = "family-heads",
+    shapes: options.Shapes = "family-heads",
     rates: Rates = None,
     data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
@@ -225,7 +217,7 @@ def rates(
             help="One arm per change of the single base model, as in zoo compare --ablate."
         ),
     ] = None,
-    shapes: Shapes = "papers",
+    shapes: options.Shapes = "papers",
     check: Annotated[
         Optional[str],
         typer.Option(
