@@ -121,6 +121,31 @@ def study_root(tmp_path):
             }
         )
     )
+    # The same question at the next rung: per-budget multipliers and a trend in its fit.
+    (reference / "rung2").mkdir()
+    learned = {
+        "name": "llama-small position=learned",
+        "multiplier": 0.7702,
+        "multiplier_ci": [0.6611, 0.9034],
+        "verdict": "worse",
+        "extrapolated": False,
+        "trend": {"verdict": "shrinking", "at_top": 0.8513, "at_top_ci": [0.7301, 0.9866]},
+    }
+    (reference / "rung2" / "compute-llama-ablations.json").write_text(
+        json.dumps(
+            {
+                "budgets": [1e12, 3e12, 1e13, 3e13],
+                "seeds": 3,
+                "fits": {
+                    "compute": {
+                        "arms": [arms[0], learned],
+                        "baseline": "llama-small",
+                        "level": 0.95,
+                    }
+                },
+            }
+        )
+    )
     (reference / "bench-generate.json").write_text(
         json.dumps(
             {
@@ -147,20 +172,36 @@ def study_root(tmp_path):
 def test_a_card_shows_the_study_figures_and_nothing_else(study_root):
     result = cards.explain("position", root=study_root)
     (card,) = result["cards"]
-    (measured,) = card["measurements"]
+    measured, higher = card["measurements"]  # the question at each rung, lowest first
+    assert (measured["rung"], higher["rung"]) == ("3e10–1e12", "1e12–3e13")
+    assert measured["reads"] == higher["reads"] and measured["papers"] == higher["papers"]
     assert measured["verdict"] == "worse" and measured["against"] == "llama-small"
     assert "0.617× [0.442, 0.883] (95% bootstrap) against llama-small: worse" in measured["summary"]
     assert "3 seeds × 4 budgets, 3e+10 to 1e+12 FLOPs" in measured["summary"]
+    assert "0.77× [0.661, 0.903] (95% bootstrap)" in higher["summary"]
+    assert "3 seeds × 4 budgets, 1e+12 to 3e+13 FLOPs" in higher["summary"]
+    assert higher["trend"] == (
+        "trend across budgets: shrinking; the fitted line gives 0.851× [0.73, 0.987] at the top "
+        "budget"
+    )
+    # The list shows the highest rung measured so far.
+    assert card["verdict_line"].endswith(higher["summary"])
     figures = _check_figures(result, study_root)
-    _printed_numbers_are_sourced(render_card(card), figures)
+    text = render_card(card)
+    assert text.index("at 3e10–1e12 FLOPs") < text.index("at 1e12–3e13 FLOPs")
+    _printed_numbers_are_sourced(text, figures)
 
 
 def test_inference_figures_and_extrapolation_are_read_from_their_files(study_root):
     result = cards.explain("multi-query", root=study_root)
     (card,) = result["cards"]
     assert card["id"] == "num_key_value_heads"
-    first, second = card["measurements"]
+    first, first_higher, second = card["measurements"]
     assert "(extrapolated)" in first["summary"]
+    assert first_higher["missing"].endswith(
+        "has no arm 'llama-small num_key_value_heads=1' "
+        "(arms: llama-small, llama-small position=learned)"
+    )
     assert "not committed" not in first.get("missing", "")
     assert "has no arm 'llama-small num_key_value_heads=2'" in second["missing"]
     assert "2,560 cache bytes per token, decodes 812 tokens/s" in card["inference"]["summary"]
@@ -173,6 +214,7 @@ def test_the_recipes_card_says_where_each_curve_reaches_the_n_gram_baseline(stud
     (card,) = result["cards"]
     llama = card["measurements"][0]
     assert llama["arm"] == "llama-small" and llama["verdict"] == "better"
+    assert card["measurements"][1]["missing"].endswith("is not committed yet")  # rung 2
     assert (
         "its fitted curve levels off above the Kneser-Ney 8-gram baseline (never reaches "
         "it) [4.4e+14, never] (extrapolated)"
@@ -220,6 +262,9 @@ def test_every_card_names_a_known_study_and_unique_names():
     for card in data["cards"]:
         for m in card["measured"]:
             assert m["study"] in data["studies"]
+            if "higher" in m:  # the next rung asks the same question of a study at its rung
+                higher = data["studies"][m["higher"]["study"]]
+                assert higher["rung"] != data["studies"][m["study"]]["rung"]
         assert card["measured"] or card.get("unmeasured")
 
 
@@ -257,7 +302,7 @@ def test_a_card_states_its_scale_trend_and_the_papers_effect_at_theirs():
     """The committed study behind the position card: the scale it was measured at (and that no
     run beats the n-gram), that its fit predates trends, and the published effect at 125M."""
     (card,) = cards.explain("position")["cards"]
-    (measured,) = card["measurements"]
+    measured = card["measurements"][0]  # the 3e10–1e12 rung, committed
     assert measured["scale"].startswith("scale: parameters ")
     assert measured["scale"].endswith("no run beats counting")
     assert measured["trend"].startswith("trend: none in this study's fit")
@@ -279,3 +324,39 @@ def test_a_card_states_its_scale_trend_and_the_papers_effect_at_theirs():
 def test_the_zoo_agrees_with_a_paper_only_in_its_direction(direction, verdict, agreement):
     papers = {"effect": "e", "scale": "s", "source": "p", "direction": direction}
     assert cards._papers(papers, verdict).endswith(f"the zoo's direction {agreement}")
+
+
+def test_the_findings_table_puts_each_rung_beside_the_papers(study_root):
+    from rich.console import Console
+
+    from zoo_cli.explain import render_findings
+
+    table = cards.findings(cards.explain(None, root=study_root))
+    assert table["rungs"] == ["3e10–1e12", "1e12–3e13"]
+    position = next(r for r in table["rows"] if r["choice"] == "position")
+    assert position["cells"] == {
+        "3e10–1e12": "0.617× [0.442, 0.883] worse; the paper: agrees",
+        "1e12–3e13": "0.77× [0.661, 0.903] worse; trend shrinking, 0.851× at the top budget; "
+        "the paper: agrees",
+    }
+    assert position["papers"] == (
+        "validation loss 2.809 with a learned table against 2.759 with rotary (125M "
+        "parameters, ~30B tokens; EleutherAI 2021 (Biderman et al.)): worse"
+    )
+    multi_query = next(
+        r for r in table["rows"] if r["reads"].startswith("the LLaMA recipe with multi-query")
+    )
+    assert multi_query["cells"]["3e10–1e12"].startswith("1.08× [0.771, 1.51] within noise")
+    assert multi_query["cells"]["1e12–3e13"] == "not measured yet"
+    console = Console(width=400, record=True)
+    console.print(render_findings(table))
+    figures = {f["text"] for row in table["rows"] for f in row["figures"]}
+    _printed_numbers_are_sourced(console.export_text(), figures)
+
+
+def test_cli_findings_prints_every_rung_of_the_committed_studies():
+    result = CliRunner().invoke(app, ["explain", "--findings", "--json"])
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    assert table["rungs"][:2] == ["3e10–1e12", "1e12–3e13"]
+    assert {row["choice"] for row in table["rows"]} >= {"position", "block", "recipes"}

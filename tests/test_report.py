@@ -85,8 +85,10 @@ def check_page(page, root):
             module, name = source.rsplit(".", 1)
             assert getattr(importlib.import_module(module), name) == text, element
         elif kind == "file":
-            assert (root / source).is_file(), element
-            assert text in (source, pathlib.PurePath(source).name, pathlib.PurePath(source).stem)
+            assert (explain.CHOICES if source == "zoo/choices.json" else root / source).is_file()
+            local = source.removeprefix("results/reference/").rsplit(".", 1)[0]  # rung2/NAME
+            path = pathlib.PurePath(source)
+            assert text in (source, path.name, path.stem, local), element
         elif kind == "command" and "#" not in source:  # a command found in a script or page
             written = (root / source).read_text()
             for word in shlex.split(text):
@@ -104,13 +106,21 @@ def check_page(page, root):
     return len(page.sourced)
 
 
+def _committed(suffix):
+    """{the page's name for it: path} of the committed files with `suffix`, the rungs' folders
+    included (rung2/NAME.json is rung2-NAME on the page and beside it)."""
+    found = [*REFERENCE.glob(f"*{suffix}"), *REFERENCE.glob(f"*/*{suffix}")]
+    return {p.relative_to(REFERENCE).as_posix().replace("/", "-"): p for p in found}
+
+
 def _studies_with_figures():
     """The committed JSON files that a committed figure belongs to (NAME.png, NAME-*.png)."""
-    stems = [p.stem for p in REFERENCE.glob("*.json")]
+    stems = [name.removesuffix(".json") for name in _committed(".json")]
     owners = {}
-    for plot in REFERENCE.glob("*.png"):
-        owner = max((s for s in stems if plot.stem == s or plot.stem.startswith(s + "-")), key=len)
-        owners.setdefault(owner, []).append(plot.name)
+    for plot in _committed(".png"):
+        plot = plot.removesuffix(".png")
+        owner = max((s for s in stems if plot == s or plot.startswith(s + "-")), key=len)
+        owners.setdefault(owner, []).append(plot)
     return owners
 
 
@@ -118,14 +128,15 @@ def test_every_committed_study_and_figure_is_on_the_page(tmp_path):
     written = report(tmp_path / "report")
     out = tmp_path / "report"
     page = Page((out / "index.html").read_text())
-    figures = sorted(p.name for p in REFERENCE.glob("*.png"))
-    assert written["figures"] == len(figures) and sorted(page.images) == figures
-    for name in figures:  # copied beside the page, byte for byte
-        assert (out / name).read_bytes() == (REFERENCE / name).read_bytes()
+    figures = _committed(".png")
+    assert written["figures"] == len(figures) and sorted(page.images) == sorted(figures)
+    for name, path in figures.items():  # copied beside the page, byte for byte
+        assert (out / name).read_bytes() == path.read_bytes()
     owners = _studies_with_figures()
     assert set(owners) <= set(page.sections)
-    assert written["studies"] == len([s for s in page.sections if s in {
-        p.stem for p in REFERENCE.glob("*.json")}])  # fmt: skip
+    studies = {name.removesuffix(".json") for name in _committed(".json")}
+    assert written["studies"] == len([s for s in page.sections if s in studies])
+    assert "findings" in page.sections
     commands = [e for e in page.sourced if e["kind"] == "command"]
     assert len(commands) == written["studies"]  # every study says how to reproduce it
     manifest = json.loads((out / "report.json").read_text())
@@ -210,6 +221,81 @@ def test_a_trend_is_shown_where_the_fit_has_one_and_its_absence_said(study_root,
     assert "its multiplier at each budget" in new and "predates" not in new
     assert "Not in this study: its fit predates the per-budget multipliers" in old
     assert "the best run beats counting" not in old and "no run of this study beats" in old
+
+
+LEARNED = "llama-small position=learned"  # an arm the position card reads
+
+
+def _rates(check=False):
+    """A rates sweep of one arm at two budgets (or, with `check`, its rule checked at a third)."""
+    points = [
+        {"arm": "llama-small", "budget": b, "seed": 0, "params": 9000, "num_layers": 2,
+         "hidden_dim": 32, "tokens": 180000, "loss": loss, "bits_per_byte": 1.5 * loss,
+         "learning_rate": rate, "batch_tokens": 4096}
+        for b, rate, loss in ((1e12, 0.01, 2.1), (1e12, 0.02, 2.05), (3e12, 0.01, 1.9),
+                              (3e12, 0.02, 1.95))
+    ]  # fmt: skip
+    sweep = {
+        "kind": "rates", "models": ["llama"], "budgets": [1e12, 3e12], "seeds": 1,
+        "rate_factors": [0.5, 1], "batch_factors": [1], "shapes": "papers",
+        "data": "shakespeare", "tokenizer": "bytes", "points": points,
+    }  # fmt: skip
+    if check:
+        sweep["check"] = "results/reference/rung2/rates-a.json"
+        sweep["fits"] = {"check": [
+            {"arm": "llama-small", "budget": 1e13, "best_learning_rate": 0.008,
+             "predicted_learning_rate": 0.0071, "ratio": 0.8875, "nearest_loss_excess": 0.0012,
+             "near_optimal": True}]}  # fmt: skip
+        return sweep
+    sweep["fits"] = {"rates": {"tolerance": 0.0025, "level": 0.95, "bootstrap": 200, "notes": [
+        "llama-small: one near-optimal run per budget"], "arms": [
+        {"name": "llama-small", "budgets": [1e12, 3e12], "notes": [],
+         "near_optimal": [{"budget": 1e12, "learning_rate": 0.02, "batch_tokens": 4096,
+                           "loss": 2.05, "seeds": 1},
+                          {"budget": 3e12, "learning_rate": 0.01, "batch_tokens": 4096,
+                           "loss": 1.9, "seeds": 1}],
+         "learning_rate": {"a": 101.2, "b": -0.631, "a_ci": [80.5, 130.1],
+                           "b_ci": [-0.7, -0.55]},
+         "batch_tokens": None}]}}  # fmt: skip
+    return sweep
+
+
+def test_a_rung_of_studies_in_its_folder_and_the_findings_beside_the_papers(
+    study_root, tmp_path, monkeypatch
+):
+    """A later rung's studies (results/reference/rung2/) are drawn like the first's, its rates
+    sweeps (the rule and its check) have a section of their own, and the findings table puts
+    each card's question at every rung beside the paper's effect."""
+    rung = study_root / "results" / "reference" / "rung2"
+    rung.mkdir()
+    ablations = json.loads(json.dumps(_sweep(True)).replace("llama-small x", LEARNED))
+    (rung / "compute-llama-ablations.json").write_text(json.dumps(ablations))
+    shutil.copyfile(
+        REFERENCE / "sweep-compute-gpt2-llama.png", rung / "compute-llama-ablations.png"
+    )
+    (rung / "rates-a.json").write_text(json.dumps(_rates()))
+    (rung / "rates-check.json").write_text(json.dumps(_rates(check=True)))
+    written = report(tmp_path / "out", root=study_root)
+    assert (written["studies"], written["figures"]) == (5, 3)
+    out = tmp_path / "out"
+    text = (out / "index.html").read_text()
+    page = Page(text)
+    check_page(page, study_root)
+    assert {"rung2-compute-llama-ablations", "rung2-rates-a", "rung2-rates-check",
+            "findings"} <= set(page.sections)  # fmt: skip
+    assert (out / "rung2-compute-llama-ablations.png").is_file()
+    shown = {e["source"]: e["text"] for e in page.sourced}
+    rates = "results/reference/rung2/rates-a.json#/fits/rates/arms/0"
+    assert shown[f"{rates}/learning_rate/b"] == "-0.631"
+    assert shown[f"{rates}/learning_rate/b_ci/1"] == "-0.55"
+    assert shown["results/reference/rung2/rates-check.json#/fits/check/0/ratio"] == "0.887"
+    findings = text[text.index('id="findings"') :]
+    findings = findings[: findings.index("</section>")]
+    assert "the zoo at" in findings and "not measured yet" in findings
+    words = re.sub(r"<[^>]+>", "", findings)  # the position card's question, at the second rung
+    assert (
+        "2.4× [1.5, 3.9] better; trend growing, 2.85× at the top budget; the paper: disagrees"
+    ) in words
 
 
 def test_a_damaged_study_is_one_line_naming_it(study_root, tmp_path, monkeypatch):

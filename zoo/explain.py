@@ -105,14 +105,17 @@ def _escape(key):
 
 def load_cards():
     """The cards file: {'cards': [...], 'studies': {name: {file, command, question (optional:
-    the study's question, which `zoo report` shows)}}}, checked whole (every field a card
-    shows), so a damaged file is one `ZooError` naming what is wrong."""
+    the study's question, which `zoo report` shows), rung (optional: the range of budgets it
+    was designed for, e.g. '1e12–3e13')}}}, checked whole (every field a card shows), so a
+    damaged file is one `ZooError` naming what is wrong. A card's measured entry may name a
+    `higher` {study, arm}: the same question asked again at a higher rung of budgets."""
     document = Document(CHOICES)
     studies = document.get("/studies", "object")
     for name in studies:
         for key in ("file", "command"):
             document.get(f"/studies/{_escape(name)}/{key}", "string")
         document.get(f"/studies/{_escape(name)}/question", "string", default=None)
+        document.get(f"/studies/{_escape(name)}/rung", "string", default=None)
     for i in range(len(document.get("/cards", "list"))):
         _check_card(document, f"/cards/{i}", studies)
     return document.data
@@ -136,6 +139,9 @@ def _check_card(document, at, studies):
         for key in ("arm", "reads"):
             document.get(f"{at}/measured/{j}/{key}", "string")
         document.get(f"{at}/measured/{j}/crossing", "bool", default=False)
+        if document.get(f"{at}/measured/{j}/higher", "object", default=None) is not None:
+            _check_study_name(document, f"{at}/measured/{j}/higher/study", studies)
+            document.get(f"{at}/measured/{j}/higher/arm", "string")
         if document.get(f"{at}/measured/{j}/papers", "object", default=None) is not None:
             for key in ("effect", "scale", "source", "direction"):
                 document.get(f"{at}/measured/{j}/papers/{key}", "string")
@@ -181,10 +187,12 @@ def explain(name=None, root=None):
     """One card (`name`) or all, each with its measurements read from the committed studies.
 
     Returns {'cards': [card + 'measurements' (+ 'inference')], 'legend'}. A measurement is
-    {'study', 'arm', 'reads', 'source', 'command'} and either 'figures' (each {'key', 'text',
-    'value', 'pointer', 'kind'}: the figure as printed, its exact value, its JSON path in
-    `source`, how it is formatted), 'verdict', 'against', 'summary' (one line), or 'missing'
-    (why not).
+    {'study', 'arm', 'reads', 'rung', 'source', 'command', 'measured' (the index of its entry
+    in the card's `measured`)} and either 'figures' (each {'key',
+    'text', 'value', 'pointer', 'kind'}: the figure as printed, its exact value, its JSON path
+    in `source`, how it is formatted), 'verdict', 'against', 'summary' (one line), or
+    'missing' (why not). A measured entry with a `higher` study gives two measurements, one
+    per rung, lowest first, with the same 'reads'.
     """
     root = ROOT if root is None else pathlib.Path(root)
     data = load_cards()
@@ -194,7 +202,9 @@ def explain(name=None, root=None):
     for card in cards:
         entry = dict(card)
         entry["measurements"] = [
-            _measurement(m, data["studies"], root, cache) for m in card["measured"]
+            {**_measurement(rung, data["studies"], root, cache), "measured": k}
+            for k, m in enumerate(card["measured"])
+            for rung in _rungs(m)
         ]
         if card.get("inference"):
             entry["inference"] = _inference(card["inference"], data["studies"], root, cache)
@@ -258,12 +268,20 @@ def _study(name, studies, root, cache):
     return cache[study["file"]], study["file"], study["command"]
 
 
+def _rungs(measured):
+    """The measured entry as asked at each rung of budgets: itself, then its `higher` study
+    and arm (the same question, the same papers line)."""
+    higher = measured.get("higher")
+    return [measured] + ([{**measured, **higher}] if higher else [])
+
+
 def _measurement(measured, studies, root, cache):
     sweep, source, command = _study(measured["study"], studies, root, cache)
     row = {
         "study": measured["study"],
         "arm": measured["arm"],
         "reads": measured["reads"],
+        "rung": studies[measured["study"]].get("rung"),
         "source": source,
         "command": command,
     }
@@ -343,7 +361,9 @@ def _measurement(measured, studies, root, cache):
     figures += scale_figures + trend_figures
     return {**row, "figures": figures, "verdict": verdict, "against": baseline,
             "summary": summary, "scale": scale, "trend": trend,
-            "papers": _papers(measured.get("papers"), verdict)}  # fmt: skip
+            "trend_verdict": sweep.get(f"{at}/trend/verdict", "string", default=None),
+            "papers": _papers(measured.get("papers"), verdict),
+            "agreement": _agreement(measured.get("papers"), verdict)}  # fmt: skip
 
 
 PAPER_DIRECTIONS = ("better", "worse", "neutral")  # the published effect of the arm's change
@@ -355,17 +375,74 @@ def _papers(papers, verdict):
     paper found an effect cannot tell; the other direction disagrees."""
     if papers is None:
         return None
-    direction = papers["direction"]
-    if verdict == "within noise":
-        agreement = "agrees" if direction == "neutral" else "cannot tell (within noise here)"
-    elif direction == "neutral":
-        agreement = f"disagrees (the zoo finds it {verdict}; the paper, no clear effect)"
-    else:
-        agreement = "agrees" if verdict == direction else "disagrees"
     return (
         f"papers: {papers['effect']} ({papers['scale']}; {papers['source']}): "
-        f"{direction}; the zoo's direction {agreement}"
+        f"{papers['direction']}; the zoo's direction {_agreement(papers, verdict)}"
     )
+
+
+def _agreement(papers, verdict):
+    if papers is None:
+        return None
+    direction = papers["direction"]
+    if verdict == "within noise":
+        return "agrees" if direction == "neutral" else "cannot tell (within noise here)"
+    if direction == "neutral":
+        return f"disagrees (the zoo finds it {verdict}; the paper, no clear effect)"
+    return "agrees" if verdict == direction else "disagrees"
+
+
+def findings(result):
+    """The table 'zoo at each rung · papers' from `explain`'s result: one row per question a
+    card asks (a measured entry), with per rung the multiplier, its interval and verdict, the
+    trend across that rung's budgets and whether its direction agrees with the paper's; then
+    the published effect. Every number is a figure's text (so sourced as the cards' are).
+
+    Returns {'rungs': [rung labels, lowest first], 'rows': [{'choice', 'reads', 'cells':
+    {rung: text}, 'papers'}]}."""
+    rungs, rows = [], []
+    for card in result["cards"]:
+        for m in card["measurements"]:
+            rung = m.get("rung") or m["study"]
+            if rung not in rungs:
+                rungs.append(rung)
+            if not rows or (rows[-1]["choice"], rows[-1]["reads"]) != (card["id"], m["reads"]):
+                rows.append({"choice": card["id"], "reads": m["reads"], "cells": {},
+                             "papers": None, "figures": []})  # fmt: skip
+            row = rows[-1]
+            row["cells"][rung] = _finding(m)
+            row["figures"] += m.get("figures", [])
+            if m.get("papers"):
+                row["papers"] = (
+                    m["papers"].removeprefix("papers: ").rsplit("; the zoo's direction", 1)[0]
+                )
+    return {"rungs": sorted(rungs, key=_rung_start), "rows": rows, "legend": result["legend"]}
+
+
+def _finding(m):
+    """One cell of the findings table: a measurement in a few words."""
+    if "missing" in m:
+        return "not measured yet"
+    text = {f["key"]: f["text"] for f in m["figures"]}
+    cell = f"{text['multiplier']}×"
+    if "low" in text:
+        cell += f" [{text['low']}, {text['high']}]"
+    cell += f" {m['verdict']}"
+    if m.get("trend_verdict"):
+        cell += f"; trend {m['trend_verdict']}"
+        if "at top" in text:
+            cell += f", {text['at top']}× at the top budget"
+    if m.get("agreement"):
+        cell += f"; the paper: {m['agreement'].split(' (')[0]}"
+    return cell
+
+
+def _rung_start(rung):
+    """'3e10–1e12' -> 3e10, for ordering rungs (a label that is not a range goes last)."""
+    try:
+        return float(rung.split("–")[0])
+    except ValueError:
+        return math.inf
 
 
 def _scale(sweep):
@@ -457,17 +534,19 @@ def _inference(inference, studies, root, cache):
 
 
 def _verdict_line(card):
-    """The card's one line for the list: its first measurement, or why there is none."""
+    """The card's one line for the list: its first question at the highest rung measured so
+    far (its summary states the budgets), or why there is none."""
     if not card["measurements"]:
         return "not measured: " + card.get("unmeasured", "no study")
-    first = card["measurements"][0]
-    if "missing" in first:
-        return "not measured yet: " + first["missing"]
-    return f"{first['reads']}: {first['summary']}"
+    first = [m for m in card["measurements"] if m["reads"] == card["measurements"][0]["reads"]]
+    measured = [m for m in first if "missing" not in m]
+    if not measured:
+        return "not measured yet: " + first[0]["missing"]
+    return f"{measured[-1]['reads']}: {measured[-1]['summary']}"
 
 
 def _normal(name):
     return name.strip().lower().replace("_", "-")
 
 
-__all__ = ["Document", "choice_names", "explain", "figure", "find_card", "fmt"]
+__all__ = ["Document", "choice_names", "explain", "figure", "find_card", "findings", "fmt"]

@@ -87,6 +87,14 @@ def sizes(
         str, typer.Option(help="FLOPs budgets whose compute-optimal sweep shapes join the ladder.")
     ] = "1e11,1e12,1e13",
     shapes: options.Shapes = "family-heads",
+    fixed: Annotated[
+        bool,
+        typer.Option(
+            "--fixed/--no-fixed",
+            help="Start the ladder with its three fixed rungs (4×256, 4×128, 2×64); "
+            "--no-fixed: only the sweep's shapes.",
+        ),
+    ] = True,
     out: Out = None,
     json: options.Json = False,
 ):
@@ -106,6 +114,7 @@ def sizes(
         size_seconds=seconds,
         sweep_budgets=sweep_budgets,
         sweep_shapes=shapes,
+        fixed_rungs=fixed,
     )
 
 
@@ -200,6 +209,7 @@ def _run(
     size_seconds=1.0,
     sweep_budgets="1e11,1e12,1e13",
     sweep_shapes="family-heads",
+    fixed_rungs=True,
 ):
     options.use_backend(backend)
     status = console(stderr=True)
@@ -215,7 +225,7 @@ def _run(
             )
         select_backend(backend)
         family_steps, family_repeats = family or (steps, repeats)
-        ladder = size_ladder(sweep_budgets, sweep_shapes) if "sizes" in parts else None
+        ladder = size_ladder(sweep_budgets, sweep_shapes, fixed_rungs) if "sizes" in parts else None
         report = run_suite(
             parts,
             steps=steps,
@@ -239,7 +249,7 @@ def _run(
     console().print(f"report written to {path}")
 
 
-def size_ladder(sweep_budgets, shapes="family-heads"):
+def size_ladder(sweep_budgets, shapes="family-heads", fixed=True):
     """The fixed rungs, then GPT-2's compute-optimal sweep shapes at `sweep_budgets` under the
     sweep's shape rule `shapes`, as the sweep planner sizes them (the bench sits below the
     scaling layer, so the CLI joins them)."""
@@ -255,7 +265,7 @@ def size_ladder(sweep_budgets, shapes="family-heads"):
     arm = parse_arms("gpt2")[0]
     config = sweep_model(arm)
     rule = parse_shapes(shapes)
-    rungs = list(FIXED_LADDER)
+    rungs = list(FIXED_LADDER) if fixed else []
     for budget in parse_budgets(sweep_budgets):
         shape = rule.resize(config, budget)
         rungs.append(

@@ -41,19 +41,33 @@ def explain(
             metavar="CHOICE",
         ),
     ] = None,
+    findings: Annotated[
+        bool,
+        typer.Option(
+            "--findings",
+            help="The findings table instead: per question, the zoo's answer at each rung of "
+            "budgets (3e10–1e12, 1e12–3e13) beside the paper's.",
+        ),
+    ] = False,
     json: options.Json = False,
 ):
     """What a choice is, who made it when, what its paper claimed, and what the zoo measured:
     the compute multiplier with its interval from the committed reference studies, and the
     command that reproduces it."""
     with user_errors(keras=False):
-        from zoo.explain import explain as explain_choices
+        from zoo.explain import explain as explain_choices, findings as findings_table
 
         result = explain_choices(choice)
+        if findings:
+            result = findings_table(result)
     if json:
         print_json(result)
         return
     out = console()
+    if findings:
+        out.print(render_findings(result))
+        out.print(f"[dim]{escape(result['legend'])}[/]")
+        return
     if choice is None:
         table = Table(
             title="what each choice bought, as the committed studies measured it",
@@ -67,6 +81,24 @@ def explain(
         return
     out.print(render_card(result["cards"][0]))
     out.print(f"[dim]{escape(result['legend'])}[/]")
+
+
+def render_findings(table):
+    """The findings table as a rich `Table`: one row per question, a column per rung."""
+    out = Table(title="what each choice bought, at each rung of budgets, beside the papers")
+    out.add_column("choice")
+    out.add_column("question")
+    for rung in table["rungs"]:
+        out.add_column(f"zoo at {rung} FLOPs")
+    out.add_column("papers")
+    for row in table["rows"]:
+        out.add_row(
+            row["choice"],
+            escape(row["reads"]),
+            *(escape(row["cells"].get(rung, "not in this rung")) for rung in table["rungs"]),
+            escape(row["papers"] or "—"),
+        )
+    return out
 
 
 def render_card(card):
@@ -89,9 +121,14 @@ def render_card(card):
     ]
     if not card["measurements"]:
         lines.append(f"  not measured: {e(card.get('unmeasured', 'no study'))}")
+    reads = None
     for m in card["measurements"]:
-        lines.append(f"  {e(m['reads'])}:")
-        lines += _measured_lines(m, "    ")
+        if m["reads"] != reads:  # one question, then its answer at each rung of budgets
+            reads = m["reads"]
+            lines.append(f"  {e(m['reads'])}:")
+        if m.get("rung"):
+            lines.append(f"    [bold]at {e(m['rung'])} FLOPs[/] ({e(m['study'])}):")
+        lines += _measured_lines(m, "      " if m.get("rung") else "    ")
     inference = card.get("inference")
     if inference:
         lines += ["", "[bold]at inference[/]"] + _measured_lines(inference, "  ")

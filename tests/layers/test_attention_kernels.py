@@ -247,3 +247,38 @@ def test_banded_graph_has_no_t_by_t_tensor():
     banded = _largest_intermediate(lambda q, k, v: banded_causal_attention(q, k, v, w), *shapes)
     assert dense >= b * heads * t * t
     assert banded <= b * heads * t * 2 * w < b * heads * t * t / 4
+
+
+TORCH_FUSED = """
+import json, numpy as np
+import zoo.model  # the package first: its layers import one another in order
+from zoo.layers import attention_kernels as kernels
+from tests.layers.numpy_reference import causal_attention
+rng, errors = np.random.default_rng(0), []
+for heads, kv in {heads}:
+    q, k, v = (rng.standard_normal((2, 37, h, 8)).astype("float32") for h in (heads, kv, kv))
+    kernels.FUSED = True
+    assert kernels.fused_attention_available()
+    fused = kernels.dense_causal_attention(q, k, v).detach().cpu().numpy()
+    errors.append(float(np.abs(fused - causal_attention(q, k, v)).max()))
+print(json.dumps(errors))
+"""
+
+
+@pytest.mark.slow
+def test_torch_fused_attention_is_causal_attention_for_every_head_layout():
+    """The fused path (torch's `scaled_dot_product_attention`, taken on a GPU and by the bench's
+    `zoo torch fused-attention`) equals the float64 reference, multi-query and grouped too."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = TORCH_FUSED.format(heads=HEADS)
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=root
+    )
+    errors = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(errors) == len(HEADS) and max(errors) < 1e-5, errors

@@ -33,6 +33,10 @@ from zoo.errors import ZooError
 SAMPLES = 64  # distinct random sequences, cycled (as zoo.bench.training)
 TORCH_JIT = True  # zoo on Keras-torch: jit_compile=True (torch.compile) measured faster
 PROBE_STEPS = 3
+# The zoo on torch with `scaled_dot_product_attention` (torch's fused attention kernel) instead
+# of its own (`zoo.layers.attention_kernels.FUSED`): the speed change tried on a CPU, kept as a
+# contender so every run shows whether it pays yet.
+FUSED_TORCH = "zoo torch fused-attention"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +72,8 @@ def installed_contenders():
     }
     names = ["zoo tensorflow"]
     names += [f"zoo {b}" for b in ("jax", "torch") if have[b]]
+    if have["torch"]:  # torch's fused attention kernel, beside the zoo's own
+        names.append(FUSED_TORCH)
     if have["keras_hub"]:
         names.append("keras-hub tensorflow")
     if have["torch"] and have["transformers"]:
@@ -85,6 +91,7 @@ def _spec(name, shape, training):
             "shape": shape_dict,
             "training": training,
             "jit_compile": backend != "torch" or TORCH_JIT,
+            "fused_attention": True if name == FUSED_TORCH else None,
         }, backend
     if name == "keras-hub tensorflow":
         return {
@@ -216,8 +223,10 @@ def _tokens(vocabulary_size, seq_len):
 def zoo_size_contender(spec):
     """The zoo's GPT-2 at the spec's shape on this worker's Keras backend."""
     from zoo.bench.training import AnchorShape, gpt2_config, zoo_contender
+    from zoo.layers import attention_kernels
     from zoo.recipe import TrainingRecipe
 
+    attention_kernels.FUSED = spec.get("fused_attention")
     shape = SizeShape(**spec["shape"])
     anchor = AnchorShape(**{k: v for k, v in spec["shape"].items() if k != "label"})
     contender = zoo_contender(

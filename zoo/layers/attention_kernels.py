@@ -46,14 +46,38 @@ def _softmax_weighted_sum(scores, mask, value, equation, dtype):
     return ops.einsum(equation, ops.cast(weights, dtype), value)
 
 
-@functools.cache
-def fused_attention_available():
-    """Whether `keras.ops.dot_product_attention` can use flash attention here: JAX on a GPU.
+# Whether dense causal training attention goes to `keras.ops.dot_product_attention` where a
+# backend fuses it: None chooses by measurement (`fused_attention_available`), True takes the
+# fused path wherever the backend has one (torch's `scaled_dot_product_attention` on any
+# device), False never does. `zoo bench sizes` sets True in one worker, to time the fused
+# kernel beside ours in the same run.
+FUSED = None
 
-    Elsewhere (CPU, TensorFlow) our kernel below is what XLA compiles best, and is measured.
+
+def fused_attention_available():
+    """Whether `keras.ops.dot_product_attention` takes dense causal training attention here:
+    JAX or torch on a GPU (cuDNN / flash attention), by default.
+
+    On a CPU our kernel below is faster: torch's fused `scaled_dot_product_attention` (under
+    `torch.compile`) trained the papers-shape GPT-2 at 81.5K tokens/s against our kernel's
+    94.4K at 2×64 and 33.9K against 37.7K at 2×128 (`zoo bench sizes --shapes papers`, one
+    run, results/reference/bench-sizes-papers.json), and on TensorFlow and JAX it is what XLA
+    compiles best.
     """
-    if keras.backend.backend() != "jax":
+    if FUSED is not None:
+        return FUSED and _backend_fuses(anywhere=True)
+    return _backend_fuses(anywhere=False)
+
+
+@functools.cache
+def _backend_fuses(anywhere):
+    backend = keras.backend.backend()
+    if backend not in ("jax", "torch"):
         return False
+    if backend == "torch":
+        import torch
+
+        return anywhere or torch.cuda.is_available()
     import jax
 
     return jax.devices()[0].platform == "gpu"

@@ -24,7 +24,7 @@ from zoo import explain
 from zoo.errors import FieldError, Setting, ZooError
 from zoo.files import atomic_directory
 from zoo.report.page import page
-from zoo.report.studies import REFERENCE, find_studies
+from zoo.report.studies import REFERENCE, anchor, find_studies
 
 MANIFEST = "report.json"  # the files a report directory holds: how a later call knows it
 WRITER = "zoo report"
@@ -50,7 +50,7 @@ def report(out, root=None, force=False):
         )
     html = page(studies, orphans, others, root)
     figures = [f for s in studies for f in s.figures] + orphans
-    names = [pathlib.PurePath(f).name for f in figures]
+    names = [anchor(f) + pathlib.PurePath(f).suffix for f in figures]
     with atomic_directory(out) as staging:
         (staging / "index.html").write_text(html, encoding="utf-8")
         for figure, name in zip(figures, names):

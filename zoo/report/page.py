@@ -5,7 +5,7 @@ import pathlib
 
 from zoo import explain
 from zoo.report import sections
-from zoo.report.studies import KINDS, choice, commands, escape, file_element, sourced
+from zoo.report.studies import KINDS, anchor, choice, commands, escape, file_element, sourced
 
 
 def page(studies, orphans, others, root):
@@ -15,7 +15,8 @@ def page(studies, orphans, others, root):
     context = {"studies": data["studies"], "cards": cards, "choices": data["cards"]}
     context["commands"] = commands(root)
     contents = "".join(
-        f'<li><a href="#{escape(s.stem)}">{file_element(s.path)}</a>: {KINDS[s.kind]}</li>'
+        f'<li><a href="#{escape(anchor(s.path))}">{file_element(s.path, s.stem)}</a>: '
+        f"{KINDS[s.kind]}</li>"
         for s in studies
     )
     body = [
@@ -32,6 +33,7 @@ def page(studies, orphans, others, root):
         ),
         f'<p class="legend">{sourced(explain.LEGEND, "zoo.explain.LEGEND", "constant")}</p>',
         f"<nav><h2>The studies</h2><ul>{contents}</ul></nav>",
+        _findings(context),
         *(_section(study, context) for study in studies),
         _unmeasured(data["cards"]),
         _rest(orphans, others),
@@ -79,15 +81,15 @@ def _section(study, context):
     parts = getattr(sections, study.kind)(study, context)
     figures = (
         "".join(
-            f'<figure><img src="{escape(pathlib.PurePath(f).name)}" '
-            f'alt="{escape(pathlib.PurePath(f).stem)}"><figcaption>{file_element(f, f)}'
+            f'<figure><img src="{escape(anchor(f) + pathlib.PurePath(f).suffix)}" '
+            f'alt="{escape(anchor(f))}"><figcaption>{file_element(f, f)}'
             "</figcaption></figure>"
             for f in study.figures
         )
         or '<p class="where">No figure is committed for this one.</p>'
     )
     return (
-        f'<section id="{escape(study.stem)}"><h2>{file_element(study.path)}</h2>'
+        f'<section id="{escape(anchor(study.path))}"><h2>{file_element(study.path, study.stem)}</h2>'
         f'<p class="where">{KINDS[study.kind]}, from {file_element(study.path, study.path)}</p>'
         f"<p><b>The question.</b> {parts['question']}</p>"
         f"<p><b>How it was run.</b> {parts['setup']}</p>"
@@ -116,10 +118,10 @@ def _cards(study, context):
     items = []
     for i, (card, words) in enumerate(zip(context["cards"], context["choices"])):
         lines = []
-        for j, m in enumerate(card["measurements"]):
+        for m in card["measurements"]:
             if m["source"] != study.path:
                 continue
-            reads = choice(f"/cards/{i}/measured/{j}/reads", m["reads"])
+            reads = choice(f"/cards/{i}/measured/{m['measured']}/reads", m["reads"])
             if "missing" not in m:
                 text = {f["key"]: _figure(f, m["source"]) for f in m["figures"]}
                 arm = m["figures"][0]["pointer"].rsplit("/", 1)[0]  # its entry in the fit
@@ -146,6 +148,69 @@ def _cards(study, context):
                 f"</li></ul>The whole card: <code>zoo explain {name}</code></li>"
             )
     return f"<p><b>The cards that read it.</b></p><ul>{''.join(items)}</ul>" if items else ""
+
+
+def _findings(context):
+    """Every question a card asks, the zoo's answer at each rung of budgets beside the
+    paper's: `zoo explain --findings` as a table whose every number names its source."""
+    studies = context["studies"]
+    rungs = {}  # label -> its element (the cards file's `rung` of a study at that rung)
+    for name, study in studies.items():
+        if study.get("rung"):
+            rungs.setdefault(study["rung"], choice(f"/studies/{name}/rung", study["rung"]))
+    order = sorted(rungs, key=explain._rung_start)
+    rows = []
+    for i, (card, words) in enumerate(zip(context["cards"], context["choices"])):
+        for k, measured in enumerate(words["measured"]):
+            answers = [m for m in card["measurements"] if m["measured"] == k]
+            cells = {m.get("rung"): _finding(m) for m in answers}
+            papers = measured.get("papers")
+            rows.append(
+                [
+                    choice(f"/cards/{i}/id", card["id"]),
+                    choice(f"/cards/{i}/measured/{k}/reads", measured["reads"]),
+                    *(cells.get(rung, "not asked at this rung") for rung in order),
+                    (
+                        f"{choice(f'/cards/{i}/measured/{k}/papers/effect', papers['effect'])} "
+                        f"({choice(f'/cards/{i}/measured/{k}/papers/scale', papers['scale'])}; "
+                        f"{choice(f'/cards/{i}/measured/{k}/papers/source', papers['source'])})"
+                        f": {choice(f'/cards/{i}/measured/{k}/papers/direction', papers['direction'])}"
+                        if papers
+                        else "—"
+                    ),
+                ]
+            )
+    if not rows:
+        return ""
+    header = ["choice", "question", *(f"the zoo at {rungs[r]} FLOPs" for r in order), "papers"]
+    return (
+        '<section id="findings"><h2>What each choice bought, rung by rung, beside the papers'
+        "</h2><p>Each question of the cards, answered by the studies at each rung of budgets: "
+        "the compute multiplier against the study's baseline with its interval and verdict, "
+        "the trend across that rung's budgets where its fit has one, and whether its direction "
+        "agrees with the paper's effect, measured at the paper's scale (last column).</p>"
+        + sections.table(header, rows)
+        + "</section>"
+    )
+
+
+def _finding(m):
+    """One cell of the findings table (`zoo.explain._finding`, with sourced numbers)."""
+    if "missing" in m:
+        return "not measured yet"
+    text = {f["key"]: _figure(f, m["source"]) for f in m["figures"]}
+    cell = f"{text['multiplier']}×"
+    if "low" in text:
+        cell += f" [{text['low']}, {text['high']}]"
+    at = m["source"] + "#" + m["figures"][0]["pointer"].rsplit("/", 1)[0]  # the arm's fit
+    cell += " " + sourced(m["verdict"], f"{at}/verdict", "text")
+    if m.get("trend_verdict"):
+        cell += "; trend " + sourced(m["trend_verdict"], f"{at}/trend/verdict", "text")
+        if "at top" in text:
+            cell += f", {text['at top']}× at the top budget"
+    if m.get("agreement"):
+        cell += f"; the paper: {escape(m['agreement'].split(' (')[0])}"
+    return cell
 
 
 def _figure(figure, source):

@@ -331,4 +331,100 @@ def ngram(s, context):
     }
 
 
-__all__ = ["comparison", "compute", "generate", "isoflop", "ngram"]
+def rates(s, context):
+    """A rates sweep (`zoo sweep rates`): full-length grids of peak learning rates (and
+    batches) per arm and budget, the near-optimal runs, the rule fitted through them, or (with
+    --check) an earlier rule against a grid at a larger budget."""
+    setup = (
+        f"Arms: {s.listed('/models')}. Budgets: {s.listed('/budgets', 'flops')} FLOPs; peak "
+        f"learning rates: the size rule's times {s.listed('/rate_factors', 'number')}"
+    )
+    if s.count("/batch_factors") > 1:
+        setup += f"; batches: the sweep's times {s.listed('/batch_factors', 'number')}"
+    setup += (
+        f"; seeds per cell: {s.n('/seeds', 'count')}; shapes: {s.s('/shapes')}; every run "
+        f"trains its whole budget; data: {s.s('/data')}, tokenizer: {s.s('/tokenizer')}."
+    )
+    parts = {
+        "question": question(s, context)
+        or (
+            "Which peak learning rate (and batch) trains each arm best at each budget, and how "
+            "do the best ones move with compute? DeepSeek LLM's procedure: every run that comes "
+            "within a stated tolerance of the best loss at its budget is near-optimal, and "
+            "power laws in compute are fitted through them."
+        ),
+        "setup": setup,
+        "scale": scale(s),
+    }
+    if s.value("/fits/check"):
+        return {**parts, "table": _check_table(s)}
+    fit = "/fits/rates"
+    arms = [f"{fit}/arms/{i}" for i in range(s.count(f"{fit}/arms"))]
+    if not arms:
+        why = s.s(f"{fit}/error") if s.value(f"{fit}/error") else "the file holds none"
+        return {**parts, "table": f"<p>No fit: {why}.</p>"}
+    rows = []
+    for a in arms:
+        near = "; ".join(
+            f"{s.n(f'{p}/budget', 'flops')}: {s.n(f'{p}/learning_rate', 'number')} "
+            f"({s.n(f'{p}/batch_tokens', 'count')} tokens per batch, loss "
+            f"{s.n(f'{p}/loss', 'loss')})"
+            for p in (f"{a}/near_optimal/{i}" for i in range(s.count(f"{a}/near_optimal")))
+        )
+        line = f"{a}/learning_rate"
+        rule = (
+            f"{s.n(f'{line}/a', 'number')}{s.interval(f'{line}/a_ci', 'number')} · "
+            f"C<sup>{s.n(f'{line}/b', 'number')}</sup>{s.interval(f'{line}/b_ci', 'number')}"
+            if s.value(line)
+            else "—"
+        )
+        batch = f"{a}/batch_tokens"
+        batch_rule = (
+            f"{s.n(f'{batch}/a', 'number')} · C<sup>{s.n(f'{batch}/b', 'number')}</sup>"
+            f"{s.interval(f'{batch}/b_ci', 'number')}"
+            if s.value(batch)
+            else "—"
+        )
+        rows.append([s.s(f"{a}/name"), near, rule, batch_rule])
+    header = [
+        "arm",
+        "near-optimal runs: budget (FLOPs): peak learning rate (batch, loss in nats per byte)",
+        "η<sub>opt</sub> = a · C<sup>b</sup>",
+        "B<sub>opt</sub> = c · C<sup>d</sup> (tokens)",
+    ]
+    notes = "".join(f"<li>{s.s(f'{fit}/notes/{i}')}</li>" for i in range(s.count(f"{fit}/notes")))
+    tolerance = (
+        f"<p>Near-optimal: a loss at most {s.n(f'{fit}/tolerance', 'number')} (a fraction) above "
+        f"the best at its budget; intervals: {s.n(f'{fit}/level', 'percent')} bootstrap.</p>"
+        if s.value(f"{fit}/tolerance") is not None and s.value(f"{fit}/level") is not None
+        else ""
+    )
+    return {
+        **parts,
+        "table": table(header, rows) + tolerance + (f"<ul>{notes}</ul>" if notes else ""),
+    }
+
+
+def _check_table(s):
+    """An earlier rule against a grid at a larger budget (`check_rule`), per arm."""
+    rows = [
+        [s.s(f"{r}/arm"), s.n(f"{r}/budget", "flops"), s.n(f"{r}/predicted_learning_rate", "number"),
+         s.n(f"{r}/best_learning_rate", "number"), s.n(f"{r}/ratio", "number"),
+         s.n(f"{r}/nearest_loss_excess", "number"),
+         "yes" if s.value(f"{r}/near_optimal") else "no"]
+        for r in (f"/fits/check/{i}" for i in range(s.count("/fits/check")))
+    ]  # fmt: skip
+    rule = file_element(s.get("/check", "string"), s.get("/check", "string"))
+    return (
+        f"<p>The rule fitted in {rule}, extrapolated to this budget and checked against a grid "
+        "there.</p>"
+        + table(
+            ["arm", "budget (FLOPs)", "the rule's rate", "the grid's best rate",
+             "ratio", "loss of the grid run nearest the rule, above the best (a fraction)",
+             "that run near-optimal"],
+            rows,
+        )
+    )  # fmt: skip
+
+
+__all__ = ["comparison", "compute", "generate", "isoflop", "ngram", "rates"]

@@ -20,6 +20,7 @@ COMPARISONS = "docs/comparisons.md"
 KINDS = {  # the kinds the page draws, in its order
     "compute": "loss against compute, per arm",
     "isoflop": "IsoFLOP sweep: model sizes at fixed budgets",
+    "rates": "learning-rate rule: full-length grids of rates per arm and budget",
     "comparison": "comparison at one budget",
     "generate": "decoding benchmark",
     "ngram": "the n-gram yardstick",
@@ -58,7 +59,7 @@ class Study:
 
     def __init__(self, root, path):
         self.path = path  # relative to the checkout: results/reference/NAME.json
-        self.stem = pathlib.PurePath(path).stem
+        self.stem = local_name(path)  # rung2/compute-recipes for a study in a rung's folder
         self.doc = explain.Document(pathlib.Path(root) / path)
         self.kind = _kind(self.doc.data)
         self.figures = []  # results/reference/NAME.png and NAME-*.png
@@ -103,8 +104,20 @@ class Study:
         )
 
 
+def local_name(path):
+    """A committed file's name under results/reference/, without its suffix: 'sweep-compute-
+    recipes', 'rung2/compute-recipes' (a later rung of studies lives in a folder of its own)."""
+    return str(pathlib.PurePath(path).relative_to(REFERENCE).with_suffix(""))
+
+
+def anchor(path):
+    """The page's id for a study, and the name of a figure copied beside the page: its local
+    name with '/' as '-' (rung2/compute-recipes.png -> rung2-compute-recipes.png)."""
+    return local_name(path).replace("/", "-")
+
+
 def _kind(data):
-    if data.get("kind") in ("compute", "isoflop"):
+    if data.get("kind") in ("compute", "isoflop", "rates"):
         return data["kind"]
     if "points_file" in data:
         return "refit"
@@ -124,7 +137,8 @@ def find_studies(root):
     (`zoo fit` of an IsoFLOP study's points) is shown, with its figures, in the study it
     refits; a figure of a file the page does not draw is listed with the other files."""
     reference = pathlib.Path(root) / REFERENCE
-    every = [Study(root, f"{REFERENCE}/{p.name}") for p in sorted(reference.glob("*.json"))]
+    found = sorted(reference.glob("*.json")) + sorted(reference.glob("*/*.json"))
+    every = [Study(root, p.relative_to(root).as_posix()) for p in found]
     by_path = {s.path: s for s in every}
     shown_in = {s.path: s for s in every if s.kind in KINDS}  # the section showing each file
     for study in every:  # the isoflop section has a row per refit; other kinds have none yet
@@ -133,12 +147,14 @@ def find_studies(root):
             owner.refits.append(study)
             shown_in[study.path] = owner
     orphans = []
-    for plot in sorted(reference.glob("*.png")):
-        owners = [s for s in every if plot.stem == s.stem or plot.stem.startswith(s.stem + "-")]
+    for plot in sorted(reference.glob("*.png")) + sorted(reference.glob("*/*.png")):
+        path = plot.relative_to(root).as_posix()
+        stem = local_name(path)
+        owners = [s for s in every if stem == s.stem or stem.startswith(s.stem + "-")]
         owner = shown_in.get(max(owners, key=lambda s: len(s.stem)).path) if owners else None
-        (owner.figures if owner else orphans).append(f"{REFERENCE}/{plot.name}")
+        (owner.figures if owner else orphans).append(path)
     for study in every:  # NAME.png first, then NAME-*.png
-        study.figures.sort(key=lambda f: (pathlib.PurePath(f).stem != study.stem, f))
+        study.figures.sort(key=lambda f: (local_name(f) != study.stem, f))
     named = [s["file"] for s in explain.load_cards()["studies"].values()]
     drawn = [s for s in every if s.kind in KINDS]
     kinds = list(KINDS)
