@@ -58,11 +58,11 @@ def fused_attention_available():
     """Whether `keras.ops.dot_product_attention` takes dense causal training attention here:
     JAX or torch on a GPU (cuDNN / flash attention), by default.
 
-    On a CPU our kernel below is faster: torch's fused `scaled_dot_product_attention` (under
-    `torch.compile`) trained the papers-shape GPT-2 at 81.5K tokens/s against our kernel's
-    94.4K at 2×64 and 33.9K against 37.7K at 2×128 (`zoo bench sizes --shapes papers`, one
-    run, results/reference/bench-sizes-papers.json), and on TensorFlow and JAX it is what XLA
-    compiles best.
+    On a CPU our kernel below is faster: under `torch.compile`, torch's fused
+    `scaled_dot_product_attention` trained the papers-shape GPT-2s at 0.83–0.97× of our kernel's
+    tokens/s (140.7K against 169.7K at 2×32, 34.1K against 35.2K at 2×128; `zoo bench sizes
+    --shapes papers`, one run, results/reference/bench-sizes-papers.json), and on TensorFlow
+    and JAX ours is what XLA compiles best.
     """
     if FUSED is not None:
         return FUSED and _backend_fuses(anywhere=True)
