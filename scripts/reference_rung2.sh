@@ -10,7 +10,8 @@
 #   - 3 seeds per cell, the same seeds for every arm.
 # Every run is reused by its key, so running this again continues where it stopped; a study's
 # JSON is moved into place only when the study is complete. Writes results/reference/rung2/.
-#   bash scripts/reference_rung2.sh [rates|check|studies|all] [--dry-run]
+# and the IsoFLOP study of the LLaMA recipe over 128x in compute (1e12 ... 1.28e14).
+#   bash scripts/reference_rung2.sh [rates|check|studies|isoflop|all] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/reference/rung2
@@ -69,10 +70,27 @@ studies() {
         --rates "$out/rates-recipes.json"
 }
 
+isoflop() {
+    # Chinchilla's second approach again, over 128x in compute (1e12 ... 1.28e14 FLOPs, a factor
+    # of 2 apart; the first rung's spanned 16x and left a = 0.90 [0.42, 1.00]), five sizes per
+    # budget centred on the optimum that study measured (95 tokens per parameter, not
+    # Chinchilla's 20, so each valley's minimum lies inside its sizes), shaped and given rates as
+    # in the first rung (the family's heads, the size rule), so the two can be read together.
+    # Then the refit under the other parameter convention (non-embedding), without training.
+    write isoflop-llama zoo sweep isoflop --model llama \
+        --budgets 1e12,2e12,4e12,8e12,1.6e13,3.2e13,6.4e13,1.28e14 --sizes 5 --center 95 \
+        --plot "$out/isoflop-llama.png" "${jobs[@]}"
+    if [[ " ${extra[*]} " != *" --dry-run "* ]]; then
+        zoo fit "$out/isoflop-llama.json" --law isoflop --params non-embedding --json \
+            > "$out/isoflop-llama-non-embedding.json"
+    fi
+}
+
 case $step in
     rates) rates ;;
     check) check ;;
     studies) studies ;;
-    all) rates; check; studies ;;
-    *) echo "usage: $0 [rates|check|studies|all] [--dry-run]" >&2; exit 2 ;;
+    isoflop) isoflop ;;
+    all) rates; check; studies; isoflop ;;
+    *) echo "usage: $0 [rates|check|studies|isoflop|all] [--dry-run]" >&2; exit 2 ;;
 esac
