@@ -267,6 +267,28 @@ def resolve_distribution(strategy="auto", backend=None):
     return _RESOLVED[strategy, backend]
 
 
+def start_collectives(strategy="auto", backend=None):
+    """Create the multi-worker strategy now, if `strategy` is (or `auto` finds) one.
+
+    `MultiWorkerMirroredStrategy` configures TensorFlow's collective ops, which TensorFlow
+    allows only before its runtime starts ("Collective ops must be configured at program
+    startup"); preparing a corpus or a tokenizer starts it. So `zoo.train` calls this before
+    anything else; the strategy is then reused (`resolve_distribution`). Elsewhere it does
+    nothing."""
+    strategy = strategy.value if isinstance(strategy, enum.Enum) else strategy
+    if strategy not in (Strategy.MULTI_WORKER.value, Strategy.AUTO.value):
+        return
+    if strategy == Strategy.AUTO and not _tf_config_workers() > 1:
+        return
+    if check_strategy(strategy, backend) == "tensorflow":
+        resolve_distribution(strategy, backend)
+
+
+def _tf_config_workers():
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
 def _create(strategy, backend):
     if strategy == Strategy.AUTO:
         strategy = _auto(backend)
@@ -284,8 +306,7 @@ def _auto(backend):
         return (Strategy.DATA_PARALLEL if several else Strategy.NONE).value
     if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
         return Strategy.TPU.value
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
-    if len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1:
+    if _tf_config_workers() > 1:
         return Strategy.MULTI_WORKER.value
     several = len(_accelerators_or_cpus()) > 1
     return (Strategy.MIRRORED if several else Strategy.NONE).value
@@ -438,8 +459,36 @@ def bind_per_replica_xla(model):
     """
     model.train_step = functools.partial(xla_train_step, model)
     model.test_step = functools.partial(xla_test_step, model)
+    model._maybe_symbolic_build = functools.partial(_symbolic_build_per_tensor, model)
     model.per_replica_xla = True
     return model
+
+
+def _symbolic_build_per_tensor(model, iterator=None, data_batch=None):
+    """Keras's `_maybe_symbolic_build`, reducing the first distributed batch one tensor at a time.
+
+    Before `fit` and `evaluate` under a tf.distribute strategy, Keras 3 builds the model from
+    one batch, reduced across replicas as a whole (x, y) structure; `MultiWorkerMirroredStrategy`
+    reduces a tensor or a single `PerReplica`, not a structure of them, so every multi-worker
+    run died there ("Attempt to convert a value (PerReplica…) … to a Tensor"). The values only
+    give the build its shapes.
+    """
+    import tensorflow as tf
+    from keras.src import tree
+
+    if iterator is not None:
+        strategy = model.distribute_strategy
+        for _, _, batches in iterator:
+            data_batch = tree.map_structure(
+                lambda value: (
+                    strategy.reduce("MEAN", value, axis=None)
+                    if isinstance(value, tf.distribute.DistributedValues)
+                    else value
+                ),
+                next(batches),
+            )
+            break
+    return type(model)._maybe_symbolic_build(model, data_batch=data_batch)
 
 
 def xla_train_step(model, data):
@@ -463,7 +512,7 @@ def xla_train_step(model, data):
         loss_module.unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0]
     )
     model.optimizer.apply_gradients(zip(gradients, model.trainable_weights))
-    return model.get_metrics_result()
+    return _step_results(model)
 
 
 def xla_test_step(model, data):
@@ -484,7 +533,23 @@ def xla_test_step(model, data):
     model._loss_tracker.update_state(
         loss_module.unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0]
     )
-    return model.get_metrics_result()
+    return _step_results(model)
+
+
+def _step_results(model):
+    """The step's metric results, as Keras reduces them across replicas.
+
+    Under `MultiWorkerMirroredStrategy` Keras 3 reduces each result with
+    `strategy.reduce("MEAN", value, axis=0)`, which a scalar has no axis for ("Invalid
+    reduction dimension 0 for input with 0 dimensions"): there each result is given one axis of
+    length 1, which that reduce removes again, so the logs hold scalars as elsewhere.
+    """
+    import tensorflow as tf
+
+    results = model.get_metrics_result()
+    if not isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return results
+    return {name: tf.reshape(value, [1]) for name, value in results.items()}
 
 
 def _loss_and_gradients(model, x, y, sample_weight):
@@ -516,6 +581,7 @@ __all__ = [
     "Distribution",
     "megatron_layouts",
     "resolve_distribution",
+    "start_collectives",
     "backend_choice",
     "bind_per_replica_xla",
     "check_strategy",

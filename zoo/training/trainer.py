@@ -35,6 +35,7 @@ from zoo.training.distribution import (
     bind_per_replica_xla,
     check_strategy,
     resolve_distribution,
+    start_collectives,
     variable_layouts,
 )
 from zoo.training.hardware import device_description, peak_flops
@@ -178,12 +179,22 @@ def train(
     does not exist or holds nothing yet is started; a finished run is returned as it is.
     """
     reporter = reporter or Reporter()
+    # Before the corpus or the tokenizer starts TensorFlow (multi-worker must come first).
+    start_collectives(*_requested_strategy(run, plan, fields))
     if resume not in (False, True, "auto"):
         raise RunConfigError("resume", f"must be true, false or 'auto'; received {resume!r}")
     if resume:
         return _resume(name, run, overrides, out, resume, reporter, plan, fields)
     plan = plan or plan_run(name, run, overrides=overrides, **fields)
     return _train_new(plan, out, reporter)
+
+
+def _requested_strategy(run, plan, fields):
+    """(strategy, backend) as asked for, before the plan is made (defaults: auto, $KERAS_BACKEND)."""
+    run = plan.run if plan is not None else run
+    strategy = fields.get("strategy") or (run.strategy if run is not None else "auto")
+    backend = fields.get("backend") or (run.backend if run is not None else None)
+    return strategy, backend
 
 
 def _train_new(plan, out, reporter):
