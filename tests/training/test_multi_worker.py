@@ -1,9 +1,10 @@
-"""Two TensorFlow workers on 127.0.0.1, as the README's "Several hosts" command runs on two
-hosts: `MultiWorkerMirroredStrategy` from TF_CONFIG, each worker its own `zoo train` process.
+"""Two processes on 127.0.0.1, as the README's "Several hosts" commands run on two hosts, each
+its own `zoo train`: TensorFlow's `MultiWorkerMirroredStrategy` from TF_CONFIG, and JAX's
+`data-parallel` over both processes' devices from Keras's KERAS_DISTRIBUTION_* variables.
 
-They train; only the chief (worker 0) writes the run, worker 1 its own `<out>.worker-1`; and
+They train; only the chief (process 0) writes the run, process 1 its own `<out>.worker-1`; and
 their losses equal one process's at the same global batch (within 1e-5 relative: the gradients
-are all-reduced across the workers in another order than one process sums them).
+are all-reduced across the processes in another order than one process sums them).
 """
 
 import json
@@ -47,24 +48,40 @@ def _losses(run):
     return [r["train_loss"] for r in rows], [r["validation_loss"] for r in rows]
 
 
-def test_two_workers_train_as_one_process_and_only_the_chief_writes_the_run(tmp_path, corpus):
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+def _cluster(backend, addresses, index):
+    """(strategy, environment) of process `index` of a two-process run."""
+    if backend == "tensorflow":
+        config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
+        return "multi-worker", {"TF_CONFIG": json.dumps(config)}
+    return "data-parallel", {
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES": ",".join(addresses),
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+        "KERAS_DISTRIBUTION_PROCESS_ID": str(index),
+    }
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_two_processes_train_as_one_and_only_the_chief_writes_the_run(tmp_path, corpus, backend):
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     out = tmp_path / "run"
-    processes = [
-        _zoo("train", *TRAIN, "--data", str(corpus), "--strategy", "multi-worker",
-             "--out", str(out),
-             env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
-                                           "task": {"type": "worker", "index": index}})})
-        for index in (0, 1)
-    ]  # fmt: skip
-    single = _zoo("train", *TRAIN, "--data", str(corpus), "--out", str(tmp_path / "single"))
+    common = [*TRAIN, "--data", str(corpus), "--backend", backend]
+    processes = []
+    for index in (0, 1):
+        strategy, env = _cluster(backend, addresses, index)
+        processes.append(
+            _zoo("train", *common, "--strategy", strategy, "--out", str(out),
+                 env={"KERAS_BACKEND": backend, **env})
+        )  # fmt: skip
+    single = _zoo(
+        "train", *common, "--out", str(tmp_path / "single"), env={"KERAS_BACKEND": backend}
+    )
     for process in (*processes, single):
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr[-3000:]
     chief, other = out, tmp_path / "run.worker-1"
     assert (chief / "summary.json").is_file() and (other / "summary.json").is_file()
     config = json.loads((chief / "config.json").read_text())
-    assert config["distribution"]["strategy"] == "multi-worker"
+    assert config["distribution"]["strategy"] == _cluster(backend, addresses, 0)[0]
     assert config["distribution"]["replicas"] == 2
     expected = _losses(tmp_path / "single")
     for run in (chief, other):

@@ -195,10 +195,15 @@ class Distribution:
 
     @property
     def worker_index(self):
-        """This host's index in a multi-worker cluster (None elsewhere); 0 is the chief."""
-        if self.strategy != Strategy.MULTI_WORKER:
-            return None
-        return self.tf_strategy.cluster_resolver.task_id
+        """This process's index in a multi-worker TensorFlow cluster or a multi-process JAX run
+        (None elsewhere); 0 is the chief."""
+        if self.strategy == Strategy.MULTI_WORKER:
+            return self.tf_strategy.cluster_resolver.task_id
+        if self.backend == "jax" and jax_processes() > 1:
+            import jax
+
+            return jax.process_index()
+        return None
 
     def check_batch(self, micro_batch):
         """Each data-parallel replica must get an equal share of every (micro-)batch."""
@@ -268,20 +273,55 @@ def resolve_distribution(strategy="auto", backend=None):
 
 
 def start_collectives(strategy="auto", backend=None):
-    """Create the multi-worker strategy now, if `strategy` is (or `auto` finds) one.
+    """Join the other processes of a multi-process run now, before anything starts the backend.
 
-    `MultiWorkerMirroredStrategy` configures TensorFlow's collective ops, which TensorFlow
-    allows only before its runtime starts ("Collective ops must be configured at program
-    startup"); preparing a corpus or a tokenizer starts it. So `zoo.train` calls this before
-    anything else; the strategy is then reused (`resolve_distribution`). Elsewhere it does
-    nothing."""
+    TensorFlow: `MultiWorkerMirroredStrategy` (named, or found by `auto` in TF_CONFIG)
+    configures collective ops, which TensorFlow allows only before its runtime starts
+    ("Collective ops must be configured at program startup"); preparing a corpus or a
+    tokenizer starts it. The strategy is created here and reused (`resolve_distribution`).
+    JAX: with Keras's KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_NUM_PROCESSES (2 or
+    more) and KERAS_DISTRIBUTION_PROCESS_ID set, `keras.distribution.initialize` connects the
+    processes (CPU collectives through gloo), so JAX lists every process's devices and
+    `data-parallel` and `model-parallel` span them. `zoo.train` calls this first; elsewhere it
+    does nothing."""
     strategy = strategy.value if isinstance(strategy, enum.Enum) else strategy
+    if jax_processes() > 1 and select_backend(backend, strategy) == "jax":
+        _initialize_jax_processes()
+        return
     if strategy not in (Strategy.MULTI_WORKER.value, Strategy.AUTO.value):
         return
     if strategy == Strategy.AUTO and not _tf_config_workers() > 1:
         return
     if check_strategy(strategy, backend) == "tensorflow":
         resolve_distribution(strategy, backend)
+
+
+JAX_PROCESSES_VARIABLE = "KERAS_DISTRIBUTION_NUM_PROCESSES"  # Keras's, read by initialize()
+
+
+def jax_processes():
+    """How many processes a JAX run spans, as Keras's environment variables say (1: one)."""
+    value = os.environ.get(JAX_PROCESSES_VARIABLE) or "1"
+    try:
+        return int(value)
+    except ValueError:
+        raise RunConfigError(
+            "strategy", f"{JAX_PROCESSES_VARIABLE} must be a whole number; found {value!r}"
+        ) from None
+
+
+def multi_process_jax():
+    """Whether this is one process of a JAX run that spans several."""
+    import keras
+
+    return keras.backend.backend() == "jax" and jax_processes() > 1
+
+
+@functools.cache
+def _initialize_jax_processes():
+    import keras
+
+    keras.distribution.initialize()
 
 
 def _tf_config_workers():
@@ -582,6 +622,7 @@ __all__ = [
     "megatron_layouts",
     "resolve_distribution",
     "start_collectives",
+    "multi_process_jax",
     "backend_choice",
     "bind_per_replica_xla",
     "check_strategy",

@@ -14,7 +14,7 @@ import numpy as np
 
 from zoo.data.pipeline import train_dataset
 from zoo.files import PARTIAL_PREFIX
-from zoo.training.distribution import bind_per_replica_xla
+from zoo.training.distribution import bind_per_replica_xla, multi_process_jax
 from zoo.training.loss import LanguageModelLoss
 from zoo.storage.commits import (
     commit,
@@ -180,7 +180,16 @@ def validation_loss(eval_model, windows, batch_size):
         weights = (np.arange(padded) < count)[:, None].repeat(windows.shape[1] - 1, axis=1)
         weights = weights.astype("float32")
     x, y = windows[:, :-1].astype("int32"), windows[:, 1:].astype("int32")
-    loss = eval_model.evaluate(x, y, sample_weight=weights, batch_size=batch_size, verbose=0)
+    if multi_process_jax():
+        # Keras splits a multi-process run's input between the processes, which it can do only
+        # to a tf.data.Dataset (each process gets its slice of every batch, as in training).
+        import tensorflow as tf
+
+        parts = (x, y) if weights is None else (x, y, weights)
+        dataset = tf.data.Dataset.from_tensor_slices(parts).batch(batch_size)
+        loss = eval_model.evaluate(dataset, verbose=0)
+    else:
+        loss = eval_model.evaluate(x, y, sample_weight=weights, batch_size=batch_size, verbose=0)
     return float(loss) * padded / count
 
 
