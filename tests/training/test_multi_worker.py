@@ -89,3 +89,81 @@ def test_two_processes_train_as_one_and_only_the_chief_writes_the_run(tmp_path, 
         assert len(train) == len(expected[0]) == 2
         np.testing.assert_allclose(train, expected[0], rtol=1e-5)
         np.testing.assert_allclose(validation, expected[1], rtol=1e-5)
+
+
+def _tf_worker(args, addresses, index):
+    config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
+    return _zoo(*args, env={"KERAS_BACKEND": "tensorflow", "TF_CONFIG": json.dumps(config)})
+
+
+def test_a_killed_worker_stops_the_chief_in_one_line_and_resume_continues_exactly(tmp_path, corpus):
+    """Worker 1 is killed (SIGKILL) after its second commit: the chief exits 3 with one line
+    naming it, keeping its last commit; the same command with --resume on both workers finishes
+    the run, whose every evaluation equals an uninterrupted one-process run's."""
+    import time
+
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    out = tmp_path / "run"
+    args = ["train", "gpt2-nano", "--steps", "120", "--eval-interval", "20", "--batch-size", "8",
+            "--data", str(corpus), "--strategy", "multi-worker", "--out", str(out)]  # fmt: skip
+    chief, worker = (_tf_worker(args, addresses, i) for i in (0, 1))
+    metrics = tmp_path / "run.worker-1" / "metrics.jsonl"
+    deadline = time.monotonic() + 300
+    while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 2):
+        assert worker.poll() is None and time.monotonic() < deadline, "worker 1 never committed"
+        time.sleep(0.2)
+    worker.kill()
+    worker.communicate()
+    _, stderr = chief.communicate(timeout=300)
+    assert chief.returncode == 3, stderr[-2000:]
+    (line,) = [text for text in stderr.splitlines() if text.startswith("error:")]
+    assert line.startswith(f"error: worker 1 ({addresses[1]}) stopped during the run")
+    assert "keeps its last commit (step " in line and line.endswith("--resume to continue")
+
+    resumed = [_tf_worker([*args, "--resume"], addresses, i) for i in (0, 1)]
+    single = _zoo("train", *args[1:10], "--out", str(tmp_path / "single"))
+    for process in (*resumed, single):
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+    expected = _losses(tmp_path / "single")
+    for run in (out, tmp_path / "run.worker-1"):
+        train, validation = _losses(run)
+        assert len(train) == 6
+        np.testing.assert_allclose(train, expected[0], rtol=1e-5)
+        np.testing.assert_allclose(validation, expected[1], rtol=1e-5)
+
+
+DIFFERENT_STEPS = """
+import sys
+from zoo.errors import ZooError
+from zoo.training.distribution import resolve_distribution
+distribution = resolve_distribution("multi-worker", "tensorflow")
+try:
+    distribution.check_same_step(int(sys.argv[1]))
+except ZooError as error:
+    print(error)
+"""
+
+
+def test_workers_whose_last_commits_differ_refuse_to_resume_together():
+    """Each worker states its committed step through a collective; when they differ, every
+    worker refuses in one line instead of training different steps."""
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    for index, step in ((0, 60), (1, 40)):
+        config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-c", DIFFERENT_STEPS, str(step)],
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": json.dumps(config)},
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        )  # fmt: skip
+    lines = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-2000:]
+        lines.append(stdout.strip())
+    assert lines[0].startswith("the 2 workers' last commits differ (this one, worker 0: step 60")
+    assert lines[1].startswith("the 2 workers' last commits differ (this one, worker 1: step 40")
+    assert all("their mean: step 50" in line for line in lines)

@@ -24,6 +24,7 @@ import functools
 import importlib.util
 import json
 import os
+import pathlib
 import sys
 
 from zoo.backend_choice import AUTO, TRAINER_BACKENDS, choose_backend
@@ -205,6 +206,48 @@ class Distribution:
             return jax.process_index()
         return None
 
+    def lost_workers(self, error):
+        """The other workers `error` says stopped ('worker 1 (host:port)'), for a multi-worker
+        run whose collectives TensorFlow aborted because a worker stopped sending heartbeats;
+        [] for any other error."""
+        if self.strategy != Strategy.MULTI_WORKER:
+            return []
+        import re
+
+        import tensorflow as tf
+
+        if not isinstance(error, (tf.errors.UnavailableError, tf.errors.AbortedError)):
+            return []
+        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+        addresses = cluster.get("worker", [])
+        tasks = sorted(
+            {int(t) for t in re.findall(r"/job:worker/replica:\d+/task:(\d+)", str(error))}
+        )
+        tasks = [t for t in tasks if t != self.worker_index]
+        return [
+            f"worker {t}" + (f" ({addresses[t]})" if t < len(addresses) else "") for t in tasks
+        ] or (["a worker"] if "unhealthy" in str(error) else [])
+
+    def check_same_step(self, step):
+        """Refuse, in one line, to resume a multi-worker run whose workers' last commits differ
+        (one was killed between the others' commit and its own): they would train different
+        steps and wait on each other's collectives for ever. Sums of the steps and of their
+        squares across the workers are equal to n·step and n·step² only when every step is."""
+        if self.strategy != Strategy.MULTI_WORKER:
+            return
+        import tensorflow as tf
+
+        workers = self.tf_strategy.extended._num_workers
+        ours = tf.constant([float(step), float(step) ** 2], tf.float64)
+        total = self.tf_strategy.reduce(tf.distribute.ReduceOp.SUM, ours, axis=None).numpy()
+        if abs(total[0] - workers * step) > 0.5 or abs(total[1] - workers * step**2) > 0.5:
+            mean = total[0] / workers
+            raise ZooError(
+                f"the {workers} workers' last commits differ (this one, worker "
+                f"{self.worker_index}: step {step}; their mean: step {mean:g}), so they cannot "
+                "resume together: a worker was stopped between the others' commit and its own"
+            )
+
     def check_batch(self, micro_batch):
         """Each data-parallel replica must get an equal share of every (micro-)batch."""
         if micro_batch % self.replicas:
@@ -287,13 +330,30 @@ def start_collectives(strategy="auto", backend=None):
     strategy = strategy.value if isinstance(strategy, enum.Enum) else strategy
     if jax_processes() > 1 and select_backend(backend, strategy) == "jax":
         _initialize_jax_processes()
+        import jax
+
+        _STARTED["index"] = jax.process_index()
         return
     if strategy not in (Strategy.MULTI_WORKER.value, Strategy.AUTO.value):
         return
     if strategy == Strategy.AUTO and not _tf_config_workers() > 1:
         return
     if check_strategy(strategy, backend) == "tensorflow":
-        resolve_distribution(strategy, backend)
+        _STARTED["index"] = resolve_distribution(strategy, backend).worker_index
+
+
+_STARTED = {}  # this process's index in the multi-process run `start_collectives` joined
+
+
+def own_copy(path):
+    """Where this process keeps its run: `path` for the chief (and any one-process run),
+    `<path>.worker-i` for worker i of a multi-process run (it never writes the chief's)."""
+    index = _STARTED.get("index")
+    if path is None or not index:
+        return path
+    path = pathlib.Path(path)
+    suffix = f".worker-{index}"
+    return path if path.name.endswith(suffix) else path.with_name(path.name + suffix)
 
 
 JAX_PROCESSES_VARIABLE = "KERAS_DISTRIBUTION_NUM_PROCESSES"  # Keras's, read by initialize()
@@ -622,6 +682,7 @@ __all__ = [
     "megatron_layouts",
     "resolve_distribution",
     "start_collectives",
+    "own_copy",
     "multi_process_jax",
     "backend_choice",
     "bind_per_replica_xla",

@@ -34,6 +34,7 @@ from zoo.training.distribution import (
     backend_choice,
     bind_per_replica_xla,
     check_strategy,
+    own_copy,
     resolve_distribution,
     start_collectives,
     variable_layouts,
@@ -201,9 +202,8 @@ def _train_new(plan, out, reporter):
     """A new run of `plan` in `out` (or a fresh directory under the results root)."""
     check_map_headroom()  # before anything is written
     distribution = _distribution(plan, plan.run.strategy.value, plan.backend)
-    path = pathlib.Path(out or results_root() / new_run_id(plan.preset))
-    if distribution.worker_index:  # only the chief writes the run; the others keep their own
-        path = path.with_name(f"{path.name}.worker-{distribution.worker_index}")
+    # Only the chief writes the run; the other workers keep their own copies.
+    path = own_copy(pathlib.Path(out or results_root() / new_run_id(plan.preset)))
     record = RunRecord(path)
     created = not record.path.exists()
     with RunLock(record.path):
@@ -227,7 +227,7 @@ def _resume(name, run, overrides, out, resume, reporter, plan, fields):
         )
     if out is None and resume == "auto":
         raise RunConfigError("resume", "'auto' needs the run's directory (out)")
-    record = _run_to_resume(name, out, must_exist=resume is True)
+    record = _run_to_resume(name, own_copy(out), must_exist=resume is True)
     if record.config_path.exists():
         _check_same_run(record, RunPlan.from_record(record.config()), name, overrides, fields)
         if record.complete:
@@ -356,8 +356,23 @@ def _peak(precision, distribution):
 
 
 def _execute(record, plan, materials, reporter, distribution, resume):
+    if resume:  # every worker of a multi-worker run must go on from the same step
+        distribution.check_same_step((record.state() or {}).get("step", 0))
     with distribution.scope():
-        return _train_in_scope(record, plan, materials, reporter, distribution, resume)
+        try:
+            return _train_in_scope(record, plan, materials, reporter, distribution, resume)
+        except Exception as error:
+            lost = distribution.lost_workers(error)
+            if not lost:
+                raise
+            state = record.state() or {}
+            kept = f"its last commit (step {state['step']})" if state else "no commit yet"
+            raise RunFailed(
+                f"{', '.join(lost)} stopped during the run ({type(error).__name__}); "
+                f"{record.path} keeps {kept}: start every worker again with the same command "
+                "and --resume to continue",
+                state.get("step", 0),
+            ) from None
 
 
 def _train_in_scope(record, plan, materials, reporter, distribution, resume):
