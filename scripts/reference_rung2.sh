@@ -34,6 +34,9 @@ contexts="max_sequence_length=64,max_sequence_length=128,max_sequence_length=512
 write() {  # write NAME COMMAND...: the JSON of a complete sweep, moved into place at the end
     local name=$1; shift
     if [[ " ${extra[*]} " == *" --dry-run "* ]]; then "$@" "${extra[@]}"; return; fi
+    # A complete study stays as it was measured (its plan, estimate and wall time): rerunning
+    # would only reuse its runs and record a wall time of nothing. Delete its JSON to redo it.
+    if [[ -e "$out/$name.json" ]]; then echo "$name: complete, kept ($out/$name.json)"; return; fi
     "$@" --json > "$out/$name.json.partial"
     mv "$out/$name.json.partial" "$out/$name.json"
 }
