@@ -410,26 +410,31 @@ def findings(result):
                 rows.append({"choice": card["id"], "reads": m["reads"], "cells": {},
                              "papers": None, "figures": []})  # fmt: skip
             row = rows[-1]
-            row["cells"][rung] = _finding(m)
+            row["cells"][rung] = finding_cell(m)
             row["figures"] += m.get("figures", [])
-            if m.get("papers"):
+            papers = card["measured"][m["measured"]].get("papers")
+            if papers:
                 row["papers"] = (
-                    m["papers"].removeprefix("papers: ").rsplit("; the zoo's direction", 1)[0]
+                    f"{papers['effect']} ({papers['scale']}; {papers['source']}): "
+                    f"{papers['direction']}"
                 )
     return {"rungs": sorted(rungs, key=_rung_start), "rows": rows, "legend": result["legend"]}
 
 
-def _finding(m):
-    """One cell of the findings table: a measurement in a few words."""
+def finding_cell(m, number=lambda figure: figure["text"], word=lambda text, pointer: text):
+    """One cell of the findings table: a measurement in a few words. `number(figure)` and
+    `word(text, pointer)` make its figures and its fit's words (`zoo report` makes them
+    elements naming their source; the pointer is within the measurement's source)."""
     if "missing" in m:
         return "not measured yet"
-    text = {f["key"]: f["text"] for f in m["figures"]}
+    text = {f["key"]: number(f) for f in m["figures"]}
+    at = m["figures"][0]["pointer"].rsplit("/", 1)[0]  # the arm's entry in the fit
     cell = f"{text['multiplier']}×"
     if "low" in text:
         cell += f" [{text['low']}, {text['high']}]"
-    cell += f" {m['verdict']}"
+    cell += " " + word(m["verdict"], f"{at}/verdict")
     if m.get("trend_verdict"):
-        cell += f"; trend {m['trend_verdict']}"
+        cell += "; trend " + word(m["trend_verdict"], f"{at}/trend/verdict")
         if "at top" in text:
             cell += f", {text['at top']}× at the top budget"
     if m.get("agreement"):
@@ -549,4 +554,13 @@ def _normal(name):
     return name.strip().lower().replace("_", "-")
 
 
-__all__ = ["Document", "choice_names", "explain", "figure", "find_card", "findings", "fmt"]
+__all__ = [
+    "Document",
+    "choice_names",
+    "explain",
+    "figure",
+    "find_card",
+    "finding_cell",
+    "findings",
+    "fmt",
+]

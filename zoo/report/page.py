@@ -195,22 +195,13 @@ def _findings(context):
 
 
 def _finding(m):
-    """One cell of the findings table (`zoo.explain._finding`, with sourced numbers)."""
-    if "missing" in m:
-        return "not measured yet"
-    text = {f["key"]: _figure(f, m["source"]) for f in m["figures"]}
-    cell = f"{text['multiplier']}×"
-    if "low" in text:
-        cell += f" [{text['low']}, {text['high']}]"
-    at = m["source"] + "#" + m["figures"][0]["pointer"].rsplit("/", 1)[0]  # the arm's fit
-    cell += " " + sourced(m["verdict"], f"{at}/verdict", "text")
-    if m.get("trend_verdict"):
-        cell += "; trend " + sourced(m["trend_verdict"], f"{at}/trend/verdict", "text")
-        if "at top" in text:
-            cell += f", {text['at top']}× at the top budget"
-    if m.get("agreement"):
-        cell += f"; the paper: {escape(m['agreement'].split(' (')[0])}"
-    return cell
+    """One cell of the findings table (`zoo.explain.finding_cell`), every number and word of
+    its fit an element naming its source."""
+    return explain.finding_cell(
+        m,
+        number=lambda figure: _figure(figure, m["source"]),
+        word=lambda text, pointer: sourced(text, f"{m['source']}#{pointer}", "text"),
+    )
 
 
 def _figure(figure, source):
