@@ -365,8 +365,8 @@ def jax_processes():
     try:
         return int(value)
     except ValueError:
-        raise RunConfigError(
-            "strategy", f"{JAX_PROCESSES_VARIABLE} must be a whole number; found {value!r}"
+        raise ZooError(
+            f"{JAX_PROCESSES_VARIABLE} must be a whole number; found {value!r}"
         ) from None
 
 
