@@ -17,6 +17,7 @@ UNITS = {
     "parametric": "L-BFGS-B runs",
     "isoflop": "bootstrap refits",
     "compute": "bootstrap refits",
+    "rates": "bootstrap refits",
 }
 
 
@@ -24,6 +25,7 @@ class Law(str, enum.Enum):
     PARAMETRIC = "parametric"
     ISOFLOP = "isoflop"
     COMPUTE = "compute"
+    RATES = "rates"
 
 
 class ParamsConvention(str, enum.Enum):
@@ -55,7 +57,8 @@ def fit(
             case_sensitive=False,
             help="parametric: L(N, D) = E + A/N^α + B/D^β (Chinchilla approach 3); isoflop: a "
             "parabola per budget (approach 2); compute: L(C) per arm and compute multipliers "
-            "against the first arm.",
+            "against the first arm; rates: η_opt = a·C^b (and B_opt) per arm from a rates "
+            "sweep's grid (DeepSeek LLM).",
         ),
     ] = Law.PARAMETRIC,
     params: Annotated[
@@ -89,6 +92,23 @@ def fit(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the random starts.")] = 0,
+    tolerance: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Rates only: a run is near-optimal within this fraction of its budget's best "
+            "loss (default 0.0025, DeepSeek LLM's).",
+            show_default=False,
+        ),
+    ] = None,
+    noise: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Rates only: a sweep's JSON (or points table) with cells run at several "
+            "seeds; the band becomes what their seed noise allows between single runs "
+            "(1.645·√2·σ, one-sided 95%; at least 0.25%), instead of --tolerance.",
+            show_default=False,
+        ),
+    ] = None,
     json: options.Json = False,
     plot: Annotated[
         Optional[str],
@@ -128,6 +148,11 @@ def fit(
             kwargs["starts"] = starts
         elif starts is not None:
             ignored.append("--starts")
+        for flag, value in (("--tolerance", tolerance), ("--noise", noise)):
+            if law == "rates" and value is not None:
+                kwargs[flag[2:]] = _noise(value) if flag == "--noise" else value
+            elif value is not None:
+                ignored.append(flag)
         if ignored:
             verb = "does" if len(ignored) == 1 else "do"
             notes.append(f"{' and '.join(ignored)} {verb} not apply to the {law} law: ignored")
@@ -146,6 +171,18 @@ def fit(
         out.print(f"[yellow]note:[/] {note}")
     if plot:
         out.print(f"plot written to {plot}")
+
+
+def _noise(path):
+    """The seed noise measured by the repeated cells of the sweep at `path` (`seed_noise`)."""
+    from zoo.errors import FieldError
+    from zoo.scaling import load_points
+    from zoo.scaling.hyperparameters import rule_points, seed_noise
+
+    measured = seed_noise(rule_points(load_points(path)[0]))
+    if measured is None:
+        raise FieldError("noise", f"{path!r} has no cell run at 2 seeds or more: no noise in it")
+    return {**measured, "source": path}
 
 
 class FitProgress:
@@ -368,7 +405,40 @@ def _trend_table(fit, level):
     return [table]
 
 
-TABLES = {"parametric": _parametric_tables, "isoflop": _isoflop_tables, "compute": _compute_tables}
+def _rates_tables(fit):
+    level = _level(fit)
+    band = f"near-optimal: within {fit['tolerance']:.3%} of the budget's best loss"
+    if fit.get("noise"):
+        noise = fit["noise"]
+        band += (f", the band the seed noise σ = {noise['sigma']:.3%} of {noise['source']} "
+                 f"({noise['cells']} cells, {noise['runs']} runs) allows")  # fmt: skip
+    table = Table(title="η_opt = a·C^b (and B_opt = c·C^d) per arm (DeepSeek LLM)",
+                  caption=f"{band} · {fit['bootstrap']} bootstrap refits")  # fmt: skip
+    for column in ("arm", "law", "a", "b", f"b {level} interval", "near-optimal runs", "budgets"):
+        table.add_column(column, justify="left" if column in ("arm", "law") else "right")
+    for arm in fit["arms"]:
+        for field, symbol in (("learning_rate", "η_opt"), ("batch_tokens", "B_opt")):
+            line = arm[field]
+            if line is None:
+                continue
+            table.add_row(
+                arm["name"],
+                symbol,
+                _g(line["a"]),
+                _g(line["b"]),
+                _interval(line["b_ci"]),
+                str(len(arm["near_optimal"])),
+                str(len(arm["budgets"])),
+            )
+    return [table]
+
+
+TABLES = {
+    "parametric": _parametric_tables,
+    "isoflop": _isoflop_tables,
+    "compute": _compute_tables,
+    "rates": _rates_tables,
+}
 
 
 def _g(value):

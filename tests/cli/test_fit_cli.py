@@ -206,7 +206,8 @@ def rows_with(change):
     ("no loss column", [], ["row 1 has no 'loss'"]),
     ("too few", ["--law", "isoflop"], ["at least 2 budgets with 3 or more distinct sizes"]),
     ("too few", [], ["5 parameters", "received 4"]),
-    ("fine", ["--law", "linear"], ["'linear' is not one of 'parametric', 'isoflop', 'compute'"]),
+    ("fine", ["--law", "linear"],
+     ["'linear' is not one of 'parametric', 'isoflop', 'compute', 'rates'"]),
     ("fine", ["--params", "non-embedding", "--law", "isoflop"],
      ["point 1 has no 'non_embedding_params', which --params non-embedding needs"]),
     ("fine", ["--flops", "exact", "--law", "isoflop"],
@@ -246,3 +247,57 @@ def test_a_bad_plot_suffix_is_refused_before_fitting(isoflop_csv, monkeypatch):
     result = invoke(isoflop_csv, "--law", "isoflop", "--plot", isoflop_csv.with_suffix(".jpg"))
     assert_one_line(result, "--plot must end in .png, .svg, .pdf", empty_stdout=True)
     assert not isoflop_csv.with_suffix(".jpg").exists()
+
+
+def rates_sweep(path, seeds, noise=0.01, seed=0):
+    """A rates sweep's JSON as `zoo sweep rates --json` writes it (its points), drawn from a
+    loss surface whose best rate is DeepSeek LLM's law."""
+    from tests.scaling.test_hyperparameters import _grid
+
+    points = _grid(np.logspace(17, 18.5, 4), seeds=seeds, noise=noise, seed=seed, batches=False)
+    for point in points:
+        point.update(arm="llama-small", params=1000, batch_tokens=4096, flops=point["budget"])
+    path.write_text(json.dumps({"kind": "rates", "points": points}))
+    return path
+
+
+def test_rates_refit_with_the_band_the_seed_noise_allows(tmp_path):
+    """A finished grid refitted without training: the band from another sweep's repeated
+    seeds, the rule in the JSON that `zoo sweep compute --rates` reads, and its figure."""
+    from zoo.experiments.grid import RateRule
+    from zoo.scaling.hyperparameters import noise_tolerance
+
+    grid = rates_sweep(tmp_path / "grid.json", seeds=1)
+    probe = rates_sweep(tmp_path / "probe.json", seeds=3, seed=1)
+    result = invoke(grid, "--law", "rates", "--noise", probe, "--bootstrap", "50", "--json")
+    assert result.exit_code == 0, result.output
+    fit = json.loads(result.stdout)["fits"]["rates"]
+    assert fit["noise"]["source"] == str(probe) and fit["noise"]["runs"] == 84
+    assert fit["noise"]["sigma"] == pytest.approx(0.01, rel=0.2)
+    assert fit["tolerance"] == noise_tolerance(fit["noise"]["sigma"])
+    assert fit["seed_noise"] is None  # the grid's own cells are single runs
+    (arm,) = fit["arms"]
+    assert arm["name"] == "llama-small" and len(arm["near_optimal"]) > 4
+    rule_file = tmp_path / "rule.json"
+    rule_file.write_text(result.stdout)
+    rule = RateRule.load(rule_file)
+    assert rule.tolerance == fit["tolerance"] and rule.arms["llama-small"] == arm
+
+    plot = tmp_path / "rates.svg"
+    table = invoke(grid, "--law", "rates", "--tolerance", "0.01", "--plot", plot)
+    assert table.exit_code == 0, table.output
+    assert "η_opt" in table.stdout and "within 1.000% of the budget's best loss" in table.stdout
+    assert plot.read_text().startswith("<?xml")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--tolerance", "0.01", "--noise", "PROBE"], "--tolerance and noise both set"),
+    (["--noise", "GRID"], "has no cell run at 2 seeds or more"),
+    (["--tolerance", "2"], "--tolerance must be a fraction in [0, 1); received 2.0"),
+])  # fmt: skip
+def test_bad_rates_bands_are_one_line(tmp_path, args, fragment):
+    grid = rates_sweep(tmp_path / "grid.json", seeds=1)
+    probe = rates_sweep(tmp_path / "probe.json", seeds=2)
+    paths = {"PROBE": str(probe), "GRID": str(grid)}
+    result = invoke(grid, "--law", "rates", *[paths.get(a, a) for a in args])
+    assert_one_line(result, fragment, empty_stdout=True)

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from zoo.errors import ZooError
-from zoo.scaling.hyperparameters import check_rule, fit_hyperparameter_rule, predict_rule
+from zoo.scaling.hyperparameters import (
+    NEAR_OPTIMAL,
+    check_rule,
+    fit_hyperparameter_rule,
+    noise_tolerance,
+    predict_rule,
+    rule_points,
+    seed_noise,
+)
 
 RATE = (0.3118, -0.125)  # DeepSeek LLM: η_opt = 0.3118·C^−0.125
 BATCH = (0.2920, 0.3271)  # B_opt = 0.2920·C^0.3271 tokens
@@ -84,3 +92,58 @@ def test_an_optimum_at_the_edge_of_the_grid_and_single_runs_are_said():
     assert any("one near-optimal run per budget" in note for note in arm["notes"])
     (clean,) = fit_hyperparameter_rule(_grid(np.logspace(17, 18, 2)), bootstrap=10)["arms"]
     assert not any("edge" in note for note in clean["notes"])
+
+
+def test_seed_noise_is_the_spread_the_grid_was_drawn_with():
+    """Pooled within-cell standard deviation of ln(loss): recovers the σ the losses were drawn
+    with, from cells of 3 seeds; a grid of single runs measures none."""
+    measured = seed_noise(_grid(np.logspace(17, 18.5, 4), seeds=3, noise=0.01, batches=False))
+    assert measured["sigma"] == pytest.approx(0.01, rel=0.15)
+    assert (measured["cells"], measured["runs"], measured["df"]) == (28, 84, 56)
+    assert seed_noise(_grid([1e18, 1e19], seeds=1)) is None
+    failed = [{"budget": 1e18, "learning_rate": 1e-3, "loss": None}] * 2
+    assert seed_noise(failed) is None  # failed runs measure nothing
+
+
+def test_noise_tolerance_is_the_one_sided_bound_between_two_single_runs():
+    # exp(1.645·√2·σ) − 1, closed form; never narrower than DeepSeek's 0.25%.
+    assert noise_tolerance(0.01) == pytest.approx(math.exp(1.645 * math.sqrt(2) * 0.01) - 1)
+    assert noise_tolerance(0.01) == pytest.approx(0.02354, abs=1e-5)
+    assert noise_tolerance(0.0) == NEAR_OPTIMAL
+    with pytest.raises(ZooError, match="^noise"):
+        noise_tolerance(math.nan)
+
+
+def test_a_band_from_the_noise_gives_intervals_that_hold():
+    """At 1% seed noise (a factor of 2 in rate moves the loss by 0.5% here) a 0.25% band keeps
+    about one run per budget, chosen by its seed, and its interval is too narrow to hold the
+    true exponent; the band the noise allows keeps its interval honest. Twelve fixed grids."""
+    held = {"deepseek": 0, "noise": 0}
+    for seed in range(12):
+        budgets = np.logspace(17, 18.5, 4)
+        grid = _grid(budgets, seeds=1, noise=0.01, seed=seed, batches=False)
+        noise = seed_noise(_grid(budgets, seeds=3, noise=0.01, seed=100 + seed, batches=False))
+        for name, band in (("deepseek", {}), ("noise", {"noise": noise})):
+            fit = fit_hyperparameter_rule(grid, bootstrap=100, **band)
+            low, high = fit["arms"][0]["learning_rate"]["b_ci"]
+            held[name] += low <= RATE[1] <= high
+        assert fit["tolerance"] == noise_tolerance(noise["sigma"]) and fit["noise"] is noise
+    assert held["noise"] >= 10 and held["deepseek"] <= 8, held
+
+
+def test_one_band_at_a_time_and_rule_points_leave_failed_runs_out():
+    with pytest.raises(ZooError, match="^tolerance and noise"):
+        fit_hyperparameter_rule(_grid([1e18, 1e19]), tolerance=0.01, noise={"sigma": 0.01})
+    points = [{"arm": "a", "budget": 1e18, "seed": 0, "learning_rate": 1e-3, "loss": None,
+               "batch_tokens": 4096, "params": 10}]  # fmt: skip
+    assert rule_points(points) == []
+    assert rule_points([{**points[0], "loss": 2.0}]) == [
+        {
+            "arm": "a",
+            "budget": 1e18,
+            "seed": 0,
+            "learning_rate": 1e-3,
+            "batch_tokens": 4096,
+            "loss": 2.0,
+        }  # fmt: skip
+    ]

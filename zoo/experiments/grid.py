@@ -42,7 +42,7 @@ from zoo.errors import FieldError, ZooError
 from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
 from zoo.registry import get_recipe
-from zoo.scaling.hyperparameters import predict_rule
+from zoo.scaling.hyperparameters import NEAR_OPTIMAL, predict_rule
 from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
 from zoo.training.trainer import plan_run, run_config
 
@@ -271,6 +271,7 @@ class RateRule:
 
     source: str
     arms: dict  # arm name -> {"learning_rate": {a, b, ...}, "batch_tokens": the same or None}
+    tolerance: float = NEAR_OPTIMAL  # the fit's near-optimal band, which its check keeps
 
     @classmethod
     def load(cls, path, field="rates"):
@@ -279,6 +280,7 @@ class RateRule:
         try:
             data = json.loads(pathlib.Path(path).read_text())
             arms = {arm["name"]: arm for arm in data["fits"]["rates"]["arms"]}
+            tolerance = float(data["fits"]["rates"].get("tolerance", NEAR_OPTIMAL))
             for arm in arms.values():
                 float(arm["learning_rate"]["a"]), float(arm["learning_rate"]["b"])
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
@@ -287,7 +289,7 @@ class RateRule:
                 f"{str(path)!r} is not a rates sweep's JSON with a fitted rule "
                 f"({type(error).__name__}: {error})",
             ) from None
-        return cls(str(path), arms)
+        return cls(str(path), arms, tolerance)
 
     def for_arm(self, arm):
         # An arm of a two-allocation sweep ("llama-small (fixed)") takes its model's rule.

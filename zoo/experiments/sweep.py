@@ -46,7 +46,7 @@ from zoo.experiments.grid import (
 )
 from zoo.experiments.store import RunStore
 from zoo.experiments.tuning import LR_GRID, LR_TUNING_FRACTION, RATE_FACTORS, rate_grid
-from zoo.scaling.hyperparameters import check_rule, fit_hyperparameter_rule
+from zoo.scaling.hyperparameters import check_rule, fit_hyperparameter_rule, rule_points
 
 EPOCHS_FLAG = 4  # Muennighoff et al. 2023: up to ~4 passes are nearly as good as fresh data
 DEFAULT_BOOTSTRAP = 200
@@ -242,11 +242,11 @@ def sweep_rates(
         rule=rate_rule,
     )
     if not dry_run and rate_rule is not None:
-        sweep["fits"] = {"check": _check(rate_rule, arms, _rule_points(sweep["points"]))}
+        sweep["fits"] = {"check": _check(rate_rule, arms, rule_points(sweep["points"]))}
     elif not dry_run:
         sweep["fits"] = {
             "rates": _fit(
-                fit_hyperparameter_rule, _rule_points(sweep["points"]), bootstrap=bootstrap
+                fit_hyperparameter_rule, rule_points(sweep["points"]), bootstrap=bootstrap
             )  # fmt: skip
         }
     return sweep
@@ -270,7 +270,9 @@ def _check(rule, arms, points):
         mine = [p for p in points if p["arm"] == arm.name]
         for budget in sorted({p["budget"] for p in mine}):
             at = [p for p in mine if p["budget"] == budget]
-            rows.append({"arm": arm.name, **check_rule(rule.for_arm(arm), at)})
+            rows.append(
+                {"arm": arm.name, **check_rule(rule.for_arm(arm), at, tolerance=rule.tolerance)}
+            )
     return {"arms": rows}
 
 
@@ -292,22 +294,6 @@ def _factors(field, factors):
     if not values or len(set(values)) != len(values):
         raise FieldError(field, f"needs distinct multipliers; received {factors!r}")
     return tuple(values)
-
-
-def _rule_points(points):
-    """A rates sweep's points as `fit_hyperparameter_rule` reads them: validation loss, the
-    peak rate and the batch in tokens, per arm and budget."""
-    return [
-        {
-            "arm": p["arm"],
-            "budget": p["budget"],
-            "learning_rate": p["learning_rate"],
-            "batch_tokens": p["batch_tokens"],
-            "loss": p["loss"],
-        }
-        for p in points
-        if p["loss"] is not None
-    ]
 
 
 def _check_bootstrap(bootstrap):

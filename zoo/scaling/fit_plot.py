@@ -16,12 +16,17 @@ from zoo.files import atomic_path, check_plot_path
 from zoo.scaling import points as _points
 from zoo.scaling.fit import predict_compute, predict_parametric
 
-LAWS = ("parametric", "isoflop", "compute")
+LAWS = ("parametric", "isoflop", "compute", "rates")
 
 
 def plot_fit(law, fit, points, path, baseline=None):
-    """Write the figure of a `law` fit (see the three functions below)."""
-    plotters = {"parametric": plot_parametric, "isoflop": plot_isoflop, "compute": plot_compute}
+    """Write the figure of a `law` fit (see the functions below)."""
+    plotters = {
+        "parametric": plot_parametric,
+        "isoflop": plot_isoflop,
+        "compute": plot_compute,
+        "rates": plot_rates,
+    }
     return plotters[law](fit, points, path, baseline=baseline)
 
 
@@ -207,6 +212,46 @@ def plot_compute(fit, points, path, baseline=None):
     axes.set_xlabel(f"compute C (FLOPs, {fit.get('flops_convention', 'palm')} convention)")
     axes.set_ylabel("loss (nats per token)")
     axes.set_title(f"loss against compute; multipliers against {fit['baseline']!r}", fontsize=9)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    return _save(plt, figure, path)
+
+
+def plot_rates(fit, points, path, baseline=None):
+    """Peak learning rate against compute, one colour per arm: every grid run as a ring, the
+    near-optimal ones filled, and the fitted η_opt = a·C^b through them (DeepSeek LLM's figure).
+    `baseline` does not apply: the axes hold rates, not losses."""
+    from zoo.scaling.hyperparameters import predict_rule, rule_points
+
+    path = check_plot_path(path)
+    rows = rule_points(_points.load_points(points)[0])
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    budgets = np.array([r["budget"] for r in rows], dtype=float)
+    span = np.geomspace(budgets.min() / 1.5, budgets.max() * 1.5, 50)
+    for i, arm in enumerate(fit.get("arms", [])):
+        colour = f"C{i % 10}"  # matplotlib's cycle, named: a ring has no face to take it from
+        mine = [r for r in rows if str(r["arm"]) == arm["name"]]
+        axes.scatter([r["budget"] for r in mine], [r["learning_rate"] for r in mine],
+                             s=16, facecolors="none", edgecolors=colour, zorder=3)  # fmt: skip
+        near = arm["near_optimal"]
+        axes.scatter([c["budget"] for c in near], [c["learning_rate"] for c in near], s=22,
+                     color=colour, zorder=4)  # fmt: skip
+        line = arm["learning_rate"]
+        if line is not None:
+            low, high = line["b_ci"] or (None, None)
+            axes.plot(span, [predict_rule(line, c) for c in span], color=colour, linewidth=1,
+                      label=f"{arm['name']}: b = {_number(line['b'])} "
+                            f"[{_number(low)}, {_number(high)}]")  # fmt: skip
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("compute C (FLOPs)")
+    axes.set_ylabel("peak learning rate")
+    axes.set_title(
+        f"η_opt = a·C^b through the near-optimal runs (filled; within "
+        f"{fit.get('tolerance', 0):.2%} of the budget's best loss)",
+        fontsize=9,
+    )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
     return _save(plt, figure, path)

@@ -9,7 +9,11 @@ near-optimal runs of every budget (least squares). DeepSeek's fit over 1e17–2e
 extrapolated to larger budgets, where a small grid checks it (`check_rule`).
 
 Seeds of one (budget, rate, batch) cell are averaged (geometric mean of the loss) before the
-band is drawn. Intervals: the near-optimal runs are resampled within each budget (a stratified
+band is drawn. DeepSeek's 0.25% was drawn where one run's loss hardly moves from seed to seed; at
+small scale it moves by more than that, and a band narrower than the noise keeps one run per
+budget, chosen by its seed. So the band can be set from measured seed noise instead
+(`seed_noise`, `noise_tolerance`): a run is near-optimal when it is not worse than the best at
+one-sided 95%, both single runs. Intervals: the near-optimal runs are resampled within each budget (a stratified
 case bootstrap), so every replicate keeps every budget. Pure numpy; no Keras.
 """
 
@@ -21,29 +25,108 @@ from zoo.errors import FieldError, ZooError
 
 NEAR_OPTIMAL = 0.0025  # DeepSeek LLM: within 0.25% of the budget's best loss
 LEVEL = 0.95
+NOISE_Z = 1.645  # one-sided 95% of the normal: how far above the best a run is worse, not unlucky
 
 
-def fit_hyperparameter_rule(points, *, tolerance=NEAR_OPTIMAL, bootstrap=1000, seed=0,
-                            level=LEVEL):  # fmt: skip
+def fit_hyperparameter_rule(points, *, tolerance=None, noise=None, bootstrap=1000, seed=0,
+                            level=LEVEL, progress=None):  # fmt: skip
     """The rule fitted to grid `points` (dicts with `budget` in FLOPs, `learning_rate`, `loss`
     and, where the batch was varied, `batch_tokens`), one rule per `arm` (the first arm's
-    procedure is every arm's). Returns {'arms': [{'name', 'budgets', 'near_optimal': [cells],
-    'learning_rate': {'a', 'b', 'a_ci', 'b_ci'}, 'batch_tokens': the same or None when one
-    batch was tried}], 'tolerance', 'bootstrap', 'level'}."""
-    if not 0 <= tolerance < 1:
-        raise FieldError("tolerance", f"must be in [0, 1); received {tolerance!r}")
+    procedure is every arm's). The near-optimal band is `tolerance` (a fraction; DeepSeek's
+    0.25% when neither is given) or the one `noise` allows (`seed_noise`'s result, measured on
+    these points or on another sweep: `noise_tolerance`). Returns {'arms': [{'name', 'budgets',
+    'near_optimal': [cells], 'learning_rate': {'a', 'b', 'a_ci', 'b_ci'}, 'batch_tokens': the
+    same or None when one batch was tried}], 'tolerance', 'noise' (what set it, or None),
+    'seed_noise' (these points' own, or None), 'bootstrap', 'level'}."""
+    if tolerance is not None and noise is not None:
+        raise FieldError("tolerance", "and noise both set the near-optimal band: give one")
+    if noise is not None:
+        tolerance = noise_tolerance(noise["sigma"])
+    elif tolerance is None:
+        tolerance = NEAR_OPTIMAL
+    if (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+            or not 0 <= tolerance < 1):  # fmt: skip
+        raise FieldError("tolerance", f"must be a fraction in [0, 1); received {tolerance!r}")
     arms = {}
     for point in points:
         arms.setdefault(str(point.get("arm", "all")), []).append(point)
     rng = np.random.default_rng(seed)
-    fitted = [_fit_arm(name, rows, tolerance, bootstrap, rng, level) for name, rows in arms.items()]
+    fitted = []
+    for name, rows in arms.items():
+        fitted.append(_fit_arm(name, rows, tolerance, bootstrap, rng, level))
+        if progress is not None:
+            progress(len(fitted) * int(bootstrap), len(arms) * int(bootstrap))
     return {
         "arms": fitted,
         "notes": [note for arm in fitted for note in arm["notes"]],  # what the tables print
         "tolerance": tolerance,
+        "noise": noise,
+        "seed_noise": seed_noise(points),
         "bootstrap": int(bootstrap),
         "level": level,
     }
+
+
+def fit_rates(points, *, tolerance=None, noise=None, bootstrap=1000, seed=0, progress=None):
+    """`fit_hyperparameter_rule` on a rates sweep's points (`rule_points`): `zoo fit --law
+    rates`, which refits a finished grid with another band without training anything."""
+    rows = rule_points(points)
+    if not rows:
+        raise ZooError("no finished grid runs to fit (every point's loss is missing)")
+    return fit_hyperparameter_rule(rows, tolerance=tolerance, noise=noise, bootstrap=bootstrap,
+                                   seed=seed, progress=progress)  # fmt: skip
+
+
+def rule_points(points):
+    """A rates sweep's points as `fit_hyperparameter_rule` reads them: validation loss, the
+    peak rate and the batch in tokens, per arm, budget (and seed); failed runs left out."""
+    return [
+        {
+            "arm": p.get("arm", "all"),
+            "budget": p.get("budget"),
+            "seed": p.get("seed"),
+            "learning_rate": p.get("learning_rate"),
+            "batch_tokens": p.get("batch_tokens"),
+            "loss": p.get("loss"),
+        }
+        for p in points
+        if p.get("loss") is not None
+    ]
+
+
+def seed_noise(points):
+    """How far one run's loss moves from seed to seed: the pooled standard deviation of ln(loss)
+    within every (arm, budget, rate, batch) cell run with 2 seeds or more (a relative spread;
+    pooled: the within-cell sums of squares over their degrees of freedom). Returns {'sigma',
+    'cells', 'runs', 'df'}, or None when no cell repeats."""
+    cells = {}
+    for point in points:
+        loss = point.get("loss")
+        if not isinstance(loss, (int, float)) or not math.isfinite(loss) or loss <= 0:
+            continue  # a failed run measures no noise
+        key = (str(point.get("arm", "all")), float(point["budget"]),
+               float(point["learning_rate"]), point.get("batch_tokens"))  # fmt: skip
+        cells.setdefault(key, []).append(math.log(loss))
+    repeated = [values for values in cells.values() if len(values) > 1]
+    if not repeated:
+        return None
+    squares = sum(float(np.sum((np.array(v) - np.mean(v)) ** 2)) for v in repeated)
+    df = sum(len(v) - 1 for v in repeated)
+    return {
+        "sigma": math.sqrt(squares / df),
+        "cells": len(repeated),
+        "runs": sum(len(v) for v in repeated),
+        "df": df,
+    }
+
+
+def noise_tolerance(sigma):
+    """The near-optimal band that seed noise `sigma` (of ln loss) allows between single runs:
+    the difference of two runs spreads by √2·σ, so a run within z·√2·σ of the best (z one-sided
+    95%) is not shown worse than it; never narrower than DeepSeek's 0.25%."""
+    if not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma < 0:
+        raise FieldError("noise", f"needs a finite spread of 0 or more; received {sigma!r}")
+    return max(NEAR_OPTIMAL, math.expm1(NOISE_Z * math.sqrt(2) * sigma))
 
 
 def predict_rule(line, flops):
@@ -146,4 +229,14 @@ def _interval(values, level):
     return None if low is None else [float(low), float(high)]
 
 
-__all__ = ["NEAR_OPTIMAL", "check_rule", "fit_hyperparameter_rule", "predict_rule"]
+__all__ = [
+    "NEAR_OPTIMAL",
+    "NOISE_Z",
+    "check_rule",
+    "fit_hyperparameter_rule",
+    "fit_rates",
+    "noise_tolerance",
+    "predict_rule",
+    "rule_points",
+    "seed_noise",
+]
