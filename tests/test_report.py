@@ -114,12 +114,18 @@ def _committed(suffix):
 
 
 def _studies_with_figures():
-    """The committed JSON files that a committed figure belongs to (NAME.png, NAME-*.png)."""
-    stems = [name.removesuffix(".json") for name in _committed(".json")]
+    """The committed JSON files that a committed figure belongs to (NAME.png, NAME-*.png); a
+    refit's (`zoo fit --json`, with its `points_file`) is shown in the study it refits."""
+    committed = _committed(".json")
+    stems = [name.removesuffix(".json") for name in committed]
     owners = {}
     for plot in _committed(".png"):
         plot = plot.removesuffix(".png")
         owner = max((s for s in stems if plot == s or plot.startswith(s + "-")), key=len)
+        refitted = json.loads(committed[owner + ".json"].read_text()).get("points_file")
+        if refitted:
+            owner = (ROOT / refitted).relative_to(REFERENCE).with_suffix("").as_posix()
+            owner = owner.replace("/", "-")  # a points_file is written from the checkout's root
         owners.setdefault(owner, []).append(plot)
     return owners
 

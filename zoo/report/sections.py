@@ -359,10 +359,32 @@ def rates(s, context):
     if s.value("/fits/check"):
         return {**parts, "table": _check_table(s)}
     fit = "/fits/rates"
-    arms = [f"{fit}/arms/{i}" for i in range(s.count(f"{fit}/arms"))]
-    if not arms:
+    if not s.count(f"{fit}/arms"):
         why = s.s(f"{fit}/error") if s.value(f"{fit}/error") else "the file holds none"
         return {**parts, "table": f"<p>No fit: {why}.</p>"}
+    tables = _rule_table(s)
+    for refit in s.refits:  # zoo fit --law rates: the same grid with another band
+        band = f"a band of {refit.n(f'{fit}/tolerance', 'number')}"
+        if refit.value(f"{fit}/noise"):
+            noise = f"{fit}/noise"
+            band = (
+                f"the band the seed noise allows, {refit.n(f'{fit}/tolerance', 'number')}: "
+                f"σ = {refit.n(f'{noise}/sigma', 'number')} of ln loss, pooled over "
+                f"{refit.n(f'{noise}/cells', 'count')} cells of "
+                f"{file_element(refit.get(f'{noise}/source', 'string'), refit.get(f'{noise}/source', 'string'))}"
+                f" ({refit.n(f'{noise}/runs', 'count')} runs)"
+            )
+        tables += (
+            f"<p>Refitted by {file_element(refit.path, refit.path)} with {band}; "
+            "the later studies take this rule.</p>" + _rule_table(refit)
+        )
+    return {**parts, "table": tables}
+
+
+def _rule_table(s):
+    """The fitted rule per arm of a rates sweep (or of its refit), its band and notes."""
+    fit = "/fits/rates"
+    arms = [f"{fit}/arms/{i}" for i in range(s.count(f"{fit}/arms"))]
     rows = []
     for a in arms:
         near = "; ".join(
@@ -399,10 +421,7 @@ def rates(s, context):
         if s.value(f"{fit}/tolerance") is not None and s.value(f"{fit}/level") is not None
         else ""
     )
-    return {
-        **parts,
-        "table": table(header, rows) + tolerance + (f"<ul>{notes}</ul>" if notes else ""),
-    }
+    return table(header, rows) + tolerance + (f"<ul>{notes}</ul>" if notes else "")
 
 
 def _check_table(s):

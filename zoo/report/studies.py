@@ -135,15 +135,16 @@ def find_studies(root):
     benchmarks and tables with no fit). A study owns NAME.png and NAME-*.png (the longest
     NAME that fits: `zoo sweep isoflop --plot X.png` also writes X-parametric.png); a refit
     (`zoo fit` of an IsoFLOP study's points) is shown, with its figures, in the study it
-    refits; a figure of a file the page does not draw is listed with the other files."""
+    refits (an IsoFLOP study's under another parameter convention, a rates grid's with another
+    band); a figure of a file the page does not draw is listed with the other files."""
     reference = pathlib.Path(root) / REFERENCE
     found = sorted(reference.glob("*.json")) + sorted(reference.glob("*/*.json"))
     every = [Study(root, p.relative_to(root).as_posix()) for p in found]
     by_path = {s.path: s for s in every}
     shown_in = {s.path: s for s in every if s.kind in KINDS}  # the section showing each file
-    for study in every:  # the isoflop section has a row per refit; other kinds have none yet
+    for study in every:  # isoflop and rates sections show their refits
         owner = by_path.get(study.value("/points_file")) if study.kind == "refit" else None
-        if owner is not None and owner.kind == "isoflop":
+        if owner is not None and owner.kind in ("isoflop", "rates"):
             owner.refits.append(study)
             shown_in[study.path] = owner
     orphans = []
