@@ -42,6 +42,7 @@ from zoo_cli import (  # noqa: E402
     runs,
     sweep,
     training,
+    tune,
 )
 from zoo_cli.output import OneLineUsageErrors  # noqa: E402
 
@@ -66,6 +67,7 @@ app.add_typer(fit.app)  # zoo fit
 app.add_typer(bench.app, name="bench")  # zoo bench …
 app.add_typer(explain.app)  # zoo explain
 app.add_typer(report.app)  # zoo report
+app.add_typer(tune.app)  # zoo tune
 
 
 def main():

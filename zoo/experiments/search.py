@@ -1,0 +1,520 @@
+"""`zoo.tune()`: hyperparameter search over any training or model field, with Optuna.
+
+Optuna is used rather than hand-written because it carries every family of search the field
+uses — grid, random, Bayesian (a tree-structured Parzen estimator, TPE; a Gaussian process, GP),
+CMA-ES and a genetic algorithm (NSGA-II) — with pruners (median, asynchronous successive halving,
+Hyperband) and relational storage (an SQLite file here by default; PostgreSQL or MySQL where
+several machines share one study).
+
+Every trial is an ordinary run obtained from the `RunStore` by its key: a finished run is
+reused (its evaluations replayed to the pruner), an unfinished one resumed, so a repeated study
+trains nothing and a killed one continues. A trial left RUNNING by a process that died is failed
+and its parameters queued again (on this host: the process is gone; elsewhere: its heartbeat
+stopped), so the same run is resumed from its last commit. A run that diverges is a failed
+trial, counted, not retried: the same run would diverge again.
+
+The objective is the run's final validation loss (nats per token). Pruning judges the run's
+own evaluations (every `eval_interval` steps): a trial the pruner stops ends after the
+evaluation that condemned it is committed, so its run can be resumed by a later study.
+"""
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import math
+import os
+import socket
+import time
+import warnings
+
+from zoo.errors import FieldError, unknown
+from zoo.experiments.comparison import ComparisonReporter
+from zoo.experiments.store import RunStore
+from zoo.overrides import MODEL_FIELDS, TRAINING_FIELDS
+from zoo.storage.runs import results_root
+from zoo.training.loop import RunFailed
+from zoo.training.trainer import plan_run, run_config
+
+SAMPLERS = ("grid", "random", "tpe", "gp", "cmaes", "nsga2")
+PRUNERS = ("none", "median", "asha", "hyperband")
+KINDS = ("log", "float", "int")  # ranges; a comma-separated list of values is a choice
+RUN_FIELDS = ("batch_size",)  # RunConfig fields a space may hold besides model and training fields
+GRID_POINTS = 5  # the grid sampler's points per range (log-spaced for log), ends included
+HEARTBEAT_SECONDS = 30  # a trial's process says it is alive this often ...
+GRACE_SECONDS = 120  # ... and a trial silent this long on another host is taken to be dead
+STUDIES_FILE = "studies.db"  # the default storage: one SQLite file under the results root
+DEFINITION = "zoo_definition"  # the study's user attribute that fixes what its trials mean
+
+
+@dataclasses.dataclass(frozen=True)
+class Dimension:
+    """One searched field: a range (`log`, `float`, `int`: low, high) or `choice`s."""
+
+    field: str
+    kind: str
+    low: float = None
+    high: float = None
+    choices: tuple = ()
+
+    def suggest(self, trial):
+        if self.kind == "choice":
+            return trial.suggest_categorical(self.field, list(self.choices))
+        if self.kind == "int":
+            return trial.suggest_int(self.field, int(self.low), int(self.high))
+        return trial.suggest_float(self.field, self.low, self.high, log=self.kind == "log")
+
+    def grid(self):
+        """The grid sampler's values: the choices, or `GRID_POINTS` across the range."""
+        if self.kind == "choice":
+            return list(self.choices)
+        if self.kind == "int":
+            count = min(GRID_POINTS, int(self.high) - int(self.low) + 1)
+            return sorted({int(round(v)) for v in _spaced(self.low, self.high, count, False)})
+        return _spaced(self.low, self.high, GRID_POINTS, self.kind == "log")
+
+    def to_dict(self):
+        if self.kind == "choice":
+            return {"field": self.field, "kind": "choice", "choices": list(self.choices)}
+        return {"field": self.field, "kind": self.kind, "low": self.low, "high": self.high}
+
+
+def _spaced(low, high, count, log):
+    if count == 1:
+        return [low]
+    if log:
+        inner = [math.exp(math.log(low) + (math.log(high) - math.log(low)) * i / (count - 1))
+                 for i in range(1, count - 1)]  # fmt: skip
+    else:
+        inner = [low + (high - low) * i / (count - 1) for i in range(1, count - 1)]
+    return [float(low), *map(float, inner), float(high)]  # the ends exactly: inside the range
+
+
+def parse_space(space):
+    """Dimensions from ['learning_rate=log:1e-4:1e-1', 'beta_2=0.95,0.99', ...] or a dict
+    {field: spec}; `FieldError('space', ...)` on the first problem."""
+    items = list(space.items()) if isinstance(space, dict) else []
+    if not isinstance(space, dict):
+        for pair in space or ():
+            field, sep, spec = str(pair).partition("=")
+            if not sep or not field.strip() or not spec.strip():
+                raise FieldError("space", f"takes FIELD=SPEC, e.g. learning_rate=log:1e-4:1e-1; "
+                                          f"received {pair!r}")  # fmt: skip
+            items.append((field.strip(), spec.strip()))
+    if not items:
+        raise FieldError("space", "is empty: give at least one FIELD=SPEC")
+    known = MODEL_FIELDS + TRAINING_FIELDS + list(RUN_FIELDS)
+    dimensions, seen = [], set()
+    for field, spec in items:
+        if field not in known:
+            raise FieldError("space", str(unknown("field", field, known)))
+        if field in seen:
+            raise FieldError("space", f"names {field!r} twice")
+        seen.add(field)
+        dimensions.append(_dimension(field, str(spec)))
+    return tuple(dimensions)
+
+
+def _dimension(field, spec):
+    kind, sep, bounds = spec.partition(":")
+    if sep and kind in KINDS:
+        low_text, sep, high_text = bounds.partition(":")
+        try:
+            low, high = float(low_text), float(high_text)
+        except ValueError:
+            low = high = math.nan
+        if not sep or not (math.isfinite(low) and math.isfinite(high)) or not low < high:
+            raise FieldError("space", f"{field}={spec}: a range is {kind}:LOW:HIGH with LOW < HIGH")
+        if kind == "log" and low <= 0:
+            raise FieldError("space", f"{field}={spec}: a log range needs LOW > 0")
+        if kind == "int" and (low != int(low) or high != int(high)):
+            raise FieldError("space", f"{field}={spec}: an int range has whole ends")
+        return Dimension(field, kind, low, high)
+    if sep and kind.isalpha():
+        raise FieldError("space", f"{field}={spec}: unknown kind {kind!r}; use log, float, int "
+                                  "or a comma-separated list of values")  # fmt: skip
+    values = [v.strip() for v in spec.split(",")]
+    if not all(values) or len(set(values)) != len(values):
+        raise FieldError("space", f"{field}={spec}: a choice is distinct values, comma-separated")
+    return Dimension(field, "choice", choices=tuple(_value(v) for v in values))
+
+
+def _value(text):
+    """A choice's value as JSON reads it (numbers, true, null), else the text."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FieldError("space", f"values must be finite; received {text!r}")
+    return value
+
+
+def default_storage():
+    """The SQLite file under the results root: one machine, nothing to start."""
+    return f"sqlite:///{(results_root() / STUDIES_FILE).resolve()}"
+
+
+def open_storage(url):
+    """Optuna's relational storage at `url` (SQLite, PostgreSQL, MySQL), reached now: a
+    malformed or unreachable URL is one `FieldError`, before anything trains."""
+    import optuna
+    import sqlalchemy
+
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError) as error:
+        raise FieldError("storage", f"is not a database URL ({error}); received {url!r}") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+    for attempt in range(3):  # workers starting at once on a new database race to make its tables
+        try:
+            return _rdb_storage(url, parsed)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            if "already exists" not in str(error) or attempt == 2:
+                reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+                raise FieldError(
+                    "storage", f"cannot be opened: {reason} ({_masked(parsed)})"
+                ) from None
+            time.sleep(0.5)
+        except (ImportError, ValueError, optuna.exceptions.StorageInternalError) as error:
+            raise FieldError("storage", f"cannot be opened: {error} ({_masked(parsed)})") from None
+
+
+def _rdb_storage(url, parsed):
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    postgres = parsed.get_backend_name() == "postgresql"
+    with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna since 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(
+            url,
+            engine_kwargs={"connect_args": {"connect_timeout": 10}} if postgres else None,
+            heartbeat_interval=HEARTBEAT_SECONDS,
+            grace_period=GRACE_SECONDS,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(),
+        )
+
+
+def _masked(parsed):
+    return parsed.render_as_string(hide_password=True)
+
+
+def make_sampler(name, seed, dimensions):
+    """Optuna's sampler called `name`, seeded."""
+    import optuna.samplers as samplers
+
+    if name not in SAMPLERS:
+        raise FieldError("sampler", str(unknown("sampler", name, SAMPLERS)))
+    if name == "gp" and importlib.util.find_spec("torch") is None:
+        raise FieldError("sampler", "gp needs PyTorch (Optuna's Gaussian process runs on it): "
+                                    "pip install torch")  # fmt: skip
+    if name == "grid":
+        return samplers.GridSampler({d.field: d.grid() for d in dimensions}, seed=seed)
+    return {
+        "random": lambda: samplers.RandomSampler(seed=seed),
+        "tpe": lambda: samplers.TPESampler(seed=seed),
+        "gp": lambda: samplers.GPSampler(seed=seed),
+        "cmaes": lambda: samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False),
+        "nsga2": lambda: samplers.NSGAIISampler(seed=seed),
+    }[name]()
+
+
+def make_pruner(name):
+    import optuna.pruners as pruners
+
+    if name not in PRUNERS:
+        raise FieldError("prune", str(unknown("pruner", name, PRUNERS)))
+    return {
+        "none": pruners.NopPruner,
+        # Half the first trials run to the end before any is judged; then a run is stopped when
+        # its evaluation is worse than the median of earlier runs at the same step.
+        "median": lambda: pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+        "asha": lambda: pruners.SuccessiveHalvingPruner(),
+        "hyperband": lambda: pruners.HyperbandPruner(),
+    }[name]()
+
+
+class TrialReporter(ComparisonReporter):
+    """Passes a trial's run events on, reports each evaluation to the trial, and stops the run
+    (`optuna.TrialPruned`) at the step after the evaluation the pruner condemned, once that
+    evaluation is committed."""
+
+    def __init__(self, trial, outer):
+        self.trial, self.outer = trial, outer
+        self.pruned_at = self.status = None
+
+    def run(self, index, count, label, seed, status):
+        self.status = status  # reused, resumed or training
+        self.outer.run(index, count, label, seed, status)
+
+    def start(self, plan, facts):
+        self.outer.start(plan, facts)
+
+    def step(self, progress):
+        if self.pruned_at is not None:
+            import optuna
+
+            raise optuna.TrialPruned(f"pruned after its evaluation at step {self.pruned_at}")
+        self.outer.step(progress)
+
+    def evaluation(self, row):
+        self.outer.evaluation(row)
+        if report(self.trial, row):
+            self.pruned_at = row["step"]
+
+    def message(self, text):
+        self.outer.message(text)
+
+    def end(self, summary):
+        self.outer.end(summary)
+
+
+def report(trial, row):
+    """Report an evaluation row to `trial`; True when the pruner would stop it here."""
+    loss = row.get("validation_loss")
+    if loss is None or not math.isfinite(loss):
+        return False
+    trial.report(float(loss), int(row["step"]))
+    return trial.should_prune()
+
+
+def tune(
+    model,
+    *,
+    space,
+    trials,
+    sampler="tpe",
+    prune="none",
+    study=None,
+    storage=None,
+    sampler_seed=0,
+    run=None,
+    reporter=None,
+    **fields,
+):
+    """Search `space` for the `model` preset's lowest validation loss in `trials` trials.
+
+    `space`: FIELD=SPEC strings or a dict (`log:LOW:HIGH`, `float:LOW:HIGH`, `int:LOW:HIGH`, or
+    values `a,b,c`); any model or training field, or `batch_size`. `sampler` one of `SAMPLERS`
+    (seeded by `sampler_seed`), `prune` one of `PRUNERS`. `study` names the study (default: one
+    name per model, space, run options and sampler); `storage` a database URL (default: an
+    SQLite file under the results root). `run` and `fields` set the options every trial shares
+    (a budget: `flops`, `tokens` or `steps`; `data`, `seed`, `eval_interval`, ...).
+
+    Returns {'kind': 'tune', 'model', 'study', 'storage', 'sampler', 'sampler_seed', 'pruner',
+    'space', 'run', 'trials': [...], 'best', 'trained', 'wall_seconds', 'notes'}."""
+    import optuna
+
+    reporter = reporter or ComparisonReporter()
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise FieldError("trials", f"must be a whole number of trials, 1 or more; received "
+                                   f"{trials!r}")  # fmt: skip
+    dimensions = parse_space(space)
+    base = run_config(run, **fields)
+    sampler_object = make_sampler(sampler, sampler_seed, dimensions)
+    pruner = make_pruner(prune)
+    probe = _plan(model, base, {d.field: d.grid()[0] for d in dimensions})  # bad fields: now
+    definition = {
+        "model": probe.preset,
+        "space": [d.to_dict() for d in dimensions],
+        "run": {k: v for k, v in base.to_dict().items() if k not in ("strategy", "backend")},
+        "pruner": prune,
+        "objective": "validation_loss",
+    }
+    name = study or _study_name(definition, sampler, sampler_seed)
+    url = storage or default_storage()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    handle = _open_study(name, open_storage(url), definition, sampler_object, pruner)
+    if handle.trials:
+        # A seeded sampler starts its stream again in every process: continuing a study with
+        # the same seed would draw its first trials' values again (the same runs, reused), so
+        # a continued study's stream is seeded by the seed and the trials it already holds.
+        sampler_object = make_sampler(sampler, _continued_seed(sampler_seed, len(handle.trials)),
+                                      dimensions)  # fmt: skip
+        handle.sampler = sampler_object
+    notes = _requeue_dead_local_trials(handle)
+
+    store = RunStore()
+    started, trained = time.perf_counter(), []
+    objective = _objective(model, base, dimensions, store, reporter, trained, sampler, trials)
+    while _counted(handle) < trials:
+        if sampler == "grid" and sampler_object.is_exhausted(handle):
+            notes.append(f"the grid has {_grid_size(dimensions)} points, all tried: "
+                         f"{_counted(handle)} trials, not {trials}")  # fmt: skip
+            break
+        handle.optimize(objective, n_trials=1, catch=(RunFailed,))
+    return _result(handle, definition, url, sampler, sampler_seed, prune, notes, trained,
+                   time.perf_counter() - started)  # fmt: skip
+
+
+def _plan(model, base, values):
+    run_values = {k: v for k, v in values.items() if k in RUN_FIELDS}
+    overrides = {k: v for k, v in values.items() if k not in RUN_FIELDS}
+    return plan_run(model, base.replace(**run_values) if run_values else base,
+                    overrides=overrides)  # fmt: skip
+
+
+def _continued_seed(seed, trials):
+    return int.from_bytes(hashlib.sha256(f"{seed}:{trials}".encode()).digest()[:4], "little")
+
+
+def _study_name(definition, sampler, seed):
+    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{definition['model']}-{digest}-{sampler}-s{seed}"
+
+
+def _open_study(name, storage, definition, sampler, pruner):
+    import optuna
+
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
+                                direction="minimize", load_if_exists=True)  # fmt: skip
+    recorded = study.user_attrs.get(DEFINITION)
+    if recorded is None:
+        study.set_user_attr(DEFINITION, definition)
+    elif recorded != json.loads(json.dumps(definition)):
+        changed = [
+            k for k in definition if recorded.get(k) != json.loads(json.dumps(definition[k]))
+        ]
+        raise FieldError("study", f"{name!r} exists with another {', '.join(changed)}: give "
+                                  "another study name, or the same settings")  # fmt: skip
+    return study
+
+
+def _requeue_dead_local_trials(study):
+    """Trials left RUNNING by a process of this host that no longer exists: failed, and their
+    parameters queued again (the heartbeat does the same for other hosts, after its grace)."""
+    import optuna
+
+    notes = []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        host, pid = trial.user_attrs.get("host"), trial.user_attrs.get("pid")
+        if host != socket.gethostname() or pid is None or _alive(pid):
+            continue
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        notes.append(f"trial {trial.number} was left running by a process that stopped: "
+                     "queued again, its run resumed")  # fmt: skip
+    return notes
+
+
+def _alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _objective(model, base, dimensions, store, reporter, trained, sampler, trials):
+    import optuna
+
+    def objective(trial):
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("sampler", sampler)
+        values = {d.field: d.suggest(trial) for d in dimensions}
+        plan = _plan(model, base, values)
+        trial.set_user_attr("run_key", plan.key)
+        label = " ".join(f"{k}={_short(v)}" for k, v in values.items())
+        record = store.find(plan.key)
+        for row in record.metrics() if record is not None else ():
+            if report(trial, row) and not record.complete:
+                trial.set_user_attr("run", str(record.path))
+                raise optuna.TrialPruned(f"pruned at its committed step {row['step']}")
+        listener = TrialReporter(trial, reporter)
+        try:
+            record = store.obtain(plan, listener, trial.number, trials, label, base.seed)
+        except RunFailed as failure:
+            trial.set_user_attr("diverged", str(failure))
+            found = store.find(plan.key)
+            if found is not None:
+                trial.set_user_attr("run", str(found.path))
+            raise
+        except optuna.TrialPruned:
+            found = store.find(plan.key)
+            if found is not None:
+                trial.set_user_attr("run", str(found.path))
+            trained.append(trial.number)
+            raise
+        if listener.status != "reused":
+            trained.append(trial.number)
+        summary = record.summary()
+        trial.set_user_attr("run", str(record.path))
+        trial.set_user_attr("bits_per_byte", summary.get("validation_bits_per_byte"))
+        return float(summary["validation_loss"])
+
+    return objective
+
+
+def _counted(study):
+    """Trials that count toward `trials`: complete, pruned, or failed by divergence (a failure
+    by a dead process is retried instead)."""
+    import optuna
+
+    state = optuna.trial.TrialState
+    return sum(
+        1
+        for t in study.get_trials(deepcopy=False)
+        if t.state in (state.COMPLETE, state.PRUNED)
+        or (t.state == state.FAIL and "diverged" in t.user_attrs)
+    )
+
+
+def _grid_size(dimensions):
+    return math.prod(len(d.grid()) for d in dimensions)
+
+
+def _short(value):
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _result(study, definition, url, sampler, seed, prune, notes, trained, wall):
+    import optuna
+
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state == optuna.trial.TrialState.FAIL and "diverged" not in t.user_attrs:
+            continue  # a dead process's trial: its parameters were queued again
+        rows.append({
+            "number": t.number,
+            "state": "diverged" if "diverged" in t.user_attrs else t.state.name.lower(),
+            "params": dict(t.params),
+            "loss": t.value if t.state == optuna.trial.TrialState.COMPLETE else
+            (max(t.intermediate_values.items())[1] if t.intermediate_values else None),
+            "bits_per_byte": t.user_attrs.get("bits_per_byte"),
+            "steps": max(t.intermediate_values) if t.intermediate_values else None,
+            "run": t.user_attrs.get("run"),
+            "sampler": t.user_attrs.get("sampler"),
+            "trained_now": t.number in trained,
+        })  # fmt: skip
+    complete = [r for r in rows if r["state"] == "complete"]
+    best = min(complete, key=lambda r: r["loss"]) if complete else None
+    importance = None
+    if len(complete) >= 2:  # Optuna's default evaluator (PED-ANOVA) over the complete trials
+        importance = {
+            k: float(v) for k, v in optuna.importance.get_param_importances(study).items()
+        }
+    return {
+        "kind": "tune",
+        "model": definition["model"],
+        "study": study.study_name,
+        "storage": _masked(__import__("sqlalchemy").engine.make_url(url)),
+        "sampler": sampler,
+        "sampler_seed": seed,
+        "pruner": prune,
+        "space": definition["space"],
+        "run": definition["run"],
+        "trials": rows,
+        "best": best,
+        "importance": importance,
+        "trained": len(trained),
+        "wall_seconds": wall,
+        "notes": notes,
+    }
+
+
+__all__ = ["Dimension", "PRUNERS", "SAMPLERS", "default_storage", "parse_space", "tune"]

@@ -1,0 +1,216 @@
+"""`zoo tune MODEL`: hyperparameter search (Optuna), every trial an ordinary run by key."""
+
+from typing import Annotated, List, Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from zoo_cli import options, run_options
+from zoo_cli.output import console, print_json, user_errors
+from zoo_cli.sweep import _stopped_by_signal
+from zoo_cli.training import RUN_FAILED
+
+app = typer.Typer()
+
+
+@app.command("tune")
+def tune(
+    model: options.ModelName,
+    space: Annotated[
+        List[str],
+        typer.Option(
+            help="A searched field, repeated: FIELD=log:LOW:HIGH, float:LOW:HIGH, int:LOW:HIGH, "
+            "or values a,b,c. Any model or training field, or batch_size "
+            "(e.g. learning_rate=log:1e-4:1e-1, warmup_steps=int:0:500, beta_2=0.95,0.99).",
+            show_default=False,
+        ),
+    ],
+    trials: Annotated[
+        int, typer.Option(help="Trials the study holds when done (more run only if fewer).")
+    ] = 20,
+    sampler: Annotated[
+        str,
+        typer.Option(
+            help="grid (5 points a range), random, tpe (Bayesian, tree-structured Parzen "
+            "estimator), gp (Bayesian, Gaussian process), cmaes (CMA-ES) or nsga2 (genetic)."
+        ),
+    ] = "tpe",
+    prune: Annotated[
+        str,
+        typer.Option(
+            help="Stop trials early on their own evaluations: none, median, asha (asynchronous "
+            "successive halving) or hyperband."
+        ),
+    ] = "none",
+    study: Annotated[
+        Optional[str],
+        typer.Option(
+            help="The study's name (default: one per model, space, run options and sampler).",
+            show_default=False,
+        ),
+    ] = None,
+    storage: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Database URL of the study store (default: sqlite:///RESULTS/studies.db; "
+            "postgresql://… where several machines share a study).",
+            show_default=False,
+        ),
+    ] = None,
+    sampler_seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
+    tokens: Annotated[Optional[float], typer.Option(help="Budget per trial in tokens.")] = None,
+    flops: Annotated[Optional[float], typer.Option(help="Budget per trial in FLOPs.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Budget per trial in steps.")] = None,
+    data: run_options.Data = run_options.DEFAULT_DATA,
+    batch_size: run_options.BatchSize = None,
+    eval_interval: run_options.EvalInterval = None,
+    spike_guard: run_options.SpikeGuard = True,
+    seed: Annotated[int, typer.Option(help="Seed of every trial's run.")] = 0,
+    json: options.Json = False,
+    plot: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Write the study's figure (history and parameter importance) to this "
+            ".png/.svg/.pdf.",
+            show_default=False,
+        ),
+    ] = None,
+):
+    """Search hyperparameters of MODEL: each trial trains a run (reused by key when it exists)
+    and is judged by its final validation loss; the study lives in a database, so a rerun
+    trains nothing and an interrupted study continues."""
+    fields = run_options.values(
+        tokens=tokens,
+        flops=flops,
+        steps=steps,
+        data=data,
+        batch_size=batch_size,
+        eval_interval=eval_interval,
+        spike_guard=spike_guard,
+        seed=seed,
+    )
+    with user_errors() as zoo, run_options.flags_for_fields(zoo):
+        if plot:
+            from zoo.files import check_plot_path
+
+            check_plot_path(plot)
+        display = _TrialProgress(console(stderr=True))
+        with _stopped_by_signal(), display:
+            try:
+                result = zoo.tune(
+                    model,
+                    space=space,
+                    trials=trials,
+                    sampler=sampler,
+                    prune=prune,
+                    study=study,
+                    storage=storage,
+                    sampler_seed=sampler_seed,
+                    reporter=display,
+                    **fields,
+                )
+            except zoo.RunFailed as failure:
+                typer.echo(f"error: {failure}", err=True)
+                raise typer.Exit(RUN_FAILED) from None
+        if plot:
+            from zoo.experiments.search_plot import plot_study
+
+            plot_study(result, plot)
+    if json:
+        print_json(result)
+        return
+    out = console()
+    out.print(trials_table(result))
+    best = result["best"]
+    if best:
+        values = ", ".join(f"{k}={_value(v)}" for k, v in best["params"].items())
+        out.print(f"best: trial {best['number']}, loss {best['loss']:.4f}: {values}")
+        out.print(f"[dim]{escape(best['run'] or '')}[/]")
+    for note in result["notes"]:
+        out.print(f"[yellow]note:[/] {escape(note)}")
+    out.print(
+        f"study {result['study']!r} in {escape(result['storage'])}: {len(result['trials'])} "
+        f"trials, {result['trained']} trained now, {result['wall_seconds']:,.0f} s"
+    )
+    if plot:
+        out.print(f"plot written to {plot}")
+
+
+def trials_table(result):
+    fields = [d["field"] for d in result["space"]]
+    table = Table(
+        title=f"{result['model']} · {result['sampler']} sampler (seed {result['sampler_seed']}) "
+        f"· pruner {result['pruner']}",
+        caption="loss: final validation nats per token (pruned: at its last evaluation) · "
+        "now: trained in this call, else reused",
+    )
+    for column in ("trial", "state", *fields, "loss", "bits/byte", "steps", "now"):
+        table.add_column(column, justify="left" if column == "state" else "right")
+    best = result["best"] and result["best"]["number"]
+    for row in result["trials"]:
+        mark = "[bold]" if row["number"] == best else ""
+        table.add_row(
+            f"{mark}{row['number']}",
+            row["state"],
+            *(_value(row["params"].get(f)) for f in fields),
+            "—" if row["loss"] is None else f"{row['loss']:.4f}",
+            "—" if row["bits_per_byte"] is None else f"{row['bits_per_byte']:.4f}",
+            "—" if row["steps"] is None else str(row["steps"]),
+            "yes" if row["trained_now"] else "",
+        )
+    return table
+
+
+def _value(value):
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+class _TrialProgress:
+    """A line per trial (its values and whether its run is trained, resumed or reused) and a
+    bar over the run's steps."""
+
+    def __init__(self, console):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} steps"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.task is not None:  # a bar never started prints nothing, not an empty line
+            self.progress.stop()
+        return False
+
+    def run(self, index, count, label, seed, status):
+        self.console.print(f"trial {index} of {count}: [bold]{escape(label)}[/]: {status}")
+
+    def start(self, plan, facts):
+        self.progress.start()
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(
+            "training", total=plan.budget.steps, completed=facts.get("resumed_at_step") or 0
+        )
+
+    def step(self, progress):
+        if self.task is not None:
+            self.progress.update(self.task, completed=progress["step"])
+
+    def evaluation(self, row):
+        pass
+
+    def message(self, text):
+        self.console.print(f"[dim]{escape(text)}[/]")
+
+    def end(self, summary):
+        self.progress.stop()
