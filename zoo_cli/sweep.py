@@ -54,6 +54,16 @@ Rates = Annotated[
         show_default=False,
     ),
 ]
+Storage = Annotated[
+    Optional[str],
+    typer.Option(
+        help="A database URL shared by several workers (postgresql://user@host/db; sqlite:///F "
+        "for processes of one machine): the same command on each takes the next untaken cell, "
+        "a cell whose worker fell silent is taken again, and every worker prints the fit of "
+        "all the points. One cell at a time per worker (--jobs 1).",
+        show_default=False,
+    ),
+]
 Jobs = Annotated[
     Optional[int],
     typer.Option(
@@ -97,6 +107,7 @@ def isoflop(
     backend: run_options.BackendOption = None,
     plot: Plot = None,
     jobs: Jobs = None,
+    storage: Storage = None,
     dry_run: DryRun = False,
     json: options.Json = False,
 ):
@@ -105,6 +116,7 @@ def isoflop(
     _sweep(
         "sweep_isoflop",
         dict(
+            storage=storage,
             model=model,
             budgets=budgets,
             sizes=sizes,
@@ -164,6 +176,7 @@ def compute(
     backend: run_options.BackendOption = None,
     plot: Plot = None,
     jobs: Jobs = None,
+    storage: Storage = None,
     dry_run: DryRun = False,
     json: options.Json = False,
 ):
@@ -173,6 +186,7 @@ def compute(
     _sweep(
         "sweep_compute",
         dict(
+            storage=storage,
             models=models,
             budgets=budgets,
             seeds=seeds,
@@ -234,6 +248,7 @@ def rates(
     strategy: run_options.StrategyOption = None,
     backend: run_options.BackendOption = None,
     jobs: Jobs = None,
+    storage: Storage = None,
     dry_run: DryRun = False,
     json: options.Json = False,
 ):
@@ -244,6 +259,7 @@ def rates(
     _sweep(
         "sweep_rates",
         dict(
+            storage=storage,
             models=models,
             budgets=budgets,
             seeds=seeds,
@@ -284,6 +300,8 @@ def _sweep(
             check_plot_path(plot)  # before hours of training, not after
         from zoo.experiments import pool as parallel, sweep as sweeps
 
+        if jobs is None and arguments.get("storage"):
+            jobs = 1  # a shared store's worker trains one cell at a time
         jobs = (
             parallel.default_jobs(fields.get("strategy"))
             if jobs is None
@@ -584,7 +602,8 @@ class _SweepProgress:
         return self
 
     def __exit__(self, *exc):
-        self.progress.stop()
+        if self.task is not None:  # a bar never started prints nothing, not an empty line
+            self.progress.stop()
         return False
 
     def planned(self, sweep):

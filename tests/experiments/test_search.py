@@ -125,11 +125,22 @@ def test_a_study_end_to_end_then_a_rerun_trains_nothing(corpus, isolated, tmp_pa
     ]
 
 
-def test_the_same_study_name_with_another_space_is_refused(corpus, isolated):
-    common = ["gpt2-nano", "--study", "mine", "--data", corpus, "--trials", "1", *TINY]
-    assert invoke(*common, "--space", "learning_rate=log:1e-3:3e-2").exit_code == 0
-    result = invoke(*common, "--space", "learning_rate=log:1e-3:1e-1")
-    assert_one_line(result, "--study 'mine' exists with another space", empty_stdout=True)
+def test_the_same_study_name_with_another_space_is_refused(corpus, isolated, tmp_path):
+    """A study 'mine' recorded with one space (as a first `zoo tune --study mine` leaves it):
+    the same name with another space is one line, exit 2, and trains nothing."""
+    import optuna
+
+    from zoo.experiments import search
+
+    recorded = {"model": "gpt2-nano", "space": [{"field": "learning_rate", "kind": "log",
+                "low": 1e-3, "high": 3e-2}], "run": {}, "pruner": "none",
+                "objective": "validation_loss"}  # fmt: skip
+    storage = search.open_storage(search.default_storage())
+    search._open_study("mine", storage, recorded, optuna.samplers.RandomSampler(), None)
+    result = invoke("gpt2-nano", "--study", "mine", "--data", corpus, "--trials", "1", *TINY,
+                    "--space", "learning_rate=log:1e-3:1e-1")  # fmt: skip
+    assert_one_line(result, "--study 'mine' exists with another space, run", empty_stdout=True)
+    assert not [p for p in (tmp_path / "results").iterdir() if p.name != "studies.db"]
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -34,6 +34,11 @@ class RunStore:
             self._by_key.pop(None, None)  # damaged or pre-key records
         return self._by_key
 
+    def rescan(self):
+        """Read the directory again at the next lookup (another process may have started a run
+        since: a shared sweep's cell taken over from a worker that died)."""
+        self._by_key = None
+
     def find(self, key):
         """The latest run with `key`, or None."""
         return self._index().get(key)

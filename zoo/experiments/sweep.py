@@ -80,6 +80,7 @@ def sweep_isoflop(
     reporter=None,
     dry_run=False,
     jobs=1,
+    storage=None,
     run=None,
     **fields,
 ):
@@ -104,6 +105,7 @@ def sweep_isoflop(
         dry_run,
         tune_lr,
         jobs,
+        storage=storage,
         kind="isoflop",
         request={
             "model": arm[0].name,
@@ -140,6 +142,7 @@ def sweep_compute(
     reporter=None,
     dry_run=False,
     jobs=1,
+    storage=None,
     run=None,
     **fields,
 ):
@@ -162,6 +165,7 @@ def sweep_compute(
         dry_run,
         tune_lr,
         jobs,
+        storage=storage,
         kind="compute",
         request={
             "models": [a.name for a in arms],
@@ -198,6 +202,7 @@ def sweep_rates(
     reporter=None,
     dry_run=False,
     jobs=1,
+    storage=None,
     run=None,
     **fields,
 ):
@@ -228,6 +233,7 @@ def sweep_rates(
         dry_run,
         False,
         jobs,
+        storage=storage,
         kind="rates",
         request={
             "models": [a.name for a in arms],
@@ -323,6 +329,7 @@ def _run(
     tune_lr,
     jobs,
     *,
+    storage=None,
     kind,
     request,
     transform=None,
@@ -333,6 +340,13 @@ def _run(
     reporter = reporter or SweepReporter()
     base = sweep_run_config(run, **fields)
     parallel.check_strategy(jobs, base.strategy.value)
+    if storage is not None and jobs != 1:
+        raise FieldError("jobs", "must be 1 with a shared store (", Setting("storage", storage),
+                         "): each worker trains one cell at a time; start more workers")  # fmt: skip
+    if storage is not None and not dry_run:
+        from zoo.experiments.search import open_storage
+
+        open_storage(storage)  # malformed or unreachable: said before the grid is planned
     planned = plan_grid(cells, base, rule=rule)
     if transform is not None:
         planned = transform(planned)
@@ -370,18 +384,41 @@ def _run(
         "workers": execution.workers,
         "baseline": None,
     }
+    queue = None
+    if storage is not None and not dry_run:  # reached before the plan is shown: a bad URL is input
+        from zoo.experiments.shared import CellQueue
+
+        definition = {"kind": kind, **request, "run": base.to_dict(),
+                      "keys": [p.plan.key for p in planned]}  # fmt: skip
+        queue = CellQueue(storage, f"{kind}-{_digest(definition)}", definition)
     reporter.planned(sweep)
     if dry_run:
         return sweep
     started = time.perf_counter()
-    finished, failed = execution.run(planned, status, store, base, reporter, tune_lr)
-    sweep["wall_seconds"] = time.perf_counter() - started
-    sweep["points"] = [_point(p, r) for p, r in finished]
+    if queue is not None:
+        from zoo.experiments.shared import train_shared
+
+        queue.register(planned)
+        points, failed, here = train_shared(planned, queue, store, reporter, _point)
+        queue.close()
+        sweep["wall_seconds"] = time.perf_counter() - started
+        sweep["points"], sweep["storage"], sweep["trained_here"] = points, queue.masked, here
+    else:
+        finished, failed = execution.run(planned, status, store, base, reporter, tune_lr)
+        sweep["wall_seconds"] = time.perf_counter() - started
+        sweep["points"] = [_point(p, r) for p, r in finished]
     # The runs' own training time, whether trained now or reused: what the sweep cost.
     sweep["run_seconds"] = sum(point["wall_seconds"] or 0.0 for point in sweep["points"])
     sweep["failed"] = failed
-    sweep["baseline"] = _baseline(base.data, [r for _, r in finished])
+    sweep["baseline"] = _baseline(base.data, planned[0].plan.data if planned else None)
     return sweep
+
+
+def _digest(definition):
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _point(p, record):
@@ -408,15 +445,15 @@ def _point(p, record):
     }  # fmt: skip
 
 
-def _baseline(data, records):
-    """The n-gram baseline in bits per byte and, for loss plots, in the runs' nats per token."""
-    if not DataSpec.of(data).has_text or not records:
+def _baseline(data, facts):
+    """The n-gram baseline in bits per byte and, for loss plots, in the runs' nats per token
+    (`facts`: the grid's data facts, one corpus read for every run)."""
+    if not DataSpec.of(data).has_text or facts is None or not facts.validation_bytes:
         return None  # no text to count characters of, or no run to convert units with
     from zoo.baselines import ngram_baseline
 
     baseline = ngram_baseline(data)
-    settings = records[0].config()["data"]
-    tokens, nbytes = settings["validation_tokens"], settings["validation_bytes"]
+    tokens, nbytes = facts.validation_tokens, facts.validation_bytes
     nats_per_token = baseline["bits_per_byte"] * math.log(2) * nbytes / tokens
     return {
         "name": f"KN {baseline['order']}-gram",

@@ -1,0 +1,145 @@
+"""A sweep on a shared study store: a real PostgreSQL server (started here, on 127.0.0.1 only),
+three worker processes on one sweep, one killed mid-cell. Every cell is trained to the end once,
+the killed worker's cell goes back to the queue and is resumed, and every surviving worker's
+table and fit equal a one-machine run of the same sweep."""
+
+import glob
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from tests.helpers import write_verse
+
+pytestmark = pytest.mark.slow  # a reference sweep and a shared one, ~3 minutes on 2 cores
+
+SWEEP = ["sweep", "compute", "--models", "llama", "--budgets", "1e9,3e9", "--seeds", "2",
+         "--bootstrap", "50"]  # fmt: skip
+GRACE = "6"  # seconds a silent cell waits before another worker takes it
+
+
+def _postgres_bin():
+    found = shutil.which("pg_ctl")
+    if found:
+        return pathlib.Path(found).resolve().parent
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return pathlib.Path(versions[-1]).parent if versions else None
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 and a free port; its URL. As root (CI) the
+    server runs as the `postgres` user, which Debian's package creates (it refuses root), in a
+    directory of its own under the system's temporary directory (pytest's are root's only)."""
+    binaries = _postgres_bin()
+    if binaries is None:  # .ci/run installs Debian's postgresql where it is missing
+        pytest.skip("no PostgreSQL server installed (apt-get install postgresql)")
+    root = pathlib.Path(tempfile.mkdtemp(prefix="zoo-postgres-"))
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir()
+    as_user = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def run(*args):
+        subprocess.run([*as_user, *args], check=True, capture_output=True, timeout=120)
+
+    run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w",
+        "start")  # fmt: skip
+    try:
+        run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "zoo")
+        yield f"postgresql://postgres@127.0.0.1:{port}/zoo"
+    finally:
+        run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(root)
+
+
+def _zoo(args, env, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "zoo_cli.main", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kwargs)  # fmt: skip
+
+
+def _cells(url):
+    import sqlalchemy
+
+    from zoo.experiments.shared import _url
+
+    engine = sqlalchemy.create_engine(_url(url))
+    try:
+        with engine.begin() as db:
+            return db.execute(sqlalchemy.text(
+                "SELECT idx, state, worker, takes, host, run FROM zoo_cells ORDER BY idx")).all()  # fmt: skip
+    except sqlalchemy.exc.ProgrammingError:  # the tables are not there yet
+        return []
+    finally:
+        engine.dispose()
+
+
+def test_three_workers_one_killed_equal_one_machine(postgres, tmp_path):
+    corpus = write_verse(tmp_path / "works")
+    base = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_CACHE": str(tmp_path / "cache"),
+            "COLUMNS": "160"}  # fmt: skip
+    args = [*SWEEP, "--data", str(corpus), "--json"]
+    reference = _zoo(args, {**base, "ZOO_RESULTS": str(tmp_path / "alone")})
+    out, err = reference.communicate(timeout=900)
+    assert reference.returncode == 0, err[-3000:]
+    alone = json.loads(out)
+
+    shared = {**base, "ZOO_RESULTS": str(tmp_path / "shared"), "ZOO_STORE_GRACE_SECONDS": GRACE}
+    workers = [_zoo([*args, "--storage", postgres], shared) for _ in range(3)]
+    victim, deadline = None, time.monotonic() + 600
+    while victim is None and time.monotonic() < deadline:  # a worker some seconds into a cell
+        running = [c for c in _cells(postgres) if c.state == "running"]
+        if running:
+            time.sleep(4)  # mid-cell: past its start, before its end (each takes ~15 s)
+            cell = next(c for c in _cells(postgres) if c.idx == running[0].idx)
+            if cell.state == "running" and cell.worker == running[0].worker:
+                pid = int(cell.worker.split(":")[1])
+                victim = (next(w for w in workers if w.pid == pid), cell.idx)
+                victim[0].send_signal(signal.SIGKILL)
+        time.sleep(0.5)
+    assert victim is not None
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=900)
+        if worker is victim[0]:
+            assert worker.returncode == -signal.SIGKILL
+            continue
+        assert worker.returncode == 0, err[-3000:]
+        results.append((json.loads(out), err))
+
+    cells = _cells(postgres)
+    assert [c.state for c in cells] == ["done"] * 4  # every cell done, by one worker at the end
+    takes = {c.idx: c.takes for c in cells}
+    assert takes[victim[1]] == 2 and sum(takes.values()) == 5  # only the killed cell retaken
+    assert all(c.host == socket.gethostname() and pathlib.Path(c.run).exists() for c in cells)
+    for result, err in results:
+        # The same points (each run trained to its end once, a resumed one exactly as if it
+        # had not stopped), hence the same fit, as one machine alone.
+        assert _same_losses(result, alone) and result["fits"] == alone["fits"]
+        assert result["storage"] == postgres
+    assert any("taken again" in err for _, err in results)
+
+
+def _same_losses(a, b):
+    """Points equal in everything that is measured (their run directories differ)."""
+    keys = ("arm", "budget", "seed", "params", "tokens", "loss", "bits_per_byte")
+    return [{k: p[k] for k in keys} for p in a["points"]] == [
+        {k: p[k] for k in keys} for p in b["points"]
+    ]
