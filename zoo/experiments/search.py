@@ -339,10 +339,18 @@ def tune(
     store = RunStore()
     started, trained = time.perf_counter(), []
     objective = _objective(model, base, dimensions, store, reporter, trained, sampler, trials)
-    while _counted(handle) < trials:
-        if sampler == "grid" and sampler_object.is_exhausted(handle):
+    while True:
+        # Workers sharing the study: a trial running elsewhere counts (no worker starts one the
+        # study does not need), one queued again (a dead worker's) is taken before a new one.
+        with warnings.catch_warnings():  # "experimental" in Optuna since 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(handle)
+        counts = _states(handle)
+        if counts["waiting"] == 0 and counts["counted"] + counts["running"] >= trials:
+            break
+        if sampler == "grid" and counts["waiting"] == 0 and sampler_object.is_exhausted(handle):
             notes.append(f"the grid has {_grid_size(dimensions)} points, all tried: "
-                         f"{_counted(handle)} trials, not {trials}")  # fmt: skip
+                         f"{counts['counted']} trials, not {trials}")  # fmt: skip
             break
         handle.optimize(objective, n_trials=1, catch=(RunFailed,))
     return _result(handle, definition, url, sampler, sampler_seed, prune, notes, trained,
@@ -450,18 +458,23 @@ def _objective(model, base, dimensions, store, reporter, trained, sampler, trial
     return objective
 
 
-def _counted(study):
-    """Trials that count toward `trials`: complete, pruned, or failed by divergence (a failure
-    by a dead process is retried instead)."""
+def _states(study):
+    """{'counted': trials that count toward `trials` (complete, pruned, or failed by divergence;
+    a dead process's failure is retried instead), 'running', 'waiting' (queued)}."""
     import optuna
 
     state = optuna.trial.TrialState
-    return sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if t.state in (state.COMPLETE, state.PRUNED)
-        or (t.state == state.FAIL and "diverged" in t.user_attrs)
-    )
+    counts = {"counted": 0, "running": 0, "waiting": 0}
+    for t in study.get_trials(deepcopy=False):
+        if t.state in (state.COMPLETE, state.PRUNED) or (
+            t.state == state.FAIL and "diverged" in t.user_attrs
+        ):
+            counts["counted"] += 1
+        elif t.state == state.RUNNING:
+            counts["running"] += 1
+        elif t.state == state.WAITING:
+            counts["waiting"] += 1
+    return counts
 
 
 def _grid_size(dimensions):
