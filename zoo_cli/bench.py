@@ -1,7 +1,7 @@
 """`zoo bench …`: benchmarks (not tests), measured side by side in one run on this machine."""
 
 import datetime
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 from rich.table import Table
@@ -453,3 +453,51 @@ def _speed_cells(row):
         optional(row["mfu"], ".0%"),
         f"{row['model_flops_per_second'] / 1e9:.1f}",
     )
+
+
+@app.command("store")
+def store(
+    storage: Annotated[
+        Optional[List[str]],
+        typer.Option(
+            help="A store to measure beside the SQLite anchor (repeatable), e.g. "
+            "postgresql://user@host/db.",
+            show_default=False,
+        ),
+    ] = None,
+    trials: Annotated[int, typer.Option(min=1, help="Trials (and cells) per round.")] = 50,
+    evaluations: Annotated[
+        int, typer.Option(min=0, help="Evaluations each trial reports to the pruner.")
+    ] = 10,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds per store, in turns.")] = 3,
+    json: options.Json = False,
+):
+    """The study store's overhead, no training: milliseconds a `zoo tune` trial (ask, user
+    attributes, evaluations reported with their pruning checks, tell) and a `zoo sweep
+    --storage` cell (take, heartbeat, finish) spend in the store, for a SQLite file (the
+    anchor, always measured) and each --storage given, timed in turns; medians of the rounds."""
+    with user_errors():
+        from zoo.experiments.store_overhead import benchmark_store
+
+        result = benchmark_store(storage or (), trials=trials, evaluations=evaluations,
+                                 rounds=rounds)  # fmt: skip
+    if json:
+        print_json(result)
+        return
+    table = Table(
+        title=f"study store overhead · {result['trials']} trials a round · "
+        f"{result['evaluations']} evaluations each · median of {result['rounds']} rounds",
+        caption="ms: wall milliseconds in the store per trial or cell (min–max over rounds)",
+    )
+    for column in ("store", "backend", "zoo tune: ms per trial", "zoo sweep: ms per cell"):
+        table.add_column(column, justify="left" if column in ("store", "backend") else "right")
+    for row in result["stores"]:
+        table.add_row(
+            row["storage"],
+            row["backend"],
+            *(
+                f"{row[k]['median']:.2f} ({row[k]['min']:.2f}–{row[k]['max']:.2f})"
+                for k in ("tune_ms_per_trial", "sweep_ms_per_cell")
+            ),
+        )
+    console().print(table)

@@ -18,3 +18,16 @@ def test_bad_storage_is_one_line_and_nothing_trains(args, fragment, corpus, isol
     result = invoke("--models", "llama", "--budgets", "1e9,3e9", "--data", corpus, *args)
     assert_one_line(result, fragment, empty_stdout=True)
     assert not (tmp_path / "results").exists() and not (tmp_path / "store.db").exists()
+
+
+def test_bench_store_times_the_sqlite_anchor():
+    """`zoo bench store` with no --storage: the SQLite anchor alone, both paths timed."""
+    import json
+
+    result = invoker(main.app, prefix=["bench", "store"])("--trials", "3", "--rounds", "1",
+                                                          "--evaluations", "2", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (store,) = json.loads(result.stdout)["stores"]
+    assert store["backend"] == "sqlite"
+    for key in ("tune_ms_per_trial", "sweep_ms_per_cell"):
+        assert 0 < store[key]["min"] <= store[key]["median"] <= store[key]["max"]
