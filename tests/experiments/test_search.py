@@ -91,6 +91,7 @@ def test_every_sampler_and_pruner_is_optunas_own():
     ("not a url", "is not a database URL"),
     ("nosuchdb://host/x", "cannot be opened"),
     ("postgresql+nosuchdriver://127.0.0.1/x", "cannot be opened"),
+    ("postgresql://nobody@127.0.0.1:1/zoo", "cannot be opened: connection"),  # nothing listens
 ])  # fmt: skip
 def test_bad_storage_urls_are_refused(url, fragment):
     with pytest.raises(ZooError, match="^storage") as error:
