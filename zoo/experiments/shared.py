@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 
-from zoo.errors import FieldError
+from zoo.errors import FieldError, ZooError
 from zoo.experiments.grid import failure_row
 from zoo.training.loop import RunFailed
 
@@ -46,7 +46,7 @@ def grace_seconds():
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise FieldError("ZOO_STORE_GRACE_SECONDS", f"must be a positive number; received {text!r}")
+        raise ZooError(f"ZOO_STORE_GRACE_SECONDS must be a positive number; received {text!r}")
     return value
 
 
