@@ -84,6 +84,7 @@ class CellQueue:
 
         from zoo.experiments.search import open_storage  # the URL's one check, and the tables'
 
+        grace_seconds()  # a malformed override: said now, not at the first cell taken
         open_storage(url)  # malformed or unreachable: one FieldError, before anything trains
         self.masked = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
         self.sa = sqlalchemy
