@@ -147,3 +147,26 @@ def _same_losses(a, b):
     return [{k: p[k] for k in keys} for p in a["points"]] == [
         {k: p[k] for k in keys} for p in b["points"]
     ]
+
+
+def test_two_tune_workers_share_one_study(postgres, tmp_path):
+    """`zoo tune --storage` on two workers at once: the study ends with the trials asked for,
+    not one more, each trained by one worker, and both print the same study."""
+    corpus = write_verse(tmp_path / "works")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_CACHE": str(tmp_path / "cache"),
+           "ZOO_RESULTS": str(tmp_path / "results")}  # fmt: skip
+    args = ["tune", "gpt2-nano", "--space", "learning_rate=log:1e-3:3e-2", "--sampler", "random",
+            "--trials", "3", "--study", "shared", "--storage", postgres, "--data", str(corpus),
+            "--steps", "4", "--eval-interval", "2", "--no-spike-guard", "--json"]  # fmt: skip
+    workers = [_zoo(args, env) for _ in range(2)]
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=900)
+        assert worker.returncode == 0, err[-3000:]
+        results.append(json.loads(out))
+    first, second = results
+    assert [t["state"] for t in first["trials"]] == ["complete"] * 3
+    assert first["trials"] == [{**t, "trained_now": f["trained_now"]}
+                               for t, f in zip(second["trials"], first["trials"])]  # fmt: skip
+    assert first["trained"] + second["trained"] == 3  # no trial trained by both
+    assert len({t["run"] for t in first["trials"]}) == 3

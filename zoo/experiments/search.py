@@ -45,6 +45,7 @@ HEARTBEAT_SECONDS = 30  # a trial's process says it is alive this often ...
 GRACE_SECONDS = 120  # ... and a trial silent this long on another host is taken to be dead
 STUDIES_FILE = "studies.db"  # the default storage: one SQLite file under the results root
 DEFINITION = "zoo_definition"  # the study's user attribute that fixes what its trials mean
+WAIT_SECONDS = 2.0  # a worker done with its trials looks this often for the others' to end
 
 
 @dataclasses.dataclass(frozen=True)
@@ -341,18 +342,23 @@ def tune(
     objective = _objective(model, base, dimensions, store, reporter, trained, sampler, trials)
     while True:
         # Workers sharing the study: a trial running elsewhere counts (no worker starts one the
-        # study does not need), one queued again (a dead worker's) is taken before a new one.
+        # study does not need), one queued again (a dead worker's) is taken before a new one,
+        # and a worker with nothing left to start waits for the others' last trials, so that
+        # every worker prints the whole study.
         with warnings.catch_warnings():  # "experimental" in Optuna since 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(handle)
+            optuna.storages.fail_stale_trials(handle)  # a dead worker's: failed and requeued
         counts = _states(handle)
-        if counts["waiting"] == 0 and counts["counted"] + counts["running"] >= trials:
+        if counts["waiting"] or counts["counted"] + counts["running"] < trials:
+            if not counts["waiting"] and sampler == "grid" and sampler_object.is_exhausted(handle):
+                notes.append(f"the grid has {_grid_size(dimensions)} points, all tried: "
+                             f"{counts['counted']} trials, not {trials}")  # fmt: skip
+                break
+            handle.optimize(objective, n_trials=1, catch=(RunFailed,))
+        elif counts["running"]:
+            time.sleep(WAIT_SECONDS)
+        else:
             break
-        if sampler == "grid" and counts["waiting"] == 0 and sampler_object.is_exhausted(handle):
-            notes.append(f"the grid has {_grid_size(dimensions)} points, all tried: "
-                         f"{counts['counted']} trials, not {trials}")  # fmt: skip
-            break
-        handle.optimize(objective, n_trials=1, catch=(RunFailed,))
     return _result(handle, definition, url, sampler, sampler_seed, prune, notes, trained,
                    time.perf_counter() - started)  # fmt: skip
 
