@@ -178,7 +178,7 @@ def test_a_pruned_trial_stops_after_its_committed_evaluation(corpus, isolated, m
     assert trial["loss"] == pytest.approx(record.metrics()[0]["validation_loss"])
 
 
-@pytest.mark.slow  # two runs of 40 steps and a kill, ~60 s on 2 cores
+@pytest.mark.slow  # two runs of 20 steps and a kill, ~50 s on 2 cores
 def test_a_killed_study_continues_its_trial_from_the_last_commit(corpus, isolated, tmp_path):
     """SIGKILL during the first trial, after its first commit: the same command again fails the
     dead process's trial, queues its values again and resumes its run; the study ends with the
@@ -187,7 +187,7 @@ def test_a_killed_study_continues_its_trial_from_the_last_commit(corpus, isolate
 
     args = [sys.executable, "-m", "zoo_cli.main", "tune", "gpt2-nano", "--study", "killed",
             "--space", "learning_rate=log:1e-3:3e-2", "--sampler", "random", "--trials", "2",
-            "--data", str(corpus), "--steps", "40", "--eval-interval", "10",
+            "--data", str(corpus), "--steps", "20", "--eval-interval", "5",
             "--no-spike-guard"]  # fmt: skip
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     storage = f"sqlite:///{tmp_path / 'results' / 'studies.db'}"
