@@ -60,6 +60,7 @@ def tune(
         ),
     ] = None,
     sampler_seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
+    set_: options.Overrides = None,
     tokens: Annotated[Optional[float], typer.Option(help="Budget per trial in tokens.")] = None,
     flops: Annotated[Optional[float], typer.Option(help="Budget per trial in FLOPs.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Budget per trial in steps.")] = None,
@@ -108,6 +109,7 @@ def tune(
                     study=study,
                     storage=storage,
                     sampler_seed=sampler_seed,
+                    overrides=set_ or (),
                     reporter=display,
                     **fields,
                 )

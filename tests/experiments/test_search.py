@@ -133,7 +133,7 @@ def test_the_same_study_name_with_another_space_is_refused(corpus, isolated, tmp
 
     from zoo.experiments import search
 
-    recorded = {"model": "gpt2-nano", "space": [{"field": "learning_rate", "kind": "log",
+    recorded = {"model": "gpt2-nano", "overrides": {}, "space": [{"field": "learning_rate", "kind": "log",
                 "low": 1e-3, "high": 3e-2}], "run": {}, "pruner": "none",
                 "objective": "validation_loss"}  # fmt: skip
     storage = search.open_storage(search.default_storage())
@@ -151,6 +151,8 @@ def test_the_same_study_name_with_another_space_is_refused(corpus, isolated, tmp
     (["--space", "learning_rate=log:1e-4:1e-1", "--trials", "0"], "--trials must be"),
     (["--space", "learning_rate=log:1e-4:1e-1", "--storage", "mysql+nope://x"], "--storage"),
     (["--space", "num_layers=int:0:1"], "num_layers"),
+    (["--space", "learning_rate=log:1e-4:1e-1", "--set", "learning_rate=1e-3"],
+     "--set fix 'learning_rate', which the space searches"),
 ])  # fmt: skip
 def test_bad_input_is_one_line_and_nothing_is_written(args, fragment, corpus, isolated, tmp_path):
     result = invoke("gpt2-nano", "--data", corpus, *TINY, *args)

@@ -291,6 +291,7 @@ def tune(
     study=None,
     storage=None,
     sampler_seed=0,
+    overrides=(),
     run=None,
     reporter=None,
     **fields,
@@ -302,7 +303,8 @@ def tune(
     (seeded by `sampler_seed`), `prune` one of `PRUNERS`. `study` names the study (default: one
     name per model, space, run options and sampler); `storage` a database URL (default: an
     SQLite file under the results root). `run` and `fields` set the options every trial shares
-    (a budget: `flops`, `tokens` or `steps`; `data`, `seed`, `eval_interval`, ...).
+    (a budget: `flops`, `tokens` or `steps`; `data`, `seed`, `eval_interval`, ...);
+    `overrides` ("key=value" or a dict) fix model or training fields for every trial.
 
     Returns {'kind': 'tune', 'model', 'study', 'storage', 'sampler', 'sampler_seed', 'pruner',
     'space', 'run', 'trials': [...], 'best', 'trained', 'wall_seconds', 'notes'}."""
@@ -313,12 +315,14 @@ def tune(
         raise FieldError("trials", f"must be a whole number of trials, 1 or more; received "
                                    f"{trials!r}")  # fmt: skip
     dimensions = parse_space(space)
+    fixed = _fixed(overrides, dimensions)
     base = run_config(run, **fields)
     sampler_object = make_sampler(sampler, sampler_seed, dimensions)
     pruner = make_pruner(prune)
-    probe = _plan(model, base, {d.field: d.grid()[0] for d in dimensions})  # bad fields: now
+    probe = _plan(model, base, {**fixed, **{d.field: d.grid()[0] for d in dimensions}})
     definition = {
         "model": probe.preset,
+        "overrides": fixed,
         "space": [d.to_dict() for d in dimensions],
         "run": {k: v for k, v in base.to_dict().items() if k not in ("strategy", "backend")},
         "pruner": prune,
@@ -339,7 +343,8 @@ def tune(
 
     store = RunStore()
     started, trained = time.perf_counter(), []
-    objective = _objective(model, base, dimensions, store, reporter, trained, sampler, trials)
+    objective = _objective(model, base, dimensions, fixed, store, reporter, trained, sampler,
+                           trials)  # fmt: skip
     while True:
         # Workers sharing the study: a trial running elsewhere counts (no worker starts one the
         # study does not need), one queued again (a dead worker's) is taken before a new one,
@@ -361,6 +366,18 @@ def tune(
             break
     return _result(handle, definition, url, sampler, sampler_seed, prune, notes, trained,
                    time.perf_counter() - started)  # fmt: skip
+
+
+def _fixed(overrides, dimensions):
+    """The fields every trial fixes (`--set`), as parsed values; a searched one is refused."""
+    from zoo.overrides import parse_overrides
+
+    model, training = parse_overrides(overrides)
+    fixed = {**model, **training}
+    searched = [d.field for d in dimensions if d.field in fixed]
+    if searched:
+        raise FieldError("overrides", f"fix {searched[0]!r}, which the space searches")
+    return json.loads(json.dumps(fixed))  # tuples as lists: the definition is stored as JSON
 
 
 def _plan(model, base, values):
@@ -423,7 +440,7 @@ def _alive(pid):
     return True
 
 
-def _objective(model, base, dimensions, store, reporter, trained, sampler, trials):
+def _objective(model, base, dimensions, fixed, store, reporter, trained, sampler, trials):
     import optuna
 
     def objective(trial):
@@ -431,7 +448,7 @@ def _objective(model, base, dimensions, store, reporter, trained, sampler, trial
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("sampler", sampler)
         values = {d.field: d.suggest(trial) for d in dimensions}
-        plan = _plan(model, base, values)
+        plan = _plan(model, base, {**fixed, **values})
         trial.set_user_attr("run_key", plan.key)
         label = " ".join(f"{k}={_short(v)}" for k, v in values.items())
         record = store.find(plan.key)
