@@ -68,6 +68,7 @@ _API = {
     "sweep_isoflop": "zoo.experiments.sweep",
     "sweep_rates": "zoo.experiments.sweep",
     "tune": "zoo.experiments.search",
+    "compare_samplers": "zoo.experiments.search",
     "export_model": "zoo.storage.models",
     "RunRecord": "zoo.storage.runs",
     "find_run": "zoo.storage.runs",

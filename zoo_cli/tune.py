@@ -34,7 +34,8 @@ def tune(
         str,
         typer.Option(
             help="grid (5 points a range), random, tpe (Bayesian, tree-structured Parzen "
-            "estimator), gp (Bayesian, Gaussian process), cmaes (CMA-ES) or nsga2 (genetic)."
+            "estimator), gp (Bayesian, Gaussian process), cmaes (CMA-ES) or nsga2 (genetic); "
+            "several, comma-separated, to compare them (see --sampler-seeds)."
         ),
     ] = "tpe",
     prune: Annotated[
@@ -60,6 +61,18 @@ def tune(
         ),
     ] = None,
     sampler_seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
+    sampler_seeds: Annotated[
+        int,
+        typer.Option(
+            help="Compare: run each --sampler (comma-separated) with seeds 0 .. N-1, each its "
+            "own study, and print best loss after k trials and trials to within --tolerance "
+            "of the best, with intervals over seeds.",
+        ),
+    ] = 1,
+    tolerance: Annotated[
+        float,
+        typer.Option(help="Compare: 'within' this fraction of the best loss any search found."),
+    ] = 0.01,
     set_: options.Overrides = None,
     tokens: Annotated[Optional[float], typer.Option(help="Budget per trial in tokens.")] = None,
     flops: Annotated[Optional[float], typer.Option(help="Budget per trial in FLOPs.")] = None,
@@ -98,32 +111,33 @@ def tune(
 
             check_plot_path(plot)
         display = _TrialProgress(console(stderr=True))
+        comparing = "," in sampler or sampler_seeds != 1
+        common = dict(space=space, trials=trials, prune=prune, study=study, storage=storage,
+                      overrides=set_ or (), reporter=display, **fields)  # fmt: skip
         with _stopped_by_signal(), display:
             try:
-                result = zoo.tune(
-                    model,
-                    space=space,
-                    trials=trials,
-                    sampler=sampler,
-                    prune=prune,
-                    study=study,
-                    storage=storage,
-                    sampler_seed=sampler_seed,
-                    overrides=set_ or (),
-                    reporter=display,
-                    **fields,
-                )
+                if comparing:
+                    result = zoo.compare_samplers(model, samplers=sampler, seeds=sampler_seeds,
+                                                  tolerance=tolerance, **common)  # fmt: skip
+                else:
+                    result = zoo.tune(model, sampler=sampler, sampler_seed=sampler_seed, **common)
             except zoo.RunFailed as failure:
                 typer.echo(f"error: {failure}", err=True)
                 raise typer.Exit(RUN_FAILED) from None
         if plot:
-            from zoo.experiments.search_plot import plot_study
+            from zoo.experiments.search_plot import plot_comparison, plot_study
 
-            plot_study(result, plot)
+            (plot_comparison if comparing else plot_study)(result, plot)
     if json:
         print_json(result)
         return
     out = console()
+    if comparing:
+        out.print(comparison_table(result))
+        out.print(f"{result['trained']} trials trained now, {result['wall_seconds']:,.0f} s")
+        if plot:
+            out.print(f"plot written to {plot}")
+        return
     out.print(trials_table(result))
     best = result["best"]
     if best:
@@ -161,6 +175,41 @@ def trials_table(result):
             "—" if row["bits_per_byte"] is None else f"{row['bits_per_byte']:.4f}",
             "—" if row["steps"] is None else str(row["steps"]),
             "yes" if row["trained_now"] else "",
+        )
+    return table
+
+
+def comparison_table(result):
+    c = result["comparison"]
+    level = f"{c['level']:.0%}"
+    marks = sorted({max(1, c["trials"] // 4), max(1, c["trials"] // 2), c["trials"]})
+    table = Table(
+        title=f"{result['model']}: samplers compared over {c['trials']} trials, "
+        f"{c['samplers'][0]['seeds']} seeds each",
+        caption=f"best after k: the mean over seeds of the lowest validation loss in the first k "
+        f"trials, {level} bootstrap interval over seeds · within: trials until a seed came "
+        f"within {c['tolerance']:.1%} of the best loss any search found ({c['reference']:.4f}), "
+        f"median over seeds ({c['trials'] + 1}: never)",
+    )
+    table.add_column("sampler")
+    for k in marks:
+        table.add_column(f"best after {k}", justify="right")
+    table.add_column("trials to within", justify="right")
+    table.add_column("reached", justify="right")
+    for row in c["samplers"]:
+        cells = []
+        for k in marks:
+            point = row["best_after"][k - 1]
+            ci = point["ci"]
+            cells.append("—" if point["mean"] is None else f"{point['mean']:.4f}"
+                         + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""))  # fmt: skip
+        need = row["trials_to_tolerance"]
+        ci = need["ci"]
+        table.add_row(
+            row["name"],
+            *cells,
+            f"{need['median']:g}" + (f" [{ci[0]:g}, {ci[1]:g}]" if ci else ""),
+            f"{need['reached']}/{need['of']}",
         )
     return table
 

@@ -230,3 +230,28 @@ def _running_with_a_commit(path):
                 "ON v.trial_id = t.trial_id WHERE t.state = 'RUNNING' LIMIT 1").fetchall())  # fmt: skip
     except sqlite3.OperationalError:  # the tables are not made yet, or the file is locked
         return False
+
+
+@pytest.mark.slow  # two distinct tiny runs, reused across 4 studies, ~30 s on 2 cores
+def test_samplers_compared_over_seeds(corpus, isolated, tmp_path):
+    """Two samplers × two seeds on a two-point space: four studies, two distinct runs (the
+    rest reused by key), every curve and count as the trials say; again, nothing trains."""
+    args = ["gpt2-nano", "--space", "beta_2=0.95,0.99", "--sampler", "random,grid",
+            "--sampler-seeds", "2", "--trials", "2", "--data", corpus, *TINY]  # fmt: skip
+    plot = tmp_path / "samplers.png"
+    first = invoke(*args, "--plot", plot)
+    assert first.exit_code == 0, first.output
+    assert "samplers compared over 2 trials, 2 seeds each" in first.stdout
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    result = json.loads(invoke(*args, "--json").stdout)
+    assert result["kind"] == "samplers" and result["trained"] == 0
+    studies = result["studies"]
+    assert [(s["sampler"], s["seed"]) for s in studies] == [
+        ("random", 0), ("random", 1), ("grid", 0), ("grid", 1)]  # fmt: skip
+    losses = {loss for s in studies for loss in s["losses"] if loss is not None}
+    assert len(losses) <= 2 and result["comparison"]["reference"] == min(losses)
+    for row, mine in zip(result["comparison"]["samplers"], (studies[:2], studies[2:])):
+        last = [min(loss for loss in s["losses"] if loss is not None) for s in mine]
+        assert row["best_after"][-1]["mean"] == pytest.approx(sum(last) / 2)
+    # the grid of two points tries both in two trials: it always finds the best
+    assert result["comparison"]["samplers"][1]["trials_to_tolerance"]["reached"] == 2

@@ -380,6 +380,59 @@ def _fixed(overrides, dimensions):
     return json.loads(json.dumps(fixed))  # tuples as lists: the definition is stored as JSON
 
 
+def compare_samplers(model, *, samplers, seeds, space, trials, tolerance=None, study=None,
+                     reporter=None, **options):  # fmt: skip
+    """The seed's question, how to choose hyperparameters, as a study: every sampler in
+    `samplers` searches the same `space` of `model` for `trials` trials, once per sampler seed
+    0 .. `seeds` - 1 (each its own study; `options` as for `tune`), and
+    `zoo.scaling.search_curves.compare_searches` reads the trials: best loss after k trials and
+    trials to within `tolerance` of the best any search found, with intervals over seeds.
+    Every trial is a run by key, so a repeated comparison trains nothing."""
+    from zoo.scaling.search_curves import TOLERANCE, compare_searches
+
+    names = [samplers] if isinstance(samplers, str) else list(samplers)
+    names = [n.strip() for name in names for n in str(name).split(",") if n.strip()]
+    if not names or len(set(names)) != len(names):
+        raise FieldError(
+            "sampler", f"takes distinct samplers, e.g. tpe,random; received {samplers!r}"
+        )
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise FieldError("sampler_seeds", f"must be 1 or more; received {seeds!r}")
+    dimensions = parse_space(space)
+    for name in names:  # every name checked before the first trial trains
+        make_sampler(name, 0, dimensions)
+    tolerance = TOLERANCE if tolerance is None else tolerance
+    compare_searches([{"sampler": "check", "seed": 0, "losses": [1.0]}], tolerance=tolerance,
+                     bootstrap=0)  # fmt: skip
+    studies = []
+    for name in names:
+        for seed in range(seeds):
+            result = tune(model, space=space, trials=trials, sampler=name, sampler_seed=seed,
+                          study=study and f"{study}-{name}-s{seed}", reporter=reporter,
+                          **options)  # fmt: skip
+            rows = result["trials"][:trials]
+            losses = [r["loss"] if r["state"] == "complete" else None for r in rows]
+            studies.append({
+                "sampler": name, "seed": seed, "study": result["study"],
+                "losses": losses + [None] * (trials - len(losses)),  # an exhausted grid: flat
+                "best": result["best"], "trained": result["trained"],
+                "wall_seconds": result["wall_seconds"], "notes": result["notes"],
+            })  # fmt: skip
+    return {
+        "kind": "samplers",
+        "model": result["model"],
+        "space": result["space"],
+        "overrides": options.get("overrides") or {},
+        "run": result["run"],
+        "pruner": result["pruner"],
+        "trials": trials,
+        "studies": studies,
+        "comparison": compare_searches(studies, tolerance=tolerance),
+        "trained": sum(s["trained"] for s in studies),
+        "wall_seconds": sum(s["wall_seconds"] for s in studies),
+    }
+
+
 def _plan(model, base, values):
     run_values = {k: v for k, v in values.items() if k in RUN_FIELDS}
     overrides = {k: v for k, v in values.items() if k not in RUN_FIELDS}
@@ -553,4 +606,12 @@ def _result(study, definition, url, sampler, seed, prune, notes, trained, wall):
     }
 
 
-__all__ = ["Dimension", "PRUNERS", "SAMPLERS", "default_storage", "parse_space", "tune"]
+__all__ = [
+    "Dimension",
+    "PRUNERS",
+    "SAMPLERS",
+    "compare_samplers",
+    "default_storage",
+    "parse_space",
+    "tune",
+]

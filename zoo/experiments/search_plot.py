@@ -44,4 +44,31 @@ def plot_study(result, path):
     return _save(plt, figure, path)
 
 
-__all__ = ["plot_study"]
+def plot_comparison(result, path):
+    """Best loss so far against trials, one line per sampler (the mean over its seeds) with
+    its interval as a band, and the reference ± tolerance as a line."""
+    path = check_plot_path(path)
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    c = result["comparison"]
+    for i, row in enumerate(c["samplers"]):
+        points = [p for p in row["best_after"] if p["mean"] is not None]
+        ks = [p["k"] for p in points]
+        axes.plot(ks, [p["mean"] for p in points], color=f"C{i % 10}",
+                  label=f"{row['name']} ({row['seeds']} seeds)")  # fmt: skip
+        banded = [p for p in points if p["ci"]]
+        if banded:
+            axes.fill_between([p["k"] for p in banded], [p["ci"][0] for p in banded],
+                              [p["ci"][1] for p in banded], color=f"C{i % 10}", alpha=0.15)  # fmt: skip
+    axes.axhline(c["reference"] * (1 + c["tolerance"]), color="grey", linestyle="--",
+                 linewidth=1, label=f"within {c['tolerance']:.1%} of the best found")  # fmt: skip
+    axes.set_xlabel("trials")
+    axes.set_ylabel("best validation loss so far (nats per token)")
+    axes.set_title(f"{result['model']}: samplers on one problem, mean over seeds with "
+                   f"{c['level']:.0%} intervals", fontsize=9)  # fmt: skip
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    return _save(plt, figure, path)
+
+
+__all__ = ["plot_comparison", "plot_study"]
