@@ -584,9 +584,10 @@ def _result(study, definition, url, sampler, seed, prune, notes, trained, wall):
     best = min(complete, key=lambda r: r["loss"]) if complete else None
     importance = None
     if len(complete) >= 2:  # Optuna's default evaluator (PED-ANOVA) over the complete trials
-        importance = {
-            k: float(v) for k, v in optuna.importance.get_param_importances(study).items()
-        }
+        with warnings.catch_warnings():  # a few trials: "importances will be equal", as shown
+            warnings.simplefilter("ignore", UserWarning)
+            found = optuna.importance.get_param_importances(study)
+        importance = {k: float(v) for k, v in found.items()}
     return {
         "kind": "tune",
         "model": definition["model"],
