@@ -78,6 +78,10 @@ def tune(
     flops: Annotated[Optional[float], typer.Option(help="Budget per trial in FLOPs.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Budget per trial in steps.")] = None,
     data: run_options.Data = run_options.DEFAULT_DATA,
+    tokenizer: Annotated[
+        run_options.TokenizerMode,
+        typer.Option(help="native (the paper's kind) or shared (byte-level BPE for every model)."),
+    ] = run_options.TokenizerMode.NATIVE,
     batch_size: run_options.BatchSize = None,
     eval_interval: run_options.EvalInterval = None,
     spike_guard: run_options.SpikeGuard = True,
@@ -100,6 +104,7 @@ def tune(
         flops=flops,
         steps=steps,
         data=data,
+        tokenizer=tokenizer,
         batch_size=batch_size,
         eval_interval=eval_interval,
         spike_guard=spike_guard,
