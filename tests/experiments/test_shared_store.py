@@ -86,7 +86,7 @@ def _cells(url):
         with engine.begin() as db:
             return db.execute(sqlalchemy.text(
                 "SELECT idx, state, worker, takes, host, run FROM zoo_cells ORDER BY idx")).all()  # fmt: skip
-    except sqlalchemy.exc.ProgrammingError:  # the tables are not there yet
+    except (sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError):  # no tables yet
         return []
     finally:
         engine.dispose()
@@ -170,3 +170,29 @@ def test_two_tune_workers_share_one_study(postgres, tmp_path):
                                for t, f in zip(second["trials"], first["trials"])]  # fmt: skip
     assert first["trained"] + second["trained"] == 3  # no trial trained by both
     assert len({t["run"] for t in first["trials"]}) == 3
+
+
+def test_a_sweep_stopped_and_started_again_takes_its_cell_back_at_once(tmp_path):
+    """SQLite, one machine: a worker killed mid-cell and the same command started again. The
+    dead process's cell is open at once (its process is gone), not after the grace period
+    (an hour here: waiting for it would time the test out), and its run is resumed."""
+    corpus = write_verse(tmp_path / "works")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_CACHE": str(tmp_path / "cache"),
+           "ZOO_RESULTS": str(tmp_path / "results"), "ZOO_STORE_GRACE_SECONDS": "3600",
+           "COLUMNS": "160"}  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    args = ["sweep", "compute", "--models", "llama", "--budgets", "1e9,3e9", "--data",
+            str(corpus), "--storage", url, "--json"]  # fmt: skip
+    first = _zoo(args, env)
+    deadline = time.monotonic() + 600
+    while not any(c.state == "running" for c in _cells(url)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(4)  # into the cell
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=60)
+    again = _zoo(args, env)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    assert "its worker fell silent; taken again" in err
+    assert [c.state for c in _cells(url)] == ["done", "done"]
+    assert len(json.loads(out)["points"]) == 2

@@ -130,6 +130,7 @@ class CellQueue:
         """(index, takes) of the next cell nobody trains (a dead worker's included), now this
         worker's; None when every cell is done, failed or being trained."""
         sa, c = self.sa, self.cells
+        self._expire_dead_here()
         while True:
             now = time.time()
             stale = now - grace_seconds()
@@ -147,6 +148,21 @@ class CellQueue:
             if taken == 1:
                 return row.idx, row.takes + 1
             # another worker took it between the read and the write: look again
+
+    def _expire_dead_here(self):
+        """Cells left running by a worker process of this host that no longer exists (a sweep
+        stopped and started again): open now, not after the grace period."""
+        sa, c = self.sa, self.cells
+        host = socket.gethostname()
+        with self.engine.begin() as db:
+            running = db.execute(sa.select(c.c.idx, c.c.worker).where(
+                c.c.sweep == self.name, c.c.state == RUNNING)).all()  # fmt: skip
+            for row in running:
+                name, _, rest = (row.worker or "").partition(":")
+                pid = rest.partition(":")[0]
+                if name == host and pid.isdigit() and not _alive(int(pid)):
+                    db.execute(sa.update(c).where(c.c.sweep == self.name, c.c.idx == row.idx,
+                                                  c.c.worker == row.worker).values(heartbeat=0.0))  # fmt: skip
 
     def beat(self, index):
         """This worker is alive and still training cell `index`."""
@@ -174,6 +190,16 @@ class CellQueue:
 
     def close(self):
         self.engine.dispose()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 def _url(url):
