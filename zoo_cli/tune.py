@@ -248,7 +248,8 @@ class _TrialProgress:
         return False
 
     def run(self, index, count, label, seed, status):
-        self.console.print(f"trial {index} of {count}: [bold]{escape(label)}[/]: {status}")
+        # index: the trial's number in its study (a continued study goes on counting)
+        self.console.print(f"trial {index}: [bold]{escape(label)}[/]: {status}")
 
     def start(self, plan, facts):
         self.progress.start()

@@ -563,6 +563,7 @@ def _short(value):
 
 def _result(study, definition, url, sampler, seed, prune, notes, trained, wall):
     import optuna
+    import sqlalchemy
 
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -592,7 +593,7 @@ def _result(study, definition, url, sampler, seed, prune, notes, trained, wall):
         "kind": "tune",
         "model": definition["model"],
         "study": study.study_name,
-        "storage": _masked(__import__("sqlalchemy").engine.make_url(url)),
+        "storage": _masked(sqlalchemy.engine.make_url(url)),
         "sampler": sampler,
         "sampler_seed": seed,
         "pruner": prune,
