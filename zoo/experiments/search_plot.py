@@ -54,12 +54,14 @@ def plot_comparison(result, path):
     for i, row in enumerate(c["samplers"]):
         points = [p for p in row["best_after"] if p["mean"] is not None]
         ks = [p["k"] for p in points]
-        axes.plot(ks, [p["mean"] for p in points], color=f"C{i % 10}",
-                  label=f"{row['name']} ({row['seeds']} seeds)")  # fmt: skip
+        seeds = f"{row['seeds']} seed" + ("s" if row["seeds"] != 1 else "")
+        axes.plot(ks, [p["mean"] for p in points], color=f"C{i % 10}", drawstyle="steps-post",
+                  label=f"{row['name']} ({seeds})")  # fmt: skip
         banded = [p for p in points if p["ci"]]
         if banded:
             axes.fill_between([p["k"] for p in banded], [p["ci"][0] for p in banded],
-                              [p["ci"][1] for p in banded], color=f"C{i % 10}", alpha=0.15)  # fmt: skip
+                              [p["ci"][1] for p in banded], color=f"C{i % 10}", alpha=0.15,
+                              step="post")  # fmt: skip
     axes.axhline(c["reference"] * (1 + c["tolerance"]), color="grey", linestyle="--",
                  linewidth=1, label=f"within {c['tolerance']:.1%} of the best found")  # fmt: skip
     axes.set_xlabel("trials")
