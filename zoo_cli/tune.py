@@ -34,7 +34,8 @@ def tune(
         str,
         typer.Option(
             help="grid (5 points a range), random, tpe (Bayesian, tree-structured Parzen "
-            "estimator), gp (Bayesian, Gaussian process), cmaes (CMA-ES) or nsga2 (genetic); "
+            "estimator), gp (Bayesian, Gaussian process), cmaes (CMA-ES) or nsga2 (genetic, "
+            "generations of 8); "
             "several, comma-separated, to compare them (see --sampler-seeds)."
         ),
     ] = "tpe",

@@ -41,6 +41,7 @@ PRUNERS = ("none", "median", "asha", "hyperband")
 KINDS = ("log", "float", "int")  # ranges; a comma-separated list of values is a choice
 RUN_FIELDS = ("batch_size",)  # RunConfig fields a space may hold besides model and training fields
 GRID_POINTS = 5  # the grid sampler's points per range (log-spaced for log), ends included
+NSGA2_POPULATION = 8  # the genetic sampler's generation size (see make_sampler)
 HEARTBEAT_SECONDS = 30  # a trial's process says it is alive this often ...
 GRACE_SECONDS = 120  # ... and a trial silent this long on another host is taken to be dead
 STUDIES_FILE = "studies.db"  # the default storage: one SQLite file under the results root
@@ -218,7 +219,9 @@ def make_sampler(name, seed, dimensions):
         "tpe": lambda: samplers.TPESampler(seed=seed),
         "gp": lambda: samplers.GPSampler(seed=seed),
         "cmaes": lambda: samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False),
-        "nsga2": lambda: samplers.NSGAIISampler(seed=seed),
+        # A population of 8 (Optuna's default is 50): a study of tens of trials then breeds
+        # several generations instead of being its random first one, i.e. `random`.
+        "nsga2": lambda: samplers.NSGAIISampler(seed=seed, population_size=NSGA2_POPULATION),
     }[name]()
 
 
