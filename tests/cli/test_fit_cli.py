@@ -193,6 +193,16 @@ def test_options_that_do_not_apply_are_noted(isoflop_csv):
     )
 
 
+def test_the_rates_options_do_not_apply_to_other_laws(isoflop_csv):
+    result = invoke(isoflop_csv, "--law", "isoflop", "--tolerance", "0.01", "--bootstrap", "5",
+                    "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "--tolerance does not apply to the isoflop law: ignored"
+        in json.loads(result.stdout)["notes"]
+    )
+
+
 def rows_with(change):
     rows = isoflop_rows()
     change(rows)
