@@ -203,6 +203,13 @@ def _masked(parsed):
     return parsed.render_as_string(hide_password=True)
 
 
+def masked_url(url):
+    """A store's URL as it may be printed: its password hidden."""
+    import sqlalchemy
+
+    return _masked(sqlalchemy.engine.make_url(url))
+
+
 def make_sampler(name, seed, dimensions):
     """Optuna's sampler called `name`, seeded."""
     import optuna.samplers as samplers
@@ -477,7 +484,7 @@ def _requeue_dead_local_trials(study):
     notes = []
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         host, pid = trial.user_attrs.get("host"), trial.user_attrs.get("pid")
-        if host != socket.gethostname() or pid is None or _alive(pid):
+        if host != socket.gethostname() or pid is None or process_alive(pid):
             continue
         study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
@@ -486,7 +493,8 @@ def _requeue_dead_local_trials(study):
     return notes
 
 
-def _alive(pid):
+def process_alive(pid):
+    """Whether process `pid` of this host still exists (another user's counts as alive)."""
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -566,7 +574,6 @@ def _short(value):
 
 def _result(study, definition, url, sampler, seed, prune, notes, trained, wall):
     import optuna
-    import sqlalchemy
 
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -596,7 +603,7 @@ def _result(study, definition, url, sampler, seed, prune, notes, trained, wall):
         "kind": "tune",
         "model": definition["model"],
         "study": study.study_name,
-        "storage": _masked(sqlalchemy.engine.make_url(url)),
+        "storage": masked_url(url),
         "sampler": sampler,
         "sampler_seed": seed,
         "pruner": prune,

@@ -27,6 +27,7 @@ import uuid
 
 from zoo.errors import FieldError, ZooError
 from zoo.experiments.grid import failure_row
+from zoo.experiments.search import masked_url, open_storage, process_alive
 from zoo.training.loop import RunFailed
 
 HEARTBEAT_SECONDS = 10.0  # a training worker touches its cell this often (at most) ...
@@ -82,11 +83,9 @@ class CellQueue:
     def __init__(self, url, name, definition):
         import sqlalchemy
 
-        from zoo.experiments.search import open_storage  # the URL's one check, and the tables'
-
         grace_seconds()  # a malformed override: said now, not at the first cell taken
         open_storage(url)  # malformed or unreachable: one FieldError, before anything trains
-        self.masked = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+        self.masked = masked_url(url)
         self.sa = sqlalchemy
         self.engine = sqlalchemy.create_engine(_url(url))
         self.meta, self.sweeps, self.cells = _tables(sqlalchemy)
@@ -160,7 +159,7 @@ class CellQueue:
             for row in running:
                 name, _, rest = (row.worker or "").partition(":")
                 pid = rest.partition(":")[0]
-                if name == host and pid.isdigit() and not _alive(int(pid)):
+                if name == host and pid.isdigit() and not process_alive(int(pid)):
                     db.execute(sa.update(c).where(c.c.sweep == self.name, c.c.idx == row.idx,
                                                   c.c.worker == row.worker).values(heartbeat=0.0))  # fmt: skip
 
@@ -190,16 +189,6 @@ class CellQueue:
 
     def close(self):
         self.engine.dispose()
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process: alive
-    return True
 
 
 def _url(url):

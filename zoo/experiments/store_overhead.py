@@ -22,7 +22,7 @@ def benchmark_store(urls=(), trials=50, evaluations=10, rounds=ROUNDS):
     take it (compare-and-set), one heartbeat, finish it with a point of a sweep's size."""
     import sqlalchemy
 
-    from zoo.experiments.search import open_storage
+    from zoo.experiments.search import masked_url, open_storage
 
     with tempfile.TemporaryDirectory(prefix="zoo-bench-store-") as scratch:
         stores = [f"sqlite:///{os.path.join(scratch, 'studies.db')}", *urls]
@@ -37,7 +37,7 @@ def benchmark_store(urls=(), trials=50, evaluations=10, rounds=ROUNDS):
         "rounds": rounds,
         "stores": [
             {
-                "storage": "sqlite (a temporary file)" if i == 0 else _masked(url, sqlalchemy),
+                "storage": "sqlite (a temporary file)" if i == 0 else masked_url(url),
                 "backend": sqlalchemy.engine.make_url(url).get_backend_name(),
                 "tune_ms_per_trial": _summary(timings[url]["tune"]),
                 "sweep_ms_per_cell": _summary(timings[url]["sweep"]),
@@ -90,10 +90,6 @@ def _sweep_round(url, cells):
 
 def _summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def _masked(url, sqlalchemy):
-    return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
 
 
 __all__ = ["benchmark_store"]
