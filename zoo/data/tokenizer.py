@@ -28,6 +28,7 @@ from zoo.files import (
     atomic_write_bytes,
     atomic_write_json,
     cache_dir,
+    cache_entry_lock,
 )
 from zoo.quiet_import import stderr_filtered
 from zoo.recipe import Tokenizer
@@ -166,37 +167,38 @@ def prepare_tokenizer(corpus, kind, vocabulary_size):
             f"(at least {BYTE_BPE_MINIMUM}: 256 bytes and the end-of-text token)"
         )
     path = cache_dir("tokenizers") / f"{kind.value}-{vocabulary_size}-{corpus.fingerprint[:16]}"
-    try:
-        cached = load_tokenizer(path)
-        metadata = cached.metadata
-        found = (metadata.get("format"), metadata.get("corpus_fingerprint"))
-        if found == (FORMAT, corpus.fingerprint):
-            return cached
-    except (ZooError, KeyError, ValueError):
-        pass  # absent or incomplete: rebuild below
-    documents = [d.text for d in corpus.train]
-    with atomic_directory(path) as staging:
-        train = _train_byte_bpe if kind is Tokenizer.BYTE_BPE else _train_sentencepiece
-        actual, end_of_text_id, settings = train(documents, vocabulary_size, staging)
-        if actual > vocabulary_size:
-            raise ZooError(
-                f"the {kind.value} tokenizer has {actual} tokens, more than the "
-                f"vocabulary_size {vocabulary_size} asked for; raise vocabulary_size"
-            )
-        atomic_write_json(staging / METADATA, {
-            "format": FORMAT,
-            "kind": kind.value,
-            "requested_vocabulary_size": vocabulary_size,
-            "vocabulary_size": actual,
-            "end_of_text_id": end_of_text_id,
-            "end_of_text": END_OF_TEXT if kind is Tokenizer.BYTE_BPE else "</s>",
-            "corpus_source": corpus.source,
-            "corpus_fingerprint": corpus.fingerprint,
-            "trained_on": f"{len(documents)} training documents, {corpus.train_bytes} bytes",
-            "settings": settings,
-            "versions": _versions(),
-        })  # fmt: skip
-    return load_tokenizer(path)
+    with cache_entry_lock(path):  # one builder; the others wait, then find it
+        try:
+            cached = load_tokenizer(path)
+            metadata = cached.metadata
+            found = (metadata.get("format"), metadata.get("corpus_fingerprint"))
+            if found == (FORMAT, corpus.fingerprint):
+                return cached
+        except (ZooError, KeyError, ValueError):
+            pass  # absent or incomplete: rebuild below
+        documents = [d.text for d in corpus.train]
+        with atomic_directory(path) as staging:
+            train = _train_byte_bpe if kind is Tokenizer.BYTE_BPE else _train_sentencepiece
+            actual, end_of_text_id, settings = train(documents, vocabulary_size, staging)
+            if actual > vocabulary_size:
+                raise ZooError(
+                    f"the {kind.value} tokenizer has {actual} tokens, more than the "
+                    f"vocabulary_size {vocabulary_size} asked for; raise vocabulary_size"
+                )
+            atomic_write_json(staging / METADATA, {
+                "format": FORMAT,
+                "kind": kind.value,
+                "requested_vocabulary_size": vocabulary_size,
+                "vocabulary_size": actual,
+                "end_of_text_id": end_of_text_id,
+                "end_of_text": END_OF_TEXT if kind is Tokenizer.BYTE_BPE else "</s>",
+                "corpus_source": corpus.source,
+                "corpus_fingerprint": corpus.fingerprint,
+                "trained_on": f"{len(documents)} training documents, {corpus.train_bytes} bytes",
+                "settings": settings,
+                "versions": _versions(),
+            })  # fmt: skip
+        return load_tokenizer(path)
 
 
 def _train_byte_bpe(documents, vocabulary_size, directory):
