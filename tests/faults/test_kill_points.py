@@ -4,15 +4,16 @@ Every kill point must end in the uninterrupted run's result, bit for bit (same s
 machine): either the same command with `--resume` reaches it, or `--resume` refuses in one line
 (exit 2: the directory does not exist yet, or the run already finished) and training again into
 the same directory reaches it; and the one command a scheduler reruns (`--resume-auto`) finishes
-every kill point. Never a different result with exit 0, never a stuck directory. `killer.py` kills the process just before its N-th write, so the points include the
-instant before the run folder exists, between every pair of writes of every commit, during the
-first checkpoint, and during the final model, probe and summary.
+every kill point. Never a different result with exit 0, never a stuck directory. `killer.py`
+kills the process just before its N-th write, so the points include the instant before the run
+folder exists, between every pair of writes of every commit, during the first checkpoint, and
+during the final model, probe and summary.
 
 Every test here starts `zoo train` (or `zoo compare`) in subprocesses, several times over, so
 the whole module is in the slow suite (`-m slow`): the points of the first commit (plus the first
 and the last write), every write of the run, and a killed comparison. `.ci/run` leaves out
-`test_kill_at_every_write` (~180 writes at ~20 s each: an hour); run it by name. The default
-suite's fault injection is in-process (tests/cli/test_errors.py: a full disk, a read-only
+`test_kill_at_every_write` (~140 writes at ~20 s each, and the first 60 for `--resume-auto`:
+over an hour); run it by name. The default suite's fault injection is in-process (tests/cli/test_errors.py: a full disk, a read-only
 directory). Set FAULT_REPORT=path to get a JSON report.
 """
 
@@ -199,33 +200,59 @@ def test_kill_at_the_last_write(world):
 
 @pytest.mark.slow
 def test_kill_at_every_write(world):
-    """Every write event of the run, one kill each (about 20 s per point on 2 cores)."""
+    """Every write event of the run, one kill each (about 20 s per point on 2 cores), resumed
+    with `--resume`; then each of the first 60 for the scheduler's one command."""
     for n in range(1, len(world["events"]) + 1):
         _check_kill_point(world, n)
+    _check_auto(world, range(1, min(AUTO_KILL_POINTS, len(world["events"])) + 1))
 
 
 AUTO_KILL_POINTS = 60
 
 
-def test_one_command_finishes_a_run_killed_at_any_of_its_first_writes(world):
-    """A scheduler that reruns one command after every preemption: `zoo train ... --resume-auto
-    --out D` killed before each of the run's first 60 writes (from before the directory exists,
-    through its config, tokenizer and first commits), then the same command again: the
-    uninterrupted result every time."""
-    outcomes = []
-    for n in range(1, min(AUTO_KILL_POINTS, len(world["events"])) + 1):
-        out = world["root"] / f"auto-{n}"
+def _check_auto(world, points):
+    """Kill `zoo train ... --resume-auto --out D` before each write event in `points`, then run
+    the same command again: the uninterrupted result every time."""
+    for n in points:
+        out = world["root"] / f"auto-{n}-{next(_CHECKS)}"
         command = [*world["args"], "--resume-auto", "--out", str(out)]
         killed = _killer(world, n, *command)
         assert killed.returncode == -9, (n, killed.returncode, killed.stderr[-2000:])
         again = _zoo(world, *command)
         assert again.returncode == 0, (n, world["events"][n - 1], again.stderr[-3000:])
         assert _result(out) == _result(world["root"] / "reference"), n
-        outcomes.append(n)
         REPORT.append(
             {"auto_kill_point": n, "before": world["events"][n - 1], "outcome": "finished"}
         )
-    assert len(outcomes) == min(AUTO_KILL_POINTS, len(world["events"]))
+
+
+def _directory_changes(events):
+    """Of the first `AUTO_KILL_POINTS` writes: the first, each that changes what a reader of
+    the run directory sees (a folder made, a file moved into place), and the first, middle and
+    last of the first checkpoint's writes. Every state the directory can be found in before
+    its first commit, at a quarter of the kills of every write (`test_kill_at_every_write`
+    kills at each)."""
+    first = events[:AUTO_KILL_POINTS]
+    points = {1}
+    points.update(
+        i
+        for i, e in enumerate(first, 1)
+        if "/counted" in e.get("to", e["path"]) and e["kind"] in ("os.mkdir", "os.replace")
+    )
+    checkpoint = [i for i, e in enumerate(first, 1) if "checkpoint.keras" in e["path"]]
+    if checkpoint:
+        points.update((checkpoint[0], checkpoint[len(checkpoint) // 2], checkpoint[-1]))
+    return sorted(points)
+
+
+def test_one_command_finishes_a_run_killed_wherever_its_directory_changes(world):
+    """A scheduler that reruns one command after every preemption: `zoo train ... --resume-auto
+    --out D` killed before the run's first write, before each change of its directory (the
+    folder, the tokenizer's files, config and metrics moved into place) and inside its first
+    checkpoint, then the same command again: the uninterrupted result every time."""
+    points = _directory_changes(world["events"])
+    assert len(points) >= 10, points  # the run folder, 3 tokenizer files, config, metrics, ...
+    _check_auto(world, points)
 
 
 COMPARE = ["compare", "--models", "gpt2-nano,palm-nano", "--budget", "3e8", "--json"]
