@@ -1,5 +1,7 @@
 """`zoo train`: one thin adapter over `zoo.train()`, with a rich progress display."""
 
+import os
+import sys
 from typing import Annotated, Optional
 
 import typer
@@ -94,6 +96,10 @@ def train(
                 )
         except zoo.RunFailed as failure:
             typer.echo(f"error: {failure}", err=True)
+            if failure.exit_now:  # JAX would abort this process at shutdown, ~100 s from now
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(RUN_FAILED)
             raise typer.Exit(RUN_FAILED) from None
     console().print(
         f"run written to [bold]{record.path}[/]  (model.keras, metrics.jsonl, "

@@ -91,22 +91,27 @@ def test_two_processes_train_as_one_and_only_the_chief_writes_the_run(tmp_path, 
         np.testing.assert_allclose(validation, expected[1], rtol=1e-5)
 
 
-def _tf_worker(args, addresses, index):
-    config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
-    return _zoo(*args, env={"KERAS_BACKEND": "tensorflow", "TF_CONFIG": json.dumps(config)})
+def _worker(backend, args, addresses, index):
+    """Process `index` of a two-process run of `zoo train ARGS` on `backend`."""
+    strategy, env = _cluster(backend, addresses, index)
+    return _zoo(*args, "--strategy", strategy, env={"KERAS_BACKEND": backend, **env})
 
 
-def test_a_killed_worker_stops_the_chief_in_one_line_and_resume_continues_exactly(tmp_path, corpus):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_killed_worker_stops_the_chief_in_one_line_and_resume_continues_exactly(
+    tmp_path, corpus, backend
+):
     """Worker 1 is killed (SIGKILL) after its second commit: the chief exits 3 with one line
-    naming it, keeping its last commit; the same command with --resume on both workers finishes
+    naming it, keeping its last commit (on JAX at once: its distributed client would abort the
+    process at shutdown, ~100 s later); the same command with --resume on both workers finishes
     the run, whose every evaluation equals an uninterrupted one-process run's."""
     import time
 
     addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     out = tmp_path / "run"
     args = ["train", "gpt2-nano", "--steps", "120", "--eval-interval", "20", "--batch-size", "8",
-            "--data", str(corpus), "--strategy", "multi-worker", "--out", str(out)]  # fmt: skip
-    chief, worker = (_tf_worker(args, addresses, i) for i in (0, 1))
+            "--data", str(corpus), "--backend", backend, "--out", str(out)]  # fmt: skip
+    chief, worker = (_worker(backend, args, addresses, i) for i in (0, 1))
     metrics = tmp_path / "run.worker-1" / "metrics.jsonl"
     deadline = time.monotonic() + 300
     while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 2):
@@ -117,11 +122,13 @@ def test_a_killed_worker_stops_the_chief_in_one_line_and_resume_continues_exactl
     _, stderr = chief.communicate(timeout=300)
     assert chief.returncode == 3, stderr[-2000:]
     (line,) = [text for text in stderr.splitlines() if text.startswith("error:")]
-    assert line.startswith(f"error: worker 1 ({addresses[1]}) stopped during the run")
+    name = "worker 1" if backend == "tensorflow" else "process 1"
+    assert line.startswith(f"error: {name} ({addresses[1]}) stopped during the run"), line
     assert "keeps its last commit (step " in line and line.endswith("--resume to continue")
 
-    resumed = [_tf_worker([*args, "--resume"], addresses, i) for i in (0, 1)]
-    single = _zoo("train", *args[1:10], "--out", str(tmp_path / "single"))
+    resumed = [_worker(backend, [*args, "--resume"], addresses, i) for i in (0, 1)]
+    single = _zoo("train", *args[1:12], "--out", str(tmp_path / "single"),
+                  env={"KERAS_BACKEND": backend})  # fmt: skip
     for process in (*resumed, single):
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr[-3000:]
@@ -167,3 +174,43 @@ def test_workers_whose_last_commits_differ_refuse_to_resume_together():
     assert lines[0].startswith("the 2 workers' last commits differ (this one, worker 0: step 60")
     assert lines[1].startswith("the 2 workers' last commits differ (this one, worker 1: step 40")
     assert all("their mean: step 50" in line for line in lines)
+
+
+DIFFERENT_STEPS_JAX = """
+import sys
+from zoo.errors import ZooError
+from zoo.training.distribution import resolve_distribution, start_collectives
+start_collectives("data-parallel", "jax")
+distribution = resolve_distribution("data-parallel", "jax")
+try:
+    distribution.check_same_step(int(sys.argv[1]))
+except ZooError as error:
+    print(error)
+"""
+
+
+def test_jax_processes_whose_last_commits_differ_refuse_to_resume_together():
+    """The same on JAX: the processes gather their committed steps and each refuses in one
+    line, naming every process's step."""
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    for index, step in ((0, 60), (1, 40)):
+        _, env = _cluster("jax", addresses, index)
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-c", DIFFERENT_STEPS_JAX, str(step)],
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "jax", **env},
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        )  # fmt: skip
+    lines = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-2000:]
+        lines.append(stdout.strip().splitlines()[-1])  # after gloo's own "[Gloo] Rank 0 is ..."
+    for index, step in ((0, 60), (1, 40)):
+        assert lines[index] == (
+            f"the 2 processes' last commits differ (this one, process {index}: step {step}; "
+            "theirs: step 60, step 40), so they cannot resume together: a process was stopped "
+            "between the others' commit and its own"
+        )

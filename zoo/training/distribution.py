@@ -207,11 +207,17 @@ class Distribution:
         return None
 
     def lost_workers(self, error):
-        """The other workers `error` says stopped ('worker 1 (host:port)'), for a multi-worker
-        run whose collectives TensorFlow aborted because a worker stopped sending heartbeats;
+        """The other workers `error` says stopped ('worker 1 (host:port)'), for a run across
+        processes whose collectives failed because one of them is gone: TensorFlow's aborted
+        after missed heartbeats, JAX's gloo all-reduce found its peer's connection closed.
         [] for any other error."""
-        if self.strategy != Strategy.MULTI_WORKER:
-            return []
+        if self.strategy == Strategy.MULTI_WORKER:
+            return self._lost_tensorflow_workers(error)
+        if self.backend == "jax" and jax_processes() > 1:
+            return _lost_jax_processes(error)
+        return []
+
+    def _lost_tensorflow_workers(self, error):
         import re
 
         import tensorflow as tf
@@ -228,13 +234,36 @@ class Distribution:
             f"worker {t}" + (f" ({addresses[t]})" if t < len(addresses) else "") for t in tasks
         ] or (["a worker"] if "unhealthy" in str(error) else [])
 
+    @property
+    def collectives_outlive_errors(self):
+        """False where a lost process leaves this one unable to exit normally: JAX's
+        distributed client waits at shutdown on a barrier the lost process never reaches, then
+        aborts the process (SIGABRT, after its heartbeat timeout, some 100 s); the command
+        line exits at once instead (`os._exit`), after saying why."""
+        return not (self.backend == "jax" and jax_processes() > 1)
+
     def check_same_step(self, step):
-        """Refuse, in one line, to resume a multi-worker run whose workers' last commits differ
+        """Refuse, in one line, to resume a run across processes whose last commits differ
         (one was killed between the others' commit and its own): they would train different
-        steps and wait on each other's collectives for ever. Sums of the steps and of their
-        squares across the workers are equal to n·step and n·step² only when every step is."""
-        if self.strategy != Strategy.MULTI_WORKER:
-            return
+        steps and wait on each other's collectives for ever."""
+        if self.strategy == Strategy.MULTI_WORKER:
+            self._check_same_tensorflow_step(step)
+        elif self.backend == "jax" and jax_processes() > 1:
+            import numpy as np
+            from jax.experimental import multihost_utils
+
+            steps = [int(s) for s in multihost_utils.process_allgather(np.array([step]))[:, 0]]
+            if len(set(steps)) > 1:
+                raise ZooError(
+                    f"the {len(steps)} processes' last commits differ (this one, process "
+                    f"{self.worker_index}: step {step}; theirs: "
+                    f"{', '.join(f'step {s}' for s in steps)}), so they cannot resume together: "
+                    "a process was stopped between the others' commit and its own"
+                )
+
+    def _check_same_tensorflow_step(self, step):
+        """Sums of the steps and of their squares across the workers are equal to n·step and
+        n·step² only when every step is (TensorFlow's collectives reduce; they do not gather)."""
         import tensorflow as tf
 
         workers = self.tf_strategy.extended._num_workers
@@ -357,6 +386,7 @@ def own_copy(path):
 
 
 JAX_PROCESSES_VARIABLE = "KERAS_DISTRIBUTION_NUM_PROCESSES"  # Keras's, read by initialize()
+JAX_ADDRESSES_VARIABLE = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
 
 
 def jax_processes():
@@ -368,6 +398,28 @@ def jax_processes():
         raise ZooError(
             f"{JAX_PROCESSES_VARIABLE} must be a whole number; found {value!r}"
         ) from None
+
+
+# What JAX's gloo collectives (CPU) say when a peer process is gone: its sockets closed under
+# them. Other runtime errors are not a lost process.
+JAX_LOST_PEER = ("Connection closed by peer", "Connection reset by peer")
+
+
+def _lost_jax_processes(error):
+    """['process 1 (host:port)'] for a two-process JAX run whose collective failed because
+    the other process is gone; with more processes gloo does not say which ('a process')."""
+    import jax
+
+    # JaxRuntimeError from a step's all-reduce; ValueError where JAX re-raises it (the
+    # all-gather with which device_put checks that every process holds the same batch).
+    text = str(error)
+    if "Gloo" not in text or not any(phrase in text for phrase in JAX_LOST_PEER):
+        return []
+    addresses = [a for a in os.environ.get(JAX_ADDRESSES_VARIABLE, "").split(",") if a]
+    if jax_processes() != 2:
+        return ["a process"]
+    other = 1 - jax.process_index()
+    return [f"process {other}" + (f" ({addresses[other]})" if len(addresses) == 2 else "")]
 
 
 def multi_process_jax():

@@ -42,13 +42,15 @@ class Rewind(Exception):
 
 
 class RunFailed(Exception):
-    """A run that cannot go on (its loss or gradient became non-finite). Not a `ZooError`: the
-    input was valid, so the command line exits with its own status, not 2. The last commit
-    (finite) is kept; `step` is where it failed."""
+    """A run that cannot go on (its loss or gradient became non-finite, or another process of
+    it stopped). Not a `ZooError`: the input was valid, so the command line exits with its own
+    status, not 2. The last commit (finite) is kept; `step` is where it failed. `exit_now`:
+    this process cannot shut down normally (see `Distribution.collectives_outlive_errors`)."""
 
-    def __init__(self, message, step):
+    def __init__(self, message, step, exit_now=False):
         super().__init__(message)
         self.step = step
+        self.exit_now = exit_now
 
 
 class Reporter:

@@ -372,6 +372,7 @@ def _execute(record, plan, materials, reporter, distribution, resume):
                 f"{record.path} keeps {kept}: start every worker again with the same command "
                 "and --resume to continue",
                 state.get("step", 0),
+                exit_now=not distribution.collectives_outlive_errors,
             ) from None
 
 
