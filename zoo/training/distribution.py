@@ -503,9 +503,12 @@ def _tensorflow_distribution(strategy):
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
-    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+    # OSError: the resolver asks the cloud metadata server (a URLError off Google Cloud).
+    except (ValueError, RuntimeError, OSError, tf.errors.OpError) as error:
+        name = os.environ.get("TPU_NAME")
+        where = f" as TPU_NAME={name}" if name else ""
         raise RunConfigError(
-            "strategy", f"tpu: no TPU reachable ({str(error).splitlines()[0]})"
+            "strategy", f"tpu: no TPU reachable{where} ({str(error).splitlines()[0]})"
         ) from None
     tpu = tf.distribute.TPUStrategy(resolver)
     return Distribution(Strategy.TPU.value, "tensorflow", list(tpu.extended.worker_devices), tpu)
