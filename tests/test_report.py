@@ -248,10 +248,10 @@ def _rates(check=False):
     }  # fmt: skip
     if check:
         sweep["check"] = "results/reference/rung2/rates-a.json"
-        sweep["fits"] = {"check": [
+        sweep["fits"] = {"check": {"arms": [  # as zoo sweep rates --check writes it
             {"arm": "llama-small", "budget": 1e13, "best_learning_rate": 0.008,
              "predicted_learning_rate": 0.0071, "ratio": 0.8875, "nearest_loss_excess": 0.0012,
-             "near_optimal": True}]}  # fmt: skip
+             "near_optimal": True}]}}  # fmt: skip
         return sweep
     sweep["fits"] = {"rates": {"tolerance": 0.0025, "level": 0.95, "bootstrap": 200, "notes": [
         "llama-small: one near-optimal run per budget"], "arms": [
@@ -294,7 +294,7 @@ def test_a_rung_of_studies_in_its_folder_and_the_findings_beside_the_papers(
     rates = "results/reference/rung2/rates-a.json#/fits/rates/arms/0"
     assert shown[f"{rates}/learning_rate/b"] == "-0.631"
     assert shown[f"{rates}/learning_rate/b_ci/1"] == "-0.55"
-    assert shown["results/reference/rung2/rates-check.json#/fits/check/0/ratio"] == "0.887"
+    assert shown["results/reference/rung2/rates-check.json#/fits/check/arms/0/ratio"] == "0.887"
     findings = text[text.index('id="findings"') :]
     findings = findings[: findings.index("</section>")]
     assert "the zoo at" in findings and "not measured yet" in findings
@@ -397,6 +397,7 @@ def test_cli_without_committed_studies_is_one_line(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a subprocess of its own (the README's rule for the default suite)
 def test_report_imports_no_backend(tmp_path):
     """It reads JSON only (not even numpy), which is why it answers at once."""
     code = (

@@ -431,7 +431,7 @@ def _check_table(s):
          s.n(f"{r}/best_learning_rate", "number"), s.n(f"{r}/ratio", "number"),
          s.n(f"{r}/nearest_loss_excess", "number"),
          "yes" if s.value(f"{r}/near_optimal") else "no"]
-        for r in (f"/fits/check/{i}" for i in range(s.count("/fits/check")))
+        for r in (f"/fits/check/arms/{i}" for i in range(s.count("/fits/check/arms")))
     ]  # fmt: skip
     rule = file_element(s.get("/check", "string"), s.get("/check", "string"))
     return (
