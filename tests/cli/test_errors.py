@@ -351,6 +351,7 @@ def test_backend_errors_come_before_keras(tmp_path, args, keras_backend, hide_ja
     assert done.stdout == "keras imported: False\n"
 
 
+@pytest.mark.slow  # a subprocess of its own (the README's rule for the default suite)
 def test_backend_auto_is_chosen_before_keras_starts():
     """`--backend auto` passes the backend check and sets KERAS_BACKEND to its choice (what
     this machine's choice is: `zoo.backend_choice.choose_backend`), here for `zoo generate`,

@@ -166,6 +166,7 @@ def test_assets_in_a_run_directory_are_never_written_to(corpus, tmp_path):
     assert (data.train == 0).sum() == len(corpus.train)
 
 
+@pytest.mark.slow  # a subprocess of its own (the README's rule for the default suite)
 def test_a_sentencepiece_tokenizer_trains_and_loads_without_cpp_log_lines(text_corpus_dir):
     """tensorflow_text's SentencePiece op logs `normalizer.cc(51) LOG(INFO) precompiled_charsmap
     is empty` on fd 2 as it loads an identity-normalised model: a fresh process (as a newcomer's

@@ -313,6 +313,7 @@ def _end(processes):
         os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow  # a subprocess of its own (the README's rule for the default suite)
 @two_cpus
 def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
     """Stand-in tasks (each writes a file, then sleeps), so no backend starts in the workers:
