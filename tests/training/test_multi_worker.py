@@ -49,42 +49,47 @@ def _losses(run):
 
 
 def _cluster(backend, addresses, index):
-    """(strategy, environment) of process `index` of a two-process run."""
+    """(strategy, environment) of process `index` of a run over `len(addresses)` processes."""
     if backend == "tensorflow":
         config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
         return "multi-worker", {"TF_CONFIG": json.dumps(config)}
     return "data-parallel", {
         "KERAS_DISTRIBUTION_JOB_ADDRESSES": ",".join(addresses),
-        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": str(len(addresses)),
         "KERAS_DISTRIBUTION_PROCESS_ID": str(index),
     }
 
 
+@pytest.mark.parametrize("processes", [2, 4])
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_two_processes_train_as_one_and_only_the_chief_writes_the_run(tmp_path, corpus, backend):
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+def test_processes_train_as_one_and_only_the_chief_writes_the_run(
+    tmp_path, corpus, backend, processes
+):
+    """2 and 4 processes, each its own `zoo train`, against one process at the same global
+    batch (8 sequences: 4 or 2 per process)."""
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(processes)]
     out = tmp_path / "run"
     common = [*TRAIN, "--data", str(corpus), "--backend", backend]
-    processes = []
-    for index in (0, 1):
+    workers = []
+    for index in range(processes):
         strategy, env = _cluster(backend, addresses, index)
-        processes.append(
+        workers.append(
             _zoo("train", *common, "--strategy", strategy, "--out", str(out),
                  env={"KERAS_BACKEND": backend, **env})
         )  # fmt: skip
     single = _zoo(
         "train", *common, "--out", str(tmp_path / "single"), env={"KERAS_BACKEND": backend}
     )
-    for process in (*processes, single):
+    for process in (*workers, single):
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr[-3000:]
-    chief, other = out, tmp_path / "run.worker-1"
-    assert (chief / "summary.json").is_file() and (other / "summary.json").is_file()
-    config = json.loads((chief / "config.json").read_text())
+    others = [tmp_path / f"run.worker-{i}" for i in range(1, processes)]
+    assert all((run / "summary.json").is_file() for run in (out, *others))
+    config = json.loads((out / "config.json").read_text())
     assert config["distribution"]["strategy"] == _cluster(backend, addresses, 0)[0]
-    assert config["distribution"]["replicas"] == 2
+    assert config["distribution"]["replicas"] == processes
     expected = _losses(tmp_path / "single")
-    for run in (chief, other):
+    for run in (out, *others):
         train, validation = _losses(run)
         assert len(train) == len(expected[0]) == 2
         np.testing.assert_allclose(train, expected[0], rtol=1e-5)
