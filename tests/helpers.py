@@ -11,6 +11,7 @@ library's (that import keras), are made on first use (`__getattr__` below).
 
 import pathlib
 import random
+import socket
 
 import zoo
 
@@ -87,6 +88,17 @@ def write_verse(root, count=12, lines=120, words=VERSE_WORDS, line_words=(4, 12)
 
 
 # --- tensors and layers ---
+
+
+def free_ports(count):
+    """Ports on 127.0.0.1 the kernel has just handed out (bound, read, released)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
 
 
 def as_float64(tensor):

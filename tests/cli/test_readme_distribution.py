@@ -28,12 +28,12 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 
 import pytest
+
+from tests.helpers import free_ports
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -108,16 +108,6 @@ def test_every_distribution_command_is_run_by_a_test():
 # --- running them ---
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _as_run(command, corpus, shared=None, hosts=None):
     """`command` with the liberties of the module docstring."""
     for old, new in SMALLER.items():
@@ -189,7 +179,7 @@ def test_the_one_host_commands(tmp_path, corpus):
 @pytest.mark.parametrize("command", [HOST_TF, HOST_JAX], ids=["tensorflow", "jax"])
 def test_the_several_hosts_commands(tmp_path, corpus, command):
     """The first host's command and, beside it, the second's (index 1, process id 1)."""
-    hosts = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    hosts = [f"127.0.0.1:{port}" for port in free_ports(2)]
     first = _as_run(command, corpus, shared=tmp_path / "shared", hosts=hosts)
     second = first.replace('"index": 0', '"index": 1').replace(
         "KERAS_DISTRIBUTION_PROCESS_ID=0", "KERAS_DISTRIBUTION_PROCESS_ID=1"
@@ -221,7 +211,7 @@ def test_the_shared_store_commands(tmp_path, corpus):
         pytest.skip("no PostgreSQL server installed (apt-get install postgresql)")
     # The server refuses to run as root, and pytest's directories are root's only: its own.
     directory = tempfile.mkdtemp(prefix="zoo-pg-")
-    (port,) = _free_ports(1)
+    (port,) = free_ports(1)
     start = next(c for c in COMMANDS if c.startswith("url="))
     start = start.replace("/tmp/zoo-pg", directory).replace(")", f" {port})")
     env = _env(tmp_path)

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tests.helpers import write_verse
+from tests.helpers import free_ports, write_verse
 
 pytestmark = pytest.mark.slow  # a shared sweep of 4 cells and a kill, ~2 minutes on 2 cores
 
@@ -51,9 +51,7 @@ def postgres():
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    (port,) = free_ports(1)
 
     def run(*args):
         subprocess.run([*as_user, *args], check=True, capture_output=True, timeout=120)

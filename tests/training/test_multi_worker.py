@@ -9,27 +9,17 @@ are all-reduced across the processes in another order than one process sums them
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from tests.helpers import free_ports
+
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated")]
 STEPS = 8
 TRAIN = ["gpt2-nano", "--steps", str(STEPS), "--eval-interval", "4", "--batch-size", "8"]
-
-
-def _free_ports(count):
-    """Ports the kernel has just handed out (bound, read, released)."""
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _zoo(*args, env=None):
@@ -67,7 +57,7 @@ def test_processes_train_as_one_and_only_the_chief_writes_the_run(
 ):
     """2 and 4 processes, each its own `zoo train`, against one process at the same global
     batch (8 sequences: 4 or 2 per process)."""
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(processes)]
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(processes)]
     out = tmp_path / "run"
     common = [*TRAIN, "--data", str(corpus), "--backend", backend]
     workers = []
@@ -112,7 +102,7 @@ def test_a_killed_worker_stops_the_chief_in_one_line_and_resume_continues_exactl
     the run, whose every evaluation equals an uninterrupted one-process run's."""
     import time
 
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     out = tmp_path / "run"
     args = ["train", "gpt2-nano", "--steps", "120", "--eval-interval", "20", "--batch-size", "8",
             "--data", str(corpus), "--backend", backend, "--out", str(out)]  # fmt: skip
@@ -145,74 +135,55 @@ def test_a_killed_worker_stops_the_chief_in_one_line_and_resume_continues_exactl
         np.testing.assert_allclose(validation, expected[1], rtol=1e-5)
 
 
-DIFFERENT_STEPS = """
+STEP_CHECK = """
 import sys
 from zoo.errors import ZooError
-from zoo.training.distribution import resolve_distribution
-distribution = resolve_distribution("multi-worker", "tensorflow")
+from zoo.training.distribution import resolve_distribution, start_collectives
+strategy, backend, step = sys.argv[1], sys.argv[2], int(sys.argv[3])
+start_collectives(strategy, backend)
+distribution = resolve_distribution(strategy, backend)
 try:
-    distribution.check_same_step(int(sys.argv[1]))
+    distribution.check_same_step(step)
 except ZooError as error:
     print(error)
 """
+
+
+def _step_check(backend, steps):
+    """What each process of a run on `backend` prints when the processes' last commits are
+    `steps`: the last line of its stdout (gloo prints its own "[Gloo] Rank 0 is ..." first)."""
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(len(steps))]
+    processes = []
+    for index, step in enumerate(steps):
+        strategy, env = _cluster(backend, addresses, index)
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-c", STEP_CHECK, strategy, backend, str(step)],
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": backend, **env},
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        )  # fmt: skip
+    lines = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-2000:]
+        lines.append(stdout.strip().splitlines()[-1])
+    return lines
 
 
 def test_workers_whose_last_commits_differ_refuse_to_resume_together():
     """Each worker states its committed step through a collective; when they differ, every
     worker refuses in one line instead of training different steps."""
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    processes = []
-    for index, step in ((0, 60), (1, 40)):
-        config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-c", DIFFERENT_STEPS, str(step)],
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": json.dumps(config)},
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )
-        )  # fmt: skip
-    lines = []
-    for process in processes:
-        stdout, stderr = process.communicate(timeout=300)
-        assert process.returncode == 0, stderr[-2000:]
-        lines.append(stdout.strip())
+    lines = _step_check("tensorflow", (60, 40))
     assert lines[0].startswith("the 2 workers' last commits differ (this one, worker 0: step 60")
     assert lines[1].startswith("the 2 workers' last commits differ (this one, worker 1: step 40")
     assert all("their mean: step 50" in line for line in lines)
 
 
-DIFFERENT_STEPS_JAX = """
-import sys
-from zoo.errors import ZooError
-from zoo.training.distribution import resolve_distribution, start_collectives
-start_collectives("data-parallel", "jax")
-distribution = resolve_distribution("data-parallel", "jax")
-try:
-    distribution.check_same_step(int(sys.argv[1]))
-except ZooError as error:
-    print(error)
-"""
-
-
 def test_jax_processes_whose_last_commits_differ_refuse_to_resume_together():
     """The same on JAX: the processes gather their committed steps and each refuses in one
     line, naming every process's step."""
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    processes = []
-    for index, step in ((0, 60), (1, 40)):
-        _, env = _cluster("jax", addresses, index)
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-c", DIFFERENT_STEPS_JAX, str(step)],
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "jax", **env},
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )
-        )  # fmt: skip
-    lines = []
-    for process in processes:
-        stdout, stderr = process.communicate(timeout=300)
-        assert process.returncode == 0, stderr[-2000:]
-        lines.append(stdout.strip().splitlines()[-1])  # after gloo's own "[Gloo] Rank 0 is ..."
+    lines = _step_check("jax", (60, 40))
     for index, step in ((0, 60), (1, 40)):
         assert lines[index] == (
             f"the 2 processes' last commits differ (this one, process {index}: step {step}; "
