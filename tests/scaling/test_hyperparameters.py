@@ -57,6 +57,27 @@ def test_the_rule_recovers_the_power_laws_it_was_drawn_from():
     assert all(c["seeds"] == 2 for c in arm["near_optimal"])
 
 
+def test_the_rate_in_parameters_recovers_porians_law_along_a_size_rule():
+    """Models sized N = 0.1·C^0.5 (Chinchilla's allocation) whose best rate is Porian et al.'s
+    3.7·N^−0.36: the line through the same near-optimal runs against N finds −0.36, and the
+    one in compute −0.36 × 0.5 = −0.18; without sizes there is no line in N."""
+    budgets = np.logspace(17, 19.3, 5)
+    points = []
+    for c in budgets:
+        n = 0.1 * c**0.5
+        for i in np.arange(-3, 4) + 0.25:
+            rate = 3.7 * n**-0.36 * 2.0**i
+            loss = 2.0 * c**-0.05 * (1 + 0.01 * math.log(rate / (3.7 * n**-0.36)) ** 2)
+            points.append({"budget": c, "learning_rate": rate, "loss": loss, "params": n})
+    (arm,) = fit_hyperparameter_rule(points, bootstrap=50)["arms"]
+    assert arm["learning_rate_in_params"]["b"] == pytest.approx(-0.36, abs=0.02)
+    assert arm["learning_rate"]["b"] == pytest.approx(-0.18, abs=0.01)
+    low, high = arm["learning_rate_in_params"]["b_ci"]
+    assert low <= arm["learning_rate_in_params"]["b"] <= high
+    (bare,) = fit_hyperparameter_rule(_grid(budgets, batches=False), bootstrap=10)["arms"]
+    assert bare["learning_rate_in_params"] is None
+
+
 def test_a_rule_extrapolates_and_is_checked_at_a_larger_budget():
     fitted = fit_hyperparameter_rule(_grid(np.logspace(17, 18.5, 4)), bootstrap=50)["arms"][0]
     check = check_rule(fitted, _grid([1e20], seed=3, batches=False))
@@ -144,6 +165,7 @@ def test_one_band_at_a_time_and_rule_points_leave_failed_runs_out():
             "seed": 0,
             "learning_rate": 1e-3,
             "batch_tokens": 4096,
+            "params": 10,
             "loss": 2.0,
         }  # fmt: skip
     ]

@@ -36,7 +36,9 @@ def fit_hyperparameter_rule(points, *, tolerance=None, noise=None, bootstrap=100
     0.25% when neither is given) or the one `noise` allows (`seed_noise`'s result, measured on
     these points or on another sweep: `noise_tolerance`). Returns {'arms': [{'name', 'budgets',
     'near_optimal': [cells], 'learning_rate': {'a', 'b', 'a_ci', 'b_ci'}, 'batch_tokens': the
-    same or None when one batch was tried}], 'tolerance', 'noise' (what set it, or None),
+    same or None when one batch was tried, 'learning_rate_in_params': η_opt = a·N^b through the
+    same runs against their model's parameters N where the points carry `params` (Porian et
+    al.'s form; None otherwise)}], 'tolerance', 'noise' (what set it, or None),
     'seed_noise' (these points' own, or None), 'bootstrap', 'level'}."""
     if tolerance is not None and noise is not None:
         raise FieldError("tolerance", "and noise both set the near-optimal band: give one")
@@ -51,9 +53,12 @@ def fit_hyperparameter_rule(points, *, tolerance=None, noise=None, bootstrap=100
     for point in points:
         arms.setdefault(str(point.get("arm", "all")), []).append(point)
     rng = np.random.default_rng(seed)
+    # The fits against parameters draw from a generator of their own, so that adding them left
+    # every fit in compute (and the rules committed before them) exactly as it was.
+    rng_params = np.random.default_rng([seed, 1])
     fitted = []
     for name, rows in arms.items():
-        fitted.append(_fit_arm(name, rows, tolerance, bootstrap, rng, level))
+        fitted.append(_fit_arm(name, rows, tolerance, bootstrap, (rng, rng_params), level))
         if progress is not None:
             progress(len(fitted) * int(bootstrap), len(arms) * int(bootstrap))
     return {
@@ -87,6 +92,7 @@ def rule_points(points):
             "seed": p.get("seed"),
             "learning_rate": p.get("learning_rate"),
             "batch_tokens": p.get("batch_tokens"),
+            "params": p.get("params"),
             "loss": p.get("loss"),
         }
         for p in points
@@ -156,7 +162,8 @@ def check_rule(rule, points, *, tolerance=NEAR_OPTIMAL):
     }
 
 
-def _fit_arm(name, rows, tolerance, bootstrap, rng, level):
+def _fit_arm(name, rows, tolerance, bootstrap, generators, level):
+    rng, rng_params = generators
     cells = _cells(rows)
     by_budget = {}
     for cell in cells:
@@ -194,12 +201,26 @@ def _fit_arm(name, rows, tolerance, bootstrap, rng, level):
             "a_ci": _interval([r[0] for r in replicates], level),
             "b_ci": _interval([r[1] for r in replicates], level),
         }
+    result["learning_rate_in_params"] = None
+    sizes = [c["params"] for c in cells]
+    if result["learning_rate"] is not None and None not in sizes and len(set(sizes)) > 1:
+        a, b = _line(near, "learning_rate", x="params")
+        replicates = [_line([[g[i] for i in rng_params.integers(0, len(g), len(g))]
+                             for g in near], "learning_rate", x="params")
+                      for _ in range(int(bootstrap))]  # fmt: skip
+        result["learning_rate_in_params"] = {
+            "a": a,
+            "b": b,
+            "a_ci": _interval([r[0] for r in replicates], level),
+            "b_ci": _interval([r[1] for r in replicates], level),
+        }
     return result
 
 
 def _cells(rows):
-    """Seeds of one (arm, budget, rate, batch) cell merged: the geometric mean of their loss."""
-    cells = {}
+    """Seeds of one (arm, budget, rate, batch) cell merged: the geometric mean of their loss,
+    and the model's size there (`params`: one shape per arm and budget; None when unknown)."""
+    cells, sizes = {}, {}
     for row in rows:
         for field in ("budget", "learning_rate", "loss"):
             value = row.get(field)
@@ -207,15 +228,21 @@ def _cells(rows):
                 raise FieldError(field, f"must be a positive, finite number; received {value!r}")
         key = (float(row["budget"]), float(row["learning_rate"]), row.get("batch_tokens"))
         cells.setdefault(key, []).append(math.log(row["loss"]))
-    return [{"budget": budget, "learning_rate": rate, "batch_tokens": batch,
-             "loss": math.exp(sum(losses) / len(losses)), "seeds": len(losses)}
-            for (budget, rate, batch), losses in cells.items()]  # fmt: skip
+        sizes.setdefault(key, set()).add(row.get("params"))
+    out = []
+    for (budget, rate, batch), losses in cells.items():
+        size = sizes[(budget, rate, batch)]
+        out.append({"budget": budget, "learning_rate": rate, "batch_tokens": batch,
+                    "loss": math.exp(sum(losses) / len(losses)), "seeds": len(losses),
+                    "params": next(iter(size)) if len(size) == 1 else None})  # fmt: skip
+    return out
 
 
-def _line(groups, field):
-    """(a, b) of ln y = ln a + b·ln C through every cell of `groups` (least squares)."""
+def _line(groups, field, x="budget"):
+    """(a, b) of ln y = ln a + b·ln x through every cell of `groups` (least squares); x is the
+    budget C, or the model's parameters N."""
     cells = [c for group in groups for c in group]
-    x = np.log([c["budget"] for c in cells])
+    x = np.log([c[x] for c in cells])
     y = np.log([c[field] for c in cells])
     if np.ptp(x) == 0:
         return float(math.exp(y.mean())), 0.0
