@@ -255,3 +255,8 @@ def test_samplers_compared_over_seeds(corpus, isolated, tmp_path):
         assert row["best_after"][-1]["mean"] == pytest.approx(sum(last) / 2)
     # the grid of two points tries both in two trials: it always finds the best
     assert result["comparison"]["samplers"][1]["trials_to_tolerance"]["reached"] == 2
+    # every trial's settings kept beside its loss; the best found is the reference's trial
+    assert all(len(s["params"]) == 2 and {p["beta_2"] for p in s["params"]} <= {0.95, 0.99}
+               for s in studies)  # fmt: skip
+    assert result["best"]["loss"] == result["comparison"]["reference"]
+    assert set(result["importance"]) <= {"beta_2"}

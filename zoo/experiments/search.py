@@ -425,8 +425,11 @@ def compare_samplers(model, *, samplers, seeds, space, trials, tolerance=None, s
             studies.append({
                 "sampler": name, "seed": seed, "study": result["study"],
                 "losses": losses + [None] * (trials - len(losses)),  # an exhausted grid: flat
-                "best": result["best"], "trained": result["trained"],
-                "wall_seconds": result["wall_seconds"], "notes": result["notes"],
+                # each trial's settings, in trial order: where the good ones lie, read later
+                "params": [r["params"] for r in rows],
+                "best": result["best"], "importance": result["importance"],
+                "trained": result["trained"], "wall_seconds": result["wall_seconds"],
+                "notes": result["notes"],
             })  # fmt: skip
     return {
         "kind": "samplers",
@@ -438,9 +441,34 @@ def compare_samplers(model, *, samplers, seeds, space, trials, tolerance=None, s
         "trials": trials,
         "studies": studies,
         "comparison": compare_searches(studies, tolerance=tolerance),
+        "best": _best_found(studies),
+        "importance": _mean_importance(studies),
         "trained": sum(s["trained"] for s in studies),
         "wall_seconds": sum(s["wall_seconds"] for s in studies),
     }
+
+
+def _best_found(studies):
+    """The best trial any search found: {'sampler', 'seed', 'loss', 'params', 'run'}."""
+    found = [(s["best"]["loss"], i) for i, s in enumerate(studies) if s["best"]]
+    if not found:
+        return None
+    study = studies[min(found)[1]]
+    return {"sampler": study["sampler"], "seed": study["seed"], "loss": study["best"]["loss"],
+            "params": study["best"]["params"], "run": study["best"]["run"]}  # fmt: skip
+
+
+def _mean_importance(studies):
+    """Each searched field's importance (Optuna's evaluator, per study) as the mean and range
+    over the studies that have one: one study's 20 trials say little alone."""
+    scores = [s["importance"] for s in studies if s.get("importance")]
+    fields = sorted({f for score in scores for f in score})
+    out = {}
+    for f in fields:
+        values = [score.get(f, 0.0) for score in scores]
+        out[f] = {"mean": sum(values) / len(values), "range": [min(values), max(values)],
+                  "studies": len(values)}  # fmt: skip
+    return dict(sorted(out.items(), key=lambda item: -item[1]["mean"]))
 
 
 def _plan(model, base, values):
