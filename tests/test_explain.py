@@ -23,9 +23,9 @@ def _check_figures(result, root):
     value formatted; returns the texts."""
     texts = set()
     for card in result["cards"]:
-        entries = list(card["measurements"]) + (
-            [card["inference"]] if card.get("inference") else []
-        )
+        entries = list(card["measurements"]) + [
+            card[key] for key in ("inference", "search", "laws") if card.get(key)
+        ]
         for entry in entries:
             for figure in entry.get("figures", []):
                 source = json.loads((root / entry["source"]).read_text())
@@ -45,7 +45,8 @@ def _allowed_numbers():
 
 
 def _printed_numbers_are_sourced(text, figure_texts):
-    allowed = _allowed_numbers() | figure_texts
+    # NUMBER reads no sign: a printed -0.2 is found as 0.2
+    allowed = _allowed_numbers() | figure_texts | {t.lstrip("-") for t in figure_texts}
     for number in NUMBER.findall(text):
         assert number in allowed or number.rstrip(",") in allowed, number
 
@@ -207,6 +208,54 @@ def test_inference_figures_and_extrapolation_are_read_from_their_files(study_roo
     assert "2,560 cache bytes per token, decodes 812 tokens/s" in card["inference"]["summary"]
     figures = _check_figures(result, study_root)
     _printed_numbers_are_sourced(render_card(card), figures)
+
+
+def test_the_hyperparameters_card_reads_the_samplers_study_and_the_rate_rule(study_root):
+    """The search summary, the best setting and importances from a samplers study; each arm's
+    exponent in compute and in parameters, and whether the papers' exponents lie inside."""
+    reference = study_root / "results" / "reference"
+    (card,) = cards.explain("hyperparameters", root=study_root)["cards"]
+    assert card["verdict_line"].startswith("not measured: ")  # neither file yet
+    assert card["search"]["missing"].endswith("samplers-llama.json is not committed yet")
+    rows = [("random", 1.6012, [1.59, 1.6124], 7.0, 4), ("tpe", 1.5931, [1.5902, 1.596], 4.0, 5)]
+    samplers = [
+        {"name": n, "seeds": 5,
+         "best_after": [{"k": 1, "mean": 1.9, "ci": None}, {"k": 2, "mean": m, "ci": ci}],
+         "trials_to_tolerance": {"median": need, "ci": [2.0, 9.0], "reached": got, "of": 5}}
+        for n, m, ci, need, got in rows
+    ]  # fmt: skip
+    (reference / "samplers-llama.json").write_text(json.dumps({
+        "kind": "samplers",
+        "comparison": {"reference": 1.5874, "tolerance": 0.01, "level": 0.95, "trials": 2,
+                       "samplers": samplers},
+        "best": {"sampler": "tpe", "seed": 3, "loss": 1.5874,
+                 "params": {"learning_rate": 0.00724, "beta_2": 0.987}},
+        "importance": {"learning_rate": {"mean": 0.612, "range": [0.3, 0.9], "studies": 10},
+                       "beta_2": {"mean": 0.041, "range": [0.0, 0.1], "studies": 10}},
+    }))  # fmt: skip
+    line = {"a": 1e-3, "b": -0.2, "a_ci": [1e-4, 1e-2], "b_ci": [-0.5, 0.1]}
+    (reference / "rung2" / "rule-recipes.json").write_text(json.dumps({"fits": {"rates": {
+        "tolerance": 0.0282, "level": 0.95,
+        "arms": [{"name": "llama-small", "learning_rate": line, "batch_tokens": None,
+                  "learning_rate_in_params": {**line, "b": -0.31, "b_ci": [-0.33, -0.2]},
+                  "near_optimal": [{"budget": 1e12, "learning_rate": 1e-3, "batch_tokens": 4096,
+                                    "loss": 2.5}]}]}}}))  # fmt: skip
+    result = cards.explain("hyperparameters", root=study_root)
+    (card,) = result["cards"]
+    search, laws = card["search"], card["laws"]
+    assert search["summary"].endswith("random 1.601 [1.590, 1.612], tpe 1.593 [1.590, 1.596]")
+    assert card["verdict_line"] == search["summary"]
+    assert "random 7 (4 of 5 seeds), tpe 4 (5 of 5 seeds)" in search["lines"][0]
+    assert "(tpe, seed 3; loss 1.587): learning_rate=0.00724, beta_2=0.987" in search["lines"][1]
+    assert search["lines"][2].endswith("learning_rate 0.612, beta_2 0.041")
+    compute, params, batch = laws["lines"]
+    assert "llama-small -0.2 [-0.5, 0.1] (DeepSeek LLM's inside)" in compute
+    assert "llama-small -0.31 [-0.33, -0.2] (Porian et al.'s outside)" in params
+    assert batch == "B_opt: no law here, the grids held the batch (4,096 tokens)"
+    figures = _check_figures(result, study_root)
+    text = render_card(card)
+    assert text.index("[bold]the samplers compared") < text.index("[bold]the laws behind")
+    _printed_numbers_are_sourced(text, figures)
 
 
 def test_the_recipes_card_says_where_each_curve_reaches_the_n_gram_baseline(study_root):

@@ -262,6 +262,8 @@ def _rates(check=False):
                            "loss": 1.9, "seeds": 1}],
          "learning_rate": {"a": 101.2, "b": -0.631, "a_ci": [80.5, 130.1],
                            "b_ci": [-0.7, -0.55]},
+         "learning_rate_in_params": {"a": 3.1, "b": -0.402, "a_ci": [2.0, 4.0],
+                                     "b_ci": [-0.5, -0.3]},
          "batch_tokens": None}]}}  # fmt: skip
     return sweep
 
@@ -294,6 +296,7 @@ def test_a_rung_of_studies_in_its_folder_and_the_findings_beside_the_papers(
     rates = "results/reference/rung2/rates-a.json#/fits/rates/arms/0"
     assert shown[f"{rates}/learning_rate/b"] == "-0.631"
     assert shown[f"{rates}/learning_rate/b_ci/1"] == "-0.55"
+    assert shown[f"{rates}/learning_rate_in_params/b"] == "-0.402"
     assert shown["results/reference/rung2/rates-check.json#/fits/check/arms/0/ratio"] == "0.887"
     findings = text[text.index('id="findings"') :]
     findings = findings[: findings.index("</section>")]
@@ -302,6 +305,40 @@ def test_a_rung_of_studies_in_its_folder_and_the_findings_beside_the_papers(
     assert (
         "2.4× [1.5, 3.9] better; trend growing, 2.85× at the top budget; the paper: disagrees"
     ) in words
+
+
+def test_a_samplers_study_has_a_section_of_its_own(study_root, tmp_path):
+    """`zoo tune --sampler a,b --sampler-seeds N --json`: a table of each sampler's best loss
+    after a quarter, half and all of its trials and the trials it needed, the best setting and
+    the importances, every value its file's."""
+    samplers = [
+        {"name": name, "seeds": 2, "best_after": [
+            {"k": k + 1, "mean": loss + 0.1 / (k + 1), "ci": [loss, loss + 0.2]} for k in range(4)],
+         "trials_to_tolerance": {"median": need, "ci": [1.0, 5.0], "reached": 1, "of": 2}}
+        for name, loss, need in (("random", 1.61, 3.5), ("tpe", 1.6, 2.0))
+    ]  # fmt: skip
+    study = {
+        "kind": "samplers", "model": "llama-small", "pruner": "none", "trials": 4,
+        "space": [{"field": "learning_rate", "kind": "log", "low": 1e-4, "high": 0.1},
+                  {"field": "beta_2", "kind": "choice", "choices": [0.95, 0.99]}],
+        "comparison": {"reference": 1.587, "tolerance": 0.01, "level": 0.95, "trials": 4,
+                       "samplers": samplers},
+        "best": {"sampler": "tpe", "seed": 1, "loss": 1.587,
+                 "params": {"learning_rate": 0.00724, "beta_2": 0.99}},
+        "importance": {"learning_rate": {"mean": 0.81, "range": [0.6, 0.95], "studies": 4}},
+    }  # fmt: skip
+    (study_root / "results" / "reference" / "samplers-x.json").write_text(json.dumps(study))
+    report(tmp_path / "out", root=study_root)
+    page = Page((tmp_path / "out" / "index.html").read_text())
+    check_page(page, study_root)
+    assert "samplers-x" in page.sections
+    shown = {e["source"]: e["text"] for e in page.sourced}
+    at = "results/reference/samplers-x.json#"
+    assert shown[at + "/comparison/samplers/1/best_after/3/mean"] == "1.625"
+    assert shown[at + "/comparison/samplers/0/trials_to_tolerance/median"] == "3.5"
+    assert shown[at + "/best/params/learning_rate"] == "0.00724"
+    assert shown[at + "/importance/learning_rate/mean"] == "0.81"
+    assert shown[at + "/space/1/choices/1"] == "0.99"
 
 
 def test_a_damaged_study_is_one_line_naming_it(study_root, tmp_path, monkeypatch):

@@ -155,6 +155,18 @@ def _check_card(document, at, studies):
         _check_study_name(document, f"{at}/inference/study", studies)
         for j in range(len(document.get(f"{at}/inference/rows", "list"))):
             document.get(f"{at}/inference/rows/{j}", "string")
+    if document.get(f"{at}/search", "object", default=None) is not None:
+        _check_study_name(document, f"{at}/search/study", studies)
+    if document.get(f"{at}/laws", "object", default=None) is not None:
+        _check_study_name(document, f"{at}/laws/study", studies)
+        for j in range(len(document.get(f"{at}/laws/papers", "list"))):
+            for key in ("law", "source"):
+                document.get(f"{at}/laws/papers/{j}/{key}", "string")
+            if document.get(f"{at}/laws/papers/{j}/against", "string") not in LAW_AXES:
+                raise document.damaged(
+                    f"{at}/laws/papers/{j}/against must be one of {', '.join(LAW_AXES)}"
+                )
+            document.get(f"{at}/laws/papers/{j}/exponent", "number")
 
 
 def _check_study_name(document, pointer, studies):
@@ -206,8 +218,9 @@ def explain(name=None, root=None):
             for k, m in enumerate(card["measured"])
             for rung in _rungs(m)
         ]
-        if card.get("inference"):
-            entry["inference"] = _inference(card["inference"], data["studies"], root, cache)
+        for key, read in (("inference", _inference), ("search", _search), ("laws", _laws)):
+            if card.get(key):
+                entry[key] = read(card[key], data["studies"], root, cache)
         entry["verdict_line"] = _verdict_line(entry)
         out.append(entry)
     return {"cards": out, "legend": LEGEND}
@@ -538,10 +551,138 @@ def _inference(inference, studies, root, cache):
     return {**row, "figures": figures, "summary": "; ".join(lines)}
 
 
+def _search(search, studies, root, cache):
+    """A samplers study (`zoo tune --sampler a,b,... --sampler-seeds N`): each sampler's mean
+    best loss after every trial, the trials it needed to come within the tolerance of the best
+    any search found, the best setting found and the fields' importance."""
+    report, source, command = _study(search["study"], studies, root, cache)
+    row = {"study": search["study"], "source": source, "command": command}
+    if report is None:
+        return {**row, "missing": f"{source} is not committed yet"}
+    c = "/comparison"
+    trials = figure(report, "trials", f"{c}/trials", "count")
+    seeds = figure(report, "seeds", f"{c}/samplers/0/seeds", "count")
+    tolerance = figure(report, "tolerance", f"{c}/tolerance", "number")
+    reference = figure(report, "reference", f"{c}/reference", "loss")
+    level = figure(report, "level", f"{c}/level", "percent")
+    figures, finals, needs = [trials, seeds, tolerance, reference, level], [], []
+    last = trials["value"] - 1
+    for i in range(len(report.get(f"{c}/samplers", "list"))):
+        at = f"{c}/samplers/{i}"
+        name = report.get(f"{at}/name", "string")
+        final = [figure(report, f"{name} best", f"{at}/best_after/{last}/mean", "loss")]
+        if _pair(report, f"{at}/best_after/{last}/ci"):
+            final += [figure(report, f"{name} best {end}", f"{at}/best_after/{last}/ci/{j}",
+                             "loss") for j, end in enumerate(("low", "high"))]  # fmt: skip
+        need = [figure(report, f"{name} trials", f"{at}/trials_to_tolerance/median", "number"),
+                figure(report, f"{name} reached", f"{at}/trials_to_tolerance/reached", "count")]  # fmt: skip
+        figures += final + need
+        texts = [f["text"] for f in final]
+        finals.append(
+            f"{name} {texts[0]}" + (f" [{texts[1]}, {texts[2]}]" if len(texts) > 1 else "")
+        )
+        needs.append(f"{name} {need[0]['text']} ({need[1]['text']} of {seeds['text']} seeds)")
+    summary = (
+        f"mean best validation loss after {trials['text']} trials, over {seeds['text']} "
+        f"sampler seeds ({level['text']} bootstrap): " + ", ".join(finals)
+    )
+    lines = [
+        f"trials until within {tolerance['text']} (a fraction) of the best any search found "
+        f"({reference['text']}), median over seeds (a seed that never came within counts "
+        "one more than the trials): " + ", ".join(needs)
+    ]
+    if report.get("/best", "object", default=None) is not None:
+        params = report.get("/best/params", "object")
+        found = [figure(report, name, f"/best/params/{_escape(name)}", "number") for name in params]
+        figures += found
+        seed = figure(report, "best seed", "/best/seed", "count")
+        loss = figure(report, "best loss", "/best/loss", "loss")
+        figures += [seed, loss]
+        by = f"{report.get('/best/sampler', 'string')}, seed {seed['text']}"
+        lines.append(f"the best found ({by}; loss {loss['text']}): "
+                     + ", ".join(f"{f['key']}={f['text']}" for f in found))  # fmt: skip
+    importance = report.get("/importance", "object", default={}) or {}
+    if importance:
+        scores = [figure(report, f"{name} importance", f"/importance/{_escape(name)}/mean",
+                         "number") for name in importance]  # fmt: skip
+        figures += scores
+        lines.append(
+            "importance of each field (Optuna's evaluator, mean over the searches): "
+            + ", ".join(f"{name} {f['text']}" for name, f in zip(importance, scores))
+        )
+    return {**row, "figures": figures, "summary": summary, "lines": lines}
+
+
+LAW_AXES = ("compute", "parameters")  # what a published rate law is a power of
+
+
+def _laws(laws, studies, root, cache):
+    """A learning-rate rule (`zoo fit ... --law rates`): each arm's exponent of the best rate
+    in compute and in parameters with its interval, and whether each published exponent
+    (`laws['papers']`) lies inside it."""
+    rule, source, command = _study(laws["study"], studies, root, cache)
+    row = {"study": laws["study"], "source": source, "command": command}
+    if rule is None:
+        return {**row, "missing": f"{source} is not committed yet"}
+    fit = "/fits/rates"
+    keys = {"compute": "learning_rate", "parameters": "learning_rate_in_params"}
+    symbol = {"compute": "C", "parameters": "N"}
+    level = figure(rule, "level", f"{fit}/level", "percent")
+    figures, lines = [level], []
+    for axis in LAW_AXES:
+        papers = [p for p in laws.get("papers", []) if p["against"] == axis]
+        cells = []
+        for i in range(len(rule.get(f"{fit}/arms", "list"))):
+            at = f"{fit}/arms/{i}/{keys[axis]}"
+            if rule.get(at, "object", default=None) is None:
+                continue
+            name = rule.get(f"{fit}/arms/{i}/name", "string")
+            b = figure(rule, f"{name} {axis}", f"{at}/b", "number")
+            cell, ci = f"{name} {b['text']}", _pair(rule, f"{at}/b_ci")
+            figures.append(b)
+            if ci:
+                low = figure(rule, f"{name} {axis} low", f"{at}/b_ci/0", "number")
+                high = figure(rule, f"{name} {axis} high", f"{at}/b_ci/1", "number")
+                figures += [low, high]
+                cell += f" [{low['text']}, {high['text']}]"
+                inside = [
+                    f"{p['source'].split(' (')[0]}'s "
+                    + ("inside" if low["value"] <= p["exponent"] <= high["value"] else "outside")
+                    for p in papers
+                ]
+                cell += f" ({', '.join(inside)})" if inside else ""
+            cells.append(cell)
+        if not cells:
+            continue
+        published = "; ".join(f"{p['source']}: {p['law']}" for p in papers)
+        lines.append(
+            f"η_opt ∝ {symbol[axis]}^b, b per arm with its {level['text']} interval: "
+            + "; ".join(cells)
+            + (f" · the papers: {published}" if published else "")
+        )
+    if not lines:
+        return {**row, "missing": f"{source} holds no rule"}
+    arms = range(len(rule.get(f"{fit}/arms", "list")))
+    if all(rule.get(f"{fit}/arms/{i}/batch_tokens", "object", default=None) is None for i in arms):
+        batch = figure(rule, "batch", f"{fit}/arms/0/near_optimal/0/batch_tokens", "count")
+        figures.append(batch)
+        lines.append(f"B_opt: no law here, the grids held the batch ({batch['text']} tokens)")
+    tolerance = figure(rule, "tolerance", f"{fit}/tolerance", "number")
+    figures.append(tolerance)
+    summary = (
+        f"the best peak learning rate per arm, fitted through the runs within {tolerance['text']} "
+        "(a fraction) of each budget's best loss on full-length grids (DeepSeek LLM's procedure)"
+    )
+    return {**row, "figures": figures, "summary": summary, "lines": lines}
+
+
 def _verdict_line(card):
     """The card's one line for the list: its first question at the highest rung measured so
     far (its summary states the budgets), or why there is none."""
     if not card["measurements"]:
+        search = card.get("search")
+        if search and "missing" not in search:
+            return search["summary"]
         return "not measured: " + card.get("unmeasured", "no study")
     first = [m for m in card["measurements"] if m["reads"] == card["measurements"][0]["reads"]]
     measured = [m for m in first if "missing" not in m]

@@ -129,9 +129,10 @@ def render_card(card):
         if m.get("rung"):
             lines.append(f"    [bold]at {e(m['rung'])} FLOPs[/] ({e(m['study'])}):")
         lines += _measured_lines(m, "      " if m.get("rung") else "    ")
-    inference = card.get("inference")
-    if inference:
-        lines += ["", "[bold]at inference[/]"] + _measured_lines(inference, "  ")
+    for key, title in (("inference", "at inference"), ("search", "the samplers compared"),
+                       ("laws", "the laws behind the optimum")):  # fmt: skip
+        if card.get(key):
+            lines += ["", f"[bold]{title}[/]"] + _measured_lines(card[key], "  ")
     lines += [
         "",
         "[dim]what the studies show and do not show, and how they were set up: docs/findings.md[/]",
@@ -149,6 +150,7 @@ def _measured_lines(entry, indent):
         else [
             f"{indent}{e(entry['summary'])}",
             *(f"{indent}{e(entry[key])}" for key in ("scale", "trend", "papers") if entry.get(key)),
+            *(f"{indent}{e(line)}" for line in entry.get("lines", ())),
             f"{indent}from {e(entry['source'])}",
         ]
     )

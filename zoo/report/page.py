@@ -139,6 +139,11 @@ def _cards(study, context):
                     f"{choice(f'/cards/{i}/inference/rows/{k}', name)}: {cache} cache bytes per "
                     f"token, decodes {speed} tokens per second"
                 )
+        for key, what in (("search", "the samplers compared"),
+                          ("laws", "the laws behind the optimum")):  # fmt: skip
+            entry = card.get(key)
+            if entry and entry["source"] == study.path and "missing" not in entry:
+                lines.append(f"{what}: the figures above, as the card prints them")
         if lines:
             name = choice(f"/cards/{i}/id", card["id"])
             items.append(

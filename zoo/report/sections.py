@@ -407,11 +407,19 @@ def _rule_table(s):
             if s.value(batch)
             else "—"
         )
-        rows.append([s.s(f"{a}/name"), near, rule, batch_rule])
+        sized = f"{a}/learning_rate_in_params"
+        in_params = (
+            f"{s.n(f'{sized}/a', 'number')} · N<sup>{s.n(f'{sized}/b', 'number')}</sup>"
+            f"{s.interval(f'{sized}/b_ci', 'number')}"
+            if s.value(sized)
+            else "—"
+        )
+        rows.append([s.s(f"{a}/name"), near, rule, in_params, batch_rule])
     header = [
         "arm",
         "near-optimal runs: budget (FLOPs): peak learning rate (batch, loss in nats per byte)",
         "η<sub>opt</sub> = a · C<sup>b</sup>",
+        "η<sub>opt</sub> = a · N<sup>b</sup>, the same runs against their parameters",
         "B<sub>opt</sub> = c · C<sup>d</sup> (tokens)",
     ]
     notes = "".join(f"<li>{s.s(f'{fit}/notes/{i}')}</li>" for i in range(s.count(f"{fit}/notes")))
@@ -446,4 +454,90 @@ def _check_table(s):
     )  # fmt: skip
 
 
-__all__ = ["comparison", "compute", "generate", "isoflop", "ngram", "rates"]
+def samplers(s, context):
+    """A samplers study (`zoo tune --sampler a,b,... --sampler-seeds N`): every sampler's mean
+    best loss after a quarter, half and all of its trials, the trials it needed to come within
+    the tolerance of the best any search found, the best setting found and the importances."""
+    c = "/comparison"
+    space = "; ".join(
+        f"{s.s(f'/space/{i}/field')} ({s.s(f'/space/{i}/kind')}"
+        + (
+            f" from {s.n(f'/space/{i}/low', 'number')} to {s.n(f'/space/{i}/high', 'number')})"
+            if s.value(f"/space/{i}/low") is not None
+            else f": {s.listed(f'/space/{i}/choices', 'number')})"
+        )
+        for i in range(s.count("/space"))
+    )
+    setup = (
+        f"Model: {s.s('/model')}, each trial a full run of its budget, judged by its final "
+        f"validation loss. Searched: {space}. Samplers: "
+        + ", ".join(s.s(f"{c}/samplers/{i}/name") for i in range(s.count(f"{c}/samplers")))
+        + f"; {s.n(f'{c}/trials', 'count')} trials each, sampler seeds "
+        f"{s.n(f'{c}/samplers/0/seeds', 'count')} (the runs' own seed fixed); pruner "
+        f"{s.s('/pruner')}."
+    )
+    trials = s.get(f"{c}/trials", "number")
+    marks = sorted({max(1, trials // 4), max(1, trials // 2), trials})
+    rows = []
+    for i in range(s.count(f"{c}/samplers")):
+        at = f"{c}/samplers/{i}"
+        cells = [
+            s.n(f"{at}/best_after/{k - 1}/mean", "loss")
+            + s.interval(f"{at}/best_after/{k - 1}/ci", "loss")
+            if s.value(f"{at}/best_after/{k - 1}/mean") is not None
+            else "—"
+            for k in marks
+        ]
+        need = f"{at}/trials_to_tolerance"
+        rows.append([s.s(f"{at}/name"), *cells,
+                     s.n(f"{need}/median", "number") + s.interval(f"{need}/ci", "number"),
+                     f"{s.n(f'{need}/reached', 'count')} of {s.n(f'{need}/of', 'count')}"])  # fmt: skip
+    header = ["sampler",
+              *(f"best loss after {s.n(f'{c}/samplers/0/best_after/{k - 1}/k', 'count')} trials"
+                for k in marks),
+              "trials to within the tolerance of the best", "seeds that got there"]  # fmt: skip
+    text = table(header, rows) + (
+        f"<p>Best loss after k trials: the mean over seeds of the lowest validation loss among "
+        f"the first k, with its {s.n(f'{c}/level', 'percent')} bootstrap interval over seeds. "
+        f"Within: a loss at most {s.n(f'{c}/tolerance', 'number')} (a fraction) above the best "
+        f"any search found, {s.n(f'{c}/reference', 'loss')}; a seed that never got there counts "
+        "one trial more than the search had.</p>"
+    )
+    # the fields by their entries in /space (a name such as beta_2 holds a digit: an element)
+    fields = {s.get(f"/space/{i}/field", "string"): s.s(f"/space/{i}/field")
+              for i in range(s.count("/space"))}  # fmt: skip
+    if s.value("/best"):
+        found = ", ".join(
+            f"{_field(s, fields, name)} = {s.n(f'/best/params/{name}', 'number')}"
+            for name in s.get("/best/params", "object")
+        )
+        text += (
+            f"<p>The best setting found ({s.s('/best/sampler')}, seed "
+            f"{s.n('/best/seed', 'count')}, loss {s.n('/best/loss', 'loss')}): {found}.</p>"
+        )
+    if s.value("/importance"):
+        scores = ", ".join(
+            f"{_field(s, fields, name)} {s.n(f'/importance/{name}/mean', 'number')}"
+            f" (from {s.n(f'/importance/{name}/range/0', 'number')}"
+            f" to {s.n(f'/importance/{name}/range/1', 'number')})"
+            for name in s.get("/importance", "object")
+        )
+        text += (
+            "<p>How much each field mattered (Optuna's importance evaluator within each "
+            f"search, the mean over the searches, and its range): {scores}.</p>"
+        )
+    return {
+        "question": question(s, context)
+        or "Which way of searching finds good hyperparameters in fewest trials?",
+        "setup": setup,
+        "table": text,
+    }
+
+
+def _field(s, fields, name):
+    if name not in fields:
+        raise s.doc.damaged(f"{name!r} is not a field of /space")
+    return fields[name]
+
+
+__all__ = ["comparison", "compute", "generate", "isoflop", "ngram", "rates", "samplers"]

@@ -21,6 +21,7 @@ KINDS = {  # the kinds the page draws, in its order
     "compute": "loss against compute, per arm",
     "isoflop": "IsoFLOP sweep: model sizes at fixed budgets",
     "rates": "learning-rate rule: full-length grids of rates per arm and budget",
+    "samplers": "hyperparameter search: samplers compared on one tuning problem",
     "comparison": "comparison at one budget",
     "generate": "decoding benchmark",
     "ngram": "the n-gram yardstick",
@@ -117,7 +118,7 @@ def anchor(path):
 
 
 def _kind(data):
-    if data.get("kind") in ("compute", "isoflop", "rates"):
+    if data.get("kind") in ("compute", "isoflop", "rates", "samplers"):
         return data["kind"]
     if "points_file" in data:
         return "refit"
