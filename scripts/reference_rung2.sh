@@ -13,11 +13,19 @@
 # Every run is reused by its key, so running this again continues where it stopped; a study's
 # JSON is moved into place only when the study is complete. Writes results/reference/rung2/.
 # and the IsoFLOP study of the LLaMA recipe over 128x in compute (1e12 ... 1.28e14).
-#   bash scripts/reference_rung2.sh [rates|noise|check|studies|isoflop|all] [--dry-run]
+# A study can take longer than one sitting of the machine, and a fresh checkout holds only what
+# git holds. So the rung's runs live in a results root of their own (results/rung2-runs/, not in
+# git), and `carry` packs the records of its finished runs (settings, summary, evaluations; no
+# weights: zoo.storage.carry) into results/reference/rung2/carried-runs.tar.gz, committed while a
+# study is unfinished; every start unpacks it, so the next sitting reuses those runs by key.
+#   bash scripts/reference_rung2.sh [rates|noise|check|studies|isoflop|all|carry] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/reference/rung2
 mkdir -p "$out"
+export ZOO_RESULTS=${ZOO_RESULTS:-results/rung2-runs}
+carried=$out/carried-runs.tar.gz
+if [[ -e $carried && ${1:-} != carry ]]; then python -m zoo.storage.carry unpack "$carried" "$ZOO_RESULTS"; fi
 export COLUMNS=160
 step=${1:-all}
 shift || true
@@ -119,5 +127,6 @@ case $step in
     studies) studies ;;
     isoflop) isoflop ;;
     all) rates; check; studies; isoflop ;;
-    *) echo "usage: $0 [rates|noise|check|studies|isoflop|all] [--dry-run]" >&2; exit 2 ;;
+    carry) python -m zoo.storage.carry pack "$ZOO_RESULTS" "$carried" ;;
+    *) echo "usage: $0 [rates|noise|check|studies|isoflop|all|carry] [--dry-run]" >&2; exit 2 ;;
 esac
