@@ -123,6 +123,7 @@ def test_dict_round_trip_with_every_field_non_default():
         init_std=0.05,
         dropout=0.125,
         z_loss_weight=1e-3,
+        norm_placement="post",
     )
     for field in dataclasses.fields(ModelConfig):
         assert getattr(changed, field.name) != getattr(reference, field.name), field.name
@@ -265,3 +266,27 @@ def test_logit_scaling_is_its_own_field_not_the_initializer():
     assert palm.logit_scale == pytest.approx(palm.hidden_dim**-0.5)
     assert palm.replace(init="normal").logit_scale == palm.logit_scale
     assert palm.replace(scale_logits=False).logit_scale == 1.0
+
+
+def test_a_field_added_later_leaves_earlier_keys_as_they_were():
+    """`norm_placement` came after runs were keyed: at `pre` the model's identity (what a run's
+    key holds) is the dict before it existed, so every earlier run keeps its key; at `post`
+    it is in the identity, so a post-norm run never reuses a pre-norm one."""
+    from zoo.training.plan import identity
+
+    pre = base()
+    earlier = {k: v for k, v in pre.to_dict().items() if k != "norm_placement"}
+    assert identity(pre) == earlier
+    post = pre.replace(norm_placement="post")
+    assert identity(post) == {**earlier, "norm_placement": "post"}
+    assert ModelConfig.from_dict(earlier) == pre  # a record without the field reads as pre
+
+
+@pytest.mark.parametrize("field, value, choices", [
+    ("feedforward", "softplus", "gelu, relu, leaky_relu, tanh, sigmoid, swiglu, geglu, reglu"),
+    ("norm_placement", "sandwich", "pre, post"),
+])  # fmt: skip
+def test_an_unknown_activation_or_placement_is_one_line_naming_the_choices(field, value, choices):
+    with pytest.raises(zoo.ConfigError) as error:
+        base().replace(**{field: value})
+    assert choices in str(error.value) and "\n" not in str(error.value)

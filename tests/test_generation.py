@@ -22,6 +22,16 @@ VARIANTS = {
     "banded-rotary-mqa": ("palm-nano", {"attention_pattern": ("local",), "local_window": 3}),
     "banded-learned": ("gpt3-nano", {"local_window": 4}),
     "alibi-grouped": ("llama-nano", {"position": "alibi", "num_key_value_heads": 2}),
+    "post-norm-learned-tanh": ("gpt2-nano", {"norm_placement": "post", "feedforward": "tanh"}),
+    "post-norm-parallel-reglu": (
+        "palm-nano",
+        {
+            "norm_placement": "post",
+            "feedforward": "reglu",
+            "attention_pattern": ("local",),
+            "local_window": 3,
+        },
+    ),  # fmt: skip
     "banded-alibi-mqa": (
         "palm-nano",
         {"position": "alibi", "attention_pattern": ("local", "dense"), "local_window": 3},

@@ -43,6 +43,17 @@ HYBRIDS = {
     ),
     "parallel-learned-dropout": ("palm-nano", {"position": "learned", "dropout": 0.1}),
     "no-positions": ("gpt2-nano", {"position": "none"}),
+    "post-norm-relu": ("gpt2-nano", {"norm_placement": "post", "feedforward": "relu"}),
+    "post-norm-parallel-geglu-banded": (
+        "palm-nano",
+        {
+            "norm_placement": "post",
+            "feedforward": "geglu",
+            "attention_pattern": ("local",),
+            "local_window": 5,
+        },
+    ),  # fmt: skip
+    "saturating-sigmoid": ("llama-nano", {"feedforward": "sigmoid"}),
     "alibi-gqa": ("llama-nano", {"position": "alibi", "num_key_value_heads": 2}),
     "banded-alibi-mqa": (
         "palm-nano",

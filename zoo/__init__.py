@@ -37,6 +37,7 @@ _API = {
     "Init": "zoo.config",
     "ModelConfig": "zoo.config",
     "Normalization": "zoo.config",
+    "NormPlacement": "zoo.config",
     "Position": "zoo.config",
     "Residual": "zoo.config",
     "architecture_card": "zoo.describe",

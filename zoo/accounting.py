@@ -21,7 +21,7 @@ FLOP conventions (one multiply-accumulate = 2 FLOPs):
 import dataclasses
 import math
 
-from zoo.config import Attention, FeedForward, ModelConfig, Position, Residual
+from zoo.config import Attention, ModelConfig, NormPlacement, Position, Residual
 
 TOKENS_PER_PARAMETER = 20  # Chinchilla's compute-optimal ratio (Table 3; 1.4T / 70B)
 
@@ -43,7 +43,7 @@ def param_breakdown(config):
     attention = d * (heads + 2 * kv) * q + heads * q * d  # query, key, value; output
     attention_bias = ((heads + 2 * kv) * q + d) if bias else 0
     relative = d * heads * q + 2 * heads * q if c.position is Position.RELATIVE else 0
-    n_in = 2 if c.feedforward is FeedForward.SWIGLU else 1
+    n_in = 2 if c.feedforward.gated else 1
     feedforward = (n_in + 1) * d * c.intermediate_dim
     feedforward_bias = (n_in * c.intermediate_dim + d) if bias else 0
     one_norm = d * (2 if c.norm_bias else 1)
@@ -55,7 +55,9 @@ def param_breakdown(config):
         "attention": c.num_layers * (attention + attention_bias),
         "relative_position": c.num_layers * relative,
         "feedforward": c.num_layers * (feedforward + feedforward_bias),
-        "norms": c.num_layers * norms_per_layer * one_norm + one_norm,  # + the final norm
+        # + the final norm, which post-norm blocks do not need
+        "norms": c.num_layers * norms_per_layer * one_norm
+        + (one_norm if c.norm_placement is NormPlacement.PRE else 0),
         "output_head": 0 if c.tie_embeddings else d * c.vocabulary_size,
     }
     return {k: v for k, v in parts.items() if v}
@@ -115,7 +117,7 @@ def flops_per_token(config, seq_len=None):
     c = _as_config(config)
     t = seq_len or c.max_sequence_length
     d, heads, kv, q = c.hidden_dim, c.num_query_heads, c.num_key_value_heads, c.head_dim
-    n_in = 2 if c.feedforward is FeedForward.SWIGLU else 1
+    n_in = 2 if c.feedforward.gated else 1
 
     keys = sum(attended_keys(c, c.layer_attention(i), t) for i in range(c.num_layers))
     relative = c.position is Position.RELATIVE

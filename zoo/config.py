@@ -38,8 +38,33 @@ class Normalization(str, enum.Enum):
 
 
 class FeedForward(str, enum.Enum):
-    GELU = "gelu"  # W2·gelu(W1·x), tanh approximation as in GPT-2's code
-    SWIGLU = "swiglu"  # W2·(swish(Wg·x) ⊙ Wu·x), three matmuls (PaLM, LLaMA)
+    """The feed-forward layer: W2·act(W1·x), or gated, W2·(act(Wg·x) ⊙ Wu·x) (Shazeer 2020)."""
+
+    GELU = "gelu"  # tanh approximation as in GPT-2's code
+    RELU = "relu"  # the original Transformer's
+    LEAKY_RELU = "leaky_relu"  # max(x, 0.01·x): Maas et al. 2013's slope, PyTorch's default
+    TANH = "tanh"  # saturating, zero-centred
+    SIGMOID = "sigmoid"  # saturating, gradient at most 1/4
+    SWIGLU = "swiglu"  # gated, swish on the gate, three matmuls (PaLM, LLaMA)
+    GEGLU = "geglu"  # gated, GELU (tanh approximation) on the gate (Shazeer 2020)
+    REGLU = "reglu"  # gated, ReLU on the gate (Shazeer 2020)
+
+    @property
+    def gated(self):
+        """Three matmuls (gate, up, down) rather than two."""
+        return self in (FeedForward.SWIGLU, FeedForward.GEGLU, FeedForward.REGLU)
+
+    @property
+    def activation(self):
+        """The activation's name in `zoo.layers.feedforward.ACTIVATIONS` (on the gate, if gated)."""
+        return {"swiglu": "silu", "geglu": "gelu", "reglu": "relu"}.get(self.value, self.value)
+
+
+class NormPlacement(str, enum.Enum):
+    """Where each block's norms sit relative to its residual additions."""
+
+    PRE = "pre"  # x + F(N(x)), and a final norm before the head (GPT-2 on)
+    POST = "post"  # N(x + F(x)), no final norm (the original Transformer, GPT-1)
 
 
 class Attention(str, enum.Enum):
@@ -66,6 +91,7 @@ _ENUM_FIELDS = {
     "position": Position,
     "normalization": Normalization,
     "feedforward": FeedForward,
+    "norm_placement": NormPlacement,
     "residual": Residual,
     "init": Init,
 }
@@ -109,6 +135,9 @@ class ModelConfig:
     init_std: float = 0.02
     dropout: float = 0.0  # on embeddings and on each residual branch
     z_loss_weight: float = 0.0  # PaLM's auxiliary 1e-4·log²Z, applied by the training loss
+    # Structural, but with a default: it came after runs were keyed, and every preset from GPT-2
+    # on is pre-norm. At `pre` it is left out of `identity()`, so those runs keep their keys.
+    norm_placement: NormPlacement = NormPlacement.PRE
 
     def __post_init__(self):
         for field, enum_type in _ENUM_FIELDS.items():
@@ -255,6 +284,15 @@ class ModelConfig:
             out[f.name] = value
         return out
 
+    def identity(self):
+        """What a run's key holds of the model (`zoo.training.plan.identity`): `to_dict()`, less
+        the fields added after runs were keyed while they hold the value every earlier run had."""
+        out = self.to_dict()
+        for name, earlier in _LATER_FIELDS.items():
+            if out[name] == earlier:
+                del out[name]
+        return out
+
     @classmethod
     def from_dict(cls, data):
         data = _upgrade(data)
@@ -278,6 +316,10 @@ def as_model_config(value):
     if isinstance(value, dict):
         return ModelConfig.from_dict(value)
     raise TypeError(f"expected a ModelConfig or its to_dict(); received {type(value).__name__}")
+
+
+# Fields added after runs were keyed, and the value every run before them had.
+_LATER_FIELDS = {"norm_placement": NormPlacement.PRE.value}
 
 
 def _upgrade(data):

@@ -2,7 +2,7 @@
 
 import keras
 
-from zoo.config import Position, as_model_config
+from zoo.config import NormPlacement, Position, as_model_config
 from zoo.errors import ZooError
 from zoo.initialization import initializers
 from zoo.layers.block import DecoderBlock
@@ -57,7 +57,12 @@ class DecoderLM(keras.Model):
             config.dropout, dtype=dtype, name="embedding_dropout"
         )
         blocks = [_decoder_block(config, i, init, dtype) for i in range(config.num_layers)]
-        final_norm = make_norm(config, "final_norm", dtype)
+        # Post-norm blocks end in a norm already: no final one (the original Transformer, GPT-1).
+        final_norm = (
+            None
+            if config.norm_placement is NormPlacement.POST
+            else make_norm(config, "final_norm", dtype)
+        )
 
         # === Functional Model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -139,7 +144,8 @@ class DecoderLM(keras.Model):
 def _output_head(config, final_norm, token_embedding, x):
     """(final hidden states, logits (b, t, V)): shared by the functional graph and
     `call_with_cache`."""
-    x = final_norm(x)
+    if final_norm is not None:
+        x = final_norm(x)
     if config.logit_scale != 1.0:
         x = x * config.logit_scale  # scaling h before h·Eᵀ costs d, not V, per token
     return x, token_embedding(x, reverse=True)

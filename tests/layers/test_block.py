@@ -9,7 +9,14 @@ import pytest
 
 import zoo.layers
 from tests.helpers import as_float64, randomize_weights
-from zoo.layers import CausalSelfAttention, DecoderBlock, GeluFeedForward, SwiGLUFeedForward
+from zoo.layers import (
+    CausalSelfAttention,
+    DecoderBlock,
+    DenseFeedForward,
+    GatedFeedForward,
+    GeluFeedForward,
+    SwiGLUFeedForward,
+)
 
 from .configs import HIDDEN, layer_config
 from .numpy_reference import layer_norm, rms_norm
@@ -22,7 +29,7 @@ def _x(t=7, seed=0):
 
 
 BLOCK_CASES = [
-    # residual, normalization, norm_bias, feedforward, position, attention, window
+    # residual, normalization, norm_bias, feedforward, position, attention, window[, placement]
     ("serial", "layernorm", True, "gelu", "none", "dense", None),  # GPT-2
     ("serial", "layernorm", True, "gelu", "none", "local", 3),  # GPT-3 sparse layer
     ("serial", "rmsnorm", False, "swiglu", "rotary", "dense", None),  # LLaMA
@@ -30,13 +37,18 @@ BLOCK_CASES = [
     ("parallel", "layernorm", False, "swiglu", "rotary", "dense", None),  # PaLM
     ("parallel", "rmsnorm", False, "gelu", "relative", "local", 4),
     ("serial", "rmsnorm", False, "swiglu", "alibi", "local", 3),
+    ("serial", "layernorm", True, "relu", "none", "dense", None, "post"),  # Vaswani et al., GPT-1
+    ("parallel", "rmsnorm", False, "geglu", "rotary", "local", 3, "post"),
 ]
+BLOCK_CASES = [case if len(case) == 8 else (*case, "pre") for case in BLOCK_CASES]
 
 
 @pytest.mark.parametrize(
-    "residual,normalization,norm_bias,feedforward,position,attention,window", BLOCK_CASES
+    "residual,normalization,norm_bias,feedforward,position,attention,window,placement", BLOCK_CASES
 )
-def test_block_wiring(residual, normalization, norm_bias, feedforward, position, attention, window):
+def test_block_wiring(
+    residual, normalization, norm_bias, feedforward, position, attention, window, placement
+):
     layer = DecoderBlock(
         layer_config(
             num_query_heads=4,
@@ -51,6 +63,7 @@ def test_block_wiring(residual, normalization, norm_bias, feedforward, position,
             normalization=normalization,
             norm_bias=norm_bias,
             norm_epsilon=1e-3,
+            norm_placement=placement,
         )
     )
     x = _x()
@@ -66,7 +79,12 @@ def test_block_wiring(residual, normalization, norm_bias, feedforward, position,
 
     attn = lambda h: as_float64(layer.self_attention(h.astype("float32")))
     ff = lambda h: as_float64(layer.feedforward_layer(h.astype("float32")))
-    if residual == "parallel":
+    if placement == "post" and residual == "parallel":
+        ref = norm(layer.attention_norm, x + attn(x) + ff(x))
+    elif placement == "post":  # the norm after each residual addition
+        h = norm(layer.attention_norm, x + attn(x))
+        ref = norm(layer.feedforward_norm, h + ff(h))
+    elif residual == "parallel":
         assert not hasattr(layer, "feedforward_norm")  # PaLM: one norm feeds both branches
         n = norm(layer.attention_norm, x)
         ref = x + attn(n) + ff(n)
@@ -195,6 +213,39 @@ ROUND_TRIPS = {
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.03, seed=3),
             output_initializer=keras.initializers.RandomNormal(stddev=0.01, seed=4),
             name="swiglu_rt",
+        ),
+    ),
+    "dense": (
+        DenseFeedForward,
+        dict(
+            intermediate_dim=20,
+            activation="tanh",
+            use_bias=False,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.03, seed=3),
+            output_initializer=keras.initializers.RandomNormal(stddev=0.01, seed=4),
+            name="dense_rt",
+        ),
+    ),
+    "gated": (
+        GatedFeedForward,
+        dict(
+            intermediate_dim=20,
+            activation="relu",
+            use_bias=False,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.03, seed=3),
+            output_initializer=keras.initializers.RandomNormal(stddev=0.01, seed=4),
+            name="gated_rt",
+        ),
+    ),
+    "block_post": (
+        DecoderBlock,
+        dict(
+            config=ROTARY.replace(norm_placement="post", feedforward="geglu"),
+            index=1,
+            kernel_initializer="he_uniform",
+            attention_output_initializer="zeros",
+            feedforward_output_initializer="ones",
+            name="block_rt4",
         ),
     ),
     "block": (

@@ -6,10 +6,12 @@ from keras import ops
 
 import zoo
 from tests.helpers import as_float64, randomize_weights
+from zoo.config import FeedForward
 from zoo.layers import GeluFeedForward, SwiGLUFeedForward, make_norm
+from zoo.layers.feedforward import DenseFeedForward, GatedFeedForward, feedforward_layer
 
 from .configs import layer_config
-from .numpy_reference import gelu_tanh, layer_norm, rms_norm, silu
+from .numpy_reference import gelu_tanh, layer_norm, leaky_relu, relu, rms_norm, sigmoid, silu
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -119,3 +121,51 @@ def test_gelu_is_the_tanh_approximation():
     exact = np.array([0.5 * v * (1 + erf(v / sqrt(2))) for v in x.ravel().astype(np.float64)])
     np.testing.assert_allclose(out, gelu_tanh(x.ravel().astype(np.float64)), rtol=1e-5, atol=1e-6)
     assert np.abs(exact - gelu_tanh(x.ravel().astype(np.float64))).max() > 1e-4
+
+
+# Each feed-forward choice and its closed form: (gated, activation) in NumPy.
+NUMPY_FEEDFORWARD = {
+    "gelu": (False, gelu_tanh),
+    "relu": (False, relu),
+    "leaky_relu": (False, leaky_relu),
+    "tanh": (False, np.tanh),
+    "sigmoid": (False, sigmoid),
+    "swiglu": (True, silu),
+    "geglu": (True, gelu_tanh),
+    "reglu": (True, relu),
+}
+
+
+def test_every_feedforward_choice_has_a_numpy_reference():
+    assert set(NUMPY_FEEDFORWARD) == {f.value for f in FeedForward}
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("choice", sorted(NUMPY_FEEDFORWARD))
+def test_each_feedforward_against_numpy(choice, use_bias):
+    """W2·act(W1·x), or gated W2·(act(Wg·x) ⊙ Wu·x), with the layer's own weights."""
+    x = _x(offset=0.0)
+    ff = feedforward_layer(FeedForward(choice), intermediate_dim=24, use_bias=use_bias)
+    ff.build(x.shape)
+    randomize_weights(ff, 6)
+    gated, act = NUMPY_FEEDFORWARD[choice]
+    assert isinstance(ff, GatedFeedForward if gated else DenseFeedForward)
+    assert len(ff.weights) == (3 if gated else 2) * (2 if use_bias else 1)
+    hidden = act(_dense(ff.gate, x)) * _dense(ff.up, x) if gated else act(_dense(ff.up, x))
+    np.testing.assert_allclose(ops.convert_to_numpy(ff(x)), _dense(ff.down, hidden), **TOL)
+
+
+def test_leaky_relu_keeps_a_hundredth_of_the_negative_side():
+    """Maas et al.'s slope (PyTorch's default), not Keras's 0.2: the layer's output on
+    negative pre-activations is 0.01 of them."""
+    ff = DenseFeedForward(intermediate_dim=4, activation="leaky_relu", use_bias=False)
+    x = -np.ones((1, 1, 4), "float32")
+    ff.build(x.shape)
+    ff.up.kernel.assign(np.eye(4, dtype="float32"))
+    ff.down.kernel.assign(np.eye(4, dtype="float32"))
+    np.testing.assert_allclose(ops.convert_to_numpy(ff(x)), -0.01 * np.ones((1, 1, 4)), rtol=1e-6)
+
+
+def test_an_unknown_activation_is_refused_by_the_layer():
+    with pytest.raises(ValueError, match="unknown activation 'softplus'"):
+        DenseFeedForward(intermediate_dim=4, activation="softplus")

@@ -1,27 +1,29 @@
-"""One pre-norm decoder block, serial (GPT-2 … LLaMA) or parallel (PaLM)."""
+"""One decoder block, serial (GPT-2 … LLaMA) or parallel (PaLM), pre-norm (GPT-2 on) or post-norm
+(the original Transformer, GPT-1)."""
 
 import keras
 
-from zoo.config import FeedForward, Residual, as_model_config
+from zoo.config import NormPlacement, Residual, as_model_config
 from zoo.layers.attention import CausalSelfAttention
-from zoo.layers.feedforward import GeluFeedForward, SwiGLUFeedForward
+from zoo.layers.feedforward import feedforward_layer
 from zoo.layers.norms import make_norm
-
-FEEDFORWARD_LAYERS = {FeedForward.GELU: GeluFeedForward, FeedForward.SWIGLU: SwiGLUFeedForward}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
 class DecoderBlock(keras.layers.Layer):
-    """Pre-norm transformer block `index` of a `ModelConfig`.
+    """Transformer block `index` of a `ModelConfig`.
 
-    serial:   h = x + Attn(N₁(x));  y = h + FF(N₂(h))
-    parallel: y = x + Attn(N(x)) + FF(N(x))   (PaLM §2: one norm, both branches side by side)
+    pre-norm, serial:    h = x + Attn(N₁(x));  y = h + FF(N₂(h))
+    pre-norm, parallel:  y = x + Attn(N(x)) + FF(N(x))   (PaLM §2: one norm, both branches)
+    post-norm, serial:   h = N₁(x + Attn(x));  y = N₂(h + FF(h))   (Vaswani et al., GPT-1)
+    post-norm, parallel: y = N(x + Attn(x) + FF(x))
 
     Design: the block takes the config itself, as `CausalSelfAttention` does, rather than one
     argument per architectural choice, so a choice is declared once (a `ModelConfig` field,
     validated there) and read where it acts; `get_config` stores `config.to_dict()`. The block
-    reads `residual`, `normalization` (with `norm_bias`, `norm_epsilon`), `feedforward` with
-    `intermediate_dim`, `use_bias` and `dropout`; attention reads its own fields.
+    reads `residual`, `norm_placement`, `normalization` (with `norm_bias`, `norm_epsilon`),
+    `feedforward` with `intermediate_dim`, `use_bias` and `dropout`; attention reads its own
+    fields.
 
     Sublayers: `attention_norm`, `self_attention`, `feedforward_norm` (serial only) and
     `feedforward` (`up`, `down`, and SwiGLU's `gate`).
@@ -71,7 +73,8 @@ class DecoderBlock(keras.layers.Layer):
             name="self_attention",
         )
         self.self_attention.build(input_shape)
-        self.feedforward_layer = FEEDFORWARD_LAYERS[c.feedforward](
+        self.feedforward_layer = feedforward_layer(
+            c.feedforward,
             intermediate_dim=c.intermediate_dim,
             use_bias=c.use_bias,
             kernel_initializer=self.kernel_initializer,
@@ -97,7 +100,15 @@ class DecoderBlock(keras.layers.Layer):
             )
             return self.residual_dropout(out, training=training), updated
 
-        if self.config.residual is Residual.PARALLEL:
+        if self.config.norm_placement is NormPlacement.POST:
+            if self.config.residual is Residual.PARALLEL:
+                attended, updated = attend(x)
+                y = self.attention_norm(x + attended + branch(self.feedforward_layer, x))
+            else:
+                attended, updated = attend(x)
+                h = self.attention_norm(x + attended)  # (b, t, d)
+                y = self.feedforward_norm(h + branch(self.feedforward_layer, h))  # (b, t, d)
+        elif self.config.residual is Residual.PARALLEL:
             normed = self.attention_norm(x)
             attended, updated = attend(normed)
             y = x + attended + branch(self.feedforward_layer, normed)
