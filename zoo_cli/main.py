@@ -36,6 +36,7 @@ from zoo_cli import (  # noqa: E402
     explain,
     fit,
     generate,
+    gradients,
     importing,
     models,
     report,
@@ -68,6 +69,7 @@ app.add_typer(bench.app, name="bench")  # zoo bench …
 app.add_typer(explain.app)  # zoo explain
 app.add_typer(report.app)  # zoo report
 app.add_typer(tune.app)  # zoo tune
+app.add_typer(gradients.app)  # zoo gradients
 
 
 def main():
