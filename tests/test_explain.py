@@ -23,9 +23,11 @@ def _check_figures(result, root):
     value formatted; returns the texts."""
     texts = set()
     for card in result["cards"]:
-        entries = list(card["measurements"]) + [
-            card[key] for key in ("inference", "search", "laws") if card.get(key)
-        ]
+        entries = (
+            list(card["measurements"])
+            + [card[key] for key in ("inference", "search", "laws") if card.get(key)]
+            + list(card.get("gradients") or [])
+        )
         for entry in entries:
             for figure in entry.get("figures", []):
                 source = json.loads((root / entry["source"]).read_text())
@@ -256,6 +258,39 @@ def test_the_hyperparameters_card_reads_the_samplers_study_and_the_rate_rule(stu
     text = render_card(card)
     assert text.index("[bold]the samplers compared") < text.index("[bold]the laws behind")
     _printed_numbers_are_sourced(text, figures)
+
+
+def _gradient_study(placement, ratios):
+    return {"kind": "gradients", "model": "gpt2-small", "num_layers": 24,
+            "norm_placement": placement, "feedforward": "gelu", "batch_size": 4, "seed": 0,
+            "layers": ["embedding", "block 0", "block 1"], "blocks": ["block 0", "block 1"],
+            "rows": [{"step": k * 15, "loss": 6.0, "norms": [0.5, 0.1, 0.2],
+                      "sublayers": {"self_attention": [0.05, 0.1], "feedforward": [0.05, 0.1]}}
+                     for k in range(len(ratios))],
+            "first_to_last": ratios}  # fmt: skip
+
+
+def test_the_gradients_card_reads_each_variant_and_says_which_are_missing(study_root):
+    folder = study_root / "results" / "reference" / "gradients"
+    folder.mkdir()
+    (folder / "post-gelu.json").write_text(
+        json.dumps(_gradient_study("post", [16.5, 1.2e-3, 8.77e-9]))
+    )
+    (folder / "pre-gelu.json").write_text(json.dumps(_gradient_study("pre", [1.23, 0.9])))
+    result = cards.explain("vanishing", root=study_root)
+    (card,) = result["cards"]
+    rows = {row["study"]: row for row in card["gradients"]}
+    assert rows["gradients-post-gelu"]["summary"] == (
+        "24 blocks, post-norm, gelu: the first block's gradient norm over the last's is 16.5 at "
+        "initialisation, 8.77e-09 after 30 updates"
+    )
+    assert rows["gradients-pre-gelu"]["summary"].endswith(
+        "1.23 at initialisation, 0.9 after 15 updates"
+    )
+    assert rows["gradients-post-tanh"]["missing"].endswith("post-tanh.json is not committed yet")
+    assert card["verdict_line"] == rows["gradients-post-gelu"]["summary"]
+    figures = _check_figures(result, study_root)
+    _printed_numbers_are_sourced(render_card(card), figures)
 
 
 def test_the_recipes_card_says_where_each_curve_reaches_the_n_gram_baseline(study_root):

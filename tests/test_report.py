@@ -341,6 +341,25 @@ def test_a_samplers_study_has_a_section_of_its_own(study_root, tmp_path):
     assert shown[at + "/space/1/choices/1"] == "0.99"
 
 
+def test_a_gradients_study_has_a_section_of_its_own(study_root, tmp_path):
+    study = {"kind": "gradients", "model": "gpt2-small", "num_layers": 2,
+             "norm_placement": "post", "feedforward": "relu", "batch_size": 4, "seed": 0,
+             "layers": ["embedding", "block 0", "block 1"], "blocks": ["block 0", "block 1"],
+             "rows": [{"step": k, "loss": 6.0, "norms": [0.5, 0.1 / (k + 1), 0.2],
+                       "sublayers": {}} for k in range(3)],
+             "first_to_last": [0.5, 0.25, 0.1667]}  # fmt: skip
+    (study_root / "results" / "reference" / "gradients-x.json").write_text(json.dumps(study))
+    report(tmp_path / "out", root=study_root)
+    page = Page((tmp_path / "out" / "index.html").read_text())
+    check_page(page, study_root)
+    assert "gradients-x" in page.sections
+    shown = {e["source"]: e["text"] for e in page.sourced}
+    at = "results/reference/gradients-x.json#"
+    assert shown[at + "/rows/2/norms/1"] == "0.0333"
+    assert shown[at + "/first_to_last/2"] == "0.167"
+    assert shown[at + "/layers/2"] == "block 1"
+
+
 def test_a_damaged_study_is_one_line_naming_it(study_root, tmp_path, monkeypatch):
     monkeypatch.setattr(explain, "ROOT", study_root)
     study = study_root / "results" / "reference" / "sweep-compute-new.json"

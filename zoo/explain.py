@@ -157,6 +157,9 @@ def _check_card(document, at, studies):
             document.get(f"{at}/inference/rows/{j}", "string")
     if document.get(f"{at}/search", "object", default=None) is not None:
         _check_study_name(document, f"{at}/search/study", studies)
+    if document.get(f"{at}/gradients", "object", default=None) is not None:
+        for j in range(len(document.get(f"{at}/gradients/studies", "list"))):
+            _check_study_name(document, f"{at}/gradients/studies/{j}", studies)
     if document.get(f"{at}/laws", "object", default=None) is not None:
         _check_study_name(document, f"{at}/laws/study", studies)
         for j in range(len(document.get(f"{at}/laws/papers", "list"))):
@@ -218,7 +221,9 @@ def explain(name=None, root=None):
             for k, m in enumerate(card["measured"])
             for rung in _rungs(m)
         ]
-        for key, read in (("inference", _inference), ("search", _search), ("laws", _laws)):
+        readers = (("inference", _inference), ("search", _search), ("laws", _laws),
+                   ("gradients", _gradients))  # fmt: skip
+        for key, read in readers:
             if card.get(key):
                 entry[key] = read(card[key], data["studies"], root, cache)
         entry["verdict_line"] = _verdict_line(entry)
@@ -676,13 +681,43 @@ def _laws(laws, studies, root, cache):
     return {**row, "figures": figures, "summary": summary, "lines": lines}
 
 
+def _gradients(spec, studies, root, cache):
+    """Per-layer gradient norms (`zoo gradients --json`), one study per model variant: for each,
+    the first block's gradient norm over the last's at initialisation and after the study's
+    last update. A list of rows, each as an inference row: a summary with its figures, or why
+    there is none."""
+    rows = []
+    for name in spec["studies"]:
+        study, source, command = _study(name, studies, root, cache)
+        row = {"study": name, "source": source, "command": command}
+        if study is None:
+            rows.append({**row, "missing": f"{source} is not committed yet"})
+            continue
+        last = len(study.get("/rows", "list")) - 1
+        start = figure(study, "at initialisation", "/first_to_last/0", "number")
+        end = figure(study, "at the end", f"/first_to_last/{last}", "number")
+        steps = figure(study, "steps", f"/rows/{last}/step", "count")
+        layers = figure(study, "layers", "/num_layers", "count")
+        summary = (
+            f"{layers['text']} blocks, {study.get('/norm_placement', 'string')}-norm, "
+            f"{study.get('/feedforward', 'string')}: the first block's gradient norm over the "
+            f"last's is {start['text']} at initialisation, {end['text']} after "
+            f"{steps['text']} updates"
+        )
+        rows.append({**row, "figures": [start, end, steps, layers], "summary": summary})
+    return rows
+
+
 def _verdict_line(card):
     """The card's one line for the list: its first question at the highest rung measured so
     far (its summary states the budgets), or why there is none."""
     if not card["measurements"]:
-        search = card.get("search")
+        search, gradients = card.get("search"), card.get("gradients")
         if search and "missing" not in search:
             return search["summary"]
+        measured = [row for row in gradients or () if "missing" not in row]
+        if measured:
+            return measured[0]["summary"]
         return "not measured: " + card.get("unmeasured", "no study")
     first = [m for m in card["measurements"] if m["reads"] == card["measurements"][0]["reads"]]
     measured = [m for m in first if "missing" not in m]

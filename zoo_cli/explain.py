@@ -130,9 +130,13 @@ def render_card(card):
             lines.append(f"    [bold]at {e(m['rung'])} FLOPs[/] ({e(m['study'])}):")
         lines += _measured_lines(m, "      " if m.get("rung") else "    ")
     for key, title in (("inference", "at inference"), ("search", "the samplers compared"),
-                       ("laws", "the laws behind the optimum")):  # fmt: skip
-        if card.get(key):
-            lines += ["", f"[bold]{title}[/]"] + _measured_lines(card[key], "  ")
+                       ("laws", "the laws behind the optimum"),
+                       ("gradients", "the gradient through depth")):  # fmt: skip
+        entries = card.get(key)
+        if entries:
+            lines += ["", f"[bold]{title}[/]"]
+            for entry in entries if isinstance(entries, list) else [entries]:
+                lines += _measured_lines(entry, "  ")
     lines += [
         "",
         "[dim]what the studies show and do not show, and how they were set up: docs/findings.md[/]",

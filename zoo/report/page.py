@@ -140,10 +140,12 @@ def _cards(study, context):
                     f"token, decodes {speed} tokens per second"
                 )
         for key, what in (("search", "the samplers compared"),
-                          ("laws", "the laws behind the optimum")):  # fmt: skip
-            entry = card.get(key)
-            if entry and entry["source"] == study.path and "missing" not in entry:
-                lines.append(f"{what}: the figures above, as the card prints them")
+                          ("laws", "the laws behind the optimum"),
+                          ("gradients", "the gradient through depth")):  # fmt: skip
+            entries = card.get(key) or []
+            for entry in entries if isinstance(entries, list) else [entries]:
+                if entry["source"] == study.path and "missing" not in entry:
+                    lines.append(f"{what}: the figures above, as the card prints them")
         if lines:
             name = choice(f"/cards/{i}/id", card["id"])
             items.append(

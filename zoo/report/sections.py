@@ -534,10 +534,47 @@ def samplers(s, context):
     }
 
 
+def gradients(s, context):
+    """Per-layer gradient norms (`zoo gradients --json`): each layer's norm at initialisation,
+    halfway and after the last update, and the first block's over the last block's."""
+    last = s.count("/rows") - 1
+    shown = sorted({0, last // 2, last})
+    setup = (
+        f"Model: {s.s('/model')} with {s.n('/num_layers', 'count')} blocks, "
+        f"{s.s('/norm_placement')}-norm, feed-forward {s.s('/feedforward')}; batch "
+        f"{s.n('/batch_size', 'count')} sequences, seed {s.n('/seed', 'count')}; the recipe's "
+        "optimizer, each norm measured before the update of its step."
+    )
+    rows = [
+        [s.s(f"/layers/{i}"), *(s.n(f"/rows/{k}/norms/{i}", "number") for k in shown)]
+        for i in range(s.count("/layers"))
+    ]
+    rows.append(
+        ["the first block's over the last block's",
+         *(s.n(f"/first_to_last/{k}", "number") if s.value(f"/first_to_last/{k}") is not None
+           else "—" for k in shown)]
+    )  # fmt: skip
+    header = ["layer", *(f"step {s.n(f'/rows/{k}/step', 'count')}" for k in shown)]
+    return {
+        "question": question(s, context) or "How large is the gradient that reaches each layer?",
+        "setup": setup,
+        "table": table(header, rows),
+    }
+
+
 def _field(s, fields, name):
     if name not in fields:
         raise s.doc.damaged(f"{name!r} is not a field of /space")
     return fields[name]
 
 
-__all__ = ["comparison", "compute", "generate", "isoflop", "ngram", "rates", "samplers"]
+__all__ = [
+    "comparison",
+    "compute",
+    "generate",
+    "gradients",
+    "isoflop",
+    "ngram",
+    "rates",
+    "samplers",
+]

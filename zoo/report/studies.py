@@ -22,6 +22,7 @@ KINDS = {  # the kinds the page draws, in its order
     "isoflop": "IsoFLOP sweep: model sizes at fixed budgets",
     "rates": "learning-rate rule: full-length grids of rates per arm and budget",
     "samplers": "hyperparameter search: samplers compared on one tuning problem",
+    "gradients": "gradient norm per layer, at initialisation and over the first updates",
     "comparison": "comparison at one budget",
     "generate": "decoding benchmark",
     "ngram": "the n-gram yardstick",
@@ -118,7 +119,7 @@ def anchor(path):
 
 
 def _kind(data):
-    if data.get("kind") in ("compute", "isoflop", "rates", "samplers"):
+    if data.get("kind") in ("compute", "isoflop", "rates", "samplers", "gradients"):
         return data["kind"]
     if "points_file" in data:
         return "refit"

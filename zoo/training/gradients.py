@@ -36,7 +36,8 @@ def gradient_norms(plan, steps=0):
     with its recipe's optimizer, seed and batch) before each of `steps`
     updates and after the last: `steps + 1` rows, the first at initialisation.
 
-    Returns {'model', 'layers': [names, input side first], 'blocks': [the names that are whole
+    Returns {'kind': 'gradients', 'model', 'num_layers', 'norm_placement', 'feedforward',
+    'batch_size', 'seed', 'layers': [names, input side first], 'blocks': [the names that are whole
     blocks], 'rows': [{'step', 'loss', 'norms': [one per layer], 'sublayers': {name: [one per
     block]}}], 'first_to_last': [each row's first block's norm over its last block's]}."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
@@ -75,6 +76,7 @@ def gradient_norms(plan, steps=0):
     blocks = [name for name in layers if name.startswith("block ")]
     first, last = layers.index(blocks[0]), layers.index(blocks[-1])
     return {
+        "kind": "gradients",
         "model": plan.model.name,
         "num_layers": plan.model.num_layers,
         "norm_placement": plan.model.norm_placement.value,
