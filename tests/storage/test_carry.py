@@ -15,6 +15,7 @@ from zoo.storage import carry
 pytestmark = pytest.mark.usefixtures("isolated")
 
 
+@pytest.mark.slow  # trains one run (~8 s idle): the default suite keeps its 3 minutes
 def test_a_carried_run_is_reused_by_key_in_a_fresh_checkout(corpus, tmp_path):
     from zoo.training.trainer import plan_run
 
