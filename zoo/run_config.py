@@ -80,9 +80,12 @@ class RunConfigError(FieldError):
     """An invalid `RunConfig` value; `field` names the field the message starts with."""
 
 
-def _field(default, *, affects_result, flag=None):
+def _field(default, *, affects_result, flag=None, omit_none=False):
+    """`omit_none`: a field added after runs were keyed is left out of the identity while it
+    is None, so every earlier run keeps its key."""
     return dataclasses.field(
-        default=default, metadata={"affects_result": affects_result, "flag": flag}
+        default=default,
+        metadata={"affects_result": affects_result, "flag": flag, "omit_none": omit_none},
     )
 
 
@@ -115,6 +118,10 @@ class RunConfig:
     # PaLM §5.1's escalation: after this many skipped steps within one evaluation interval,
     # rewind to a commit about 100 steps earlier and skip the next 200 batches (None: off).
     rewind_after_spikes: Optional[int] = _field(None, affects_result=True)
+    # Repetition: train on the first slice of the training split that the budget passes over
+    # this many times (1: each token once; 40: a slice a fortieth of the budget). None: the
+    # whole split, however many passes the budget makes over it.
+    passes: Optional[float] = _field(None, affects_result=True, omit_none=True)
     strategy: Strategy = _field(Strategy.AUTO, affects_result=False)
     backend: Optional[Backend] = _field(None, affects_result=False)  # None: $KERAS_BACKEND
 
@@ -151,6 +158,9 @@ class RunConfig:
         _check_number(self, "gradient_accumulation", integer=True, minimum=1)
         _check_number(self, "patience", integer=True, minimum=1, optional=True)
         _check_number(self, "rewind_after_spikes", integer=True, minimum=1, optional=True)
+        _check_number(self, "passes", integer=False, minimum=1, optional=True)
+        if self.passes is not None:  # one key for 4 and 4.0
+            object.__setattr__(self, "passes", float(self.passes))
         if self.rewind_after_spikes is not None and not self.spike_guard:
             raise RunConfigError(
                 "rewind_after_spikes",
@@ -169,6 +179,7 @@ class RunConfig:
             f.name: _plain(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.metadata["affects_result"]
+            and not (f.metadata["omit_none"] and getattr(self, f.name) is None)
         }
 
     @property

@@ -54,6 +54,15 @@ RewindAfterSpikes = Annotated[
         show_default=False,
     ),
 ]
+Passes = Annotated[
+    Optional[float],
+    typer.Option(
+        help="Repetition: train on the first slice of the training split that the budget "
+        "passes over this many times (1: each token once; 40: a slice a fortieth of the "
+        "budget). Default: the whole split.",
+        show_default=False,
+    ),
+]
 StrategyOption = Annotated[
     Optional[Strategy],
     typer.Option(

@@ -40,6 +40,7 @@ def train(
     patience: run_options.Patience = None,
     spike_guard: run_options.SpikeGuard = True,
     rewind_after_spikes: run_options.RewindAfterSpikes = None,
+    passes: run_options.Passes = None,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and data order.")] = 0,
     out: Annotated[
         Optional[str], typer.Option(help="Run directory (default results/<run-id>).")
@@ -80,7 +81,7 @@ def train(
         precision=precision, tokenizer=tokenizer, batch_size=batch_size,
         gradient_accumulation=grad_accum, eval_interval=eval_interval, patience=patience,
         spike_guard=spike_guard, rewind_after_spikes=rewind_after_spikes, seed=seed,
-        init_from=init_from, strategy=strategy, backend=backend,
+        init_from=init_from, passes=passes, strategy=strategy, backend=backend,
     )  # fmt: skip
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
         if resume_auto:

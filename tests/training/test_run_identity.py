@@ -213,3 +213,23 @@ def test_the_command_line_resume_auto_starts_then_leaves_a_finished_run(corpus, 
     assert first.exit_code == 0, first.output
     again = CliRunner().invoke(app, command)
     assert again.exit_code == 0 and "already finished" in again.output
+
+
+def test_passes_cut_the_training_split_to_the_slice_the_budget_repeats(corpus):
+    """`passes`: the first ⌈tokens / passes⌉ training tokens, in whole windows; its own key
+    (and an unset one leaves every earlier key as it was: not in the identity); a resumed run
+    reads the same slice back; a slice under one batch or over the split is refused."""
+    plain = trainer.plan_run("llama-nano", data=str(corpus), steps=40)
+    four = trainer.plan_run("llama-nano", data=str(corpus), steps=40, passes=4)
+    seq = four.budget.seq_len
+    windows = -(-four.budget.tokens // (4 * seq))
+    assert four.data.train_tokens == len(four.materials.data.train) == windows * seq + 1
+    assert four.key != plain.key and "passes" not in plain.run.identity()
+    assert trainer.plan_run("llama-nano", data=str(corpus), steps=40, passes=4.0).key == four.key
+    assert len(trainer.load_materials(four).data.train) == four.data.train_tokens
+    with pytest.raises(zoo.RunConfigError, match="^passes cuts the training split to 1 windows"):
+        trainer.plan_run("llama-nano", data=str(corpus), steps=4, passes=40)
+    with pytest.raises(zoo.RunConfigError, match="makes at least .* passes over it"):
+        trainer.plan_run("llama-nano", data=str(corpus), steps=4000, passes=1)
+    with pytest.raises(zoo.RunConfigError, match="^passes must be a number at least 1"):
+        trainer.plan_run("llama-nano", data=str(corpus), steps=40, passes=0.5)

@@ -5,6 +5,7 @@ init sources) is checked before the run directory is created, so bad input leave
 """
 
 import dataclasses
+import math
 import pathlib
 import shutil
 import time
@@ -141,6 +142,8 @@ def plan_run(name, run=None, *, overrides=(), materials=None, **fields):
         data, assets, facts = prepare_materials(run.data, kind, config, init_assets)
         if materials is not None and init_assets is None:
             materials[shared] = data, assets, facts
+    if run.passes is not None:
+        data, facts = repeated_slice(data, facts, run.passes, budget)
     return RunPlan(
         preset=recipe.name,
         model=config,
@@ -330,10 +333,39 @@ def resume_run(record, reporter=None, strategy=None, backend=None):
         return _execute(record, plan, materials, reporter or Reporter(), distribution, resume=True)
 
 
+def repeated_slice(data, facts, passes, budget):
+    """(data, facts) with the training split cut to its first slice that `budget` passes over
+    `passes` times: ⌈tokens / passes⌉ tokens, rounded up to whole windows (a window is the
+    context plus the next token). Refused, naming `passes`, when the slice holds fewer windows
+    than one batch, or more tokens than the split has."""
+    seq_len = budget.seq_len
+    windows = math.ceil(budget.tokens / passes / seq_len)
+    length = windows * seq_len + 1
+    if windows < budget.batch_size:
+        raise RunConfigError(
+            "passes",
+            f"cuts the training split to {windows} windows of {seq_len} tokens, fewer than "
+            f"one batch of {budget.batch_size}: take fewer passes or a larger budget",
+        )
+    if length > len(data.train):
+        most = budget.tokens / max(1, len(data.train) - 1)
+        raise RunConfigError(
+            "passes",
+            f"needs a slice of {length:,} tokens, but the training split has "
+            f"{len(data.train):,}: this budget makes at least {most:.3g} passes over it",
+        )
+    return (
+        dataclasses.replace(data, train=data.train[:length]),
+        dataclasses.replace(facts, train_tokens=length),
+    )
+
+
 def load_materials(plan, assets=None):
     """The data, tokenizer and initial weights of a recorded plan (tokenizer `assets` given:
-    the run's own copy)."""
+    the run's own copy), the training split cut as the plan cut it."""
     data, assets, _ = prepare_materials(plan.data.spec, plan.tokenizer_kind, plan.model, assets)
+    if plan.run.passes is not None:
+        data = dataclasses.replace(data, train=data.train[: plan.data.train_tokens])
     initial = load_decoder(plan.init_from.path).get_weights() if plan.init_from else None
     return Materials(data, assets, initial)
 
