@@ -30,6 +30,9 @@ done | xargs -P 2 -n 2 bash -c '
     zoo tune "${@:1:n-2}" --sampler "$sampler" --sampler-seed "$seed" --json > /dev/null
     echo "done: $sampler seed $seed"' _ "${problem[@]}"
 # (xargs appends each sampler and seed after the problem's arguments)
+# "Within the best": 2.82%, the band two single runs' seed noise allows (one-sided 95%,
+# 1.645 * sqrt(2) * sigma, sigma = 1.19% of ln loss measured in rung2/rates-noise.json); at the
+# default 1% only the search that found the best came within it, a measure of seed luck.
 zoo tune "${problem[@]}" --sampler "$(IFS=,; echo "${samplers[*]}")" --sampler-seeds "$seeds" \
-    --tolerance 0.01 --plot "${out%.json}.png" --json > "$out.partial"
+    --tolerance 0.0282 --plot "${out%.json}.png" --json > "$out.partial"
 mv "$out.partial" "$out"
