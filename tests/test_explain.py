@@ -288,7 +288,9 @@ def test_the_gradients_card_reads_each_variant_and_says_which_are_missing(study_
         "1.23 at initialisation, 0.9 after 15 updates"
     )
     assert rows["gradients-post-tanh"]["missing"].endswith("post-tanh.json is not committed yet")
-    assert card["verdict_line"] == rows["gradients-post-gelu"]["summary"]
+    assert card["verdict_line"] == (  # the card's headline variants, side by side
+        rows["gradients-post-gelu"]["summary"] + "; " + rows["gradients-pre-gelu"]["summary"]
+    )
     figures = _check_figures(result, study_root)
     _printed_numbers_are_sourced(render_card(card), figures)
 

@@ -158,8 +158,12 @@ def _check_card(document, at, studies):
     if document.get(f"{at}/search", "object", default=None) is not None:
         _check_study_name(document, f"{at}/search/study", studies)
     if document.get(f"{at}/gradients", "object", default=None) is not None:
-        for j in range(len(document.get(f"{at}/gradients/studies", "list"))):
+        named = document.get(f"{at}/gradients/studies", "list")
+        for j in range(len(named)):
             _check_study_name(document, f"{at}/gradients/studies/{j}", studies)
+        for j, name in enumerate(document.get(f"{at}/gradients/headline", "list", default=[])):
+            if name not in named:
+                raise document.damaged(f"{at}/gradients/headline/{j} is not one of its studies")
     if document.get(f"{at}/laws", "object", default=None) is not None:
         _check_study_name(document, f"{at}/laws/study", studies)
         for j in range(len(document.get(f"{at}/laws/papers", "list"))):
@@ -226,6 +230,8 @@ def explain(name=None, root=None):
         for key, read in readers:
             if card.get(key):
                 entry[key] = read(card[key], data["studies"], root, cache)
+        if card.get("gradients"):  # the variants the list's one line shows side by side
+            entry["gradients_headline"] = card["gradients"].get("headline", [])
         entry["verdict_line"] = _verdict_line(entry)
         out.append(entry)
     return {"cards": out, "legend": LEGEND}
@@ -716,8 +722,10 @@ def _verdict_line(card):
         if search and "missing" not in search:
             return search["summary"]
         measured = [row for row in gradients or () if "missing" not in row]
-        if measured:
-            return measured[0]["summary"]
+        if measured:  # the card's headline variants side by side (default: the first)
+            headline = card.get("gradients_headline", [])
+            shown = [row for row in measured if row["study"] in headline] or measured[:1]
+            return "; ".join(row["summary"] for row in shown)
         return "not measured: " + card.get("unmeasured", "no study")
     first = [m for m in card["measurements"] if m["reads"] == card["measurements"][0]["reads"]]
     measured = [m for m in first if "missing" not in m]
