@@ -180,6 +180,38 @@ def test_a_pruned_trial_stops_after_its_committed_evaluation(corpus, isolated, m
     assert trial["loss"] == pytest.approx(record.metrics()[0]["validation_loss"])
 
 
+@pytest.mark.slow  # three tiny runs
+def test_a_process_out_of_memory_maps_queues_its_trial_again(corpus, isolated, monkeypatch):
+    """The trainer refuses a run in a process near Linux's memory-map limit (TensorFlow keeps
+    every program it compiled): one line, and the refused trial's settings go back to the
+    queue, so the same study in a fresh process trains exactly those next."""
+    import zoo
+    from zoo.training import memory_maps, trainer
+
+    calls = []
+
+    def refuse_the_second(usage=None):
+        calls.append(1)
+        if len(calls) == 2:
+            raise memory_maps.MapHeadroomError("this process holds too many maps")
+
+    monkeypatch.setattr(trainer, "check_map_headroom", refuse_the_second)
+    options = dict(space=["beta_2=float:0.9:0.99"], sampler="random", data=str(corpus),
+                   steps=2, spike_guard=False)  # fmt: skip
+    with pytest.raises(ZooError, match="too many maps"):
+        zoo.tune("gpt2-nano", trials=3, **options)
+    result = zoo.tune("gpt2-nano", trials=2, **options)  # the same study, continued
+    rows = result["trials"]
+    assert [(r["number"], r["state"]) for r in rows] == [(0, "complete"), (2, "complete")]
+    assert result["trained"] == 1
+    import optuna
+
+    from zoo.experiments.search import default_storage
+
+    trials = optuna.load_study(study_name=result["study"], storage=default_storage()).trials
+    assert trials[1].state.name == "FAIL" and trials[2].params == trials[1].params
+
+
 @pytest.mark.slow  # two runs of 20 steps and a kill, ~50 s on 2 cores
 def test_a_killed_study_continues_its_trial_from_the_last_commit(corpus, isolated, tmp_path):
     """SIGKILL during the first trial, after its first commit: the same command again fails the

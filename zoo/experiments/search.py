@@ -34,6 +34,7 @@ from zoo.experiments.store import RunStore
 from zoo.overrides import MODEL_FIELDS, TRAINING_FIELDS
 from zoo.storage.runs import results_root
 from zoo.training.loop import RunFailed
+from zoo.training.memory_maps import MapHeadroomError
 from zoo.training.trainer import plan_run, run_config
 
 SAMPLERS = ("grid", "random", "tpe", "gp", "cmaes", "nsga2")
@@ -556,6 +557,12 @@ def _objective(model, base, dimensions, fixed, store, reporter, trained, sampler
             found = store.find(plan.key)
             if found is not None:
                 trial.set_user_attr("run", str(found.path))
+            raise
+        except MapHeadroomError:
+            # Not this trial's fault: this process has compiled too much to train another run.
+            # Its settings go back to the queue, so the same command, a fresh process, trains
+            # them first (the study's trials stay the sampler's, in its order).
+            trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
             raise
         except optuna.TrialPruned:
             found = store.find(plan.key)

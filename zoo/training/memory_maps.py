@@ -34,14 +34,19 @@ def map_usage():
     return used, limit
 
 
+class MapHeadroomError(ZooError):
+    """This process could not finish another run; a fresh process can (`zoo tune` queues the
+    refused trial's settings again, so the same command run again trains them first)."""
+
+
 def check_map_headroom(usage=None):
-    """Raise `ZooError` when this process is within `MARGIN` maps of the kernel's limit."""
+    """Raise `MapHeadroomError` when this process is within `MARGIN` maps of the kernel's limit."""
     usage = map_usage() if usage is None else usage
     if usage is None:
         return
     used, limit = usage
     if limit - used < MARGIN:
-        raise ZooError(
+        raise MapHeadroomError(
             f"this process holds {used:,} of the {limit:,} memory maps Linux allows a process "
             "(vm.max_map_count), and TensorFlow keeps the XLA programs of every run it trained; "
             "a run started now could die mid-step. The runs so far are saved: run the same "
@@ -49,4 +54,4 @@ def check_map_headroom(usage=None):
         )
 
 
-__all__ = ["MARGIN", "check_map_headroom", "map_usage"]
+__all__ = ["MARGIN", "MapHeadroomError", "check_map_headroom", "map_usage"]
