@@ -36,6 +36,7 @@ def _changed(field, corpus, tmp_path):
         "init_from": "__init__",
         "spike_guard": False,
         "rewind_after_spikes": 2,
+        "passes": 2,
     }[field]
 
 

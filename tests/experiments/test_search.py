@@ -160,6 +160,7 @@ def test_bad_input_is_one_line_and_nothing_is_written(args, fragment, corpus, is
     assert not (tmp_path / "results").exists()  # no run, no study file
 
 
+@pytest.mark.slow  # a training in process (~8 s): the default suite keeps its 3 minutes
 def test_a_pruned_trial_stops_after_its_committed_evaluation(corpus, isolated, monkeypatch):
     """A pruner that condemns every evaluation: the run stops at the step after its first
     evaluation (step 2 of 4), which is committed, so a later study can resume the run."""

@@ -48,6 +48,7 @@ def test_a_comparison_scans_once(corpus, scans):
     assert len(scans) == 1
 
 
+@pytest.mark.slow  # a training in process (~8 s): the default suite keeps its 3 minutes
 def test_the_store_finds_the_latest_run_of_a_key_and_learns_new_ones(corpus, tmp_path):
     from zoo.training.trainer import plan_run
 

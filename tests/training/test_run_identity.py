@@ -70,6 +70,7 @@ def test_training_reads_the_plan_by_attribute():
     assert found == []
 
 
+@pytest.mark.slow  # a training in process (~8 s): the default suite keeps its 3 minutes
 def test_one_corpus_read_and_one_evaluation_view_per_run(corpus, tmp_path, monkeypatch):
     reads, views = [], []
     original_load, original_view = trainer.load_corpus, trainer.evaluation_model
@@ -193,6 +194,7 @@ def test_resume_refuses_options_the_run_was_not_configured_with(corpus, tmp_path
     assert record.complete
 
 
+@pytest.mark.slow  # a training in process (~8 s): the default suite keeps its 3 minutes
 def test_the_command_line_resume_auto_starts_then_leaves_a_finished_run(corpus, tmp_path):
     from typer.testing import CliRunner
 

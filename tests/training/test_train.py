@@ -370,6 +370,7 @@ def test_bench_data_measures_the_pipeline(corpus):
     assert json.loads(result.stdout)["tokens_per_second"] > 0
 
 
+@pytest.mark.slow  # a training in process (~8 s): the default suite keeps its 3 minutes
 def test_a_run_of_another_trainer_version_or_guard_rule_is_refused_on_resume(corpus, tmp_path):
     """A run started by another trainer version, or with the spike guard under another rule,
     trains differently from this code: `--resume` refuses it in one line, naming both. The
