@@ -117,30 +117,33 @@ class GatedFeedForward(_FeedForwardBase):
         return {**super().get_config(), "activation": self.activation}
 
 
+class _FixedActivation:
+    """A feed-forward class whose activation is its own (`ACTIVATION`), not an argument: the
+    names saved `.keras` files refer to, which record no activation."""
+
+    ACTIVATION = None
+
+    def __init__(self, intermediate_dim, **kwargs):
+        super().__init__(intermediate_dim, activation=self.ACTIVATION, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]  # fixed by the class
+        return config
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class GeluFeedForward(DenseFeedForward):
+class GeluFeedForward(_FixedActivation, DenseFeedForward):
     """down(gelu(up(x))), GELU in its tanh approximation as in GPT-2's released code."""
 
-    def __init__(self, intermediate_dim, **kwargs):
-        super().__init__(intermediate_dim, activation="gelu", **kwargs)
-
-    def get_config(self):
-        config = super().get_config()
-        del config["activation"]  # fixed by the class
-        return config
+    ACTIVATION = "gelu"
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class SwiGLUFeedForward(GatedFeedForward):
+class SwiGLUFeedForward(_FixedActivation, GatedFeedForward):
     """down(swish(gate(x)) ⊙ up(x)) (Shazeer 2020), as in PaLM §2 and LLaMA §2.2."""
 
-    def __init__(self, intermediate_dim, **kwargs):
-        super().__init__(intermediate_dim, activation="silu", **kwargs)
-
-    def get_config(self):
-        config = super().get_config()
-        del config["activation"]  # fixed by the class
-        return config
+    ACTIVATION = "silu"
 
 
 def feedforward_layer(feedforward, **kwargs):

@@ -56,6 +56,8 @@ def gradient_norms(plan, steps=0):
         plan.budget.batch_size,
         plan.run.seed,
     ).as_numpy_iterator()
+    layers = [name for name in groups if "/" not in name]
+    blocks = [name for name in layers if name.startswith("block ")]
     rows = []
     for step in range(steps + 1):
         x, y = next(batches)
@@ -63,17 +65,14 @@ def gradient_norms(plan, steps=0):
         by_variable = {id(v): g for v, g in zip(model.trainable_variables, grads)}
         norms = {name: _norm([by_variable[id(v)] for v in variables])
                  for name, variables in groups.items()}  # fmt: skip
-        blocks = [name for name in groups if name.startswith("block ") and "/" not in name]
         rows.append({
             "step": step,
             "loss": float(loss),
-            "norms": [norms[name] for name in groups if "/" not in name],
+            "norms": [norms[name] for name in layers],
             "sublayers": {part: [norms[f"{name}/{part}"] for name in blocks] for part in SUBLAYERS},
         })  # fmt: skip
         if step < steps:
             optimizer.apply(grads, model.trainable_variables)
-    layers = [name for name in groups if "/" not in name]
-    blocks = [name for name in layers if name.startswith("block ")]
     first, last = layers.index(blocks[0]), layers.index(blocks[-1])
     return {
         "kind": "gradients",
