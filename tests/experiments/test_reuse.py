@@ -89,6 +89,7 @@ def test_compare_retrains_for_each_result_field_and_reuses_otherwise(corpus, tmp
         "steps",
         "seed",
         "init_from",
+        "passes",  # zoo train's alone: a comparison's budget is fresh data, never repeated
     } == set(result_fields())
     base = dict(data=str(corpus), budget=2e8, tokenizer="native")
 
