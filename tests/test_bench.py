@@ -1,11 +1,14 @@
 """`zoo bench` machinery at toy sizes: it measures what it says (never timing assertions)."""
 
 import json
+import math
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from zoo.bench import benchmark_attention, run_suite
+from zoo.bench.attention import KINDS, SCOPES, process_peak, available_kinds, fit_terms
 from zoo.bench.training import AnchorShape, benchmark_anchor
 from zoo_cli.main import app
 
@@ -32,11 +35,44 @@ def test_anchor_runs_both_models_in_workers_and_reports_a_ratio():
     )
 
 
-def test_attention_rows_compare_banded_with_dense():
-    rows = benchmark_attention(seq_lens=(64, 128), window=32, hidden_dim=32, num_heads=2, repeats=1)
-    assert [r["seq_len"] for r in rows] == [64, 128]
-    for r in rows:
-        assert r["speedup"] == pytest.approx(r["dense_ms"] / r["banded_ms"])
+def test_attention_rows_time_and_measure_each_kernel_at_each_length_and_scope():
+    result = benchmark_attention(
+        seq_lens=(64, 128, 256), window=16, hidden_dim=32, num_heads=2, num_layers=1, repeats=1
+    )
+    kinds, unavailable = available_kinds()
+    assert result["kinds"] == list(kinds) and set(kinds) | set(unavailable) == set(KINDS)
+    cells = {(r["scope"], r["kind"], r["seq_len"]) for r in result["rows"]}
+    assert cells == {(s, k, t) for s in SCOPES for k in kinds for t in (64, 128, 256)}
+    for r in result["rows"]:
+        assert r["ms_min"] <= r["ms"] <= r["ms_max"] and r["peak_source"] == "process"
+        assert r["peak_bytes"] >= 0
+    assert set(result["fits"]["model"]["dense"]["ms"]) >= {"linear", "quadratic"}
+
+
+def test_attention_fit_recovers_known_terms():
+    """c0 + c1·T + c2·T² from exact points; shares and exponents by closed form."""
+    rows = [
+        {"scope": "layer", "kind": "dense", "seq_len": t, "ms": 2.0 + 0.01 * t + 3e-5 * t * t}
+        for t in (256, 512, 1024, 2048, 4096, 8192)
+    ]
+    fit = fit_terms(rows)["layer"]["dense"]["ms"]
+    assert fit["constant"] == pytest.approx(2.0, rel=1e-6)
+    assert fit["linear"] == pytest.approx(0.01, rel=1e-6)
+    assert fit["quadratic"] == pytest.approx(3e-5, rel=1e-6)
+    at = 2.0 + 0.01 * 8192 + 3e-5 * 8192**2
+    assert fit["quadratic_share_at_longest"] == pytest.approx(3e-5 * 8192**2 / at)
+    before = 2.0 + 0.01 * 4096 + 3e-5 * 4096**2
+    assert fit["local_exponent"] == pytest.approx(math.log2(at / before))
+    assert "peak_bytes" not in fit  # not measured, not fitted
+
+
+def testprocess_peak_sees_an_allocation_made_inside_the_step():
+    """The high-water mark is reset before the step, so a 200 MB array freed before the step
+    does not count and one made inside it does."""
+    before = np.ones(50_000_000)  # 400 MB, freed before the measured step
+    del before
+    peak = process_peak(lambda: np.ones(25_000_000).sum())  # 200 MB inside
+    assert 190e6 < peak < 260e6
 
 
 def test_cli_bench_writes_json_and_rejects_bad_counts(tmp_path, monkeypatch):
@@ -58,6 +94,11 @@ def test_cli_bench_writes_json_and_rejects_bad_counts(tmp_path, monkeypatch):
     assert "median of its repeats" in report["methodology"]
     result = CliRunner().invoke(app, ["bench", "anchor", "--repeats", "0"])
     assert result.exit_code == 2 and "at least 1" in result.stderr
+    for lengths in ("64,x", "16,64", "64,64"):
+        result = CliRunner().invoke(
+            app, ["bench", "attention", "--lengths", lengths, "--window", "16"]
+        )
+        assert result.exit_code == 2 and "--lengths" in result.stderr, lengths
 
 
 @pytest.mark.slow
@@ -266,3 +307,27 @@ def test_gpu_check_script_runs_end_to_end_on_the_cpu_when_allowed(tmp_path):
     assert row["backend"] == "tensorflow" and row["exit_status"] == 0 and row["steps"] == 2
     assert report["best_backend"] == "tensorflow" and report["goal_met"] is False
     assert report["best_mfu"] == pytest.approx(row["mfu"])
+
+
+@pytest.mark.slow
+def test_attention_bench_on_jax_has_the_fused_kernel_and_the_compiled_programs_bytes(tmp_path):
+    """JAX fuses (its dot_product_attention): three kernels, each with XLA's buffer plan; the
+    dense program's bytes grow faster than the banded one's (T² scores against T·2w)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "attention.json"
+    subprocess.run(
+        [sys.executable, "-m", "zoo_cli.main", "bench", "attention", "--backend", "jax"]
+        + ["--lengths", "64,128,256", "--window", "16", "--repeats", "1", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    attention = json.loads(out.read_text())["attention"]
+    assert attention["kinds"] == list(KINDS) and attention["unavailable"] == {}
+    xla = {(r["scope"], r["kind"], r["seq_len"]): r["xla_bytes"] for r in attention["rows"]}
+    for kind in ("dense", "fused"):
+        assert (
+            xla["layer", kind, 256] / xla["layer", kind, 64]
+            > xla["layer", "banded", 256] / xla["layer", "banded", 64]
+        )

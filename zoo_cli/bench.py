@@ -15,7 +15,8 @@ trains a fixed number of steps with Keras fit on random tokens; the zoo and kera
 train in separate worker processes, timed in turns (zoo, hub, zoo, hub, …); every figure is
 the median of the repeats (min and max in the JSON). MFU = model FLOPs (6N + 12·L·H·Q·T per
 token) / peak, where the CPU peak is the best of ten XLA float32 2048³ matmuls measured at the
-start of the same run. Attention: one layer's forward+backward pass with XLA, batch 1.
+start of the same run. Attention: one layer's and a 2-layer model's forward+backward pass with
+XLA, batch 1, dense, banded and (JAX, torch) fused kernels in turns, peak memory after.
 Decoding: greedy with the key/value cache, a 32-token prompt and 224 new tokens per repeat;
 tokens/s per sequence over prefill and decoding, compilation excluded.
 Sizes: one GPT-2 per rung of a ladder (4×256, 4×128, 2×64 and the shapes `zoo sweep compute`
@@ -133,12 +134,26 @@ def families(
 @app.command("attention")
 def attention(
     repeats: Repeats = 5,
+    lengths: Annotated[
+        str, typer.Option(help="Sequence lengths, comma-separated, each at least 2 × --window.")
+    ] = "256,512,1024,2048,4096,8192",
+    window: Annotated[int, typer.Option(help="The banded kernel's window.")] = 128,
     out: Out = None,
     backend: options.Backend = None,
     json: options.Json = False,
 ):
-    """Banded (window 256) against dense causal attention at sequence 512 to 8192."""
-    _run(("attention",), steps=1, repeats=repeats, out=out, backend=backend, json=json)
+    """Time and peak memory of dense, banded and fused causal attention against length: one
+    layer's and a 2-layer model's forward+backward pass, with c0 + c1·T + c2·T² fitted."""
+    _run(
+        ("attention",),
+        steps=1,
+        repeats=repeats,
+        out=out,
+        backend=backend,
+        json=json,
+        attention_lengths=lengths,
+        attention_window=window,
+    )
 
 
 @app.command("generate")
@@ -210,6 +225,8 @@ def _run(
     sweep_budgets="1e11,1e12,1e13",
     sweep_shapes="family-heads",
     fixed_rungs=True,
+    attention_lengths=None,
+    attention_window=None,
 ):
     options.use_backend(backend)
     status = console(stderr=True)
@@ -224,6 +241,7 @@ def _run(
                 f"--steps and --repeats must be at least 1; received {steps} and {repeats}"
             )
         select_backend(backend)
+        seq_lens = _lengths(attention_lengths, attention_window)
         family_steps, family_repeats = family or (steps, repeats)
         ladder = size_ladder(sweep_budgets, sweep_shapes, fixed_rungs) if "sizes" in parts else None
         report = run_suite(
@@ -236,6 +254,8 @@ def _run(
             generate_batch_size=generate_batch_size,
             size_shapes=ladder,
             size_seconds=size_seconds,
+            seq_lens=seq_lens,
+            window=attention_window,
             reporter=lambda text: status.print(f"[dim]{text}[/]"),
         )
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -247,6 +267,28 @@ def _run(
         return
     show(report)
     console().print(f"report written to {path}")
+
+
+def _lengths(text, window):
+    """--lengths as ints, refused in one line unless each is a whole number at least 2 × window
+    (shorter, the banded kernel is the dense one) and they are distinct."""
+    from zoo.errors import ZooError
+
+    if text is None:
+        return None
+    if window is not None and window < 1:
+        raise ZooError(f"--window must be at least 1; received {window}")
+    try:
+        lengths = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ZooError(f"--lengths takes whole numbers separated by commas; received {text!r}")
+    floor = 2 * (window or 1)
+    if min(lengths) < floor or len(set(lengths)) != len(lengths):
+        raise ZooError(
+            f"--lengths must be distinct and each at least 2 × --window = {floor}; "
+            f"received {text!r}"
+        )
+    return tuple(sorted(lengths))
 
 
 def size_ladder(sweep_budgets, shapes="family-heads", fixed=True):
@@ -323,29 +365,7 @@ def show(report):
             table.add_row(*_speed_cells(r), _rss(r), human(r["params"]))
         out.print(table)
     if "attention" in report:
-        rows = report["attention"]
-        table = _table(
-            f"one attention layer, forward+backward (window {rows[0]['window']})",
-            (
-                "sequence",
-                "dense ms",
-                "banded ms",
-                "dense/banded",
-                "dense ms/1k tok",
-                "banded ms/1k tok",
-            ),
-            caption="banded cost per 1k tokens stays flat: linear in sequence length",
-        )
-        for r in rows:
-            table.add_row(
-                f"{r['seq_len']:,}",
-                f"{r['dense_ms']:,.1f}",
-                f"{r['banded_ms']:,.1f}",
-                f"{r['speedup']:.1f}×",
-                f"{r['dense_ms_per_1k_tokens']:,.1f}",
-                f"{r['banded_ms_per_1k_tokens']:,.1f}",
-            )
-        out.print(table)
+        _show_attention(out, report["attention"])
     if "generate_anchor" in report:
         a = report["generate_anchor"]
         shape = a["shape"]
@@ -372,6 +392,43 @@ def show(report):
         for r in g["rows"]:
             table.add_row(*_generation_cells(r))
         out.print(table)
+
+
+def _show_attention(out, attention):
+    shape, kinds = attention["shape"], attention["kinds"]
+    out.print(
+        f"attention: {shape['hidden_dim']} wide, {shape['num_heads']} heads, batch 1, banded "
+        f"window {shape['window']}; forward+backward with XLA; peak: {attention['memory_method']}"
+    )
+    for scope in dict.fromkeys(r["scope"] for r in attention["rows"]):
+        what = "one layer" if scope == "layer" else f"{shape['num_layers']}-layer model"
+        table = _table(f"{what}: ms (peak MB)", ("sequence", *kinds))
+        rows = [r for r in attention["rows"] if r["scope"] == scope]
+        for seq_len in dict.fromkeys(r["seq_len"] for r in rows):
+            cells = {r["kind"]: r for r in rows if r["seq_len"] == seq_len}
+            table.add_row(
+                f"{seq_len:,}",
+                *(f"{cells[k]['ms']:,.1f} ({_mb(cells[k].get('peak_bytes'))})" for k in kinds),
+            )
+        out.print(table)
+        fits = attention["fits"].get(scope, {})
+        for kind in kinds:
+            for quantity, unit in (("ms", "ms"), ("peak_bytes", "bytes")):
+                fit = fits.get(kind, {}).get(quantity)
+                if fit:
+                    out.print(
+                        f"  {kind} {'time' if quantity == 'ms' else 'memory'}: "
+                        f"{fit['constant']:.3g} + {fit['linear']:.3g}·T + "
+                        f"{fit['quadratic']:.3g}·T² {unit}; T² share at {fit['longest']:,}: "
+                        f"{fit['quadratic_share_at_longest']:.0%}, local exponent "
+                        f"{fit['local_exponent']:.2f}"
+                    )
+    for kind, why in attention["unavailable"].items():
+        out.print(f"[dim]{kind}: not measured ({why})[/]")
+
+
+def _mb(value):
+    return optional(None if value is None else value / 1e6, ",.0f")
 
 
 def _show_sizes(out, sizes):

@@ -249,8 +249,8 @@ def test_banded_graph_has_no_t_by_t_tensor():
     assert banded <= b * heads * t * 2 * w < b * heads * t * t / 4
 
 
-TORCH_FUSED = """
-import json, numpy as np
+FUSED_CHECK = """
+import json, keras, numpy as np
 import zoo.model  # the package first: its layers import one another in order
 from zoo.layers import attention_kernels as kernels
 from tests.layers.numpy_reference import causal_attention
@@ -259,23 +259,26 @@ for heads, kv in {heads}:
     q, k, v = (rng.standard_normal((2, 37, h, 8)).astype("float32") for h in (heads, kv, kv))
     kernels.FUSED = True
     assert kernels.fused_attention_available()
-    fused = kernels.dense_causal_attention(q, k, v).detach().cpu().numpy()
+    fused = keras.ops.convert_to_numpy(kernels.dense_causal_attention(q, k, v))
     errors.append(float(np.abs(fused - causal_attention(q, k, v)).max()))
 print(json.dumps(errors))
 """
 
 
 @pytest.mark.slow
-def test_torch_fused_attention_is_causal_attention_for_every_head_layout():
-    """The fused path (torch's `scaled_dot_product_attention`, taken on a GPU and by the bench's
-    `zoo torch fused-attention`) equals the float64 reference, multi-query and grouped too."""
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_fused_attention_is_causal_attention_for_every_head_layout(backend):
+    """The fused path (`keras.ops.dot_product_attention`: torch's `scaled_dot_product_attention`,
+    JAX's `dot_product_attention`; taken on a GPU, by the bench's `zoo torch fused-attention`
+    and by `zoo bench attention`'s "fused" kernel) equals the float64 reference, multi-query
+    and grouped too."""
     import json
     import os
     import subprocess
     import sys
 
-    code = TORCH_FUSED.format(heads=HEADS)
-    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    code = FUSED_CHECK.format(heads=HEADS)
+    env = {**os.environ, "KERAS_BACKEND": backend}
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=root

@@ -48,6 +48,7 @@ def run_suite(
     generate_batch_size=1,
     size_shapes=None,
     size_seconds=1.0,
+    window=None,
     reporter=print,
 ):
     """The benchmark `parts` as one JSON-ready dict; `reporter(text)` hears what is running.
@@ -95,9 +96,10 @@ def run_suite(
             reporter=reporter,
         )
     if "attention" in parts:
-        reporter("banded against dense attention by sequence length …")
+        reporter("dense, banded and fused attention by sequence length …")
         kwargs = {"seq_lens": seq_lens} if seq_lens else {}
-        report["attention"] = benchmark_attention(repeats=repeats, **kwargs)
+        kwargs.update({"window": window} if window else {})
+        report["attention"] = benchmark_attention(repeats=repeats, reporter=reporter, **kwargs)
     if "generate" in parts:
         reporter("decoding: the zoo's GPT-2 against keras-hub's GPT2CausalLM.generate …")
         report["generate_anchor"] = benchmark_generation_anchor(
