@@ -331,3 +331,26 @@ def test_attention_bench_on_jax_has_the_fused_kernel_and_the_compiled_programs_b
             xla["layer", kind, 256] / xla["layer", kind, 64]
             > xla["layer", "banded", 256] / xla["layer", "banded", 64]
         )
+
+
+@pytest.mark.slow
+def test_parallel_memory_measured_on_virtual_devices_is_the_accounting():
+    """Weights and optimizer state per device, read from each device's shards, equal the pure
+    accounting for every layout; ZeRO-1 quarters the optimizer state on 4 devices and leaves
+    the weights whole; gradients are at least their slice (XLA may return one whole)."""
+    from zoo.bench.parallel import benchmark_parallel, layouts
+
+    result = benchmark_parallel(device_counts=(1, 4), steps=1)
+    rows = {(r["devices"], r["layout"]): r for r in result["measured"]}
+    assert set(rows) == {(n, name) for n in (1, 4) for name, _, _ in layouts(n)}
+    for row in rows.values():
+        for part in ("parameters", "optimizer"):
+            assert row[part] == row["accounted"][part], (row["layout"], part)
+        assert row["gradients"] >= row["accounted"]["gradients"]
+    whole = rows[1, "data"]
+    assert rows[4, "data"]["parameters"] == whole["parameters"] == 4 * result["model"]["params"]
+    assert rows[4, "data + ZeRO-1"]["optimizer"] == whole["optimizer"] // 4
+    assert rows[4, "data + ZeRO-1"]["parameters"] == whole["parameters"]
+    assert rows[4, "tensor"]["parameters"] < whole["parameters"] / 3  # all but the norms / 4
+    accounted = {(r["model"], r["devices"], r["layout"]) for r in result["accounted"]}
+    assert ("palm-540b", 4, "tensor 2 × data + ZeRO-1") in accounted

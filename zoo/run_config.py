@@ -76,6 +76,10 @@ STRATEGY_BACKENDS = {
 assert set(STRATEGY_BACKENDS) == set(Strategy), set(Strategy) - set(STRATEGY_BACKENDS)
 
 
+# The strategies whose mesh has a data axis to divide the optimizer state over.
+SHARDING_STRATEGIES = (Strategy.DATA_PARALLEL, Strategy.MODEL_PARALLEL)
+
+
 class RunConfigError(FieldError):
     """An invalid `RunConfig` value; `field` names the field the message starts with."""
 
@@ -124,6 +128,9 @@ class RunConfig:
     passes: Optional[float] = _field(None, affects_result=True, omit_none=True)
     strategy: Strategy = _field(Strategy.AUTO, affects_result=False)
     backend: Optional[Backend] = _field(None, affects_result=False)  # None: $KERAS_BACKEND
+    # ZeRO stage 1: the optimizer state divided over the data axis too (JAX strategies only;
+    # zoo.training.sharding). Where values live, not what they are: not part of the key.
+    shard_optimizer: bool = _field(False, affects_result=False)
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -165,6 +172,16 @@ class RunConfig:
             raise RunConfigError(
                 "rewind_after_spikes",
                 "counts the spike guard's skipped steps: it needs spike_guard on",
+            )
+        if not isinstance(self.shard_optimizer, bool):
+            raise RunConfigError(
+                "shard_optimizer", f"must be true or false; received {self.shard_optimizer!r}"
+            )
+        if self.shard_optimizer and self.strategy not in SHARDING_STRATEGIES:
+            raise RunConfigError(
+                "shard_optimizer",
+                "divides the optimizer state over the data axis of Keras's JAX distribution: "
+                f"it needs --strategy {' or '.join(s.value for s in SHARDING_STRATEGIES)}",
             )
         if not isinstance(self.spike_guard, bool):
             raise RunConfigError(

@@ -156,6 +156,18 @@ def attention(
     )
 
 
+@app.command("parallel")
+def parallel(
+    steps: Annotated[int, typer.Option(help="Timed training steps per layout.")] = 5,
+    out: Out = None,
+    json: options.Json = False,
+):
+    """Bytes per device of weights, gradients and optimizer state under data parallelism,
+    Megatron tensor parallelism and ZeRO-1, on 1-8 virtual devices (JAX), against accounting;
+    the accounting alone for llama-7b and palm-540b."""
+    _run(("parallel",), steps=steps, repeats=1, out=out, backend=None, json=json)
+
+
 @app.command("generate")
 def generate(
     repeats: Repeats = 3,
@@ -366,6 +378,8 @@ def show(report):
         out.print(table)
     if "attention" in report:
         _show_attention(out, report["attention"])
+    if "parallel" in report:
+        _show_parallel(out, report["parallel"])
     if "generate_anchor" in report:
         a = report["generate_anchor"]
         shape = a["shape"]
@@ -427,8 +441,40 @@ def _show_attention(out, attention):
         out.print(f"[dim]{kind}: not measured ({why})[/]")
 
 
-def _mb(value):
-    return optional(None if value is None else value / 1e6, ",.0f")
+def _show_parallel(out, parallel):
+    model = parallel["model"]
+    table = _table(
+        f"memory per device, measured (accounted): a {model['num_layers']}×"
+        f"{model['hidden_dim']} LLaMA, {human(model['params'])} parameters, float32, AdamW; "
+        f"step: batch {parallel['batch']} × {model['max_sequence_length']} on virtual devices",
+        ("devices", "layout", "weights MB", "gradients MB", "optimizer MB", "step s"),
+    )
+    for r in parallel["measured"]:
+        accounted = r["accounted"]
+        table.add_row(
+            str(r["devices"]),
+            r["layout"],
+            *(
+                f"{_mb(r[k], 1)} ({_mb(accounted[k], 1)})"
+                for k in ("parameters", "gradients", "optimizer")
+            ),
+            f"{r['step_seconds']:.2f}",
+        )
+    out.print(table)
+    names = list(dict.fromkeys(r["model"] for r in parallel["accounted"]))
+    table = _table(
+        "accounted: weights + gradients + optimizer state per device, GB (float32, 2 slots)",
+        ("devices", "layout", *names),
+    )
+    rows = parallel["accounted"]
+    for key in dict.fromkeys((r["devices"], r["layout"]) for r in rows):
+        cells = {r["model"]: r for r in rows if (r["devices"], r["layout"]) == key}
+        table.add_row(str(key[0]), key[1], *(f"{cells[n]['total'] / 1e9:,.0f}" for n in names))
+    out.print(table)
+
+
+def _mb(value, digits=0):
+    return optional(None if value is None else value / 1e6, f",.{digits}f")
 
 
 def _show_sizes(out, sizes):

@@ -71,6 +71,15 @@ StrategyOption = Annotated[
         show_default=False,
     ),
 ]
+ShardOptimizer = Annotated[
+    bool,
+    typer.Option(
+        "--shard-optimizer",
+        help="ZeRO stage 1: divide the optimizer state over the data axis too (with --strategy "
+        "data-parallel or model-parallel); gradients and weights stay as the strategy lays "
+        "them out.",
+    ),
+]
 BackendOption = Annotated[
     Optional[Backend], typer.Option("--backend", help=BACKEND_HELP, show_default=False)
 ]

@@ -66,6 +66,7 @@ def train(
         Optional[str], typer.Option(help="Start from the weights of a run or a .keras file.")
     ] = None,
     strategy: run_options.StrategyOption = None,
+    shard_optimizer: run_options.ShardOptimizer = False,
     backend: run_options.BackendOption = None,
 ):
     """Train a preset on a corpus within a stated budget; the record lands in results/<run-id>/.
@@ -82,6 +83,7 @@ def train(
         gradient_accumulation=grad_accum, eval_interval=eval_interval, patience=patience,
         spike_guard=spike_guard, rewind_after_spikes=rewind_after_spikes, seed=seed,
         init_from=init_from, passes=passes, strategy=strategy, backend=backend,
+        shard_optimizer=shard_optimizer or None,
     )  # fmt: skip
     with user_errors() as zoo, run_options.flags_for_fields(zoo):
         if resume_auto:

@@ -30,15 +30,18 @@ class StepLosses(Reporter):
 
 
 def main(corpus, out, preset, *strategies):
+    """A strategy name ending in "+zero" trains with `shard_optimizer` (ZeRO stage 1)."""
     for strategy in strategies:
         reporter = StepLosses()
+        name, zero = strategy.removesuffix("+zero"), strategy.endswith("+zero")
         record = zoo.train(
             preset,
             data=corpus,
             steps=6,
             eval_interval=3,
             batch_size=4,
-            strategy=strategy,
+            strategy=name,
+            shard_optimizer=zero,
             out=pathlib.Path(out) / strategy,
             reporter=reporter,
         )

@@ -75,11 +75,12 @@ def test_jax_data_and_model_parallel_match_one_device_and_shard(tmp_path, corpus
         "none",
         "data-parallel",
         "model-parallel",
+        "data-parallel+zero",
         devices=devices,
     )
     assert any("train_step" in m for m in modules)  # jax.jit's XLA programs were compiled
     single = runs["none"]
-    for name in ("data-parallel", "model-parallel"):
+    for name in ("data-parallel", "model-parallel", "data-parallel+zero"):
         run = runs[name]
         assert run["xla"]["effective"] and "sharded step" in run["xla"]["compiled"]
         np.testing.assert_allclose(run["losses"], single["losses"], rtol=1e-5)
@@ -112,6 +113,16 @@ def test_jax_data_and_model_parallel_match_one_device_and_shard(tmp_path, corpus
             assert sorted(slots.values()) == [spec, spec], (path, slots)  # Adam's m and v
     # Norm scales are not sliced.
     assert not any("norm" in path for path in sharded)
+
+    # ZeRO stage 1: no weight sliced, every optimizer variable whose first dimension the data
+    # axis divides sliced on it (Adam's moments, the spike guard's gradient-norm history).
+    zero = runs["data-parallel+zero"]["distribution"]["sharded"]
+    weights = {v for v in zero if v.split("/")[0] in ("token_embedding", "final_norm")}
+    assert zero and not weights and not any(v.startswith("decoder_block") for v in zero), zero
+    embedding = [k for k in zero if "token_embedding_embeddings" in k]
+    assert len(embedding) == 2 and all(zero[k] == ["batch", None] for k in embedding)
+    query = [k for k in zero if "block_0_self_attention_query_kernel" in k]
+    assert len(query) == 2 and all(zero[k] == ["batch", None, None] for k in query)
 
 
 def test_strategy_names_are_checked_against_the_backend():

@@ -20,6 +20,7 @@ _API = {
     "benchmark_attention": "zoo.bench.attention",
     "benchmark_generation": "zoo.bench.generation",
     "benchmark_generation_anchor": "zoo.bench.generation",
+    "benchmark_parallel": "zoo.bench.parallel",
     "benchmark_pipeline": "zoo.bench.pipeline",
     "benchmark_anchor": "zoo.bench.training",
     "benchmark_families": "zoo.bench.training",
@@ -100,6 +101,11 @@ def run_suite(
         kwargs = {"seq_lens": seq_lens} if seq_lens else {}
         kwargs.update({"window": window} if window else {})
         report["attention"] = benchmark_attention(repeats=repeats, reporter=reporter, **kwargs)
+    if "parallel" in parts:
+        from zoo.bench.parallel import benchmark_parallel
+
+        reporter("memory per device under data, tensor and ZeRO-1 layouts …")
+        report["parallel"] = benchmark_parallel(steps=steps, reporter=reporter)
     if "generate" in parts:
         reporter("decoding: the zoo's GPT-2 against keras-hub's GPT2CausalLM.generate …")
         report["generate_anchor"] = benchmark_generation_anchor(

@@ -30,6 +30,7 @@ import sys
 from zoo.backend_choice import AUTO, TRAINER_BACKENDS, choose_backend
 from zoo.errors import Setting, ZooError
 from zoo.run_config import Backend, RunConfigError, Strategy
+from zoo.training.sharding import DATA_AXIS, MODEL_AXIS, megatron_layouts, zero_spec
 
 STRATEGIES = tuple(s.value for s in Strategy)  # the RunConfig's vocabulary, as plain names
 BACKENDS = tuple(b.value for b in Backend)  # what `backend` accepts: TRAINER_BACKENDS and auto
@@ -173,26 +174,7 @@ class Distribution:
         """This distribution for a model `config`: model parallelism needs its shapes."""
         if self.strategy != Strategy.MODEL_PARALLEL:
             return self
-        import keras
-
-        model_axis = _model_axis(len(self.devices))
-        data_axis = len(self.devices) // model_axis
-        mesh = keras.distribution.DeviceMesh(
-            (data_axis, model_axis), ("batch", "model"), self.devices
-        )
-        layouts, replicated = megatron_layouts(config, model_axis)
-        layout_map = keras.distribution.LayoutMap(mesh)
-        for pattern, axes in layouts.items():
-            layout_map[pattern] = axes
-        distribution = keras.distribution.ModelParallel(
-            layout_map=layout_map, batch_dim_name="batch"
-        )
-        return dataclasses.replace(
-            self,
-            keras_distribution=distribution,
-            replicated=replicated,
-            mesh={"data": data_axis, "model": model_axis},
-        )
+        return megatron_distribution(config, self.devices, _model_axis(len(self.devices)))
 
     @property
     def worker_index(self):
@@ -539,70 +521,61 @@ def _jax_distribution(strategy):
     return Distribution(Strategy.MODEL_PARALLEL.value, "jax", devices)
 
 
+def megatron_distribution(config, devices, model_axis):
+    """Model parallelism for `config` over `devices`: a (data, model) mesh with `model_axis`
+    devices slicing each replica as `megatron_layouts` says (1: data parallelism, on the same
+    mesh; `zoo bench parallel` lays out every mesh this way)."""
+    import keras
+
+    data_axis = len(devices) // model_axis
+    mesh = keras.distribution.DeviceMesh((data_axis, model_axis), (DATA_AXIS, MODEL_AXIS), devices)
+    layouts, replicated = megatron_layouts(config, model_axis)
+    layout_map = keras.distribution.LayoutMap(mesh)
+    for pattern, axes in layouts.items():
+        layout_map[pattern] = axes
+    distribution = keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name=DATA_AXIS)
+    return Distribution(
+        Strategy.MODEL_PARALLEL.value,
+        "jax",
+        list(devices),
+        keras_distribution=distribution,
+        replicated=replicated,
+        mesh={"data": data_axis, "model": model_axis},
+    )
+
+
 def _model_axis(device_count):
     """Devices per model replica: the largest divisor of the count up to MAX_MODEL_AXIS."""
     return max(d for d in range(1, min(device_count, MAX_MODEL_AXIS) + 1) if device_count % d == 0)
 
 
-def megatron_layouts(config, model_axis):
-    """Layouts that slice `config`'s kernels over the "model" mesh axis as Megatron-LM does.
+def shard_optimizer_state(optimizer, distribution):
+    """Divide `optimizer`'s slots over the data axis too (ZeRO stage 1): each variable's slot
+    takes `zero_spec` of the variable's layout and is moved there. Returns the paths moved.
 
-    Attention is sliced by heads, so that every device holds whole query heads and the
-    key/value heads they read: the query kernel (d, H, Q) on H and the output kernel (H, Q, d)
-    on H (column- then row-parallel); the key and value kernels (d, K, Q) on K when the axis
-    divides K, and otherwise replicated, as Megatron-LM replicates key/value heads for
-    multi-query and narrow grouped attention. Query head n reads key/value head n·K/H, so
-    contiguous slices of H and K line up. The feed-forward gate/up kernels (d, f) are sliced on
-    f, its down kernel (f, d) on f; the token embedding (V, d) on the vocabulary.
-    Patterns are full matches of variable paths (Keras `LayoutMap`). A dimension the axis does
-    not divide is left replicated, and named in the second value.
-    Optimizer slots take their variable's layout, so Adam's moments are sliced alike.
+    Keras lays a slot out as its variable (`add_variable_from_reference` copies `_layout`) and
+    has no public hook for another layout, so the layout is set on the built slot and its value
+    redistributed (`_direct_assign` places a value by the variable's layout). XLA's partitioner
+    then computes each slot's update on its own slice and gathers the weights it changes; the
+    jitted step keeps the slots where they are (Keras passes each variable's sharding as the
+    step's output sharding). Losses and weights equal unsharded training's (tested).
     """
-    groups = [
-        (
-            "token_embedding vocabulary",
-            config.vocabulary_size,
-            {
-                "token_embedding/embeddings": ("model", None),
-                "token_embedding/reverse_embeddings": (None, "model"),
-            },
-        ),
-        (
-            "self_attention/{query,output} heads",
-            config.num_query_heads,
-            {
-                r".*/self_attention/query/kernel": (None, "model", None),
-                r".*/self_attention/query/bias": ("model", None),
-                r".*/self_attention/output/kernel": ("model", None, None),
-            },
-        ),
-        # K divides H, so an axis that divides K divides H: key/value heads are only sliced
-        # together with their query heads.
-        (
-            "self_attention/{key,value} heads",
-            config.num_key_value_heads,
-            {
-                r".*/self_attention/(key|value)/kernel": (None, "model", None),
-                r".*/self_attention/(key|value)/bias": ("model", None),
-            },
-        ),
-        (
-            "feedforward/{gate,up,down} width",
-            config.intermediate_dim,
-            {
-                r".*/feedforward/(gate|up)/kernel": (None, "model"),
-                r".*/feedforward/(gate|up)/bias": ("model",),
-                r".*/feedforward/down/kernel": ("model", None),
-            },
-        ),
-    ]
-    layouts, replicated = {}, []
-    for what, size, patterns in groups:
-        if size % model_axis:
-            replicated.append(f"{what}: {size} is not divisible by {model_axis}")
-        else:
-            layouts.update(patterns)
-    return layouts, tuple(replicated)
+    from keras.distribution import TensorLayout
+
+    mesh = distribution.keras_distribution.device_mesh
+    data_axis = dict(zip(mesh.axis_names, mesh.shape))[DATA_AXIS]
+    moved = []
+    for variable in optimizer.variables:
+        layout = getattr(variable, "_layout", None)
+        if layout is None or not variable.shape:
+            continue
+        spec = zero_spec(variable.shape, tuple(layout.axes), data_axis)
+        if spec == tuple(layout.axes):
+            continue
+        variable._layout = TensorLayout(list(spec), mesh)
+        variable._direct_assign(variable.value)
+        moved.append(variable.path)
+    return moved
 
 
 def bind_per_replica_xla(model):
@@ -734,6 +707,7 @@ __all__ = [
     "BACKENDS",
     "STRATEGIES",
     "Distribution",
+    "megatron_distribution",
     "megatron_layouts",
     "resolve_distribution",
     "start_collectives",
@@ -741,6 +715,7 @@ __all__ = [
     "multi_process_jax",
     "backend_choice",
     "bind_per_replica_xla",
+    "shard_optimizer_state",
     "check_strategy",
     "select_backend",
     "variable_layouts",

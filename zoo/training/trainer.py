@@ -37,6 +37,7 @@ from zoo.training.distribution import (
     check_strategy,
     own_copy,
     resolve_distribution,
+    shard_optimizer_state,
     start_collectives,
     variable_layouts,
 )
@@ -449,6 +450,8 @@ def _train_in_scope(record, plan, materials, reporter, distribution, resume):
     # Built now, so that slots exist before the first step (model parallelism records their
     # layouts) and no variable is created inside a compiled step.
     model.optimizer.build(model.trainable_variables)
+    if plan.run.shard_optimizer:  # after build (and after a resumed checkpoint's load)
+        shard_optimizer_state(model.optimizer, distribution)
     facts = _run_facts(record, plan, model, distribution)
     if not resume:
         record.write_config(
@@ -506,7 +509,8 @@ def _run_facts(record, plan, model, distribution):
         **distribution.describe(),
         "backend_choice": plan.backend_choice,
     }
-    if distribution.strategy == "model-parallel":
+    if distribution.strategy == "model-parallel" or plan.run.shard_optimizer:
+        described["shard_optimizer"] = plan.run.shard_optimizer
         described["sharded"] = {path: list(spec) for path, spec in variable_layouts(model).items()}
     return {
         "distribution": described,
