@@ -27,6 +27,8 @@ def _check_figures(result, root):
             list(card["measurements"])
             + [card[key] for key in ("inference", "search", "laws") if card.get(key)]
             + list(card.get("gradients") or [])
+            + list(card.get("cost") or [])
+            + list(card.get("memory") or [])
         )
         for entry in entries:
             for figure in entry.get("figures", []):

@@ -164,6 +164,9 @@ def _check_card(document, at, studies):
         for j, name in enumerate(document.get(f"{at}/gradients/headline", "list", default=[])):
             if name not in named:
                 raise document.damaged(f"{at}/gradients/headline/{j} is not one of its studies")
+    for key in ("cost", "memory"):  # zoo bench attention's and zoo bench parallel's reports
+        if document.get(f"{at}/{key}", "object", default=None) is not None:
+            _check_study_name(document, f"{at}/{key}/study", studies)
     if document.get(f"{at}/laws", "object", default=None) is not None:
         _check_study_name(document, f"{at}/laws/study", studies)
         for j in range(len(document.get(f"{at}/laws/papers", "list"))):
@@ -226,7 +229,8 @@ def explain(name=None, root=None):
             for rung in _rungs(m)
         ]
         readers = (("inference", _inference), ("search", _search), ("laws", _laws),
-                   ("gradients", _gradients))  # fmt: skip
+                   ("gradients", _gradients), ("cost", _attention_cost),
+                   ("memory", _parallel_memory))  # fmt: skip
         for key, read in readers:
             if card.get(key):
                 entry[key] = read(card[key], data["studies"], root, cache)
@@ -248,7 +252,8 @@ LEGEND = (
 def fmt(value, kind):
     """The printed text of a figure: `kind` multiplier or number (a fitted exponent, a ratio:
     3 significant digits), flops (2), loss (bits or nats per byte: 3 decimals), percent,
-    crossing (FLOPs, or never), or count, length, bytes, rate (tokens/s): integers."""
+    crossing (FLOPs, or never), megabytes (1 decimal) and gigabytes (integers) of a value in
+    bytes, or count, length, bytes, rate (tokens/s): integers."""
     if kind == "crossing":  # None: the curve never reaches the baseline (its E lies above)
         return "never" if value is None else f"{value:.2g}"
     if value is None:
@@ -261,6 +266,10 @@ def fmt(value, kind):
         return f"{value:.2g}"
     if kind == "percent":
         return f"{100 * value:.0f}%"
+    if kind == "megabytes":  # the sentence around it says MB
+        return f"{value / 1e6:,.1f}"
+    if kind == "gigabytes":
+        return f"{value / 1e9:,.0f}"
     return f"{round(value):,}"
 
 
@@ -714,6 +723,97 @@ def _gradients(spec, studies, root, cache):
     return rows
 
 
+def _attention_cost(spec, studies, root, cache):
+    """`zoo bench attention`'s report: for each kernel, a training step's time and peak memory
+    at the longest length in each scope, the fitted quadratic term's share there and the local
+    exponent (d log y / d log T between the two longest lengths)."""
+    study, source, command = _study(spec["study"], studies, root, cache)
+    row = {"study": spec["study"], "source": source, "command": command}
+    if study is None:
+        return [{**row, "missing": f"{source} is not committed yet"}]
+    rows = []
+    cells = study.get("/attention/rows", "list")
+    for scope in spec["scopes"]:
+        longest = max(c["seq_len"] for c in cells if c["scope"] == scope)
+        figures, parts = [], []
+        for kind in study.get("/attention/kinds", "list"):
+            i = next(
+                k
+                for k, c in enumerate(cells)
+                if (c["scope"], c["kind"], c["seq_len"]) == (scope, kind, longest)
+            )
+            fits = f"/attention/fits/{scope}/{kind}"
+            ms = figure(study, f"{kind} ms", f"/attention/rows/{i}/ms", "count")
+            memory = figure(study, f"{kind} MB", f"/attention/rows/{i}/peak_bytes", "megabytes")
+            time_exponent = figure(
+                study, f"{kind} time exponent", f"{fits}/ms/local_exponent", "number"
+            )
+            memory_exponent = figure(
+                study, f"{kind} memory exponent", f"{fits}/peak_bytes/local_exponent", "number"
+            )
+            figures += [ms, memory, time_exponent, memory_exponent]
+            parts.append(
+                f"{kind} {ms['text']} ms and {memory['text']} MB (growing as "
+                f"T^{time_exponent['text']} and T^{memory_exponent['text']})"
+            )
+        length = figure(study, f"{scope} length", f"/attention/rows/{i}/seq_len", "count")
+        what = "one attention layer" if scope == "layer" else "a small model"
+        summary = f"{what}, forward and backward at {length['text']} tokens: " + "; ".join(parts)
+        rows.append({**row, "figures": [length, *figures], "summary": summary})
+    return rows
+
+
+def _parallel_memory(spec, studies, root, cache):
+    """`zoo bench parallel`'s report: the small model's measured bytes per device (weights,
+    gradients and optimizer state) on the most devices under each layout, and the accounting
+    for the large models on the same layouts."""
+    study, source, command = _study(spec["study"], studies, root, cache)
+    row = {"study": spec["study"], "source": source, "command": command}
+    if study is None:
+        return [{**row, "missing": f"{source} is not committed yet"}]
+    rows = []
+    measured = study.get("/parallel/measured", "list")
+    most = max(r["devices"] for r in measured)
+    first = next(i for i, r in enumerate(measured) if r["devices"] == most)
+    devices = figure(study, "devices", f"/parallel/measured/{first}/devices", "count")
+    figures, parts = [devices], []
+    for i, r in enumerate(measured):
+        if r["devices"] != most:
+            continue
+        at = f"/parallel/measured/{i}"
+        held = [figure(study, f"{r['layout']} {k}", f"{at}/{k}", "megabytes") for k in PARTS]
+        step = figure(study, f"{r['layout']} step", f"{at}/step_seconds", "number")
+        figures += [*held, step]
+        parts.append(
+            f"{r['layout']} " + " + ".join(f["text"] for f in held) + f" MB, step {step['text']} s"
+        )
+    rows = [{
+        **row,
+        "figures": figures,
+        "summary": f"a small model on {devices['text']} virtual devices, weights + gradients + "
+        "optimizer state per device, measured from each device's shards: " + "; ".join(parts),
+    }]  # fmt: skip
+    accounted = study.get("/parallel/accounted", "list")
+    for name in spec["accounted"]:
+        figures, parts = [], []
+        for i, r in enumerate(accounted):
+            if r["model"] == name and r["devices"] == most:
+                at = f"/parallel/accounted/{i}/total"
+                total = figure(study, f"{name} {r['layout']}", at, "gigabytes")
+                figures.append(total)
+                parts.append(f"{r['layout']} {total['text']} GB")
+        rows.append({
+            **row,
+            "figures": figures,
+            "summary": f"{name} on {devices['text']} devices, accounted (float32 weights, "
+            "gradients and two optimizer slots) per device: " + "; ".join(parts),
+        })  # fmt: skip
+    return rows
+
+
+PARTS = ("parameters", "gradients", "optimizer")
+
+
 def _verdict_line(card):
     """The card's one line for the list: its first question at the highest rung measured so
     far (its summary states the budgets), or why there is none."""
@@ -721,6 +821,10 @@ def _verdict_line(card):
         search, gradients = card.get("search"), card.get("gradients")
         if search and "missing" not in search:
             return search["summary"]
+        for key in ("cost", "memory"):
+            rows = [row for row in card.get(key) or () if "missing" not in row]
+            if rows:
+                return rows[0]["summary"]
         measured = [row for row in gradients or () if "missing" not in row]
         if measured:  # the card's headline variants side by side (default: the first)
             headline = card.get("gradients_headline", [])

@@ -131,7 +131,9 @@ def render_card(card):
         lines += _measured_lines(m, "      " if m.get("rung") else "    ")
     for key, title in (("inference", "at inference"), ("search", "the samplers compared"),
                        ("laws", "the laws behind the optimum"),
-                       ("gradients", "the gradient through depth")):  # fmt: skip
+                       ("gradients", "the gradient through depth"),
+                       ("cost", "time and memory against length"),
+                       ("memory", "memory per device")):  # fmt: skip
         entries = card.get(key)
         if entries:
             lines += ["", f"[bold]{title}[/]"]

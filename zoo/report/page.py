@@ -141,7 +141,9 @@ def _cards(study, context):
                 )
         for key, what in (("search", "the samplers compared"),
                           ("laws", "the laws behind the optimum"),
-                          ("gradients", "the gradient through depth")):  # fmt: skip
+                          ("gradients", "the gradient through depth"),
+                          ("cost", "time and memory against length"),
+                          ("memory", "memory per device")):  # fmt: skip
             entries = card.get(key) or []
             for entry in entries if isinstance(entries, list) else [entries]:
                 if entry["source"] == study.path and "missing" not in entry:
