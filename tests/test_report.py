@@ -488,3 +488,47 @@ def test_the_page_opens_in_headless_chromium(tmp_path):
     assert int(loaded[1]) == int(loaded[2]) == written["figures"] == figures
     for study in _studies_with_figures():
         assert f'<section id="{study}">' in dom, study
+
+
+def test_attention_and_parallel_benchmarks_have_sections_of_their_own(study_root, tmp_path):
+    """Reports shaped as `zoo bench attention` and `zoo bench parallel` write them (their fits
+    and accounting from the same functions), every number sourced."""
+    from zoo.bench.attention import fit_terms
+    from zoo.registry import get_recipe
+    from zoo.training.sharding import device_memory
+
+    cells = [
+        {"scope": scope, "kind": kind, "seq_len": t, "ms": 1 + 1e-3 * t + k * 1e-6 * t * t,
+         "peak_bytes": 1e6 + 100 * t + k * 4 * t * t, "peak_source": "process"}
+        for scope in ("layer", "model") for k, kind in enumerate(("banded", "dense"))
+        for t in (256, 512, 1024)
+    ]  # fmt: skip
+    attention = {"shape": {"window": 128, "hidden_dim": 256, "num_heads": 4, "num_layers": 2},
+                 "kinds": ["banded", "dense"], "memory_method": "the process's peak",
+                 "unavailable": {"fused": "tensorflow has none"}, "rows": cells,
+                 "fits": fit_terms(cells)}  # fmt: skip
+    bench = {"backend": "tensorflow", "device": "cpu", "attention": attention}
+    reference = study_root / "results" / "reference"
+    (reference / "bench-attention.json").write_text(json.dumps(bench))
+    config = get_recipe("llama-7b").model
+    accounted = [
+        {"model": "llama-7b", "devices": 2, "layout": name, **device_memory(config, 2, m, z)}
+        for name, m, z in (("data", 1, False), ("data + ZeRO-1", 1, True))
+    ]
+    measured = [{"devices": 2, "layout": "data", "mesh": {"data": 2, "model": 1},
+                 "parameters": 4000, "gradients": 4000, "optimizer": 8000, "step_seconds": 0.25,
+                 "accounted": {"parameters": 4000, "gradients": 4000, "optimizer": 8000}}]  # fmt: skip
+    parallel = {"model": {"num_layers": 4, "hidden_dim": 256, "params": 1000}, "batch": 8,
+                "steps": 5, "measured": measured, "accounted": accounted}  # fmt: skip
+    bench = {"backend": "jax", "device": "cpu", "parallel": parallel}
+    (reference / "bench-parallel.json").write_text(json.dumps(bench))
+    report(tmp_path / "out", root=study_root)
+    page = Page((tmp_path / "out" / "index.html").read_text())
+    check_page(page, study_root)
+    assert {"bench-attention", "bench-parallel"} <= set(page.sections)
+    shown = {e["source"]: e["text"] for e in page.sourced}
+    at = "results/reference/bench-attention.json#/attention/"
+    assert shown[at + "fits/layer/dense/ms/quadratic"] == "1e-06"
+    assert shown[at + "rows/5/peak_bytes"] == "5.3"  # dense at 1,024: 1e6 + 102,400 + 4·1024²
+    at = "results/reference/bench-parallel.json#/parallel/"
+    assert shown[at + "accounted/1/optimizer"] == f"{accounted[1]['optimizer'] / 1e9:,.0f}"

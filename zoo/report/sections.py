@@ -308,6 +308,122 @@ def generate(s, context):
     }
 
 
+def attention(s, context):
+    """`zoo bench attention`: each kernel's milliseconds and peak megabytes per length and
+    scope, then the fitted terms and local exponents."""
+    a = "/attention"
+    kinds = [s.value(f"{a}/kinds/{i}") for i in range(s.count(f"{a}/kinds"))]
+    cells = s.value(f"{a}/rows")
+    rows = []
+    for scope in dict.fromkeys(c["scope"] for c in cells):
+        for length in dict.fromkeys(c["seq_len"] for c in cells if c["scope"] == scope):
+            at = {
+                c["kind"]: i
+                for i, c in enumerate(cells)
+                if (c["scope"], c["seq_len"]) == (scope, length)
+            }
+            first = f"{a}/rows/{at[kinds[0]]}"
+            rows.append([
+                s.s(f"{first}/scope"), s.n(f"{first}/seq_len", "count"),
+                *(f"{s.n(f'{a}/rows/{at[k]}/ms', 'number')} ms, "
+                  f"{s.n(f'{a}/rows/{at[k]}/peak_bytes', 'megabytes')} MB" for k in kinds),
+            ])  # fmt: skip
+    fits = []
+    for scope in dict.fromkeys(c["scope"] for c in cells):
+        for kind in kinds:
+            for quantity, what in (("ms", "time"), ("peak_bytes", "memory")):
+                f = f"{a}/fits/{scope}/{kind}/{quantity}"
+                if s.value(f) is None:
+                    continue
+                fits.append([
+                    f"{scope}, {kind}, {what}",
+                    s.n(f"{f}/constant", "number"), s.n(f"{f}/linear", "number"),
+                    s.n(f"{f}/quadratic", "number"),
+                    s.n(f"{f}/quadratic_share_at_longest", "percent"),
+                    s.n(f"{f}/local_exponent", "number"),
+                ])  # fmt: skip
+    missing = "".join(
+        f" {kind}: not measured ({s.s(f'{a}/unavailable/{kind}')})."
+        for kind in (s.value(f"{a}/unavailable") or {})
+    )
+    return {
+        "question": question(s, context)
+        or "How do attention's time and memory grow with the context?",
+        "setup": (
+            f"A training step's forward and backward pass with XLA, one sequence, on {s.s('/backend')}"
+            f" on {s.s('/device')}: one attention layer and a "
+            f"{s.n(f'{a}/shape/num_layers', 'count')}-layer model "
+            f"{s.n(f'{a}/shape/hidden_dim', 'count')} wide with "
+            f"{s.n(f'{a}/shape/num_heads', 'count')} heads, banded window "
+            f"{s.n(f'{a}/shape/window', 'count')}; kernels timed in turns (median). Peak: "
+            f"{s.s(f'{a}/memory_method')}.{missing} Fits: a constant, a term in T and a term in "
+            "T² (ms, or bytes) by non-negative least squares on relative error; the local "
+            "exponent is the slope of log time (or memory) against log T between the two "
+            "longest lengths."
+        ),
+        "table": table(["scope", "tokens", *kinds], rows)
+        + table(
+            [
+                "scope, kernel, quantity",
+                "constant",
+                "× T",
+                "× T²",
+                "T² share at the longest",
+                "local exponent",
+            ],
+            fits,
+        ),  # fmt: skip
+    }
+
+
+def parallel(s, context):
+    """`zoo bench parallel`: bytes per device, measured beside accounted, and the accounting
+    for the large models."""
+    p = "/parallel"
+    measured = []
+    for i in range(s.count(f"{p}/measured")):
+        r = f"{p}/measured/{i}"
+        measured.append([
+            s.n(f"{r}/devices", "count"), s.s(f"{r}/layout"),
+            *(f"{s.n(f'{r}/{k}', 'megabytes')} ({s.n(f'{r}/accounted/{k}', 'megabytes')})"
+              for k in ("parameters", "gradients", "optimizer")),
+            s.n(f"{r}/step_seconds", "number"),
+        ])  # fmt: skip
+    accounted = []
+    for i in range(s.count(f"{p}/accounted")):
+        r = f"{p}/accounted/{i}"
+        accounted.append([
+            s.s(f"{r}/model"), s.n(f"{r}/devices", "count"), s.s(f"{r}/layout"),
+            *(s.n(f"{r}/{k}", "gigabytes") for k in ("parameters", "gradients", "optimizer", "total")),
+        ])  # fmt: skip
+    return {
+        "question": question(s, context) or "What does each device hold?",
+        "setup": (
+            f"A {s.n(f'{p}/model/num_layers', 'count')}-layer LLaMA "
+            f"{s.n(f'{p}/model/hidden_dim', 'count')} wide "
+            f"({s.n(f'{p}/model/params', 'count')} parameters), single precision, AdamW, on virtual CPU "
+            f"devices under JAX; bytes read from each device's shards (the largest device's), "
+            f"the accounting in brackets; step: median seconds of a training step of batch "
+            f"{s.n(f'{p}/batch', 'count')}. Then the accounting alone for the large models."
+        ),
+        "table": table(
+            ["devices", "layout", "weights MB", "gradients MB", "optimizer MB", "step s"], measured
+        )
+        + table(
+            [
+                "model",
+                "devices",
+                "layout",
+                "weights GB",
+                "gradients GB",
+                "optimizer GB",
+                "total GB",
+            ],
+            accounted,
+        ),  # fmt: skip
+    }
+
+
 def ngram(s, context):
     return {
         "question": question(s, context)
@@ -569,12 +685,14 @@ def _field(s, fields, name):
 
 
 __all__ = [
+    "attention",
     "comparison",
     "compute",
     "generate",
     "gradients",
     "isoflop",
     "ngram",
+    "parallel",
     "rates",
     "samplers",
 ]

@@ -25,6 +25,8 @@ KINDS = {  # the kinds the page draws, in its order
     "gradients": "gradient norm per layer, at initialisation and over the first updates",
     "comparison": "comparison at one budget",
     "generate": "decoding benchmark",
+    "attention": "attention's time and memory against length",
+    "parallel": "memory per device under data, tensor and optimizer-sharded layouts",
     "ngram": "the n-gram yardstick",
 }
 NOT_NUMBERS = ("text", "file", "command", "constant")  # the other kinds are `explain.fmt`'s
@@ -127,6 +129,10 @@ def _kind(data):
         return "comparison"
     if "generate" in data:
         return "generate"
+    if isinstance(data.get("attention"), dict) and "fits" in data["attention"]:
+        return "attention"
+    if "parallel" in data:
+        return "parallel"
     if "orders" in data and "bits_per_byte" in data:
         return "ngram"
     return "other"
