@@ -283,6 +283,63 @@ def rates(
     )
 
 
+@app.command("epochs")
+def epochs(
+    models: Annotated[str, typer.Option(help="Comma-separated presets or families.")],
+    budgets: Annotated[str, typer.Option(help="Training FLOPs budgets, comma-separated.")],
+    seeds: Seeds = 1,
+    passes: Annotated[
+        str, typer.Option(help="Pass counts: each budget spent on 1/P of its tokens, P times.")
+    ] = "1,4,16,40",
+    fractions: Annotated[
+        str, typer.Option(help="Fresh-data runs, as fractions (below 1) of each budget.")
+    ] = "0.025,0.0625,0.25,0.5",
+    patience: Annotated[
+        int, typer.Option(help="Evaluations without improvement before a repeated run stops.")
+    ] = 3,
+    shapes: options.Shapes = "papers",
+    rates: Rates = None,
+    plot: Plot = None,
+    data: run_options.Data = run_options.DEFAULT_DATA,
+    set_: options.Overrides = None,
+    precision: run_options.PrecisionOption = Precision.FLOAT32,
+    spike_guard: SpikeGuard = False,
+    strategy: run_options.StrategyOption = None,
+    backend: run_options.BackendOption = None,
+    jobs: Jobs = None,
+    dry_run: DryRun = False,
+    json: options.Json = False,
+):
+    """Epochs at equal compute: each arm's compute-optimal shape per budget trained as P passes
+    over 1/P of the tokens, on fresh data at fractions of the budget, and with --patience;
+    prints each pass count's loss, the fresh-data fraction it is worth (measured, and
+    Muennighoff et al.'s R* = 15.4 prediction), where its validation loss turns, and what
+    patience saved."""
+    _sweep(
+        "sweep_epochs",
+        dict(
+            models=models,
+            budgets=budgets,
+            seeds=seeds,
+            passes=passes,
+            fractions=fractions,
+            patience=patience,
+            shapes=shapes,
+            rates=rates,
+            overrides=set_ or (),
+        ),
+        data,
+        precision,
+        spike_guard,
+        strategy,
+        backend,
+        plot,
+        jobs,
+        dry_run,
+        json,
+    )
+
+
 def _sweep(
     function, arguments, data, precision, spike_guard, strategy, backend, plot, jobs, dry_run, json
 ):
@@ -321,6 +378,10 @@ def _sweep(
         print_json(result)
     elif dry_run:
         out.print("dry run: nothing trained")
+    elif result["kind"] == "epochs":
+        for table in epochs_tables(result):
+            out.print(table)
+        out.print(f"wall time {result['wall_seconds']:,.0f} s")
     else:
         out.print(points_table(result))
         out.print(fits_table(result))
@@ -331,7 +392,11 @@ def _sweep(
             f"{result['estimated_seconds']:,.0f} s{_estimate_note(result)} before it "
             f"started); the runs' own training time {result['run_seconds']:,.0f} s"
         )
-    if plot and not dry_run:  # after the table: a figure that cannot be drawn must not hide it
+    if plot and not dry_run and result["kind"] == "epochs":
+        from zoo.experiments.repetition_plot import plot_epochs
+
+        out.print(f"plot written to {plot_epochs(result, plot)}")
+    elif plot and not dry_run:  # after the table: a figure that cannot be drawn must not hide it
         with user_errors():
             from zoo.scaling.sweep_plot import plot_sweep
 
@@ -568,6 +633,43 @@ _FIT_KEYS = {
     "isoflop": ("a", "b", "tokens_per_parameter"),
     "parametric": ("E", "A", "B", "alpha", "beta", "a", "b"),
 }
+
+
+def epochs_tables(sweep):
+    """Per arm and budget: the fresh-data curve, then each pass count read against it."""
+    tables = []
+    for cell in sweep["epochs"]:
+        fresh = ", ".join(f"{row['fraction']:.3g}: {row['mean']:.3f}" for row in cell["fresh"])
+        table = Table(
+            title=f"{cell['arm']} @ {cell['budget']:.2g} FLOPs — fresh data (fraction: loss) "
+            f"{fresh}",
+            title_justify="left",
+        )
+        for column in ("passes", "loss (95%)", "worth, measured", "Muennighoff",
+                       "val lowest at", "rise after", "val − train", "patience: steps",
+                       "loss − full"):  # fmt: skip
+            table.add_column(column, justify="right")
+        for row in cell["passes"]:
+            interval = row["interval"]
+            stopped = row.get("patience")
+            table.add_row(
+                f"{row['passes']:g}",
+                f"{row['mean']:.3f}"
+                + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""),
+                optional(row["effective_fraction"], ".0%")
+                if row["effective_fraction"] is not None
+                else "outside",
+                f"{row['predicted_fraction']:.0%}",
+                optional(row.get("best_at"), ".0%"),
+                optional(row.get("rise_after_best"), ".3f"),
+                optional(row.get("final_gap"), ".3f"),
+                f"{stopped['steps_fraction']:.0%} ({stopped['stopped']}/{stopped['seeds']} stopped)"
+                if stopped
+                else "—",
+                f"{stopped['loss_minus_full']:+.3f}" if stopped else "—",
+            )
+        tables.append(table)
+    return tables
 
 
 def _epochs(epochs):

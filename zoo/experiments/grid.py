@@ -97,6 +97,7 @@ class PlannedRun:
     warmup_steps: int
     estimated_seconds: float = None
     label: str = None  # how progress names it; by default "<arm> <layers>×<width> @ <budget>"
+    variant: dict = None  # what a study varies within the cell (zoo.experiments.repetition)
 
     def __post_init__(self):
         if self.label is None:

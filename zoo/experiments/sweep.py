@@ -44,9 +44,19 @@ from zoo.experiments.grid import (
     plan_row,
     sweep_run_config,
 )
+from zoo.experiments.repetition import (
+    FRACTIONS,
+    PASSES,
+    PATIENCE,
+    R_STAR,
+    muennighoff_fraction,
+    repetition_grid,
+    summarize,
+)
 from zoo.experiments.store import RunStore
 from zoo.experiments.tuning import LR_GRID, LR_TUNING_FRACTION, RATE_FACTORS, rate_grid
 from zoo.scaling.hyperparameters import check_rule, fit_hyperparameter_rule, rule_points
+from zoo.storage.runs import RunRecord
 
 EPOCHS_FLAG = 4  # Muennighoff et al. 2023: up to ~4 passes are nearly as good as fresh data
 DEFAULT_BOOTSTRAP = 200
@@ -258,6 +268,82 @@ def sweep_rates(
     return sweep
 
 
+def sweep_epochs(
+    models,
+    *,
+    budgets,
+    seeds=1,
+    passes=PASSES,
+    fractions=FRACTIONS,
+    patience=PATIENCE,
+    shapes="papers",
+    rates=None,
+    ablate=None,
+    overrides=(),
+    reporter=None,
+    dry_run=False,
+    jobs=1,
+    run=None,
+    **fields,
+):
+    """Epochs at equal compute (`zoo.experiments.repetition`): each arm's compute-optimal shape
+    at each budget trained as `passes` passes over proportionally smaller slices, on fresh
+    data at `fractions` of the budget, and with `patience`; the repeated runs read against the
+    fresh curve and Muennighoff et al.'s effective data, with each run's curves."""
+    parallel.check_jobs(jobs)
+    budgets = parse_budgets(budgets, for_fit=False)
+    passes = _factors("passes", passes)
+    if min(passes) < 1:
+        raise FieldError("passes", f"must each be at least 1; received {list(passes)}")
+    fractions = _factors("fractions", fractions)
+    if max(fractions) >= 1:
+        raise FieldError("fractions", f"must each be below 1; received {list(fractions)}")
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise FieldError("patience", f"must be a whole number of at least 1; received {patience!r}")
+    rule = parse_shapes(shapes)
+    rate_rule = _rate_rule(rates, False)
+    arms = parse_arms(models, ablate=ablate, overrides=overrides)
+    cells = compute_cells(arms, budgets, seeds, Allocation.COMPUTE_OPTIMAL, shapes=rule)
+    sweep = _run(
+        cells,
+        run,
+        fields,
+        reporter,
+        dry_run,
+        False,
+        jobs,
+        kind="epochs",
+        request={
+            "models": [a.name for a in arms],
+            "budgets": list(budgets),
+            "seeds": seeds,
+            "passes": list(passes),
+            "fractions": list(fractions),
+            "patience": patience,
+            "shapes": rule.name,
+            "rates": rates and str(rates),
+        },
+        transform=lambda planned: repetition_grid(planned, passes, fractions, patience),
+        rule=rate_rule,
+    )
+    if not dry_run:
+        curves = {point["run"]: _curve(point["run"]) for point in sweep["points"]}
+        sweep["curves"] = curves
+        sweep["epochs"] = summarize(sweep["points"], curves)
+        sweep["muennighoff"] = {
+            "r_star": R_STAR,
+            "source": "Muennighoff et al. 2023, arXiv:2305.16264",
+            "fractions": {f"{k:g}": muennighoff_fraction(k) for k in passes},
+        }
+    return sweep
+
+
+def _curve(run):
+    """A run's evaluations (step, tokens, training and validation loss), from its metrics."""
+    keep = ("step", "tokens", "train_loss", "validation_loss")
+    return [{k: row.get(k) for k in keep} for row in RunRecord(run).metrics()]
+
+
 def _rate_rule(path, tune_lr, field="rates"):
     """The `RateRule` of a rates sweep's JSON at `path` (None: none given)."""
     if path is None:
@@ -442,6 +528,8 @@ def _point(p, record):
         "batch_size": settings["budget"]["batch_size"],
         "batch_tokens": settings["budget"]["batch_size"] * config.max_sequence_length,
         "wall_seconds": summary.get("wall_time"), "run": str(record.path),
+        **({"variant": p.variant, "steps": summary["steps"],
+            "stopped_early": summary["stopped_early"]} if p.variant else {}),
     }  # fmt: skip
 
 
