@@ -29,6 +29,7 @@ def _check_figures(result, root):
             + list(card.get("gradients") or [])
             + list(card.get("cost") or [])
             + list(card.get("memory") or [])
+            + list(card.get("epochs") or [])
         )
         for entry in entries:
             for figure in entry.get("figures", []):

@@ -532,3 +532,32 @@ def test_attention_and_parallel_benchmarks_have_sections_of_their_own(study_root
     assert shown[at + "rows/5/peak_bytes"] == "5.3"  # dense at 1,024: 1e6 + 102,400 + 4·1024²
     at = "results/reference/bench-parallel.json#/parallel/"
     assert shown[at + "accounted/1/optimizer"] == f"{accounted[1]['optimizer'] / 1e9:,.0f}"
+
+
+def test_an_epochs_study_has_a_section_of_its_own(study_root, tmp_path):
+    """A study shaped as `zoo sweep epochs` writes it (its tables from `summarize`)."""
+    from zoo.experiments.repetition import summarize
+
+    def point(passes, fraction, patience, seed, loss, steps=100):
+        variant = {"passes": passes, "fraction": fraction, "patience": patience}
+        return {"arm": "llama-small", "budget": 1e12, "seed": seed, "loss": loss,
+                "epochs": passes, "steps": steps, "stopped_early": patience is not None,
+                "run": f"r{passes}{fraction}{patience}{seed}", "variant": variant}  # fmt: skip
+
+    points = [point(1, f, None, s, 2.0 + (1 - f) + 0.01 * s) for f in (0.25, 1.0) for s in (0, 1)]
+    points += [point(4, 1.0, None, s, 2.3 + 0.01 * s) for s in (0, 1)]
+    points += [point(4, 1.0, 3, s, 2.2 + 0.01 * s, steps=70) for s in (0, 1)]
+    curve = [{"step": 50, "train_loss": 2.5, "validation_loss": 2.4},
+             {"step": 100, "train_loss": 2.0, "validation_loss": 2.45}]  # fmt: skip
+    curves = {p["run"]: curve for p in points}
+    study = {"kind": "epochs", "passes": [1, 4], "fractions": [0.25], "patience": 3, "seeds": 2,
+             "points": points, "curves": curves, "epochs": summarize(points, curves)}  # fmt: skip
+    (study_root / "results" / "reference" / "epochs-x.json").write_text(json.dumps(study))
+    report(tmp_path / "out", root=study_root)
+    page = Page((tmp_path / "out" / "index.html").read_text())
+    check_page(page, study_root)
+    assert "epochs-x" in page.sections
+    shown = {e["source"]: e["text"] for e in page.sourced}
+    at = "results/reference/epochs-x.json#/epochs/0/passes/1/"
+    assert shown[at + "predicted_fraction"] == "93%" and shown[at + "best_at"] == "50%"
+    assert shown[at + "patience/steps_fraction"] == "70%"

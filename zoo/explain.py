@@ -164,7 +164,7 @@ def _check_card(document, at, studies):
         for j, name in enumerate(document.get(f"{at}/gradients/headline", "list", default=[])):
             if name not in named:
                 raise document.damaged(f"{at}/gradients/headline/{j} is not one of its studies")
-    for key in ("cost", "memory"):  # zoo bench attention's and zoo bench parallel's reports
+    for key in ("cost", "memory", "epochs"):  # bench reports and the epochs study
         if document.get(f"{at}/{key}", "object", default=None) is not None:
             _check_study_name(document, f"{at}/{key}/study", studies)
     if document.get(f"{at}/laws", "object", default=None) is not None:
@@ -230,7 +230,7 @@ def explain(name=None, root=None):
         ]
         readers = (("inference", _inference), ("search", _search), ("laws", _laws),
                    ("gradients", _gradients), ("cost", _attention_cost),
-                   ("memory", _parallel_memory))  # fmt: skip
+                   ("memory", _parallel_memory), ("epochs", _epochs))  # fmt: skip
         for key, read in readers:
             if card.get(key):
                 entry[key] = read(card[key], data["studies"], root, cache)
@@ -811,6 +811,53 @@ def _parallel_memory(spec, studies, root, cache):
     return rows
 
 
+def _epochs(spec, studies, root, cache):
+    """`zoo sweep epochs`' study: per budget, what each pass count is worth in fresh data
+    (measured, and Muennighoff et al.'s prediction), and what patience did at the most passes."""
+    study, source, command = _study(spec["study"], studies, root, cache)
+    row = {"study": spec["study"], "source": source, "command": command}
+    if study is None:
+        return [{**row, "missing": f"{source} is not committed yet"}]
+    rows = []
+    for i in range(len(study.get("/epochs", "list"))):
+        at = f"/epochs/{i}"
+        budget = figure(study, "budget", f"{at}/budget", "flops")
+        figures, parts = [budget], []
+        passes = study.get(f"{at}/passes", "list")
+        for j, entry in enumerate(passes):
+            if entry["passes"] == 1:
+                continue
+            count = figure(study, "passes", f"{at}/passes/{j}/passes", "count")
+            loss = figure(study, "loss", f"{at}/passes/{j}/mean", "loss")
+            predicted = figure(study, "predicted", f"{at}/passes/{j}/predicted_fraction", "percent")
+            figures += [count, loss, predicted]
+            if entry["effective_fraction"] is None:
+                worth = "outside the fresh-data curve"
+            else:
+                measured = figure(study, "worth", f"{at}/passes/{j}/effective_fraction", "percent")
+                figures.append(measured)
+                worth = f"worth {measured['text']} of fresh data"
+            parts.append(
+                f"{count['text']} passes {loss['text']} ({worth}; Muennighoff {predicted['text']})"
+            )
+        most = len(passes) - 1
+        if passes and passes[most].get("patience"):
+            stopped = figure(study, "stopped", f"{at}/passes/{most}/patience/stopped", "count")
+            seeds = figure(study, "seeds", f"{at}/passes/{most}/patience/seeds", "count")
+            steps = figure(study, "steps", f"{at}/passes/{most}/patience/steps_fraction", "percent")
+            change = figure(
+                study, "change", f"{at}/passes/{most}/patience/loss_minus_full", "number"
+            )
+            figures += [stopped, seeds, steps, change]
+            parts.append(
+                f"patience stopped {stopped['text']} of {seeds['text']} runs at the most passes "
+                f"after {steps['text']} of the steps, loss {change['text']} against the full run"
+            )
+        summary = f"at {budget['text']} FLOPs (loss in nats/token): " + "; ".join(parts)
+        rows.append({**row, "figures": figures, "summary": summary})
+    return rows
+
+
 PARTS = ("parameters", "gradients", "optimizer")
 
 
@@ -821,7 +868,7 @@ def _verdict_line(card):
         search, gradients = card.get("search"), card.get("gradients")
         if search and "missing" not in search:
             return search["summary"]
-        for key in ("cost", "memory"):
+        for key in ("cost", "memory", "epochs"):
             rows = [row for row in card.get(key) or () if "missing" not in row]
             if rows:
                 return rows[0]["summary"]

@@ -133,7 +133,8 @@ def render_card(card):
                        ("laws", "the laws behind the optimum"),
                        ("gradients", "the gradient through depth"),
                        ("cost", "time and memory against length"),
-                       ("memory", "memory per device")):  # fmt: skip
+                       ("memory", "memory per device"),
+                       ("epochs", "repetition against fresh data")):  # fmt: skip
         entries = card.get(key)
         if entries:
             lines += ["", f"[bold]{title}[/]"]

@@ -143,7 +143,8 @@ def _cards(study, context):
                           ("laws", "the laws behind the optimum"),
                           ("gradients", "the gradient through depth"),
                           ("cost", "time and memory against length"),
-                          ("memory", "memory per device")):  # fmt: skip
+                          ("memory", "memory per device"),
+                          ("epochs", "repetition against fresh data")):  # fmt: skip
             entries = card.get(key) or []
             for entry in entries if isinstance(entries, list) else [entries]:
                 if entry["source"] == study.path and "missing" not in entry:

@@ -424,6 +424,70 @@ def parallel(s, context):
     }
 
 
+def epochs(s, context):
+    """`zoo sweep epochs`: per arm and budget, the fresh-data curve, then each pass count's loss,
+    what it is worth in fresh data (measured and predicted), where its validation loss turns,
+    and what patience did."""
+    rows = []
+    for i in range(s.count("/epochs")):
+        at = f"/epochs/{i}"
+        for j in range(s.count(f"{at}/fresh")):
+            f = f"{at}/fresh/{j}"
+            rows.append([s.s(f"{at}/arm"), s.n(f"{at}/budget", "flops"),
+                         f"fresh data, {s.n(f'{f}/fraction', 'percent')} of the budget",
+                         s.n(f"{f}/mean", "loss") + s.interval(f"{f}/interval", "loss"),
+                         "—", "—", "—", "—", "—"])  # fmt: skip
+        for j in range(s.count(f"{at}/passes")):
+            r = f"{at}/passes/{j}"
+            worth = (
+                s.n(f"{r}/effective_fraction", "percent")
+                if s.value(f"{r}/effective_fraction") is not None
+                else "outside the fresh curve"
+            )
+            patience = (
+                f"{s.n(f'{r}/patience/steps_fraction', 'percent')} of the steps, "
+                f"{s.n(f'{r}/patience/loss_minus_full', 'number')}"
+                if s.value(f"{r}/patience") is not None
+                else "—"
+            )
+            rows.append([
+                s.s(f"{at}/arm"), s.n(f"{at}/budget", "flops"),
+                f"{s.n(f'{r}/passes', 'count')} passes",
+                s.n(f"{r}/mean", "loss") + s.interval(f"{r}/interval", "loss"),
+                worth, s.n(f"{r}/predicted_fraction", "percent"),
+                s.n(f"{r}/best_at", "percent") if s.value(f"{r}/best_at") is not None else "—",
+                s.n(f"{r}/final_gap", "number") if s.value(f"{r}/final_gap") is not None else "—",
+                patience,
+            ])  # fmt: skip
+    return {
+        "question": question(s, context) or "What are repeated passes over data worth?",
+        "setup": (
+            f"Budgets spent as passes over proportionally smaller slices of the training split "
+            f"({s.listed('/passes', 'number')} passes), fresh data at fractions of each budget "
+            f"({s.listed('/fractions', 'percent')}), and each repeated run again with patience "
+            f"{s.n('/patience', 'count')}; seeds {s.n('/seeds', 'count')} per cell; the papers' "
+            "shapes and the LLaMA recipe's fitted rate rule. Loss in nats per token of the "
+            "validation split (never repeated); the interval is a Student-t interval over seeds; "
+            "worth: the fraction of the budget fresh data needs to reach the same loss, read off "
+            "the fresh curve; Muennighoff et al.'s prediction with R* as in the JSON."
+        ),
+        "table": table(
+            [
+                "arm",
+                "budget",
+                "data",
+                "loss",
+                "worth in fresh data",
+                "Muennighoff",
+                "validation lowest at",
+                "validation − training at the end",
+                "patience: steps trained, loss against the full run",
+            ],
+            rows,
+        ),  # fmt: skip
+    }
+
+
 def ngram(s, context):
     return {
         "question": question(s, context)
@@ -688,6 +752,7 @@ __all__ = [
     "attention",
     "comparison",
     "compute",
+    "epochs",
     "generate",
     "gradients",
     "isoflop",

@@ -23,6 +23,7 @@ KINDS = {  # the kinds the page draws, in its order
     "rates": "learning-rate rule: full-length grids of rates per arm and budget",
     "samplers": "hyperparameter search: samplers compared on one tuning problem",
     "gradients": "gradient norm per layer, at initialisation and over the first updates",
+    "epochs": "epochs at equal compute: repeated data against fresh data",
     "comparison": "comparison at one budget",
     "generate": "decoding benchmark",
     "attention": "attention's time and memory against length",
@@ -121,7 +122,7 @@ def anchor(path):
 
 
 def _kind(data):
-    if data.get("kind") in ("compute", "isoflop", "rates", "samplers", "gradients"):
+    if data.get("kind") in ("compute", "isoflop", "rates", "samplers", "gradients", "epochs"):
         return data["kind"]
     if "points_file" in data:
         return "refit"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The learner's questions of issue 26, measured (docs/findings.md, sections 8 on):
+#   activations  the feed-forward activations at equal parameters and equal compute: the LLaMA
+#                recipe (SwiGLU, the baseline) against GELU, ReLU, leaky ReLU, tanh and sigmoid
+#                at 1.5x the width (one matrix fewer) and the gated GEGLU and ReGLU, at 1e12 and
+#                3e12 FLOPs, the papers' shapes, 3 seeds; every arm at the LLaMA recipe's own
+#                fitted rate rule (rung2/rule-recipes.json: one rule, so no arm is tuned better)
+#   epochs       1, 4, 16 and 40 passes at equal compute, fresh data at 1/40 ... 1/2 of each
+#                budget, and patience 3, the LLaMA recipe at 1e12 and 3e12 FLOPs, 3 seeds
+#   attention    zoo bench attention on JAX (the backend with a fused kernel), 256 ... 8,192
+#   parallel     zoo bench parallel: 1, 2, 4 and 8 virtual devices
+# Runs live in results/learner-runs/ (not in git) and are reused by key, so the same command
+# continues an interrupted study; a study's JSON is moved into place only when it completes.
+#   bash scripts/learner_studies.sh [activations|epochs|attention|parallel|all] [--dry-run]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=results/reference
+export ZOO_RESULTS=${ZOO_RESULTS:-results/learner-runs}
+export COLUMNS=160
+step=${1:-all}
+shift || true
+extra=("$@")
+jobs=(--jobs "${JOBS:-2}")
+rule=results/reference/rung2/rule-recipes.json
+
+write() {  # write NAME COMMAND...: the JSON of a complete study, moved into place at the end
+    local name=$1; shift
+    if [[ " ${extra[*]} " == *" --dry-run "* ]]; then "$@" "${extra[@]}"; return; fi
+    if [[ -e "$out/$name.json" ]]; then echo "$name: complete, kept ($out/$name.json)"; return; fi
+    "$@" --json > "$out/$name.json.partial"
+    mv "$out/$name.json.partial" "$out/$name.json"
+}
+
+activations() {
+    local arms="feedforward=gelu+intermediate_dim=672,feedforward=relu+intermediate_dim=672,\
+feedforward=leaky_relu+intermediate_dim=672,feedforward=tanh+intermediate_dim=672,\
+feedforward=sigmoid+intermediate_dim=672,feedforward=geglu,feedforward=reglu"
+    write activations zoo sweep compute --models llama --ablate "$arms" --budgets 1e12,3e12 \
+        --seeds 3 --shapes papers --rates "$rule" --plot "$out/activations.png" "${jobs[@]}"
+}
+
+epochs() {
+    write epochs-llama zoo sweep epochs --models llama --budgets 1e12,3e12 --seeds 3 \
+        --rates "$rule" --plot "$out/epochs-llama.png" "${jobs[@]}"
+}
+
+attention() {  # timings: run on an otherwise idle machine
+    if [[ " ${extra[*]} " == *" --dry-run "* || -e $out/bench-attention.json ]]; then return; fi
+    zoo bench attention --backend jax --out "$out/bench-attention.json.partial"
+    mv "$out/bench-attention.json.partial" "$out/bench-attention.json"
+}
+
+parallel() {
+    if [[ " ${extra[*]} " == *" --dry-run "* || -e $out/bench-parallel.json ]]; then return; fi
+    zoo bench parallel --out "$out/bench-parallel.json.partial"
+    mv "$out/bench-parallel.json.partial" "$out/bench-parallel.json"
+}
+
+case $step in
+    activations|epochs|attention|parallel) $step ;;
+    all) attention; parallel; epochs; activations ;;
+    *) echo "usage: $0 [activations|epochs|attention|parallel|all] [--dry-run]" >&2; exit 2 ;;
+esac
