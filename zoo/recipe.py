@@ -30,6 +30,9 @@ class Schedule(str, enum.Enum):
 class Tokenizer(str, enum.Enum):
     BYTE_BPE = "byte_bpe"  # GPT-2's byte-level BPE
     SENTENCEPIECE = "sentencepiece"  # SentencePiece (with byte fallback where the paper says so)
+    # SentencePiece's unigram language model (its default; Kudo 2018), beside its BPE mode
+    # above: no paper recipe here uses it, `zoo sweep` arms compare it (--set tokenizer=…).
+    SENTENCEPIECE_UNIGRAM = "sentencepiece_unigram"
 
 
 class Allocation(str, enum.Enum):

@@ -14,7 +14,7 @@ from zoo.errors import ZooError
 from zoo.files import cache_dir
 from zoo.recipe import Tokenizer
 
-KINDS = [Tokenizer.BYTE_BPE, Tokenizer.SENTENCEPIECE]
+KINDS = [Tokenizer.BYTE_BPE, Tokenizer.SENTENCEPIECE, Tokenizer.SENTENCEPIECE_UNIGRAM]
 # Unseen characters, runs of spaces and newlines, tabs, digits and the end-of-text string itself.
 SAMPLE = "  Thou art\tthe king.\n\n\nCafé 1599 — ★ 漢字 😀\r\nend  \n <|endoftext|> x"
 
@@ -31,7 +31,7 @@ def test_trains_and_round_trips_through_keras_hub(corpus, kind):
     tokenizer = assets.load()
     assert tokenizer.vocabulary_size() == assets.vocabulary_size
     texts = [d.text for d in corpus.validation] + [SAMPLE]
-    if kind is Tokenizer.SENTENCEPIECE:  # the literal string is text to SentencePiece
+    if kind is not Tokenizer.BYTE_BPE:  # the literal string is text to SentencePiece
         texts[-1] = SAMPLE.replace("<|endoftext|>", "</s>")
     for text in texts:
         ids = np.asarray(tokenizer.tokenize(text))
@@ -42,6 +42,9 @@ def test_trains_and_round_trips_through_keras_hub(corpus, kind):
     assert metadata["vocabulary_size"] == assets.vocabulary_size
     assert metadata["corpus_fingerprint"] == corpus.fingerprint
     assert set(metadata["versions"]) == {"keras_hub", "tokenizers", "sentencepiece"}
+    if kind is not Tokenizer.BYTE_BPE:  # the model SentencePiece was asked for
+        model_type = {Tokenizer.SENTENCEPIECE: "bpe", Tokenizer.SENTENCEPIECE_UNIGRAM: "unigram"}
+        assert metadata["settings"]["model_type"] == model_type[kind]
 
 
 def test_end_of_text_ids(corpus):

@@ -40,7 +40,10 @@ SENTENCEPIECE_MODEL = "tokenizer.model"
 ASSET_FILES = {
     Tokenizer.BYTE_BPE: ("vocab.json", "merges.txt"),
     Tokenizer.SENTENCEPIECE: (SENTENCEPIECE_MODEL,),
+    Tokenizer.SENTENCEPIECE_UNIGRAM: (SENTENCEPIECE_MODEL,),
 }
+# SentencePiece's model_type per kind (both with byte fallback, run by keras-hub alike).
+SENTENCEPIECE_TYPES = {Tokenizer.SENTENCEPIECE: "bpe", Tokenizer.SENTENCEPIECE_UNIGRAM: "unigram"}
 SEED = 1234
 # SentencePiece's model depends on its thread count (measured: 1 and 2 threads give different
 # models), so the count is fixed rather than taken from the machine.
@@ -178,8 +181,13 @@ def prepare_tokenizer(corpus, kind, vocabulary_size):
             pass  # absent or incomplete: rebuild below
         documents = [d.text for d in corpus.train]
         with atomic_directory(path) as staging:
-            train = _train_byte_bpe if kind is Tokenizer.BYTE_BPE else _train_sentencepiece
-            actual, end_of_text_id, settings = train(documents, vocabulary_size, staging)
+            if kind is Tokenizer.BYTE_BPE:
+                trained = _train_byte_bpe(documents, vocabulary_size, staging)
+            else:
+                trained = _train_sentencepiece(
+                    documents, vocabulary_size, staging, SENTENCEPIECE_TYPES[kind]
+                )
+            actual, end_of_text_id, settings = trained
             if actual > vocabulary_size:
                 raise ZooError(
                     f"the {kind.value} tokenizer has {actual} tokens, more than the "
@@ -229,11 +237,11 @@ def _train_byte_bpe(documents, vocabulary_size, directory):
     return tokenizer.get_vocab_size(), tokenizer.token_to_id(END_OF_TEXT), settings
 
 
-def _train_sentencepiece(documents, vocabulary_size, directory):
+def _train_sentencepiece(documents, vocabulary_size, directory, model_type="bpe"):
     import sentencepiece
 
     settings = dict(
-        model_type="bpe",
+        model_type=model_type,
         vocab_size=vocabulary_size,
         hard_vocab_limit=False,  # a tiny corpus may support fewer pieces than asked for
         byte_fallback=True,  # any byte round-trips, as in LLaMA and PaLM
