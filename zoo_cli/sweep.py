@@ -340,6 +340,52 @@ def epochs(
     )
 
 
+@app.command("continued")
+def continued(
+    models: Annotated[str, typer.Option(help="Comma-separated presets or families.")],
+    budgets: Annotated[str, typer.Option(help="Training FLOPs budgets, comma-separated.")],
+    seeds: Seeds = 1,
+    fraction: Annotated[
+        float, typer.Option(help="The first run's share of each budget (its released weights).")
+    ] = 0.125,
+    shapes: options.Shapes = "papers",
+    rates: Rates = None,
+    data: run_options.Data = run_options.DEFAULT_DATA,
+    set_: options.Overrides = None,
+    precision: run_options.PrecisionOption = Precision.FLOAT32,
+    spike_guard: SpikeGuard = False,
+    strategy: run_options.StrategyOption = None,
+    backend: run_options.BackendOption = None,
+    jobs: Jobs = None,
+    dry_run: DryRun = False,
+    json: options.Json = False,
+):
+    """Continued training: each arm's compute-optimal shape per budget trained on a fraction of
+    it ("released weights"), continued from those weights on the rest with the rate warmed up
+    and decayed again, against a fresh model on the rest and one uninterrupted run."""
+    _sweep(
+        "sweep_continued",
+        dict(
+            models=models,
+            budgets=budgets,
+            seeds=seeds,
+            fraction=fraction,
+            shapes=shapes,
+            rates=rates,
+            overrides=set_ or (),
+        ),  # fmt: skip
+        data,
+        precision,
+        spike_guard,
+        strategy,
+        backend,
+        None,
+        jobs,
+        dry_run,
+        json,
+    )
+
+
 def _sweep(
     function, arguments, data, precision, spike_guard, strategy, backend, plot, jobs, dry_run, json
 ):
@@ -378,8 +424,9 @@ def _sweep(
         print_json(result)
     elif dry_run:
         out.print("dry run: nothing trained")
-    elif result["kind"] == "epochs":
-        for table in epochs_tables(result):
+    elif result["kind"] in ("epochs", "continued"):
+        tables = epochs_tables if result["kind"] == "epochs" else continued_tables
+        for table in tables(result):
             out.print(table)
         out.print(f"wall time {result['wall_seconds']:,.0f} s")
     else:
@@ -670,6 +717,39 @@ def epochs_tables(sweep):
             )
         tables.append(table)
     return tables
+
+
+def continued_tables(sweep):
+    """Per arm and budget: each role's loss, and the continued run against the others."""
+    tables = []
+    for cell in sweep["continued"]:
+        table = Table(
+            title=f"{cell['arm']} @ {cell['budget']:.2g} FLOPs — continued training "
+            f"(the first run on {sweep['fraction']:.3g} of the budget)",
+            title_justify="left",
+        )
+        for column in ("run", "tokens", "loss (95% over seeds)"):
+            table.add_column(column, justify="right")
+        for role in ("first", "continued", "scratch", "whole"):
+            stats = cell[role]
+            table.add_row(
+                role, human(stats["tokens"]) if stats["tokens"] else "—", _mean_cell(stats)
+            )
+        for other in ("whole", "scratch"):
+            table.add_row(
+                f"continued − {other}", "", _mean_cell(cell[f"continued_minus_{other}"], "+.3f")
+            )
+        tables.append(table)
+    return tables
+
+
+def _mean_cell(stats, spec=".3f"):
+    if stats["mean"] is None:
+        return "—"
+    interval = stats["interval"]
+    return format(stats["mean"], spec) + (
+        f" [{interval[0]:{spec}}, {interval[1]:{spec}}]" if interval else ""
+    )
 
 
 def _epochs(epochs):

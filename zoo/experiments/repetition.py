@@ -22,6 +22,7 @@ import dataclasses
 import math
 
 from zoo.experiments.grid import warmup_for, within_min_steps
+from zoo.experiments.intervals import seed_stats
 from zoo.training.trainer import plan_run
 
 PASSES = (1, 4, 16, 40)
@@ -102,14 +103,14 @@ def summarize(points, curves):
         for fraction in sorted({q["variant"]["fraction"] for q in cell}):
             seen = losses({"passes": 1, "fraction": fraction, "patience": None})
             if seen:
-                fresh.append({"fraction": fraction, **_stats(seen)})
+                fresh.append({"fraction": fraction, **seed_stats(seen)})
         repeated = []
         for passes in sorted({q["variant"]["passes"] for q in cell}):
             plain = {"passes": passes, "fraction": 1.0, "patience": None}
             runs = [q for q in cell if _same(q["variant"], plain)]
             if not runs:
                 continue
-            row = {"passes": passes, **_stats([q["loss"] for q in runs])}
+            row = {"passes": passes, **seed_stats([q["loss"] for q in runs])}
             row["predicted_fraction"] = muennighoff_fraction(passes)
             row["effective_fraction"] = effective_fraction(row["mean"], fresh)
             row["epochs"] = sum(q["epochs"] for q in runs) / len(runs)
@@ -126,20 +127,6 @@ def summarize(points, curves):
 
 def _same(a, b):
     return all(a.get(k) == v for k, v in b.items())
-
-
-def _stats(values):
-    """Mean over seeds with its 95% Student-t interval (None with one seed)."""
-    from scipy import stats
-
-    n = len(values)
-    mean = sum(values) / n
-    interval = None
-    if n > 1:
-        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-        half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
-        interval = [mean - half, mean + half]
-    return {"mean": mean, "interval": interval, "seeds": n, "losses": values}
 
 
 def effective_fraction(loss, fresh):

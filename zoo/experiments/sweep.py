@@ -44,6 +44,8 @@ from zoo.experiments.grid import (
     plan_row,
     sweep_run_config,
 )
+from zoo.experiments.continuation import FIRST_FRACTION, first_grid, second_grid
+from zoo.experiments.continuation import summarize as summarize_continued
 from zoo.experiments.repetition import (
     FRACTIONS,
     PASSES,
@@ -335,6 +337,61 @@ def sweep_epochs(
             "source": "Muennighoff et al. 2023, arXiv:2305.16264",
             "fractions": {f"{k:g}": muennighoff_fraction(k) for k in passes},
         }
+    return sweep
+
+
+def sweep_continued(
+    models,
+    *,
+    budgets,
+    seeds=1,
+    fraction=FIRST_FRACTION,
+    shapes="papers",
+    rates=None,
+    ablate=None,
+    overrides=(),
+    reporter=None,
+    dry_run=False,
+    jobs=1,
+    run=None,
+    **fields,
+):
+    """Continued training (`zoo.experiments.continuation`): each arm's compute-optimal shape
+    per budget trained on `fraction` of it, then continued from those weights on the rest with
+    a rewarmed, re-decayed rate, against a fresh model on the rest and one run on the whole.
+    Two phases: the continued runs are planned once the first runs' weights exist."""
+    parallel.check_jobs(jobs)
+    budgets = parse_budgets(budgets, for_fit=False)
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise FieldError("fraction", f"must be between 0 and 1; received {fraction!r}")
+    rule = parse_shapes(shapes)
+    rate_rule = _rate_rule(rates, False)
+    arms = parse_arms(models, ablate=ablate, overrides=overrides)
+    cells = compute_cells(arms, budgets, seeds, Allocation.COMPUTE_OPTIMAL, shapes=rule)
+    request = {
+        "models": [a.name for a in arms],
+        "budgets": list(budgets),
+        "seeds": seeds,
+        "fraction": fraction,
+        "shapes": rule.name,
+        "rates": rates and str(rates),
+    }
+
+    def phase(transform):
+        return _run(cells, run, fields, reporter, dry_run, False, jobs, kind="continued",
+                    request=request, transform=transform, rule=rate_rule)  # fmt: skip
+
+    first = phase(lambda planned: first_grid(planned, fraction))
+    if dry_run or first["failed"]:
+        return first  # the second phase's plan needs the first's weights
+    firsts = {(p["arm"], p["budget"], p["seed"]): p["run"] for p in first["points"]}
+    second = phase(lambda planned: second_grid(planned, firsts, fraction))
+    sweep = {**second, "plan": first["plan"] + second["plan"], "failed": second["failed"]}
+    sweep["points"] = first["points"] + second["points"]
+    for key in ("wall_seconds", "run_seconds", "estimated_seconds"):
+        sweep[key] = first[key] + second[key]
+    sweep["curves"] = {point["run"]: _curve(point["run"]) for point in sweep["points"]}
+    sweep["continued"] = summarize_continued(sweep["points"])
     return sweep
 
 
