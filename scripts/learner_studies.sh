@@ -7,11 +7,13 @@
 #                fitted rate rule (rung2/rule-recipes.json: one rule, so no arm is tuned better)
 #   epochs       1, 4, 16 and 40 passes at equal compute, fresh data at 1/40 ... 1/2 of each
 #                budget, and patience 3, the LLaMA recipe at 1e12 and 3e12 FLOPs, 3 seeds
+#   continued    continued training: the LLaMA recipe trained on 1/8 of 1e12 and 3e12 FLOPs,
+#                continued on the rest, against a fresh model on the rest and one whole run
 #   attention    zoo bench attention on JAX (the backend with a fused kernel), 256 ... 8,192
 #   parallel     zoo bench parallel: 1, 2, 4 and 8 virtual devices
 # Runs live in results/learner-runs/ (not in git) and are reused by key, so the same command
 # continues an interrupted study; a study's JSON is moved into place only when it completes.
-#   bash scripts/learner_studies.sh [activations|epochs|attention|parallel|all] [--dry-run]
+#   bash scripts/learner_studies.sh [activations|epochs|continued|attention|parallel|all] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/reference
@@ -44,6 +46,11 @@ epochs() {
         --rates "$rule" --plot "$out/epochs-llama.png" "${jobs[@]}"
 }
 
+continued() {
+    write continued-llama zoo sweep continued --models llama --budgets 1e12,3e12 --seeds 3 \
+        --rates "$rule" "${jobs[@]}"
+}
+
 attention() {  # timings: run on an otherwise idle machine
     if [[ " ${extra[*]} " == *" --dry-run "* || -e $out/bench-attention.json ]]; then return; fi
     zoo bench attention --backend jax --out "$out/bench-attention.json.partial"
@@ -57,7 +64,8 @@ parallel() {
 }
 
 case $step in
-    activations|epochs|attention|parallel) $step ;;
-    all) attention; parallel; epochs; activations ;;
-    *) echo "usage: $0 [activations|epochs|attention|parallel|all] [--dry-run]" >&2; exit 2 ;;
+    activations|epochs|continued|attention|parallel) $step ;;
+    all) attention; parallel; epochs; continued; activations ;;
+    *) echo "usage: $0 [activations|epochs|continued|attention|parallel|all] [--dry-run]" >&2
+       exit 2 ;;
 esac

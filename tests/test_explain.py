@@ -30,6 +30,7 @@ def _check_figures(result, root):
             + list(card.get("cost") or [])
             + list(card.get("memory") or [])
             + list(card.get("epochs") or [])
+            + list(card.get("continued") or [])
         )
         for entry in entries:
             for figure in entry.get("figures", []):

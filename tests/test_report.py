@@ -561,3 +561,22 @@ def test_an_epochs_study_has_a_section_of_its_own(study_root, tmp_path):
     at = "results/reference/epochs-x.json#/epochs/0/passes/1/"
     assert shown[at + "predicted_fraction"] == "93%" and shown[at + "best_at"] == "50%"
     assert shown[at + "patience/steps_fraction"] == "70%"
+
+
+def test_a_continued_training_study_has_a_section_of_its_own(study_root, tmp_path):
+    from zoo.experiments.continuation import summarize
+
+    points = [{"arm": "llama-small", "budget": 1e12, "seed": seed, "tokens": 1000 * (k + 1),
+               "variant": {"role": role}, "loss": 2.0 + 0.1 * k + 0.01 * seed}
+              for k, role in enumerate(("whole", "continued", "scratch", "first"))
+              for seed in (0, 1)]  # fmt: skip
+    study = {"kind": "continued", "fraction": 0.125, "seeds": 2, "points": points,
+             "continued": summarize(points)}  # fmt: skip
+    (study_root / "results" / "reference" / "continued-x.json").write_text(json.dumps(study))
+    report(tmp_path / "out", root=study_root)
+    page = Page((tmp_path / "out" / "index.html").read_text())
+    check_page(page, study_root)
+    shown = {e["source"]: e["text"] for e in page.sourced}
+    at = "results/reference/continued-x.json#/continued/0/"
+    assert shown[at + "continued_minus_whole/mean"] == "0.1"
+    assert shown[at + "first/mean"] == "2.305"

@@ -164,7 +164,7 @@ def _check_card(document, at, studies):
         for j, name in enumerate(document.get(f"{at}/gradients/headline", "list", default=[])):
             if name not in named:
                 raise document.damaged(f"{at}/gradients/headline/{j} is not one of its studies")
-    for key in ("cost", "memory", "epochs"):  # bench reports and the epochs study
+    for key in ("cost", "memory", "epochs", "continued"):  # benches, epochs and continuation
         if document.get(f"{at}/{key}", "object", default=None) is not None:
             _check_study_name(document, f"{at}/{key}/study", studies)
     if document.get(f"{at}/laws", "object", default=None) is not None:
@@ -230,7 +230,8 @@ def explain(name=None, root=None):
         ]
         readers = (("inference", _inference), ("search", _search), ("laws", _laws),
                    ("gradients", _gradients), ("cost", _attention_cost),
-                   ("memory", _parallel_memory), ("epochs", _epochs))  # fmt: skip
+                   ("memory", _parallel_memory), ("epochs", _epochs),
+                   ("continued", _continued))  # fmt: skip
         for key, read in readers:
             if card.get(key):
                 entry[key] = read(card[key], data["studies"], root, cache)
@@ -858,6 +859,48 @@ def _epochs(spec, studies, root, cache):
     return rows
 
 
+def _continued(spec, studies, root, cache):
+    """`zoo sweep continued`'s study: per budget, the continued run's loss against one
+    uninterrupted run and a fresh model on the same compute, as paired differences."""
+    study, source, command = _study(spec["study"], studies, root, cache)
+    row = {"study": spec["study"], "source": source, "command": command}
+    if study is None:
+        return [{**row, "missing": f"{source} is not committed yet"}]
+    rows = []
+    for i in range(len(study.get("/continued", "list"))):
+        at = f"/continued/{i}"
+        budget = figure(study, "budget", f"{at}/budget", "flops")
+        share = figure(study, "fraction", "/fraction", "percent")
+        figures, parts = [budget, share], []
+        for role in ("first", "continued", "scratch", "whole"):
+            loss = figure(study, role, f"{at}/{role}/mean", "loss")
+            figures.append(loss)
+            parts.append(f"{role} {loss['text']}")
+        for other in ("whole", "scratch"):
+            d = figure(study, f"- {other}", f"{at}/continued_minus_{other}/mean", "number")
+            figures.append(d)
+            interval = ""
+            if study.get(f"{at}/continued_minus_{other}/interval", "list", default=None):
+                low, high = (
+                    figure(
+                        study,
+                        f"- {other} {k}",
+                        f"{at}/continued_minus_{other}/interval/{k}",
+                        "number",
+                    )
+                    for k in (0, 1)
+                )
+                figures += [low, high]
+                interval = f" [{low['text']}, {high['text']}]"
+            parts.append(f"continued − {other} {d['text']}{interval}")
+        summary = (
+            f"at {budget['text']} FLOPs, the first run on {share['text']} of it (loss in "
+            "nats/token): " + "; ".join(parts)
+        )
+        rows.append({**row, "figures": figures, "summary": summary})
+    return rows
+
+
 PARTS = ("parameters", "gradients", "optimizer")
 
 
@@ -868,7 +911,7 @@ def _verdict_line(card):
         search, gradients = card.get("search"), card.get("gradients")
         if search and "missing" not in search:
             return search["summary"]
-        for key in ("cost", "memory", "epochs"):
+        for key in ("cost", "memory", "epochs", "continued"):
             rows = [row for row in card.get(key) or () if "missing" not in row]
             if rows:
                 return rows[0]["summary"]

@@ -134,7 +134,8 @@ def render_card(card):
                        ("gradients", "the gradient through depth"),
                        ("cost", "time and memory against length"),
                        ("memory", "memory per device"),
-                       ("epochs", "repetition against fresh data")):  # fmt: skip
+                       ("epochs", "repetition against fresh data"),
+                       ("continued", "continuing against starting over")):  # fmt: skip
         entries = card.get(key)
         if entries:
             lines += ["", f"[bold]{title}[/]"]

@@ -144,7 +144,8 @@ def _cards(study, context):
                           ("gradients", "the gradient through depth"),
                           ("cost", "time and memory against length"),
                           ("memory", "memory per device"),
-                          ("epochs", "repetition against fresh data")):  # fmt: skip
+                          ("epochs", "repetition against fresh data"),
+                          ("continued", "continuing against starting over")):  # fmt: skip
             entries = card.get(key) or []
             for entry in entries if isinstance(entries, list) else [entries]:
                 if entry["source"] == study.path and "missing" not in entry:

@@ -488,6 +488,34 @@ def epochs(s, context):
     }
 
 
+def continued(s, context):
+    """`zoo sweep continued`: each role's loss per arm and budget, and the paired differences."""
+    rows = []
+    for i in range(s.count("/continued")):
+        at = f"/continued/{i}"
+        for role in ("first", "continued", "scratch", "whole"):
+            rows.append([s.s(f"{at}/arm"), s.n(f"{at}/budget", "flops"), role,
+                         s.n(f"{at}/{role}/tokens", "count"),
+                         s.n(f"{at}/{role}/mean", "loss") + s.interval(f"{at}/{role}/interval", "loss")])  # fmt: skip
+        for other in ("whole", "scratch"):
+            d = f"{at}/continued_minus_{other}"
+            rows.append([s.s(f"{at}/arm"), s.n(f"{at}/budget", "flops"), f"continued − {other}",
+                         "—", s.n(f"{d}/mean", "number") + s.interval(f"{d}/interval", "number")])  # fmt: skip
+    return {
+        "question": question(s, context) or "Is a stopped model better continued or restarted?",
+        "setup": (
+            f"The first run trains on {s.n('/fraction', 'percent')} of each budget with its own "
+            "complete schedule; the continued run starts from its weights (no optimizer state) "
+            "on the rest, the rate warmed up and decayed again; the scratch run trains a fresh "
+            "model on the same rest; the whole run once on the whole budget. Seeds "
+            f"{s.n('/seeds', 'count')} per cell; the papers' shapes and the LLaMA recipe's "
+            "fitted rate rule; validation loss in nats per token, Student-t intervals over seeds, "
+            "differences paired by seed."
+        ),
+        "table": table(["arm", "budget", "run", "tokens", "loss"], rows),
+    }
+
+
 def ngram(s, context):
     return {
         "question": question(s, context)
@@ -752,6 +780,7 @@ __all__ = [
     "attention",
     "comparison",
     "compute",
+    "continued",
     "epochs",
     "generate",
     "gradients",

@@ -24,6 +24,7 @@ KINDS = {  # the kinds the page draws, in its order
     "samplers": "hyperparameter search: samplers compared on one tuning problem",
     "gradients": "gradient norm per layer, at initialisation and over the first updates",
     "epochs": "epochs at equal compute: repeated data against fresh data",
+    "continued": "continued training against starting over",
     "comparison": "comparison at one budget",
     "generate": "decoding benchmark",
     "attention": "attention's time and memory against length",
@@ -122,7 +123,15 @@ def anchor(path):
 
 
 def _kind(data):
-    if data.get("kind") in ("compute", "isoflop", "rates", "samplers", "gradients", "epochs"):
+    if data.get("kind") in (
+        "compute",
+        "isoflop",
+        "rates",
+        "samplers",
+        "gradients",
+        "epochs",
+        "continued",
+    ):
         return data["kind"]
     if "points_file" in data:
         return "refit"
