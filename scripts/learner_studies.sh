@@ -9,11 +9,15 @@
 #                budget, and patience 3, the LLaMA recipe at 1e12 and 3e12 FLOPs, 3 seeds
 #   continued    continued training: the LLaMA recipe trained on 1/8 of 1e12 and 3e12 FLOPs,
 #                continued on the rest, against a fresh model on the rest and one whole run
+#   zloss        PaLM's z-loss at high learning rates: the LLaMA recipe at 1e12 FLOPs with and
+#                without z-loss 1e-4, at 1, 4, 16 and 64 times its fitted rate rule, 2 seeds;
+#                each point carries the final output log Z on the probe batch
 #   attention    zoo bench attention on JAX (the backend with a fused kernel), 256 ... 8,192
 #   parallel     zoo bench parallel: 1, 2, 4 and 8 virtual devices
 # Runs live in results/learner-runs/ (not in git) and are reused by key, so the same command
 # continues an interrupted study; a study's JSON is moved into place only when it completes.
-#   bash scripts/learner_studies.sh [activations|epochs|continued|attention|parallel|all] [--dry-run]
+#   bash scripts/learner_studies.sh [activations|epochs|continued|zloss|attention|parallel|all]
+#       [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/reference
@@ -51,6 +55,11 @@ continued() {
         --rates "$rule" "${jobs[@]}"
 }
 
+zloss() {
+    write zloss-llama zoo sweep rates --models llama --ablate z_loss_weight=1e-4 --budgets 1e12 \
+        --check "$rule" --rate-factors 1,4,16,64 --seeds 2 "${jobs[@]}"
+}
+
 attention() {  # timings: run on an otherwise idle machine
     if [[ " ${extra[*]} " == *" --dry-run "* || -e $out/bench-attention.json ]]; then return; fi
     zoo bench attention --backend jax --out "$out/bench-attention.json.partial"
@@ -64,8 +73,8 @@ parallel() {
 }
 
 case $step in
-    activations|epochs|continued|attention|parallel) $step ;;
-    all) attention; parallel; epochs; continued; activations ;;
-    *) echo "usage: $0 [activations|epochs|continued|attention|parallel|all] [--dry-run]" >&2
+    activations|epochs|continued|zloss|attention|parallel) $step ;;
+    all) attention; parallel; epochs; continued; zloss; activations ;;
+    *) echo "usage: $0 [activations|epochs|continued|zloss|attention|parallel|all] [--dry-run]" >&2
        exit 2 ;;
 esac

@@ -31,6 +31,7 @@ def _check_figures(result, root):
             + list(card.get("memory") or [])
             + list(card.get("epochs") or [])
             + list(card.get("continued") or [])
+            + list(card.get("logits") or [])
         )
         for entry in entries:
             for figure in entry.get("figures", []):

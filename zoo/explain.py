@@ -164,7 +164,7 @@ def _check_card(document, at, studies):
         for j, name in enumerate(document.get(f"{at}/gradients/headline", "list", default=[])):
             if name not in named:
                 raise document.damaged(f"{at}/gradients/headline/{j} is not one of its studies")
-    for key in ("cost", "memory", "epochs", "continued"):  # benches, epochs and continuation
+    for key in ("cost", "memory", "epochs", "continued", "logits"):  # the readers' studies
         if document.get(f"{at}/{key}", "object", default=None) is not None:
             _check_study_name(document, f"{at}/{key}/study", studies)
     if document.get(f"{at}/laws", "object", default=None) is not None:
@@ -231,7 +231,7 @@ def explain(name=None, root=None):
         readers = (("inference", _inference), ("search", _search), ("laws", _laws),
                    ("gradients", _gradients), ("cost", _attention_cost),
                    ("memory", _parallel_memory), ("epochs", _epochs),
-                   ("continued", _continued))  # fmt: skip
+                   ("continued", _continued), ("logits", _logits))  # fmt: skip
         for key, read in readers:
             if card.get(key):
                 entry[key] = read(card[key], data["studies"], root, cache)
@@ -901,6 +901,34 @@ def _continued(spec, studies, root, cache):
     return rows
 
 
+def _logits(spec, studies, root, cache):
+    """A rates grid of a baseline and the same model with z-loss (`zoo sweep rates`, whose
+    points carry the final output log Z on the probe batch): per learning rate, seed 0's loss
+    and mean |log Z| without and with z-loss."""
+    study, source, command = _study(spec["study"], studies, root, cache)
+    row = {"study": spec["study"], "source": source, "command": command}
+    if study is None:
+        return [{**row, "missing": f"{source} is not committed yet"}]
+    points = study.get("/points", "list")
+    at = {(p["arm"], p["learning_rate"], p["seed"]): i for i, p in enumerate(points)}
+    rows = []
+    for rate in sorted({p["learning_rate"] for p in points if p["arm"] == spec["baseline"]}):
+        figures, parts = [], []
+        for name, arm in (("without", spec["baseline"]), ("with z-loss", spec["arm"])):
+            i = at.get((arm, rate, 0))
+            if i is None:
+                continue
+            lr = figure(study, "rate", f"/points/{i}/learning_rate", "number")
+            loss = figure(study, f"{name} loss", f"/points/{i}/loss", "loss")
+            log_z = figure(study, f"{name} log Z", f"/points/{i}/output_abs_log_z", "number")
+            figures += [lr, loss, log_z]
+            parts.append(f"{name}: loss {loss['text']}, mean |log Z| {log_z['text']}")
+        if parts:
+            summary = f"peak rate {figures[0]['text']} (seed 0): " + "; ".join(parts)
+            rows.append({**row, "figures": figures, "summary": summary})
+    return rows
+
+
 PARTS = ("parameters", "gradients", "optimizer")
 
 
@@ -911,7 +939,7 @@ def _verdict_line(card):
         search, gradients = card.get("search"), card.get("gradients")
         if search and "missing" not in search:
             return search["summary"]
-        for key in ("cost", "memory", "epochs", "continued"):
+        for key in ("cost", "memory", "epochs", "continued", "logits"):
             rows = [row for row in card.get(key) or () if "missing" not in row]
             if rows:
                 return rows[0]["summary"]

@@ -135,7 +135,8 @@ def render_card(card):
                        ("cost", "time and memory against length"),
                        ("memory", "memory per device"),
                        ("epochs", "repetition against fresh data"),
-                       ("continued", "continuing against starting over")):  # fmt: skip
+                       ("continued", "continuing against starting over"),
+                       ("logits", "the output logits at high learning rates")):  # fmt: skip
         entries = card.get(key)
         if entries:
             lines += ["", f"[bold]{title}[/]"]

@@ -445,3 +445,21 @@ def test_an_isoflop_study_centres_its_sizes_where_it_is_asked():
     assert tokens_per_parameter(measured[2][4], 3e13) == pytest.approx(95.0, rel=0.5)
     with pytest.raises(ZooError, match="^center must be a positive number"):
         isoflop_cells(arm, (1e13,), 5, 1, center=0)
+
+
+def test_output_logits_are_read_from_the_probe_as_scipy_computes_log_z(tmp_path):
+    """A sweep point's output log Z (what z-loss pulls to 0) against scipy's logsumexp."""
+    import types
+
+    import numpy as np
+    from scipy.special import logsumexp
+
+    logits = np.random.default_rng(0).normal(0, 30, size=(2, 5, 11)).astype("float32")
+    probe = tmp_path / "probe.npz"
+    np.savez(probe, tokens=np.zeros((2, 5), "int32"), logits=logits)
+    read = sweeps._output_logits(types.SimpleNamespace(probe_path=probe))
+    log_z = logsumexp(logits.astype("float64"), axis=-1)
+    assert read["output_log_z"] == pytest.approx(log_z.mean())
+    assert read["output_abs_log_z"] == pytest.approx(np.abs(log_z).mean())
+    assert read["output_max_abs_logit"] == pytest.approx(np.abs(logits).max())
+    assert sweeps._output_logits(types.SimpleNamespace(probe_path=tmp_path / "none.npz")) == {}

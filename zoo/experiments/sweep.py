@@ -587,7 +587,27 @@ def _point(p, record):
         "wall_seconds": summary.get("wall_time"), "run": str(record.path),
         **({"variant": p.variant, "steps": summary["steps"],
             "stopped_early": summary["stopped_early"]} if p.variant else {}),
+        **_output_logits(record),
     }  # fmt: skip
+
+
+def _output_logits(record):
+    """The final model's output log-partition log Z = logsumexp(logits) on the run's probe
+    batch (two validation windows): its mean, its mean magnitude (what z-loss, z·log²Z, pulls
+    to 0; Wortsman et al. 2023 watch it drift at high learning rates) and the largest logit
+    magnitude. Empty for a run without a probe (pre-tokenized data has none)."""
+    import numpy as np
+
+    if not record.probe_path.exists():
+        return {}
+    logits = np.load(record.probe_path)["logits"].astype("float64")
+    peak = logits.max(axis=-1, keepdims=True)
+    log_z = (peak + np.log(np.exp(logits - peak).sum(axis=-1, keepdims=True)))[..., 0]
+    return {
+        "output_log_z": float(log_z.mean()),
+        "output_abs_log_z": float(np.abs(log_z).mean()),
+        "output_max_abs_logit": float(np.abs(logits).max()),
+    }
 
 
 def _baseline(data, facts):

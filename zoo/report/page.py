@@ -145,7 +145,8 @@ def _cards(study, context):
                           ("cost", "time and memory against length"),
                           ("memory", "memory per device"),
                           ("epochs", "repetition against fresh data"),
-                          ("continued", "continuing against starting over")):  # fmt: skip
+                          ("continued", "continuing against starting over"),
+                          ("logits", "the output logits at high learning rates")):  # fmt: skip
             entries = card.get(key) or []
             for entry in entries if isinstance(entries, list) else [entries]:
                 if entry["source"] == study.path and "missing" not in entry:
