@@ -63,6 +63,7 @@ COMMANDS = {
     "TPU_NAME=local zoo train palm-small --strategy tpu --precision mixed_bfloat16": "test_the_one_host_commands",
     "ZOO_CPU_DEVICES=2 zoo train gpt2-nano --strategy mirrored": "test_the_one_host_commands",
     "ZOO_CPU_DEVICES=4 zoo train llama-nano --backend jax --strategy model-parallel": "test_the_one_host_commands",
+    "ZOO_CPU_DEVICES=4 zoo train llama-nano --backend jax --strategy data-parallel --shard-optimizer": "test_the_one_host_commands",
     "url=$(bash scripts/scratch_postgres.sh start /tmp/zoo-pg)": "test_the_shared_store_commands",
     SWEEP: "test_the_shared_store_commands",
     TUNE: "test_the_shared_store_commands",
@@ -165,8 +166,10 @@ def test_the_one_host_commands(tmp_path, corpus):
     used = sorted((r["distribution"]["strategy"], r["distribution"]["replicas"]) for r in runs)
     assert used == sorted(
         [("mirrored", 2), ("data-parallel", 2), ("model-parallel", 1), ("mirrored", 2),
-         ("model-parallel", 1)]
+         ("model-parallel", 1), ("data-parallel", 4)]
     ), used  # fmt: skip
+    zero = [r for r in runs if r["distribution"].get("shard_optimizer")]
+    assert len(zero) == 1 and zero[0]["distribution"]["sharded"]  # slots divided over 4
     tpu = next(c for c in COMMANDS if c.startswith("TPU_NAME="))
     before = sorted(results.iterdir())
     refused = _bash(_as_run(tpu, corpus), env)
