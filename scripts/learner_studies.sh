@@ -9,6 +9,10 @@
 #                budget, and patience 3, the LLaMA recipe at 1e12 and 3e12 FLOPs, 3 seeds
 #   continued    continued training: the LLaMA recipe trained on 1/8 of 1e12 and 3e12 FLOPs,
 #                continued on the rest, against a fresh model on the rest and one whole run
+#   tokenizers   byte-level BPE, SentencePiece BPE and SentencePiece unigram at 1,024, 4,096 and
+#                16,384 tokens, each trained on the corpus (--tokenizer native), the LLaMA
+#                recipe's shape at 1e12 and 3e12 FLOPs, 3 seeds, fitted in bits per byte
+#                (the baseline: SentencePiece BPE at 4,096, LLaMA's kind)
 #   zloss        PaLM's z-loss at high learning rates: the LLaMA recipe at 1e12 FLOPs with and
 #                without z-loss 1e-4, at 1, 4, 16 and 64 times its fitted rate rule, 2 seeds;
 #                each point carries the final output log Z on the probe batch
@@ -16,8 +20,8 @@
 #   parallel     zoo bench parallel: 1, 2, 4 and 8 virtual devices
 # Runs live in results/learner-runs/ (not in git) and are reused by key, so the same command
 # continues an interrupted study; a study's JSON is moved into place only when it completes.
-#   bash scripts/learner_studies.sh [activations|epochs|continued|zloss|attention|parallel|all]
-#       [--dry-run]
+#   bash scripts/learner_studies.sh \
+#       [activations|epochs|continued|tokenizers|zloss|attention|parallel|all] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/reference
@@ -55,6 +59,18 @@ continued() {
         --rates "$rule" "${jobs[@]}"
 }
 
+tokenizers() {
+    local arms="tokenizer=byte_bpe+vocabulary_size=1024,tokenizer=byte_bpe+vocabulary_size=4096,\
+tokenizer=byte_bpe+vocabulary_size=16384,tokenizer=sentencepiece+vocabulary_size=1024,\
+tokenizer=sentencepiece+vocabulary_size=16384,tokenizer=sentencepiece_unigram+vocabulary_size=1024,\
+tokenizer=sentencepiece_unigram+vocabulary_size=4096,\
+tokenizer=sentencepiece_unigram+vocabulary_size=16384"
+    write tokenizers zoo sweep compute --models llama --set vocabulary_size=4096 \
+        --set tokenizer=sentencepiece --tokenizer native --metric bits_per_byte --ablate "$arms" \
+        --budgets 1e12,3e12 --seeds 3 --shapes papers --rates "$rule" \
+        --plot "$out/tokenizers.png" "${jobs[@]}"
+}
+
 zloss() {
     write zloss-llama zoo sweep rates --models llama --ablate z_loss_weight=1e-4 --budgets 1e12 \
         --check "$rule" --rate-factors 1,4,16,64 --seeds 2 "${jobs[@]}"
@@ -73,8 +89,8 @@ parallel() {
 }
 
 case $step in
-    activations|epochs|continued|zloss|attention|parallel) $step ;;
-    all) attention; parallel; epochs; continued; zloss; activations ;;
-    *) echo "usage: $0 [activations|epochs|continued|zloss|attention|parallel|all] [--dry-run]" >&2
+    activations|epochs|continued|tokenizers|zloss|attention|parallel) $step ;;
+    all) attention; parallel; epochs; continued; zloss; activations; tokenizers ;;
+    *) echo "usage: $0 [activations|epochs|continued|tokenizers|zloss|attention|parallel|all]" >&2
        exit 2 ;;
 esac

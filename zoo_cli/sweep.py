@@ -170,6 +170,21 @@ def compute(
     set_: options.Overrides = None,
     tune_lr: TuneLr = False,
     bootstrap: Bootstrap = 1000,
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="What is fitted: loss (nats per token) or bits_per_byte (compare arms whose "
+            "tokenizers differ, e.g. --tokenizer native --ablate tokenizer=…)."
+        ),
+    ] = "loss",
+    tokenizer: Annotated[
+        Optional[str],
+        typer.Option(
+            help="native: each arm trains its recipe's own tokenizer (its kind and vocabulary, "
+            "--set tokenizer=… vocabulary_size=…); default shared, one byte-level BPE for all.",
+            show_default=False,
+        ),
+    ] = None,
     precision: run_options.PrecisionOption = Precision.FLOAT32,
     spike_guard: SpikeGuard = False,
     strategy: run_options.StrategyOption = None,
@@ -196,7 +211,9 @@ def compute(
             rates=rates,
             tune_lr=tune_lr,
             bootstrap=bootstrap,
+            metric=metric,
             overrides=set_ or (),
+            **({"tokenizer": tokenizer} if tokenizer else {}),
         ),
         data,
         precision,

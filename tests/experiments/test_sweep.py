@@ -463,3 +463,22 @@ def test_output_logits_are_read_from_the_probe_as_scipy_computes_log_z(tmp_path)
     assert read["output_abs_log_z"] == pytest.approx(np.abs(log_z).mean())
     assert read["output_max_abs_logit"] == pytest.approx(np.abs(logits).max())
     assert sweeps._output_logits(types.SimpleNamespace(probe_path=tmp_path / "none.npz")) == {}
+
+
+def test_a_sweep_fitted_in_bits_per_byte_plots_bits_per_byte(tmp_path):
+    """Tokenizers differ in what a token is: such a sweep (metric bits_per_byte) draws each
+    point at its bits per byte, the baseline line at its own, and says so on the axis."""
+    from zoo.scaling.sweep_plot import plot_sweep
+
+    points = [_point("llama-nano", 1e10, 8000, 3.1), _point("llama-nano", 1e10, 9000, 3.0)]
+    for p in points:
+        p["bits_per_byte"] = 1.0 + p["loss"] / 10  # no longer loss / ln 2
+    sweep = {**_unfitted_sweep("compute", points), "metric": "bits_per_byte"}
+    plot_sweep(sweep, tmp_path / "bits.svg")
+    figure = (tmp_path / "bits.svg").read_text()
+    assert "bits per byte" in figure and "nats per token" not in figure
+
+
+def test_an_unknown_metric_is_refused_before_anything_runs():
+    with pytest.raises(ZooError, match="^metric must be one of loss, bits_per_byte"):
+        sweeps.sweep_compute("llama-nano", budgets="1e10,3e10", metric="perplexity")

@@ -150,6 +150,7 @@ def sweep_compute(
     tune_lr=False,
     rates=None,
     bootstrap=DEFAULT_BOOTSTRAP * 5,
+    metric="loss",
     overrides=(),
     reporter=None,
     dry_run=False,
@@ -160,8 +161,12 @@ def sweep_compute(
 ):
     """Loss against compute for each arm (a model, or one change of a model as `--ablate`
     forms it), fitted as L(C) per arm, with each arm's compute multiplier against the first.
-    `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.experiments.pool`)."""
+    `jobs`: runs trained side by side (1 to the CPUs available; see `zoo.experiments.pool`).
+    `metric`: what is fitted, "loss" (nats per token) or "bits_per_byte", the one measure
+    that compares arms whose tokenizers differ (a token is a different amount of text)."""
     parallel.check_jobs(jobs)
+    if metric not in METRICS:
+        raise FieldError("metric", f"must be one of {', '.join(METRICS)}; received {metric!r}")
     _check_bootstrap(bootstrap)
     budgets = parse_budgets(budgets)
     arms = parse_arms(models, ablate=ablate, overrides=overrides)
@@ -186,17 +191,22 @@ def sweep_compute(
             "allocation": ",".join(a.label for a in allocations),
             "shapes": rule.name,
             "rates": rates and str(rates),
+            **({"metric": metric} if metric != "loss" else {}),
         },
         rule=rate_rule,
     )
     if not dry_run:
-        reference = (sweep.get("baseline") or {}).get("loss")  # the n-gram baseline's
+        reference = (sweep.get("baseline") or {}).get(metric)  # the n-gram baseline's
+        points = sweep["points"]
+        if metric != "loss":  # the fit reads `loss`: the chosen measure in its place
+            points = [{**p, "loss": p[metric]} for p in points]
         sweep["fits"] = {
-            "compute": _fit(
-                fit_compute, sweep["points"], bootstrap=bootstrap, reference_loss=reference
-            )
+            "compute": _fit(fit_compute, points, bootstrap=bootstrap, reference_loss=reference)
         }
     return sweep
+
+
+METRICS = ("loss", "bits_per_byte")
 
 
 def sweep_rates(
@@ -578,6 +588,10 @@ def _point(p, record):
         "tokens": tokens, "flops": summary["flops"], "flops_6n": 6.0 * n * tokens,
         "flops_exact": per_token.training * tokens,
         "loss": summary["validation_loss"], "bits_per_byte": summary["validation_bits_per_byte"],
+        # Text per token (nats per token over nats per byte) and the embedding's share of N:
+        # what a tokenizer's vocabulary trades.
+        "bytes_per_token": _bytes_per_token(summary),
+        "embedding_share": 1 - count_non_embedding_params(config) / n,
         "final_train_loss": summary["final_train_loss"],
         "epochs": tokens / settings["data"]["train_tokens"],
         "learning_rate": settings["training"]["learning_rate"],
@@ -589,6 +603,13 @@ def _point(p, record):
             "stopped_early": summary["stopped_early"]} if p.variant else {}),
         **_output_logits(record),
     }  # fmt: skip
+
+
+def _bytes_per_token(summary):
+    bits = summary.get("validation_bits_per_byte")
+    if not bits:
+        return None  # token ids without text: no bytes to count
+    return summary["validation_loss"] / (bits * math.log(2))
 
 
 def _output_logits(record):

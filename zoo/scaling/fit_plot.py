@@ -167,8 +167,9 @@ def plot_isoflop(fit, points, path, baseline=None):
     return _save(plt, figure, path)
 
 
-def plot_compute(fit, points, path, baseline=None):
-    """Loss against compute per arm, with each arm's fitted L(C) and multiplier."""
+def plot_compute(fit, points, path, baseline=None, unit="nats per token"):
+    """Loss against compute per arm, with each arm's fitted L(C) and multiplier; `unit` names
+    what the points' loss is in (bits per byte where tokenizers differ)."""
     path = check_plot_path(path)
     points, _ = _points.load_points(points)
     plt = _pyplot()
@@ -187,6 +188,7 @@ def plot_compute(fit, points, path, baseline=None):
             path,
             baseline,
             title="loss against compute",
+            unit=unit,
         )
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
     span = np.geomspace(compute.min() / 1.5, compute.max() * 1.5, 100)
@@ -210,7 +212,7 @@ def plot_compute(fit, points, path, baseline=None):
     _baseline(axes, baseline)
     axes.set_xscale("log")
     axes.set_xlabel(f"compute C (FLOPs, {fit.get('flops_convention', 'palm')} convention)")
-    axes.set_ylabel("loss (nats per token)")
+    axes.set_ylabel(f"loss ({unit})")
     axes.set_title(f"loss against compute; multipliers against {fit['baseline']!r}", fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
@@ -257,7 +259,9 @@ def plot_rates(fit, points, path, baseline=None):
     return _save(plt, figure, path)
 
 
-def _points_alone(plt, fit, x, loss, groups, xlabel, path, baseline, *, title, key=""):
+def _points_alone(
+    plt, fit, x, loss, groups, xlabel, path, baseline, *, title, key="", unit="nats per token"
+):
     """The points of a fit that could not be made, one colour per group ({name: indices}),
     titled with the reason."""
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
@@ -273,7 +277,7 @@ def _points_alone(plt, fit, x, loss, groups, xlabel, path, baseline, *, title, k
     _baseline(axes, baseline)
     axes.set_xscale("log")
     axes.set_xlabel(xlabel)
-    axes.set_ylabel("loss (nats per token)")
+    axes.set_ylabel(f"loss ({unit})")
     axes.set_title(_not_fitted(title, fit), fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)

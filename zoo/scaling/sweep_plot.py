@@ -8,7 +8,7 @@ no finished run has nothing to draw, and writes no figure.
 
 import pathlib
 
-from zoo.scaling.fit_plot import check_plot_path, plot_fit
+from zoo.scaling.fit_plot import check_plot_path, plot_compute, plot_fit
 
 
 def plot_sweep(sweep, path):
@@ -21,9 +21,13 @@ def plot_sweep(sweep, path):
     if not sweep["points"]:
         return [], [f"no plot written to {path}: no run finished, so there is no point to draw"]
     baseline = sweep.get("baseline")
+    bits = sweep.get("metric") == "bits_per_byte"  # tokenizers differ: the fit is per byte
+    points = (
+        [{**p, "loss": p["bits_per_byte"]} for p in sweep["points"]] if bits else sweep["points"]
+    )
     line = (
         {
-            "loss": baseline["loss"],
+            "loss": baseline["bits_per_byte" if bits else "loss"],
             "label": f"{baseline['name']} baseline, {baseline['bits_per_byte']:.3f} bits/byte",
         }
         if baseline
@@ -42,7 +46,11 @@ def plot_sweep(sweep, path):
         fit = sweep["fits"][law]
         if "error" in fit:  # the points' N as the sweep asked it counted, as a fit would have
             fit = {**fit, "params_convention": sweep.get("params_convention", "total")}
-        plot_fit(law, fit, sweep["points"], target, baseline=line)
+        if law == "compute":
+            unit = "bits per byte" if bits else "nats per token"
+            plot_compute(fit, points, target, baseline=line, unit=unit)
+        else:
+            plot_fit(law, fit, points, target, baseline=line)
         if "error" in fit:
             notes.append(f"{target}: the points alone, without the {law} fit ({fit['error']})")
     return [pathlib.Path(target) for _, target in figures], notes
