@@ -97,7 +97,8 @@ def benchmark_attention(
 
 
 def fit_terms(rows):
-    """{scope: {kind: {quantity: fit}}} for quantity "ms" and "peak_bytes" (where measured):
+    """{scope: {kind: {quantity: fit}}} for quantity "ms", "peak_bytes" and "xla_bytes" (where
+    measured; XLA's buffer plan has none of the allocator's page-level noise at short lengths):
     c0 + c1·T + c2·T² by non-negative least squares weighted by 1/value (relative error, as
     the values span three orders of magnitude), with each term's share at the longest length
     and the local exponent d log y / d log T between the two longest lengths."""
@@ -110,7 +111,7 @@ def fit_terms(rows):
                 (r for r in rows if r["scope"] == scope and r["kind"] == kind),
                 key=lambda r: r["seq_len"],
             )
-            for quantity in ("ms", "peak_bytes"):
+            for quantity in ("ms", "peak_bytes", "xla_bytes"):
                 points = [(r["seq_len"], r[quantity]) for r in cell if r.get(quantity)]
                 if len(points) < 3:
                     continue

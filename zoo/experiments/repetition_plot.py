@@ -11,6 +11,7 @@ def plot_epochs(sweep, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     cells = sweep["epochs"]
     fig, axes = plt.subplots(1, len(cells) + 1, figsize=(5 * (len(cells) + 1), 4.2))
@@ -34,6 +35,7 @@ def plot_epochs(sweep, path):
                     label=f"{count:g} pass{'es' * (count != 1)}")  # fmt: skip
             ax.plot(tokens, [r["train_loss"] for r in rows], color=colour, linestyle="--")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labels overlapped
         ax.set_xlabel("tokens seen")
         ax.set_ylabel("loss (nats/token); dashed: training")
         ax.set_title(f"{cell['arm']} @ {cell['budget']:.0e} FLOPs, seed 0")
