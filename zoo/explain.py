@@ -941,8 +941,8 @@ def _verdict_line(card):
             return search["summary"]
         for key in ("cost", "memory", "epochs", "continued", "logits"):
             rows = [row for row in card.get(key) or () if "missing" not in row]
-            if rows:
-                return rows[0]["summary"]
+            if rows:  # a study by budget: its highest; a benchmark: its first table
+                return rows[-1 if key in ("epochs", "continued") else 0]["summary"]
         measured = [row for row in gradients or () if "missing" not in row]
         if measured:  # the card's headline variants side by side (default: the first)
             headline = card.get("gradients_headline", [])
