@@ -331,8 +331,11 @@ def attention(s, context):
     fits = []
     for scope in dict.fromkeys(c["scope"] for c in cells):
         for kind in kinds:
-            for quantity, what in (("ms", "time"), ("peak_bytes", "memory"),
-                                   ("xla_bytes", "XLA's buffer plan")):
+            for quantity, what in (
+                ("ms", "time"),
+                ("peak_bytes", "memory"),
+                ("xla_bytes", "XLA's buffer plan"),
+            ):
                 f = f"{a}/fits/{scope}/{kind}/{quantity}"
                 if s.value(f) is None:
                     continue
