@@ -355,11 +355,12 @@ def _measurement(measured, studies, root, cache):
     baseline = sweep.get("/fits/compute/baseline", "string")
     text = {f["key"]: f["text"] for f in figures}
     interval = f" [{text['low']}, {text['high']}] ({text['level']} bootstrap)" if ci else ""
-    tuned = (
-        "rate tuned per arm and budget"
-        if sweep.get("/tune_lr", "bool", default=False)
-        else "rate by the size rule"
-    )
+    if sweep.get("/tune_lr", "bool", default=False):
+        tuned = "rate tuned per arm and budget"
+    elif sweep.get("/rates", "string", default=None):  # zoo sweep compute --rates RULE.json
+        tuned = "rate from a fitted law in compute"
+    else:
+        tuned = "rate by the size rule"
     summary = (
         f"{text['multiplier']}×{interval} against {baseline}: {verdict}"
         + (" (extrapolated)" if sweep.get(f"{at}/extrapolated", "bool", default=False) else "")
