@@ -20,11 +20,11 @@ def table(header, rows):
 
 
 def _rate(s):
-    return (
-        "learning rate tuned per arm and budget"
-        if s.get("/tune_lr", "bool", default=False)
-        else "learning rate by the size rule"
-    )
+    if s.get("/tune_lr", "bool", default=False):
+        return "learning rate tuned per arm and budget"
+    if s.get("/rates", "string", default=None):  # zoo sweep compute --rates RULE.json
+        return "learning rate from a fitted law in compute (" + s.s("/rates") + ")"
+    return "learning rate by the size rule"
 
 
 def compute(s, context):
