@@ -20,13 +20,18 @@
 #   parallel     zoo bench parallel: 1, 2, 4 and 8 virtual devices
 # Runs live in results/learner-runs/ (not in git) and are reused by key, so the same command
 # continues an interrupted study; a study's JSON is moved into place only when it completes.
+# A study unfinished at the end of a sitting is carried as scripts/reference_rung2.sh carries
+# its own: `carry` packs the finished runs' records (zoo.storage.carry, no weights) into
+# results/reference/learner-carried-runs.tar.gz, which every start unpacks.
 #   bash scripts/learner_studies.sh \
-#       [activations|epochs|continued|tokenizers|zloss|attention|parallel|all] [--dry-run]
+#       [activations|epochs|continued|tokenizers|zloss|attention|parallel|all|carry] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/reference
 export ZOO_RESULTS=${ZOO_RESULTS:-results/learner-runs}
 export COLUMNS=160
+carried=$out/learner-carried-runs.tar.gz
+if [[ -e $carried && ${1:-} != carry ]]; then python -m zoo.storage.carry unpack "$carried" "$ZOO_RESULTS"; fi
 step=${1:-all}
 shift || true
 extra=("$@")
@@ -91,6 +96,7 @@ parallel() {
 case $step in
     activations|epochs|continued|tokenizers|zloss|attention|parallel) $step ;;
     all) attention; parallel; epochs; continued; zloss; activations; tokenizers ;;
-    *) echo "usage: $0 [activations|epochs|continued|tokenizers|zloss|attention|parallel|all]" >&2
+    carry) python -m zoo.storage.carry pack "$ZOO_RESULTS" "$carried" ;;
+    *) echo "usage: $0 [activations|epochs|continued|tokenizers|zloss|attention|parallel|all|carry]" >&2
        exit 2 ;;
 esac
