@@ -302,6 +302,16 @@ def _study(name, studies, root, cache):
     return cache[study["file"]], study["file"], study["command"]
 
 
+def _opened(name, studies, root, cache):
+    """(the study's `Document` or None, the row a reader's entries start from: the study's
+    name, file and command, and why there is nothing when it is not committed)."""
+    study, source, command = _study(name, studies, root, cache)
+    row = {"study": name, "source": source, "command": command}
+    if study is None:
+        row["missing"] = f"{source} is not committed yet"
+    return study, row
+
+
 def _rungs(measured):
     """The measured entry as asked at each rung of budgets: itself, then its `higher` study
     and arm (the same question, the same papers line)."""
@@ -552,10 +562,10 @@ def _trend(sweep, at):
 
 
 def _inference(inference, studies, root, cache):
-    report, source, command = _study(inference["study"], studies, root, cache)
-    row = {"study": inference["study"], "source": source, "command": command}
+    report, row = _opened(inference["study"], studies, root, cache)
     if report is None:
-        return {**row, "missing": f"{source} is not committed yet"}
+        return row
+    source = row["source"]
     rows = report.get("/generate/rows", "list", default=[])
     names = [report.get(f"/generate/rows/{i}/name", "string") for i in range(len(rows))]
     if not all(n in names for n in inference["rows"]):
@@ -577,10 +587,9 @@ def _search(search, studies, root, cache):
     """A samplers study (`zoo tune --sampler a,b,... --sampler-seeds N`): each sampler's mean
     best loss after every trial, the trials it needed to come within the tolerance of the best
     any search found, the best setting found and the fields' importance."""
-    report, source, command = _study(search["study"], studies, root, cache)
-    row = {"study": search["study"], "source": source, "command": command}
+    report, row = _opened(search["study"], studies, root, cache)
     if report is None:
-        return {**row, "missing": f"{source} is not committed yet"}
+        return row
     c = "/comparison"
     trials = figure(report, "trials", f"{c}/trials", "count")
     seeds = figure(report, "seeds", f"{c}/samplers/0/seeds", "count")
@@ -642,10 +651,10 @@ def _laws(laws, studies, root, cache):
     """A learning-rate rule (`zoo fit ... --law rates`): each arm's exponent of the best rate
     in compute and in parameters with its interval, and whether each published exponent
     (`laws['papers']`) lies inside it."""
-    rule, source, command = _study(laws["study"], studies, root, cache)
-    row = {"study": laws["study"], "source": source, "command": command}
+    rule, row = _opened(laws["study"], studies, root, cache)
     if rule is None:
-        return {**row, "missing": f"{source} is not committed yet"}
+        return row
+    source = row["source"]
     fit = "/fits/rates"
     keys = {"compute": "learning_rate", "parameters": "learning_rate_in_params"}
     symbol = {"compute": "C", "parameters": "N"}
@@ -705,10 +714,9 @@ def _gradients(spec, studies, root, cache):
     there is none."""
     rows = []
     for name in spec["studies"]:
-        study, source, command = _study(name, studies, root, cache)
-        row = {"study": name, "source": source, "command": command}
+        study, row = _opened(name, studies, root, cache)
         if study is None:
-            rows.append({**row, "missing": f"{source} is not committed yet"})
+            rows.append(row)
             continue
         last = len(study.get("/rows", "list")) - 1
         start = figure(study, "at initialisation", "/first_to_last/0", "number")
@@ -729,10 +737,9 @@ def _attention_cost(spec, studies, root, cache):
     """`zoo bench attention`'s report: for each kernel, a training step's time and peak memory
     at the longest length in each scope, the fitted quadratic term's share there and the local
     exponent (d log y / d log T between the two longest lengths)."""
-    study, source, command = _study(spec["study"], studies, root, cache)
-    row = {"study": spec["study"], "source": source, "command": command}
+    study, row = _opened(spec["study"], studies, root, cache)
     if study is None:
-        return [{**row, "missing": f"{source} is not committed yet"}]
+        return [row]
     rows = []
     cells = study.get("/attention/rows", "list")
     for scope in spec["scopes"]:
@@ -769,10 +776,9 @@ def _parallel_memory(spec, studies, root, cache):
     """`zoo bench parallel`'s report: the small model's measured bytes per device (weights,
     gradients and optimizer state) on the most devices under each layout, and the accounting
     for the large models on the same layouts."""
-    study, source, command = _study(spec["study"], studies, root, cache)
-    row = {"study": spec["study"], "source": source, "command": command}
+    study, row = _opened(spec["study"], studies, root, cache)
     if study is None:
-        return [{**row, "missing": f"{source} is not committed yet"}]
+        return [row]
     rows = []
     measured = study.get("/parallel/measured", "list")
     most = max(r["devices"] for r in measured)
@@ -816,10 +822,9 @@ def _parallel_memory(spec, studies, root, cache):
 def _epochs(spec, studies, root, cache):
     """`zoo sweep epochs`' study: per budget, what each pass count is worth in fresh data
     (measured, and Muennighoff et al.'s prediction), and what patience did at the most passes."""
-    study, source, command = _study(spec["study"], studies, root, cache)
-    row = {"study": spec["study"], "source": source, "command": command}
+    study, row = _opened(spec["study"], studies, root, cache)
     if study is None:
-        return [{**row, "missing": f"{source} is not committed yet"}]
+        return [row]
     rows = []
     for i in range(len(study.get("/epochs", "list"))):
         at = f"/epochs/{i}"
@@ -863,10 +868,9 @@ def _epochs(spec, studies, root, cache):
 def _continued(spec, studies, root, cache):
     """`zoo sweep continued`'s study: per budget, the continued run's loss against one
     uninterrupted run and a fresh model on the same compute, as paired differences."""
-    study, source, command = _study(spec["study"], studies, root, cache)
-    row = {"study": spec["study"], "source": source, "command": command}
+    study, row = _opened(spec["study"], studies, root, cache)
     if study is None:
-        return [{**row, "missing": f"{source} is not committed yet"}]
+        return [row]
     rows = []
     for i in range(len(study.get("/continued", "list"))):
         at = f"/continued/{i}"
@@ -906,10 +910,9 @@ def _logits(spec, studies, root, cache):
     """A rates grid of a baseline and the same model with z-loss (`zoo sweep rates`, whose
     points carry the final output log Z on the probe batch): per learning rate, seed 0's loss
     and mean |log Z| without and with z-loss."""
-    study, source, command = _study(spec["study"], studies, root, cache)
-    row = {"study": spec["study"], "source": source, "command": command}
+    study, row = _opened(spec["study"], studies, root, cache)
     if study is None:
-        return [{**row, "missing": f"{source} is not committed yet"}]
+        return [row]
     points = study.get("/points", "list")
     at = {(p["arm"], p["learning_rate"], p["seed"]): i for i, p in enumerate(points)}
     rows = []
