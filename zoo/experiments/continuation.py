@@ -16,11 +16,8 @@ The first run of a cell is trained before the continued one is planned (its weig
 to be read), so the sweep trains in two phases.
 """
 
-import dataclasses
-
-from zoo.experiments.grid import warmup_for, within_min_steps
+from zoo.experiments.grid import variant_run
 from zoo.experiments.intervals import seed_stats
-from zoo.training.trainer import plan_run
 
 FIRST_FRACTION = 1 / 8
 ROLES = ("first", "continued", "scratch", "whole")
@@ -29,10 +26,7 @@ ROLES = ("first", "continued", "scratch", "whole")
 def first_grid(planned, fraction=FIRST_FRACTION):
     """Phase one: each cell's first run, on `fraction` of its budget with the batch and warmup
     the grid gives that budget (the cell's shape and peak rate)."""
-    return [
-        _variant(p, "first", p.flops * fraction, _small_batch(p, p.flops * fraction))
-        for p in planned
-    ]
+    return [_variant(p, "first", p.flops * fraction) for p in planned]
 
 
 def second_grid(planned, firsts, fraction=FIRST_FRACTION):
@@ -40,30 +34,17 @@ def second_grid(planned, firsts, fraction=FIRST_FRACTION):
     {(arm, budget, seed): run path}), the scratch run and the whole run."""
     grid = []
     for p in planned:
-        rest = p.flops * (1 - fraction)
+        rest, batch = p.flops * (1 - fraction), p.plan.run.batch_size
         start = firsts[(p.arm.name, p.flops, p.seed)]
-        grid.append(_variant(p, "continued", rest, p.plan.run.batch_size, init_from=start))
-        grid.append(_variant(p, "scratch", rest, p.plan.run.batch_size))
-        grid.append(_variant(p, "whole", p.flops, p.plan.run.batch_size))
+        grid.append(_variant(p, "continued", rest, batch=batch, init_from=start))
+        grid.append(_variant(p, "scratch", rest, batch=batch))
+        grid.append(_variant(p, "whole", p.flops, batch=batch))
     return grid
 
 
-def _small_batch(p, budget):
-    seq_len = p.config.max_sequence_length
-    return within_min_steps(p.plan.run.batch_size * seq_len, p.config, budget)
-
-
-def _variant(p, role, budget, batch, init_from=None):
-    changes = {**p.changes, "warmup_steps": warmup_for(p.config, batch)}
-    run = p.plan.run.replace(flops=budget, batch_size=batch, init_from=init_from)
-    plan = plan_run(p.arm.preset, run, overrides=changes)
-    return dataclasses.replace(
-        p,
-        plan=plan,
-        changes=changes,
-        warmup_steps=changes["warmup_steps"],
-        variant={"role": role},
-        label=f"{p.label} {role}",
+def _variant(p, role, budget, batch=None, init_from=None):
+    return variant_run(
+        p, budget, {"role": role}, f"{p.label} {role}", batch=batch, init_from=init_from
     )
 
 

@@ -337,6 +337,33 @@ def plan_grid(cells, base, *, tune_lr=False, rule=None):
     return planned
 
 
+def variant_run(
+    p, budget, variant, label, *, batch=None, materials=None, evaluations=None, **run_fields
+):
+    """A variant of planned cell `p` on `budget` FLOPs (`zoo sweep epochs`, `zoo sweep
+    continued`): the cell's shape, changes and peak rate kept; `batch` given, or by default the
+    grid's for that budget (the cell's tokens per step, fewer where the budget would buy under
+    MIN_STEPS steps); the warmup re-derived for the batch; `run_fields` set on the run;
+    `evaluations`: evaluate about that many times over the variant's own steps."""
+    if batch is None:
+        seq_len = p.config.max_sequence_length
+        batch = within_min_steps(p.plan.run.batch_size * seq_len, p.config, budget)
+    changes = {**p.changes, "warmup_steps": warmup_for(p.config, batch)}
+    run = p.plan.run.replace(flops=budget, batch_size=batch, **run_fields)
+    plan = plan_run(p.arm.preset, run, overrides=changes, materials=materials)
+    if evaluations:
+        run = run.replace(eval_interval=max(1, plan.budget.steps // evaluations))
+        plan = plan_run(p.arm.preset, run, overrides=changes, materials=materials)
+    return dataclasses.replace(
+        p,
+        plan=plan,
+        changes=changes,
+        warmup_steps=changes["warmup_steps"],
+        variant=variant,
+        label=label,
+    )
+
+
 def shared_run_config(run, fields, owner, own_options):
     """The `RunConfig` every run of a comparison or sweep (`owner`) shares. The budget, seed and
     starting weights are the owner's own (`own_options` names its options), so giving one is

@@ -18,12 +18,10 @@ tokens: about 93% at 4 passes, 66% at 16, 38% at 40. Here the measured fraction 
 repeated run's loss falls on the fresh curve (`effective_fraction`).
 """
 
-import dataclasses
 import math
 
-from zoo.experiments.grid import warmup_for, within_min_steps
+from zoo.experiments.grid import variant_run
 from zoo.experiments.intervals import seed_stats
-from zoo.training.trainer import plan_run
 
 PASSES = (1, 4, 16, 40)
 FRACTIONS = (1 / 40, 1 / 16, 1 / 4, 1 / 2)  # fresh data, as fractions of the budget
@@ -50,30 +48,19 @@ def repetition_grid(planned, passes=PASSES, fractions=FRACTIONS, patience=PATIEN
         variants += [{"passes": 1, "fraction": f, "patience": None} for f in fractions]
         variants += [{"passes": k, "fraction": 1.0, "patience": patience} for k in passes if k > 1]
         for variant in variants:
-            budget = p.flops * variant["fraction"]
             # A fresh run on a fraction of the budget takes the batch and warmup the grid gives
             # that budget (enough steps to learn at all); the shape and peak rate stay the cell's.
-            seq_len = p.config.max_sequence_length
-            batch = within_min_steps(p.plan.run.batch_size * seq_len, p.config, budget)
-            changes = {**p.changes, "warmup_steps": warmup_for(p.config, batch)}
-            run = p.plan.run.replace(
-                flops=budget,
-                batch_size=batch,
-                passes=variant["passes"],
-                patience=variant["patience"],
-                eval_interval=None,
-            )
-            first = plan_run(p.arm.preset, run, overrides=changes, materials=materials)
-            run = run.replace(eval_interval=max(1, first.budget.steps // EVALUATIONS))
-            plan = plan_run(p.arm.preset, run, overrides=changes, materials=materials)
             grid.append(
-                dataclasses.replace(
+                variant_run(
                     p,
-                    plan=plan,
-                    changes=changes,
-                    warmup_steps=changes["warmup_steps"],
-                    variant=variant,
-                    label=f"{p.label} {_name(variant)}",
+                    p.flops * variant["fraction"],
+                    variant,
+                    f"{p.label} {_name(variant)}",
+                    materials=materials,
+                    evaluations=EVALUATIONS,
+                    passes=variant["passes"],
+                    patience=variant["patience"],
+                    eval_interval=None,
                 )
             )
     return grid
