@@ -61,7 +61,7 @@ epochs() {
 
 continued() {
     write continued-llama zoo sweep continued --models llama --budgets 1e12,3e12 --seeds 3 \
-        --rates "$rule" "${jobs[@]}"
+        --rates "$rule" --plot "$out/continued-llama.png" "${jobs[@]}"
 }
 
 tokenizers() {
@@ -78,18 +78,19 @@ tokenizer=sentencepiece_unigram+vocabulary_size=16384"
 
 zloss() {
     write zloss-llama zoo sweep rates --models llama --ablate z_loss_weight=1e-4 --budgets 1e12 \
-        --check "$rule" --rate-factors 1,4,16,64 --seeds 2 "${jobs[@]}"
+        --check "$rule" --rate-factors 1,4,16,64 --seeds 2 --plot "$out/zloss-llama.png" "${jobs[@]}"
 }
 
 attention() {  # timings: run on an otherwise idle machine
     if [[ " ${extra[*]} " == *" --dry-run "* || -e $out/bench-attention.json ]]; then return; fi
-    zoo bench attention --backend jax --out "$out/bench-attention.json.partial"
+    zoo bench attention --backend jax --out "$out/bench-attention.json.partial" \
+        --plot "$out/bench-attention.png"
     mv "$out/bench-attention.json.partial" "$out/bench-attention.json"
 }
 
 parallel() {
     if [[ " ${extra[*]} " == *" --dry-run "* || -e $out/bench-parallel.json ]]; then return; fi
-    zoo bench parallel --out "$out/bench-parallel.json.partial"
+    zoo bench parallel --out "$out/bench-parallel.json.partial" --plot "$out/bench-parallel.png"
     mv "$out/bench-parallel.json.partial" "$out/bench-parallel.json"
 }
 

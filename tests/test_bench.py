@@ -2,6 +2,7 @@
 
 import json
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -354,3 +355,32 @@ def test_parallel_memory_measured_on_virtual_devices_is_the_accounting():
     assert rows[4, "tensor"]["parameters"] < whole["parameters"] / 3  # all but the norms / 4
     accounted = {(r["model"], r["devices"], r["layout"]) for r in result["accounted"]}
     assert ("palm-540b", 4, "tensor 2 × data + ZeRO-1") in accounted
+
+
+REFERENCE = pathlib.Path(__file__).parents[1] / "results/reference"
+
+
+@pytest.mark.parametrize("name", ["bench-attention", "bench-parallel"])
+def test_bench_show_prints_a_committed_report_and_draws_its_figure(tmp_path, name):
+    plot = tmp_path / f"{name}.png"
+    result = CliRunner().invoke(
+        app, ["bench", "show", str(REFERENCE / f"{name}.json"), "--plot", str(plot)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"plot written to {plot}" in result.stdout and plot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["missing.json"], "no report at missing.json"),
+    ([str(REFERENCE / "continued-llama.json")], "is not a report of zoo bench"),
+    ([str(REFERENCE / "bench-generate.json"), "--plot", "{tmp}/g.png"],
+     "--plot draws zoo bench attention's and zoo bench parallel's reports"),
+    ([str(REFERENCE / "bench-attention.json"), "--plot", "{tmp}/a.gif"], "--plot must end in"),
+])  # fmt: skip
+def test_bench_show_refuses_in_one_line_and_writes_nothing(tmp_path, args, fragment):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = CliRunner().invoke(app, ["bench", "show", *args])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert not any(tmp_path.glob("*.png")) and not any(tmp_path.glob("*.gif"))

@@ -36,6 +36,10 @@ Out = Annotated[
     Optional[str],
     typer.Option(help="Write the JSON report here (default results/bench/<parts>-<date>.json)."),
 ]
+Plot = Annotated[
+    Optional[str],
+    typer.Option(help="Also draw the report's figure to this .png/.svg/.pdf.", show_default=False),
+]
 
 
 @app.callback()
@@ -139,6 +143,7 @@ def attention(
     ] = "256,512,1024,2048,4096,8192",
     window: Annotated[int, typer.Option(help="The banded kernel's window.")] = 128,
     out: Out = None,
+    plot: Plot = None,
     backend: options.Backend = None,
     json: options.Json = False,
 ):
@@ -153,6 +158,7 @@ def attention(
         json=json,
         attention_lengths=lengths,
         attention_window=window,
+        plot=plot,
     )
 
 
@@ -160,12 +166,13 @@ def attention(
 def parallel(
     steps: Annotated[int, typer.Option(help="Timed training steps per layout.")] = 5,
     out: Out = None,
+    plot: Plot = None,
     json: options.Json = False,
 ):
     """Bytes per device of weights, gradients and optimizer state under data parallelism,
     Megatron tensor parallelism and ZeRO-1, on 1-8 virtual devices (JAX), against accounting;
     the accounting alone for llama-7b and palm-540b."""
-    _run(("parallel",), steps=steps, repeats=1, out=out, backend=None, json=json)
+    _run(("parallel",), steps=steps, repeats=1, out=out, backend=None, json=json, plot=plot)
 
 
 @app.command("generate")
@@ -239,12 +246,17 @@ def _run(
     fixed_rungs=True,
     attention_lengths=None,
     attention_window=None,
+    plot=None,
 ):
     options.use_backend(backend)
     status = console(stderr=True)
     with user_errors():
         from zoo.bench import run_suite, write_report
         from zoo.errors import ZooError
+        from zoo.files import check_plot_path
+
+        if plot:
+            check_plot_path(plot)  # before minutes of timing, not after
         from zoo.training.distribution import select_backend
         from zoo.storage.runs import results_root
 
@@ -276,9 +288,50 @@ def _run(
         )
     if json:
         print_json(report)
-        return
-    show(report)
-    console().print(f"report written to {path}")
+    else:
+        show(report)
+        console().print(f"report written to {path}")
+    if plot:
+        _plot(report, plot, console(stderr=json))
+
+
+@app.command("show")
+def show_report(
+    report: Annotated[
+        str,
+        typer.Argument(
+            help="A report zoo bench wrote (its --out).", metavar="REPORT", show_default=False
+        ),
+    ],
+    plot: Plot = None,
+):
+    """The tables of a report measured earlier (e.g. results/reference/bench-attention.json),
+    and with --plot its figure (attention and parallel reports): nothing is measured."""
+    with user_errors():
+        import pathlib
+
+        from zoo.errors import ZooError
+        from zoo.explain import Document
+        from zoo.files import check_plot_path
+
+        if plot:
+            check_plot_path(plot)
+        path = pathlib.Path(report)
+        if not path.is_file():
+            raise ZooError(f"no report at {report}")
+        data = Document(path).data
+        if not {"device", "backend", "peak_flops", "peak_flops_source"} <= set(data):
+            raise ZooError(f"{report} is not a report of zoo bench (no device, backend and peak)")
+        show(data)
+        if plot:
+            _plot(data, plot, console())
+
+
+def _plot(report, path, out):
+    with user_errors():
+        from zoo.bench.plots import plot_report
+
+        out.print(f"plot written to {plot_report(report, path)}")
 
 
 def _lengths(text, window):

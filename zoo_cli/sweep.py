@@ -1,6 +1,7 @@
 """`zoo sweep isoflop` and `zoo sweep compute`: a grid of runs, its plan, its fits."""
 
 import contextlib
+import importlib
 import signal
 import threading
 from typing import Annotated, Optional
@@ -266,6 +267,14 @@ def rates(
     backend: run_options.BackendOption = None,
     jobs: Jobs = None,
     storage: Storage = None,
+    plot: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Draw the grid to this .png/.svg/.pdf: loss (and output log Z, where measured) "
+            "against the rate, per budget and arm (the fitted law: zoo fit --law rates --plot).",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: DryRun = False,
     json: options.Json = False,
 ):
@@ -293,7 +302,7 @@ def rates(
         spike_guard,
         strategy,
         backend,
-        None,
+        plot,
         jobs,
         dry_run,
         json,
@@ -367,6 +376,7 @@ def continued(
     ] = 0.125,
     shapes: options.Shapes = "papers",
     rates: Rates = None,
+    plot: Plot = None,
     data: run_options.Data = run_options.DEFAULT_DATA,
     set_: options.Overrides = None,
     precision: run_options.PrecisionOption = Precision.FLOAT32,
@@ -396,11 +406,18 @@ def continued(
         spike_guard,
         strategy,
         backend,
-        None,
+        plot,
         jobs,
         dry_run,
         json,
     )
+
+
+FIGURES = {  # the sweeps whose figure is not a fitted law's (compute and isoflop: plot_sweep)
+    "epochs": ("zoo.experiments.repetition_plot", "plot_epochs"),
+    "continued": ("zoo.experiments.continuation_plot", "plot_continued"),
+    "rates": ("zoo.scaling.rates_grid_plot", "plot_rate_grid"),
+}
 
 
 def _sweep(
@@ -456,10 +473,11 @@ def _sweep(
             f"{result['estimated_seconds']:,.0f} s{_estimate_note(result)} before it "
             f"started); the runs' own training time {result['run_seconds']:,.0f} s"
         )
-    if plot and not dry_run and result["kind"] == "epochs":
-        from zoo.experiments.repetition_plot import plot_epochs
-
-        out.print(f"plot written to {plot_epochs(result, plot)}")
+    if plot and not dry_run and result["kind"] in FIGURES:
+        with user_errors():
+            module, name = FIGURES[result["kind"]]
+            draw = getattr(importlib.import_module(module), name)
+            out.print(f"plot written to {draw(result, plot)}")
     elif plot and not dry_run:  # after the table: a figure that cannot be drawn must not hide it
         with user_errors():
             from zoo.scaling.sweep_plot import plot_sweep

@@ -35,7 +35,7 @@ def test_a_fraction_outside_zero_and_one_is_refused():
 
 
 @pytest.mark.slow
-def test_a_continued_sweep_starts_from_its_first_runs_weights(corpus):
+def test_a_continued_sweep_starts_from_its_first_runs_weights(corpus, tmp_path):
     sweep = sweeps.sweep_continued(
         "llama-nano", budgets="1.5e9", fraction=0.25, shapes="family-heads", data=str(corpus)
     )
@@ -51,3 +51,15 @@ def test_a_continued_sweep_starts_from_its_first_runs_weights(corpus):
     assert cell["continued_minus_whole"]["values"] == [
         pytest.approx(roles["continued"]["loss"] - roles["whole"]["loss"])
     ]
+    from zoo.experiments.continuation_plot import plot_continued
+
+    # One seed: each difference a point without an interval.
+    assert plot_continued(sweep, tmp_path / "continued.png").stat().st_size > 10_000
+
+
+def test_the_committed_studys_figure_is_drawn_from_its_json(tmp_path):
+    from zoo.experiments.continuation_plot import plot_continued
+
+    committed = pathlib.Path(__file__).parents[2] / "results/reference/continued-llama.json"
+    sweep = json.loads(committed.read_text())
+    assert plot_continued(sweep, tmp_path / "continued.png").stat().st_size > 10_000
