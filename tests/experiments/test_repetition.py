@@ -68,6 +68,10 @@ def test_bad_pass_counts_fractions_and_patience_are_refused_before_anything_runs
                          ("patience", 0)):  # fmt: skip
         with pytest.raises(ZooError, match=f"^{field}"):
             sweeps.sweep_epochs("llama-nano", budgets="1e10", **{field: value})
+    # A pass count is a count: the refusal says so (it said "positive multipliers").
+    for value in ("0,4", "0.5,4"):
+        with pytest.raises(ZooError, match="passes takes pass counts of at least 1, e.g. 1,4,16"):
+            sweeps.sweep_epochs("llama-nano", budgets="1e10", passes=value)
 
 
 @pytest.mark.slow

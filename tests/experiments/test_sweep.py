@@ -337,6 +337,11 @@ def test_papers_shapes_give_every_cell_two_layers_and_32_wide_heads(corpus):
     from zoo.experiments.grid import hyperparameter_rules
 
     assert hyperparameter_rules(False, shapes="papers")["shapes"].startswith("papers: at least 2")
+    # The plan's vocabulary line says what the runs use: bytes by default, each arm's own
+    # tokenizer with --tokenizer native (it said "bytes" for both).
+    assert hyperparameter_rules(False)["vocabulary"].startswith("bytes: the byte-level BPE")
+    native = hyperparameter_rules(False, tokenizer="native")["vocabulary"]
+    assert native.startswith("native: each arm's own kind") and "bits per byte" in native
     with pytest.raises(ZooError, match="^shapes must be one of family-heads, papers; received 'x'"):
         sweeps.sweep_compute("llama-nano", budgets="1e12,3e12", shapes="x", data=str(corpus))
 

@@ -43,7 +43,7 @@ from zoo.overrides import parse_overrides
 from zoo.recipe import Allocation
 from zoo.registry import get_recipe
 from zoo.scaling.hyperparameters import NEAR_OPTIMAL, predict_rule
-from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError
+from zoo.run_config import BUDGET_FIELDS, RunConfig, RunConfigError, TokenizerMode
 from zoo.training.trainer import plan_run, run_config
 
 SWEEP_VOCABULARY = 257  # the byte-level BPE with no merges: 256 bytes and end-of-text
@@ -68,9 +68,14 @@ LR_RULE = (
 )
 WARMUP_RULE = "warmup ≈ N tokens (ceil(N / tokens per step) updates, at most a tenth of the run)"
 BATCH_RULE = f"the recipe's batch, smaller where a run would take fewer than {MIN_STEPS} steps"
-VOCABULARY_RULE = (
+VOCABULARY_RULE = (  # --tokenizer shared, the sweeps' default
     f"bytes: the byte-level BPE at {SWEEP_VOCABULARY} tokens (no merges), so loss "
-    "per token is loss per byte"
+    "per token is loss per byte, unless an arm sets its vocabulary_size"
+)
+NATIVE_VOCABULARY_RULE = (  # --tokenizer native: what a token is differs between arms
+    "native: each arm's own kind of tokenizer trained on the corpus at its vocabulary_size "
+    f"({SWEEP_VOCABULARY} unless the arm sets one); a token is a different amount of text in "
+    "each, so compare them in bits per byte"
 )
 
 
@@ -480,7 +485,12 @@ def check_seeds(seeds):
 
 
 def hyperparameter_rules(
-    tune_lr, spike_guard=False, shapes=DEFAULT_SHAPES, rate_factors=None, rates=None
+    tune_lr,
+    spike_guard=False,
+    shapes=DEFAULT_SHAPES,
+    rate_factors=None,
+    rates=None,
+    tokenizer=TokenizerMode.SHARED,
 ):
     rule = (
         f"η_opt = a·C^b per arm (and B_opt = c·C^d where fitted), from the rates sweep {rates} "
@@ -502,7 +512,11 @@ def hyperparameter_rules(
         rate = rule
     shape_rule = parse_shapes(shapes)
     return {
-        "vocabulary": VOCABULARY_RULE,
+        "vocabulary": (
+            NATIVE_VOCABULARY_RULE
+            if TokenizerMode(tokenizer) is TokenizerMode.NATIVE
+            else VOCABULARY_RULE
+        ),
         "learning_rate": rate,
         "warmup": WARMUP_RULE,
         "schedule": "the recipe's cosine, decayed to each run's own length",

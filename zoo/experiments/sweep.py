@@ -304,10 +304,8 @@ def sweep_epochs(
     fresh curve and Muennighoff et al.'s effective data, with each run's curves."""
     parallel.check_jobs(jobs)
     budgets = parse_budgets(budgets, for_fit=False)
-    passes = _factors("passes", passes)
-    if min(passes) < 1:
-        raise FieldError("passes", f"must each be at least 1; received {list(passes)}")
-    fractions = _factors("fractions", fractions)
+    passes = _factors("passes", passes, minimum=1, noun="pass counts", example="1,4,16")
+    fractions = _factors("fractions", fractions, noun="fractions of the budget", example="0.25,0.5")
     if max(fractions) >= 1:
         raise FieldError("fractions", f"must each be below 1; received {list(fractions)}")
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
@@ -435,8 +433,9 @@ def _check(rule, arms, points):
     return {"arms": rows}
 
 
-def _factors(field, factors):
-    """'0.5,1,2' or numbers -> a tuple of distinct, positive, finite multipliers."""
+def _factors(field, factors, minimum=None, noun="multipliers", example="0.5,1,2"):
+    """'0.5,1,2' or numbers -> a tuple of distinct, positive, finite multipliers (each at least
+    `minimum` where given; `noun` and `example` name them in a refusal)."""
     if isinstance(factors, str):
         parts = [p.strip() for p in factors.split(",") if p.strip()]
     else:
@@ -447,11 +446,12 @@ def _factors(field, factors):
             value = float(part)
         except (TypeError, ValueError):
             value = math.nan
-        if not math.isfinite(value) or value <= 0:
-            raise FieldError(field, f"takes positive multipliers, e.g. 0.5,1,2; received {part!r}")
+        if not math.isfinite(value) or value <= 0 or value < (minimum or 0):
+            kind = f"positive {noun}" if minimum is None else f"{noun} of at least {minimum:g}"
+            raise FieldError(field, f"takes {kind}, e.g. {example}; received {part!r}")
         values.append(value)
     if not values or len(set(values)) != len(values):
-        raise FieldError(field, f"needs distinct multipliers; received {factors!r}")
+        raise FieldError(field, f"needs distinct {noun}; received {factors!r}")
     return tuple(values)
 
 
@@ -526,6 +526,7 @@ def _run(
             request.get("shapes", DEFAULT_SHAPES),
             request.get("rate_factors"),
             request.get("rates") or request.get("check"),
+            base.tokenizer,
         ),
         "plan": [plan_row(p, s) for p, s in zip(planned, status)],
         # The runs' estimates added up: one run at a time. Side by side a sweep takes less
