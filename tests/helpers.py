@@ -50,6 +50,18 @@ def assert_one_line(result, *fragments, expected=None, empty_stdout=False):
     return lines[0]
 
 
+def is_one_line_refusal(completed):
+    """The same for a finished subprocess (`subprocess.run(..., capture_output=True,
+    text=True)`): exit 2, one stderr line `error: ...`, no traceback."""
+    lines = completed.stderr.strip().splitlines()
+    return (
+        completed.returncode == 2
+        and len(lines) == 1
+        and lines[0].startswith("error: ")
+        and "Traceback" not in completed.stderr
+    )
+
+
 # --- committed JSON ---
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from zoo.bench import benchmark_attention, run_suite
 from zoo.bench.attention import KINDS, SCOPES, process_peak, available_kinds, fit_terms
 from zoo.bench.training import AnchorShape, benchmark_anchor
+from tests.helpers import assert_one_line
 from zoo_cli.main import app
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -379,8 +380,5 @@ def test_bench_show_prints_a_committed_report_and_draws_its_figure(tmp_path, nam
 ])  # fmt: skip
 def test_bench_show_refuses_in_one_line_and_writes_nothing(tmp_path, args, fragment):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    result = CliRunner().invoke(app, ["bench", "show", *args])
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert_one_line(CliRunner().invoke(app, ["bench", "show", *args]), fragment)
     assert not any(tmp_path.glob("*.png")) and not any(tmp_path.glob("*.gif"))

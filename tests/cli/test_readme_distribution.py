@@ -33,7 +33,7 @@ import tempfile
 
 import pytest
 
-from tests.helpers import free_ports
+from tests.helpers import free_ports, is_one_line_refusal
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -142,11 +142,6 @@ def _bash(command, env, **kwargs):
     )  # fmt: skip
 
 
-def _one_line_refusal(result):
-    lines = result.stderr.strip().splitlines()
-    return result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
-
-
 @pytest.mark.slow
 def test_the_one_host_commands(tmp_path, corpus):
     env = _env(tmp_path)
@@ -154,7 +149,7 @@ def test_the_one_host_commands(tmp_path, corpus):
     for command, devices in VIRTUAL_DEVICES.items():
         if command == "zoo train llama-small --strategy mirrored":  # as a GPU-less host runs it
             refused = _bash(_as_run(command, corpus), env)
-            assert _one_line_refusal(refused), refused.stderr[-2000:]
+            assert is_one_line_refusal(refused), refused.stderr[-2000:]
             assert "set ZOO_CPU_DEVICES=2" in refused.stderr
         done = _bash(_as_run(command, corpus), {**env, "ZOO_CPU_DEVICES": str(devices)})
         assert done.returncode == 0, (command, done.stderr[-3000:])
@@ -173,7 +168,7 @@ def test_the_one_host_commands(tmp_path, corpus):
     tpu = next(c for c in COMMANDS if c.startswith("TPU_NAME="))
     before = sorted(results.iterdir())
     refused = _bash(_as_run(tpu, corpus), env)
-    assert _one_line_refusal(refused), refused.stderr[-2000:]
+    assert is_one_line_refusal(refused), refused.stderr[-2000:]
     assert "no TPU reachable as TPU_NAME=local" in refused.stderr
     assert sorted(results.iterdir()) == before  # nothing written
 

@@ -27,7 +27,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import write_verse
+from tests.helpers import is_one_line_refusal, write_verse
 
 HERE = pathlib.Path(__file__).parent
 TRAIN = ["train", "gpt2-nano", "--steps", "6", "--eval-interval", "2", "--patience", "5"]
@@ -115,16 +115,6 @@ def _result(run):
     }
 
 
-def _one_line_refusal(result):
-    lines = result.stderr.strip().splitlines()
-    return (
-        result.returncode == 2
-        and len(lines) == 1
-        and lines[0].startswith("error: ")
-        and "Traceback" not in result.stderr
-    )
-
-
 def _check_kill_point(world, n):
     # One directory per check: several tests of the module kill at the same point (the last
     # write is also one of every write), and a run directory is never reused.
@@ -139,7 +129,7 @@ def _check_kill_point(world, n):
     if resumed.returncode == 0:
         outcome = "resumed"
     else:
-        assert _one_line_refusal(resumed), (n, resumed.stderr[-3000:])
+        assert is_one_line_refusal(resumed), (n, resumed.stderr[-3000:])
         if "already finished" in resumed.stderr:
             outcome = "already finished"
         else:  # nothing to resume: the run had not started, so training again must work
