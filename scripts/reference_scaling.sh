@@ -19,6 +19,9 @@ zoo fit "$out/sweep-isoflop-llama.json" --law parametric --params non-embedding 
     > "$out/sweep-isoflop-llama-parametric-non-embedding.json"
 zoo fit "$out/sweep-isoflop-llama.json" --law isoflop --flops 6n --json \
     > "$out/sweep-isoflop-llama-isoflop-6n.json"
+# And without the runs that repeated their data more than 4 times (Muennighoff et al.'s bound).
+zoo fit "$out/sweep-isoflop-llama.json" --law isoflop --max-epochs 4 --json \
+    > "$out/sweep-isoflop-llama-isoflop-max-4-epochs.json"
 
 # 2. GPT-2 against LLaMA, loss against compute, 2 seeds, compute-optimal sizes per budget.
 zoo sweep compute --models gpt2,llama --budgets 1e11,3e11,1e12 --seeds 2 --json \

@@ -109,6 +109,15 @@ def fit(
             show_default=False,
         ),
     ] = None,
+    max_epochs: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Leave out the points whose runs passed over their training data more than "
+            "this many times (column epochs; Muennighoff et al.: up to about 4, repeated data "
+            "is almost as good as fresh): the fit without the repetition's penalty.",
+            show_default=False,
+        ),
+    ] = None,
     json: options.Json = False,
     plot: Annotated[
         Optional[str],
@@ -132,6 +141,11 @@ def fit(
         from zoo.scaling import FITS, load_points, plot_fit
 
         rows, notes = load_points(points)
+        if max_epochs is not None:
+            from zoo.scaling.points import within_epochs
+
+            rows, dropped = within_epochs(rows, max_epochs)
+            notes.append(dropped)
         kwargs = {"seed": seed}
         if bootstrap is not None:
             kwargs["bootstrap"] = bootstrap
@@ -162,7 +176,8 @@ def fit(
             plot_fit(law, result, rows, plot)
     notes = list(dict.fromkeys(notes + result["notes"]))
     if json:
-        print_json({"points_file": points, "notes": notes, "fits": {law: result}})
+        filtered = {} if max_epochs is None else {"max_epochs": max_epochs}
+        print_json({"points_file": points, **filtered, "notes": notes, "fits": {law: result}})
         return
     out = console()
     for table in TABLES[law](result):

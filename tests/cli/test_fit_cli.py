@@ -311,3 +311,37 @@ def test_bad_rates_bands_are_one_line(tmp_path, args, fragment):
     paths = {"PROBE": str(probe), "GRID": str(grid)}
     result = invoke(grid, "--law", "rates", *[paths.get(a, a) for a in args])
     assert_one_line(result, fragment, empty_stdout=True)
+
+
+def test_max_epochs_leaves_out_the_repeated_runs_and_says_so(tmp_path):
+    """--max-epochs fits the points whose runs passed over their data at most that many times:
+    the same fit as a table without those rows, with a note and the bound in the JSON."""
+    rows = isoflop_rows()
+    for i, row in enumerate(rows):  # the smallest size of each budget repeated its data
+        row["epochs"] = 6.0 if i % 5 == 0 else 1.0
+    marked = write_csv(tmp_path / "marked.csv", rows)
+    kept = write_csv(tmp_path / "kept.csv", [r for r in rows if r["epochs"] <= 4])
+    filtered = json.loads(invoke(marked, "--law", "isoflop", "--bootstrap", "20",
+                                 "--max-epochs", "4", "--json").stdout)  # fmt: skip
+    alone = json.loads(invoke(kept, "--law", "isoflop", "--bootstrap", "20", "--json").stdout)
+    assert filtered["max_epochs"] == 4 and "max_epochs" not in alone
+    assert filtered["fits"]["isoflop"]["points"] == alone["fits"]["isoflop"]["points"] == 12
+    assert filtered["fits"]["isoflop"]["a"] == pytest.approx(alone["fits"]["isoflop"]["a"])
+    assert (
+        "--max-epochs 4: 3 of 15 points left out (their runs passed over the training data "
+        "more than 4 times)" in filtered["notes"]
+    )
+
+
+@pytest.mark.parametrize("epochs, bound, fragment", [
+    (None, "4", "--max-epochs needs an epochs column; point 1 has none (15 of 15 points lack it)"),
+    (6.0, "4", "--max-epochs 4 leaves no point (the fewest passes: 6.00)"),
+    (1.0, "0", "--max-epochs must be positive and finite; received 0.0"),
+])  # fmt: skip
+def test_max_epochs_refuses_what_it_cannot_filter(tmp_path, epochs, bound, fragment):
+    rows = isoflop_rows()
+    for row in rows:
+        if epochs is not None:
+            row["epochs"] = epochs
+    path = write_csv(tmp_path / "points.csv", rows)
+    assert_one_line(invoke(path, "--law", "isoflop", "--max-epochs", bound), fragment)

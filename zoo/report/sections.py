@@ -194,6 +194,8 @@ def isoflop(s, context):
         named = "IsoFLOP parabolas (Chinchilla's second approach)"
         if law == "parametric":
             named = "the law L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup> (its third)"
+        if study.value("/max_epochs") is not None:  # zoo fit --max-epochs: repeated runs out
+            named += f", runs of at most {study.n('/max_epochs', 'number')} passes"
         per = study.n(f"{at}/tokens_per_parameter", "count")
         per += study.interval(f"{at}/tokens_per_parameter_ci", "count")
         if study.value(f"{at}/tokens_per_parameter_flops") is not None:

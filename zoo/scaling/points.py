@@ -61,6 +61,36 @@ def load_points(source):
     return points, _derivation_notes(points)
 
 
+def within_epochs(points, max_epochs):
+    """`(the points whose runs passed over their training data at most max_epochs times, note)`:
+    a fit read without the runs that repeated their data (Muennighoff et al. 2023: up to about 4
+    passes, repeated data is almost as good as fresh; beyond, it is worth less, which at a fixed
+    budget penalises the smallest models and moves an IsoFLOP valley). `ZooError` when a point
+    has no `epochs` (nothing to filter by) or nothing is left."""
+    if isinstance(max_epochs, bool) or not isinstance(max_epochs, (int, float)):
+        raise ZooError(f"--max-epochs must be a number; received {max_epochs!r}")
+    if not math.isfinite(max_epochs) or max_epochs <= 0:
+        raise ZooError(f"--max-epochs must be positive and finite; received {max_epochs!r}")
+    missing = [i for i, p in enumerate(points, 1) if "epochs" not in p]
+    if missing:
+        raise ZooError(
+            f"--max-epochs needs an epochs column; point {missing[0]} has none "
+            f"({len(missing)} of {len(points)} points lack it)"
+        )
+    kept = [p for p in points if p["epochs"] <= max_epochs]
+    if not kept:
+        raise ZooError(
+            f"--max-epochs {max_epochs:g} leaves no point (the fewest passes: "
+            f"{min(p['epochs'] for p in points):.2f})"
+        )
+    dropped = len(points) - len(kept)
+    note = (
+        f"--max-epochs {max_epochs:g}: {dropped} of {len(points)} points left out (their runs "
+        f"passed over the training data more than {max_epochs:g} times)"
+    )
+    return kept, note
+
+
 def check_points(points, law, params_convention="total", flops_convention="palm"):
     """`(points, notes)`: `points` (dicts, or a path) checked for `law`; `ZooError` on the first
     problem (a missing or non-positive column, too few points for the law)."""
