@@ -18,7 +18,7 @@
 # git), and `carry` packs the records of its finished runs (settings, summary, evaluations; no
 # weights: zoo.storage.carry) into results/reference/rung2/carried-runs.tar.gz, committed while a
 # study is unfinished; every start unpacks it, so the next sitting reuses those runs by key.
-#   bash scripts/reference_rung2.sh [rates|noise|check|studies|isoflop|all|carry] [--dry-run]
+#   bash scripts/reference_rung2.sh [rates|noise|check|studies|figures|isoflop|all|carry] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/reference/rung2
@@ -126,13 +126,25 @@ isoflop() {
     fi
 }
 
+figures() {  # each complete compute study's figure, from its committed JSON (nothing trains):
+    # zoo fit --law compute refits exactly the sweep's own fit (same bootstrap and seed) and draws
+    # loss against compute beside the multiplier at every budget
+    local name
+    for name in compute-recipes compute-llama-ablations compute-context compute-allocation; do
+        if [[ -e $out/$name.json && ! -e $out/$name.png ]]; then
+            zoo fit "$out/$name.json" --law compute --plot "$out/$name.png" > /dev/null
+        fi
+    done
+}
+
 case $step in
     rates) rates ;;
     noise) noise ;;
     check) check ;;
-    studies) studies ;;
+    studies) studies; figures ;;
+    figures) figures ;;
     isoflop) isoflop ;;
-    all) rates; check; studies; isoflop ;;
+    all) rates; check; studies; figures; isoflop ;;
     carry) python -m zoo.storage.carry pack "$ZOO_RESULTS" "$carried" ;;
-    *) echo "usage: $0 [rates|noise|check|studies|isoflop|all|carry] [--dry-run]" >&2; exit 2 ;;
+    *) echo "usage: $0 [rates|noise|check|studies|figures|isoflop|all|carry] [--dry-run]" >&2; exit 2 ;;
 esac

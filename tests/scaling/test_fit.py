@@ -415,8 +415,35 @@ def test_plots_are_written_with_a_baseline_line(tmp_path):
     )
     assert (tmp_path / "valleys.png").read_bytes().startswith(b"\x89PNG")
     assert "7-gram (2.600)" in (tmp_path / "arms.svg").read_text()
+    # With several budgets per arm, a second panel: the multiplier at every budget and its trend.
+    assert "compute multiplier against" in (tmp_path / "arms.svg").read_text()
     assert (tmp_path / "law.pdf").read_bytes().startswith(b"%PDF")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arms.svg", "law.pdf", "valleys.png"]
+
+
+def test_the_multiplier_panel_draws_each_budgets_multiplier_and_the_trend(tmp_path, monkeypatch):
+    """A compute figure's second panel: one line per arm through its per-budget multipliers
+    (here a known 2 everywhere), the trend's verdict in its label, the baseline at 1."""
+    from zoo.scaling import fit_plot
+
+    drawn = []
+    original = fit_plot._save
+    monkeypatch.setattr(
+        fit_plot,
+        "_save",
+        lambda plt, figure, path: drawn.append(figure) or original(plt, figure, path),
+    )
+    points = _trending(lambda c: 2.0)
+    fit = fit_compute(points, bootstrap=20)
+    fit_plot.plot_compute(fit, points, tmp_path / "trend.png")
+    left, right = drawn[0].axes
+    (bars,) = [c for c in right.containers if c.get_label().startswith("v:")]
+    assert bars.lines[0].get_ydata() == pytest.approx([2.0] * 4, rel=0.3)
+    assert "stable" in bars.get_label() and right.get_yscale() == "log"
+    drawn.clear()  # a fit written before per-budget multipliers existed: one panel, as then
+    older = {**fit, "arms": [{k: v for k, v in a.items() if k != "by_budget"} for a in fit["arms"]]}
+    fit_plot.plot_compute(older, points, tmp_path / "older.png")
+    assert len(drawn[0].axes) == 1
 
 
 def _trending(multiplier_at, *, budgets=np.logspace(12, 13.5, 4), seeds=3, noise=0.002, seed=0):

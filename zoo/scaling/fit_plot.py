@@ -7,6 +7,7 @@ e.g. an n-gram model's loss. A fit that could not be made, `{'error': why}` (as 
 it), draws the points alone, titled with why.
 """
 
+import math
 import textwrap
 
 import numpy as np
@@ -190,7 +191,12 @@ def plot_compute(fit, points, path, baseline=None, unit="nats per token"):
             title="loss against compute",
             unit=unit,
         )
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    trends = [a for a in fit["arms"] if a["verdict"] != "baseline" and len(_by_budget(a)) >= 2]
+    if trends:  # the effect as a trend: a second panel, the multiplier at every budget
+        figure, (axes, right) = plt.subplots(1, 2, figsize=(15, 5.5), dpi=120)
+        _multipliers(right, trends, fit)
+    else:
+        figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
     span = np.geomspace(compute.min() / 1.5, compute.max() * 1.5, 100)
     for arm in fit["arms"]:
         mine = members.get(arm["name"], [])
@@ -201,11 +207,12 @@ def plot_compute(fit, points, path, baseline=None, unit="nats per token"):
                 f": ×{_number(arm['multiplier'])} [{_number(low)}, {_number(high)}] "
                 f"{arm['verdict']}"
             )
-        dots = axes.scatter(compute[mine], loss[mine], s=14, zorder=3)
+        colour = _arm_colour(fit, arm)
+        axes.scatter(compute[mine], loss[mine], s=14, zorder=3, color=colour)
         axes.plot(
             span,
             predict_compute(arm, span),
-            color=dots.get_facecolor()[0],
+            color=colour,
             linewidth=1,
             label=f"{label} ({arm['form']})",
         )
@@ -217,6 +224,55 @@ def plot_compute(fit, points, path, baseline=None, unit="nats per token"):
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
     return _save(plt, figure, path)
+
+
+def _arm_colour(fit, arm):
+    """The arm's colour in both of a compute figure's panels: matplotlib's cycle by its place."""
+    return f"C{[a['name'] for a in fit['arms']].index(arm['name']) % 10}"
+
+
+def _by_budget(arm):
+    """An arm's per-budget multipliers that can be drawn (a number, finite and positive)."""
+    return [
+        r
+        for r in arm.get("by_budget") or []
+        if r.get("multiplier") is not None
+        and math.isfinite(r["multiplier"])
+        and r["multiplier"] > 0
+    ]
+
+
+def _multipliers(axes, arms, fit):
+    """Each arm's multiplier against the baseline at every budget with its interval, one line
+    per arm, and its trend (stable, shrinking, growing, sign flips) in the legend."""
+    for i, arm in enumerate(arms):
+        rows = _by_budget(arm)
+        x = np.array([r.get("compute", r["budget"]) for r in rows])
+        x = x * (1 + 0.03 * (i - len(arms) / 2))  # arms side by side, not on top of each other
+        y = np.array([r["multiplier"] for r in rows])
+        low = np.array([(r.get("multiplier_ci") or [m, m])[0] or m for r, m in zip(rows, y)])
+        high = np.array([(r.get("multiplier_ci") or [m, m])[1] or m for r, m in zip(rows, y)])
+        trend = arm.get("trend") or {}
+        label = arm["name"]
+        if trend.get("verdict"):
+            label += f": {trend['verdict']}"
+            if trend.get("at_top") is not None:
+                label += f", its line at ×{_number(trend['at_top'])} at the top budget"
+        axes.errorbar(x, y, yerr=[y - np.minimum(low, y), np.maximum(high, y) - y], marker="o",
+                      markersize=4, capsize=3, linewidth=1, label=label,
+                      color=_arm_colour(fit, arm))  # fmt: skip
+    axes.axhline(1, color="grey", linewidth=1, linestyle=":", label=f"{fit['baseline']} (×1)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("compute C (FLOPs) of the budget")
+    axes.set_ylabel(f"compute multiplier against {fit['baseline']!r}")
+    axes.set_title(
+        "the multiplier at every budget, 95% interval: the compute the baseline's\ncurve needs "
+        "to reach the arm's loss at that budget, over the budget",
+        fontsize=9,
+    )
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7)
 
 
 def plot_rates(fit, points, path, baseline=None):
