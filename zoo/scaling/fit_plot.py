@@ -222,7 +222,7 @@ def plot_compute(fit, points, path, baseline=None, unit="nats per token"):
     axes.set_ylabel(f"loss ({unit})")
     axes.set_title(f"loss against compute; multipliers against {fit['baseline']!r}", fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
+    _legend(axes, len(fit["arms"]))
     return _save(plt, figure, path)
 
 
@@ -272,7 +272,7 @@ def _multipliers(axes, arms, fit):
         fontsize=9,
     )
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=7)
+    _legend(axes, len(arms) + 1)
 
 
 def plot_rates(fit, points, path, baseline=None):
@@ -353,11 +353,21 @@ def _pyplot():
     return plt
 
 
+def _legend(axes, entries):
+    """Inside the axes for a few entries; below them for many, where it would hide the points
+    (a study of nine arms)."""
+    if entries <= 5:
+        axes.legend(fontsize=8)
+    else:
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.14), frameon=False)
+
+
 def _save(plt, figure, path):
     figure.tight_layout()
     try:
         with atomic_path(path) as tmp:
-            figure.savefig(tmp, format=path.suffix.lower().lstrip("."))
+            # bbox "tight": a legend placed below the axes is inside the file
+            figure.savefig(tmp, format=path.suffix.lower().lstrip("."), bbox_inches="tight")
     finally:
         plt.close(figure)
     return path
