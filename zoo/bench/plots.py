@@ -42,11 +42,11 @@ def plot_attention(attention, path, device=None):
     for column, scope in enumerate(scopes):
         rows = [r for r in attention["rows"] if r["scope"] == scope]
         fits = attention["fits"].get(scope, {})
+        lengths = sorted({r["seq_len"] for r in rows})
+        span = np.geomspace(lengths[0], lengths[-1], 60)
         for row_index, (quantity, label) in enumerate(QUANTITIES):
             ax = axes[row_index][column]
             scale = 1e-6 if quantity == "peak_bytes" else 1.0
-            lengths = sorted({r["seq_len"] for r in rows})
-            span = np.geomspace(lengths[0], lengths[-1], 60)
             for kind in attention["kinds"]:
                 colour = KIND_COLOURS.get(kind)
                 mine = [r for r in rows if r["kind"] == kind and r.get(quantity) is not None]
