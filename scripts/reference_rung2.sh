@@ -18,7 +18,7 @@
 # git), and `carry` packs the records of its finished runs (settings, summary, evaluations; no
 # weights: zoo.storage.carry) into results/reference/rung2/carried-runs.tar.gz, committed while a
 # study is unfinished; every start unpacks it, so the next sitting reuses those runs by key.
-#   bash scripts/reference_rung2.sh [rates|noise|check|studies|figures|isoflop|all|carry] [--dry-run]
+#   bash scripts/reference_rung2.sh [rates|noise|check|studies|figures|isoflop|tied|all|carry] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/reference/rung2
@@ -126,6 +126,17 @@ isoflop() {
     fi
 }
 
+tied() {  # why tying costs 9x at 1e12 (findings section 5): the tied arm there is 2x64 (tying frees
+    # 257*d parameters, so the size rule picks a wider model with fewer tokens) where the recipe
+    # is 2x32. Both arms at the recipe's 1e12 shape, 2x32, at 1e12 and 3e12 (the sweep fits a curve),
+    # each at its own rule's rate, 2 paired seeds: what is left of the penalty is tying itself.
+    write tied-fixed-shape zoo sweep compute --models llama --ablate tie_embeddings=true \
+        --allocation fixed --set num_layers=2 --set hidden_dim=32 --set num_query_heads=1 \
+        --set head_dim=32 --set num_key_value_heads=1 --set intermediate_dim=90 \
+        --budgets 1e12,3e12 --seeds 2 --shapes papers --jobs "${TIED_JOBS:-1}" \
+        --rates "$out/rule-llama-ablations.json"
+}
+
 figures() {  # each complete compute study's figure, from its committed JSON (nothing trains):
     # zoo fit --law compute refits exactly the sweep's own fit (same bootstrap and seed) and draws
     # loss against compute beside the multiplier at every budget
@@ -144,7 +155,8 @@ case $step in
     studies) studies; figures ;;
     figures) figures ;;
     isoflop) isoflop ;;
-    all) rates; check; studies; figures; isoflop ;;
+    tied) tied ;;
+    all) rates; check; studies; figures; isoflop; tied ;;
     carry) python -m zoo.storage.carry pack "$ZOO_RESULTS" "$carried" ;;
-    *) echo "usage: $0 [rates|noise|check|studies|figures|isoflop|all|carry] [--dry-run]" >&2; exit 2 ;;
+    *) echo "usage: $0 [rates|noise|check|studies|figures|isoflop|tied|all|carry] [--dry-run]" >&2; exit 2 ;;
 esac

@@ -417,6 +417,22 @@ def test_the_zoo_agrees_with_a_paper_only_in_its_direction(direction, verdict, a
     assert cards._papers(papers, verdict).endswith(f"the zoo's direction {agreement}")
 
 
+@pytest.mark.parametrize(
+    "interval, agreement",
+    [
+        ((1.3, 3.5), "agrees, and so does the size (the paper's 2.05× lies inside the interval)"),
+        ((331, 2e7), "agrees; the size does not (the paper's 2.05× lies below the interval)"),
+        ((1.1, 1.5), "agrees; the size does not (the paper's 2.05× lies above the interval)"),
+        (None, "agrees"),
+    ],
+)
+def test_a_published_multiplier_is_read_against_the_interval(interval, agreement):
+    """Where the paper's effect is a compute multiplier, 7,000x and 2x no longer both agree."""
+    papers = {"effect": "e", "scale": "s", "source": "p", "direction": "better", "multiplier": 2.05}
+    assert cards._agreement(papers, "better", interval) == agreement
+    assert cards._agreement(papers, "worse", interval) == "disagrees"
+
+
 def test_the_findings_table_puts_each_rung_beside_the_papers(study_root):
     from rich.console import Console
 

@@ -407,14 +407,14 @@ def _measurement(measured, studies, root, cache):
     return {**row, "figures": figures, "verdict": verdict, "against": baseline,
             "summary": summary, "scale": scale, "trend": trend,
             "trend_verdict": sweep.get(f"{at}/trend/verdict", "string", default=None),
-            "papers": _papers(measured.get("papers"), verdict),
-            "agreement": _agreement(measured.get("papers"), verdict)}  # fmt: skip
+            "papers": _papers(measured.get("papers"), verdict, _interval(figures)),
+            "agreement": _agreement(measured.get("papers"), verdict, _interval(figures))}  # fmt: skip
 
 
 PAPER_DIRECTIONS = ("better", "worse", "neutral")  # the published effect of the arm's change
 
 
-def _papers(papers, verdict):
+def _papers(papers, verdict, interval=None):
     """The published effect at its published scale, and whether the zoo's verdict agrees: the
     same direction (or within noise where the paper found none) agrees; within noise where the
     paper found an effect cannot tell; the other direction disagrees."""
@@ -422,11 +422,20 @@ def _papers(papers, verdict):
         return None
     return (
         f"papers: {papers['effect']} ({papers['scale']}; {papers['source']}): "
-        f"{papers['direction']}; the zoo's direction {_agreement(papers, verdict)}"
+        f"{papers['direction']}; the zoo's direction {_agreement(papers, verdict, interval)}"
     )
 
 
-def _agreement(papers, verdict):
+def _interval(figures):
+    """(low, high) of a measurement's multiplier interval from its figures, or None."""
+    values = {f["key"]: f["value"] for f in figures}
+    return (values["low"], values["high"]) if "low" in values else None
+
+
+def _agreement(papers, verdict, interval=None):
+    """Direction first. Where the paper's effect is itself a compute multiplier (its
+    `multiplier`, rare: most papers report a loss at one size), a direction that agrees is also
+    read against the zoo's interval, since 7,000x and 2x 'agree' in direction alone."""
     if papers is None:
         return None
     direction = papers["direction"]
@@ -434,7 +443,16 @@ def _agreement(papers, verdict):
         return "agrees" if direction == "neutral" else "cannot tell (within noise here)"
     if direction == "neutral":
         return f"disagrees (the zoo finds it {verdict}; the paper, no clear effect)"
-    return "agrees" if verdict == direction else "disagrees"
+    if verdict != direction:
+        return "disagrees"
+    published = papers.get("multiplier")
+    if published is None or interval is None:
+        return "agrees"
+    low, high = interval
+    if low <= published <= high:
+        return f"agrees, and so does the size (the paper's {published:g}× lies inside the interval)"
+    side = "below" if published < low else "above"
+    return f"agrees; the size does not (the paper's {published:g}× lies {side} the interval)"
 
 
 def findings(result):
