@@ -18,7 +18,7 @@
 # git), and `carry` packs the records of its finished runs (settings, summary, evaluations; no
 # weights: zoo.storage.carry) into results/reference/rung2/carried-runs.tar.gz, committed while a
 # study is unfinished; every start unpacks it, so the next sitting reuses those runs by key.
-#   bash scripts/reference_rung2.sh [rates|noise|check|studies|figures|isoflop|tied|all|carry] [--dry-run]
+#   bash scripts/reference_rung2.sh [rates|noise|check|studies|figures|isoflop|tied|refit|all|carry] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/reference/rung2
@@ -148,6 +148,18 @@ figures() {  # each complete compute study's figure, from its committed JSON (no
     done
 }
 
+refit() {  # each complete compute study's fit written again with the fields the fit has gained
+    # since it was measured (the per-budget loss change, paired by seed); nothing trains, and
+    # zoo fit --update refuses unless every earlier value comes out the same
+    local name
+    for name in compute-recipes compute-llama-ablations compute-context compute-allocation \
+        tied-fixed-shape; do
+        if [[ -e $out/$name.json ]]; then
+            zoo fit "$out/$name.json" --law compute --update > /dev/null
+        fi
+    done
+}
+
 case $step in
     rates) rates ;;
     noise) noise ;;
@@ -156,7 +168,8 @@ case $step in
     figures) figures ;;
     isoflop) isoflop ;;
     tied) tied ;;
-    all) rates; check; studies; figures; isoflop; tied ;;
+    refit) refit ;;
+    all) rates; check; studies; figures; isoflop; tied; refit ;;
     carry) python -m zoo.storage.carry pack "$ZOO_RESULTS" "$carried" ;;
-    *) echo "usage: $0 [rates|noise|check|studies|figures|isoflop|tied|all|carry] [--dry-run]" >&2; exit 2 ;;
+    *) echo "usage: $0 [rates|noise|check|studies|figures|isoflop|tied|refit|all|carry] [--dry-run]" >&2; exit 2 ;;
 esac

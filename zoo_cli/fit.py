@@ -118,6 +118,16 @@ def fit(
             show_default=False,
         ),
     ] = None,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Write the fit back into POINTS, a sweep's JSON, in place of its own fit of "
+            "this law: for a study fitted before the fit gained a field. The study's own "
+            "bootstrap count and seed; refused unless the refit reproduces every value the "
+            "earlier fit holds.",
+        ),
+    ] = False,
     json: options.Json = False,
     plot: Annotated[
         Optional[str],
@@ -140,6 +150,10 @@ def fit(
             check_plot_path(plot)  # before anything heavy is imported, and before the fit
         from zoo.scaling import FITS, load_points, plot_fit
 
+        if update:
+            from zoo.scaling.refit import check_updatable
+
+            study = check_updatable(points, law, max_epochs)
         rows, notes = load_points(points)
         if max_epochs is not None:
             from zoo.scaling.points import within_epochs
@@ -170,10 +184,22 @@ def fit(
         if ignored:
             verb = "does" if len(ignored) == 1 else "do"
             notes.append(f"{' and '.join(ignored)} {verb} not apply to the {law} law: ignored")
+        if update:  # the study's own bootstrap and seed, and the crossing of its reference
+            own = study["fits"][law]
+            if bootstrap is None and isinstance(own.get("bootstrap"), int):
+                kwargs["bootstrap"] = own["bootstrap"]
+            if isinstance(own.get("seed"), int):
+                kwargs["seed"] = own["seed"]
+            if law == "compute":
+                kwargs["reference_loss"] = own.get("reference_loss")
         with FitProgress(f"fitting the {law} law", UNITS[law]) as progress:
             result = FITS[law](rows, progress=progress, **kwargs)
         if plot:
             plot_fit(law, result, rows, plot)
+        if update:
+            from zoo.scaling.refit import write_refit
+
+            write_refit(points, study, law, result)
     notes = list(dict.fromkeys(notes + result["notes"]))
     if json:
         filtered = {} if max_epochs is None else {"max_epochs": max_epochs}
@@ -186,6 +212,8 @@ def fit(
         out.print(f"[yellow]note:[/] {note}")
     if plot:
         out.print(f"plot written to {plot}")
+    if update:
+        out.print(f"fit written into {points} (every earlier value reproduced)")
 
 
 def _noise(path):

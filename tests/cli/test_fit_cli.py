@@ -345,3 +345,39 @@ def test_max_epochs_refuses_what_it_cannot_filter(tmp_path, epochs, bound, fragm
             row["epochs"] = epochs
     path = write_csv(tmp_path / "points.csv", rows)
     assert_one_line(invoke(path, "--law", "isoflop", "--max-epochs", bound), fragment)
+
+
+def test_update_writes_a_refit_only_where_it_reproduces_the_study(tmp_path):
+    """A study fitted before its fit gained a field gets the field, every earlier value kept;
+    a study whose fit the refit cannot reproduce, or a file that is no study, is left alone."""
+    from zoo.scaling import fit_compute
+
+    rows = compute_rows()
+    old = fit_compute(rows, bootstrap=30, seed=0, reference_loss=3.0)
+    for arm in old["arms"]:  # as fitted before the per-budget loss change existed
+        for entry in arm.get("by_budget") or []:
+            for key in ("loss_change", "loss_change_ci", "pairs"):
+                entry.pop(key, None)
+    study = tmp_path / "study.json"
+    study.write_text(json.dumps({"kind": "compute", "points": rows, "fits": {"compute": old}}))
+    result = invoke(study, "--law", "compute", "--bootstrap", "30", "--update")
+    assert result.exit_code == 0, result.output
+    assert f"fit written into {study}" in result.stdout
+    written = json.loads(study.read_text())
+    assert written["kind"] == "compute" and written["points"] == rows
+    variant = written["fits"]["compute"]["arms"][1]
+    assert all("loss_change" in entry for entry in variant["by_budget"])
+    assert variant["reference_crossing"] == old["arms"][1]["reference_crossing"]
+
+    moved = json.loads(study.read_text())
+    moved["fits"]["compute"]["arms"][1]["multiplier"] *= 1.01
+    study.write_text(json.dumps(moved))
+    before = study.read_bytes()
+    refused = invoke(study, "--law", "compute", "--bootstrap", "30", "--update")
+    assert_one_line(refused, "does not reproduce", "/arms/1/multiplier", "not written")
+    assert study.read_bytes() == before
+
+    table = tmp_path / "points.jsonl"
+    table.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert_one_line(invoke(table, "--law", "compute", "--update"), "needs a sweep's JSON")
+    assert_one_line(invoke(study, "--law", "isoflop", "--update"), "holds no isoflop fit to update")

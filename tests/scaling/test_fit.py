@@ -499,3 +499,36 @@ def test_a_trend_needs_two_budgets_both_arms_trained():
               if p["flops"] in (budgets[:2] if p["arm"] == "base" else budgets[1:])]  # fmt: skip
     variant = fit_compute(points, bootstrap=50)["arms"][1]
     assert len(variant["by_budget"]) == 1 and variant["trend"]["verdict"] == "one budget"
+
+
+def test_each_budget_has_the_loss_change_of_runs_paired_by_seed():
+    """Against closed-form ratios: arm v's loss is exactly the baseline's of the same seed times
+    1.03 (seed 0), 1.01 and 1.02, so the paired change is their geometric mean less 1 and its
+    t-interval is that of three known logarithms; seeds without a partner are left out."""
+    ratios = {0: 1.03, 1: 1.01, 2: 1.02}
+    points = []
+    for flops in np.logspace(12, 13.5, 4):
+        for s in range(3):
+            base = 1.5 + 60.0 * flops**-0.15 + 0.01 * s
+            points.append({"arm": "base", "seed": s, "params": 1e6, "flops": float(flops),
+                           "budget": float(flops), "loss": base})  # fmt: skip
+            points.append({"arm": "v", "seed": s, "params": 1e6, "flops": float(flops),
+                           "budget": float(flops), "loss": base * ratios[s]})  # fmt: skip
+        points.append(
+            {
+                "arm": "v",
+                "seed": 9,
+                "params": 1e6,
+                "flops": float(flops),
+                "budget": float(flops),
+                "loss": 99.0,
+            }
+        )  # fmt: skip  (no partner)
+    logs = np.log(list(ratios.values()))
+    half = stats.t.ppf(0.975, 2) * logs.std(ddof=1) / math.sqrt(3)
+    for row in fit_compute(points, bootstrap=20)["arms"][1]["by_budget"]:
+        assert row["pairs"] == 3
+        assert row["loss_change"] == pytest.approx(math.exp(logs.mean()) - 1, rel=1e-9)
+        assert row["loss_change_ci"] == pytest.approx(
+            [math.exp(logs.mean() - half) - 1, math.exp(logs.mean() + half) - 1], rel=1e-9
+        )

@@ -1,0 +1,70 @@
+"""A committed study's fit written again with the fields a newer fit adds (`zoo fit --update`).
+
+A sweep's JSON keeps its points and its fit. When the fit gains a field (the per-budget loss
+change, say), the study need not be trained again: the fit is a pure function of the points,
+the bootstrap count and the seed, so refitting reproduces every earlier value exactly, and only
+then may the new fit replace the old. Anything else (a value that moved, a field that went
+away) means the fit itself changed, and the study is left as it was measured.
+"""
+
+import json
+import math
+
+from zoo.errors import ZooError
+from zoo.files import atomic_write_json
+
+
+def check_updatable(path, law, max_epochs):
+    """The study at `path` (a sweep's JSON holding a fit of `law`), before anything is fitted;
+    `ZooError` (one line) otherwise."""
+    if max_epochs is not None:
+        raise ZooError("--update writes a study's own fit; it takes no --max-epochs")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            study = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ZooError(f"--update needs a sweep's JSON; {path!r} cannot be read as one ({error})")
+    if not isinstance(study, dict) or not isinstance(study.get("points"), list):
+        raise ZooError(f"--update needs a sweep's JSON with its points; {path!r} is not one")
+    fits = study.get("fits")
+    if not isinstance(fits, dict) or not isinstance(fits.get(law), dict):
+        raise ZooError(f"{path!r} holds no {law} fit to update")
+    return study
+
+
+def write_refit(path, study, law, refit):
+    """Replace the study's fit of `law` by `refit` when `refit` reproduces every value of it."""
+    moved = differences(study["fits"][law], refit)
+    if moved:
+        shown = "; ".join(moved[:3]) + (f"; and {len(moved) - 3} more" if len(moved) > 3 else "")
+        raise ZooError(f"the refit does not reproduce {path!r}'s {law} fit ({shown}): not written")
+    atomic_write_json(path, {**study, "fits": {**study["fits"], law: refit}})
+
+
+def differences(old, new, where=""):
+    """Where `new` fails to hold `old`: every key of `old` present with an equal value (floats
+    equal to 1e-12 relative: the same computation, written and read back as JSON); keys only in
+    `new` are what the update adds."""
+    if isinstance(old, dict):
+        if not isinstance(new, dict):
+            return [f"{where or '/'}: no longer an object"]
+        found = []
+        for key, value in old.items():
+            if key not in new:
+                found.append(f"{where}/{key}: gone")
+            else:
+                found += differences(value, new[key], f"{where}/{key}")
+        return found
+    if isinstance(old, list):
+        if not isinstance(new, list) or len(new) != len(old):
+            return [f"{where}: a list of another length"]
+        return [
+            d for i, (a, b) in enumerate(zip(old, new)) for d in differences(a, b, f"{where}/{i}")
+        ]
+    if isinstance(old, float) and isinstance(new, (int, float)) and not isinstance(new, bool):
+        return (
+            []
+            if math.isclose(old, new, rel_tol=1e-12, abs_tol=0.0)
+            else [f"{where}: {old!r} → {new!r}"]
+        )
+    return [] if old == new else [f"{where}: {old!r} → {new!r}"]
