@@ -52,6 +52,11 @@ feedforward=leaky_relu+intermediate_dim=672,feedforward=tanh+intermediate_dim=67
 feedforward=sigmoid+intermediate_dim=672,feedforward=geglu,feedforward=reglu"
     write activations zoo sweep compute --models llama --ablate "$arms" --budgets 1e12,3e12 \
         --seeds 3 --shapes papers --rates "$rule" --plot "$out/activations.png" "${jobs[@]}"
+    # A study measured before the fit gained its per-budget loss change (paired by seed) gets it
+    # without training: refused unless every earlier value of the fit comes out the same
+    if [[ " ${extra[*]} " != *" --dry-run "* ]]; then
+        zoo fit "$out/activations.json" --law compute --update > /dev/null
+    fi
 }
 
 epochs() {

@@ -48,12 +48,19 @@ def _check_figures(result, root):
 def _allowed_numbers():
     """Numbers a card may print without a study behind them: those in the cards file itself
     (papers' figures, years, commands, file names)."""
-    return set(NUMBER.findall(cards.CHOICES.read_text()))
+    text = cards.CHOICES.read_text()
+    changes = {  # a paper's two losses' change, printed as a signed percent
+        cards.fmt(m["papers"]["loss_change_percent"], cards.PERCENT_CHANGE).lstrip("+-")
+        for card in json.loads(text)["cards"]
+        for m in card["measured"]
+        if "loss_change_percent" in m.get("papers", {})
+    }
+    return set(NUMBER.findall(text)) | changes
 
 
 def _printed_numbers_are_sourced(text, figure_texts):
-    # NUMBER reads no sign: a printed -0.2 is found as 0.2
-    allowed = _allowed_numbers() | figure_texts | {t.lstrip("-") for t in figure_texts}
+    # NUMBER reads no sign: a printed -0.2 (or +0.2%) is found as 0.2 (0.2%)
+    allowed = _allowed_numbers() | figure_texts | {t.lstrip("+-") for t in figure_texts}
     for number in NUMBER.findall(text):
         assert number in allowed or number.rstrip(",") in allowed, number
 
@@ -433,6 +440,31 @@ def test_a_published_multiplier_is_read_against_the_interval(interval, agreement
     assert cards._agreement(papers, "worse", interval) == "disagrees"
 
 
+def test_a_papers_loss_change_is_its_two_losses_and_is_placed_against_the_interval():
+    """Every `loss_change_percent` in the cards file is its `losses`' relative change (so no
+    typed number can drift from the paper's), and it is read against the zoo's paired interval."""
+    found = 0
+    for card in cards.load_cards()["cards"]:
+        for m in card["measured"]:
+            papers = m.get("papers") or {}
+            if "losses" in papers:
+                variant, baseline = papers["losses"]
+                assert papers["loss_change_percent"] == round(100 * (variant / baseline - 1), 2)
+                assert str(variant) in papers["effect"] and str(baseline) in papers["effect"]
+                found += 1
+    assert found >= 9
+    papers = {"effect": "e", "scale": "s", "source": "p", "direction": "worse",
+              "loss_change_percent": 0.93}  # fmt: skip
+    assert cards._loss_place(papers, (-0.004, 0.0052)) == "above"
+    assert cards._loss_place(papers, (-0.014, 0.0329)) == "inside"
+    assert cards._loss_place(papers, (0.02, 0.05)) == "below"
+    assert cards._loss_place(papers, None) is None
+    line = cards._papers(papers, "within noise", None, (-0.004, 0.0052))
+    assert line.endswith(
+        "the paper's +0.93% in loss lies above the zoo's interval at the top budget"
+    )
+
+
 def test_the_findings_table_puts_each_rung_beside_the_papers(study_root):
     from rich.console import Console
 
@@ -448,7 +480,7 @@ def test_the_findings_table_puts_each_rung_beside_the_papers(study_root):
     }
     assert position["papers"] == (
         "validation loss 2.809 with a learned table against 2.759 with rotary (125M "
-        "parameters, ~30B tokens; EleutherAI 2021 (Biderman et al.)): worse"
+        "parameters, ~30B tokens; EleutherAI 2021 (Biderman et al.)): worse (+1.81% in loss)"
     )
     multi_query = next(
         r for r in table["rows"] if r["reads"].startswith("the LLaMA recipe with multi-query")

@@ -267,6 +267,10 @@ def fmt(value, kind):
         return f"{value:.2g}"
     if kind == "percent":
         return f"{100 * value:.0f}%"
+    if kind == LOSS_CHANGE:
+        return f"{100 * value:+.2f}%"
+    if kind == PERCENT_CHANGE:
+        return f"{value:+.2f}%"
     if kind == "megabytes":  # the sentence around it says MB
         return f"{value / 1e6:,.1f}"
     if kind == "gigabytes":
@@ -403,27 +407,90 @@ def _measurement(measured, studies, root, cache):
         )
     scale_figures, scale = _scale(sweep)
     trend_figures, trend = _trend(sweep, at)
-    figures += scale_figures + trend_figures
+    change_figures, change = _loss_change(sweep, at, baseline)
+    figures += scale_figures + trend_figures + change_figures
+    papers = measured.get("papers")
     return {**row, "figures": figures, "verdict": verdict, "against": baseline,
-            "summary": summary, "scale": scale, "trend": trend,
+            "summary": summary, "scale": scale, "trend": trend, "loss_change": change,
             "trend_verdict": sweep.get(f"{at}/trend/verdict", "string", default=None),
-            "papers": _papers(measured.get("papers"), verdict, _interval(figures)),
-            "agreement": _agreement(measured.get("papers"), verdict, _interval(figures))}  # fmt: skip
+            "papers": _papers(papers, verdict, _interval(figures), _change(change_figures)),
+            "agreement": _agreement(papers, verdict, _interval(figures)),
+            "loss_place": _loss_place(papers, _change(change_figures))}  # fmt: skip
 
 
 PAPER_DIRECTIONS = ("better", "worse", "neutral")  # the published effect of the arm's change
 
 
-def _papers(papers, verdict, interval=None):
+def _papers(papers, verdict, interval=None, change=None):
     """The published effect at its published scale, and whether the zoo's verdict agrees: the
     same direction (or within noise where the paper found none) agrees; within noise where the
-    paper found an effect cannot tell; the other direction disagrees."""
+    paper found an effect cannot tell; the other direction disagrees. Where the paper gives two
+    losses (its `loss_change_percent`) and the zoo has the top budget's paired loss change
+    (`change`: (low, high) as fractions), the paper's change is placed against that interval:
+    the same effect in the paper's own unit, so 'cannot tell' can say whether the paper's size
+    was even within reach."""
     if papers is None:
         return None
-    return (
+    line = (
         f"papers: {papers['effect']} ({papers['scale']}; {papers['source']}): "
         f"{papers['direction']}; the zoo's direction {_agreement(papers, verdict, interval)}"
     )
+    where = _loss_place(papers, change)
+    if where:
+        line += (
+            f"; the paper's {fmt(papers['loss_change_percent'], PERCENT_CHANGE)} in loss lies "
+            f"{where} the zoo's "
+            "interval at the top budget"
+        )
+    return line
+
+
+def _loss_place(papers, change):
+    """Where the paper's loss change (percent) lies against the zoo's paired interval at the
+    top budget: 'inside', 'below' or 'above'; None without both."""
+    published = (papers or {}).get("loss_change_percent")
+    if published is None or change is None:
+        return None
+    low, high = (100 * v for v in change)
+    return "inside" if low <= published <= high else "below" if published < low else "above"
+
+
+LOSS_CHANGE = "change"  # a figure's kind: a relative change of loss, printed as a signed percent
+PERCENT_CHANGE = "percent change"  # the same, given in percent (a paper's, in the cards file)
+
+
+def _loss_change(sweep, at, baseline):
+    """(figures, line) of the arm's loss against the baseline's runs of the same seeds at the
+    top budget (`fit_compute`'s `loss_change` per budget); ([], None) for a fit without it."""
+    count = len(sweep.get(f"{at}/by_budget", "list", default=[]))
+    if not count:
+        return [], None
+    top = f"{at}/by_budget/{count - 1}"
+    if sweep.get(f"{top}/loss_change", "number", default=None) is None:
+        return [], None
+    figures = [
+        figure(sweep, "loss change", f"{top}/loss_change", LOSS_CHANGE),
+        figure(sweep, "loss budget", f"{top}/budget", "flops"),
+        figure(sweep, "pairs", f"{top}/pairs", "count"),
+    ]
+    text = {f["key"]: f["text"] for f in figures}
+    line = f"loss at {text['loss budget']} FLOPs: {text['loss change']}"
+    if _pair(sweep, f"{top}/loss_change_ci"):
+        figures += [
+            figure(sweep, "loss change low", f"{top}/loss_change_ci/0", LOSS_CHANGE),
+            figure(sweep, "loss change high", f"{top}/loss_change_ci/1", LOSS_CHANGE),
+        ]
+        line += f" [{figures[-2]['text']}, {figures[-1]['text']}]"
+    line += f" against {baseline}'s runs of the same seeds ({text['pairs']} pairs)"
+    return figures, line
+
+
+def _change(figures):
+    """(low, high) of the top budget's loss-change interval, or None."""
+    values = {f["key"]: f["value"] for f in figures}
+    if "loss change low" not in values:
+        return None
+    return values["loss change low"], values["loss change high"]
 
 
 def _interval(figures):
@@ -477,9 +544,11 @@ def findings(result):
             row["figures"] += m.get("figures", [])
             papers = card["measured"][m["measured"]].get("papers")
             if papers:
+                change = papers.get("loss_change_percent")
                 row["papers"] = (
                     f"{papers['effect']} ({papers['scale']}; {papers['source']}): "
                     f"{papers['direction']}"
+                    + ("" if change is None else f" ({fmt(change, PERCENT_CHANGE)} in loss)")
                 )
     return {"rungs": sorted(rungs, key=_rung_start), "rows": rows, "legend": result["legend"]}
 
@@ -500,8 +569,14 @@ def finding_cell(m, number=lambda figure: figure["text"], word=lambda text, poin
         cell += "; trend " + word(m["trend_verdict"], f"{at}/trend/verdict")
         if "at top" in text:
             cell += f", {text['at top']}× at the top budget"
+    if "loss change" in text:
+        cell += f"; loss at the top {text['loss change']}"
+        if "loss change low" in text:
+            cell += f" [{text['loss change low']}, {text['loss change high']}]"
     if m.get("agreement"):
         cell += f"; the paper: {m['agreement'].split(' (')[0]}"
+    if m.get("loss_place"):
+        cell += f", its loss change {m['loss_place']} this interval"
     return cell
 
 

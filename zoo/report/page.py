@@ -5,7 +5,16 @@ import pathlib
 
 from zoo import explain
 from zoo.report import sections
-from zoo.report.studies import KINDS, anchor, choice, commands, escape, file_element, sourced
+from zoo.report.studies import (
+    CHOICES,
+    KINDS,
+    anchor,
+    choice,
+    commands,
+    escape,
+    file_element,
+    sourced,
+)
 
 
 def page(studies, orphans, others, root):
@@ -187,6 +196,7 @@ def _findings(context):
                         f"({choice(f'/cards/{i}/measured/{k}/papers/scale', papers['scale'])}; "
                         f"{choice(f'/cards/{i}/measured/{k}/papers/source', papers['source'])})"
                         f": {choice(f'/cards/{i}/measured/{k}/papers/direction', papers['direction'])}"
+                        + _loss_change_percent(papers, f"/cards/{i}/measured/{k}/papers")
                         if papers
                         else "—"
                     ),
@@ -204,6 +214,16 @@ def _findings(context):
         + sections.table(header, rows)
         + "</section>"
     )
+
+
+def _loss_change_percent(papers, pointer):
+    """' (+0.93% in loss)' where the paper gives its effect as two losses, sourced."""
+    change = papers.get("loss_change_percent")
+    if change is None:
+        return ""
+    kind = explain.PERCENT_CHANGE
+    element = sourced(explain.fmt(change, kind), f"{CHOICES}#{pointer}/loss_change_percent", kind)
+    return f" ({element} in loss)"
 
 
 def _finding(m):
