@@ -129,12 +129,15 @@ isoflop() {
 tied() {  # why tying costs 9x at 1e12 (findings section 5): the tied arm there is 2x64 (tying frees
     # 257*d parameters, so the size rule picks a wider model with fewer tokens) where the recipe
     # is 2x32. Both arms at the recipe's 1e12 shape, 2x32, at 1e12 and 3e12 (the sweep fits a curve),
-    # each at its own rule's rate, 2 paired seeds: what is left of the penalty is tying itself.
+    # 2 paired seeds: first each at its own rule's rate (what is left of the penalty is tying,
+    # with the lower rate its grid chose), then both at the recipe's 1e12 rate (tying alone).
+    local shape=(--allocation fixed --set num_layers=2 --set hidden_dim=32 --set num_query_heads=1
+                 --set head_dim=32 --set num_key_value_heads=1 --set intermediate_dim=90
+                 --budgets 1e12,3e12 --seeds 2 --shapes papers --jobs "${TIED_JOBS:-1}")
     write tied-fixed-shape zoo sweep compute --models llama --ablate tie_embeddings=true \
-        --allocation fixed --set num_layers=2 --set hidden_dim=32 --set num_query_heads=1 \
-        --set head_dim=32 --set num_key_value_heads=1 --set intermediate_dim=90 \
-        --budgets 1e12,3e12 --seeds 2 --shapes papers --jobs "${TIED_JOBS:-1}" \
-        --rates "$out/rule-llama-ablations.json"
+        "${shape[@]}" --rates "$out/rule-llama-ablations.json"
+    write tied-same-rate zoo sweep compute --models llama --ablate tie_embeddings=true \
+        "${shape[@]}" --set learning_rate=0.008120720665141572
 }
 
 figures() {  # each complete compute study's figure, from its committed JSON (nothing trains):
@@ -153,7 +156,7 @@ refit() {  # each complete compute study's fit written again with the fields the
     # zoo fit --update refuses unless every earlier value comes out the same
     local name
     for name in compute-recipes compute-llama-ablations compute-context compute-allocation \
-        tied-fixed-shape; do
+        tied-fixed-shape tied-same-rate; do
         if [[ -e $out/$name.json ]]; then
             zoo fit "$out/$name.json" --law compute --update > /dev/null
         fi

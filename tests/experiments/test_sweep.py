@@ -487,3 +487,17 @@ def test_a_sweep_fitted_in_bits_per_byte_plots_bits_per_byte(tmp_path):
 def test_an_unknown_metric_is_refused_before_anything_runs():
     with pytest.raises(ZooError, match="^metric must be one of loss, bits_per_byte"):
         sweeps.sweep_compute("llama-nano", budgets="1e10,3e10", metric="perplexity")
+
+
+@pytest.mark.slow  # a dry run calibrates its estimate by timing a few compiled steps
+def test_a_rate_fixed_by_set_is_what_the_plan_says(corpus):
+    """--set learning_rate=X replaces the size rule for every run; the plan's words say so
+    (and each row carries X), not the rule it replaced."""
+    plan = sweeps.sweep_compute(
+        "llama-nano", budgets=BUDGETS, overrides=("learning_rate=0.004",), data=str(corpus),
+        dry_run=True,
+    )  # fmt: skip
+    assert plan["hyperparameters"]["learning_rate"].startswith("fixed by --set learning_rate")
+    assert {row["learning_rate"] for row in plan["plan"]} == {0.004}
+    ruled = sweeps.sweep_compute("llama-nano", budgets=BUDGETS, data=str(corpus), dry_run=True)
+    assert ruled["hyperparameters"]["learning_rate"].startswith("peak learning rate = ")

@@ -514,20 +514,29 @@ def _run(
             tuning = len(LR_GRID) * LR_TUNING_FRACTION if tune_lr else 0.0  # its grid's runs
             p.estimated_seconds = estimate.estimate_seconds(p, calibration) * (1 + tuning)
     execution = execution_for(planned, status, tune_lr, jobs)
+    hyperparameters = hyperparameter_rules(
+        tune_lr,
+        base.spike_guard,
+        request.get("shapes", DEFAULT_SHAPES),
+        request.get("rate_factors"),
+        request.get("rates") or request.get("check"),
+        base.tokenizer,
+    )
+    # --set learning_rate=X fixes the rate of every run: the plan says so, not the rule it
+    # replaced (the rate of each run is in the plan's rows either way)
+    fixed = {p.arm.changes["learning_rate"] for p in planned if "learning_rate" in p.arm.changes}
+    if fixed and all("learning_rate" in p.arm.changes for p in planned):
+        hyperparameters["learning_rate"] = (
+            f"fixed by --set learning_rate: {', '.join(sorted(str(r) for r in fixed))} for "
+            "every run (no rule)"
+        )
     sweep = {
         "kind": kind,
         **request,
         "data": base.data,
         "tokenizer": base.tokenizer.value,
         "tune_lr": tune_lr,
-        "hyperparameters": hyperparameter_rules(
-            tune_lr,
-            base.spike_guard,
-            request.get("shapes", DEFAULT_SHAPES),
-            request.get("rate_factors"),
-            request.get("rates") or request.get("check"),
-            base.tokenizer,
-        ),
+        "hyperparameters": hyperparameters,
         "plan": [plan_row(p, s) for p, s in zip(planned, status)],
         # The runs' estimates added up: one run at a time. Side by side a sweep takes less
         # (1.28× less measured with 2 jobs on 2 cores, zoo.experiments.pool), by a factor that
