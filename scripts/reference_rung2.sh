@@ -123,6 +123,12 @@ isoflop() {
     if [[ " ${extra[*]} " != *" --dry-run "* ]]; then
         zoo fit "$out/isoflop-llama.json" --law isoflop --params non-embedding --json \
             > "$out/isoflop-llama-non-embedding.json"
+        # and both without the runs that repeat the corpus more than 4 times (Muennighoff et
+        # al.: up to about 4 passes, repeated data is almost as good as fresh)
+        zoo fit "$out/isoflop-llama.json" --law isoflop --max-epochs 4 --json \
+            > "$out/isoflop-llama-max-4-epochs.json"
+        zoo fit "$out/isoflop-llama.json" --law isoflop --params non-embedding --max-epochs 4 \
+            --json > "$out/isoflop-llama-non-embedding-max-4-epochs.json"
     fi
 }
 

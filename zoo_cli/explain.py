@@ -158,7 +158,11 @@ def _measured_lines(entry, indent):
         if "missing" in entry
         else [
             f"{indent}{e(entry['summary'])}",
-            *(f"{indent}{e(entry[key])}" for key in ("scale", "trend", "papers") if entry.get(key)),
+            *(
+                f"{indent}{e(entry[key])}"
+                for key in ("scale", "trend", "loss_change", "papers")
+                if entry.get(key)
+            ),
             *(f"{indent}{e(line)}" for line in entry.get("lines", ())),
             f"{indent}from {e(entry['source'])}",
         ]
