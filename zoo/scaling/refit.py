@@ -41,10 +41,17 @@ def write_refit(path, study, law, refit):
     atomic_write_json(path, {**study, "fits": {**study["fits"], law: refit}})
 
 
+# How close a refitted number must come to the committed one. The same computation on the same
+# machine and libraries reproduces it exactly; the least-squares solver converges to about 1e-6
+# relative, so a newer scipy or another CPU moves the last digits (a first-rung study refitted
+# months later: 3e-6 in A, 1e-6 absolute in an interval's end that sits at E's bound of 0).
+# Printed figures carry 3 significant digits; anything beyond this is a changed fit: refused.
+RELATIVE, ABSOLUTE = 1e-5, 1e-5
+
+
 def differences(old, new, where=""):
-    """Where `new` fails to hold `old`: every key of `old` present with an equal value (floats
-    equal to 1e-12 relative: the same computation, written and read back as JSON); keys only in
-    `new` are what the update adds."""
+    """Where `new` fails to hold `old`: every key of `old` present with an equal value (numbers
+    within `RELATIVE` or `ABSOLUTE` of it); keys only in `new` are what the update adds."""
     if isinstance(old, dict):
         if not isinstance(new, dict):
             return [f"{where or '/'}: no longer an object"]
@@ -62,9 +69,6 @@ def differences(old, new, where=""):
             d for i, (a, b) in enumerate(zip(old, new)) for d in differences(a, b, f"{where}/{i}")
         ]
     if isinstance(old, float) and isinstance(new, (int, float)) and not isinstance(new, bool):
-        return (
-            []
-            if math.isclose(old, new, rel_tol=1e-12, abs_tol=0.0)
-            else [f"{where}: {old!r} → {new!r}"]
-        )
+        close = math.isclose(old, new, rel_tol=RELATIVE, abs_tol=ABSOLUTE)
+        return [] if close else [f"{where}: {old!r} → {new!r}"]
     return [] if old == new else [f"{where}: {old!r} → {new!r}"]
