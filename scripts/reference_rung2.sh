@@ -123,12 +123,30 @@ isoflop() {
     if [[ " ${extra[*]} " != *" --dry-run "* ]]; then
         zoo fit "$out/isoflop-llama.json" --law isoflop --params non-embedding --json \
             > "$out/isoflop-llama-non-embedding.json"
-        # and both without the runs that repeat the corpus more than 4 times (Muennighoff et
-        # al.: up to about 4 passes, repeated data is almost as good as fresh)
-        zoo fit "$out/isoflop-llama.json" --law isoflop --max-epochs 4 --json \
-            > "$out/isoflop-llama-max-4-epochs.json"
-        zoo fit "$out/isoflop-llama.json" --law isoflop --params non-embedding --max-epochs 4 \
-            --json > "$out/isoflop-llama-non-embedding-max-4-epochs.json"
+        # With one seed and four sizes a valley keeps one residual degree of freedom: both
+        # conventions again with a parametric bootstrap at the seed noise rates-noise measured
+        zoo fit "$out/isoflop-llama.json" --law isoflop --noise "$out/rates-noise.json" --json \
+            > "$out/isoflop-llama-noise.json"
+        zoo fit "$out/isoflop-llama.json" --law isoflop --params non-embedding \
+            --noise "$out/rates-noise.json" --json > "$out/isoflop-llama-non-embedding-noise.json"
+        # and over the top 4 budgets only: the 1e12 valley's minimum sits on the smallest
+        # llama-small shape (11.5K parameters, 72% of them embedding)
+        zoo fit "$out/isoflop-llama.json" --law isoflop --budgets 3e12,1e13,3e13,1e14 \
+            --noise "$out/rates-noise.json" --json > "$out/isoflop-llama-from-3e12-noise.json"
+        zoo fit "$out/isoflop-llama.json" --law isoflop --params non-embedding \
+            --budgets 3e12,1e13,3e13,1e14 --noise "$out/rates-noise.json" --json \
+            > "$out/isoflop-llama-non-embedding-from-3e12-noise.json"
+        # and without the runs that repeat the corpus more than 4 times (Muennighoff et al.: up
+        # to about 4 passes, repeated data is almost as good as fresh; only 1e12-1e13 keep 3
+        # sizes) or more than 16 (their R* = 15.4: beyond it repetition is worth little)
+        local epochs
+        for epochs in 4 16; do
+            zoo fit "$out/isoflop-llama.json" --law isoflop --max-epochs $epochs --json \
+                > "$out/isoflop-llama-max-$epochs-epochs.json"
+            zoo fit "$out/isoflop-llama.json" --law isoflop --params non-embedding \
+                --max-epochs $epochs --json \
+                > "$out/isoflop-llama-non-embedding-max-$epochs-epochs.json"
+        done
     fi
 }
 

@@ -103,9 +103,11 @@ def fit(
     noise: Annotated[
         Optional[str],
         typer.Option(
-            help="Rates only: a sweep's JSON (or points table) with cells run at several "
-            "seeds; the band becomes what their seed noise allows between single runs "
-            "(1.645·√2·σ, one-sided 95%; at least 0.25%), instead of --tolerance.",
+            help="A sweep's JSON (or points table) with cells run at several seeds, whose "
+            "seed noise σ is measured. Rates: the near-optimal band becomes what it allows "
+            "between single runs (1.645·√2·σ, one-sided 95%; at least 0.25%), instead of "
+            "--tolerance. IsoFLOP: the bootstrap draws each run's loss about its parabola "
+            "with that noise (parametric), for valleys of one seed a size.",
             show_default=False,
         ),
     ] = None,
@@ -115,6 +117,14 @@ def fit(
             help="Leave out the points whose runs passed over their training data more than "
             "this many times (column epochs; Muennighoff et al.: up to about 4, repeated data "
             "is almost as good as fresh): the fit without the repetition's penalty.",
+            show_default=False,
+        ),
+    ] = None,
+    budgets: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Fit only the points of these budgets (FLOPs separated by commas, as the "
+            "sweep planned them): a law over part of a study's range.",
             show_default=False,
         ),
     ] = None,
@@ -153,12 +163,17 @@ def fit(
         if update:
             from zoo.scaling.refit import check_updatable
 
-            study = check_updatable(points, law, max_epochs)
+            study = check_updatable(points, law, {"--max-epochs": max_epochs, "--budgets": budgets})
         rows, notes = load_points(points)
         if max_epochs is not None:
             from zoo.scaling.points import within_epochs
 
             rows, dropped = within_epochs(rows, max_epochs)
+            notes.append(dropped)
+        if budgets is not None:
+            from zoo.scaling.points import within_budgets
+
+            rows, dropped = within_budgets(rows, budgets)
             notes.append(dropped)
         kwargs = {"seed": seed}
         if bootstrap is not None:
@@ -179,6 +194,8 @@ def fit(
         for flag, value in (("--tolerance", tolerance), ("--noise", noise)):
             if law == "rates" and value is not None:
                 kwargs[flag[2:]] = _noise(value) if flag == "--noise" else value
+            elif law == "isoflop" and flag == "--noise" and value is not None:
+                kwargs["noise"] = _noise(value)  # a parametric bootstrap
             elif value is not None:
                 ignored.append(flag)
         if ignored:
@@ -203,6 +220,8 @@ def fit(
     notes = list(dict.fromkeys(notes + result["notes"]))
     if json:
         filtered = {} if max_epochs is None else {"max_epochs": max_epochs}
+        if budgets is not None:
+            filtered["budgets"] = budgets
         print_json({"points_file": points, **filtered, "notes": notes, "fits": {law: result}})
         return
     out = console()

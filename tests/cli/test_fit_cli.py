@@ -387,3 +387,47 @@ def test_update_writes_a_refit_only_where_it_reproduces_the_study(tmp_path):
     table.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert_one_line(invoke(table, "--law", "compute", "--update"), "needs a sweep's JSON")
     assert_one_line(invoke(study, "--law", "isoflop", "--update"), "holds no isoflop fit to update")
+
+
+def test_isoflop_bootstrap_takes_the_seed_noise_of_another_sweep(isoflop_csv, tmp_path):
+    """--noise makes the IsoFLOP bootstrap parametric (valleys of one seed a size keep almost
+    no residuals); it does not apply to the compute law."""
+    probe = rates_sweep(tmp_path / "probe.json", seeds=3, seed=1)
+    result = invoke(isoflop_csv, "--law", "isoflop", "--noise", probe, "--bootstrap", "20",
+                    "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    fit = json.loads(result.stdout)["fits"]["isoflop"]
+    assert fit["noise"] == pytest.approx(0.01, rel=0.2)
+    assert any(n.startswith("parametric bootstrap") and str(probe) in n for n in fit["notes"])
+    points = tmp_path / "arms.jsonl"
+    points.write_text("".join(json.dumps(r) + "\n" for r in compute_rows()))
+    ignored = invoke(points, "--law", "compute", "--noise", probe, "--bootstrap", "5", "--json")
+    assert (
+        "--noise does not apply to the compute law: ignored" in json.loads(ignored.stdout)["notes"]
+    )
+
+
+def test_budgets_fits_part_of_a_studys_range_and_refuses_what_it_cannot(tmp_path):
+    """--budgets keeps the points of the budgets named (the JSON says which); a budget the
+    points were not planned at, a malformed list, points without budgets, or --budgets with
+    --update are one line each."""
+    rows = [{**row, "budget": row["flops"]} for row in isoflop_rows()]
+    points = tmp_path / "points.jsonl"
+    points.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = invoke(points, "--law", "isoflop", "--budgets", "1e19,1e20", "--bootstrap", "5",
+                    "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["budgets"] == "1e19,1e20"
+    assert [b["budget"] for b in document["fits"]["isoflop"]["budgets"]] == [1e19, 1e20]
+    assert "--budgets 1e+19,1e+20: 5 of 15 points left out (the other budgets)" in document["notes"]
+    assert_one_line(invoke(points, "--law", "isoflop", "--budgets", "3e19"),
+                    "--budgets 3e+19 is not a budget of these points (1e+18, 1e+19, 1e+20)")  # fmt: skip
+    assert_one_line(invoke(points, "--law", "isoflop", "--budgets", "1e19,x"), "takes FLOPs")
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("".join(json.dumps(r) + "\n" for r in isoflop_rows()))
+    assert_one_line(invoke(bare, "--law", "isoflop", "--budgets", "1e19"), "needs a budget column")
+    study = tmp_path / "study.json"
+    study.write_text(json.dumps({"points": rows, "fits": {"isoflop": {}}}))
+    assert_one_line(invoke(study, "--law", "isoflop", "--budgets", "1e19", "--update"),
+                    "--update writes a study's own fit; it takes no --budgets")  # fmt: skip

@@ -245,6 +245,26 @@ def test_isoflop_intervals_cover_the_truth(level):
     assert within_binomial(hits, trials, level), hits
 
 
+def test_isoflop_parametric_bootstrap_with_the_seed_noise_covers_the_truth():
+    """Four sizes and one seed a size, as the second rung's IsoFLOP study: each valley keeps
+    one residual degree of freedom. Drawing each loss with the known seed noise (`noise`) gives
+    intervals that hold the true exponent about as often as they claim."""
+    rng = np.random.default_rng(3)
+    sigma, trials, hits = 0.012, 60, 0
+    for replicate in range(trials):
+        points = []
+        for flops in np.logspace(12, 14, 5):
+            shift = rng.uniform(-0.3, 0.3)
+            for x in np.linspace(-1.5, 1.5, 4) + shift:
+                loss = (3 * flops**-0.05 + 0.08 * x * x) * math.exp(rng.normal(0, sigma))
+                points.append({"params": 0.1 * flops**0.8 * math.exp(x), "flops": flops,
+                               "loss": loss})  # fmt: skip
+        fit = fit_isoflop(points, bootstrap=100, seed=replicate, noise={"sigma": sigma})
+        hits += fit["a_ci"][0] <= 0.8 <= fit["a_ci"][1]
+    assert within_binomial(hits, trials, 0.95), hits
+    assert fit["noise"] == sigma and any("parametric bootstrap" in n for n in fit["notes"])
+
+
 # --- compute multipliers ---
 
 

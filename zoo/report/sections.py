@@ -196,6 +196,10 @@ def isoflop(s, context):
             named = "the law L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup> (its third)"
         if study.value("/max_epochs") is not None:  # zoo fit --max-epochs: repeated runs out
             named += f", runs of at most {study.n('/max_epochs', 'number')} passes"
+        if study.value("/budgets") is not None and study.kind == "refit":  # zoo fit --budgets
+            named += f", budgets {study.s('/budgets')} only"
+        if study.value(f"{at}/noise") is not None:  # zoo fit --noise: a parametric bootstrap
+            named += f", bootstrap drawn with the seed noise (σ {study.n(f'{at}/noise', 'number')} in ln loss)"
         per = study.n(f"{at}/tokens_per_parameter", "count")
         per += study.interval(f"{at}/tokens_per_parameter_ci", "count")
         if study.value(f"{at}/tokens_per_parameter_flops") is not None:

@@ -257,7 +257,15 @@ def _tokens_per_parameter(law, flops):
 
 
 def fit_isoflop(
-    points, *, params="total", flops="palm", bootstrap=200, seed=0, level=LEVEL, progress=None
+    points,
+    *,
+    params="total",
+    flops="palm",
+    bootstrap=200,
+    seed=0,
+    level=LEVEL,
+    noise=None,
+    progress=None,
 ):
     """Chinchilla approach 2 on `points` (dicts or a path); `progress(done, total)`, if given,
     is called as the bootstrap refits finish.
@@ -275,7 +283,11 @@ def fit_isoflop(
     N_opt = n_coefficient · C^a and D_opt = d_coefficient · C^b are straight lines in log-log.
     Bootstrap (see `_residuals`): within each budget, where sizes have several points (seeds)
     each size's seeds are resampled about its mean; with one point a size, the residuals about
-    the parabola are; then every budget is refitted.
+    the parabola are; then every budget is refitted. With one seed and 4 sizes a parabola keeps
+    one residual degree of freedom, so those residuals say little about how far a run moves
+    from seed to seed: `noise` ({'sigma', ...}: the spread of ln loss measured between seeds,
+    `zoo.scaling.hyperparameters.seed_noise`) makes the bootstrap parametric instead, each
+    run's loss drawn as its parabola's value times exp(N(0, σ²)).
 
     Returns `a, b, a_ci, b_ci, n_coefficient, d_coefficient, tokens_per_parameter` (the median
     over the budgets used of D_opt/N_opt) with `_ci`, `budgets` (each `budget, flops, points,
@@ -328,12 +340,26 @@ def fit_isoflop(
     rng = np.random.default_rng(seed)
     used_members = [groups[b["budget"]] for b in used]
     used_flops = [b["flops"] for b in used]
-    resamplers = [
-        _residuals(log_n[m], loss[m], np.polyval(b["parabola"], log_n[m]), 3)
-        for m, b in zip(used_members, used)
-    ]
+    if noise is None:
+        resamplers = [
+            _residuals(log_n[m], loss[m], np.polyval(b["parabola"], log_n[m]), 3)
+            for m, b in zip(used_members, used)
+        ]
+    else:
+        sigma = float(noise["sigma"])
+        if not math.isfinite(sigma) or sigma < 0:
+            raise ZooError(f"the seed noise must be a finite spread of 0 or more; got {sigma!r}")
+        resamplers = [
+            _parametric(np.polyval(b["parabola"], log_n[m]), sigma)
+            for m, b in zip(used_members, used)
+        ]
+        notes.append(
+            f"parametric bootstrap: each run's loss drawn about its parabola with the seed "
+            f"noise σ = {100 * sigma:.2f}% of ln loss"
+            + (f" (from {noise['source']})" if noise.get("source") else "")
+        )
     exact = [_points.label(b["budget"]) for b in used if b["points"] <= 3]
-    if exact and bootstrap:
+    if exact and bootstrap and noise is None:
         notes.append(
             f"budgets {', '.join(exact)} have 3 points for the parabola's 3 "
             "coefficients: no residuals to resample, so the intervals miss their noise"
@@ -358,9 +384,18 @@ def fit_isoflop(
         "tokens_per_parameter_ci": _interval(draws["tokens_per_parameter"], level),
         "budgets": budgets, "points": len(points), "params_convention": params,
         "flops_convention": flops, "bootstrap": int(bootstrap), "level": level, "seed": seed,
-        "notes": notes,
+        "noise": None if noise is None else float(noise["sigma"]), "notes": notes,
     }  # fmt: skip
     return _plain(result)
+
+
+def _parametric(fitted, sigma):
+    """A draw for the parametric bootstrap: the fitted losses times exp(N(0, σ²)) each."""
+
+    def draw(rng):
+        return fitted * np.exp(rng.normal(0.0, sigma, len(fitted)))
+
+    return draw
 
 
 def _valley(x, loss, log_d):

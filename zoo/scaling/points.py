@@ -91,6 +91,45 @@ def within_epochs(points, max_epochs):
     return kept, note
 
 
+def within_budgets(points, budgets):
+    """`(the points of the budgets named in `budgets`, note)`: a fit over part of a study's
+    range (an exponent over the top budgets, where the smallest budget's valley sits on the
+    smallest shape a family has). `budgets`: FLOPs separated by commas, each one a budget the
+    points were planned at (column `budget`). `ZooError` (one line) otherwise."""
+    parts = [part.strip() for part in str(budgets).split(",") if part.strip()]
+    try:
+        wanted = [float(part) for part in parts]
+    except ValueError:
+        raise ZooError(
+            f"--budgets takes FLOPs separated by commas, e.g. 3e12,1e13; received {budgets!r}"
+        ) from None
+    if not wanted or not all(math.isfinite(w) and w > 0 for w in wanted):
+        raise ZooError(f"--budgets takes positive FLOPs, e.g. 3e12,1e13; received {budgets!r}")
+    missing = [i for i, p in enumerate(points, 1) if not isinstance(p.get("budget"), float)]
+    if missing:
+        raise ZooError(
+            f"--budgets needs a budget column; point {missing[0]} has none "
+            f"({len(missing)} of {len(points)} points lack it)"
+        )
+    planned = sorted({p["budget"] for p in points})
+
+    def matches(budget, value):
+        return math.isclose(budget, value, rel_tol=1e-9)
+
+    unknown = [w for w in wanted if not any(matches(b, w) for b in planned)]
+    if unknown:
+        raise ZooError(
+            f"--budgets {unknown[0]:g} is not a budget of these points "
+            f"({', '.join(f'{b:g}' for b in planned)})"
+        )
+    kept = [p for p in points if any(matches(p["budget"], w) for w in wanted)]
+    note = (
+        f"--budgets {','.join(f'{w:g}' for w in wanted)}: {len(points) - len(kept)} of "
+        f"{len(points)} points left out (the other budgets)"
+    )
+    return kept, note
+
+
 def check_points(points, law, params_convention="total", flops_convention="palm"):
     """`(points, notes)`: `points` (dicts, or a path) checked for `law`; `ZooError` on the first
     problem (a missing or non-positive column, too few points for the law)."""

@@ -14,11 +14,13 @@ from zoo.errors import ZooError
 from zoo.files import atomic_write_json
 
 
-def check_updatable(path, law, max_epochs):
+def check_updatable(path, law, filters):
     """The study at `path` (a sweep's JSON holding a fit of `law`), before anything is fitted;
-    `ZooError` (one line) otherwise."""
-    if max_epochs is not None:
-        raise ZooError("--update writes a study's own fit; it takes no --max-epochs")
+    `ZooError` (one line) otherwise. `filters`: {flag: value} of the options that fit part of
+    the points, none of which an update of the study's own fit may take."""
+    given = [flag for flag, value in filters.items() if value is not None]
+    if given:
+        raise ZooError(f"--update writes a study's own fit; it takes no {given[0]}")
     try:
         with open(path, encoding="utf-8") as handle:
             study = json.load(handle)
