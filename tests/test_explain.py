@@ -32,6 +32,7 @@ def _check_figures(result, root):
             + list(card.get("epochs") or [])
             + list(card.get("continued") or [])
             + list(card.get("logits") or [])
+            + list(card.get("valleys") or [])
         )
         for entry in entries:
             for figure in entry.get("figures", []):
@@ -499,3 +500,21 @@ def test_cli_findings_prints_every_rung_of_the_committed_studies():
     table = json.loads(result.stdout)
     assert table["rungs"][:2] == ["3e10–1e12", "1e12–3e13"]
     assert {row["choice"] for row in table["rows"]} >= {"position", "block", "recipes"}
+
+
+def test_the_allocation_card_reads_the_isoflop_fits_and_places_the_papers_exponents():
+    """Each IsoFLOP fit the card names: a, b and tokens per parameter with their intervals from
+    the committed file, and where Chinchilla's and Kaplan's exponents lie against a's."""
+    (card,) = cards.explain("allocation")["cards"]
+    valleys = card["valleys"]
+    spec = next(c for c in cards.load_cards()["cards"] if c["id"] == "allocation")
+    assert len(valleys) == len(spec["valleys"]["studies"])
+    for entry in valleys:
+        if "missing" in entry:
+            continue
+        text = {f["key"]: f for f in entry["figures"]}
+        low, high = text["a low"]["value"], text["a high"]["value"]
+        chinchilla = "inside" if low <= 0.49 <= high else "below" if 0.49 < low else "above"
+        assert f"a = 0.49 (Chinchilla's approach 2" in entry["summary"]
+        assert entry["summary"].split("a = 0.49 (")[1].split(") lies ")[1].startswith(chinchilla)
+    _printed_numbers_are_sourced(render_card(card), _check_figures({"cards": [card]}, cards.ROOT))

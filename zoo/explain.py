@@ -167,6 +167,13 @@ def _check_card(document, at, studies):
     for key in ("cost", "memory", "epochs", "continued", "logits"):  # the readers' studies
         if document.get(f"{at}/{key}", "object", default=None) is not None:
             _check_study_name(document, f"{at}/{key}/study", studies)
+    if document.get(f"{at}/valleys", "object", default=None) is not None:
+        for j in range(len(document.get(f"{at}/valleys/studies", "list"))):
+            _check_study_name(document, f"{at}/valleys/studies/{j}", studies)
+        for j in range(len(document.get(f"{at}/valleys/papers", "list"))):
+            for key in ("law", "source"):
+                document.get(f"{at}/valleys/papers/{j}/{key}", "string")
+            document.get(f"{at}/valleys/papers/{j}/exponent", "number")
     if document.get(f"{at}/laws", "object", default=None) is not None:
         _check_study_name(document, f"{at}/laws/study", studies)
         for j in range(len(document.get(f"{at}/laws/papers", "list"))):
@@ -231,7 +238,8 @@ def explain(name=None, root=None):
         readers = (("inference", _inference), ("search", _search), ("laws", _laws),
                    ("gradients", _gradients), ("cost", _attention_cost),
                    ("memory", _parallel_memory), ("epochs", _epochs),
-                   ("continued", _continued), ("logits", _logits))  # fmt: skip
+                   ("continued", _continued), ("logits", _logits),
+                   ("valleys", _valleys))  # fmt: skip
         for key, read in readers:
             if card.get(key):
                 entry[key] = read(card[key], data["studies"], root, cache)
@@ -954,6 +962,67 @@ def _epochs(spec, studies, root, cache):
                 f"after {steps['text']} of the steps, loss {change['text']} against the full run"
             )
         summary = f"at {budget['text']} FLOPs (loss in nats/token): " + "; ".join(parts)
+        rows.append({**row, "figures": figures, "summary": summary})
+    return rows
+
+
+def _valleys(spec, studies, root, cache):
+    """IsoFLOP fits (`zoo sweep isoflop`, or `zoo fit --law isoflop` refits of one): each
+    study's exponent a of N_opt ∝ C^a with its interval, b, the tokens per parameter at the
+    optimum, over which budgets and parameter convention, and where each published exponent
+    (`spec['papers']`) lies against the interval."""
+    rows = []
+    for name in spec["studies"]:
+        study, row = _opened(name, studies, root, cache)
+        if study is None:
+            rows.append(row)
+            continue
+        fit = "/fits/isoflop"
+        used = [i for i in range(len(study.get(f"{fit}/budgets", "list")))
+                if study.get(f"{fit}/budgets/{i}/used", "bool")]  # fmt: skip
+        if len(used) < 2:
+            raise study.damaged(f"{fit}/budgets has fewer than 2 budgets used by the fit")
+        figures = [
+            figure(study, "a", f"{fit}/a", "number"),
+            figure(study, "b", f"{fit}/b", "number"),
+            figure(study, "per", f"{fit}/tokens_per_parameter", "count"),
+            figure(study, "budgets", f"{fit}/budgets", "length"),
+            figure(study, "lowest", f"{fit}/budgets/{used[0]}/budget", "flops"),
+            figure(study, "highest", f"{fit}/budgets/{used[-1]}/budget", "flops"),
+        ]
+        text = {f["key"]: f["text"] for f in figures}
+        intervals = {}
+        for key, kind in (("a", "number"), ("b", "number"), ("per", "count")):
+            pointer = f"{fit}/{'tokens_per_parameter' if key == 'per' else key}_ci"
+            if _pair(study, pointer):
+                low = figure(study, f"{key} low", f"{pointer}/0", kind)
+                high = figure(study, f"{key} high", f"{pointer}/1", kind)
+                figures += [low, high]
+                intervals[key] = (low, high)
+        shown = {k: f" [{lo['text']}, {hi['text']}]" for k, (lo, hi) in intervals.items()}
+        convention = study.get(f"{fit}/params_convention", "string")
+        how = ""
+        if study.get(f"{fit}/noise", "number", default=None) is not None:
+            sigma = figure(study, "noise", f"{fit}/noise", "number")
+            figures.append(sigma)
+            how = f", the bootstrap drawn with the seed noise σ {sigma['text']}"
+        summary = (
+            f"{convention} parameters, {len(used)} budgets from {text['lowest']} to "
+            f"{text['highest']} FLOPs{how}: N_opt ∝ C^a with a = {text['a']}{shown.get('a', '')}, "
+            f"D_opt ∝ C^b with b = {text['b']}{shown.get('b', '')}, {text['per']}"
+            f"{shown.get('per', '')} tokens per parameter at the optimum"
+        )
+        if "a" in intervals:
+            low, high = (v["value"] for v in intervals["a"])
+            places = []
+            for paper in spec.get("papers", []):
+                where = (
+                    "inside" if low <= paper["exponent"] <= high
+                    else "below" if paper["exponent"] < low else "above"
+                )  # fmt: skip
+                places.append(f"{paper['law']} ({paper['source']}) lies {where} it")
+            if places:
+                summary += "; " + "; ".join(places)
         rows.append({**row, "figures": figures, "summary": summary})
     return rows
 

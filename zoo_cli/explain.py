@@ -136,7 +136,8 @@ def render_card(card):
                        ("memory", "memory per device"),
                        ("epochs", "repetition against fresh data"),
                        ("continued", "continuing against starting over"),
-                       ("logits", "the output logits at high learning rates")):  # fmt: skip
+                       ("logits", "the output logits at high learning rates"),
+                       ("valleys", "the compute-optimal size against compute (IsoFLOP)")):  # fmt: skip
         entries = card.get(key)
         if entries:
             lines += ["", f"[bold]{title}[/]"]

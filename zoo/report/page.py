@@ -155,7 +155,8 @@ def _cards(study, context):
                           ("memory", "memory per device"),
                           ("epochs", "repetition against fresh data"),
                           ("continued", "continuing against starting over"),
-                          ("logits", "the output logits at high learning rates")):  # fmt: skip
+                          ("logits", "the output logits at high learning rates"),
+                          ("valleys", "the compute-optimal size against compute")):  # fmt: skip
             entries = card.get(key) or []
             for entry in entries if isinstance(entries, list) else [entries]:
                 if entry["source"] == study.path and "missing" not in entry:
