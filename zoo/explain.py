@@ -453,6 +453,11 @@ def _papers(papers, verdict, interval=None, change=None):
     return line
 
 
+def _place(value, low, high):
+    """Where `value` lies against the interval [low, high]: 'inside', 'below' or 'above'."""
+    return "inside" if low <= value <= high else "below" if value < low else "above"
+
+
 def _loss_place(papers, change):
     """Where the paper's loss change (percent) lies against the zoo's paired interval at the
     top budget: 'inside', 'below' or 'above'; None without both."""
@@ -460,7 +465,7 @@ def _loss_place(papers, change):
     if published is None or change is None:
         return None
     low, high = (100 * v for v in change)
-    return "inside" if low <= published <= high else "below" if published < low else "above"
+    return _place(published, low, high)
 
 
 LOSS_CHANGE = "change"  # a figure's kind: a relative change of loss, printed as a signed percent
@@ -523,10 +528,9 @@ def _agreement(papers, verdict, interval=None):
     published = papers.get("multiplier")
     if published is None or interval is None:
         return "agrees"
-    low, high = interval
-    if low <= published <= high:
+    side = _place(published, *interval)
+    if side == "inside":
         return f"agrees, and so does the size (the paper's {published:g}× lies inside the interval)"
-    side = "below" if published < low else "above"
     return f"agrees; the size does not (the paper's {published:g}× lies {side} the interval)"
 
 
@@ -1016,10 +1020,7 @@ def _valleys(spec, studies, root, cache):
             low, high = (v["value"] for v in intervals["a"])
             places = []
             for paper in spec.get("papers", []):
-                where = (
-                    "inside" if low <= paper["exponent"] <= high
-                    else "below" if paper["exponent"] < low else "above"
-                )  # fmt: skip
+                where = _place(paper["exponent"], low, high)
                 places.append(f"{paper['law']} ({paper['source']}) lies {where} it")
             if places:
                 summary += "; " + "; ".join(places)
