@@ -812,17 +812,23 @@ def _laws(laws, studies, root, cache):
     return {**row, "figures": figures, "summary": summary, "lines": lines}
 
 
+def _per_study(spec, studies, root, cache, read):
+    """`read(study, row)` of each study `spec['studies']` names, in order; a study that is not
+    committed gives its row saying why."""
+    rows = []
+    for name in spec["studies"]:
+        study, row = _opened(name, studies, root, cache)
+        rows.append(row if study is None else read(study, row))
+    return rows
+
+
 def _gradients(spec, studies, root, cache):
     """Per-layer gradient norms (`zoo gradients --json`), one study per model variant: for each,
     the first block's gradient norm over the last's at initialisation and after the study's
     last update. A list of rows, each as an inference row: a summary with its figures, or why
     there is none."""
-    rows = []
-    for name in spec["studies"]:
-        study, row = _opened(name, studies, root, cache)
-        if study is None:
-            rows.append(row)
-            continue
+
+    def read(study, row):
         last = len(study.get("/rows", "list")) - 1
         start = figure(study, "at initialisation", "/first_to_last/0", "number")
         end = figure(study, "at the end", f"/first_to_last/{last}", "number")
@@ -834,8 +840,9 @@ def _gradients(spec, studies, root, cache):
             f"last's is {start['text']} at initialisation, {end['text']} after "
             f"{steps['text']} updates"
         )
-        rows.append({**row, "figures": [start, end, steps, layers], "summary": summary})
-    return rows
+        return {**row, "figures": [start, end, steps, layers], "summary": summary}
+
+    return _per_study(spec, studies, root, cache, read)
 
 
 def _attention_cost(spec, studies, root, cache):
@@ -975,12 +982,8 @@ def _valleys(spec, studies, root, cache):
     study's exponent a of N_opt ∝ C^a with its interval, b, the tokens per parameter at the
     optimum, over which budgets and parameter convention, and where each published exponent
     (`spec['papers']`) lies against the interval."""
-    rows = []
-    for name in spec["studies"]:
-        study, row = _opened(name, studies, root, cache)
-        if study is None:
-            rows.append(row)
-            continue
+
+    def read(study, row):
         fit = "/fits/isoflop"
         used = [i for i in range(len(study.get(f"{fit}/budgets", "list")))
                 if study.get(f"{fit}/budgets/{i}/used", "bool")]  # fmt: skip
@@ -1024,8 +1027,9 @@ def _valleys(spec, studies, root, cache):
                 places.append(f"{paper['law']} ({paper['source']}) lies {where} it")
             if places:
                 summary += "; " + "; ".join(places)
-        rows.append({**row, "figures": figures, "summary": summary})
-    return rows
+        return {**row, "figures": figures, "summary": summary}
+
+    return _per_study(spec, studies, root, cache, read)
 
 
 def _continued(spec, studies, root, cache):
